@@ -1,0 +1,75 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# vhost-accel top-level Makefile.  The kernel side is described by Kbuild;
+# this file only drives it and the test tooling.
+#
+#   make            build the modules against KDIR (W=1, warnings are errors)
+#   make sparse     sparse (C=2) over every source file, warnings are errors
+#   make checkpatch checkpatch --no-tree over our sources
+#   make kernels    compile against every installed Debian header tree
+#   make check      deps (if missing) + all of the above + the VM test suite
+#   make deps       install every Debian package the build, tests and demo need
+
+ifneq ($(KERNELRELEASE),)
+# Invoked by Kbuild: everything is in the Kbuild file.
+include $(src)/Kbuild
+else
+
+SHELL := /bin/bash
+TOP := $(CURDIR)
+
+KDIR_INFO := $(shell $(TOP)/scripts/find-kdir.sh 2>/dev/null)
+KDIR ?= $(firstword $(KDIR_INFO))
+KDIR_WHY := $(if $(filter command line environment,$(origin KDIR)),set by the caller,$(wordlist 2,99,$(KDIR_INFO)))
+KBUILD_ARGS := -C $(KDIR) M=$(TOP) W=1 KCFLAGS=-Werror
+
+.PHONY: all modules sparse checkpatch kernels check deps deps-if-missing \
+	selftests vm-tests clean help
+
+all: modules
+
+modules: deps-if-missing
+	@test -n "$(KDIR)" || { echo "no kernel headers: run make deps" >&2; exit 1; }
+	@echo "vhost-accel: building against $(KDIR) ($(KDIR_WHY))"
+	$(MAKE) $(KBUILD_ARGS) modules
+
+sparse: deps-if-missing
+	@echo "vhost-accel: sparse against $(KDIR)"
+	$(MAKE) $(KBUILD_ARGS) C=2 CF="-Wsparse-error" modules
+
+checkpatch: deps-if-missing
+	$(TOP)/scripts/checkpatch.sh
+
+kernels: deps-if-missing
+	$(TOP)/scripts/build-all-kernels.sh
+
+selftests: deps-if-missing
+	$(MAKE) -C $(TOP)/selftests
+
+vm-tests: modules selftests
+	$(TOP)/selftests/vm/run.sh --kdir $(KDIR)
+
+check: deps-if-missing
+	@set -o pipefail; rc=0; \
+	$(MAKE) --no-print-directory modules || rc=1; \
+	$(MAKE) --no-print-directory sparse || rc=1; \
+	$(MAKE) --no-print-directory checkpatch || rc=1; \
+	$(MAKE) --no-print-directory kernels || rc=1; \
+	$(MAKE) --no-print-directory selftests || rc=1; \
+	$(TOP)/selftests/vm/run.sh --kdir $(KDIR) --build-ok $$rc
+
+deps:
+	$(TOP)/scripts/deps.sh
+
+deps-if-missing:
+	@$(TOP)/scripts/deps.sh --if-missing
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(TOP) clean
+	-$(MAKE) -C $(TOP)/selftests clean
+	rm -rf $(TOP)/build
+
+help:
+	@sed -n '3,13p' $(TOP)/Makefile
+
+endif

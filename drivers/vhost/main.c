@@ -1,0 +1,375 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost-accel: an accelerated vhost-net backend.
+ *
+ * /dev/vhost-accel speaks the vhost-net ioctl ABI: each open is one device
+ * with one queue pair (RX vq 0, TX vq 1), so QEMU and libvirt can open it
+ * where they would open /dev/vhost-net.  This file holds the character
+ * device and the device-level ioctls; vq.c the per-virtqueue ones, mem.c
+ * the memory table, log.c the dirty log and worker.c the worker thread.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/vhost.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
+#include <linux/virtio_ring.h>
+
+#include "vhost_accel.h"
+
+/*
+ * QEMU sizes its memory table by the in-tree vhost module's
+ * max_mem_regions (default 64); ours must be at least as large, so the
+ * default leaves room for an administrator who raised that one.
+ */
+unsigned short vhost_accel_max_mem_regions = 509;
+module_param_named(max_mem_regions, vhost_accel_max_mem_regions, ushort,
+		   0444);
+MODULE_PARM_DESC(max_mem_regions,
+		 "Maximum number of memory regions in a memory table (default 509)");
+
+#define VHOST_ACCEL_FEATURES (BIT_ULL(VIRTIO_F_VERSION_1) |		\
+			      BIT_ULL(VIRTIO_RING_F_EVENT_IDX) |	\
+			      BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC) |	\
+			      BIT_ULL(VIRTIO_NET_F_MRG_RXBUF) |		\
+			      BIT_ULL(VIRTIO_F_ANY_LAYOUT) |		\
+			      BIT_ULL(VIRTIO_F_NOTIFY_ON_EMPTY) |	\
+			      BIT_ULL(VHOST_F_LOG_ALL) |		\
+			      BIT_ULL(VHOST_NET_F_VIRTIO_NET_HDR))
+
+/* No IOTLB: we offer no VIRTIO_F_ACCESS_PLATFORM, so no backend features. */
+#define VHOST_ACCEL_BACKEND_FEATURES	0ULL
+
+static int vhost_accel_open(struct inode *inode, struct file *f)
+{
+	struct vhost_accel_dev *dev;
+	unsigned int i;
+
+	dev = kzalloc(sizeof(*dev), GFP_KERNEL_ACCOUNT);
+	if (!dev)
+		return -ENOMEM;
+	dev->mem = vhost_accel_mem_alloc_empty();
+	if (!dev->mem) {
+		kfree(dev);
+		return -ENOMEM;
+	}
+	mutex_init(&dev->mutex);
+	for (i = 0; i < VHOST_ACCEL_NVQS; i++)
+		vhost_accel_vq_init(dev, i);
+	f->private_data = dev;
+	return 0;
+}
+
+/* Detach a queue from its backend.  Binding to a NIC queue is the next
+ * milestone; until then a queue never has one.
+ */
+static void vq_detach_backend(struct vhost_accel_vq *vq)
+{
+	mutex_lock(&vq->mutex);
+	vq->backend = NULL;
+	mutex_unlock(&vq->mutex);
+}
+
+/* Stop all activity and drop everything the owner gave us, memory table
+ * included (dev->mem is NULL afterwards).  Called with dev->mutex held or
+ * on release.
+ */
+static void vhost_accel_dev_cleanup(struct vhost_accel_dev *dev)
+{
+	unsigned int i;
+
+	for (i = 0; i < VHOST_ACCEL_NVQS; i++) {
+		vq_detach_backend(&dev->vqs[i]);
+		vhost_accel_poll_stop(&dev->vqs[i].poll);
+	}
+	vhost_accel_worker_stop(dev);
+	for (i = 0; i < VHOST_ACCEL_NVQS; i++)
+		vhost_accel_vq_reset(&dev->vqs[i]);
+	vhost_accel_log_reset(dev);
+	/* Unpin and uncharge while the owner's mm is still held. */
+	vhost_accel_mem_free(dev, dev->mem);
+	dev->mem = NULL;
+	if (dev->mm) {
+		mmput(dev->mm);
+		dev->mm = NULL;
+	}
+	dev->features = 0;
+	dev->backend_features = 0;
+}
+
+static int vhost_accel_release(struct inode *inode, struct file *f)
+{
+	struct vhost_accel_dev *dev = f->private_data;
+
+	vhost_accel_dev_cleanup(dev);
+	kfree(dev);
+	return 0;
+}
+
+/* As vhost-net: back to unowned with an empty table; SET_OWNER may follow. */
+static long vhost_accel_reset_owner(struct vhost_accel_dev *dev)
+{
+	struct vhost_accel_mem *empty = vhost_accel_mem_alloc_empty();
+
+	if (!empty)
+		return -ENOMEM;
+	vhost_accel_dev_cleanup(dev);
+	dev->mem = empty;
+	return 0;
+}
+
+static long vhost_accel_set_owner(struct vhost_accel_dev *dev)
+{
+	long ret;
+
+	mutex_lock(&dev->mutex);
+	if (dev->mm) {
+		ret = -EBUSY;
+		goto out;
+	}
+	dev->mm = get_task_mm(current);
+	if (!dev->mm) {
+		ret = -EINVAL;
+		goto out;
+	}
+	ret = vhost_accel_worker_start(dev);
+	if (ret) {
+		mmput(dev->mm);
+		dev->mm = NULL;
+	}
+out:
+	mutex_unlock(&dev->mutex);
+	return ret;
+}
+
+static long vhost_accel_set_features(struct vhost_accel_dev *dev,
+				     u64 __user *argp)
+{
+	unsigned int i;
+	u64 features;
+	long ret = 0;
+
+	if (copy_from_user(&features, argp, sizeof(features)))
+		return -EFAULT;
+	if (features & ~VHOST_ACCEL_FEATURES)
+		return -EOPNOTSUPP;
+
+	mutex_lock(&dev->mutex);
+	if ((features & BIT_ULL(VHOST_F_LOG_ALL)) &&
+	    !vhost_accel_log_access_ok(dev, dev->log_base, dev->mem)) {
+		ret = -EFAULT;
+		goto out;
+	}
+	/* Queues read the features under their own mutex. */
+	for (i = 0; i < VHOST_ACCEL_NVQS; i++)
+		mutex_lock(&dev->vqs[i].mutex);
+	dev->features = features;
+	for (i = VHOST_ACCEL_NVQS; i-- > 0;)
+		mutex_unlock(&dev->vqs[i].mutex);
+out:
+	mutex_unlock(&dev->mutex);
+	return ret;
+}
+
+static long vhost_accel_set_backend_features(struct vhost_accel_dev *dev,
+					     u64 __user *argp)
+{
+	u64 features;
+
+	if (copy_from_user(&features, argp, sizeof(features)))
+		return -EFAULT;
+	if (features & ~VHOST_ACCEL_BACKEND_FEATURES)
+		return -EOPNOTSUPP;
+	mutex_lock(&dev->mutex);
+	dev->backend_features = features;
+	mutex_unlock(&dev->mutex);
+	return 0;
+}
+
+static long vhost_accel_set_mem_table(struct vhost_accel_dev *dev,
+				      struct vhost_memory __user *argp)
+{
+	struct vhost_accel_mem *mem, *old;
+	unsigned int i;
+	long ret;
+
+	ret = vhost_accel_mem_from_user(dev, argp, &mem);
+	if (ret)
+		return ret;
+	/* A bound queue must keep its rings and log inside the new table. */
+	for (i = 0; i < VHOST_ACCEL_NVQS; i++) {
+		const struct vhost_accel_vq *vq = &dev->vqs[i];
+
+		if (vq->backend && !vhost_accel_vq_rings_in_mem(vq, mem)) {
+			ret = -EFAULT;
+			goto err;
+		}
+	}
+	if (!vhost_accel_log_access_ok(dev, dev->log_base, mem)) {
+		ret = -EFAULT;
+		goto err;
+	}
+
+	for (i = 0; i < VHOST_ACCEL_NVQS; i++)
+		mutex_lock(&dev->vqs[i].mutex);
+	old = dev->mem;
+	dev->mem = mem;
+	for (i = VHOST_ACCEL_NVQS; i-- > 0;)
+		mutex_unlock(&dev->vqs[i].mutex);
+	/* Work already running may still use the old pages. */
+	vhost_accel_worker_flush(dev);
+	vhost_accel_mem_free(dev, old);
+	return 0;
+
+err:
+	vhost_accel_mem_free(dev, mem);
+	return ret;
+}
+
+static long vhost_accel_set_backend(struct vhost_accel_dev *dev,
+				    struct vhost_vring_file __user *argp)
+{
+	struct vhost_vring_file backend;
+
+	if (copy_from_user(&backend, argp, sizeof(backend)))
+		return -EFAULT;
+	if (backend.index >= VHOST_ACCEL_NVQS)
+		return -ENOBUFS;
+	if (backend.fd == -1) {
+		vq_detach_backend(&dev->vqs[backend.index]);
+		return 0;
+	}
+	pr_info_ratelimited("pid %d: binding vq %u to fd %d refused: NIC binding is not implemented yet\n",
+			    task_pid_nr(current), backend.index, backend.fd);
+	return -EOPNOTSUPP;
+}
+
+static long vhost_accel_get_stats(struct vhost_accel_dev *dev,
+				  struct vhost_accel_stats __user *argp)
+{
+	struct vhost_accel_stats *st;
+	unsigned int i;
+	long ret = 0;
+
+	st = kzalloc(sizeof(*st), GFP_KERNEL);
+	if (!st)
+		return -ENOMEM;
+	st->version = VHOST_ACCEL_ABI_VERSION;
+	st->nvqs = VHOST_ACCEL_NVQS;
+	st->pinned_pages = dev->mem->npages;
+	st->worker_wakeups = READ_ONCE(dev->worker.wakeups);
+	for (i = 0; i < VHOST_ACCEL_NVQS; i++) {
+		mutex_lock(&dev->vqs[i].mutex);
+		st->vq[i] = dev->vqs[i].stats;
+		mutex_unlock(&dev->vqs[i].mutex);
+	}
+	if (copy_to_user(argp, st, sizeof(*st)))
+		ret = -EFAULT;
+	kfree(st);
+	return ret;
+}
+
+/* Only the owner's address space may use an owned device (as vhost-net). */
+static long vhost_accel_check_owner(const struct vhost_accel_dev *dev)
+{
+	return dev->mm && dev->mm == current->mm ? 0 : -EPERM;
+}
+
+static long vhost_accel_owner_ioctl(struct vhost_accel_dev *dev,
+				    unsigned int cmd, void __user *argp)
+{
+	switch (cmd) {
+	case VHOST_RESET_OWNER:
+		return vhost_accel_reset_owner(dev);
+	case VHOST_NET_SET_BACKEND:
+		return vhost_accel_set_backend(dev, argp);
+	case VHOST_SET_MEM_TABLE:
+		return vhost_accel_set_mem_table(dev, argp);
+	case VHOST_SET_LOG_BASE:
+		return vhost_accel_set_log_base(dev, argp);
+	case VHOST_SET_LOG_FD:
+		return vhost_accel_set_log_fd(dev, argp);
+	case VHOST_ACCEL_GET_STATS:
+		return vhost_accel_get_stats(dev, argp);
+	default:
+		return vhost_accel_vring_ioctl(dev, cmd, argp);
+	}
+}
+
+static long vhost_accel_ioctl(struct file *f, unsigned int cmd,
+			      unsigned long arg)
+{
+	struct vhost_accel_dev *dev = f->private_data;
+	void __user *argp = (void __user *)arg;
+	u64 features;
+	long ret;
+
+	switch (cmd) {
+	case VHOST_GET_FEATURES:
+		features = VHOST_ACCEL_FEATURES;
+		return copy_to_user(argp, &features, sizeof(features)) ?
+			-EFAULT : 0;
+	case VHOST_SET_FEATURES:
+		return vhost_accel_set_features(dev, argp);
+	case VHOST_GET_BACKEND_FEATURES:
+		features = VHOST_ACCEL_BACKEND_FEATURES;
+		return copy_to_user(argp, &features, sizeof(features)) ?
+			-EFAULT : 0;
+	case VHOST_SET_BACKEND_FEATURES:
+		return vhost_accel_set_backend_features(dev, argp);
+	case VHOST_SET_OWNER:
+		return vhost_accel_set_owner(dev);
+	}
+
+	mutex_lock(&dev->mutex);
+	ret = vhost_accel_check_owner(dev);
+	if (!ret)
+		ret = vhost_accel_owner_ioctl(dev, cmd, argp);
+	mutex_unlock(&dev->mutex);
+	return ret;
+}
+
+static const struct file_operations vhost_accel_fops = {
+	.owner		= THIS_MODULE,
+	.open		= vhost_accel_open,
+	.release	= vhost_accel_release,
+	.unlocked_ioctl	= vhost_accel_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.llseek		= noop_llseek,
+};
+
+static struct miscdevice vhost_accel_misc = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= "vhost-accel",
+	.fops	= &vhost_accel_fops,
+};
+
+static int __init vhost_accel_init(void)
+{
+	int ret;
+
+	ret = misc_register(&vhost_accel_misc);
+	if (ret)
+		return ret;
+	pr_info("/dev/%s ready (vhost-net ABI, max_mem_regions=%u)\n",
+		vhost_accel_misc.name, vhost_accel_max_mem_regions);
+	return 0;
+}
+
+static void __exit vhost_accel_exit(void)
+{
+	misc_deregister(&vhost_accel_misc);
+}
+
+module_init(vhost_accel_init);
+module_exit(vhost_accel_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_AUTHOR("vhost-accel developers");
+MODULE_DESCRIPTION("Accelerated vhost-net backend for cooperating NICs");

@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost-accel memory table: validation, pinning and translation.
+ *
+ * Every region of the table user space gives us is pinned (FOLL_LONGTERM)
+ * and charged to the owner's locked_vm, as vhost-vdpa and VFIO do, because a
+ * cooperating NIC will DMA straight into guest memory: the pages must not
+ * move while they are posted.  Translation from a guest-physical address to
+ * a page is then a binary search over the sorted regions and an array index.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
+#include <linux/uaccess.h>
+#include <linux/vmalloc.h>
+
+#include "vhost_accel.h"
+
+/* Pin in chunks so a huge region neither needs one giant call nor blocks
+ * a fatal signal for long.
+ */
+#define VHOST_ACCEL_PIN_CHUNK	512
+
+struct vhost_accel_mem *vhost_accel_mem_alloc_empty(void)
+{
+	return kzalloc(sizeof(struct vhost_accel_mem), GFP_KERNEL);
+}
+
+static bool region_is_valid(const struct vhost_memory_region *r)
+{
+	if (!r->memory_size)
+		return false;
+	if (!PAGE_ALIGNED(r->guest_phys_addr) ||
+	    !PAGE_ALIGNED(r->userspace_addr) ||
+	    !PAGE_ALIGNED(r->memory_size))
+		return false;
+	/* Neither range may wrap around the end of the address space. */
+	if (r->guest_phys_addr + r->memory_size - 1 < r->guest_phys_addr)
+		return false;
+	if (r->userspace_addr + r->memory_size - 1 < r->userspace_addr)
+		return false;
+	return true;
+}
+
+static bool region_is_user(const struct vhost_memory_region *r)
+{
+	if (!vhost_accel_addr_fits(r->userspace_addr) ||
+	    !vhost_accel_addr_fits(r->memory_size))
+		return false;
+	return access_ok((void __user *)(unsigned long)r->userspace_addr,
+			 r->memory_size);
+}
+
+static int cmp_region_gpa(const void *a, const void *b)
+{
+	const struct vhost_accel_region *ra = a, *rb = b;
+
+	if (ra->gpa < rb->gpa)
+		return -1;
+	return ra->gpa > rb->gpa;
+}
+
+/* Copy, check and sort the regions; nothing is pinned yet. */
+static int mem_copy_regions(struct vhost_memory __user *umem,
+			    struct vhost_accel_mem **out)
+{
+	struct vhost_memory hdr;
+	struct vhost_memory_region r;
+	struct vhost_accel_mem *mem;
+	u32 i;
+
+	if (copy_from_user(&hdr, umem, sizeof(hdr)))
+		return -EFAULT;
+	if (hdr.padding)
+		return -EOPNOTSUPP;
+	if (hdr.nregions > vhost_accel_max_mem_regions)
+		return -E2BIG;
+
+	mem = kvzalloc(struct_size(mem, region, hdr.nregions), GFP_KERNEL);
+	if (!mem)
+		return -ENOMEM;
+	mem->nregions = hdr.nregions;
+
+	for (i = 0; i < hdr.nregions; i++) {
+		if (copy_from_user(&r, &umem->regions[i], sizeof(r)))
+			goto err_fault;
+		if (!region_is_valid(&r)) {
+			kvfree(mem);
+			return -EINVAL;
+		}
+		if (!region_is_user(&r))
+			goto err_fault;
+		mem->region[i].gpa = r.guest_phys_addr;
+		mem->region[i].size = r.memory_size;
+		mem->region[i].uaddr = r.userspace_addr;
+		mem->region[i].npages = r.memory_size >> PAGE_SHIFT;
+		mem->npages += mem->region[i].npages;
+	}
+
+	sort(mem->region, mem->nregions, sizeof(mem->region[0]),
+	     cmp_region_gpa, NULL);
+	/* Guest-physical ranges must be disjoint so translation is unique. */
+	for (i = 1; i < mem->nregions; i++) {
+		const struct vhost_accel_region *prev = &mem->region[i - 1];
+
+		if (prev->gpa + prev->size > mem->region[i].gpa) {
+			kvfree(mem);
+			return -EINVAL;
+		}
+	}
+	*out = mem;
+	return 0;
+
+err_fault:
+	kvfree(mem);
+	return -EFAULT;
+}
+
+static void region_unpin(struct vhost_accel_region *reg, unsigned long pinned)
+{
+	if (!reg->pages)
+		return;
+	/* The device may have written any of them: mark all dirty. */
+	unpin_user_pages_dirty_lock(reg->pages, pinned, true);
+	kvfree(reg->pages);
+	reg->pages = NULL;
+}
+
+static int region_pin(struct vhost_accel_region *reg)
+{
+	unsigned long done = 0;
+	int ret;
+
+	reg->pages = kvmalloc_array(reg->npages, sizeof(*reg->pages),
+				    GFP_KERNEL);
+	if (!reg->pages)
+		return -ENOMEM;
+
+	while (done < reg->npages) {
+		int chunk = min_t(unsigned long, reg->npages - done,
+				  VHOST_ACCEL_PIN_CHUNK);
+		unsigned long addr = reg->uaddr + (done << PAGE_SHIFT);
+
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			goto err;
+		}
+		ret = pin_user_pages_fast(addr, chunk,
+					  FOLL_WRITE | FOLL_LONGTERM,
+					  reg->pages + done);
+		if (ret > 0)
+			done += ret;
+		if (ret != chunk) {
+			/* Unmapped, read-only or not pinnable long term. */
+			ret = ret < 0 ? ret : -EFAULT;
+			goto err;
+		}
+		cond_resched();
+	}
+	return 0;
+
+err:
+	region_unpin(reg, done);
+	return ret == -ENOMEM || ret == -EINTR ? ret : -EFAULT;
+}
+
+static void mem_uncharge(struct vhost_accel_dev *dev, unsigned long npages)
+{
+	if (!npages)
+		return;
+	/* The owner may be gone; its address space is held by dev->mm. */
+	account_locked_vm(dev->mm, npages, false);
+}
+
+/**
+ * vhost_accel_mem_from_user - build a pinned table from VHOST_SET_MEM_TABLE
+ * @dev: the device; its owner's mm is current->mm
+ * @umem: the user's struct vhost_memory
+ * @out: the new table on success
+ *
+ * Return: 0, -EFAULT (bad pointer or region not pinnable), -EINVAL (bad
+ * region), -E2BIG (too many regions), -EOPNOTSUPP (padding set), -ENOMEM
+ * (over RLIMIT_MEMLOCK or out of memory) or -EINTR.
+ */
+int vhost_accel_mem_from_user(struct vhost_accel_dev *dev,
+			      struct vhost_memory __user *umem,
+			      struct vhost_accel_mem **out)
+{
+	struct vhost_accel_mem *mem;
+	u32 i;
+	int ret;
+
+	ret = mem_copy_regions(umem, &mem);
+	if (ret)
+		return ret;
+
+	ret = account_locked_vm(dev->mm, mem->npages, true);
+	if (ret)
+		goto err_free;
+
+	for (i = 0; i < mem->nregions; i++) {
+		ret = region_pin(&mem->region[i]);
+		if (ret)
+			goto err_unpin;
+	}
+	*out = mem;
+	return 0;
+
+err_unpin:
+	while (i--)
+		region_unpin(&mem->region[i], mem->region[i].npages);
+	mem_uncharge(dev, mem->npages);
+err_free:
+	kvfree(mem);
+	return ret;
+}
+
+/* Unpin, uncharge and free a table built by vhost_accel_mem_from_user(). */
+void vhost_accel_mem_free(struct vhost_accel_dev *dev,
+			  struct vhost_accel_mem *mem)
+{
+	u32 i;
+
+	if (!mem)
+		return;
+	for (i = 0; i < mem->nregions; i++)
+		region_unpin(&mem->region[i], mem->region[i].npages);
+	mem_uncharge(dev, mem->npages);
+	kvfree(mem);
+}
+
+/**
+ * vhost_accel_mem_find_gpa - region holding a guest-physical range
+ * @mem: the table
+ * @gpa: first guest-physical address
+ * @len: length in bytes, at least 1
+ *
+ * Return: the region holding all of [@gpa, @gpa + @len), or NULL when the
+ * range is empty, wraps, or is not entirely inside one region.
+ */
+const struct vhost_accel_region *
+vhost_accel_mem_find_gpa(const struct vhost_accel_mem *mem, u64 gpa, u64 len)
+{
+	u32 lo = 0, hi = mem->nregions;
+
+	if (!len || gpa + len - 1 < gpa)
+		return NULL;
+	while (lo < hi) {
+		u32 mid = lo + (hi - lo) / 2;
+		const struct vhost_accel_region *reg = &mem->region[mid];
+
+		if (gpa < reg->gpa) {
+			hi = mid;
+		} else if (gpa - reg->gpa >= reg->size) {
+			lo = mid + 1;
+		} else {
+			if (len > reg->size - (gpa - reg->gpa))
+				return NULL;
+			return reg;
+		}
+	}
+	return NULL;
+}
+
+/* Same as vhost_accel_mem_find_gpa() for a user (QEMU virtual) range;
+ * used only at configuration time, so a linear scan is fine.
+ */
+const struct vhost_accel_region *
+vhost_accel_mem_find_uaddr(const struct vhost_accel_mem *mem, u64 uaddr,
+			   u64 len)
+{
+	u32 i;
+
+	if (!len || uaddr + len - 1 < uaddr)
+		return NULL;
+	for (i = 0; i < mem->nregions; i++) {
+		const struct vhost_accel_region *reg = &mem->region[i];
+
+		if (uaddr >= reg->uaddr && uaddr - reg->uaddr < reg->size &&
+		    len <= reg->size - (uaddr - reg->uaddr))
+			return reg;
+	}
+	return NULL;
+}

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vhost-accel core: internal definitions shared by the files of
+ * vhost_accel.ko.  Nothing here is visible to NIC drivers; their contract
+ * is include/linux/vhost_accel.h.
+ *
+ * Locking, outermost first:
+ *   dev->mutex   device configuration: owner, memory table, log, features
+ *   vq->mutex    one virtqueue's configuration and ring state
+ * The worker takes only vq->mutex.  dev->mem is replaced with dev->mutex and
+ * every vq->mutex held, so holding either one is enough to read it.
+ */
+#ifndef _VHOST_ACCEL_CORE_H
+#define _VHOST_ACCEL_CORE_H
+
+#include <linux/llist.h>
+#include <linux/mutex.h>
+#include <linux/poll.h>
+#include <linux/types.h>
+#include <linux/vhost_types.h>
+#include <uapi/linux/vhost_accel.h>
+
+#define VHOST_ACCEL_VQ_RX	0
+#define VHOST_ACCEL_VQ_TX	1
+#define VHOST_ACCEL_NVQS	2
+
+/* Largest split ring the vhost ABI allows (num is a power of two <= 32768). */
+#define VHOST_ACCEL_MAX_RING	32768
+
+extern unsigned short vhost_accel_max_mem_regions;
+
+struct vhost_accel_dev;
+struct vhost_accel_work;
+
+typedef void (*vhost_accel_work_fn_t)(struct vhost_accel_work *work);
+
+/* A unit of work for the device's worker thread; queued at most once. */
+struct vhost_accel_work {
+	struct llist_node node;
+	unsigned long flags;
+#define VHOST_ACCEL_WORK_QUEUED	0
+	vhost_accel_work_fn_t fn;
+};
+
+/* The per-device worker: a kthread running in the owner's mm and cgroups. */
+struct vhost_accel_worker {
+	struct task_struct *task;
+	struct llist_head work_list;
+	u64 wakeups;
+};
+
+/* Watches an eventfd (a kick) and queues @work when it is signalled. */
+struct vhost_accel_poll {
+	poll_table table;
+	wait_queue_head_t *wqh;
+	wait_queue_entry_t wait;
+	struct vhost_accel_work work;
+	struct vhost_accel_dev *dev;
+};
+
+/* One pinned memory-table region; @pages[i] backs gpa + i * PAGE_SIZE. */
+struct vhost_accel_region {
+	u64 gpa;
+	u64 size;
+	u64 uaddr;
+	unsigned long npages;
+	struct page **pages;
+};
+
+/* A validated, pinned memory table; regions sorted by gpa, disjoint. */
+struct vhost_accel_mem {
+	u32 nregions;
+	unsigned long npages;		/* charged to the owner's locked_vm */
+	struct vhost_accel_region region[];
+};
+
+struct vhost_accel_vq {
+	struct mutex mutex;
+	struct vhost_accel_dev *dev;
+	unsigned int index;
+
+	/* Ring layout, as set by SET_VRING_NUM/ADDR (user addresses). */
+	unsigned int num;
+	u64 desc_uaddr;
+	u64 avail_uaddr;
+	u64 used_uaddr;
+	u64 log_guest_addr;
+	bool log_used;
+	u16 last_avail_idx;
+	u32 busyloop_timeout;
+
+	struct file *kick;
+	struct eventfd_ctx *call_ctx;
+	struct eventfd_ctx *err_ctx;
+	struct vhost_accel_poll poll;
+
+	/* Non-NULL while a backend is bound (next milestone: a NIC queue). */
+	void *backend;
+
+	struct vhost_accel_vq_stats stats;
+};
+
+struct vhost_accel_dev {
+	struct mutex mutex;
+	struct mm_struct *mm;		/* owner's address space; NULL if unowned */
+	struct vhost_accel_worker worker;
+	struct vhost_accel_mem *mem;	/* never NULL: empty table after open */
+	u64 features;
+	u64 backend_features;
+	u64 log_base;			/* user address of the dirty bitmap */
+	struct eventfd_ctx *log_ctx;
+	struct vhost_accel_vq vqs[VHOST_ACCEL_NVQS];
+};
+
+/* mem.c */
+struct vhost_accel_mem *vhost_accel_mem_alloc_empty(void);
+int vhost_accel_mem_from_user(struct vhost_accel_dev *dev,
+			      struct vhost_memory __user *umem,
+			      struct vhost_accel_mem **out);
+void vhost_accel_mem_free(struct vhost_accel_dev *dev,
+			  struct vhost_accel_mem *mem);
+const struct vhost_accel_region *
+vhost_accel_mem_find_gpa(const struct vhost_accel_mem *mem, u64 gpa, u64 len);
+const struct vhost_accel_region *
+vhost_accel_mem_find_uaddr(const struct vhost_accel_mem *mem, u64 uaddr,
+			   u64 len);
+
+/* worker.c */
+int vhost_accel_worker_start(struct vhost_accel_dev *dev);
+void vhost_accel_worker_stop(struct vhost_accel_dev *dev);
+void vhost_accel_work_init(struct vhost_accel_work *work,
+			   vhost_accel_work_fn_t fn);
+void vhost_accel_work_queue(struct vhost_accel_dev *dev,
+			    struct vhost_accel_work *work);
+void vhost_accel_worker_flush(struct vhost_accel_dev *dev);
+void vhost_accel_poll_init(struct vhost_accel_poll *poll,
+			   struct vhost_accel_dev *dev,
+			   vhost_accel_work_fn_t fn);
+void vhost_accel_poll_start(struct vhost_accel_poll *poll, struct file *file);
+void vhost_accel_poll_stop(struct vhost_accel_poll *poll);
+
+/* vq.c */
+void vhost_accel_vq_init(struct vhost_accel_dev *dev, unsigned int index);
+void vhost_accel_vq_reset(struct vhost_accel_vq *vq);
+long vhost_accel_vring_ioctl(struct vhost_accel_dev *dev, unsigned int cmd,
+			     void __user *argp);
+bool vhost_accel_vq_rings_in_mem(const struct vhost_accel_vq *vq,
+				 const struct vhost_accel_mem *mem);
+void vhost_accel_vq_signal_err(struct vhost_accel_vq *vq);
+
+/* log.c */
+long vhost_accel_set_log_base(struct vhost_accel_dev *dev, u64 __user *argp);
+long vhost_accel_set_log_fd(struct vhost_accel_dev *dev, int __user *argp);
+bool vhost_accel_log_access_ok(const struct vhost_accel_dev *dev, u64 base,
+			       const struct vhost_accel_mem *mem);
+void vhost_accel_log_reset(struct vhost_accel_dev *dev);
+
+/* Does a 64-bit address from user space fit this kernel's pointers? */
+static inline bool vhost_accel_addr_fits(u64 addr)
+{
+	return (u64)(unsigned long)addr == addr;
+}
+
+/* main.c */
+static inline bool vhost_accel_has_feature(const struct vhost_accel_dev *dev,
+					   unsigned int bit)
+{
+	return dev->features & BIT_ULL(bit);
+}
+
+#endif /* _VHOST_ACCEL_CORE_H */

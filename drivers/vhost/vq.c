@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost-accel virtqueue configuration: the VHOST_*_VRING_* ioctls.
+ *
+ * Semantics and error codes follow vhost-net so that QEMU and libvirt can
+ * use /dev/vhost-accel in its place.  One deliberate difference: once a
+ * memory table is set, a ring must lie entirely inside one region (the
+ * datapath reads rings through the pinned pages), so SET_VRING_ADDR refuses
+ * rings outside guest memory with -EINVAL where vhost-net only checks that
+ * the addresses are user addresses.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/eventfd.h>
+#include <linux/file.h>
+#include <linux/uaccess.h>
+#include <linux/vhost.h>
+#include <linux/virtio_ring.h>
+#include <linux/vhost_accel_compat.h>
+
+#include "vhost_accel.h"
+
+static void vq_kick_work(struct vhost_accel_work *work)
+{
+	struct vhost_accel_poll *poll = container_of(work,
+						     struct vhost_accel_poll,
+						     work);
+	struct vhost_accel_vq *vq = container_of(poll, struct vhost_accel_vq,
+						 poll);
+
+	mutex_lock(&vq->mutex);
+	vq->stats.kicks++;
+	/* Moving packets needs a bound NIC queue; that is the next milestone. */
+	mutex_unlock(&vq->mutex);
+}
+
+void vhost_accel_vq_init(struct vhost_accel_dev *dev, unsigned int index)
+{
+	struct vhost_accel_vq *vq = &dev->vqs[index];
+
+	mutex_init(&vq->mutex);
+	vq->dev = dev;
+	vq->index = index;
+	vhost_accel_poll_init(&vq->poll, dev, vq_kick_work);
+	vhost_accel_vq_reset(vq);
+}
+
+static void vq_set_kick(struct vhost_accel_vq *vq, struct file *kick)
+{
+	vhost_accel_poll_stop(&vq->poll);
+	if (vq->kick)
+		fput(vq->kick);
+	vq->kick = kick;
+	if (kick)
+		vhost_accel_poll_start(&vq->poll, kick);
+}
+
+static void ctx_replace(struct eventfd_ctx **slot, struct eventfd_ctx *ctx)
+{
+	if (*slot)
+		eventfd_ctx_put(*slot);
+	*slot = ctx;
+}
+
+/* Back to the state of a freshly opened device; called with no backend and
+ * (except at init) with the worker already stopped or flushed.
+ */
+void vhost_accel_vq_reset(struct vhost_accel_vq *vq)
+{
+	vq_set_kick(vq, NULL);
+	ctx_replace(&vq->call_ctx, NULL);
+	ctx_replace(&vq->err_ctx, NULL);
+	vq->num = 0;
+	vq->desc_uaddr = 0;
+	vq->avail_uaddr = 0;
+	vq->used_uaddr = 0;
+	vq->log_guest_addr = 0;
+	vq->log_used = false;
+	vq->last_avail_idx = 0;
+	vq->busyloop_timeout = 0;
+	vq->backend = NULL;
+	memset(&vq->stats, 0, sizeof(vq->stats));
+}
+
+void vhost_accel_vq_signal_err(struct vhost_accel_vq *vq)
+{
+	vq->stats.errors++;
+	if (vq->err_ctx)
+		vhost_accel_eventfd_signal(vq->err_ctx);
+}
+
+/* Do the three parts of a split ring of @num entries lie in guest memory? */
+static bool ring_in_mem(const struct vhost_accel_vq *vq,
+			const struct vhost_accel_mem *mem, u64 desc,
+			u64 avail, u64 used)
+{
+	u64 num = vq->num;
+	u64 event = vhost_accel_has_feature(vq->dev, VIRTIO_RING_F_EVENT_IDX) ?
+		    sizeof(__virtio16) : 0;
+
+	if (!mem->nregions || !num)
+		return true;
+	return vhost_accel_mem_find_uaddr(mem, desc,
+					  num * sizeof(struct vring_desc)) &&
+	       vhost_accel_mem_find_uaddr(mem, avail,
+					  sizeof(struct vring_avail) +
+					  num * sizeof(__virtio16) + event) &&
+	       vhost_accel_mem_find_uaddr(mem, used,
+					  sizeof(struct vring_used) +
+					  num * sizeof(struct vring_used_elem) +
+					  event);
+}
+
+/**
+ * vhost_accel_vq_rings_in_mem - are the vq's rings inside guest memory?
+ * @vq: the queue
+ * @mem: the memory table to check against
+ *
+ * An empty table or an unsized ring checks nothing: QEMU may configure
+ * rings before the table; the check is repeated when a backend is bound.
+ */
+bool vhost_accel_vq_rings_in_mem(const struct vhost_accel_vq *vq,
+				 const struct vhost_accel_mem *mem)
+{
+	return ring_in_mem(vq, mem, vq->desc_uaddr, vq->avail_uaddr,
+			   vq->used_uaddr);
+}
+
+static long vq_set_num(struct vhost_accel_vq *vq, void __user *argp)
+{
+	struct vhost_vring_state s;
+
+	if (vq->backend)
+		return -EBUSY;
+	if (copy_from_user(&s, argp, sizeof(s)))
+		return -EFAULT;
+	if (!s.num || s.num > 0xffff || (s.num & (s.num - 1)))
+		return -EINVAL;
+	vq->num = s.num;
+	return 0;
+}
+
+static long vq_set_addr(struct vhost_accel_vq *vq, void __user *argp)
+{
+	struct vhost_vring_addr a;
+
+	if (copy_from_user(&a, argp, sizeof(a)))
+		return -EFAULT;
+	if (a.flags & ~BIT(VHOST_VRING_F_LOG))
+		return -EOPNOTSUPP;
+	if (!vhost_accel_addr_fits(a.desc_user_addr) ||
+	    !vhost_accel_addr_fits(a.used_user_addr) ||
+	    !vhost_accel_addr_fits(a.avail_user_addr))
+		return -EFAULT;
+	if ((a.desc_user_addr & (VRING_DESC_ALIGN_SIZE - 1)) ||
+	    (a.avail_user_addr & (VRING_AVAIL_ALIGN_SIZE - 1)) ||
+	    (a.used_user_addr & (VRING_USED_ALIGN_SIZE - 1)) ||
+	    (a.log_guest_addr & (VRING_USED_ALIGN_SIZE - 1)))
+		return -EINVAL;
+	if (!ring_in_mem(vq, vq->dev->mem, a.desc_user_addr,
+			 a.avail_user_addr, a.used_user_addr))
+		return -EINVAL;
+
+	vq->desc_uaddr = a.desc_user_addr;
+	vq->avail_uaddr = a.avail_user_addr;
+	vq->used_uaddr = a.used_user_addr;
+	vq->log_guest_addr = a.log_guest_addr;
+	vq->log_used = !!(a.flags & BIT(VHOST_VRING_F_LOG));
+	return 0;
+}
+
+static long vq_set_base(struct vhost_accel_vq *vq, void __user *argp)
+{
+	struct vhost_vring_state s;
+
+	if (vq->backend)
+		return -EBUSY;
+	if (copy_from_user(&s, argp, sizeof(s)))
+		return -EFAULT;
+	if (s.num > 0xffff)
+		return -EINVAL;
+	vq->last_avail_idx = s.num;
+	return 0;
+}
+
+static long vq_get_base(struct vhost_accel_vq *vq, void __user *argp)
+{
+	struct vhost_vring_state s = {
+		.index = vq->index,
+		.num = vq->last_avail_idx,
+	};
+
+	return copy_to_user(argp, &s, sizeof(s)) ? -EFAULT : 0;
+}
+
+/* Resolve a vhost_vring_file fd to an eventfd: -1 unbinds. */
+static long vq_get_eventfd_file(struct vhost_vring_file *f, struct file **out)
+{
+	struct eventfd_ctx *ctx;
+	struct file *file;
+
+	*out = NULL;
+	if (f->fd == VHOST_FILE_UNBIND)
+		return 0;
+	file = fget(f->fd);
+	if (!file)
+		return -EBADF;
+	/* Only to check that it is an eventfd. */
+	ctx = eventfd_ctx_fileget(file);
+	if (IS_ERR(ctx)) {
+		fput(file);
+		return PTR_ERR(ctx);
+	}
+	eventfd_ctx_put(ctx);
+	*out = file;
+	return 0;
+}
+
+static long vq_get_eventfd_ctx(struct vhost_vring_file *f,
+			       struct eventfd_ctx **out)
+{
+	struct eventfd_ctx *ctx;
+
+	*out = NULL;
+	if (f->fd == VHOST_FILE_UNBIND)
+		return 0;
+	ctx = eventfd_ctx_fdget(f->fd);
+	if (IS_ERR(ctx))
+		return PTR_ERR(ctx);
+	*out = ctx;
+	return 0;
+}
+
+static long vq_set_eventfd(struct vhost_accel_vq *vq, unsigned int cmd,
+			   struct vhost_vring_file *f)
+{
+	struct eventfd_ctx *ctx;
+	struct file *file;
+	long ret;
+
+	if (cmd == VHOST_SET_VRING_KICK) {
+		ret = vq_get_eventfd_file(f, &file);
+		if (!ret)
+			vq_set_kick(vq, file);
+		return ret;
+	}
+	ret = vq_get_eventfd_ctx(f, &ctx);
+	if (ret)
+		return ret;
+	ctx_replace(cmd == VHOST_SET_VRING_CALL ? &vq->call_ctx : &vq->err_ctx,
+		    ctx);
+	return 0;
+}
+
+static long vq_set_busyloop(struct vhost_accel_vq *vq, void __user *argp)
+{
+	struct vhost_vring_state s;
+
+	if (copy_from_user(&s, argp, sizeof(s)))
+		return -EFAULT;
+	vq->busyloop_timeout = s.num;
+	return 0;
+}
+
+static long vq_get_busyloop(struct vhost_accel_vq *vq, void __user *argp)
+{
+	struct vhost_vring_state s = {
+		.index = vq->index,
+		.num = vq->busyloop_timeout,
+	};
+
+	return copy_to_user(argp, &s, sizeof(s)) ? -EFAULT : 0;
+}
+
+static long vq_ioctl_locked(struct vhost_accel_vq *vq, unsigned int cmd,
+			    void __user *argp)
+{
+	struct vhost_vring_file f;
+
+	switch (cmd) {
+	case VHOST_SET_VRING_NUM:
+		return vq_set_num(vq, argp);
+	case VHOST_SET_VRING_ADDR:
+		return vq_set_addr(vq, argp);
+	case VHOST_SET_VRING_BASE:
+		return vq_set_base(vq, argp);
+	case VHOST_GET_VRING_BASE:
+		return vq_get_base(vq, argp);
+	case VHOST_SET_VRING_KICK:
+	case VHOST_SET_VRING_CALL:
+	case VHOST_SET_VRING_ERR:
+		if (copy_from_user(&f, argp, sizeof(f)))
+			return -EFAULT;
+		return vq_set_eventfd(vq, cmd, &f);
+	case VHOST_SET_VRING_BUSYLOOP_TIMEOUT:
+		return vq_set_busyloop(vq, argp);
+	case VHOST_GET_VRING_BUSYLOOP_TIMEOUT:
+		return vq_get_busyloop(vq, argp);
+	default:
+		return -ENOIOCTLCMD;
+	}
+}
+
+static bool is_vring_ioctl(unsigned int cmd)
+{
+	switch (cmd) {
+	case VHOST_SET_VRING_NUM:
+	case VHOST_SET_VRING_ADDR:
+	case VHOST_SET_VRING_BASE:
+	case VHOST_GET_VRING_BASE:
+	case VHOST_SET_VRING_KICK:
+	case VHOST_SET_VRING_CALL:
+	case VHOST_SET_VRING_ERR:
+	case VHOST_SET_VRING_BUSYLOOP_TIMEOUT:
+	case VHOST_GET_VRING_BUSYLOOP_TIMEOUT:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/**
+ * vhost_accel_vring_ioctl - one of the per-virtqueue ioctls
+ * @dev: the device, dev->mutex held, caller is the owner
+ * @cmd: ioctl number
+ * @argp: user argument; its first u32 is the virtqueue index
+ *
+ * Return: 0, a negative errno, or -ENOIOCTLCMD for an unknown @cmd.
+ */
+long vhost_accel_vring_ioctl(struct vhost_accel_dev *dev, unsigned int cmd,
+			     void __user *argp)
+{
+	struct vhost_accel_vq *vq;
+	u32 idx;
+	long ret;
+
+	if (!is_vring_ioctl(cmd))
+		return -ENOIOCTLCMD;
+	if (get_user(idx, (u32 __user *)argp))
+		return -EFAULT;
+	if (idx >= VHOST_ACCEL_NVQS)
+		return -ENOBUFS;
+
+	vq = &dev->vqs[idx];
+	mutex_lock(&vq->mutex);
+	ret = vq_ioctl_locked(vq, cmd, argp);
+	mutex_unlock(&vq->mutex);
+	return ret;
+}
