@@ -49,14 +49,8 @@ selftests: deps-if-missing
 vm-tests: modules selftests
 	$(TOP)/selftests/vm/run.sh --kdir $(KDIR)
 
-check: deps-if-missing
-	@set -o pipefail; rc=0; \
-	$(MAKE) --no-print-directory modules || rc=1; \
-	$(MAKE) --no-print-directory sparse || rc=1; \
-	$(MAKE) --no-print-directory checkpatch || rc=1; \
-	$(MAKE) --no-print-directory kernels || rc=1; \
-	$(MAKE) --no-print-directory selftests || rc=1; \
-	$(TOP)/selftests/vm/run.sh --kdir $(KDIR) --build-ok $$rc
+check:
+	@$(TOP)/scripts/check.sh
 
 deps:
 	$(TOP)/scripts/deps.sh
