@@ -95,6 +95,7 @@ static void vhost_accel_dev_cleanup(struct vhost_accel_dev *dev)
 	/* Unpin and uncharge while the owner's mm is still held. */
 	vhost_accel_mem_free(dev, dev->mem);
 	dev->mem = NULL;
+	dev->mem_table_set = false;
 	if (dev->mm) {
 		mmput(dev->mm);
 		dev->mm = NULL;
@@ -220,6 +221,7 @@ static long vhost_accel_set_mem_table(struct vhost_accel_dev *dev,
 		mutex_lock(&dev->vqs[i].mutex);
 	old = dev->mem;
 	dev->mem = mem;
+	dev->mem_table_set = true;
 	for (i = VHOST_ACCEL_NVQS; i-- > 0;)
 		mutex_unlock(&dev->vqs[i].mutex);
 	/* Work already running may still use the old pages. */
@@ -232,21 +234,37 @@ err:
 	return ret;
 }
 
-static long vhost_accel_set_backend(struct vhost_accel_dev *dev,
-				    struct vhost_vring_file __user *argp)
+/* The checks vhost-net makes before binding or unbinding a queue: a memory
+ * table was set and the rings and log lie where the device can reach them.
+ */
+static bool vq_access_ok(struct vhost_accel_dev *dev,
+			 const struct vhost_accel_vq *vq)
 {
-	struct vhost_vring_file backend;
+	return dev->mem_table_set && vhost_accel_vq_rings_in_mem(vq, dev->mem);
+}
 
-	if (copy_from_user(&backend, argp, sizeof(backend)))
-		return -EFAULT;
-	if (backend.index >= VHOST_ACCEL_NVQS)
+static long vhost_accel_set_backend(struct vhost_accel_dev *dev,
+				    const struct vhost_vring_file *backend)
+{
+	struct vhost_accel_vq *vq;
+	struct file *file;
+
+	if (backend->index >= VHOST_ACCEL_NVQS)
 		return -ENOBUFS;
-	if (backend.fd == -1) {
-		vq_detach_backend(&dev->vqs[backend.index]);
+	vq = &dev->vqs[backend->index];
+	if (!vq_access_ok(dev, vq))
+		return -EFAULT;
+	if (backend->fd == -1) {
+		vq_detach_backend(vq);
 		return 0;
 	}
+	/* As vhost-net, an fd that is no socket or tap at all is -ENOTSOCK. */
+	file = fget(backend->fd);
+	if (!file)
+		return -ENOTSOCK;
+	fput(file);
 	pr_info_ratelimited("pid %d: binding vq %u to fd %d refused: NIC binding is not implemented yet\n",
-			    task_pid_nr(current), backend.index, backend.fd);
+			    task_pid_nr(current), backend->index, backend->fd);
 	return -EOPNOTSUPP;
 }
 
@@ -287,8 +305,6 @@ static long vhost_accel_owner_ioctl(struct vhost_accel_dev *dev,
 	switch (cmd) {
 	case VHOST_RESET_OWNER:
 		return vhost_accel_reset_owner(dev);
-	case VHOST_NET_SET_BACKEND:
-		return vhost_accel_set_backend(dev, argp);
 	case VHOST_SET_MEM_TABLE:
 		return vhost_accel_set_mem_table(dev, argp);
 	case VHOST_SET_LOG_BASE:
@@ -307,6 +323,7 @@ static long vhost_accel_ioctl(struct file *f, unsigned int cmd,
 {
 	struct vhost_accel_dev *dev = f->private_data;
 	void __user *argp = (void __user *)arg;
+	struct vhost_vring_file backend;
 	u64 features;
 	long ret;
 
@@ -325,6 +342,16 @@ static long vhost_accel_ioctl(struct file *f, unsigned int cmd,
 		return vhost_accel_set_backend_features(dev, argp);
 	case VHOST_SET_OWNER:
 		return vhost_accel_set_owner(dev);
+	case VHOST_NET_SET_BACKEND:
+		/* vhost-net copies the argument before checking the owner. */
+		if (copy_from_user(&backend, argp, sizeof(backend)))
+			return -EFAULT;
+		mutex_lock(&dev->mutex);
+		ret = vhost_accel_check_owner(dev);
+		if (!ret)
+			ret = vhost_accel_set_backend(dev, &backend);
+		mutex_unlock(&dev->mutex);
+		return ret;
 	}
 
 	mutex_lock(&dev->mutex);

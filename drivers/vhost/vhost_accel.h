@@ -105,6 +105,7 @@ struct vhost_accel_dev {
 	struct mm_struct *mm;		/* owner's address space; NULL if unowned */
 	struct vhost_accel_worker worker;
 	struct vhost_accel_mem *mem;	/* never NULL: empty table after open */
+	bool mem_table_set;		/* SET_MEM_TABLE succeeded since reset */
 	u64 features;
 	u64 backend_features;
 	u64 log_base;			/* user address of the dirty bitmap */

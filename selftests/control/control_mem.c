@@ -1,0 +1,491 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * VHOST_SET_MEM_TABLE on /dev/vhost-accel: validation, pinning and its
+ * accounting (stats.pinned_pages, the owner's VmLck, RLIMIT_MEMLOCK).
+ */
+#include <linux/capability.h>
+
+#include "vtest.h"
+
+#define MEM_SIZE	(256 * 1024)	/* guest memory of the fixture */
+
+FIXTURE(mem) {
+	struct vg_dev d;
+	uint64_t ps;
+	uint64_t base_kb;	/* VmLck before anything was pinned */
+	void *hva;		/* the fixture's guest memory */
+};
+
+FIXTURE_SETUP(mem)
+{
+	self->ps = vt_page();
+	VT_OPEN_DUT(&self->d);
+	ASSERT_EQ(0, vg_mem_init(&self->d, MEM_SIZE));
+	self->hva = self->d.region[0].hva;
+	VT_VMLCK(self->base_kb);
+	ASSERT_EQ(0, vg_set_owner(&self->d));
+}
+
+FIXTURE_TEARDOWN(mem)
+{
+	vg_close(&self->d);
+}
+
+static struct vhost_memory_region mr(uint64_t gpa, uint64_t size,
+				     uint64_t uaddr)
+{
+	struct vhost_memory_region r = {
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = uaddr,
+	};
+
+	return r;
+}
+
+#define HVA(_self, _off)	((uintptr_t)(_self)->hva + (_off))
+
+/* pinned_pages and VmLck both say @bytes are registered. */
+#define EXPECT_PINNED(_self, _bytes) do {				\
+	struct vhost_accel_stats __st;					\
+	uint64_t __kb;							\
+	ASSERT_EQ(0, vg_get_stats(&(_self)->d, &__st));			\
+	EXPECT_EQ((uint64_t)(_bytes) / (_self)->ps, __st.pinned_pages);	\
+	VT_VMLCK(__kb);							\
+	EXPECT_EQ((_self)->base_kb + (uint64_t)(_bytes) / 1024, __kb);	\
+} while (0)
+
+TEST_F(mem, empty_table)
+{
+	VT_SKIPPED();
+	ASSERT_EQ(0, vg_set_mem_table_raw(self->d.fd, NULL, 0, 0));
+	EXPECT_PINNED(self, 0);
+}
+
+TEST_F(mem, single_region)
+{
+	VT_SKIPPED();
+	ASSERT_EQ(0, vg_set_mem_table(&self->d));
+	EXPECT_PINNED(self, MEM_SIZE);
+}
+
+TEST_F(mem, multi_region)
+{
+	struct vhost_memory_region r[3] = {
+		mr(0, 4 * self->ps, HVA(self, 0)),
+		mr(1ULL << 30, 16 * self->ps, HVA(self, 8 * self->ps)),
+		mr(1ULL << 40, 2 * self->ps, HVA(self, 32 * self->ps)),
+	};
+
+	VT_SKIPPED();
+	ASSERT_EQ(0, vg_set_mem_table_raw(self->d.fd, r, 3, 0));
+	EXPECT_PINNED(self, 22 * self->ps);
+}
+
+/* Touching ranges, in GPA and in HVA, are not overlapping. */
+TEST_F(mem, adjacent_regions)
+{
+	struct vhost_memory_region r[2] = {
+		mr(0x100000, 4 * self->ps, HVA(self, 4 * self->ps)),
+		mr(0x100000 + 4 * self->ps, 4 * self->ps, HVA(self, 0)),
+	};
+
+	VT_SKIPPED();
+	ASSERT_EQ(0, vg_set_mem_table_raw(self->d.fd, r, 2, 0));
+	EXPECT_PINNED(self, 8 * self->ps);
+}
+
+/* Two GPA ranges backed by the same HVA range (aliasing) are fine. */
+TEST_F(mem, aliased_hva)
+{
+	struct vhost_memory_region r[2] = {
+		mr(0, 4 * self->ps, HVA(self, 0)),
+		mr(1ULL << 32, 4 * self->ps, HVA(self, 0)),
+	};
+
+	VT_SKIPPED();
+	ASSERT_EQ(0, vg_set_mem_table_raw(self->d.fd, r, 2, 0));
+}
+
+TEST_F(mem, replace_table)
+{
+	struct vhost_memory_region r = mr(0, 16 * self->ps, HVA(self, 0));
+	struct vhost_memory_region r2 = mr(0x10000000, 8 * self->ps,
+					   HVA(self, 32 * self->ps));
+
+	VT_SKIPPED();
+	ASSERT_EQ(0, vg_set_mem_table(&self->d));
+	EXPECT_PINNED(self, MEM_SIZE);
+	ASSERT_EQ(0, vg_set_mem_table_raw(self->d.fd, &r, 1, 0));
+	EXPECT_PINNED(self, 16 * self->ps);
+	ASSERT_EQ(0, vg_set_mem_table_raw(self->d.fd, &r2, 1, 0));
+	EXPECT_PINNED(self, 8 * self->ps);
+	/* the same table again: still counted once */
+	ASSERT_EQ(0, vg_set_mem_table_raw(self->d.fd, &r2, 1, 0));
+	EXPECT_PINNED(self, 8 * self->ps);
+	ASSERT_EQ(0, vg_set_mem_table_raw(self->d.fd, NULL, 0, 0));
+	EXPECT_PINNED(self, 0);
+}
+
+static int read_max_regions(uint64_t *max)
+{
+	return vg_read_u64_file(VT_MAX_REGIONS_PARAM, max);
+}
+
+TEST_F(mem, max_regions)
+{
+	struct vhost_memory_region *r;
+	uint64_t max = 0, i;
+	char *area;
+
+	VT_SKIPPED();
+	ASSERT_EQ(0, read_max_regions(&max))
+		TH_LOG("cannot read %s", VT_MAX_REGIONS_PARAM);
+	ASSERT_LT(0ULL, max);
+	if (max > 8192)
+		SKIP(return, "max_mem_regions %llu: too many to fill",
+		     (unsigned long long)max);
+
+	/* max + 1 one-page regions, 2 pages apart in GPA and in HVA */
+	area = mmap(NULL, (max + 1) * 2 * self->ps, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, area);
+	r = calloc(max + 1, sizeof(*r));
+	ASSERT_NE(NULL, r);
+	for (i = 0; i <= max; i++)
+		r[i] = mr(i * 2 * self->ps, self->ps,
+			  (uintptr_t)area + i * 2 * self->ps);
+
+	EXPECT_EQ(-E2BIG, vg_set_mem_table_raw(self->d.fd, r, max + 1, 0));
+	EXPECT_PINNED(self, 0);
+	EXPECT_EQ(0, vg_set_mem_table_raw(self->d.fd, r, max, 0));
+	EXPECT_PINNED(self, max * self->ps);
+	/* a failing replacement keeps the table in place */
+	EXPECT_EQ(-E2BIG, vg_set_mem_table_raw(self->d.fd, r, max + 1, 0));
+	EXPECT_PINNED(self, max * self->ps);
+	EXPECT_EQ(0, vg_set_mem_table_raw(self->d.fd, NULL, 0, 0));
+	free(r);
+	munmap(area, (max + 1) * 2 * self->ps);
+}
+
+TEST_F(mem, huge_nregions_e2big)
+{
+	/* checked before the array is read: no array behind the header */
+	struct vhost_memory hdr = { .nregions = 65536, .padding = 0 };
+
+	VT_SKIPPED();
+	ASSERT_EQ(-E2BIG, vg_ioctl(&self->d, VHOST_SET_MEM_TABLE, &hdr));
+	hdr.nregions = 0xffffffff;
+	ASSERT_EQ(-E2BIG, vg_ioctl(&self->d, VHOST_SET_MEM_TABLE, &hdr));
+	EXPECT_PINNED(self, 0);
+}
+
+/* QEMU sizes its slots from vhost's parameter, not ours (BRIEF 6). */
+TEST_F(mem, at_least_vhost_max_regions)
+{
+	uint64_t ours = 0, theirs = 0;
+
+	VT_SKIPPED();
+	if (vg_read_u64_file(VT_VHOST_MAX_REGIONS, &theirs))
+		SKIP(return, "%s not readable (vhost.ko not loaded)",
+		     VT_VHOST_MAX_REGIONS);
+	ASSERT_EQ(0, read_max_regions(&ours));
+	ASSERT_LE(theirs, ours);
+}
+
+TEST_F(mem, padding_eopnotsupp)
+{
+	struct vhost_memory_region r = mr(0, MEM_SIZE, HVA(self, 0));
+
+	VT_SKIPPED();
+	ASSERT_EQ(-EOPNOTSUPP, vg_set_mem_table_raw(self->d.fd, &r, 1, 1));
+	ASSERT_EQ(-EOPNOTSUPP, vg_set_mem_table_raw(self->d.fd, &r, 1,
+						    0x80000000));
+	EXPECT_PINNED(self, 0);
+}
+
+TEST_F(mem, bad_pointer_efault)
+{
+	VT_SKIPPED();
+	ASSERT_EQ(-EFAULT, vg_ioctl(&self->d, VHOST_SET_MEM_TABLE, NULL));
+	ASSERT_EQ(-EFAULT, vg_ioctl(&self->d, VHOST_SET_MEM_TABLE,
+				    (void *)(uintptr_t)VT_KERNEL_ADDR));
+}
+
+/* Header readable, regions array not: nregions claims more than exists. */
+TEST_F(mem, regions_array_unreadable_efault)
+{
+	struct vhost_memory *m;
+	char *page;
+
+	VT_SKIPPED();
+	/* header at the very end of a page followed by an unmapped page */
+	page = mmap(NULL, 2 * self->ps, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, page);
+	ASSERT_EQ(0, munmap(page + self->ps, self->ps));
+	m = (struct vhost_memory *)(page + self->ps - sizeof(*m));
+	m->nregions = 1;
+	m->padding = 0;
+	ASSERT_EQ(-EFAULT, vg_ioctl(&self->d, VHOST_SET_MEM_TABLE, m));
+	munmap(page, self->ps);
+	EXPECT_PINNED(self, 0);
+}
+
+TEST_F(mem, overlap_identical_einval)
+{
+	struct vhost_memory_region r[2] = {
+		mr(0, 4 * self->ps, HVA(self, 0)),
+		mr(0, 4 * self->ps, HVA(self, 8 * self->ps)),
+	};
+
+	VT_SKIPPED();
+	ASSERT_EQ(-EINVAL, vg_set_mem_table_raw(self->d.fd, r, 2, 0));
+	EXPECT_PINNED(self, 0);
+}
+
+TEST_F(mem, overlap_partial_einval)
+{
+	struct vhost_memory_region r[3] = {
+		mr(1ULL << 32, 2 * self->ps, HVA(self, 32 * self->ps)),
+		mr(0x100000, 4 * self->ps, HVA(self, 0)),
+		/* overlaps the second one's last page */
+		mr(0x100000 + 3 * self->ps, 4 * self->ps,
+		   HVA(self, 8 * self->ps)),
+	};
+
+	VT_SKIPPED();
+	ASSERT_EQ(-EINVAL, vg_set_mem_table_raw(self->d.fd, r, 3, 0));
+	EXPECT_PINNED(self, 0);
+}
+
+TEST_F(mem, overlap_contained_einval)
+{
+	struct vhost_memory_region r[2] = {
+		mr(0x100000 + self->ps, self->ps, HVA(self, 16 * self->ps)),
+		mr(0x100000, 8 * self->ps, HVA(self, 0)),
+	};
+
+	VT_SKIPPED();
+	ASSERT_EQ(-EINVAL, vg_set_mem_table_raw(self->d.fd, r, 2, 0));
+	EXPECT_PINNED(self, 0);
+}
+
+TEST_F(mem, zero_size_einval)
+{
+	struct vhost_memory_region r[2] = {
+		mr(0, 4 * self->ps, HVA(self, 0)),
+		mr(1ULL << 32, 0, HVA(self, 8 * self->ps)),
+	};
+
+	VT_SKIPPED();
+	ASSERT_EQ(-EINVAL, vg_set_mem_table_raw(self->d.fd, r, 2, 0));
+	ASSERT_EQ(-EINVAL, vg_set_mem_table_raw(self->d.fd, &r[1], 1, 0));
+	EXPECT_PINNED(self, 0);
+}
+
+TEST_F(mem, gpa_wrap_einval)
+{
+	struct vhost_memory_region r = mr(~0ULL - self->ps + 1, 2 * self->ps,
+					  HVA(self, 0));
+
+	VT_SKIPPED();
+	ASSERT_EQ(-EINVAL, vg_set_mem_table_raw(self->d.fd, &r, 1, 0));
+	r = mr(1ULL << 63, 1ULL << 63 | self->ps, HVA(self, 0));
+	ASSERT_EQ(-EINVAL, vg_set_mem_table_raw(self->d.fd, &r, 1, 0));
+	EXPECT_PINNED(self, 0);
+}
+
+TEST_F(mem, uaddr_wrap_einval)
+{
+	struct vhost_memory_region r = mr(0, 2 * self->ps,
+					  ~0ULL - self->ps + 1);
+
+	VT_SKIPPED();
+	ASSERT_EQ(-EINVAL, vg_set_mem_table_raw(self->d.fd, &r, 1, 0));
+	EXPECT_PINNED(self, 0);
+}
+
+TEST_F(mem, unaligned_gpa_einval)
+{
+	struct vhost_memory_region r = mr(0x100, 4 * self->ps, HVA(self, 0));
+
+	VT_SKIPPED();
+	ASSERT_EQ(-EINVAL, vg_set_mem_table_raw(self->d.fd, &r, 1, 0));
+	EXPECT_PINNED(self, 0);
+}
+
+TEST_F(mem, unaligned_uaddr_einval)
+{
+	struct vhost_memory_region r = mr(0, 4 * self->ps, HVA(self, 8));
+
+	VT_SKIPPED();
+	ASSERT_EQ(-EINVAL, vg_set_mem_table_raw(self->d.fd, &r, 1, 0));
+	EXPECT_PINNED(self, 0);
+}
+
+TEST_F(mem, unaligned_size_einval)
+{
+	struct vhost_memory_region r = mr(0, 4 * self->ps + 512,
+					  HVA(self, 0));
+
+	VT_SKIPPED();
+	ASSERT_EQ(-EINVAL, vg_set_mem_table_raw(self->d.fd, &r, 1, 0));
+	r.memory_size = self->ps - 1;
+	ASSERT_EQ(-EINVAL, vg_set_mem_table_raw(self->d.fd, &r, 1, 0));
+	EXPECT_PINNED(self, 0);
+}
+
+TEST_F(mem, unmapped_uaddr_efault)
+{
+	void *hole = vt_unmapped_area(4 * self->ps);
+	struct vhost_memory_region r = mr(0, 4 * self->ps, (uintptr_t)hole);
+
+	VT_SKIPPED();
+	ASSERT_NE(NULL, hole);
+	ASSERT_EQ(-EFAULT, vg_set_mem_table_raw(self->d.fd, &r, 1, 0));
+	EXPECT_PINNED(self, 0);
+}
+
+TEST_F(mem, kernel_uaddr_efault)
+{
+	struct vhost_memory_region r = mr(0, 4 * self->ps, VT_KERNEL_ADDR);
+
+	VT_SKIPPED();
+	ASSERT_EQ(-EFAULT, vg_set_mem_table_raw(self->d.fd, &r, 1, 0));
+	EXPECT_PINNED(self, 0);
+}
+
+/* The second region runs into a hole: nothing of the new table stays. */
+TEST_F(mem, partly_unmapped_efault_keeps_old)
+{
+	struct vhost_memory_region old = mr(0, 16 * self->ps, HVA(self, 0));
+	struct vhost_memory_region r[2];
+	char *area;
+
+	VT_SKIPPED();
+	area = mmap(NULL, 8 * self->ps, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, area);
+	ASSERT_EQ(0, munmap(area + 6 * self->ps, 2 * self->ps));
+	r[0] = mr(0, 16 * self->ps, HVA(self, 16 * self->ps));
+	r[1] = mr(1ULL << 32, 8 * self->ps, (uintptr_t)area);
+
+	ASSERT_EQ(0, vg_set_mem_table_raw(self->d.fd, &old, 1, 0));
+	EXPECT_PINNED(self, 16 * self->ps);
+	ASSERT_EQ(-EFAULT, vg_set_mem_table_raw(self->d.fd, r, 2, 0));
+	/* the old table is still the table, counted once */
+	EXPECT_PINNED(self, 16 * self->ps);
+	munmap(area, 6 * self->ps);
+}
+
+/* Same check on a region that fails validation, not pinning. */
+TEST_F(mem, invalid_replacement_keeps_old)
+{
+	struct vhost_memory_region r[2] = {
+		mr(0, 4 * self->ps, HVA(self, 0)),
+		mr(2 * self->ps, 4 * self->ps, HVA(self, 8 * self->ps)),
+	};
+
+	VT_SKIPPED();
+	ASSERT_EQ(0, vg_set_mem_table(&self->d));
+	EXPECT_PINNED(self, MEM_SIZE);
+	ASSERT_EQ(-EINVAL, vg_set_mem_table_raw(self->d.fd, r, 2, 0));
+	EXPECT_PINNED(self, MEM_SIZE);
+}
+
+TEST_F(mem, memlock_fits_without_cap_ipc_lock)
+{
+	VT_SKIPPED();
+	ASSERT_EQ(0, vg_drop_cap(CAP_IPC_LOCK));
+	ASSERT_EQ(0, vg_have_cap(CAP_IPC_LOCK));
+	ASSERT_EQ(0, vg_set_memlock(self->base_kb * 1024 + MEM_SIZE));
+	ASSERT_EQ(0, vg_set_mem_table(&self->d));
+	EXPECT_PINNED(self, MEM_SIZE);
+}
+
+TEST_F(mem, memlock_enomem_without_cap_ipc_lock)
+{
+	VT_SKIPPED();
+	ASSERT_EQ(0, vg_drop_cap(CAP_IPC_LOCK));
+	ASSERT_EQ(0, vg_have_cap(CAP_IPC_LOCK));
+	/* one page short */
+	ASSERT_EQ(0, vg_set_memlock(self->base_kb * 1024 + MEM_SIZE -
+				    self->ps));
+	ASSERT_EQ(-ENOMEM, vg_set_mem_table(&self->d));
+	EXPECT_PINNED(self, 0);
+}
+
+TEST_F(mem, memlock_enomem_keeps_old)
+{
+	struct vhost_memory_region small = mr(0, 16 * self->ps, HVA(self, 0));
+
+	VT_SKIPPED();
+	ASSERT_EQ(0, vg_drop_cap(CAP_IPC_LOCK));
+	ASSERT_EQ(0, vg_set_memlock(self->base_kb * 1024 + MEM_SIZE / 2));
+	ASSERT_EQ(0, vg_set_mem_table_raw(self->d.fd, &small, 1, 0));
+	EXPECT_PINNED(self, 16 * self->ps);
+	ASSERT_EQ(-ENOMEM, vg_set_mem_table(&self->d));
+	EXPECT_PINNED(self, 16 * self->ps);
+}
+
+/* With CAP_IPC_LOCK the limit does not apply, the charge still does. */
+TEST_F(mem, memlock_ignored_with_cap_ipc_lock)
+{
+	VT_SKIPPED();
+	ASSERT_EQ(1, vg_have_cap(CAP_IPC_LOCK));
+	ASSERT_EQ(0, vg_set_memlock(0));
+	ASSERT_EQ(0, vg_set_mem_table(&self->d));
+	EXPECT_PINNED(self, MEM_SIZE);
+}
+
+TEST_F(mem, close_unpins)
+{
+	VT_SKIPPED();
+	ASSERT_EQ(0, vg_set_mem_table(&self->d));
+	EXPECT_PINNED(self, MEM_SIZE);
+	ASSERT_EQ(0, vg_close_fd(&self->d));
+	EXPECT_EQ(self->base_kb, vt_wait_vmlck(self->base_kb,
+					       VT_GONE_WAIT_MS));
+}
+
+/* Library self-check: GPA <-> HVA over several regions (no device). */
+TEST(lib_gpa_translation)
+{
+	struct vg_dev d;
+	uint64_t ps = vt_page(), gpa = 0;
+	void *hva = NULL;
+	char *h;
+
+	memset(&d, 0, sizeof(d));
+	d.fd = -1;
+	ASSERT_EQ(0, vg_mem_add(&d, 0, 4 * ps, 0));
+	ASSERT_EQ(1, vg_mem_add(&d, 1ULL << 32, 2 * ps, VG_MEM_SHARED));
+	ASSERT_EQ(-EEXIST, vg_mem_add(&d, 2 * ps, 4 * ps, 0));
+	ASSERT_EQ(-EINVAL, vg_mem_add(&d, 8 * ps, ps + 1, 0));
+	ASSERT_EQ(6 * ps, vg_mem_size(&d));
+
+	h = vg_gpa_to_hva(&d, (1ULL << 32) + 16, 32);
+	ASSERT_EQ((char *)d.region[1].hva + 16, h);
+	ASSERT_EQ(NULL, vg_gpa_to_hva(&d, 4 * ps - 8, 16));
+	ASSERT_NE(NULL, vg_gpa_to_hva(&d, 4 * ps - 16, 16));
+	ASSERT_EQ(NULL, vg_gpa_to_hva(&d, 5 * ps, 1));
+	ASSERT_EQ(0, vg_hva_to_gpa(&d, h, 8, &gpa));
+	ASSERT_EQ((1ULL << 32) + 16, gpa);
+
+	ASSERT_EQ(0, vg_mem_alloc(&d, 100, 64, &gpa, &hva));
+	ASSERT_EQ(0ULL, gpa);
+	ASSERT_EQ(0, vg_mem_alloc(&d, 10, 16, &gpa, &hva));
+	ASSERT_EQ(112ULL, gpa);
+	ASSERT_EQ((char *)d.region[0].hva + 112, hva);
+	ASSERT_EQ(0, vg_mem_alloc(&d, 3 * ps + ps / 2, 16, &gpa, &hva));
+	ASSERT_EQ(128ULL, gpa);
+	/* does not fit region 0 any more: taken from region 1 */
+	ASSERT_EQ(0, vg_mem_alloc(&d, ps, 16, &gpa, &hva));
+	ASSERT_EQ(1ULL << 32, gpa);
+	ASSERT_EQ(d.region[1].hva, hva);
+	ASSERT_EQ(-ENOMEM, vg_mem_alloc(&d, 2 * ps, 16, &gpa, &hva));
+	vg_mem_release(&d);
+}
+
+TEST_HARNESS_MAIN
