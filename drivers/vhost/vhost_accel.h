@@ -18,6 +18,8 @@
 #include <linux/poll.h>
 #include <linux/types.h>
 #include <linux/vhost_types.h>
+#include <linux/virtio_ring.h>
+#include <linux/vhost_accel.h>
 #include <uapi/linux/vhost_accel.h>
 
 #define VHOST_ACCEL_VQ_RX	0
@@ -89,6 +91,13 @@ struct vhost_accel_vq {
 	u16 last_avail_idx;
 	u32 busyloop_timeout;
 
+	/* Ring engine state (ring.c), valid while a backend is bound. */
+	u16 avail_idx;			/* last avail->idx read from the guest */
+	u16 last_used_idx;		/* next used->idx to publish */
+	u16 signalled_used;		/* used idx at the last guest signal */
+	bool signalled_used_valid;
+	bool broken;			/* guest error seen: queue stopped */
+
 	struct file *kick;
 	struct eventfd_ctx *call_ctx;
 	struct eventfd_ctx *err_ctx;
@@ -148,6 +157,46 @@ long vhost_accel_vring_ioctl(struct vhost_accel_dev *dev, unsigned int cmd,
 bool vhost_accel_vq_rings_in_mem(const struct vhost_accel_vq *vq,
 				 const struct vhost_accel_mem *mem);
 void vhost_accel_vq_signal_err(struct vhost_accel_vq *vq);
+
+/* ring.c: the split virtqueue engine, run by the worker under vq->mutex */
+
+/**
+ * struct vhost_accel_chain - one descriptor chain taken from the avail ring
+ * @head: head descriptor index (the id written to the used ring)
+ * @out_len: bytes in device-readable descriptors
+ * @in_len: bytes in device-writable descriptors
+ * @nout: segments that are device-readable (they come first)
+ * @nsegs: all segments, readable then writable
+ * @segs: caller's storage for up to @max_segs segments, split at page
+ *	boundaries, in chain order
+ * @gpas: caller's storage (same capacity) or NULL: guest-physical address
+ *	of each segment, for dirty logging and for header access
+ * @max_segs: capacity of @segs / @gpas
+ */
+struct vhost_accel_chain {
+	u16 head;
+	u32 out_len;
+	u32 in_len;
+	unsigned int nout;
+	unsigned int nsegs;
+	struct vhost_accel_seg *segs;
+	u64 *gpas;
+	unsigned int max_segs;
+};
+
+int vhost_accel_ring_start(struct vhost_accel_vq *vq);
+int vhost_accel_ring_get_chain(struct vhost_accel_vq *vq,
+			       struct vhost_accel_chain *chain);
+void vhost_accel_ring_unget(struct vhost_accel_vq *vq, unsigned int n);
+int vhost_accel_ring_add_used(struct vhost_accel_vq *vq,
+			      const struct vring_used_elem *used,
+			      unsigned int n);
+void vhost_accel_ring_signal(struct vhost_accel_vq *vq);
+void vhost_accel_ring_disable_notify(struct vhost_accel_vq *vq);
+bool vhost_accel_ring_enable_notify(struct vhost_accel_vq *vq);
+bool vhost_accel_ring_avail_empty(struct vhost_accel_vq *vq);
+int vhost_accel_gpa_to_uaddr(const struct vhost_accel_vq *vq, u64 gpa,
+			     u64 len, void __user **uaddr);
 
 /* log.c */
 long vhost_accel_set_log_base(struct vhost_accel_dev *dev, u64 __user *argp);

@@ -25,7 +25,12 @@ struct vhost_accel_vq_stats {
 	__u64 packets;		/* frames moved through this queue */
 	__u64 bytes;		/* payload bytes moved through this queue */
 	__u64 bytes_copied;	/* payload bytes the CPU copied (0 when accelerated) */
-	__u64 reserved[10];
+	__u64 bufs_posted;	/* RX: guest buffers posted to the NIC; TX: handed to it */
+	__u64 depletions;	/* RX: times the NIC ran out of posted buffers */
+	__u64 drops_no_buf;	/* RX: frames the NIC dropped for lack of buffers */
+	__u64 drops_too_big;	/* RX: frames larger than a buffer; TX: chains too long */
+	__u64 drops_nic;	/* TX: frames the NIC failed to send */
+	__u64 reserved[5];
 };
 
 /*
@@ -45,5 +50,29 @@ struct vhost_accel_stats {
 };
 
 #define VHOST_ACCEL_GET_STATS	_IOR(VHOST_VIRTIO, 0xe0, struct vhost_accel_stats)
+
+/* vhost_accel_nic_bind.flags */
+#define VHOST_ACCEL_BIND_F_FLOW_CONTROL	(1U << 0) /* hold, don't drop, when the guest has no buffers */
+
+/*
+ * VHOST_ACCEL_SET_NIC: bind the device's queue pair to a queue pair of a
+ * cooperating NIC, steered by @mac; @ifindex 0 unbinds.  Needs
+ * CAP_NET_ADMIN in the netdev's network namespace (the caller's).  Must be
+ * issued while no backend is set (VHOST_NET_SET_BACKEND fd -1); the
+ * datapath then starts with VHOST_NET_SET_BACKEND and any fd.
+ *
+ * Errors: ENODEV (no such ifindex), EOPNOTSUPP (the netdev does not
+ * cooperate), ENETDOWN (it is down), EBUSY (no free queue pair, or the
+ * datapath is running), EADDRINUSE (@mac already steered on that NIC),
+ * EINVAL (multicast or zero @mac, unknown flags), EPERM.
+ */
+struct vhost_accel_nic_bind {
+	__s32 ifindex;
+	__u32 flags;
+	__u8 mac[6];
+	__u8 pad[2];
+};
+
+#define VHOST_ACCEL_SET_NIC	_IOW(VHOST_VIRTIO, 0xe1, struct vhost_accel_nic_bind)
 
 #endif /* _UAPI_LINUX_VHOST_ACCEL_H */

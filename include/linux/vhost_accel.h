@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vhost-accel NIC contract: everything a NIC driver implements or calls to
+ * let vhost-accel move guest virtqueue buffers to and from its queues
+ * without tun/tap and without payload copies.  A vendor needs this header
+ * only; drivers/net/nicsim is the worked example.
+ *
+ * Objects
+ * -------
+ * A driver *registers* a netdev that cooperates (struct vhost_accel_nic)
+ * and says how many queue pairs it can lend.  vhost-accel *attaches* one
+ * vhost device (one guest queue pair) to one of them: it passes its
+ * callbacks (struct vhost_accel_callbacks) and the MAC address to steer,
+ * and the driver returns a queue-pair handle (struct vhost_accel_qp) whose
+ * operations are the Tx handle and the buffer-pool handle of the design.
+ *
+ * Buffers
+ * -------
+ * A buffer is a scatter-gather list of pieces of guest memory, each a
+ * pinned page, an offset and a length (struct vhost_accel_seg), plus an
+ * opaque cookie that the driver hands back unchanged on completion.  Tx
+ * buffers carry one frame (without the guest's virtio-net header, which
+ * vhost-accel turns into struct vhost_accel_meta) and its offload metadata.
+ * Rx buffers are empty space the NIC fills: it starts a frame
+ * @rx_headroom bytes into the frame's first buffer and leaves those bytes
+ * alone (vhost-accel writes the virtio-net header there), and fills any
+ * further buffers of the same frame from byte 0.  Rx buffers are filled and
+ * completed in the order they were posted.  vhost-accel keeps every page
+ * pinned from the call that hands a buffer to the driver until the driver
+ * completes it.
+ *
+ * DMA
+ * ---
+ * The driver maps pages for its device (dma_map_page() on its own struct
+ * device) when it accepts a buffer and unmaps them before it completes the
+ * buffer.  vhost-accel never maps anything and never touches payload.
+ *
+ * Context and locking
+ * -------------------
+ * @xmit, @post_rx, @tx_space and @rx_space are called from the vhost worker
+ * (process context, may not sleep for long, no vhost locks a driver can
+ * see), one call at a time per queue pair.  @attach, @detach and
+ * @reclaim_rx are called in process context and may sleep.
+ * The callbacks @tx_done, @rx_done and @rx_depleted may be called from any
+ * context including softirq/NAPI, but not in hard irq, and not
+ * concurrently with each other for one queue pair; they never sleep and
+ * only queue work for the vhost worker, so a driver should call them once
+ * per batch (per NAPI poll), not once per packet.
+ *
+ * Lifetime
+ * --------
+ * Every buffer accepted by @xmit comes back exactly once through @tx_done;
+ * every buffer accepted by @post_rx comes back exactly once through
+ * @rx_done, filled (len > 0) or unused (len == 0, after @reclaim_rx or on
+ * detach).  @detach returns only after all of them came back.
+ * A driver that removes the netdev (module unload, device delete) calls
+ * vhost_accel_nic_unregister() first; that detaches every attached queue
+ * pair (through @detach, after @detached told vhost it is going) and
+ * returns when none is left.
+ */
+#ifndef _LINUX_VHOST_ACCEL_H
+#define _LINUX_VHOST_ACCEL_H
+
+#include <linux/list.h>
+#include <linux/netdevice.h>
+#include <linux/types.h>
+
+struct page;
+struct vhost_accel_nic;
+struct vhost_accel_qp;
+
+/**
+ * struct vhost_accel_seg - one piece of a buffer in guest memory
+ * @page: pinned guest page
+ * @offset: offset of the data in @page
+ * @len: bytes; @offset + @len <= PAGE_SIZE
+ */
+struct vhost_accel_seg {
+	struct page *page;
+	u32 offset;
+	u32 len;
+};
+
+/* vhost_accel_meta.flags */
+#define VHOST_ACCEL_META_CSUM_PARTIAL	BIT(0)	/* Tx: NIC fills the checksum */
+#define VHOST_ACCEL_META_CSUM_VALID	BIT(1)	/* Rx: NIC verified checksums */
+
+/**
+ * struct vhost_accel_meta - offload metadata carried beside a frame
+ * @flags: VHOST_ACCEL_META_*
+ * @gso_type: VIRTIO_NET_HDR_GSO_* (NONE, TCPV4, TCPV6, UDP, UDP_L4, | ECN)
+ * @hdr_len: length of the headers for GSO
+ * @gso_size: segment payload size for GSO
+ * @csum_start: with CSUM_PARTIAL, offset where checksumming starts
+ * @csum_offset: with CSUM_PARTIAL, offset after @csum_start to store it
+ *
+ * The fields mean what the same fields of struct virtio_net_hdr mean, in
+ * CPU byte order.  Tx: from the guest, the NIC must honour them or drop the
+ * frame.  Rx: filled by the NIC (zero when it offers nothing).
+ */
+struct vhost_accel_meta {
+	u8 flags;
+	u8 gso_type;
+	u16 hdr_len;
+	u16 gso_size;
+	u16 csum_start;
+	u16 csum_offset;
+};
+
+/**
+ * struct vhost_accel_buf - a buffer handed to the driver
+ * @cookie: vhost's; returned unchanged in the completion
+ * @len: Tx: frame length (sum of @segs); Rx: capacity (sum of @segs)
+ * @nsegs: entries in @segs, at least 1
+ * @segs: the pieces; storage owned by vhost, valid only during the call
+ * @meta: Tx: offload metadata of the frame; Rx: unused
+ */
+struct vhost_accel_buf {
+	u64 cookie;
+	u32 len;
+	u32 nsegs;
+	const struct vhost_accel_seg *segs;
+	struct vhost_accel_meta meta;
+};
+
+/* vhost_accel_completion.flags */
+#define VHOST_ACCEL_COMP_EOP	BIT(0)	/* Rx: last buffer of the frame */
+#define VHOST_ACCEL_COMP_ERROR	BIT(1)	/* Tx: not sent (counted as a drop) */
+
+/**
+ * struct vhost_accel_completion - a buffer coming back from the driver
+ * @cookie: as passed in struct vhost_accel_buf
+ * @len: Rx: bytes of the buffer used, headroom included on a frame's first
+ *	buffer (0: returned unused); Tx: unused
+ * @flags: VHOST_ACCEL_COMP_*
+ * @meta: Rx: metadata of the frame, valid on its first buffer
+ *
+ * Rx frames larger than one buffer span several consecutive completions
+ * of the same call, the last with VHOST_ACCEL_COMP_EOP; a driver may do
+ * that only when the attach flags allow it (VHOST_ACCEL_ATTACH_RX_MERGE),
+ * and drops (and counts) frames that do not fit otherwise.
+ */
+struct vhost_accel_completion {
+	u64 cookie;
+	u32 len;
+	u32 flags;
+	struct vhost_accel_meta meta;
+};
+
+/**
+ * struct vhost_accel_callbacks - what vhost gives the driver at attach
+ * @tx_done: @n Tx buffers were sent (or failed) and are the guest's again
+ * @rx_done: @n Rx buffers were filled or returned unused
+ * @rx_depleted: the NIC has no posted Rx buffer left for this queue pair
+ *	and dropped or held a frame for lack of one
+ * @detached: the driver is going away (vhost_accel_nic_unregister()); vhost
+ *	stops using the queue pair and will call @detach soon.  Process
+ *	context; must not wait for the detach itself.
+ *
+ * Every callback gets the @ctx passed in struct vhost_accel_attach.
+ */
+struct vhost_accel_callbacks {
+	void (*tx_done)(void *ctx, const struct vhost_accel_completion *c,
+			unsigned int n);
+	void (*rx_done)(void *ctx, const struct vhost_accel_completion *c,
+			unsigned int n);
+	void (*rx_depleted)(void *ctx);
+	void (*detached)(void *ctx);
+};
+
+/* vhost_accel_attach.flags */
+#define VHOST_ACCEL_ATTACH_RX_MERGE	BIT(0)	/* frames may span Rx buffers */
+#define VHOST_ACCEL_ATTACH_FLOW_CONTROL	BIT(1)	/* hold, don't drop, when depleted */
+
+/**
+ * struct vhost_accel_attach - what vhost asks of the driver at attach
+ * @mac: unicast address whose frames this queue pair receives (it also
+ *	receives broadcast and multicast)
+ * @flags: VHOST_ACCEL_ATTACH_*
+ * @rx_headroom: bytes the NIC leaves free at the start of each received
+ *	frame's first buffer (the virtio-net header: 10 or 12)
+ * @cb: callbacks, valid until @detach returns
+ * @ctx: first argument of every callback
+ */
+struct vhost_accel_attach {
+	u8 mac[ETH_ALEN];
+	u32 flags;
+	u32 rx_headroom;
+	const struct vhost_accel_callbacks *cb;
+	void *ctx;
+};
+
+/**
+ * struct vhost_accel_qp_stats - counters of one queue pair, as the NIC sees it
+ * @tx_packets: frames sent on the wire or to another queue pair
+ * @tx_bytes: their bytes
+ * @tx_dropped: Tx frames dropped by the NIC (bad metadata, link down)
+ * @rx_packets: frames written into guest buffers
+ * @rx_bytes: their bytes
+ * @rx_dropped_no_buf: frames dropped for lack of posted guest buffers
+ * @rx_dropped_too_big: frames that did not fit a buffer
+ * @rx_depleted: times @rx_depleted was called
+ */
+struct vhost_accel_qp_stats {
+	u64 tx_packets;
+	u64 tx_bytes;
+	u64 tx_dropped;
+	u64 rx_packets;
+	u64 rx_bytes;
+	u64 rx_dropped_no_buf;
+	u64 rx_dropped_too_big;
+	u64 rx_depleted;
+};
+
+/**
+ * struct vhost_accel_nic_ops - what a cooperating driver implements
+ * @attach: lend a free queue pair to vhost.  Return the handle or an
+ *	ERR_PTR: -EBUSY (no free queue pair), -ENETDOWN (link or device
+ *	down), -EADDRINUSE (MAC already steered to another queue pair),
+ *	-EINVAL (bad MAC or flags).
+ * @detach: take it back: stop the queues, complete every outstanding Tx
+ *	buffer through @tx_done and every posted Rx buffer through @rx_done
+ *	(len 0 when unused), unmap everything, then return.  Never fails.
+ * @xmit: queue @n Tx buffers for transmission; return how many were
+ *	accepted (a prefix of @bufs; 0 when the ring is full).  The rest stay
+ *	vhost's; it retries after the next @tx_done.
+ * @post_rx: post @n empty Rx buffers; return how many were accepted.
+ * @reclaim_rx: return every posted, unfilled Rx buffer through @rx_done
+ *	with len 0, after the filled ones (e.g. before the guest's ring is
+ *	stopped); since buffers are filled in order, the unused ones are the
+ *	last ones posted, which vhost gives back to the guest's avail ring.
+ * @tx_space: free Tx descriptors now (a hint; @xmit is the authority)
+ * @rx_space: free Rx descriptors now (a hint)
+ * @get_stats: read the queue pair's counters (any context but hard irq)
+ */
+struct vhost_accel_nic_ops {
+	struct vhost_accel_qp *(*attach)(struct vhost_accel_nic *nic,
+					 const struct vhost_accel_attach *args);
+	void (*detach)(struct vhost_accel_qp *qp);
+	unsigned int (*xmit)(struct vhost_accel_qp *qp,
+			     const struct vhost_accel_buf *bufs,
+			     unsigned int n);
+	unsigned int (*post_rx)(struct vhost_accel_qp *qp,
+				const struct vhost_accel_buf *bufs,
+				unsigned int n);
+	void (*reclaim_rx)(struct vhost_accel_qp *qp);
+	unsigned int (*tx_space)(struct vhost_accel_qp *qp);
+	unsigned int (*rx_space)(struct vhost_accel_qp *qp);
+	void (*get_stats)(struct vhost_accel_qp *qp,
+			  struct vhost_accel_qp_stats *stats);
+};
+
+/**
+ * struct vhost_accel_nic - a netdev that cooperates with vhost-accel
+ * @netdev: the device; must stay registered while this is registered
+ * @ops: its operations
+ * @max_qps: queue pairs it can lend to vhost devices
+ * @max_segs: most segments it accepts in one buffer (at least 1)
+ * @owner: module implementing @ops (pinned while a queue pair is attached)
+ * @list: vhost-accel's, do not touch
+ * @users: vhost-accel's, do not touch
+ *
+ * The driver fills the public fields, calls vhost_accel_nic_register()
+ * after register_netdev() and vhost_accel_nic_unregister() before
+ * unregister_netdev().
+ */
+struct vhost_accel_nic {
+	struct net_device *netdev;
+	const struct vhost_accel_nic_ops *ops;
+	unsigned int max_qps;
+	unsigned int max_segs;
+	struct module *owner;
+
+	struct list_head list;
+	struct list_head users;
+};
+
+int vhost_accel_nic_register(struct vhost_accel_nic *nic);
+void vhost_accel_nic_unregister(struct vhost_accel_nic *nic);
+
+#endif /* _LINUX_VHOST_ACCEL_H */
