@@ -60,20 +60,12 @@ static int vhost_accel_open(struct inode *inode, struct file *f)
 		return -ENOMEM;
 	}
 	mutex_init(&dev->mutex);
+	init_waitqueue_head(&dev->dp_wait);
+	INIT_WORK(&dev->detach_work, vhost_accel_detach_work);
 	for (i = 0; i < VHOST_ACCEL_NVQS; i++)
 		vhost_accel_vq_init(dev, i);
 	f->private_data = dev;
 	return 0;
-}
-
-/* Detach a queue from its backend.  Binding to a NIC queue is the next
- * milestone; until then a queue never has one.
- */
-static void vq_detach_backend(struct vhost_accel_vq *vq)
-{
-	mutex_lock(&vq->mutex);
-	vq->backend = NULL;
-	mutex_unlock(&vq->mutex);
 }
 
 /* Stop all activity and drop everything the owner gave us, memory table
@@ -84,10 +76,10 @@ static void vhost_accel_dev_cleanup(struct vhost_accel_dev *dev)
 {
 	unsigned int i;
 
-	for (i = 0; i < VHOST_ACCEL_NVQS; i++) {
-		vq_detach_backend(&dev->vqs[i]);
+	/* The NIC returns every buffer before we unpin guest memory. */
+	vhost_accel_unbind(dev);
+	for (i = 0; i < VHOST_ACCEL_NVQS; i++)
 		vhost_accel_poll_stop(&dev->vqs[i].poll);
-	}
 	vhost_accel_worker_stop(dev);
 	for (i = 0; i < VHOST_ACCEL_NVQS; i++)
 		vhost_accel_vq_reset(&dev->vqs[i]);
@@ -197,6 +189,7 @@ static long vhost_accel_set_mem_table(struct vhost_accel_dev *dev,
 				      struct vhost_memory __user *argp)
 {
 	struct vhost_accel_mem *mem, *old;
+	bool running[VHOST_ACCEL_NVQS];
 	unsigned int i;
 	long ret;
 
@@ -217,6 +210,12 @@ static long vhost_accel_set_mem_table(struct vhost_accel_dev *dev,
 		goto err;
 	}
 
+	/* The NIC may hold buffers in the old pages: stop, swap, restart. */
+	for (i = 0; i < VHOST_ACCEL_NVQS; i++) {
+		running[i] = dev->vqs[i].backend;
+		if (running[i])
+			vhost_accel_backend_stop(dev, &dev->vqs[i]);
+	}
 	for (i = 0; i < VHOST_ACCEL_NVQS; i++)
 		mutex_lock(&dev->vqs[i].mutex);
 	old = dev->mem;
@@ -227,6 +226,9 @@ static long vhost_accel_set_mem_table(struct vhost_accel_dev *dev,
 	/* Work already running may still use the old pages. */
 	vhost_accel_worker_flush(dev);
 	vhost_accel_mem_free(dev, old);
+	for (i = 0; i < VHOST_ACCEL_NVQS; i++)
+		if (running[i] && vhost_accel_backend_start(dev, &dev->vqs[i]))
+			vhost_accel_vq_signal_err(&dev->vqs[i]);
 	return 0;
 
 err:
@@ -255,7 +257,7 @@ static long vhost_accel_set_backend(struct vhost_accel_dev *dev,
 	if (!vq_access_ok(dev, vq))
 		return -EFAULT;
 	if (backend->fd == -1) {
-		vq_detach_backend(vq);
+		vhost_accel_backend_stop(dev, vq);
 		return 0;
 	}
 	/* As vhost-net, an fd that is no socket or tap at all is -ENOTSOCK. */
@@ -263,9 +265,13 @@ static long vhost_accel_set_backend(struct vhost_accel_dev *dev,
 	if (!file)
 		return -ENOTSOCK;
 	fput(file);
-	pr_info_ratelimited("pid %d: binding vq %u to fd %d refused: NIC binding is not implemented yet\n",
-			    task_pid_nr(current), backend->index, backend->fd);
-	return -EOPNOTSUPP;
+	if (!vhost_accel_is_bound(dev)) {
+		/* Binding through a macvtap fd is not implemented yet. */
+		pr_info_ratelimited("pid %d: vq %u: not bound to a NIC (VHOST_ACCEL_SET_NIC first)\n",
+				    task_pid_nr(current), backend->index);
+		return -EOPNOTSUPP;
+	}
+	return vhost_accel_backend_start(dev, vq);
 }
 
 static long vhost_accel_get_stats(struct vhost_accel_dev *dev,
@@ -287,6 +293,7 @@ static long vhost_accel_get_stats(struct vhost_accel_dev *dev,
 		st->vq[i] = dev->vqs[i].stats;
 		mutex_unlock(&dev->vqs[i].mutex);
 	}
+	vhost_accel_nic_stats(dev, st);
 	if (copy_to_user(argp, st, sizeof(*st)))
 		ret = -EFAULT;
 	kfree(st);
@@ -313,6 +320,8 @@ static long vhost_accel_owner_ioctl(struct vhost_accel_dev *dev,
 		return vhost_accel_set_log_fd(dev, argp);
 	case VHOST_ACCEL_GET_STATS:
 		return vhost_accel_get_stats(dev, argp);
+	case VHOST_ACCEL_SET_NIC:
+		return vhost_accel_set_nic(dev, argp);
 	default:
 		return vhost_accel_vring_ioctl(dev, cmd, argp);
 	}

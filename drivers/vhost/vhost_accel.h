@@ -15,6 +15,9 @@
 
 #include <linux/llist.h>
 #include <linux/mutex.h>
+#include <linux/netdevice.h>
+#include <linux/spinlock.h>
+#include <linux/workqueue.h>
 #include <linux/poll.h>
 #include <linux/types.h>
 #include <linux/vhost_types.h>
@@ -60,6 +63,40 @@ struct vhost_accel_poll {
 	struct vhost_accel_dev *dev;
 };
 
+/* Most bytes of a virtio-net header (struct virtio_net_hdr_mrg_rxbuf). */
+#define VHOST_ACCEL_VNET_HDR_MAX	12
+
+/* Completions from the NIC, queued in softirq, consumed by the worker. */
+struct vhost_accel_comp_fifo {
+	spinlock_t lock;
+	unsigned int head;		/* next to consume */
+	unsigned int tail;		/* next to fill */
+	unsigned int mask;		/* capacity - 1 (a power of two) */
+	struct vhost_accel_completion *ents;
+};
+
+/* Where a posted Rx chain's virtio-net header goes (up to 12 pieces). */
+struct vhost_accel_rx_head {
+	u8 npieces;
+	u8 len[VHOST_ACCEL_VNET_HDR_MAX];
+	u64 gpa[VHOST_ACCEL_VNET_HDR_MAX];
+};
+
+/* A device's queue pair bound to a queue pair of a cooperating NIC. */
+struct vhost_accel_binding {
+	struct vhost_accel_dev *dev;
+	struct vhost_accel_nic *nic;
+	struct vhost_accel_qp *qp;
+	struct net_device *netdev;	/* held while bound */
+	struct list_head nic_node;	/* on nic->users, under the nic lock */
+	u8 mac[ETH_ALEN];
+	u32 flags;			/* VHOST_ACCEL_BIND_F_* */
+	u32 attach_flags;		/* VHOST_ACCEL_ATTACH_* in effect */
+	u32 rx_headroom;
+	atomic64_t rx_depletions;
+	bool detach_requested;		/* the driver called cb->detached */
+};
+
 /* One pinned memory-table region; @pages[i] backs gpa + i * PAGE_SIZE. */
 struct vhost_accel_region {
 	u64 gpa;
@@ -95,16 +132,34 @@ struct vhost_accel_vq {
 	u16 avail_idx;			/* last avail->idx read from the guest */
 	u16 last_used_idx;		/* next used->idx to publish */
 	u16 signalled_used;		/* used idx at the last guest signal */
+	u16 used_flags;			/* used->flags as we last wrote it */
 	bool signalled_used_valid;
 	bool broken;			/* guest error seen: queue stopped */
+	u32 region_hint;		/* dev->mem index of the last translation */
 
 	struct file *kick;
 	struct eventfd_ctx *call_ctx;
 	struct eventfd_ctx *err_ctx;
 	struct vhost_accel_poll poll;
 
-	/* Non-NULL while a backend is bound (next milestone: a NIC queue). */
-	void *backend;
+	/* Non-NULL while the datapath runs (SET_BACKEND with a bound NIC). */
+	struct vhost_accel_binding *backend;
+
+	/* Datapath state (net.c), allocated while the datapath runs. */
+	struct vhost_accel_work dp_work;	/* completions, depletion */
+	struct vhost_accel_comp_fifo comp;
+	unsigned int vnet_hdr_len;
+	bool backend_merge;			/* RX: frames span buffers */
+	unsigned int max_segs;			/* per chain */
+	unsigned int inflight;			/* buffers the NIC holds */
+	struct vhost_accel_seg *segs;		/* batch storage */
+	u64 *gpas;
+	struct vhost_accel_buf *bufs;
+	struct vring_used_elem *used;		/* batch of used entries */
+	struct vhost_accel_rx_head *rx_heads;	/* RX: per head, num entries */
+	struct vring_used_elem *rx_frame;	/* RX: buffers of the frame */
+	unsigned int rx_frame_n;		/*     being assembled */
+	struct vhost_accel_meta rx_meta;
 
 	struct vhost_accel_vq_stats stats;
 };
@@ -120,6 +175,9 @@ struct vhost_accel_dev {
 	u64 log_base;			/* user address of the dirty bitmap */
 	struct eventfd_ctx *log_ctx;
 	struct vhost_accel_vq vqs[VHOST_ACCEL_NVQS];
+	struct vhost_accel_binding *binding;	/* under the nic lock */
+	struct work_struct detach_work;		/* the NIC dropped us */
+	wait_queue_head_t dp_wait;		/* inflight reaching 0 */
 };
 
 /* mem.c */
@@ -157,6 +215,7 @@ long vhost_accel_vring_ioctl(struct vhost_accel_dev *dev, unsigned int cmd,
 bool vhost_accel_vq_rings_in_mem(const struct vhost_accel_vq *vq,
 				 const struct vhost_accel_mem *mem);
 void vhost_accel_vq_signal_err(struct vhost_accel_vq *vq);
+void vhost_accel_vq_fail(struct vhost_accel_vq *vq, const char *why);
 
 /* ring.c: the split virtqueue engine, run by the worker under vq->mutex */
 
@@ -197,6 +256,29 @@ bool vhost_accel_ring_enable_notify(struct vhost_accel_vq *vq);
 bool vhost_accel_ring_avail_empty(struct vhost_accel_vq *vq);
 int vhost_accel_gpa_to_uaddr(const struct vhost_accel_vq *vq, u64 gpa,
 			     u64 len, void __user **uaddr);
+
+/* nic.c: the registry of cooperating NICs and binding to them */
+long vhost_accel_set_nic(struct vhost_accel_dev *dev,
+			 struct vhost_accel_nic_bind __user *argp);
+void vhost_accel_unbind(struct vhost_accel_dev *dev);
+void vhost_accel_detach_work(struct work_struct *work);
+int vhost_accel_backend_start(struct vhost_accel_dev *dev,
+			      struct vhost_accel_vq *vq);
+void vhost_accel_backend_stop(struct vhost_accel_dev *dev,
+			      struct vhost_accel_vq *vq);
+bool vhost_accel_is_bound(struct vhost_accel_dev *dev);
+void vhost_accel_nic_stats(struct vhost_accel_dev *dev,
+			   struct vhost_accel_stats *st);
+
+/* net.c: the Tx and Rx datapaths */
+int vhost_accel_dp_alloc(struct vhost_accel_vq *vq, unsigned int max_segs);
+void vhost_accel_dp_free(struct vhost_accel_vq *vq);
+void vhost_accel_dp_handle(struct vhost_accel_vq *vq);
+void vhost_accel_dp_queue(struct vhost_accel_vq *vq);
+void vhost_accel_dp_complete(struct vhost_accel_vq *vq,
+			     const struct vhost_accel_completion *c,
+			     unsigned int n);
+extern const struct vhost_accel_callbacks vhost_accel_nic_callbacks;
 
 /* log.c */
 long vhost_accel_set_log_base(struct vhost_accel_dev *dev, u64 __user *argp);

@@ -30,7 +30,18 @@ static void vq_kick_work(struct vhost_accel_work *work)
 
 	mutex_lock(&vq->mutex);
 	vq->stats.kicks++;
-	/* Moving packets needs a bound NIC queue; that is the next milestone. */
+	vhost_accel_dp_handle(vq);
+	mutex_unlock(&vq->mutex);
+}
+
+/* Completions or a depletion from the NIC. */
+static void vq_dp_work(struct vhost_accel_work *work)
+{
+	struct vhost_accel_vq *vq = container_of(work, struct vhost_accel_vq,
+						 dp_work);
+
+	mutex_lock(&vq->mutex);
+	vhost_accel_dp_handle(vq);
 	mutex_unlock(&vq->mutex);
 }
 
@@ -42,6 +53,7 @@ void vhost_accel_vq_init(struct vhost_accel_dev *dev, unsigned int index)
 	vq->dev = dev;
 	vq->index = index;
 	vhost_accel_poll_init(&vq->poll, dev, vq_kick_work);
+	vhost_accel_work_init(&vq->dp_work, vq_dp_work);
 	vhost_accel_vq_reset(vq);
 }
 
@@ -87,6 +99,23 @@ void vhost_accel_vq_signal_err(struct vhost_accel_vq *vq)
 	vq->stats.errors++;
 	if (vq->err_ctx)
 		vhost_accel_eventfd_signal(vq->err_ctx);
+}
+
+/**
+ * vhost_accel_vq_fail - the guest broke this queue's rules
+ * @vq: the queue, vq->mutex held
+ * @why: what was wrong, for the kernel log
+ *
+ * The queue stops (until its ring is restarted) and its error eventfd is
+ * signalled; nothing else is affected.
+ */
+void vhost_accel_vq_fail(struct vhost_accel_vq *vq, const char *why)
+{
+	if (vq->broken)
+		return;
+	vq->broken = true;
+	pr_info_ratelimited("vq %u stopped: %s\n", vq->index, why);
+	vhost_accel_vq_signal_err(vq);
 }
 
 /* Do the three parts of a split ring of @num entries lie in guest memory? */

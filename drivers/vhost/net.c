@@ -1,0 +1,571 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost-accel datapath: guest virtqueue buffers to and from a NIC queue
+ * pair, without copying payload.
+ *
+ * TX: the worker takes the guest's transmit chains, turns the virtio-net
+ * header into offload metadata, and hands the rest of each chain to the
+ * driver's xmit op as pinned guest pages.  A chain goes back to the guest
+ * (used ring) only when the NIC completes it; when the NIC ring is full the
+ * worker stops pulling, so the guest sees a full ring.
+ *
+ * RX: the worker posts the guest's empty receive chains to the NIC; the NIC
+ * writes frames straight into them, leaving room for the virtio-net header
+ * in each frame's first buffer; on completion the worker writes the header
+ * (num_buffers, checksum and GSO fields) and the used entries.
+ *
+ * Completions arrive from the driver in softirq context; they are queued
+ * in a small FIFO per virtqueue and the worker is woken once per batch.
+ * Everything else here runs in the worker with vq->mutex held.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/virtio_byteorder.h>
+#include <linux/virtio_net.h>
+#include <linux/vhost_accel.h>
+
+#include "vhost_accel.h"
+
+/* Chains gathered per call into the driver. */
+#define DP_BATCH		64
+/* Frames one handler run moves before yielding to other work (fairness). */
+#define DP_WEIGHT		1024
+/* Completions popped at a time. */
+#define DP_POP			16
+
+static bool dp_is_le(const struct vhost_accel_vq *vq)
+{
+	return vhost_accel_has_feature(vq->dev, VIRTIO_F_VERSION_1) ||
+	       virtio_legacy_is_little_endian();
+}
+
+/* A used-ring element in the ring's byte order. */
+static struct vring_used_elem dp_used(const struct vhost_accel_vq *vq,
+				      u32 id, u32 len)
+{
+	struct vring_used_elem e = {
+		.id = __cpu_to_virtio32(dp_is_le(vq), id),
+		.len = __cpu_to_virtio32(dp_is_le(vq), len),
+	};
+
+	return e;
+}
+
+int vhost_accel_dp_alloc(struct vhost_accel_vq *vq, unsigned int max_segs)
+{
+	unsigned int num = vq->num;
+
+	vq->max_segs = max_segs;
+	vq->comp.ents = kvcalloc(num, sizeof(*vq->comp.ents), GFP_KERNEL);
+	vq->segs = kvcalloc(DP_BATCH * max_segs, sizeof(*vq->segs), GFP_KERNEL);
+	vq->gpas = kvcalloc(DP_BATCH * max_segs, sizeof(*vq->gpas), GFP_KERNEL);
+	vq->bufs = kcalloc(DP_BATCH, sizeof(*vq->bufs), GFP_KERNEL);
+	vq->used = kcalloc(DP_POP, sizeof(*vq->used), GFP_KERNEL);
+	if (vq->index == VHOST_ACCEL_VQ_RX) {
+		vq->rx_heads = kvcalloc(num, sizeof(*vq->rx_heads), GFP_KERNEL);
+		vq->rx_frame = kvcalloc(num, sizeof(*vq->rx_frame), GFP_KERNEL);
+	}
+	if (!vq->comp.ents || !vq->segs || !vq->gpas || !vq->bufs ||
+	    !vq->used || (vq->index == VHOST_ACCEL_VQ_RX &&
+			  (!vq->rx_heads || !vq->rx_frame))) {
+		vhost_accel_dp_free(vq);
+		return -ENOMEM;
+	}
+	spin_lock_init(&vq->comp.lock);
+	vq->comp.head = 0;
+	vq->comp.tail = 0;
+	vq->comp.mask = num - 1;
+	vq->inflight = 0;
+	vq->rx_frame_n = 0;
+	return 0;
+}
+
+/* Called once the NIC holds none of this queue's buffers. */
+void vhost_accel_dp_free(struct vhost_accel_vq *vq)
+{
+	WARN_ON(vq->inflight);
+	kvfree(vq->comp.ents);
+	kvfree(vq->segs);
+	kvfree(vq->gpas);
+	kfree(vq->bufs);
+	kfree(vq->used);
+	kvfree(vq->rx_heads);
+	kvfree(vq->rx_frame);
+	vq->comp.ents = NULL;
+	vq->segs = NULL;
+	vq->gpas = NULL;
+	vq->bufs = NULL;
+	vq->used = NULL;
+	vq->rx_heads = NULL;
+	vq->rx_frame = NULL;
+}
+
+void vhost_accel_dp_queue(struct vhost_accel_vq *vq)
+{
+	vhost_accel_work_queue(vq->dev, &vq->dp_work);
+}
+
+/**
+ * vhost_accel_dp_complete - queue completions from the driver
+ * @vq: the virtqueue the buffers belong to
+ * @c: completions
+ * @n: how many
+ *
+ * Any context but hard irq.  The FIFO holds as many entries as the ring,
+ * and the NIC never holds more buffers than that, so it cannot overflow
+ * unless the driver completes a buffer twice.
+ */
+void vhost_accel_dp_complete(struct vhost_accel_vq *vq,
+			     const struct vhost_accel_completion *c,
+			     unsigned int n)
+{
+	struct vhost_accel_comp_fifo *fifo = &vq->comp;
+	unsigned int i;
+
+	spin_lock_bh(&fifo->lock);
+	for (i = 0; i < n; i++) {
+		if (WARN_ON_ONCE(fifo->tail - fifo->head > fifo->mask))
+			break;
+		fifo->ents[fifo->tail++ & fifo->mask] = c[i];
+	}
+	spin_unlock_bh(&fifo->lock);
+	vhost_accel_dp_queue(vq);
+}
+
+static unsigned int comp_pop(struct vhost_accel_vq *vq,
+			     struct vhost_accel_completion *c)
+{
+	struct vhost_accel_comp_fifo *fifo = &vq->comp;
+	unsigned int n = 0;
+
+	spin_lock_bh(&fifo->lock);
+	while (n < DP_POP && fifo->head != fifo->tail)
+		c[n++] = fifo->ents[fifo->head++ & fifo->mask];
+	spin_unlock_bh(&fifo->lock);
+	return n;
+}
+
+static void dp_inflight_sub(struct vhost_accel_vq *vq, unsigned int n)
+{
+	vq->inflight -= n;
+	if (!vq->inflight)
+		wake_up(&vq->dev->dp_wait);
+}
+
+/* Copy @len bytes between a kernel buffer and the start of a chain's
+ * guest memory, described by gpa/len pieces.  Virtio-net headers only:
+ * metadata, never payload.
+ */
+static int dp_hdr_copy(struct vhost_accel_vq *vq, const u64 *gpa,
+		       const u32 *plen, unsigned int npieces, void *buf,
+		       unsigned int len, bool to_guest)
+{
+	unsigned int i, done = 0;
+	void __user *u;
+
+	for (i = 0; i < npieces && done < len; i++) {
+		unsigned int step = min_t(unsigned int, plen[i], len - done);
+
+		if (vhost_accel_gpa_to_uaddr(vq, gpa[i], step, &u))
+			return -EFAULT;
+		if (to_guest ? copy_to_user(u, buf + done, step) :
+			       copy_from_user(buf + done, u, step))
+			return -EFAULT;
+		done += step;
+	}
+	return done == len ? 0 : -EINVAL;
+}
+
+/* Free NIC descriptors, so we do not gather chains it cannot take. */
+static unsigned int dp_space(struct vhost_accel_binding *b,
+			     unsigned int (*space)(struct vhost_accel_qp *qp))
+{
+	return space ? space(b->qp) : DP_BATCH;
+}
+
+/* ---- TX ---- */
+
+static void tx_reap(struct vhost_accel_vq *vq)
+{
+	struct vhost_accel_completion c[DP_POP];
+	unsigned int n, i, total = 0;
+
+	while ((n = comp_pop(vq, c))) {
+		dp_inflight_sub(vq, n);
+		/* A broken queue still drains, but leaves the ring alone. */
+		if (vq->broken)
+			continue;
+		for (i = 0; i < n; i++) {
+			vq->used[i] = dp_used(vq, c[i].cookie, 0);
+			if (c[i].flags & VHOST_ACCEL_COMP_ERROR)
+				vq->stats.drops_nic++;
+		}
+		if (!vhost_accel_ring_add_used(vq, vq->used, n))
+			total += n;
+	}
+	if (total)
+		vhost_accel_ring_signal(vq);
+}
+
+/* Give a chain back to the guest unsent (too many segments, empty frame). */
+static void tx_drop_chain(struct vhost_accel_vq *vq, u16 head)
+{
+	struct vring_used_elem used = dp_used(vq, head, 0);
+
+	vq->stats.drops_too_big++;
+	if (!vhost_accel_ring_add_used(vq, &used, 1))
+		vhost_accel_ring_signal(vq);
+}
+
+static void tx_meta_from_hdr(struct vhost_accel_vq *vq,
+			     const struct virtio_net_hdr *hdr,
+			     struct vhost_accel_meta *meta)
+{
+	bool le = dp_is_le(vq);
+
+	meta->flags = hdr->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM ?
+		      VHOST_ACCEL_META_CSUM_PARTIAL : 0;
+	meta->gso_type = hdr->gso_type;
+	meta->hdr_len = __virtio16_to_cpu(le, hdr->hdr_len);
+	meta->gso_size = __virtio16_to_cpu(le, hdr->gso_size);
+	meta->csum_start = __virtio16_to_cpu(le, hdr->csum_start);
+	meta->csum_offset = __virtio16_to_cpu(le, hdr->csum_offset);
+}
+
+/* Drop the first @skip bytes (the header) from a chain's segments. */
+static void chain_skip(struct vhost_accel_chain *chain, unsigned int skip,
+		       struct vhost_accel_buf *buf)
+{
+	struct vhost_accel_seg *seg = chain->segs;
+	unsigned int n = chain->nsegs;
+
+	while (n && skip >= seg->len) {
+		skip -= seg->len;
+		seg++;
+		n--;
+	}
+	if (n && skip) {
+		seg->offset += skip;
+		seg->len -= skip;
+	}
+	buf->segs = seg;
+	buf->nsegs = n;
+}
+
+/* Turn a TX chain into a buffer for the driver.  Return 1 when @buf is
+ * ready, 0 when the chain was given back to the guest, or -errno after a
+ * guest error (the queue is then stopped).
+ */
+static int tx_prepare(struct vhost_accel_vq *vq,
+		      struct vhost_accel_chain *chain,
+		      struct vhost_accel_buf *buf)
+{
+	struct virtio_net_hdr_mrg_rxbuf hdr;
+	unsigned int hlen = vq->vnet_hdr_len;
+	u32 plen[VHOST_ACCEL_VNET_HDR_MAX];
+	unsigned int i, np;
+
+	if (chain->nsegs != chain->nout || chain->out_len < hlen) {
+		vhost_accel_vq_fail(vq, "TX chain without a readable virtio-net header");
+		return -EINVAL;
+	}
+	if (chain->out_len == hlen) {
+		tx_drop_chain(vq, chain->head);
+		return 0;
+	}
+	np = min_t(unsigned int, chain->nsegs, VHOST_ACCEL_VNET_HDR_MAX);
+	for (i = 0; i < np; i++)
+		plen[i] = chain->segs[i].len;
+	if (dp_hdr_copy(vq, chain->gpas, plen, np, &hdr, hlen, false)) {
+		vhost_accel_vq_fail(vq, "TX virtio-net header unreadable");
+		return -EFAULT;
+	}
+	buf->cookie = chain->head;
+	buf->len = chain->out_len - hlen;
+	tx_meta_from_hdr(vq, &hdr.hdr, &buf->meta);
+	chain_skip(chain, hlen, buf);
+	return 1;
+}
+
+/* Gather up to @room (at most DP_BATCH) chains into vq->bufs. */
+static unsigned int tx_gather(struct vhost_accel_vq *vq, unsigned int room)
+{
+	struct vhost_accel_chain chain;
+	unsigned int n = 0;
+	int ret;
+
+	while (n < min_t(unsigned int, room, DP_BATCH)) {
+		chain.segs = vq->segs + n * vq->max_segs;
+		chain.gpas = vq->gpas + n * vq->max_segs;
+		chain.max_segs = vq->max_segs;
+		ret = vhost_accel_ring_get_chain(vq, &chain);
+		if (ret == -ENOSPC) {
+			/* Send what we have first: unget keeps order simple. */
+			if (n) {
+				vhost_accel_ring_unget(vq, 1);
+				break;
+			}
+			tx_drop_chain(vq, chain.head);
+			continue;
+		}
+		if (ret <= 0)
+			break;
+		ret = tx_prepare(vq, &chain, &vq->bufs[n]);
+		if (ret < 0)
+			break;
+		n += ret;
+	}
+	return n;
+}
+
+static void tx_handle(struct vhost_accel_vq *vq)
+{
+	struct vhost_accel_binding *b = vq->backend;
+	const struct vhost_accel_nic_ops *ops;
+	unsigned int room, n, sent, i, done = 0;
+
+	tx_reap(vq);
+	if (!b || vq->broken)
+		return;
+	ops = b->nic->ops;
+	vhost_accel_ring_disable_notify(vq);
+	for (;;) {
+		room = dp_space(b, ops->tx_space);
+		if (!room)
+			return;	/* NIC ring full: tx_done requeues us */
+		n = tx_gather(vq, room);
+		if (vq->broken)
+			return;
+		if (!n) {
+			if (!vhost_accel_ring_enable_notify(vq))
+				return;
+			vhost_accel_ring_disable_notify(vq);
+			continue;
+		}
+		sent = ops->xmit(b->qp, vq->bufs, n);
+		vq->inflight += sent;
+		vq->stats.bufs_posted += sent;
+		vq->stats.packets += sent;
+		for (i = 0; i < sent; i++)
+			vq->stats.bytes += vq->bufs[i].len;
+		if (sent < n) {
+			/* NIC ring full: the guest sees a full ring until
+			 * the NIC completes something (tx_done requeues us).
+			 */
+			vhost_accel_ring_unget(vq, n - sent);
+			return;
+		}
+		done += n;
+		if (done >= DP_WEIGHT) {
+			vhost_accel_dp_queue(vq);
+			return;
+		}
+	}
+}
+
+/* ---- RX ---- */
+
+static int rx_write_hdr(struct vhost_accel_vq *vq)
+{
+	const struct vhost_accel_rx_head *rh;
+	struct virtio_net_hdr_mrg_rxbuf hdr = {};
+	const struct vhost_accel_meta *m = &vq->rx_meta;
+	bool le = dp_is_le(vq);
+	u32 plen[VHOST_ACCEL_VNET_HDR_MAX];
+	unsigned int i;
+
+	rh = &vq->rx_heads[__virtio32_to_cpu(le, vq->rx_frame[0].id)];
+	if (m->flags & VHOST_ACCEL_META_CSUM_VALID)
+		hdr.hdr.flags = VIRTIO_NET_HDR_F_DATA_VALID;
+	hdr.hdr.gso_type = m->gso_type;
+	hdr.hdr.hdr_len = __cpu_to_virtio16(le, m->hdr_len);
+	hdr.hdr.gso_size = __cpu_to_virtio16(le, m->gso_size);
+	hdr.hdr.csum_start = __cpu_to_virtio16(le, m->csum_start);
+	hdr.hdr.csum_offset = __cpu_to_virtio16(le, m->csum_offset);
+	hdr.num_buffers = __cpu_to_virtio16(le, vq->rx_frame_n);
+	for (i = 0; i < rh->npieces; i++)
+		plen[i] = rh->len[i];
+	return dp_hdr_copy(vq, rh->gpa, plen, rh->npieces, &hdr,
+			   vq->vnet_hdr_len, true);
+}
+
+/* A whole frame arrived: header first, then publish its used entries. */
+static int rx_finish_frame(struct vhost_accel_vq *vq)
+{
+	unsigned int i;
+	u64 bytes = 0;
+
+	if (rx_write_hdr(vq)) {
+		vhost_accel_vq_fail(vq, "RX virtio-net header unwritable");
+		return -EFAULT;
+	}
+	for (i = 0; i < vq->rx_frame_n; i++)
+		bytes += __virtio32_to_cpu(dp_is_le(vq), vq->rx_frame[i].len);
+	if (vhost_accel_ring_add_used(vq, vq->rx_frame, vq->rx_frame_n))
+		return -EFAULT;
+	vq->stats.packets++;
+	vq->stats.bytes += bytes - vq->vnet_hdr_len;
+	vq->rx_frame_n = 0;
+	return 0;
+}
+
+static void rx_reap(struct vhost_accel_vq *vq)
+{
+	bool merge = vq->backend_merge;
+	struct vhost_accel_completion c[DP_POP];
+	unsigned int n, i, unused = 0, frames = 0;
+
+	while ((n = comp_pop(vq, c))) {
+		dp_inflight_sub(vq, n);
+		if (vq->broken)
+			continue;
+		for (i = 0; i < n; i++) {
+			if (!c[i].len) {
+				unused++;
+				continue;
+			}
+			WARN_ON_ONCE(unused);
+			if (!vq->rx_frame_n)
+				vq->rx_meta = c[i].meta;
+			vq->rx_frame[vq->rx_frame_n++] =
+				dp_used(vq, c[i].cookie, c[i].len);
+			if (merge && !(c[i].flags & VHOST_ACCEL_COMP_EOP))
+				continue;
+			if (rx_finish_frame(vq))
+				break;
+			frames++;
+		}
+	}
+	if (unused) {
+		/* Buffers come back unused only at the end, in posting order:
+		 * hand them (and a frame cut short) back to the avail ring.
+		 */
+		vhost_accel_ring_unget(vq, unused + vq->rx_frame_n);
+		vq->rx_frame_n = 0;
+	}
+	if (frames)
+		vhost_accel_ring_signal(vq);
+}
+
+/* Remember where the first vnet_hdr_len bytes of a chain live. */
+static void rx_note_hdr(struct vhost_accel_vq *vq,
+			const struct vhost_accel_chain *chain)
+{
+	struct vhost_accel_rx_head *rh = &vq->rx_heads[chain->head];
+	unsigned int i, need = vq->vnet_hdr_len;
+
+	rh->npieces = 0;
+	for (i = 0; i < chain->nsegs && need; i++) {
+		unsigned int step = min(chain->segs[i].len, need);
+
+		rh->gpa[rh->npieces] = chain->gpas[i];
+		rh->len[rh->npieces] = step;
+		rh->npieces++;
+		need -= step;
+	}
+}
+
+/* Turn an RX chain into an empty buffer; as tx_prepare(). */
+static int rx_prepare(struct vhost_accel_vq *vq,
+		      struct vhost_accel_chain *chain,
+		      struct vhost_accel_buf *buf)
+{
+	if (chain->nout || chain->in_len < vq->vnet_hdr_len) {
+		vhost_accel_vq_fail(vq, "RX chain not writable or smaller than the virtio-net header");
+		return -EINVAL;
+	}
+	rx_note_hdr(vq, chain);
+	buf->cookie = chain->head;
+	buf->len = chain->in_len;
+	buf->segs = chain->segs;
+	buf->nsegs = chain->nsegs;
+	memset(&buf->meta, 0, sizeof(buf->meta));
+	return 1;
+}
+
+static unsigned int rx_gather(struct vhost_accel_vq *vq, unsigned int room)
+{
+	struct vhost_accel_chain chain;
+	struct vring_used_elem used;
+	unsigned int n = 0;
+	int ret;
+
+	while (n < min_t(unsigned int, room, DP_BATCH)) {
+		chain.segs = vq->segs + n * vq->max_segs;
+		chain.gpas = vq->gpas + n * vq->max_segs;
+		chain.max_segs = vq->max_segs;
+		ret = vhost_accel_ring_get_chain(vq, &chain);
+		if (ret == -ENOSPC) {
+			if (n) {
+				vhost_accel_ring_unget(vq, 1);
+				break;
+			}
+			/* The NIC cannot scatter into it: give it back empty. */
+			vq->stats.drops_too_big++;
+			used = dp_used(vq, chain.head, 0);
+			if (!vhost_accel_ring_add_used(vq, &used, 1))
+				vhost_accel_ring_signal(vq);
+			continue;
+		}
+		if (ret <= 0)
+			break;
+		ret = rx_prepare(vq, &chain, &vq->bufs[n]);
+		if (ret < 0)
+			break;
+		n++;
+	}
+	return n;
+}
+
+static void rx_handle(struct vhost_accel_vq *vq)
+{
+	struct vhost_accel_binding *b = vq->backend;
+	unsigned int room, n, posted;
+
+	rx_reap(vq);
+	if (!b || vq->broken)
+		return;
+	vhost_accel_ring_disable_notify(vq);
+	while (vq->inflight < vq->num) {
+		room = min(vq->num - vq->inflight,
+			   dp_space(b, b->nic->ops->rx_space));
+		if (!room)
+			return;	/* NIC ring full: rx_done requeues us */
+		n = rx_gather(vq, room);
+		if (vq->broken)
+			return;
+		if (!n) {
+			/* Out of guest buffers: the next kick refills. */
+			if (!vhost_accel_ring_enable_notify(vq))
+				return;
+			vhost_accel_ring_disable_notify(vq);
+			continue;
+		}
+		posted = b->nic->ops->post_rx(b->qp, vq->bufs, n);
+		vq->inflight += posted;
+		vq->stats.bufs_posted += posted;
+		if (posted < n) {
+			vhost_accel_ring_unget(vq, n - posted);
+			return;
+		}
+	}
+}
+
+/**
+ * vhost_accel_dp_handle - run a virtqueue's datapath
+ * @vq: the queue, vq->mutex held, in the worker
+ *
+ * Turns completions into used entries, then moves new guest buffers to the
+ * NIC while a backend is set.  Safe to call with no datapath state.
+ */
+void vhost_accel_dp_handle(struct vhost_accel_vq *vq)
+{
+	if (!vq->comp.ents)
+		return;
+	if (vq->index == VHOST_ACCEL_VQ_RX)
+		rx_handle(vq);
+	else
+		tx_handle(vq);
+}

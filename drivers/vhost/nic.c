@@ -1,0 +1,489 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost-accel: the registry of cooperating NICs, and binding a device's
+ * queue pair to one of their queue pairs (VHOST_ACCEL_SET_NIC), starting
+ * and stopping the datapath (VHOST_NET_SET_BACKEND), and taking a binding
+ * down when the NIC goes away.
+ *
+ * vhost_accel_nics_lock protects the NIC list, each NIC's list of
+ * bindings, dev->binding and binding->nic.  Lock order:
+ * dev->mutex -> vhost_accel_nics_lock -> vq->mutex.  Unregistering a NIC
+ * takes the nics lock without dev->mutex, so everything it touches on the
+ * device side is under the nics lock or a vq->mutex.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/capability.h>
+#include <linux/etherdevice.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/virtio_net.h>
+#include <linux/vhost_accel.h>
+#include <net/net_namespace.h>
+
+#include "vhost_accel.h"
+
+/* Guest chains longer than this are given back unsent (drops_too_big). */
+#define VHOST_ACCEL_MAX_SEGS	64
+/* How long stopping a queue waits for the NIC to return its buffers. */
+#define VHOST_ACCEL_STOP_TIMEOUT	(5 * HZ)
+
+static DEFINE_MUTEX(vhost_accel_nics_lock);
+static LIST_HEAD(vhost_accel_nics);
+
+/**
+ * vhost_accel_nic_register - declare that a netdev cooperates
+ * @nic: filled by the driver; see struct vhost_accel_nic
+ *
+ * Return: 0, or -EINVAL for an incomplete @nic.
+ */
+int vhost_accel_nic_register(struct vhost_accel_nic *nic)
+{
+	const struct vhost_accel_nic_ops *ops = nic->ops;
+
+	if (!nic->netdev || !ops || !nic->max_qps || !nic->max_segs ||
+	    !ops->attach || !ops->detach || !ops->xmit || !ops->post_rx ||
+	    !ops->reclaim_rx)
+		return -EINVAL;
+	INIT_LIST_HEAD(&nic->users);
+	mutex_lock(&vhost_accel_nics_lock);
+	list_add_tail(&nic->list, &vhost_accel_nics);
+	mutex_unlock(&vhost_accel_nics_lock);
+	pr_info("%s cooperates: %u queue pairs\n", netdev_name(nic->netdev),
+		nic->max_qps);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(vhost_accel_nic_register);
+
+static struct vhost_accel_nic *nic_find(const struct net_device *netdev)
+{
+	struct vhost_accel_nic *nic;
+
+	lockdep_assert_held(&vhost_accel_nics_lock);
+	list_for_each_entry(nic, &vhost_accel_nics, list)
+		if (nic->netdev == netdev)
+			return nic;
+	return NULL;
+}
+
+static u32 attach_flags(const struct vhost_accel_dev *dev, u32 bind_flags)
+{
+	u32 flags = 0;
+
+	if (vhost_accel_has_feature(dev, VIRTIO_NET_F_MRG_RXBUF))
+		flags |= VHOST_ACCEL_ATTACH_RX_MERGE;
+	if (bind_flags & VHOST_ACCEL_BIND_F_FLOW_CONTROL)
+		flags |= VHOST_ACCEL_ATTACH_FLOW_CONTROL;
+	return flags;
+}
+
+static unsigned int vnet_hdr_len(const struct vhost_accel_dev *dev)
+{
+	if (vhost_accel_has_feature(dev, VIRTIO_F_VERSION_1) ||
+	    vhost_accel_has_feature(dev, VIRTIO_NET_F_MRG_RXBUF))
+		return sizeof(struct virtio_net_hdr_mrg_rxbuf);
+	return sizeof(struct virtio_net_hdr);
+}
+
+static int binding_attach(struct vhost_accel_binding *b)
+{
+	struct vhost_accel_attach args = {
+		.flags = attach_flags(b->dev, b->flags),
+		.rx_headroom = vnet_hdr_len(b->dev),
+		.cb = &vhost_accel_nic_callbacks,
+		.ctx = b,
+	};
+	struct vhost_accel_qp *qp;
+
+	ether_addr_copy(args.mac, b->mac);
+	qp = b->nic->ops->attach(b->nic, &args);
+	if (IS_ERR(qp))
+		return PTR_ERR(qp);
+	b->qp = qp;
+	b->attach_flags = args.flags;
+	b->rx_headroom = args.rx_headroom;
+	return 0;
+}
+
+/* Stop pulling from the guest, take every buffer back from the NIC and
+ * release the NIC's queue pair.  Both queues are stopped afterwards.
+ */
+static void binding_detach(struct vhost_accel_binding *b)
+{
+	struct vhost_accel_dev *dev = b->dev;
+	unsigned int i;
+
+	for (i = 0; i < VHOST_ACCEL_NVQS; i++) {
+		mutex_lock(&dev->vqs[i].mutex);
+		dev->vqs[i].backend = NULL;
+		mutex_unlock(&dev->vqs[i].mutex);
+	}
+	if (b->qp)
+		b->nic->ops->detach(b->qp);
+	b->qp = NULL;
+	/* The worker turns the returned buffers into used entries. */
+	vhost_accel_worker_flush(dev);
+	for (i = 0; i < VHOST_ACCEL_NVQS; i++) {
+		mutex_lock(&dev->vqs[i].mutex);
+		if (dev->vqs[i].comp.ents)
+			vhost_accel_dp_free(&dev->vqs[i]);
+		mutex_unlock(&dev->vqs[i].mutex);
+	}
+}
+
+/* Undo a binding completely; nics lock held, @b is dev->binding. */
+static void binding_destroy(struct vhost_accel_binding *b, bool nic_gone)
+{
+	struct vhost_accel_dev *dev = b->dev;
+	unsigned int i;
+
+	lockdep_assert_held(&vhost_accel_nics_lock);
+	list_del_init(&b->nic_node);
+	binding_detach(b);
+	if (nic_gone) {
+		/* Report the loss on both queues (error eventfd). */
+		for (i = 0; i < VHOST_ACCEL_NVQS; i++) {
+			mutex_lock(&dev->vqs[i].mutex);
+			vhost_accel_vq_signal_err(&dev->vqs[i]);
+			mutex_unlock(&dev->vqs[i].mutex);
+		}
+	}
+	module_put(b->nic->owner);
+	dev_put(b->netdev);
+	dev->binding = NULL;
+	kfree(b);
+}
+
+/**
+ * vhost_accel_nic_unregister - a cooperating netdev is going away
+ * @nic: as registered
+ *
+ * Detaches every vhost device bound to @nic (each gets its error eventfd
+ * signalled and may bind again elsewhere) and returns when none is left.
+ * Process context; call before unregister_netdev().
+ */
+void vhost_accel_nic_unregister(struct vhost_accel_nic *nic)
+{
+	struct vhost_accel_binding *b;
+
+	mutex_lock(&vhost_accel_nics_lock);
+	list_del(&nic->list);
+	while ((b = list_first_entry_or_null(&nic->users,
+					     struct vhost_accel_binding,
+					     nic_node)))
+		binding_destroy(b, true);
+	mutex_unlock(&vhost_accel_nics_lock);
+	pr_info("%s no longer cooperates\n", netdev_name(nic->netdev));
+}
+EXPORT_SYMBOL_GPL(vhost_accel_nic_unregister);
+
+/* The driver lost the queue pair on its own (cb->detached).  The work
+ * belongs to the device, so it finds the binding, if still there, anew.
+ */
+void vhost_accel_detach_work(struct work_struct *work)
+{
+	struct vhost_accel_dev *dev = container_of(work, struct vhost_accel_dev,
+						   detach_work);
+	struct vhost_accel_binding *b;
+
+	mutex_lock(&vhost_accel_nics_lock);
+	b = dev->binding;
+	if (b && READ_ONCE(b->detach_requested))
+		binding_destroy(b, true);
+	mutex_unlock(&vhost_accel_nics_lock);
+}
+
+static void unbind_locked(struct vhost_accel_dev *dev)
+{
+	if (dev->binding)
+		binding_destroy(dev->binding, false);
+}
+
+/* Drop the binding, if any, and any pending driver detach (on release). */
+void vhost_accel_unbind(struct vhost_accel_dev *dev)
+{
+	mutex_lock(&vhost_accel_nics_lock);
+	unbind_locked(dev);
+	mutex_unlock(&vhost_accel_nics_lock);
+	cancel_work_sync(&dev->detach_work);
+}
+
+bool vhost_accel_is_bound(struct vhost_accel_dev *dev)
+{
+	bool bound;
+
+	mutex_lock(&vhost_accel_nics_lock);
+	bound = dev->binding;
+	mutex_unlock(&vhost_accel_nics_lock);
+	return bound;
+}
+
+static int bind_check(const struct vhost_accel_nic_bind *req)
+{
+	if (req->flags & ~VHOST_ACCEL_BIND_F_FLOW_CONTROL)
+		return -EINVAL;
+	if (req->pad[0] || req->pad[1])
+		return -EINVAL;
+	if (req->ifindex && !is_valid_ether_addr(req->mac))
+		return -EINVAL;
+	return 0;
+}
+
+static int bind_locked(struct vhost_accel_dev *dev,
+		       const struct vhost_accel_nic_bind *req,
+		       struct net_device *netdev)
+{
+	struct vhost_accel_binding *b;
+	struct vhost_accel_nic *nic;
+	int ret;
+
+	nic = nic_find(netdev);
+	if (!nic) {
+		pr_info_ratelimited("%s does not cooperate with vhost-accel\n",
+				    netdev_name(netdev));
+		return -EOPNOTSUPP;
+	}
+	if (!netif_running(netdev))
+		return -ENETDOWN;
+	if (!try_module_get(nic->owner))
+		return -ENODEV;
+	b = kzalloc(sizeof(*b), GFP_KERNEL_ACCOUNT);
+	if (!b) {
+		ret = -ENOMEM;
+		goto err_put;
+	}
+	b->dev = dev;
+	b->nic = nic;
+	b->netdev = netdev;
+	b->flags = req->flags;
+	ether_addr_copy(b->mac, req->mac);
+	atomic64_set(&b->rx_depletions, 0);
+	ret = binding_attach(b);
+	if (ret)
+		goto err_free;
+	dev_hold(netdev);
+	list_add_tail(&b->nic_node, &nic->users);
+	dev->binding = b;
+	return 0;
+
+err_free:
+	kfree(b);
+err_put:
+	module_put(nic->owner);
+	return ret;
+}
+
+/**
+ * vhost_accel_set_nic - VHOST_ACCEL_SET_NIC
+ * @dev: the device, dev->mutex held, caller is the owner
+ * @argp: struct vhost_accel_nic_bind from user space
+ *
+ * Return: 0 or a negative errno as documented in the uapi header.
+ */
+long vhost_accel_set_nic(struct vhost_accel_dev *dev,
+			 struct vhost_accel_nic_bind __user *argp)
+{
+	struct vhost_accel_nic_bind req;
+	struct net_device *netdev;
+	long ret;
+
+	if (copy_from_user(&req, argp, sizeof(req)))
+		return -EFAULT;
+	ret = bind_check(&req);
+	if (ret)
+		return ret;
+	if (dev->vqs[VHOST_ACCEL_VQ_RX].backend ||
+	    dev->vqs[VHOST_ACCEL_VQ_TX].backend)
+		return -EBUSY;
+	if (!req.ifindex) {
+		mutex_lock(&vhost_accel_nics_lock);
+		unbind_locked(dev);
+		mutex_unlock(&vhost_accel_nics_lock);
+		return 0;
+	}
+
+	netdev = dev_get_by_index(current->nsproxy->net_ns, req.ifindex);
+	if (!netdev)
+		return -ENODEV;
+	if (!ns_capable(dev_net(netdev)->user_ns, CAP_NET_ADMIN)) {
+		ret = -EPERM;
+		goto out;
+	}
+	mutex_lock(&vhost_accel_nics_lock);
+	unbind_locked(dev);
+	ret = bind_locked(dev, &req, netdev);
+	mutex_unlock(&vhost_accel_nics_lock);
+	if (!ret)
+		pr_debug("pid %d bound to %s\n", task_pid_nr(current),
+			 netdev_name(netdev));
+out:
+	dev_put(netdev);
+	return ret;
+}
+
+/* The features decide the header length and merging; QEMU may set them
+ * after binding, so attach again if they changed and nothing runs.
+ */
+static int binding_refresh(struct vhost_accel_binding *b)
+{
+	struct vhost_accel_dev *dev = b->dev;
+
+	if (b->attach_flags == attach_flags(dev, b->flags) &&
+	    b->rx_headroom == vnet_hdr_len(dev))
+		return 0;
+	if (dev->vqs[VHOST_ACCEL_VQ_RX].backend ||
+	    dev->vqs[VHOST_ACCEL_VQ_TX].backend)
+		return -EBUSY;
+	binding_detach(b);
+	return binding_attach(b);
+}
+
+/**
+ * vhost_accel_backend_start - start a queue's datapath
+ * @dev: the device, dev->mutex held
+ * @vq: the queue; its rings were checked against the memory table
+ *
+ * Return: 0, -EOPNOTSUPP when not bound to a NIC, -EFAULT for rings the
+ * device cannot reach, -EBUSY, -ENOMEM.
+ */
+int vhost_accel_backend_start(struct vhost_accel_dev *dev,
+			      struct vhost_accel_vq *vq)
+{
+	struct vhost_accel_binding *b;
+	int ret;
+
+	mutex_lock(&vhost_accel_nics_lock);
+	b = dev->binding;
+	ret = -EOPNOTSUPP;
+	if (!b || !b->nic)
+		goto out;
+	ret = 0;
+	if (vq->backend)
+		goto out;
+	ret = binding_refresh(b);
+	if (ret)
+		goto out;
+
+	mutex_lock(&vq->mutex);
+	ret = vhost_accel_ring_start(vq);
+	if (!ret)
+		ret = vhost_accel_dp_alloc(vq, min_t(unsigned int,
+						     b->nic->max_segs,
+						     VHOST_ACCEL_MAX_SEGS));
+	if (!ret) {
+		vq->vnet_hdr_len = b->rx_headroom;
+		vq->backend_merge = b->attach_flags &
+				    VHOST_ACCEL_ATTACH_RX_MERGE;
+		vq->backend = b;
+		vhost_accel_dp_queue(vq);
+	}
+	mutex_unlock(&vq->mutex);
+out:
+	mutex_unlock(&vhost_accel_nics_lock);
+	return ret;
+}
+
+/**
+ * vhost_accel_backend_stop - stop a queue's datapath (SET_BACKEND fd -1)
+ * @dev: the device, dev->mutex held
+ * @vq: the queue
+ *
+ * Stops pulling guest buffers, takes posted RX buffers back, and waits for
+ * the NIC to return everything it holds, so that the ring index read by
+ * VHOST_GET_VRING_BASE afterwards is final.  A NIC that does not return
+ * its buffers in time loses the binding (detach returns them by contract).
+ */
+void vhost_accel_backend_stop(struct vhost_accel_dev *dev,
+			      struct vhost_accel_vq *vq)
+{
+	struct vhost_accel_binding *b;
+
+	mutex_lock(&vhost_accel_nics_lock);
+	b = dev->binding;
+	mutex_lock(&vq->mutex);
+	if (!vq->backend) {
+		mutex_unlock(&vq->mutex);
+		goto out;
+	}
+	vq->backend = NULL;
+	mutex_unlock(&vq->mutex);
+
+	if (vq->index == VHOST_ACCEL_VQ_RX)
+		b->nic->ops->reclaim_rx(b->qp);
+	vhost_accel_dp_queue(vq);
+	if (!wait_event_timeout(dev->dp_wait, !READ_ONCE(vq->inflight),
+				VHOST_ACCEL_STOP_TIMEOUT)) {
+		pr_warn("%s kept %u buffers of a stopped queue: detaching\n",
+			netdev_name(b->netdev), READ_ONCE(vq->inflight));
+		binding_destroy(b, true);
+		goto out;
+	}
+	vhost_accel_worker_flush(dev);
+	mutex_lock(&vq->mutex);
+	vhost_accel_dp_free(vq);
+	mutex_unlock(&vq->mutex);
+out:
+	mutex_unlock(&vhost_accel_nics_lock);
+}
+
+/* Counters the NIC keeps for the device's queue pair. */
+void vhost_accel_nic_stats(struct vhost_accel_dev *dev,
+			   struct vhost_accel_stats *st)
+{
+	struct vhost_accel_qp_stats qs = {};
+	struct vhost_accel_binding *b;
+
+	mutex_lock(&vhost_accel_nics_lock);
+	b = dev->binding;
+	if (b && b->qp && b->nic->ops->get_stats)
+		b->nic->ops->get_stats(b->qp, &qs);
+	if (b)
+		st->vq[VHOST_ACCEL_VQ_RX].depletions =
+			atomic64_read(&b->rx_depletions);
+	mutex_unlock(&vhost_accel_nics_lock);
+	st->vq[VHOST_ACCEL_VQ_RX].drops_no_buf = qs.rx_dropped_no_buf;
+	st->vq[VHOST_ACCEL_VQ_RX].drops_too_big += qs.rx_dropped_too_big;
+	st->vq[VHOST_ACCEL_VQ_TX].drops_nic += qs.tx_dropped;
+}
+
+/* ---- callbacks the NIC driver calls (any context but hard irq) ---- */
+
+static void cb_tx_done(void *ctx, const struct vhost_accel_completion *c,
+		       unsigned int n)
+{
+	struct vhost_accel_binding *b = ctx;
+
+	vhost_accel_dp_complete(&b->dev->vqs[VHOST_ACCEL_VQ_TX], c, n);
+}
+
+static void cb_rx_done(void *ctx, const struct vhost_accel_completion *c,
+		       unsigned int n)
+{
+	struct vhost_accel_binding *b = ctx;
+
+	vhost_accel_dp_complete(&b->dev->vqs[VHOST_ACCEL_VQ_RX], c, n);
+}
+
+static void cb_rx_depleted(void *ctx)
+{
+	struct vhost_accel_binding *b = ctx;
+
+	atomic64_inc(&b->rx_depletions);
+	vhost_accel_dp_queue(&b->dev->vqs[VHOST_ACCEL_VQ_RX]);
+}
+
+static void cb_detached(void *ctx)
+{
+	struct vhost_accel_binding *b = ctx;
+
+	WRITE_ONCE(b->detach_requested, true);
+	schedule_work(&b->dev->detach_work);
+}
+
+const struct vhost_accel_callbacks vhost_accel_nic_callbacks = {
+	.tx_done = cb_tx_done,
+	.rx_done = cb_rx_done,
+	.rx_depleted = cb_rx_depleted,
+	.detached = cb_detached,
+};

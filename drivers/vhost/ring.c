@@ -1,0 +1,771 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost-accel split virtqueue engine.
+ *
+ * Everything here runs under vq->mutex, in the per-device worker (which has
+ * adopted the owner's mm) or in an ioctl of the owner, so the rings are
+ * reached with ordinary user accesses at the owner's (QEMU's) virtual
+ * addresses.  Buffers are not: a descriptor's guest-physical range is
+ * translated through the pinned memory table into (page, offset, length)
+ * segments that a cooperating NIC maps for DMA.  Nothing here allocates.
+ *
+ * Every value read from the rings is the guest's and is untrusted: indices
+ * are bounded, chains are bounded by the ring size (an indirect table by its
+ * own size), lengths may not overflow and every byte of a buffer must lie in
+ * guest memory.  A violation stops the queue (vq->broken) and signals the
+ * error eventfd, as vhost-net does; only a new ring start clears it.
+ *
+ * Ordering follows the virtio spec and mainline vhost: read avail->idx, then
+ * smp_rmb() before reading the entries it covers; write used entries, then
+ * smp_wmb() before publishing used->idx; smp_mb() between publishing
+ * used->idx and reading the guest's interrupt suppression, and between
+ * re-enabling kicks and re-reading avail->idx.
+ *
+ * Unfinished: dirty logging of our writes to the used ring (vq->log_used,
+ * used during live migration).  Each place that writes the used ring says
+ * where the call would go; log.c has no helper to mark pages yet.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/kernel.h>
+#include <linux/nospec.h>
+#include <linux/sched.h>
+#include <linux/uaccess.h>
+#include <linux/virtio_byteorder.h>
+#include <linux/virtio_ring.h>
+#include <linux/vhost_accel_compat.h>
+#include <uapi/linux/virtio_config.h>
+
+#include "vhost_accel.h"
+
+/*
+ * Most entries in one indirect table.  The 16-bit next field would allow
+ * 65536; no virtio-net driver needs more than a few dozen (QEMU's own
+ * device model caps a chain at 1024), and the cap bounds the work a guest
+ * can ask for per chain.
+ */
+#define RING_MAX_INDIRECT	1024
+
+/*
+ * Byte order of the ring: little endian with VIRTIO_F_VERSION_1, the
+ * guest's native order for a legacy device (we offer no cross-endian
+ * support, so that is the host's).  On a little-endian host both are
+ * little endian and this folds to a constant.
+ */
+static __always_inline bool ring_le(const struct vhost_accel_vq *vq)
+{
+	return virtio_legacy_is_little_endian() ||
+	       vhost_accel_has_feature(vq->dev, VIRTIO_F_VERSION_1);
+}
+
+static __always_inline u16 vq16_to_cpu(const struct vhost_accel_vq *vq,
+				       __virtio16 val)
+{
+	return __virtio16_to_cpu(ring_le(vq), val);
+}
+
+static __always_inline __virtio16 cpu_to_vq16(const struct vhost_accel_vq *vq,
+					      u16 val)
+{
+	return __cpu_to_virtio16(ring_le(vq), val);
+}
+
+static __always_inline u32 vq32_to_cpu(const struct vhost_accel_vq *vq,
+				       __virtio32 val)
+{
+	return __virtio32_to_cpu(ring_le(vq), val);
+}
+
+static __always_inline u64 vq64_to_cpu(const struct vhost_accel_vq *vq,
+				       __virtio64 val)
+{
+	return __virtio64_to_cpu(ring_le(vq), val);
+}
+
+static __always_inline bool ring_event_idx(const struct vhost_accel_vq *vq)
+{
+	return vhost_accel_has_feature(vq->dev, VIRTIO_RING_F_EVENT_IDX);
+}
+
+static __always_inline struct vring_desc __user *
+ring_desc(const struct vhost_accel_vq *vq)
+{
+	return u64_to_user_ptr(vq->desc_uaddr);
+}
+
+static __always_inline struct vring_avail __user *
+ring_avail(const struct vhost_accel_vq *vq)
+{
+	return u64_to_user_ptr(vq->avail_uaddr);
+}
+
+static __always_inline struct vring_used __user *
+ring_used(const struct vhost_accel_vq *vq)
+{
+	return u64_to_user_ptr(vq->used_uaddr);
+}
+
+/* avail->ring[num]: the used index at which the guest wants a signal. */
+static __always_inline __virtio16 __user *
+ring_used_event(const struct vhost_accel_vq *vq)
+{
+	return &ring_avail(vq)->ring[vq->num];
+}
+
+/* used->ring[num]: the avail index at which we want a kick. */
+static __always_inline __virtio16 __user *
+ring_avail_event(const struct vhost_accel_vq *vq)
+{
+	return (__virtio16 __user *)&ring_used(vq)->ring[vq->num];
+}
+
+/*
+ * Stop the queue after a guest error (or a fault on its rings): log why,
+ * signal the error eventfd once per breakage, and return @err so callers
+ * can write "return ring_fail(...)".
+ */
+static __cold __printf(3, 4) int ring_fail(struct vhost_accel_vq *vq, int err,
+					   const char *fmt, ...)
+{
+	struct va_format vaf;
+	va_list args;
+
+	va_start(args, fmt);
+	vaf.fmt = fmt;
+	vaf.va = &args;
+	pr_debug_ratelimited("%s[%d] vq %u: %pV: queue stopped (%d)\n",
+			     current->comm, task_pid_nr(current), vq->index,
+			     &vaf, err);
+	va_end(args);
+
+	if (!vq->broken) {
+		vq->broken = true;
+		vhost_accel_vq_signal_err(vq);
+	}
+	return err;
+}
+
+/*
+ * Read avail->idx into vq->avail_idx.  Return 1 when entries are waiting
+ * (ordered before the caller reads them), 0 when every entry is consumed,
+ * or a negative errno after a guest error.
+ */
+static int ring_fetch_avail_idx(struct vhost_accel_vq *vq)
+{
+	__virtio16 raw;
+	u16 idx;
+
+	if (unlikely(get_user(raw, &ring_avail(vq)->idx)))
+		return ring_fail(vq, -EFAULT, "cannot read avail->idx");
+	idx = vq16_to_cpu(vq, raw);
+	if (unlikely((u16)(idx - vq->last_avail_idx) > vq->num))
+		return ring_fail(vq, -EINVAL,
+				 "avail->idx %u is more than %u ahead of %u",
+				 idx, vq->num, vq->last_avail_idx);
+	vq->avail_idx = idx;
+	if (idx == vq->last_avail_idx)
+		return 0;
+	/* Entries and descriptors are read after the index that covers them. */
+	smp_rmb();
+	return 1;
+}
+
+static int ring_write_used_flags(struct vhost_accel_vq *vq)
+{
+	if (unlikely(put_user(cpu_to_vq16(vq, vq->used_flags),
+			      &ring_used(vq)->flags)))
+		return ring_fail(vq, -EFAULT, "cannot write used->flags");
+	/* Unfinished: with vq->log_used, log the used->flags write here. */
+	return 0;
+}
+
+/* Does @reg hold the @len >= 1 bytes at @gpa? */
+static __always_inline bool region_holds(const struct vhost_accel_region *reg,
+					 u64 gpa, u64 len)
+{
+	u64 off = gpa - reg->gpa;	/* huge when gpa < reg->gpa */
+
+	return off < reg->size && len <= reg->size - off;
+}
+
+/*
+ * The region holding [@gpa, @gpa + @len), @len >= 1: first the one the
+ * last translation used (@hint, an index so that it cannot dangle across a
+ * table change), then a binary search.  Sets *@hint to the region found.
+ */
+static const struct vhost_accel_region *
+ring_find_region(const struct vhost_accel_mem *mem, u32 *hint, u64 gpa,
+		 u64 len)
+{
+	const struct vhost_accel_region *reg;
+
+	if (likely(*hint < mem->nregions)) {
+		reg = &mem->region[*hint];
+		if (likely(region_holds(reg, gpa, len)))
+			return reg;
+	}
+	reg = vhost_accel_mem_find_gpa(mem, gpa, len);
+	if (reg)
+		*hint = reg - mem->region;
+	return reg;
+}
+
+/* State of one chain walk in vhost_accel_ring_get_chain(). */
+struct ring_walk {
+	struct vhost_accel_vq *vq;
+	const struct vhost_accel_mem *mem;
+	struct vhost_accel_chain *chain;
+	u32 hint;		/* region index of the last translation */
+	bool in;		/* a writable descriptor was seen */
+	bool overflow;		/* more segments than chain->max_segs */
+};
+
+/* Append [@gpa, @gpa + @len), which lies in @reg, as page segments. */
+static void walk_add_segs(struct ring_walk *w,
+			  const struct vhost_accel_region *reg, u64 gpa,
+			  u64 len, bool write)
+{
+	struct vhost_accel_chain *chain = w->chain;
+	u64 off = gpa - reg->gpa;
+
+	while (len) {
+		/* Regions are page aligned: in-page offsets agree. */
+		u32 poff = off & ~PAGE_MASK;
+		u32 slen = min_t(u64, len, PAGE_SIZE - poff);
+		unsigned long pg = off >> PAGE_SHIFT;
+		struct vhost_accel_seg *seg;
+
+		if (unlikely(chain->nsegs == chain->max_segs)) {
+			w->overflow = true;
+			return;
+		}
+		seg = &chain->segs[chain->nsegs];
+		seg->page = reg->pages[array_index_nospec(pg, reg->npages)];
+		seg->offset = poff;
+		seg->len = slen;
+		if (chain->gpas)
+			chain->gpas[chain->nsegs] = reg->gpa + off;
+		chain->nsegs++;
+		if (!write)
+			chain->nout++;
+		off += slen;
+		len -= slen;
+	}
+}
+
+/* Account for one (non-indirect) descriptor and translate its buffer. */
+static int walk_add_desc(struct ring_walk *w, const struct vring_desc *desc,
+			 u16 flags)
+{
+	struct vhost_accel_vq *vq = w->vq;
+	struct vhost_accel_chain *chain = w->chain;
+	bool write = flags & VRING_DESC_F_WRITE;
+	u64 gpa = vq64_to_cpu(vq, desc->addr);
+	u32 len = vq32_to_cpu(vq, desc->len);
+	const struct vhost_accel_region *reg;
+	u64 chunk;
+
+	/* Zero-length descriptors carry nothing: skip them entirely. */
+	if (!len)
+		return 0;
+	if (write)
+		w->in = true;
+	else if (unlikely(w->in))
+		return ring_fail(vq, -EINVAL,
+				 "chain %u: readable descriptor after a writable one",
+				 chain->head);
+	if (unlikely(len > U32_MAX - chain->out_len - chain->in_len))
+		return ring_fail(vq, -EINVAL,
+				 "chain %u: total length overflows 32 bits",
+				 chain->head);
+	if (unlikely(gpa + len - 1 < gpa))
+		return ring_fail(vq, -EFAULT,
+				 "chain %u: buffer %#llx+%#x wraps", chain->head,
+				 gpa, len);
+	if (write)
+		chain->in_len += len;
+	else
+		chain->out_len += len;
+	/*
+	 * Once the segments overflow, the chain will be returned unused: its
+	 * structure is still checked, but its buffers are never accessed and
+	 * need no translation (which keeps the work per descriptor bounded).
+	 */
+	if (unlikely(w->overflow))
+		return 0;
+
+	/* Usually one region; a buffer may cross into an adjacent one. */
+	while (len) {
+		reg = ring_find_region(w->mem, &w->hint, gpa, 1);
+		if (unlikely(!reg))
+			return ring_fail(vq, -EFAULT,
+					 "chain %u: buffer at %#llx is outside guest memory",
+					 chain->head, gpa);
+		chunk = min_t(u64, len, reg->size - (gpa - reg->gpa));
+		walk_add_segs(w, reg, gpa, chunk, write);
+		if (unlikely(w->overflow))
+			return 0;
+		gpa += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
+/* Walk the indirect table that descriptor @ind (with @flags) points to. */
+static int walk_indirect(struct ring_walk *w, const struct vring_desc *ind,
+			 u16 flags)
+{
+	struct vhost_accel_vq *vq = w->vq;
+	u16 head = w->chain->head;
+	u64 gpa = vq64_to_cpu(vq, ind->addr);
+	u32 len = vq32_to_cpu(vq, ind->len);
+	const struct vhost_accel_region *reg;
+	struct vring_desc __user *table;
+	unsigned int count, i = 0, found = 0;
+	struct vring_desc desc;
+	u16 dflags;
+	int ret;
+
+	if (unlikely(!vhost_accel_has_feature(vq->dev,
+					      VIRTIO_RING_F_INDIRECT_DESC)))
+		return ring_fail(vq, -EINVAL,
+				 "chain %u: indirect descriptor, INDIRECT_DESC not negotiated",
+				 head);
+	if (unlikely(flags & VRING_DESC_F_NEXT))
+		return ring_fail(vq, -EINVAL,
+				 "chain %u: indirect descriptor with NEXT set",
+				 head);
+	if (unlikely(!len || len % sizeof(desc)))
+		return ring_fail(vq, -EINVAL,
+				 "chain %u: indirect table length %u", head,
+				 len);
+	count = len / sizeof(desc);
+	if (unlikely(count > RING_MAX_INDIRECT))
+		return ring_fail(vq, -EINVAL,
+				 "chain %u: indirect table of %u entries (max %u)",
+				 head, count, RING_MAX_INDIRECT);
+	reg = ring_find_region(w->mem, &w->hint, gpa, len);
+	if (unlikely(!reg))
+		return ring_fail(vq, -EFAULT,
+				 "chain %u: indirect table %#llx+%#x is not inside one memory region",
+				 head, gpa, len);
+	table = u64_to_user_ptr(reg->uaddr + (gpa - reg->gpa));
+
+	for (;;) {
+		if (unlikely(++found > count))
+			return ring_fail(vq, -EINVAL,
+					 "chain %u: loop in indirect table",
+					 head);
+		if (unlikely(copy_from_user(&desc, table + i, sizeof(desc))))
+			return ring_fail(vq, -EFAULT,
+					 "chain %u: cannot read indirect descriptor %u",
+					 head, i);
+		dflags = vq16_to_cpu(vq, desc.flags);
+		if (unlikely(dflags & VRING_DESC_F_INDIRECT))
+			return ring_fail(vq, -EINVAL,
+					 "chain %u: nested indirect descriptor",
+					 head);
+		ret = walk_add_desc(w, &desc, dflags);
+		if (unlikely(ret))
+			return ret;
+		if (!(dflags & VRING_DESC_F_NEXT))
+			return 0;
+		i = vq16_to_cpu(vq, desc.next);
+		if (unlikely(i >= count))
+			return ring_fail(vq, -EINVAL,
+					 "chain %u: indirect next %u >= table size %u",
+					 head, i, count);
+	}
+}
+
+/**
+ * vhost_accel_ring_start - prepare the rings for the datapath
+ * @vq: the queue, vq->mutex held, in the owner's mm
+ *
+ * Checks that the rings lie inside the memory table and can be read and
+ * written, reads used->idx into vq->last_used_idx (the guest's ring is the
+ * authority, as in vhost-net), and resets the engine state: avail_idx =
+ * last_avail_idx, no signal recorded, not broken.  Guest kicks are enabled
+ * (used->flags = 0 and, with EVENT_IDX, avail_event = last_avail_idx) so a
+ * queue that was stopped with kicks suppressed cannot stay silent.
+ *
+ * Return: 0, or -EFAULT if the rings are unsized, outside guest memory or
+ * unreachable; the queue is then left broken.
+ */
+int vhost_accel_ring_start(struct vhost_accel_vq *vq)
+{
+	const struct vhost_accel_mem *mem = vq->dev->mem;
+	size_t event = ring_event_idx(vq) ? sizeof(__virtio16) : 0;
+	size_t num = vq->num;
+	__virtio16 raw;
+
+	vq->broken = true;
+	if (!num || !mem || !mem->nregions ||
+	    !vhost_accel_vq_rings_in_mem(vq, mem))
+		return -EFAULT;
+	if (!access_ok(ring_desc(vq), num * sizeof(struct vring_desc)) ||
+	    !access_ok(ring_avail(vq), sizeof(struct vring_avail) +
+		       num * sizeof(__virtio16) + event) ||
+	    !access_ok(ring_used(vq), sizeof(struct vring_used) +
+		       num * sizeof(struct vring_used_elem) + event))
+		return -EFAULT;
+
+	if (get_user(raw, &ring_avail(vq)->idx))
+		return -EFAULT;
+	if (get_user(raw, &ring_used(vq)->idx))
+		return -EFAULT;
+	vq->last_used_idx = vq16_to_cpu(vq, raw);
+
+	vq->used_flags = 0;
+	if (put_user(cpu_to_vq16(vq, 0), &ring_used(vq)->flags))
+		return -EFAULT;
+	if (event && put_user(cpu_to_vq16(vq, vq->last_avail_idx),
+			      ring_avail_event(vq)))
+		return -EFAULT;
+	/* Unfinished: with vq->log_used, log both writes here. */
+
+	vq->avail_idx = vq->last_avail_idx;
+	vq->signalled_used = vq->last_used_idx;
+	vq->signalled_used_valid = false;
+	vq->region_hint = 0;
+	vq->broken = false;
+	return 0;
+}
+
+/**
+ * vhost_accel_ring_get_chain - take the next descriptor chain from the guest
+ * @vq: the queue, vq->mutex held, in the owner's mm
+ * @chain: the caller's @segs, @gpas and @max_segs; the rest is filled in
+ *
+ * Reads the next head from the avail ring and walks its chain, direct and
+ * indirect, into page-sized segments of pinned guest memory: readable ones
+ * first (@nout of them, @out_len bytes), then writable ones (@in_len bytes).
+ * Zero-length descriptors are skipped; a chain of only those yields no
+ * segment.  Callers keep kicks disabled (vhost_accel_ring_disable_notify())
+ * while they drain the ring.
+ *
+ * Guest errors stop the queue: the chain is not consumed, vq->broken is set
+ * and the error eventfd signalled; every later call returns -EIO until the
+ * ring is started again.  They are: avail->idx more than the ring size
+ * ahead, a head or next index out of range, a loop (more descriptors than
+ * the ring or indirect table holds), a readable descriptor after a
+ * writable one, a total length above 4 GiB - 1, a buffer not inside guest
+ * memory, and for indirect descriptors: INDIRECT_DESC not negotiated, NEXT
+ * set with INDIRECT, a table length of 0, not a multiple of 16 or above
+ * %RING_MAX_INDIRECT entries, a table not inside one memory region, and a
+ * nested indirect descriptor.
+ *
+ * Return:
+ * * 1       - a chain was taken: @head and every count are valid
+ * * 0       - the avail ring holds no new entry
+ * * -ENOSPC - the chain needs more than @max_segs segments.  It was
+ *             consumed anyway (@head, @out_len and @in_len are valid; the
+ *             segments are not): return it used with length 0 and count a
+ *             drop.  Not a guest error.
+ * * -EINVAL - malformed ring or chain (queue now broken)
+ * * -EFAULT - ring unreadable or buffer outside guest memory (now broken)
+ * * -EIO    - the queue was already broken
+ */
+int vhost_accel_ring_get_chain(struct vhost_accel_vq *vq,
+			       struct vhost_accel_chain *chain)
+{
+	struct vring_desc __user *descs = ring_desc(vq);
+	struct ring_walk w = {
+		.vq = vq,
+		.mem = vq->dev->mem,
+		.chain = chain,
+		.hint = vq->region_hint,
+	};
+	unsigned int i, found = 0;
+	struct vring_desc desc;
+	__virtio16 raw;
+	u16 flags;
+	int ret;
+
+	if (unlikely(vq->broken))
+		return -EIO;
+	if (vq->avail_idx == vq->last_avail_idx) {
+		ret = ring_fetch_avail_idx(vq);
+		if (ret <= 0)
+			return ret;
+	}
+
+	if (unlikely(get_user(raw, &ring_avail(vq)->ring[vq->last_avail_idx &
+							(vq->num - 1)])))
+		return ring_fail(vq, -EFAULT, "cannot read avail entry %u",
+				 vq->last_avail_idx);
+	i = vq16_to_cpu(vq, raw);
+	if (unlikely(i >= vq->num))
+		return ring_fail(vq, -EINVAL,
+				 "avail entry %u: head %u >= ring size %u",
+				 vq->last_avail_idx, i, vq->num);
+
+	chain->head = i;
+	chain->out_len = 0;
+	chain->in_len = 0;
+	chain->nout = 0;
+	chain->nsegs = 0;
+
+	for (;;) {
+		if (unlikely(++found > vq->num))
+			return ring_fail(vq, -EINVAL,
+					 "chain %u: loop in descriptor table",
+					 chain->head);
+		if (unlikely(copy_from_user(&desc, descs + i, sizeof(desc))))
+			return ring_fail(vq, -EFAULT,
+					 "chain %u: cannot read descriptor %u",
+					 chain->head, i);
+		flags = vq16_to_cpu(vq, desc.flags);
+		if (flags & VRING_DESC_F_INDIRECT) {
+			/* Without NEXT (checked): it ends the chain. */
+			ret = walk_indirect(&w, &desc, flags);
+			if (unlikely(ret))
+				return ret;
+			break;
+		}
+		ret = walk_add_desc(&w, &desc, flags);
+		if (unlikely(ret))
+			return ret;
+		if (!(flags & VRING_DESC_F_NEXT))
+			break;
+		i = vq16_to_cpu(vq, desc.next);
+		if (unlikely(i >= vq->num))
+			return ring_fail(vq, -EINVAL,
+					 "chain %u: next %u >= ring size %u",
+					 chain->head, i, vq->num);
+	}
+
+	vq->region_hint = w.hint;
+	vq->last_avail_idx++;
+	return unlikely(w.overflow) ? -ENOSPC : 1;
+}
+
+/**
+ * vhost_accel_ring_unget - give back chains taken but not used
+ * @vq: the queue, vq->mutex held
+ * @n: how many of the last chains taken to give back
+ *
+ * The next vhost_accel_ring_get_chain() returns them again, in order.
+ */
+void vhost_accel_ring_unget(struct vhost_accel_vq *vq, unsigned int n)
+{
+	vq->last_avail_idx -= n;
+}
+
+/**
+ * vhost_accel_ring_add_used - return chains to the guest
+ * @vq: the queue, vq->mutex held, in the owner's mm
+ * @used: @n elements, in ring byte order (__cpu_to_virtio32(true, ...) is
+ *	right for VIRTIO_F_VERSION_1, and for legacy on a little-endian host)
+ * @n: number of elements, at most vq->num
+ *
+ * Writes the elements at vq->last_used_idx (wrapping once at most), then
+ * publishes the new used->idx after a write barrier.  The guest is not
+ * signalled; see vhost_accel_ring_signal().
+ *
+ * Return: 0, or -EFAULT if the used ring cannot be written (the queue is
+ * then broken and nothing is published).
+ */
+int vhost_accel_ring_add_used(struct vhost_accel_vq *vq,
+			      const struct vring_used_elem *used,
+			      unsigned int n)
+{
+	struct vring_used __user *ring = ring_used(vq);
+	u16 old = vq->last_used_idx;
+	u16 new = old + n;
+	unsigned int start = old & (vq->num - 1);
+	unsigned int first = min(n, vq->num - start);
+
+	if (unlikely(!n))
+		return 0;
+	if (WARN_ON_ONCE(n > vq->num))
+		return -EINVAL;
+
+	if (unlikely(copy_to_user(&ring->ring[start], used,
+				  first * sizeof(*used))))
+		return ring_fail(vq, -EFAULT, "cannot write used entry %u",
+				 start);
+	if (n > first &&
+	    unlikely(copy_to_user(&ring->ring[0], used + first,
+				  (n - first) * sizeof(*used))))
+		return ring_fail(vq, -EFAULT, "cannot write used entry 0");
+	/*
+	 * Unfinished: with vq->log_used, log the entries just written
+	 * (offsetof(struct vring_used, ring) + start * 8, twice when wrapped)
+	 * before publishing the index, and the index after it.
+	 */
+
+	/* The guest must see the entries before the index that covers them. */
+	smp_wmb();
+	if (unlikely(put_user(cpu_to_vq16(vq, new), &ring->idx)))
+		return ring_fail(vq, -EFAULT, "cannot write used->idx");
+	vq->last_used_idx = new;
+
+	/*
+	 * Had used->idx gone round 2^16 since the last signal, the window
+	 * (signalled_used, new] that vring_need_event() checks would be wrong:
+	 * signal unconditionally next time.
+	 */
+	if (unlikely((u16)(new - vq->signalled_used) < (u16)(new - old)))
+		vq->signalled_used_valid = false;
+	return 0;
+}
+
+/* Does the guest want a used-buffer notification now? */
+static bool ring_need_signal(struct vhost_accel_vq *vq)
+{
+	__virtio16 raw;
+	u16 old, new;
+	bool valid;
+
+	/*
+	 * Our used->idx write must be visible before we read the guest's
+	 * suppression state, or a guest re-enabling interrupts and then
+	 * checking used->idx could miss both (pairs with its barrier).
+	 */
+	smp_mb();
+
+	/* Legacy: signal when we run out of buffers, suppression or not. */
+	if (vhost_accel_has_feature(vq->dev, VIRTIO_F_NOTIFY_ON_EMPTY) &&
+	    unlikely(vq->avail_idx == vq->last_avail_idx))
+		return true;
+
+	if (!ring_event_idx(vq)) {
+		if (unlikely(get_user(raw, &ring_avail(vq)->flags))) {
+			ring_fail(vq, -EFAULT, "cannot read avail->flags");
+			return true;
+		}
+		return !(vq16_to_cpu(vq, raw) & VRING_AVAIL_F_NO_INTERRUPT);
+	}
+
+	old = vq->signalled_used;
+	valid = vq->signalled_used_valid;
+	new = vq->last_used_idx;
+	vq->signalled_used = new;
+	vq->signalled_used_valid = true;
+	if (unlikely(!valid))
+		return true;
+	if (unlikely(get_user(raw, ring_used_event(vq)))) {
+		ring_fail(vq, -EFAULT, "cannot read used_event");
+		return true;
+	}
+	return vring_need_event(vq16_to_cpu(vq, raw), new, old);
+}
+
+/**
+ * vhost_accel_ring_signal - signal the guest if it asked for it
+ * @vq: the queue, vq->mutex held, in the owner's mm
+ *
+ * Call after vhost_accel_ring_add_used(), once per batch.  With EVENT_IDX
+ * the guest is signalled when used->idx crossed its used_event since the
+ * last signal; otherwise unless it set VRING_AVAIL_F_NO_INTERRUPT; and with
+ * VIRTIO_F_NOTIFY_ON_EMPTY always once the avail ring is used up.  Counts
+ * vq->stats.calls.
+ */
+void vhost_accel_ring_signal(struct vhost_accel_vq *vq)
+{
+	if (vq->call_ctx && ring_need_signal(vq)) {
+		vhost_accel_eventfd_signal(vq->call_ctx);
+		vq->stats.calls++;
+	}
+}
+
+/**
+ * vhost_accel_ring_disable_notify - ask the guest not to kick
+ * @vq: the queue, vq->mutex held, in the owner's mm
+ *
+ * Sets VRING_USED_F_NO_NOTIFY in used->flags.  With EVENT_IDX there is
+ * nothing to write: the guest kicks only when it crosses avail_event, which
+ * stays behind until vhost_accel_ring_enable_notify() moves it.  A hint
+ * only; the guest may kick anyway.
+ */
+void vhost_accel_ring_disable_notify(struct vhost_accel_vq *vq)
+{
+	if (vq->used_flags & VRING_USED_F_NO_NOTIFY)
+		return;
+	vq->used_flags |= VRING_USED_F_NO_NOTIFY;
+	if (!ring_event_idx(vq) && !vq->broken)
+		ring_write_used_flags(vq);
+}
+
+/**
+ * vhost_accel_ring_enable_notify - ask the guest to kick again
+ * @vq: the queue, vq->mutex held, in the owner's mm
+ *
+ * Clears VRING_USED_F_NO_NOTIFY or, with EVENT_IDX, sets avail_event to the
+ * avail index last seen, then re-reads avail->idx: the guest may have added
+ * entries before it saw the change, and would not kick for those.
+ *
+ * Return: true if unconsumed entries are waiting (poll again, perhaps after
+ * disabling kicks again), false if the caller may sleep until the next kick
+ * (also when the queue is broken).
+ */
+bool vhost_accel_ring_enable_notify(struct vhost_accel_vq *vq)
+{
+	if (unlikely(vq->broken))
+		return false;
+	if (ring_event_idx(vq)) {
+		/* Always: avail_event must follow every avail index we see. */
+		vq->used_flags &= ~VRING_USED_F_NO_NOTIFY;
+		if (unlikely(put_user(cpu_to_vq16(vq, vq->avail_idx),
+				      ring_avail_event(vq)))) {
+			ring_fail(vq, -EFAULT, "cannot write avail_event");
+			return false;
+		}
+		/* Unfinished: with vq->log_used, log the avail_event write. */
+	} else if (vq->used_flags & VRING_USED_F_NO_NOTIFY) {
+		vq->used_flags &= ~VRING_USED_F_NO_NOTIFY;
+		if (ring_write_used_flags(vq))
+			return false;
+	}
+	/* Publish the change before looking for entries added meanwhile. */
+	smp_mb();
+	return ring_fetch_avail_idx(vq) > 0;
+}
+
+/**
+ * vhost_accel_ring_avail_empty - has the guest nothing for us?
+ * @vq: the queue, vq->mutex held, in the owner's mm
+ *
+ * Re-reads avail->idx when every entry seen so far is consumed.
+ *
+ * Return: true if no unconsumed entry is waiting, or the queue is broken
+ * (so that polling loops stop); false otherwise.
+ */
+bool vhost_accel_ring_avail_empty(struct vhost_accel_vq *vq)
+{
+	if (unlikely(vq->broken))
+		return true;
+	if (vq->avail_idx != vq->last_avail_idx)
+		return false;
+	return ring_fetch_avail_idx(vq) <= 0;
+}
+
+/**
+ * vhost_accel_gpa_to_uaddr - user address of a guest-physical range
+ * @vq: the queue, vq->mutex held
+ * @gpa: first guest-physical address
+ * @len: length in bytes, at least 1
+ * @uaddr: the owner's virtual address of @gpa, on success
+ *
+ * For the few bytes the datapath itself reads or writes (the virtio-net
+ * header), through the owner's mapping of guest memory.
+ *
+ * Return: 0, or -EFAULT if the range is empty, wraps, or does not lie
+ * entirely inside one region of the memory table.
+ */
+int vhost_accel_gpa_to_uaddr(const struct vhost_accel_vq *vq, u64 gpa,
+			     u64 len, void __user **uaddr)
+{
+	const struct vhost_accel_mem *mem = vq->dev->mem;
+	const struct vhost_accel_region *reg;
+	u32 hint = vq->region_hint;
+
+	if (unlikely(!len || gpa + len - 1 < gpa))
+		return -EFAULT;
+	reg = ring_find_region(mem, &hint, gpa, len);
+	if (unlikely(!reg))
+		return -EFAULT;
+	*uaddr = u64_to_user_ptr(reg->uaddr + (gpa - reg->gpa));
+	return 0;
+}
