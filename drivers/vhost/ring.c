@@ -39,12 +39,17 @@
 #include "vhost_accel.h"
 
 /*
- * Most entries in one indirect table.  The 16-bit next field would allow
- * 65536; no virtio-net driver needs more than a few dozen (QEMU's own
- * device model caps a chain at 1024), and the cap bounds the work a guest
- * can ask for per chain.
+ * Most entries in one indirect table: the virtio spec forbids a chain
+ * longer than the queue size, indirect tables included, and QEMU's own
+ * device model never allows more than 1024.  The smaller of the two bounds
+ * the work a guest can ask for per chain.
  */
 #define RING_MAX_INDIRECT	1024
+
+static unsigned int ring_max_indirect(const struct vhost_accel_vq *vq)
+{
+	return min_t(unsigned int, vq->num, RING_MAX_INDIRECT);
+}
 
 /*
  * Byte order of the ring: little endian with VIRTIO_F_VERSION_1, the
@@ -287,14 +292,11 @@ static int walk_add_desc(struct ring_walk *w, const struct vring_desc *desc,
 	else
 		chain->out_len += len;
 	/*
-	 * Once the segments overflow, the chain will be returned unused: its
-	 * structure is still checked, but its buffers are never accessed and
-	 * need no translation (which keeps the work per descriptor bounded).
+	 * Usually one region; a buffer may cross into an adjacent one.  Once
+	 * the segments overflow, the chain will be returned unused, but every
+	 * buffer is still checked to lie in guest memory (one lookup per
+	 * region crossed, so the work stays bounded).
 	 */
-	if (unlikely(w->overflow))
-		return 0;
-
-	/* Usually one region; a buffer may cross into an adjacent one. */
 	while (len) {
 		reg = ring_find_region(w->mem, &w->hint, gpa, 1);
 		if (unlikely(!reg))
@@ -302,9 +304,8 @@ static int walk_add_desc(struct ring_walk *w, const struct vring_desc *desc,
 					 "chain %u: buffer at %#llx is outside guest memory",
 					 chain->head, gpa);
 		chunk = min_t(u64, len, reg->size - (gpa - reg->gpa));
-		walk_add_segs(w, reg, gpa, chunk, write);
-		if (unlikely(w->overflow))
-			return 0;
+		if (likely(!w->overflow))
+			walk_add_segs(w, reg, gpa, chunk, write);
 		gpa += chunk;
 		len -= chunk;
 	}
@@ -340,10 +341,10 @@ static int walk_indirect(struct ring_walk *w, const struct vring_desc *ind,
 				 "chain %u: indirect table length %u", head,
 				 len);
 	count = len / sizeof(desc);
-	if (unlikely(count > RING_MAX_INDIRECT))
+	if (unlikely(count > ring_max_indirect(vq)))
 		return ring_fail(vq, -EINVAL,
 				 "chain %u: indirect table of %u entries (max %u)",
-				 head, count, RING_MAX_INDIRECT);
+				 head, count, ring_max_indirect(vq));
 	reg = ring_find_region(w->mem, &w->hint, gpa, len);
 	if (unlikely(!reg))
 		return ring_fail(vq, -EFAULT,
@@ -452,8 +453,8 @@ int vhost_accel_ring_start(struct vhost_accel_vq *vq)
  * writable one, a total length above 4 GiB - 1, a buffer not inside guest
  * memory, and for indirect descriptors: INDIRECT_DESC not negotiated, NEXT
  * set with INDIRECT, a table length of 0, not a multiple of 16 or above
- * %RING_MAX_INDIRECT entries, a table not inside one memory region, and a
- * nested indirect descriptor.
+ * the queue size (at most %RING_MAX_INDIRECT) entries, a table not inside
+ * one memory region, and a nested indirect descriptor.
  *
  * Return:
  * * 1       - a chain was taken: @head and every count are valid
