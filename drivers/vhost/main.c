@@ -64,6 +64,7 @@ static int vhost_accel_open(struct inode *inode, struct file *f)
 	INIT_WORK(&dev->detach_work, vhost_accel_detach_work);
 	for (i = 0; i < VHOST_ACCEL_NVQS; i++)
 		vhost_accel_vq_init(dev, i);
+	vhost_accel_debugfs_add(dev);
 	f->private_data = dev;
 	return 0;
 }
@@ -100,6 +101,7 @@ static int vhost_accel_release(struct inode *inode, struct file *f)
 {
 	struct vhost_accel_dev *dev = f->private_data;
 
+	vhost_accel_debugfs_remove(dev);
 	vhost_accel_dev_cleanup(dev);
 	kfree(dev);
 	return 0;
@@ -127,6 +129,7 @@ static long vhost_accel_set_owner(struct vhost_accel_dev *dev)
 		goto out;
 	}
 	dev->mm = get_task_mm(current);
+	dev->owner_pid = task_tgid_nr(current);
 	if (!dev->mm) {
 		ret = -EINVAL;
 		goto out;
@@ -274,16 +277,16 @@ static long vhost_accel_set_backend(struct vhost_accel_dev *dev,
 	return vhost_accel_backend_start(dev, vq);
 }
 
-static long vhost_accel_get_stats(struct vhost_accel_dev *dev,
-				  struct vhost_accel_stats __user *argp)
+/**
+ * vhost_accel_dev_stats - snapshot a device's counters
+ * @dev: the device, dev->mutex held
+ * @st: zeroed by the caller
+ */
+void vhost_accel_dev_stats(struct vhost_accel_dev *dev,
+			   struct vhost_accel_stats *st)
 {
-	struct vhost_accel_stats *st;
 	unsigned int i;
-	long ret = 0;
 
-	st = kzalloc(sizeof(*st), GFP_KERNEL);
-	if (!st)
-		return -ENOMEM;
 	st->version = VHOST_ACCEL_ABI_VERSION;
 	st->nvqs = VHOST_ACCEL_NVQS;
 	st->pinned_pages = dev->mem->npages;
@@ -294,6 +297,18 @@ static long vhost_accel_get_stats(struct vhost_accel_dev *dev,
 		mutex_unlock(&dev->vqs[i].mutex);
 	}
 	vhost_accel_nic_stats(dev, st);
+}
+
+static long vhost_accel_get_stats(struct vhost_accel_dev *dev,
+				  struct vhost_accel_stats __user *argp)
+{
+	struct vhost_accel_stats *st;
+	long ret = 0;
+
+	st = kzalloc(sizeof(*st), GFP_KERNEL);
+	if (!st)
+		return -ENOMEM;
+	vhost_accel_dev_stats(dev, st);
 	if (copy_to_user(argp, st, sizeof(*st)))
 		ret = -EFAULT;
 	kfree(st);
@@ -390,9 +405,12 @@ static int __init vhost_accel_init(void)
 {
 	int ret;
 
+	vhost_accel_debugfs_init();
 	ret = misc_register(&vhost_accel_misc);
-	if (ret)
+	if (ret) {
+		vhost_accel_debugfs_exit();
 		return ret;
+	}
 	pr_info("/dev/%s ready (vhost-net ABI, max_mem_regions=%u)\n",
 		vhost_accel_misc.name, vhost_accel_max_mem_regions);
 	return 0;
@@ -401,6 +419,7 @@ static int __init vhost_accel_init(void)
 static void __exit vhost_accel_exit(void)
 {
 	misc_deregister(&vhost_accel_misc);
+	vhost_accel_debugfs_exit();
 }
 
 module_init(vhost_accel_init);

@@ -16,6 +16,7 @@
 #include <linux/capability.h>
 #include <linux/etherdevice.h>
 #include <linux/module.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/virtio_net.h>
@@ -445,6 +446,22 @@ void vhost_accel_nic_stats(struct vhost_accel_dev *dev,
 	st->vq[VHOST_ACCEL_VQ_RX].drops_no_buf = qs.rx_dropped_no_buf;
 	st->vq[VHOST_ACCEL_VQ_RX].drops_too_big += qs.rx_dropped_too_big;
 	st->vq[VHOST_ACCEL_VQ_TX].drops_nic += qs.tx_dropped;
+}
+
+/* The binding, for the device's debugfs file. */
+void vhost_accel_binding_show(struct vhost_accel_dev *dev, struct seq_file *m)
+{
+	struct vhost_accel_binding *b;
+
+	mutex_lock(&vhost_accel_nics_lock);
+	b = dev->binding;
+	if (b)
+		seq_printf(m, "nic %s\nmac %pM\nflow_control %u\n",
+			   netdev_name(b->netdev), b->mac,
+			   !!(b->flags & VHOST_ACCEL_BIND_F_FLOW_CONTROL));
+	else
+		seq_puts(m, "nic none\n");
+	mutex_unlock(&vhost_accel_nics_lock);
 }
 
 /* ---- callbacks the NIC driver calls (any context but hard irq) ---- */

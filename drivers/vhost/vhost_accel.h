@@ -167,6 +167,8 @@ struct vhost_accel_vq {
 struct vhost_accel_dev {
 	struct mutex mutex;
 	struct mm_struct *mm;		/* owner's address space; NULL if unowned */
+	pid_t owner_pid;		/* for the debugfs view */
+	struct dentry *debugfs;
 	struct vhost_accel_worker worker;
 	struct vhost_accel_mem *mem;	/* never NULL: empty table after open */
 	bool mem_table_set;		/* SET_MEM_TABLE succeeded since reset */
@@ -279,6 +281,18 @@ void vhost_accel_dp_complete(struct vhost_accel_vq *vq,
 			     const struct vhost_accel_completion *c,
 			     unsigned int n);
 extern const struct vhost_accel_callbacks vhost_accel_nic_callbacks;
+
+/* main.c */
+void vhost_accel_dev_stats(struct vhost_accel_dev *dev,
+			   struct vhost_accel_stats *st);
+
+/* debugfs.c: counters readable by the host administrator */
+void vhost_accel_debugfs_init(void);
+void vhost_accel_debugfs_exit(void);
+void vhost_accel_debugfs_add(struct vhost_accel_dev *dev);
+void vhost_accel_debugfs_remove(struct vhost_accel_dev *dev);
+void vhost_accel_binding_show(struct vhost_accel_dev *dev,
+			      struct seq_file *m);
 
 /* log.c */
 long vhost_accel_set_log_base(struct vhost_accel_dev *dev, u64 __user *argp);
