@@ -2,6 +2,7 @@
 /*
  * Ownership, features, reset and the worker thread of /dev/vhost-accel.
  */
+#include <dirent.h>
 #include <pthread.h>
 
 #include "vtest.h"
@@ -53,6 +54,65 @@ TEST_F(dev, stats_after_owner)
 		EXPECT_EQ(0ULL, st.vq[i].kicks);
 		EXPECT_EQ(0ULL, st.vq[i].packets);
 	}
+}
+
+/*
+ * Find the debugfs stats file whose owner_pid is @pid; copy its text into
+ * @buf.  Return 1 when found, 0 when not, -errno when debugfs is missing.
+ */
+static int debugfs_stats_of(pid_t pid, char *buf, size_t size)
+{
+	const char *root = "/sys/kernel/debug/vhost-accel";
+	char path[320], want[32];
+	struct dirent *e;
+	int found = 0;
+	DIR *dir;
+	FILE *f;
+	size_t n;
+
+	dir = opendir(root);
+	if (!dir)
+		return -errno;
+	snprintf(want, sizeof(want), "owner_pid %d\n", pid);
+	while (!found && (e = readdir(dir))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/stats", root, e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		n = fread(buf, 1, size - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		found = strstr(buf, want) != NULL;
+	}
+	closedir(dir);
+	return found;
+}
+
+/* The host administrator's view: debugfs shows the owner and counters. */
+TEST_F(dev, debugfs_stats)
+{
+	char buf[4096];
+	uint64_t seen = 0, one = 1;
+
+	VT_SKIPPED();
+	ASSERT_EQ(0, vg_set_owner(&self->d));
+	ASSERT_EQ(1, debugfs_stats_of(getpid(), buf, sizeof(buf)));
+	EXPECT_NE(NULL, strstr(buf, "nic none\n"));
+	EXPECT_NE(NULL, strstr(buf, "tx_kicks 0\n"));
+	EXPECT_NE(NULL, strstr(buf, "rx_bytes_copied 0\n"));
+	ASSERT_EQ(0, vg_set_mem_table(&self->d));
+	ASSERT_EQ(0, vg_setup_vring(&self->d, VG_VQ_TX, 256));
+	ASSERT_EQ((ssize_t)sizeof(one),
+		  write(self->d.vq[VG_VQ_TX].kick_fd, &one, sizeof(one)));
+	ASSERT_EQ(0, vt_wait_kicks(&self->d, VG_VQ_TX, 1, VT_KICK_WAIT_MS,
+				   &seen));
+	ASSERT_EQ(1, debugfs_stats_of(getpid(), buf, sizeof(buf)));
+	EXPECT_NE(NULL, strstr(buf, "tx_kicks 1\n")) TH_LOG("%s", buf);
+	EXPECT_EQ(NULL, strstr(buf, "pinned_pages 0\n"));
+	ASSERT_EQ(0, vg_close_fd(&self->d));
+	EXPECT_EQ(0, debugfs_stats_of(getpid(), buf, sizeof(buf)));
 }
 
 /* Every ioctl but SET_OWNER and the feature ioctls needs an owner. */
