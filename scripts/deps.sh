@@ -42,6 +42,8 @@ PKGS=(
 	xz-utils zstd
 	# VM test harness: TCG guest, busybox initramfs, modules, networking
 	qemu-system-x86 busybox-static cpio kmod iproute2 iperf3
+	# NIC counters (ethtool -S) and ping in the datapath tests
+	ethtool iputils-ping
 )
 
 # Files that must exist besides the packages (cheap sanity check that a
@@ -50,7 +52,7 @@ FILES=(
 	/usr/src/linux-source-6.1.tar.xz
 	/bin/busybox
 )
-CMDS=(gcc make sparse perl qemu-system-x86_64 cpio xz zstd iperf3 ip)
+CMDS=(gcc make sparse perl qemu-system-x86_64 cpio xz zstd iperf3 ip ethtool ping)
 
 mode=install
 case "${1:-}" in

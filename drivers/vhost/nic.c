@@ -443,9 +443,9 @@ void vhost_accel_nic_stats(struct vhost_accel_dev *dev,
 		st->vq[VHOST_ACCEL_VQ_RX].depletions =
 			atomic64_read(&b->rx_depletions);
 	mutex_unlock(&vhost_accel_nics_lock);
+	/* TX drops by the NIC already came back as ERROR completions. */
 	st->vq[VHOST_ACCEL_VQ_RX].drops_no_buf = qs.rx_dropped_no_buf;
 	st->vq[VHOST_ACCEL_VQ_RX].drops_too_big += qs.rx_dropped_too_big;
-	st->vq[VHOST_ACCEL_VQ_TX].drops_nic += qs.tx_dropped;
 }
 
 /* The binding, for the device's debugfs file. */

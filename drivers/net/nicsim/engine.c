@@ -1,0 +1,804 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * nicsim: the hardware engine.
+ *
+ * One kthread per NIC plays the NIC's hardware.  Each pass, under
+ * nic->engine_lock, it
+ *  - writes frames held for lack of buffers (flow control) into the Rx
+ *    rings of their queue pairs,
+ *  - consumes Tx descriptors: reads the frame from guest memory by DMA
+ *    address (the simulated DMA: the copy is the device's, counted as
+ *    engine_dma_bytes, not as a CPU copy), builds an skb and applies the
+ *    offload metadata,
+ *  - takes frames from the wire (the peer's xmit) and from the host port
+ *    (the NIC netdev's xmit),
+ *  - switches every frame: to the queue pair that owns the destination
+ *    MAC (its Rx ring), to the host port, to the wire, or, broadcast and
+ *    multicast, to several of them,
+ *  - waits completion_delay_us if set, then marks the descriptors done and
+ *    raises the "interrupt" of each queue pair that has news: NAPI.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/dma-direct.h>
+#include <linux/delay.h>
+#include <linux/highmem.h>
+#include <linux/kthread.h>
+#include <linux/vhost_accel_compat.h>
+#include <linux/virtio_net.h>
+
+#include "nicsim.h"
+
+/* Frames up to this size are built linear; larger ones get page frags. */
+#define NICSIM_TX_LINEAR	2048
+#define NICSIM_TX_HDR		256
+#define NICSIM_TX_MAX_FRAME	(NICSIM_TX_HDR + MAX_SKB_FRAGS * PAGE_SIZE)
+
+enum nicsim_src {
+	NICSIM_SRC_QP,		/* a queue pair's Tx ring */
+	NICSIM_SRC_WIRE,	/* the peer */
+	NICSIM_SRC_HOST,	/* the host port */
+};
+
+/* Where a frame goes. */
+struct nicsim_route {
+	struct nicsim_qp *qp;		/* the queue pair owning the dst MAC */
+	const struct nicsim_qp *skip;	/* with @flood: not back to it */
+	bool flood;			/* every queue pair */
+	bool host;
+	bool wire;
+};
+
+/* --- counters ------------------------------------------------------------- */
+
+static void nicsim_ns_inc(struct nicsim_nic *nic, enum nicsim_nic_stat s)
+{
+	u64_stats_update_begin(&nic->stats.syncp);
+	u64_stats_inc(&nic->stats.v[s]);
+	u64_stats_update_end(&nic->stats.syncp);
+}
+
+void nicsim_ns_read(const struct nicsim_nic *nic, u64 *v)
+{
+	unsigned int start, i;
+
+	do {
+		start = u64_stats_fetch_begin(&nic->stats.syncp);
+		for (i = 0; i < NICSIM_NS_NUM; i++)
+			v[i] = u64_stats_read(&nic->stats.v[i]);
+	} while (u64_stats_fetch_retry(&nic->stats.syncp, start));
+}
+
+/* --- the simulated DMA: the device's view of memory ----------------------- */
+
+/* Map a DMA address (direct mapping: a physical one) for the engine. */
+static void *nicsim_dma_kmap(struct nicsim_nic *nic, dma_addr_t addr)
+{
+	phys_addr_t phys = dma_to_phys(nic->dma_dev, addr);
+
+	return kmap_local_page(pfn_to_page(PHYS_PFN(phys))) +
+	       offset_in_page(phys);
+}
+
+/* Read a Tx buffer into @skb, already sized to the frame. */
+static void nicsim_dma_read(struct nicsim_nic *nic,
+			    const struct nicsim_desc *d, struct sk_buff *skb)
+{
+	unsigned int i, pos = 0;
+
+	for (i = 0; i < d->nsegs; i++) {
+		void *va = nicsim_dma_kmap(nic, d->sg[i].addr);
+
+		skb_store_bits(skb, pos, va, d->sg[i].len);
+		kunmap_local(va);
+		pos += d->sg[i].len;
+	}
+}
+
+/* Write @len bytes of @skb from *@pos into the buffer of @d, starting
+ * @skip bytes into it.
+ */
+static void nicsim_dma_write(struct nicsim_nic *nic,
+			     const struct nicsim_desc *d, u32 skip,
+			     const struct sk_buff *skb, u32 *pos, u32 len)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->nsegs && len; i++) {
+		const struct nicsim_sg *sg = &d->sg[i];
+		u32 n;
+		void *va;
+
+		if (skip >= sg->len) {
+			skip -= sg->len;
+			continue;
+		}
+		n = min(sg->len - skip, len);
+		va = nicsim_dma_kmap(nic, sg->addr + skip);
+		skb_copy_bits(skb, *pos, va, n);
+		kunmap_local(va);
+		*pos += n;
+		len -= n;
+		skip = 0;
+	}
+}
+
+/* --- Rx: writing frames into a queue pair's ring -------------------------- */
+
+/* Bytes of frame data descriptor @d can take as buffer number @i. */
+static u32 nicsim_rx_room(const struct nicsim_qp *qp,
+			  const struct nicsim_desc *d, unsigned int i)
+{
+	return i ? d->len : d->len - qp->headroom;
+}
+
+/* Pick the descriptors for a frame of @len bytes starting at qp->rx.next:
+ * return how many, -ENOSPC (not enough posted now) or -EMSGSIZE (it can
+ * never fit).
+ */
+static int nicsim_rx_pick(struct nicsim_qp *qp, u32 len)
+{
+	struct nicsim_ring *ring = &qp->rx;
+	u32 prod = nicsim_idx_get(&ring->prod);
+	bool merge = qp->flags & VHOST_ACCEL_ATTACH_RX_MERGE;
+	unsigned int n = 0;
+	u32 have = 0;
+
+	while (have < len) {
+		if (ring->next + n == prod) {
+			qp->rx_fail_prod = prod;
+			return prod - ring->next == nicsim_ring_size(ring) ?
+			       -EMSGSIZE : -ENOSPC;
+		}
+		if (n && !merge)
+			return -EMSGSIZE;
+		have += nicsim_rx_room(qp, nicsim_desc(ring, ring->next + n),
+				       n);
+		n++;
+	}
+	return n;
+}
+
+static int nicsim_rx_write(struct nicsim_nic *nic, struct nicsim_qp *qp,
+			   const struct sk_buff *skb, bool csum_ok)
+{
+	struct nicsim_ring *ring = &qp->rx;
+	u32 pos = 0, left = skb->len;
+	int n, i;
+
+	n = nicsim_rx_pick(qp, skb->len);
+	if (n < 0)
+		return n;
+	for (i = 0; i < n; i++) {
+		struct nicsim_desc *d = nicsim_desc(ring, ring->next + i);
+		u32 chunk = min(left, nicsim_rx_room(qp, d, i));
+		u32 skip = i ? 0 : qp->headroom;
+
+		nicsim_dma_write(nic, d, skip, skb, &pos, chunk);
+		left -= chunk;
+		d->used = skip + chunk;
+		d->cflags = i == n - 1 ? VHOST_ACCEL_COMP_EOP : 0;
+		memset(&d->meta, 0, sizeof(d->meta));
+		if (!i && csum_ok)
+			d->meta.flags = VHOST_ACCEL_META_CSUM_VALID;
+	}
+	ring->next += n;
+	qp->depleted = false;
+	qp->irq = true;
+	nicsim_qs_add(qp, NICSIM_QS_RX_PACKETS, 1);
+	nicsim_qs_add(qp, NICSIM_QS_RX_BYTES, skb->len);
+	nicsim_qs_add(qp, NICSIM_QS_ENGINE_DMA_BYTES, skb->len);
+	return 0;
+}
+
+/* Inputs stop while a queue pair holds frames: the pause-frame analogue. */
+static void nicsim_pause(struct nicsim_nic *nic)
+{
+	if (!nic->paused++) {
+		netif_stop_queue(nic->peer);
+		netif_stop_queue(nic->netdev);
+		nicsim_ns_inc(nic, NICSIM_NS_PAUSES);
+	}
+}
+
+static void nicsim_unpause(struct nicsim_nic *nic)
+{
+	nic->paused--;	/* queues restart in nicsim_wake_queues() */
+}
+
+static void nicsim_qp_hold(struct nicsim_nic *nic, struct nicsim_qp *qp,
+			   struct sk_buff *skb, bool csum_ok)
+{
+	struct sk_buff *clone = NULL;
+
+	if (skb_queue_len(&qp->held) < NICSIM_HOLD_MAX)
+		clone = skb_clone(skb, GFP_ATOMIC);
+	if (!clone) {
+		nicsim_qs_add(qp, NICSIM_QS_RX_DROPPED_NO_BUF, 1);
+		return;
+	}
+	nicsim_cb(clone)->csum_ok = csum_ok;
+	if (skb_queue_empty(&qp->held))
+		nicsim_pause(nic);
+	__skb_queue_tail(&qp->held, clone);
+	nicsim_qs_add(qp, NICSIM_QS_RX_HELD, 1);
+}
+
+static void nicsim_qp_depleted(struct nicsim_qp *qp)
+{
+	if (qp->depleted)
+		return;
+	qp->depleted = true;
+	set_bit(NICSIM_QP_EVENT_DEPLETED, &qp->events);
+	qp->irq = true;
+	nicsim_qs_add(qp, NICSIM_QS_RX_DEPLETED, 1);
+}
+
+/* Give @skb (not consumed) to @qp's Rx ring. */
+static void nicsim_qp_rx(struct nicsim_nic *nic, struct nicsim_qp *qp,
+			 struct sk_buff *skb, bool csum_ok)
+{
+	int err;
+
+	if (!skb_queue_empty(&qp->held)) {
+		/* keep the order: behind the frames already held */
+		nicsim_qp_hold(nic, qp, skb, csum_ok);
+		return;
+	}
+	err = nicsim_rx_write(nic, qp, skb, csum_ok);
+	if (!err)
+		return;
+	if (err == -EMSGSIZE) {
+		nicsim_qs_add(qp, NICSIM_QS_RX_DROPPED_TOO_BIG, 1);
+		return;
+	}
+	nicsim_qp_depleted(qp);
+	if (qp->flow_control)
+		nicsim_qp_hold(nic, qp, skb, csum_ok);
+	else
+		nicsim_qs_add(qp, NICSIM_QS_RX_DROPPED_NO_BUF, 1);
+}
+
+/* Write held frames into newly posted buffers; true: call again soon. */
+static bool nicsim_flush_held(struct nicsim_nic *nic, struct nicsim_qp *qp)
+{
+	struct sk_buff *skb;
+	unsigned int n = 0;
+	int err;
+
+	if (skb_queue_empty(&qp->held))
+		return false;
+	local_bh_disable();
+	while ((skb = skb_peek(&qp->held)) && n < NICSIM_QUOTA) {
+		err = nicsim_rx_write(nic, qp, skb, nicsim_cb(skb)->csum_ok);
+		if (err == -ENOSPC)
+			break;
+		if (err == -EMSGSIZE)
+			nicsim_qs_add(qp, NICSIM_QS_RX_DROPPED_TOO_BIG, 1);
+		__skb_unlink(skb, &qp->held);
+		consume_skb(skb);
+		n++;
+	}
+	if (skb_queue_empty(&qp->held)) {
+		nicsim_unpause(nic);
+		WRITE_ONCE(qp->want_rx, false);
+	}
+	local_bh_enable();
+	return n == NICSIM_QUOTA && !skb_queue_empty(&qp->held);
+}
+
+/* A queue pair holding frames waits for buffers: post_rx kicks the engine
+ * once it sees want_rx.  True if buffers came after the last attempt.
+ */
+static bool nicsim_arm_rx(struct nicsim_qp *qp)
+{
+	if (skb_queue_empty(&qp->held))
+		return false;
+	WRITE_ONCE(qp->want_rx, true);
+	/* pairs with the barrier in nicsim_post_rx() */
+	smp_mb();
+	return nicsim_idx_get(&qp->rx.prod) != qp->rx_fail_prod;
+}
+
+/* --- switching ------------------------------------------------------------ */
+
+static struct nicsim_qp *nicsim_qp_by_mac(struct nicsim_nic *nic,
+					  const u8 *mac)
+{
+	struct nicsim_qp *qp;
+
+	list_for_each_entry(qp, &nic->qps, node)
+		if (ether_addr_equal(qp->mac, mac))
+			return qp;
+	return NULL;
+}
+
+/* The VEB: a queue pair's MAC goes to that queue pair; broadcast and
+ * multicast go everywhere but back; otherwise frames from the wire go to
+ * the host port (its own MAC or unknown unicast), frames from a queue pair
+ * for the host port's MAC go to it, everything else goes to the wire.
+ */
+static void nicsim_route(struct nicsim_nic *nic, const struct sk_buff *skb,
+			 enum nicsim_src src, struct nicsim_qp *from,
+			 struct nicsim_route *r)
+{
+	const u8 *dst = skb->data;
+
+	memset(r, 0, sizeof(*r));
+	if (is_multicast_ether_addr(dst)) {
+		r->flood = true;
+		r->skip = from;
+		r->host = src != NICSIM_SRC_HOST;
+		r->wire = src != NICSIM_SRC_WIRE;
+		return;
+	}
+	r->qp = nicsim_qp_by_mac(nic, dst);
+	if (r->qp == from)
+		r->qp = NULL;
+	if (r->qp)
+		return;
+	if (src == NICSIM_SRC_WIRE ||
+	    (src == NICSIM_SRC_QP && ether_addr_equal(dst, nic->netdev->dev_addr)))
+		r->host = true;
+	else
+		r->wire = true;
+}
+
+static void nicsim_forward(struct nicsim_nic *nic, struct net_device *dev,
+			   struct sk_buff *skb, enum nicsim_nic_stat stat)
+{
+	unsigned int len = skb->len;
+
+	if (dev_forward_skb(dev, skb) == NET_RX_SUCCESS) {
+		nicsim_dstats_add(&nicsim_port_of(dev)->rx, len);
+		nicsim_ns_inc(nic, stat);
+	} else {
+		nicsim_dstats_drop(&nicsim_port_of(dev)->rx);
+	}
+}
+
+/* Host port and wire targets of @r; consumes @skb. */
+static void nicsim_out(struct nicsim_nic *nic, struct sk_buff *skb,
+		       const struct nicsim_route *r)
+{
+	struct sk_buff *clone;
+
+	if (r->host && r->wire) {
+		clone = skb_clone(skb, GFP_ATOMIC);
+		if (clone)
+			nicsim_forward(nic, nic->netdev, clone,
+				       NICSIM_NS_HOST_RX);
+		else
+			nicsim_dstats_drop(&nic->port.rx);
+	} else if (r->host) {
+		nicsim_forward(nic, nic->netdev, skb, NICSIM_NS_HOST_RX);
+		return;
+	}
+	if (r->wire)
+		nicsim_forward(nic, nic->peer, skb, NICSIM_NS_WIRE_TX);
+	else
+		consume_skb(skb);
+}
+
+/* Every target of @r; consumes @skb (not GSO, checksum complete). */
+static void nicsim_fanout(struct nicsim_nic *nic, struct sk_buff *skb,
+			  const struct nicsim_route *r, bool csum_ok)
+{
+	struct nicsim_qp *qp;
+
+	if (r->qp)
+		nicsim_qp_rx(nic, r->qp, skb, csum_ok);
+	if (r->flood)
+		list_for_each_entry(qp, &nic->qps, node)
+			if (qp != r->skip)
+				nicsim_qp_rx(nic, qp, skb, csum_ok);
+	nicsim_out(nic, skb, r);
+}
+
+static void nicsim_drop_offload(struct nicsim_nic *nic, struct sk_buff *skb)
+{
+	nicsim_ns_inc(nic, NICSIM_NS_DROPPED_OFFLOAD);
+	kfree_skb(skb);
+}
+
+/* A frame must be complete before it is written into guest buffers. */
+static int nicsim_csum_finish(struct sk_buff *skb)
+{
+	if (skb->ip_summed != CHECKSUM_PARTIAL)
+		return 0;
+	return skb_csum_hwoffload_help(skb, 0);
+}
+
+/* GSO frames for queue pairs are segmented (the NIC cannot know which
+ * receive offloads the guest negotiated), so are those the host stack
+ * cannot take whole; the segments go to every target.
+ */
+static void nicsim_fanout_gso(struct nicsim_nic *nic, struct sk_buff *skb,
+			      const struct nicsim_route *r, bool csum_ok)
+{
+	struct sk_buff *segs, *seg, *next;
+
+	/* segmenting frames whose checksum nobody computes would WARN */
+	if (skb->ip_summed != CHECKSUM_PARTIAL &&
+	    skb->ip_summed != CHECKSUM_UNNECESSARY) {
+		nicsim_drop_offload(nic, skb);
+		return;
+	}
+	segs = vhost_accel_skb_gso_segment_rx(skb, 0);
+	if (IS_ERR(segs)) {
+		nicsim_drop_offload(nic, skb);
+		return;
+	}
+	if (!segs) {
+		/* one segment only: an ordinary frame */
+		skb_gso_reset(skb);
+		if (nicsim_csum_finish(skb))
+			nicsim_drop_offload(nic, skb);
+		else
+			nicsim_fanout(nic, skb, r, csum_ok);
+		return;
+	}
+	consume_skb(skb);
+	skb_list_walk_safe(segs, seg, next) {
+		skb_mark_not_on_list(seg);
+		if (nicsim_csum_finish(seg))
+			nicsim_drop_offload(nic, seg);
+		else
+			nicsim_fanout(nic, seg, r, csum_ok);
+	}
+}
+
+/* Switch one frame; consumes @skb.  BHs off. */
+static void nicsim_switch(struct nicsim_nic *nic, struct sk_buff *skb,
+			  enum nicsim_src src, struct nicsim_qp *from)
+{
+	struct nicsim_route r;
+	bool csum_ok;
+
+	skb_reset_mac_header(skb);
+	nicsim_route(nic, skb, src, from, &r);
+	if (!r.qp && !(r.flood && nic->nr_qps > (from ? 1 : 0)) &&
+	    (!skb_is_gso(skb) || vhost_accel_stack_takes_gso(skb))) {
+		nicsim_out(nic, skb, &r);
+		return;
+	}
+	csum_ok = skb->ip_summed == CHECKSUM_PARTIAL ||
+		  skb->ip_summed == CHECKSUM_UNNECESSARY ||
+		  nicsim_cb(skb)->csum_ok;
+	if (skb_is_gso(skb)) {
+		nicsim_fanout_gso(nic, skb, &r, csum_ok);
+		return;
+	}
+	if (nicsim_csum_finish(skb)) {
+		nicsim_drop_offload(nic, skb);
+		return;
+	}
+	nicsim_fanout(nic, skb, &r, csum_ok);
+}
+
+/* --- Tx: consuming a queue pair's descriptors ----------------------------- */
+
+static int nicsim_skb_add_pages(struct sk_buff *skb, u32 len)
+{
+	int i = 0;
+
+	while (len) {
+		u32 chunk = min_t(u32, len, PAGE_SIZE);
+		struct page *page;
+
+		if (i == MAX_SKB_FRAGS)
+			return -EMSGSIZE;
+		page = alloc_page(GFP_KERNEL);
+		if (!page)
+			return -ENOMEM;
+		skb_add_rx_frag(skb, i++, page, 0, chunk, PAGE_SIZE);
+		len -= chunk;
+	}
+	return 0;
+}
+
+/* Offload metadata: the fields mean what virtio_net_hdr's mean, so the
+ * kernel's own parser validates them (the guest is not trusted).  GSO
+ * frames stay GSO (the stack or our Rx path segments them); a partial
+ * checksum of any other frame is filled in here, by the "hardware".
+ */
+static int nicsim_tx_meta(struct nicsim_nic *nic, struct sk_buff *skb,
+			  const struct vhost_accel_meta *m)
+{
+	struct virtio_net_hdr hdr = {
+		.gso_type = m->gso_type,
+		.hdr_len = __cpu_to_virtio16(true, m->hdr_len),
+		.gso_size = __cpu_to_virtio16(true, m->gso_size),
+		.csum_start = __cpu_to_virtio16(true, m->csum_start),
+		.csum_offset = __cpu_to_virtio16(true, m->csum_offset),
+	};
+	bool partial = m->flags & VHOST_ACCEL_META_CSUM_PARTIAL;
+
+	skb->dev = nic->netdev;
+	skb_reset_mac_header(skb);
+	skb->protocol = eth_hdr(skb)->h_proto;
+	skb_set_network_header(skb, ETH_HLEN);
+	/* GSO needs the checksum offload; the stack would WARN without */
+	if (m->gso_type != VIRTIO_NET_HDR_GSO_NONE && !partial)
+		return -EINVAL;
+	if (partial)
+		hdr.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	if (vhost_accel_virtio_net_hdr_to_skb(skb, &hdr))
+		return -EINVAL;
+	if (skb->ip_summed == CHECKSUM_PARTIAL && !skb_is_gso(skb)) {
+		if (skb_checksum_help(skb))
+			return -EINVAL;
+		nicsim_cb(skb)->csum_ok = true;
+	}
+	return 0;
+}
+
+static struct sk_buff *nicsim_tx_skb(struct nicsim_nic *nic,
+				     const struct nicsim_desc *d)
+{
+	u32 lin = d->len <= NICSIM_TX_LINEAR ? d->len : NICSIM_TX_HDR;
+	struct sk_buff *skb;
+
+	if (d->len < ETH_HLEN || d->len > NICSIM_TX_MAX_FRAME)
+		return NULL;
+	skb = __netdev_alloc_skb_ip_align(nic->netdev, lin, GFP_KERNEL);
+	if (!skb)
+		return NULL;
+	skb_put(skb, lin);
+	nicsim_cb(skb)->csum_ok = false;
+	if (nicsim_skb_add_pages(skb, d->len - lin))
+		goto drop;
+	nicsim_dma_read(nic, d, skb);
+	if (nicsim_tx_meta(nic, skb, &d->meta))
+		goto drop;
+	return skb;
+drop:
+	kfree_skb(skb);
+	return NULL;
+}
+
+static void nicsim_tx_one(struct nicsim_nic *nic, struct nicsim_qp *qp,
+			  struct nicsim_desc *d)
+{
+	struct sk_buff *skb = NULL;
+	bool read = false;
+
+	if (d->status == NICSIM_DESC_OK && netif_carrier_ok(nic->netdev)) {
+		skb = nicsim_tx_skb(nic, d);
+		read = d->len >= ETH_HLEN && d->len <= NICSIM_TX_MAX_FRAME;
+	}
+	local_bh_disable();
+	if (read)
+		nicsim_qs_add(qp, NICSIM_QS_ENGINE_DMA_BYTES, d->len);
+	if (!skb) {
+		d->status = NICSIM_DESC_ERROR;
+		nicsim_qs_add(qp, NICSIM_QS_TX_DROPPED, 1);
+	} else {
+		nicsim_qs_add(qp, NICSIM_QS_TX_PACKETS, 1);
+		nicsim_qs_add(qp, NICSIM_QS_TX_BYTES, d->len);
+		nicsim_switch(nic, skb, NICSIM_SRC_QP, qp);
+	}
+	local_bh_enable();
+}
+
+/* Consume up to a quota of Tx descriptors; true: more are waiting. */
+static bool nicsim_engine_tx(struct nicsim_nic *nic, struct nicsim_qp *qp)
+{
+	struct nicsim_ring *ring = &qp->tx;
+	u32 prod = nicsim_idx_get(&ring->prod);
+	unsigned int n;
+
+	for (n = 0; ring->next != prod && n < NICSIM_QUOTA; n++) {
+		nicsim_tx_one(nic, qp, nicsim_desc(ring, ring->next));
+		ring->next++;
+		qp->irq = true;
+	}
+	return ring->next != prod;
+}
+
+/* --- wire and host port inputs -------------------------------------------- */
+
+static bool nicsim_drop_injected(struct nicsim_nic *nic)
+{
+	u32 n = READ_ONCE(nic->drop_every_n);
+
+	return n && ++nic->wire_seq % n == 0;
+}
+
+static void nicsim_input_one(struct nicsim_nic *nic, struct sk_buff *skb,
+			     enum nicsim_src src)
+{
+	if (!netif_carrier_ok(nic->netdev)) {
+		nicsim_ns_inc(nic, NICSIM_NS_DROPPED_LINK_DOWN);
+		kfree_skb(skb);
+		return;
+	}
+	if (src == NICSIM_SRC_WIRE) {
+		nicsim_ns_inc(nic, NICSIM_NS_WIRE_RX);
+		if (nicsim_drop_injected(nic)) {
+			nicsim_ns_inc(nic, NICSIM_NS_DROPPED_INJECTED);
+			kfree_skb(skb);
+			return;
+		}
+	} else {
+		nicsim_ns_inc(nic, NICSIM_NS_HOST_TX);
+	}
+	nicsim_switch(nic, skb, src, NULL);
+}
+
+static bool nicsim_engine_input(struct nicsim_nic *nic,
+				struct sk_buff_head *q, enum nicsim_src src)
+{
+	struct sk_buff *skb;
+	unsigned int n;
+
+	for (n = 0; n < NICSIM_QUOTA; n++) {
+		skb = skb_dequeue(q);
+		if (!skb)
+			return false;
+		local_bh_disable();
+		nicsim_input_one(nic, skb, src);
+		local_bh_enable();
+	}
+	return !skb_queue_empty_lockless(q);
+}
+
+/* --- completion and "interrupts" ------------------------------------------ */
+
+static void nicsim_wake_queue(struct nicsim_nic *nic, struct net_device *dev,
+			      struct sk_buff_head *q)
+{
+	if (netif_queue_stopped(dev) && !nic->paused &&
+	    skb_queue_len_lockless(q) < NICSIM_QUEUE_LEN / 2)
+		netif_wake_queue(dev);
+}
+
+static void nicsim_wake_queues(struct nicsim_nic *nic)
+{
+	nicsim_wake_queue(nic, nic->peer, &nic->wire_q);
+	nicsim_wake_queue(nic, nic->netdev, &nic->host_q);
+}
+
+static void nicsim_irq(struct nicsim_qp *qp)
+{
+	nicsim_idx_set(&qp->tx.done, qp->tx.next);
+	nicsim_idx_set(&qp->rx.done, qp->rx.next);
+	qp->irq = false;
+	napi_schedule(&qp->slot->napi);
+}
+
+static void nicsim_publish(struct nicsim_nic *nic)
+{
+	u32 delay = READ_ONCE(nic->delay_us);
+	struct nicsim_qp *qp;
+	bool news = false;
+
+	list_for_each_entry(qp, &nic->qps, node)
+		news |= qp->irq;
+	if (news && delay)
+		fsleep(min_t(u32, delay, NICSIM_MAX_DELAY_US));
+	local_bh_disable();
+	list_for_each_entry(qp, &nic->qps, node)
+		if (qp->irq)
+			nicsim_irq(qp);
+	nicsim_wake_queues(nic);
+	local_bh_enable();
+}
+
+/* One pass over everything; true: work is left for the next one. */
+static bool nicsim_engine_pass(struct nicsim_nic *nic)
+{
+	struct nicsim_qp *qp;
+	bool more = false;
+
+	mutex_lock(&nic->engine_lock);
+	list_for_each_entry(qp, &nic->qps, node)
+		more |= nicsim_flush_held(nic, qp);
+	list_for_each_entry(qp, &nic->qps, node)
+		more |= nicsim_engine_tx(nic, qp);
+	more |= nicsim_engine_input(nic, &nic->wire_q, NICSIM_SRC_WIRE);
+	more |= nicsim_engine_input(nic, &nic->host_q, NICSIM_SRC_HOST);
+	list_for_each_entry(qp, &nic->qps, node)
+		more |= nicsim_arm_rx(qp);
+	nicsim_publish(nic);
+	mutex_unlock(&nic->engine_lock);
+	return more;
+}
+
+static int nicsim_engine_fn(void *data)
+{
+	struct nicsim_nic *nic = data;
+
+	while (!kthread_should_stop()) {
+		wait_event_idle(nic->engine_wq,
+				test_bit(NICSIM_ENGINE_KICK, &nic->engine_flags) ||
+				kthread_should_stop());
+		if (!test_and_clear_bit(NICSIM_ENGINE_KICK, &nic->engine_flags))
+			continue;
+		if (nicsim_engine_pass(nic))
+			set_bit(NICSIM_ENGINE_KICK, &nic->engine_flags);
+		cond_resched();
+	}
+	return 0;
+}
+
+void nicsim_engine_kick(struct nicsim_nic *nic)
+{
+	if (!test_and_set_bit(NICSIM_ENGINE_KICK, &nic->engine_flags))
+		wake_up(&nic->engine_wq);
+}
+
+int nicsim_engine_start(struct nicsim_nic *nic)
+{
+	struct task_struct *t;
+
+	t = kthread_run(nicsim_engine_fn, nic, "nicsim/%s", nic->netdev->name);
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	nic->engine = t;
+	return 0;
+}
+
+void nicsim_engine_stop(struct nicsim_nic *nic)
+{
+	if (!nic->engine)
+		return;
+	kthread_stop(nic->engine);
+	nic->engine = NULL;
+}
+
+/* --- queue pairs joining and leaving the engine --------------------------- */
+
+void nicsim_engine_add_qp(struct nicsim_nic *nic, struct nicsim_qp *qp)
+{
+	list_add_tail(&qp->node, &nic->qps);
+	nic->nr_qps++;
+}
+
+/* Mark every descriptor the engine has not reached with @status. */
+static void nicsim_ring_retire(struct nicsim_ring *ring, u8 status)
+{
+	u32 prod = nicsim_idx_get(&ring->prod);
+
+	for (; ring->next != prod; ring->next++) {
+		struct nicsim_desc *d = nicsim_desc(ring, ring->next);
+
+		d->status = status;
+		d->used = 0;
+	}
+	nicsim_idx_set(&ring->done, ring->next);
+}
+
+/* Detach: the engine forgets @qp, unsent Tx buffers fail, posted Rx
+ * buffers come back unused, held frames are dropped.  Caller holds
+ * ctrl_lock; NAPI then completes everything.
+ */
+void nicsim_engine_remove_qp(struct nicsim_nic *nic, struct nicsim_qp *qp)
+{
+	u32 unsent, held;
+
+	mutex_lock(&nic->engine_lock);
+	list_del(&qp->node);
+	nic->nr_qps--;
+	unsent = nicsim_idx_get(&qp->tx.prod) - qp->tx.next;
+	nicsim_ring_retire(&qp->tx, NICSIM_DESC_ERROR);
+	nicsim_ring_retire(&qp->rx, NICSIM_DESC_UNUSED);
+	held = skb_queue_len(&qp->held);
+	if (held)
+		nicsim_unpause(nic);
+	__skb_queue_purge(&qp->held);
+	local_bh_disable();
+	nicsim_qs_add(qp, NICSIM_QS_TX_DROPPED, unsent);
+	nicsim_qs_add(qp, NICSIM_QS_RX_DROPPED_NO_BUF, held);
+	nicsim_wake_queues(nic);
+	local_bh_enable();
+	mutex_unlock(&nic->engine_lock);
+}
+
+/* reclaim_rx: every posted Rx buffer not filled yet comes back unused. */
+void nicsim_engine_reclaim_rx(struct nicsim_nic *nic, struct nicsim_qp *qp)
+{
+	mutex_lock(&nic->engine_lock);
+	nicsim_ring_retire(&qp->rx, NICSIM_DESC_UNUSED);
+	mutex_unlock(&nic->engine_lock);
+}
