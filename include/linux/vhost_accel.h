@@ -55,8 +55,9 @@
  * detach).  @detach returns only after all of them came back.
  * A driver that removes the netdev (module unload, device delete) calls
  * vhost_accel_nic_unregister() first; that detaches every attached queue
- * pair (through @detach, after @detached told vhost it is going) and
- * returns when none is left.
+ * pair (through @detach) and returns when none is left.  A driver that
+ * loses a single queue pair on its own (say, a queue reset) calls
+ * @detached instead; vhost then detaches it soon, from process context.
  */
 #ifndef _LINUX_VHOST_ACCEL_H
 #define _LINUX_VHOST_ACCEL_H
@@ -153,9 +154,10 @@ struct vhost_accel_completion {
  * @rx_done: @n Rx buffers were filled or returned unused
  * @rx_depleted: the NIC has no posted Rx buffer left for this queue pair
  *	and dropped or held a frame for lack of one
- * @detached: the driver is going away (vhost_accel_nic_unregister()); vhost
- *	stops using the queue pair and will call @detach soon.  Process
- *	context; must not wait for the detach itself.
+ * @detached: the driver lost this queue pair on its own (not for device
+ *	removal: vhost_accel_nic_unregister() covers that); vhost stops using
+ *	it and calls @detach soon from a work item.  Any context but hard
+ *	irq; must not wait for the detach itself.
  *
  * Every callback gets the @ctx passed in struct vhost_accel_attach.
  */
