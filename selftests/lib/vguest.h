@@ -108,8 +108,9 @@ struct vg_vq {
 	uint16_t *chain_len;	/* descriptors taken by the chain at head */
 	void **cookie;		/* caller's token per head */
 	bool *in_flight;	/* head currently owned by the device */
-	struct vring_desc *indirect;	/* VG_INDIRECT_MAX entries per head */
+	struct vring_desc *indirect;	/* indirect_max entries per head */
 	uint64_t indirect_gpa;
+	unsigned int indirect_max;	/* VG_INDIRECT_MAX unless vg_vq_init2() */
 	bool cb_disabled;
 	bool ready;
 };
@@ -207,6 +208,10 @@ size_t vg_vring_legacy_size(unsigned int num, unsigned long align);
  */
 int vg_vq_init(struct vg_dev *d, unsigned int idx, unsigned int num,
 	       unsigned int flags, unsigned long align);
+/* vg_vq_init() with @indirect_max table entries per head (VG_VQ_INDIRECT). */
+int vg_vq_init2(struct vg_dev *d, unsigned int idx, unsigned int num,
+		unsigned int flags, unsigned long align,
+		unsigned int indirect_max);
 void vg_vq_fini(struct vg_dev *d, unsigned int idx);
 /* NUM, BASE(0), ADDR, KICK, CALL, ERR for an initialised vq. */
 int vg_vq_setup(struct vg_dev *d, unsigned int idx);
@@ -246,6 +251,191 @@ int vg_vq_wait_used(struct vg_dev *d, unsigned int idx, int timeout_ms,
 void vg_vq_disable_cb(struct vg_dev *d, unsigned int idx);
 void vg_vq_enable_cb(struct vg_dev *d, unsigned int idx);
 unsigned int vg_vq_num_free(const struct vg_dev *d, unsigned int idx);
+
+/* Raw ring access, for deliberately malformed chains. */
+/*
+ * Take @n descriptors off the free list for the caller to fill by hand
+ * (they never come back); their indices go to @ids.
+ */
+int vg_vq_take_descs(struct vg_dev *d, unsigned int idx, unsigned int n,
+		     uint16_t *ids);
+/* Write avail->ring[avail_idx] = @head and publish avail_idx + 1. */
+int vg_vq_publish_raw(struct vg_dev *d, unsigned int idx, uint16_t head);
+/* Store @avail_idx as avail->idx as is (our private copy follows). */
+int vg_vq_set_avail_idx_raw(struct vg_dev *d, unsigned int idx,
+			    uint16_t avail_idx);
+/* The device's used->idx as it is in memory now. */
+uint16_t vg_vq_used_idx(const struct vg_dev *d, unsigned int idx);
+
+/* ---- datapath: NIC binding and backends (vhost-accel) --------------- */
+
+/* VHOST_ACCEL_SET_NIC; @ifindex 0 unbinds. */
+int vg_set_nic(struct vg_dev *d, int ifindex, const uint8_t mac[6],
+	       uint32_t flags);
+int vg_clear_nic(struct vg_dev *d);
+/* VHOST_NET_SET_BACKEND @fd on RX (vq 0) then TX (vq 1). */
+int vg_backend_start(struct vg_dev *d, int fd);
+/* VHOST_NET_SET_BACKEND -1 on both; returns the first error. */
+int vg_backend_stop(struct vg_dev *d);
+/* 12 (VERSION_1 or MRG_RXBUF) or 10: the virtio-net header vhost uses. */
+unsigned int vg_net_hdr_len(uint64_t features);
+
+/* ---- virtio-net guest ------------------------------------------------ */
+
+/*
+ * A user-space virtio-net driver on top of vg_dev: guest memory holding
+ * both rings, optional indirect tables, an Rx buffer pool and a Tx slot
+ * pool.  Rx buffers are either mergeable (one descriptor each, a page by
+ * default) or "big" (one buffer holds a whole frame, split over several
+ * descriptors, header first, like Linux virtio_net's big-packet mode).
+ * Tx copies header + frame into a slot and describes it with the layout
+ * the caller asks for.
+ */
+
+/* Largest Ethernet frame: 14-byte header + 65535 bytes (an IPv4 maximum). */
+#define VG_NET_MAX_FRAME	(14 + 65535)
+/* Most descriptors vg_net_tx() / an Rx buffer use for one chain. */
+#define VG_NET_MAX_BUF_DESCS	1024
+
+struct vg_net_cfg {
+	uint64_t features;	/* SET_FEATURES value, used as is */
+	unsigned int rx_num;	/* Rx ring size (0: 256) */
+	unsigned int tx_num;	/* Tx ring size (0: 256) */
+	/*
+	 * bytes per Rx buffer, header included (0: 4096 with MRG_RXBUF,
+	 * else header + VG_NET_MAX_FRAME)
+	 */
+	unsigned int rx_buf_len;
+	/*
+	 * descriptors per Rx buffer (0: 1 with MRG_RXBUF, else 1 + pages);
+	 * with more than one, the header gets its own first descriptor
+	 */
+	unsigned int rx_buf_descs;
+	unsigned int rx_bufs;	/* Rx buffers (0: as many as the ring holds) */
+	bool rx_indirect;	/* post each Rx buffer through an indirect table */
+	unsigned int tx_slot_len; /* bytes per Tx slot, header incl. (0: 2048) */
+	unsigned int tx_slots;	/* Tx slots (0: tx_num) */
+	unsigned int indirect_max; /* entries per indirect table (0: 64) */
+	uint64_t gpa_base;	/* GPA of guest memory (0: 4 GiB) */
+	unsigned int mem_flags;	/* VG_MEM_* */
+	uint64_t extra_mem;	/* spare guest memory for vg_mem_alloc() */
+};
+
+struct vg_tx_layout {
+	/*
+	 * 0: header and frame share descriptors (any layout); n: the header
+	 * alone in n descriptors (n <= header length)
+	 */
+	unsigned int hdr_descs;
+	unsigned int data_descs; /* descriptors for the frame (0: 1) */
+	bool indirect;		/* everything in one indirect table */
+};
+
+/* One received frame. */
+struct vg_net_rx {
+	struct virtio_net_hdr_mrg_rxbuf hdr; /* as written by the device */
+	const uint8_t *data;	/* the frame, valid until the next rx_fill */
+	uint32_t len;		/* frame bytes (header excluded) */
+	unsigned int nbufs;	/* Rx buffers it took */
+};
+
+struct vg_net {
+	bool opened;		/* vg_net_open() got as far as vg_open() */
+	struct vg_dev d;
+	struct vg_net_cfg cfg;
+	unsigned int hdr_len;
+	bool mrg;
+	int backend_fd;		/* eventfd given to SET_BACKEND, or -1 */
+	char err[160];		/* what the last -EIO was about */
+
+	/* Rx pool: rx_nbufs buffers of rx_buf_len bytes, rx_stride apart */
+	uint8_t *rx_pool;
+	uint64_t rx_pool_gpa;
+	unsigned int rx_nbufs, rx_buf_len, rx_buf_descs, rx_stride;
+	uint32_t *rx_free;	/* stack of free buffer ids */
+	unsigned int rx_nfree;
+	uint8_t *rx_scratch;	/* frames spanning buffers/descriptors */
+
+	/* Tx pool */
+	uint8_t *tx_pool;
+	uint64_t tx_pool_gpa;
+	unsigned int tx_nslots, tx_slot_len, tx_stride;
+	uint32_t *tx_free;
+	unsigned int tx_nfree;
+
+	/* counters, for the caller */
+	uint64_t tx_queued, tx_completed, rx_frames, rx_bufs_used;
+};
+
+/*
+ * Open @path, own it, negotiate cfg->features, lay out and register guest
+ * memory (populated), set up both vrings.  On error everything is undone.
+ */
+int vg_net_open(struct vg_net *n, const char *path,
+		const struct vg_net_cfg *cfg);
+/* Close the device and free everything (safe on a zeroed struct). */
+void vg_net_close(struct vg_net *n);
+/* VHOST_ACCEL_SET_NIC. */
+int vg_net_bind(struct vg_net *n, int ifindex, const uint8_t mac[6],
+		uint32_t flags);
+/* Start both queues with @fd as backend (-1: an eventfd of our own). */
+int vg_net_start(struct vg_net *n, int fd);
+int vg_net_stop(struct vg_net *n);
+
+/* Post up to @max free Rx buffers (no kick); returns how many. */
+int vg_net_rx_fill(struct vg_net *n, unsigned int max);
+/* Kick the Rx queue if the device wants it; 1 kicked, 0 not. */
+int vg_net_rx_kick(struct vg_net *n);
+/* Buffers the device holds now. */
+unsigned int vg_net_rx_posted(const struct vg_net *n);
+/*
+ * Take one received frame: 0, -EAGAIN (none), -EIO (the device broke the
+ * protocol: n->err says how).  A frame's buffers go back to the free
+ * pool at once; f->data stays valid until the next vg_net_rx_fill().
+ */
+int vg_net_rx_get(struct vg_net *n, struct vg_net_rx *f);
+/* vg_net_rx_get, waiting up to @timeout_ms. */
+int vg_net_rx_wait(struct vg_net *n, struct vg_net_rx *f, int timeout_ms);
+
+/*
+ * Queue one frame (@hdr NULL: all zero) with layout @lay (NULL: one
+ * descriptor).  Returns the head, -ENOSPC (no slot or ring space: reap),
+ * -EMSGSIZE (larger than a slot), -EINVAL (layout impossible).
+ */
+int vg_net_tx(struct vg_net *n, const struct virtio_net_hdr_mrg_rxbuf *hdr,
+	      const void *frame, uint32_t len,
+	      const struct vg_tx_layout *lay);
+int vg_net_tx_kick(struct vg_net *n);
+/* Reap every completed Tx chain; how many, or -EIO. */
+int vg_net_tx_reap(struct vg_net *n);
+/* Frames queued and not completed yet. */
+unsigned int vg_net_tx_inflight(const struct vg_net *n);
+/* Reap until nothing is in flight; -ETIMEDOUT after @timeout_ms. */
+int vg_net_tx_drain(struct vg_net *n, int timeout_ms);
+
+/*
+ * Fast path (benchmarks, bulk tests).  Transmit @count copies of @frame
+ * (@len bytes, no header), each in one descriptor, storing a 32-bit
+ * little-endian counter @seq, @seq + 1, ... at @seq_off (VG_NO_SEQ: none);
+ * kicks once per @batch frames (0: whenever the ring is full or @count is
+ * reached) and reaps completions when out of space.  Returns @count, or
+ * -errno (-ETIMEDOUT: no completion for @timeout_ms).  Does not wait for
+ * the last completions (vg_net_tx_drain()).
+ */
+#define VG_NO_SEQ	((size_t)-1)
+int vg_net_tx_burst(struct vg_net *n, const void *frame, uint32_t len,
+		    uint32_t seq, size_t seq_off, unsigned int count,
+		    unsigned int batch, int timeout_ms);
+/*
+ * Receive up to @max frames, handing each to @cb (may be NULL; a non-zero
+ * return stops early and is returned), refilling and kicking the Rx ring
+ * as buffers come back.  Stops when @max frames arrived or none arrived
+ * for @idle_ms.  Returns 0, @cb's value or -errno (-EIO: see n->err);
+ * *@got (may be NULL) is the number of frames received.
+ */
+typedef int (*vg_net_rx_cb)(void *ctx, const struct vg_net_rx *f);
+int vg_net_rx_burst(struct vg_net *n, unsigned int max, int idle_ms,
+		    vg_net_rx_cb cb, void *ctx, unsigned int *got);
 
 /* ---- process helpers ------------------------------------------------- */
 
