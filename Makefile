@@ -24,7 +24,7 @@ KDIR_WHY := $(if $(filter command line environment,$(origin KDIR)),set by the ca
 KBUILD_ARGS := -C $(KDIR) M=$(TOP) W=1 KCFLAGS=-Werror
 
 .PHONY: all modules sparse checkpatch kernels check deps deps-if-missing \
-	selftests vm-tests clean help
+	selftests vm-tests demo clean help
 
 all: modules
 
@@ -51,6 +51,9 @@ vm-tests: modules selftests
 
 check:
 	@$(TOP)/scripts/check.sh
+
+demo:
+	@$(TOP)/scripts/demo.sh
 
 deps:
 	$(TOP)/scripts/deps.sh
