@@ -185,6 +185,58 @@ static unsigned int dp_space(struct vhost_accel_binding *b,
 	return space ? space(b->qp) : DP_BATCH;
 }
 
+/* Give a chain back to the guest untouched (used, length 0). */
+static void dp_return_chain(struct vhost_accel_vq *vq, u16 head)
+{
+	struct vring_used_elem used = dp_used(vq, head, 0);
+
+	if (!vhost_accel_ring_add_used(vq, &used, 1))
+		vhost_accel_ring_signal(vq);
+}
+
+typedef int (*dp_prepare_fn)(struct vhost_accel_vq *vq,
+			     struct vhost_accel_chain *chain,
+			     struct vhost_accel_buf *buf);
+
+/*
+ * Take up to @room (at most DP_BATCH) chains from the avail ring and turn
+ * each into a buffer for the driver in vq->bufs with @prepare, which
+ * returns 1 for a buffer, 0 for a chain it gave back, or -errno after a
+ * guest error.  Return how many buffers are ready.
+ */
+static unsigned int dp_gather(struct vhost_accel_vq *vq, unsigned int room,
+			      dp_prepare_fn prepare)
+{
+	struct vhost_accel_chain chain;
+	unsigned int n = 0;
+	int ret;
+
+	while (n < min_t(unsigned int, room, DP_BATCH)) {
+		chain.segs = vq->segs + n * vq->max_segs;
+		chain.gpas = vq->gpas + n * vq->max_segs;
+		chain.max_segs = vq->max_segs;
+		ret = vhost_accel_ring_get_chain(vq, &chain);
+		if (ret == -ENOSPC) {
+			/* Hand over what we have first: unget keeps order. */
+			if (n) {
+				vhost_accel_ring_unget(vq, 1);
+				break;
+			}
+			/* More pieces than the NIC can scatter. */
+			vq->stats.drops_too_big++;
+			dp_return_chain(vq, chain.head);
+			continue;
+		}
+		if (ret <= 0)
+			break;
+		ret = prepare(vq, &chain, &vq->bufs[n]);
+		if (ret < 0)
+			break;
+		n += ret;
+	}
+	return n;
+}
+
 /* ---- TX ---- */
 
 static void tx_reap(struct vhost_accel_vq *vq)
@@ -206,16 +258,6 @@ static void tx_reap(struct vhost_accel_vq *vq)
 			total += n;
 	}
 	if (total)
-		vhost_accel_ring_signal(vq);
-}
-
-/* Give a chain back to the guest unsent (too many segments, empty frame). */
-static void tx_drop_chain(struct vhost_accel_vq *vq, u16 head)
-{
-	struct vring_used_elem used = dp_used(vq, head, 0);
-
-	vq->stats.drops_too_big++;
-	if (!vhost_accel_ring_add_used(vq, &used, 1))
 		vhost_accel_ring_signal(vq);
 }
 
@@ -272,7 +314,8 @@ static int tx_prepare(struct vhost_accel_vq *vq,
 		return -EINVAL;
 	}
 	if (chain->out_len == hlen) {
-		tx_drop_chain(vq, chain->head);
+		/* A header and no frame: nothing to send. */
+		dp_return_chain(vq, chain->head);
 		return 0;
 	}
 	np = min_t(unsigned int, chain->nsegs, VHOST_ACCEL_VNET_HDR_MAX);
@@ -287,37 +330,6 @@ static int tx_prepare(struct vhost_accel_vq *vq,
 	tx_meta_from_hdr(vq, &hdr.hdr, &buf->meta);
 	chain_skip(chain, hlen, buf);
 	return 1;
-}
-
-/* Gather up to @room (at most DP_BATCH) chains into vq->bufs. */
-static unsigned int tx_gather(struct vhost_accel_vq *vq, unsigned int room)
-{
-	struct vhost_accel_chain chain;
-	unsigned int n = 0;
-	int ret;
-
-	while (n < min_t(unsigned int, room, DP_BATCH)) {
-		chain.segs = vq->segs + n * vq->max_segs;
-		chain.gpas = vq->gpas + n * vq->max_segs;
-		chain.max_segs = vq->max_segs;
-		ret = vhost_accel_ring_get_chain(vq, &chain);
-		if (ret == -ENOSPC) {
-			/* Send what we have first: unget keeps order simple. */
-			if (n) {
-				vhost_accel_ring_unget(vq, 1);
-				break;
-			}
-			tx_drop_chain(vq, chain.head);
-			continue;
-		}
-		if (ret <= 0)
-			break;
-		ret = tx_prepare(vq, &chain, &vq->bufs[n]);
-		if (ret < 0)
-			break;
-		n += ret;
-	}
-	return n;
 }
 
 static void tx_handle(struct vhost_accel_vq *vq)
@@ -335,7 +347,7 @@ static void tx_handle(struct vhost_accel_vq *vq)
 		room = dp_space(b, ops->tx_space);
 		if (!room)
 			return;	/* NIC ring full: tx_done requeues us */
-		n = tx_gather(vq, room);
+		n = dp_gather(vq, room, tx_prepare);
 		if (vq->broken)
 			return;
 		if (!n) {
@@ -485,40 +497,6 @@ static int rx_prepare(struct vhost_accel_vq *vq,
 	return 1;
 }
 
-static unsigned int rx_gather(struct vhost_accel_vq *vq, unsigned int room)
-{
-	struct vhost_accel_chain chain;
-	struct vring_used_elem used;
-	unsigned int n = 0;
-	int ret;
-
-	while (n < min_t(unsigned int, room, DP_BATCH)) {
-		chain.segs = vq->segs + n * vq->max_segs;
-		chain.gpas = vq->gpas + n * vq->max_segs;
-		chain.max_segs = vq->max_segs;
-		ret = vhost_accel_ring_get_chain(vq, &chain);
-		if (ret == -ENOSPC) {
-			if (n) {
-				vhost_accel_ring_unget(vq, 1);
-				break;
-			}
-			/* The NIC cannot scatter into it: give it back empty. */
-			vq->stats.drops_too_big++;
-			used = dp_used(vq, chain.head, 0);
-			if (!vhost_accel_ring_add_used(vq, &used, 1))
-				vhost_accel_ring_signal(vq);
-			continue;
-		}
-		if (ret <= 0)
-			break;
-		ret = rx_prepare(vq, &chain, &vq->bufs[n]);
-		if (ret < 0)
-			break;
-		n++;
-	}
-	return n;
-}
-
 static void rx_handle(struct vhost_accel_vq *vq)
 {
 	struct vhost_accel_binding *b = vq->backend;
@@ -533,7 +511,7 @@ static void rx_handle(struct vhost_accel_vq *vq)
 			   dp_space(b, b->nic->ops->rx_space));
 		if (!room)
 			return;	/* NIC ring full: rx_done requeues us */
-		n = rx_gather(vq, room);
+		n = dp_gather(vq, room, rx_prepare);
 		if (vq->broken)
 			return;
 		if (!n) {
