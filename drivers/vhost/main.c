@@ -253,6 +253,7 @@ static long vhost_accel_set_backend(struct vhost_accel_dev *dev,
 {
 	struct vhost_accel_vq *vq;
 	struct file *file;
+	int ret;
 
 	if (backend->index >= VHOST_ACCEL_NVQS)
 		return -ENOBUFS;
@@ -261,19 +262,20 @@ static long vhost_accel_set_backend(struct vhost_accel_dev *dev,
 		return -EFAULT;
 	if (backend->fd == -1) {
 		vhost_accel_backend_stop(dev, vq);
+		vhost_accel_unbind_idle_tap(dev);
 		return 0;
 	}
 	/* As vhost-net, an fd that is no socket or tap at all is -ENOTSOCK. */
 	file = fget(backend->fd);
 	if (!file)
 		return -ENOTSOCK;
+	ret = 0;
+	/* Unbound: the fd must be a macvtap on a cooperating NIC. */
+	if (!vhost_accel_is_bound(dev))
+		ret = vhost_accel_bind_tap(dev, file);
 	fput(file);
-	if (!vhost_accel_is_bound(dev)) {
-		/* Binding through a macvtap fd is not implemented yet. */
-		pr_info_ratelimited("pid %d: vq %u: not bound to a NIC (VHOST_ACCEL_SET_NIC first)\n",
-				    task_pid_nr(current), backend->index);
-		return -EOPNOTSUPP;
-	}
+	if (ret)
+		return ret;
 	return vhost_accel_backend_start(dev, vq);
 }
 

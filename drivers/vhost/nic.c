@@ -15,12 +15,16 @@
 
 #include <linux/capability.h>
 #include <linux/etherdevice.h>
+#include <linux/if_macvlan.h>
+#include <linux/if_tun.h>
+#include <linux/net.h>
 #include <linux/module.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/virtio_net.h>
 #include <linux/vhost_accel.h>
+#include <linux/vhost_accel_compat.h>
 #include <net/net_namespace.h>
 
 #include "vhost_accel.h"
@@ -321,6 +325,68 @@ long vhost_accel_set_nic(struct vhost_accel_dev *dev,
 out:
 	dev_put(netdev);
 	return ret;
+}
+
+/**
+ * vhost_accel_bind_tap - bind through a macvtap fd (SET_BACKEND)
+ * @dev: the device, dev->mutex held, not bound
+ * @file: the fd user space passed, as QEMU's -netdev tap,fd= does
+ *
+ * The queue pair goes to the macvtap's lower device, steered by the
+ * macvtap's MAC.  Holding the macvtap fd is the authorization, as for
+ * vhost-net: QEMU under libvirt has no CAP_NET_ADMIN.
+ *
+ * Return: 0, -ENOTSOCK (not a tap of any kind), -EOPNOTSUPP (a tun/tap,
+ * an ipvtap, or a lower device that does not cooperate), or an error of
+ * binding (see VHOST_ACCEL_SET_NIC).
+ */
+int vhost_accel_bind_tap(struct vhost_accel_dev *dev, struct file *file)
+{
+	struct vhost_accel_nic_bind req = {};
+	struct net_device *tapdev, *lower;
+	int ret;
+
+	tapdev = vhost_accel_tap_netdev_get(file);
+	if (!tapdev) {
+		if (!sock_from_file(file) && IS_ERR(tun_get_socket(file)))
+			return -ENOTSOCK;
+		pr_info_ratelimited("pid %d: fd is no macvtap; a tun/tap or socket cannot be accelerated (use /dev/vhost-net)\n",
+				    task_pid_nr(current));
+		return -EOPNOTSUPP;
+	}
+	ret = -EOPNOTSUPP;
+	if (!netif_is_macvlan(tapdev)) {
+		pr_info_ratelimited("%s: only macvtap lower devices can be accelerated\n",
+				    netdev_name(tapdev));
+		goto out;
+	}
+	lower = macvlan_dev_real_dev(tapdev);
+	ether_addr_copy(req.mac, tapdev->dev_addr);
+	req.ifindex = lower->ifindex;
+	mutex_lock(&vhost_accel_nics_lock);
+	ret = bind_locked(dev, &req, lower);
+	if (!ret)
+		dev->binding->from_tap = true;
+	mutex_unlock(&vhost_accel_nics_lock);
+	if (ret)
+		pr_info_ratelimited("%s on %s: binding refused (%d)\n",
+				    netdev_name(tapdev), netdev_name(lower), ret);
+out:
+	dev_put(tapdev);
+	return ret;
+}
+
+/* A binding made from a tap fd ends when neither queue runs any more. */
+void vhost_accel_unbind_idle_tap(struct vhost_accel_dev *dev)
+{
+	struct vhost_accel_binding *b;
+
+	mutex_lock(&vhost_accel_nics_lock);
+	b = dev->binding;
+	if (b && b->from_tap && !dev->vqs[VHOST_ACCEL_VQ_RX].backend &&
+	    !dev->vqs[VHOST_ACCEL_VQ_TX].backend)
+		binding_destroy(b, false);
+	mutex_unlock(&vhost_accel_nics_lock);
 }
 
 /* The features decide the header length and merging; QEMU may set them

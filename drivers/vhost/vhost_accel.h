@@ -95,6 +95,7 @@ struct vhost_accel_binding {
 	u32 rx_headroom;
 	atomic64_t rx_depletions;
 	bool detach_requested;		/* the driver called cb->detached */
+	bool from_tap;			/* made by SET_BACKEND with a macvtap */
 };
 
 /* One pinned memory-table region; @pages[i] backs gpa + i * PAGE_SIZE. */
@@ -263,6 +264,8 @@ int vhost_accel_gpa_to_uaddr(const struct vhost_accel_vq *vq, u64 gpa,
 long vhost_accel_set_nic(struct vhost_accel_dev *dev,
 			 struct vhost_accel_nic_bind __user *argp);
 void vhost_accel_unbind(struct vhost_accel_dev *dev);
+int vhost_accel_bind_tap(struct vhost_accel_dev *dev, struct file *file);
+void vhost_accel_unbind_idle_tap(struct vhost_accel_dev *dev);
 void vhost_accel_detach_work(struct work_struct *work);
 int vhost_accel_backend_start(struct vhost_accel_dev *dev,
 			      struct vhost_accel_vq *vq);

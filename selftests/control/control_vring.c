@@ -574,8 +574,9 @@ static int open_tap(char *name, size_t len)
 }
 
 /*
- * A real backend fd is refused until NIC binding exists
- * (VT_ACCEL_BACKEND_ERRNO), and the refusal leaves the vq as it was.
+ * On an unbound device, a socket or tun/tap backend fd cannot be
+ * accelerated (only a macvtap on a cooperating NIC can):
+ * VT_ACCEL_BACKEND_ERRNO, and the refusal leaves the vq as it was.
  */
 TEST_F(vring, backend_real_fd_refused)
 {
