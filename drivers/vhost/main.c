@@ -407,21 +407,28 @@ static int __init vhost_accel_init(void)
 {
 	int ret;
 
+	ret = vhost_accel_nic_init();
+	if (ret)
+		return ret;
 	vhost_accel_debugfs_init();
 	ret = misc_register(&vhost_accel_misc);
-	if (ret) {
-		vhost_accel_debugfs_exit();
-		return ret;
-	}
+	if (ret)
+		goto err_debugfs;
 	pr_info("/dev/%s ready (vhost-net ABI, max_mem_regions=%u)\n",
 		vhost_accel_misc.name, vhost_accel_max_mem_regions);
 	return 0;
+
+err_debugfs:
+	vhost_accel_debugfs_exit();
+	vhost_accel_nic_exit();
+	return ret;
 }
 
 static void __exit vhost_accel_exit(void)
 {
 	misc_deregister(&vhost_accel_misc);
 	vhost_accel_debugfs_exit();
+	vhost_accel_nic_exit();
 }
 
 module_init(vhost_accel_init);

@@ -348,8 +348,11 @@ int vhost_accel_bind_tap(struct vhost_accel_dev *dev, struct file *file)
 
 	tapdev = vhost_accel_tap_netdev_get(file);
 	if (!tapdev) {
-		if (!sock_from_file(file) && IS_ERR(tun_get_socket(file)))
+		if (!sock_from_file(file) && IS_ERR(tun_get_socket(file))) {
+			pr_info_ratelimited("pid %d: backend fd is no tap or socket\n",
+					    task_pid_nr(current));
 			return -ENOTSOCK;
+		}
 		pr_info_ratelimited("pid %d: fd is no macvtap; a tun/tap or socket cannot be accelerated (use /dev/vhost-net)\n",
 				    task_pid_nr(current));
 		return -EOPNOTSUPP;
@@ -365,15 +368,56 @@ int vhost_accel_bind_tap(struct vhost_accel_dev *dev, struct file *file)
 	req.ifindex = lower->ifindex;
 	mutex_lock(&vhost_accel_nics_lock);
 	ret = bind_locked(dev, &req, lower);
-	if (!ret)
+	if (!ret) {
 		dev->binding->from_tap = true;
+		dev->binding->tapdev = tapdev;
+	}
 	mutex_unlock(&vhost_accel_nics_lock);
-	if (ret)
+	/* bind_locked() already named a NIC that does not cooperate. */
+	if (ret && ret != -EOPNOTSUPP)
 		pr_info_ratelimited("%s on %s: binding refused (%d)\n",
 				    netdev_name(tapdev), netdev_name(lower), ret);
 out:
 	dev_put(tapdev);
 	return ret;
+}
+
+/*
+ * A macvtap going away revokes the bindings made through it, as deleting
+ * it cuts a vhost-net guest off: the queues stop and report it on their
+ * error eventfd.  Called with RTNL held; RTNL -> nics lock is the order
+ * NIC unregistration uses too.
+ */
+static int vhost_accel_netdev_event(struct notifier_block *nb,
+				    unsigned long event, void *ptr)
+{
+	struct net_device *netdev = netdev_notifier_info_to_dev(ptr);
+	struct vhost_accel_binding *b, *tmp;
+	struct vhost_accel_nic *nic;
+
+	if (event != NETDEV_UNREGISTER || !netif_is_macvlan(netdev))
+		return NOTIFY_DONE;
+	mutex_lock(&vhost_accel_nics_lock);
+	list_for_each_entry(nic, &vhost_accel_nics, list)
+		list_for_each_entry_safe(b, tmp, &nic->users, nic_node)
+			if (b->tapdev == netdev)
+				binding_destroy(b, true);
+	mutex_unlock(&vhost_accel_nics_lock);
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block vhost_accel_netdev_notifier = {
+	.notifier_call = vhost_accel_netdev_event,
+};
+
+int vhost_accel_nic_init(void)
+{
+	return register_netdevice_notifier(&vhost_accel_netdev_notifier);
+}
+
+void vhost_accel_nic_exit(void)
+{
+	unregister_netdevice_notifier(&vhost_accel_netdev_notifier);
 }
 
 /* A binding made from a tap fd ends when neither queue runs any more. */

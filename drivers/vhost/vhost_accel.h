@@ -96,6 +96,7 @@ struct vhost_accel_binding {
 	atomic64_t rx_depletions;
 	bool detach_requested;		/* the driver called cb->detached */
 	bool from_tap;			/* made by SET_BACKEND with a macvtap */
+	struct net_device *tapdev;	/* that macvtap (not held: see notifier) */
 };
 
 /* One pinned memory-table region; @pages[i] backs gpa + i * PAGE_SIZE. */
@@ -265,6 +266,8 @@ long vhost_accel_set_nic(struct vhost_accel_dev *dev,
 			 struct vhost_accel_nic_bind __user *argp);
 void vhost_accel_unbind(struct vhost_accel_dev *dev);
 int vhost_accel_bind_tap(struct vhost_accel_dev *dev, struct file *file);
+int vhost_accel_nic_init(void);
+void vhost_accel_nic_exit(void);
 void vhost_accel_unbind_idle_tap(struct vhost_accel_dev *dev);
 void vhost_accel_detach_work(struct work_struct *work);
 int vhost_accel_backend_start(struct vhost_accel_dev *dev,

@@ -1,0 +1,864 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Binding through a macvtap fd, as unmodified QEMU does it
+ * (-netdev tap,fd=T,vhost=on,vhostfd=V; libvirt <interface type='direct'>):
+ * VHOST_NET_SET_BACKEND with the macvtap's queue fd on a /dev/vhost-accel
+ * device that was never bound with VHOST_ACCEL_SET_NIC binds its queue
+ * pair to the macvtap's lower device (a cooperating NIC: nicsim), steered
+ * by the macvtap's MAC.  No CAP_NET_ADMIN is involved: the fd is the
+ * authorization.
+ *
+ *  - traffic both ways through a macvtap on nicsim, exact bytes and
+ *    counters, nothing copied, nothing duplicated into the macvtap's queue;
+ *  - SET_BACKEND -1 on both queues releases the queue pair and the MAC
+ *    (only once neither queue runs); the same fd binds again;
+ *  - refusals, each with exactly one kernel line: tun/tap fd, macvtap on
+ *    a veth, UDP socket -> EOPNOTSUPP, eventfd and /dev/null -> ENOTSOCK;
+ *    the device works with a good fd after every one of them;
+ *  - the same MAC twice (a second queue fd of the same macvtap, or the
+ *    same fd) on a second device -> EADDRINUSE, the first carries on;
+ *  - the macvtap deleted under a running device (see that test).
+ *
+ * Everything lives in this process's network namespace and the peer's
+ * (private MACs, Ethertype 0x88b5 test frames only).
+ */
+#include <fcntl.h>
+#include <poll.h>
+#include <net/if.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <linux/if_link.h>
+#include <linux/if_tun.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
+
+#include "dptest.h"
+
+#define NFR	20	/* frames each way in the traffic checks */
+#define KMSG_TAG "vhost_accel: "
+
+/* ---- rtnetlink: macvtap and veth (vpeer only knows "type KIND") ------ */
+
+struct mv_nlreq {
+	struct nlmsghdr n;
+	struct ifinfomsg i;
+	char buf[1024];
+};
+
+static void mv_put(struct nlmsghdr *n, unsigned short type, const void *d,
+		   size_t len)
+{
+	struct rtattr *a = (struct rtattr *)((char *)n + NLMSG_ALIGN(n->nlmsg_len));
+
+	a->rta_type = type;
+	a->rta_len = (unsigned short)RTA_LENGTH(len);
+	if (len)
+		memcpy(RTA_DATA(a), d, len);
+	n->nlmsg_len = NLMSG_ALIGN(n->nlmsg_len) + RTA_ALIGN(a->rta_len);
+}
+
+static struct rtattr *mv_nest(struct nlmsghdr *n, unsigned short type)
+{
+	struct rtattr *a = (struct rtattr *)((char *)n + NLMSG_ALIGN(n->nlmsg_len));
+
+	mv_put(n, type, NULL, 0);
+	return a;
+}
+
+static void mv_nest_end(struct nlmsghdr *n, struct rtattr *a)
+{
+	a->rta_len = (unsigned short)((char *)n + n->nlmsg_len - (char *)a);
+}
+
+static int mv_nl_talk(struct nlmsghdr *n)
+{
+	char resp[4096];
+	struct nlmsghdr *h;
+	ssize_t got;
+	int fd, r;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	n->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	n->nlmsg_seq = 1;
+	if (send(fd, n, n->nlmsg_len, 0) < 0) {
+		r = -errno;
+		goto out;
+	}
+	got = recv(fd, resp, sizeof(resp), 0);
+	if (got < 0) {
+		r = -errno;
+		goto out;
+	}
+	h = (struct nlmsghdr *)resp;
+	r = -EIO;
+	if (NLMSG_OK(h, (unsigned int)got) && h->nlmsg_type == NLMSG_ERROR)
+		r = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+out:
+	close(fd);
+	return r;
+}
+
+static void mv_req_init(struct mv_nlreq *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->n.nlmsg_len = NLMSG_LENGTH(sizeof(m->i));
+	m->n.nlmsg_type = RTM_NEWLINK;
+	m->n.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+	m->i.ifi_family = AF_UNSPEC;
+}
+
+/* ip link add link LOWER name NAME address MAC type macvtap mode bridge */
+static int mv_macvtap_add(const char *name, int lower, const uint8_t *mac)
+{
+	uint32_t link = (uint32_t)lower, mode = MACVLAN_MODE_BRIDGE;
+	struct rtattr *li, *data;
+	struct mv_nlreq m;
+
+	mv_req_init(&m);
+	mv_put(&m.n, IFLA_IFNAME, name, strlen(name) + 1);
+	mv_put(&m.n, IFLA_LINK, &link, 4);
+	mv_put(&m.n, IFLA_ADDRESS, mac, 6);
+	li = mv_nest(&m.n, IFLA_LINKINFO);
+	mv_put(&m.n, IFLA_INFO_KIND, "macvtap", 7);
+	data = mv_nest(&m.n, IFLA_INFO_DATA);
+	mv_put(&m.n, IFLA_MACVLAN_MODE, &mode, 4);
+	mv_nest_end(&m.n, data);
+	mv_nest_end(&m.n, li);
+	return mv_nl_talk(&m.n);
+}
+
+/* ip link add A type veth peer name B */
+static int mv_veth_add(const char *a, const char *b)
+{
+	struct rtattr *li, *data, *peer;
+	struct ifinfomsg pi = { .ifi_family = AF_UNSPEC };
+	struct mv_nlreq m;
+
+	mv_req_init(&m);
+	mv_put(&m.n, IFLA_IFNAME, a, strlen(a) + 1);
+	li = mv_nest(&m.n, IFLA_LINKINFO);
+	mv_put(&m.n, IFLA_INFO_KIND, "veth", 4);
+	data = mv_nest(&m.n, IFLA_INFO_DATA);
+	peer = mv_nest(&m.n, VETH_INFO_PEER);
+	memcpy((char *)&m.n + m.n.nlmsg_len, &pi, sizeof(pi));
+	m.n.nlmsg_len += NLMSG_ALIGN(sizeof(pi));
+	mv_put(&m.n, IFLA_IFNAME, b, strlen(b) + 1);
+	mv_nest_end(&m.n, peer);
+	mv_nest_end(&m.n, data);
+	mv_nest_end(&m.n, li);
+	return mv_nl_talk(&m.n);
+}
+
+static void mv_write(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (write(fd, val, strlen(val)) < 0)
+		fprintf(stderr, "# %s: %s\n", path, strerror(errno));
+	close(fd);
+}
+
+/*
+ * The character device of macvtap @name (ifindex @idx): /dev/tapN from
+ * devtmpfs, or a node made from /sys/class/net/NAME/macvtap/tapN/dev.
+ */
+static int mv_tap_open(const char *name, int idx)
+{
+	char path[128], sys[160], dev[32] = "";
+	unsigned int maj, mnr;
+	int fd, sfd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/dev/tap%d", idx);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd >= 0 || errno != ENOENT)
+		return fd >= 0 ? fd : -errno;
+	snprintf(sys, sizeof(sys), "/sys/class/net/%s/macvtap/tap%d/dev", name,
+		 idx);
+	sfd = open(sys, O_RDONLY | O_CLOEXEC);
+	if (sfd < 0)
+		return -errno;
+	n = read(sfd, dev, sizeof(dev) - 1);
+	close(sfd);
+	if (n <= 0 || sscanf(dev, "%u:%u", &maj, &mnr) != 2)
+		return -ENODEV;
+	snprintf(path, sizeof(path), "/tmp/dpt-tap%d-%d", idx, (int)getpid());
+	unlink(path);
+	if (mknod(path, S_IFCHR | 0600, makedev(maj, mnr)))
+		return -errno;
+	fprintf(stderr, "# /dev/tap%d missing: made %s\n", idx, path);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	n = fd < 0 ? -errno : fd;
+	unlink(path);
+	return (int)n;
+}
+
+/*
+ * A macvtap VP_NAME_PREFIX<pid><tag> on @lower with @mac, IPv6 off, NOARP,
+ * up; its ifindex in *@idx.
+ */
+static int mv_macvtap_create(char *name, char tag, int lower,
+			     const uint8_t *mac, int *idx)
+{
+	char p[128];
+	int r;
+
+	snprintf(name, VP_IFNAMSIZ, VP_NAME_PREFIX "%d%c", (int)getpid(), tag);
+	r = mv_macvtap_add(name, lower, mac);
+	if (r)
+		return r;
+	*idx = (int)if_nametoindex(name);
+	if (!*idx)
+		return -ENODEV;
+	snprintf(p, sizeof(p), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", name);
+	mv_write(p, "1");
+	return vp_nl_link_set(*idx, 1, 0, -1, 1);
+}
+
+/* ---- /dev/kmsg: the kernel lines a refusal prints --------------------- */
+
+static int kmsg_open(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd >= 0)
+		lseek(fd, 0, SEEK_END);
+	return fd;
+}
+
+/* Records since the last call that contain KMSG_TAG; the last in @last. */
+static int kmsg_count(int fd, char *last, size_t len)
+{
+	char rec[8192];
+	int n = 0;
+
+	if (len)
+		last[0] = '\0';
+	for (;;) {
+		ssize_t got = read(fd, rec, sizeof(rec) - 1);
+		char *msg;
+
+		if (got < 0 && errno == EPIPE)
+			continue;
+		if (got <= 0)
+			break;
+		rec[got] = '\0';
+		msg = strchr(rec, ';');
+		msg = msg ? msg + 1 : rec;
+		msg[strcspn(msg, "\n")] = '\0';
+		if (!strstr(msg, KMSG_TAG))
+			continue;
+		n++;
+		if (len)
+			fprintf(stderr, "#   kernel: %s\n", msg);
+		if (len) {
+			size_t l = strlen(msg);
+
+			if (l >= len)
+				l = len - 1;
+			memcpy(last, msg, l);
+			last[l] = '\0';
+		}
+	}
+	return n;
+}
+
+/* ---- the fixture ------------------------------------------------------ */
+
+FIXTURE(mvt) {
+	struct dp_ctx c;
+	struct vg_net g[2];
+	uint8_t mac[6];		/* the macvtap's address */
+	char mvt[VP_IFNAMSIZ];
+	int mvt_idx;
+	int tapfd;		/* first queue of the macvtap */
+	int kmsg;
+	char extra[4][VP_IFNAMSIZ];	/* other links to delete at the end */
+	int fds[5];			/* other fds to close at the end */
+	char why[800];
+};
+
+static void mvt_cfg(struct vg_net_cfg *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	/* what QEMU negotiates with a Linux guest, as far as we offer it */
+	cfg->features = DP_F_V1 | DP_F_MRG | DP_F_EVIDX | DP_F_IND;
+	cfg->rx_num = 256;
+	cfg->tx_num = 256;
+}
+
+static int mvt_build(struct _test_data_mvt *self)
+{
+	int vhdr = 12, r;
+
+	r = dp_ctx_init(&self->c, 'm', 0);
+	if (r) {
+		snprintf(self->why, sizeof(self->why), "%s", self->c.why);
+		return r;
+	}
+	dp_guest_mac(self->mac, 0);
+	r = mv_macvtap_create(self->mvt, 't', self->c.nic.ifindex, self->mac,
+			      &self->mvt_idx);
+	if (r) {
+		snprintf(self->why, sizeof(self->why),
+			 "ip link add link %s name %s type macvtap: %s",
+			 self->c.nic.name, self->mvt, dp_strerr(r));
+		return r;
+	}
+	self->tapfd = mv_tap_open(self->mvt, self->mvt_idx);
+	if (self->tapfd < 0) {
+		r = self->tapfd;
+		snprintf(self->why, sizeof(self->why), "open /dev/tap%d: %s",
+			 self->mvt_idx, dp_strerr(r));
+		return r;
+	}
+	/* as QEMU does on the tap fd it is given */
+	if (ioctl(self->tapfd, TUNSETVNETHDRSZ, &vhdr)) {
+		r = -errno;
+		snprintf(self->why, sizeof(self->why), "TUNSETVNETHDRSZ: %s",
+			 dp_strerr(r));
+		return r;
+	}
+	self->kmsg = kmsg_open();
+	return 0;
+}
+
+static void mvt_destroy(struct _test_data_mvt *self)
+{
+	unsigned int i;
+	int idx;
+
+	vg_net_close(&self->g[0]);
+	vg_net_close(&self->g[1]);
+	for (i = 0; i < 5; i++) {
+		if (self->fds[i] >= 0)
+			close(self->fds[i]);
+		self->fds[i] = -1;
+		if (i >= 4)
+			continue;
+		idx = self->extra[i][0] ? (int)if_nametoindex(self->extra[i]) : 0;
+		if (idx)
+			vp_nl_link_del(idx);
+	}
+	if (self->tapfd >= 0)
+		close(self->tapfd);
+	self->tapfd = -1;
+	if (self->kmsg >= 0)
+		close(self->kmsg);
+	self->kmsg = -1;
+	idx = self->mvt[0] ? (int)if_nametoindex(self->mvt) : 0;
+	if (idx)
+		vp_nl_link_del(idx);
+	dp_ctx_fini(&self->c);
+}
+
+FIXTURE_SETUP(mvt)
+{
+	unsigned int i;
+	int r;
+
+	self->tapfd = -1;
+	self->kmsg = -1;
+	for (i = 0; i < 5; i++)
+		self->fds[i] = -1;
+	r = mvt_build(self);
+	if (r) {
+		mvt_destroy(self);
+		ASSERT_EQ(0, r) TH_LOG("%s", self->why);
+	}
+}
+
+FIXTURE_TEARDOWN(mvt)
+{
+	mvt_destroy(self);
+}
+
+/* Open guest @i as QEMU does (owner, features, memory, vrings); no bind. */
+static void guest_open(struct __test_metadata *_metadata,
+		       struct _test_data_mvt *self, unsigned int i)
+{
+	struct vg_net_cfg cfg;
+	int r;
+
+	mvt_cfg(&cfg);
+	r = vg_net_open(&self->g[i], VG_DEV_ACCEL, &cfg);
+	ASSERT_EQ(0, r) TH_LOG("guest %u on %s: %s", i, VG_DEV_ACCEL,
+			       dp_strerr(r));
+}
+
+/*
+ * SET_BACKEND @fd on vq 0 then vq 1 (both must succeed), post every free
+ * Rx buffer, kick, and wait until the NIC holds them (@posted_base: the
+ * bufs_posted counter before this start, minus buffers used since).
+ */
+static void guest_start(struct __test_metadata *_metadata,
+			struct _test_data_mvt *self, unsigned int i, int fd,
+			uint64_t posted_base)
+{
+	struct vg_net *g = &self->g[i];
+	int r;
+
+	r = vg_set_backend(&g->d, VG_VQ_RX, fd);
+	ASSERT_EQ(0, r) TH_LOG("guest %u: SET_BACKEND(vq 0, macvtap fd): %s%s",
+			       i, dp_strerr(r), dp_hint(r));
+	r = vg_set_backend(&g->d, VG_VQ_TX, fd);
+	ASSERT_EQ(0, r) TH_LOG("guest %u: SET_BACKEND(vq 1, same fd): %s", i,
+			       dp_strerr(r));
+	ASSERT_LE(0, vg_net_rx_fill(g, g->rx_nfree));
+	ASSERT_LE(0, vg_vq_kick(&g->d, VG_VQ_RX));
+	ASSERT_EQ(0, dp_wait_rx_posted(g, false, posted_base))
+		TH_LOG("guest %u: the NIC did not get the %u Rx buffers", i,
+		       vg_net_rx_posted(g));
+}
+
+/*
+ * Stop both queues (SET_BACKEND -1 each) and rewind the rings to what
+ * GET_VRING_BASE says, as QEMU does around a stop; the Rx index must count
+ * exactly the buffers used.  Returns bufs_posted - used, the base for the
+ * next guest_start().
+ */
+static uint64_t guest_stop(struct __test_metadata *_metadata,
+			   struct _test_data_mvt *self, unsigned int i)
+{
+	struct vg_net *g = &self->g[i];
+	unsigned int rx, tx;
+	uint64_t posted = dp_stat(g, VG_VQ_RX, DP_STAT_OFF(bufs_posted));
+
+	EXPECT_EQ(0, vg_set_backend(&g->d, VG_VQ_RX, -1));
+	EXPECT_EQ(0, vg_set_backend(&g->d, VG_VQ_TX, -1));
+	EXPECT_EQ(0, vg_get_vring_base(&g->d, VG_VQ_RX, &rx));
+	EXPECT_EQ(0, vg_get_vring_base(&g->d, VG_VQ_TX, &tx));
+	EXPECT_EQ((unsigned int)(uint16_t)g->rx_bufs_used, rx)
+		TH_LOG("guest %u: Rx index after stop", i);
+	EXPECT_EQ((unsigned int)(uint16_t)g->tx_completed, tx)
+		TH_LOG("guest %u: Tx index after stop", i);
+	EXPECT_EQ(0, vg_set_vring_base(&g->d, VG_VQ_RX, rx));
+	EXPECT_EQ(0, vg_set_vring_base(&g->d, VG_VQ_TX, tx));
+	return posted - g->rx_bufs_used;
+}
+
+/*
+ * @n frames peer -> guest @i (to the macvtap's MAC, sequences from @seq,
+ * lengths 60..1514), each checked byte for byte with its header; then @n
+ * frames guest -> peer, each checked at the peer.  Returns the bytes each
+ * way.
+ */
+static uint64_t exchange(struct __test_metadata *_metadata,
+			 struct _test_data_mvt *self, unsigned int i,
+			 uint32_t seq, unsigned int n)
+{
+	struct vg_net *g = &self->g[i];
+	struct dp_ctx *c = &self->c;
+	uint64_t bytes = 0;
+	unsigned int k, stray = 0;
+	struct vg_net_rx f;
+	char why[256];
+
+	for (k = 0; k < n; k++) {
+		uint32_t len = 60 + (k * 379) % (1514 - 60 + 1);
+
+		if (k == n - 1)
+			len = 1514;
+		vp_test_frame(c->tx, len, self->mac, c->nic.peer_mac, seq + k);
+		ASSERT_EQ(0, vp_packet_send(&c->nic, c->pkt, c->tx, len));
+		ASSERT_EQ(0, dp_guest_recv(g, &f, DP_WAIT_MS, &stray))
+			TH_LOG("guest %u: frame seq %u (%u B) from the peer missing (%s)",
+			       i, seq + k, len, g->err);
+		ASSERT_EQ(0, dp_rx_check(g, &f, c->tx, len, dp_mrg_bufs(g, len),
+					 why, sizeof(why)))
+			TH_LOG("guest %u: %s", i, why);
+		bytes += len;
+	}
+	EXPECT_EQ(0U, stray);
+	for (k = 0; k < n; k++) {
+		uint32_t len = 60 + (k * 211) % (1514 - 60 + 1);
+
+		vp_test_frame(c->tx, len, c->nic.peer_mac, self->mac, seq + k);
+		ASSERT_EQ(0, dp_guest_send(g, c->tx, len, NULL, NULL))
+			TH_LOG("guest %u: Tx of seq %u not completed", i, seq + k);
+		ASSERT_EQ(0, dp_peer_expect(c, c->tx, len, why, sizeof(why)))
+			TH_LOG("guest %u: %s", i, why);
+	}
+	/* nothing twice */
+	EXPECT_EQ(0, dp_peer_quiet(c, 100));
+	EXPECT_EQ(0, dp_guest_quiet(g, 100));
+	return bytes;
+}
+
+/* Bytes waiting on a macvtap queue fd (drained); 0 if none. */
+static ssize_t tap_pending(int fd)
+{
+	char buf[2048];
+	ssize_t total = 0, n;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	while (poll(&p, 1, 0) == 1 && (p.revents & POLLIN)) {
+		n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		total += n;
+	}
+	return total;
+}
+
+/* No payload copied, and @errors reported on each queue (usually 0). */
+static void expect_errors(struct __test_metadata *_metadata,
+			  struct _test_data_mvt *self, unsigned int i,
+			  unsigned long long errors)
+{
+	unsigned int q;
+
+	for (q = 0; q < VG_NVQS; q++) {
+		EXPECT_EQ(0ULL, dp_stat(&self->g[i], q, DP_STAT_OFF(bytes_copied)))
+			TH_LOG("guest %u vq %u: bytes copied", i, q);
+		EXPECT_EQ(errors, dp_stat(&self->g[i], q, DP_STAT_OFF(errors)))
+			TH_LOG("guest %u vq %u: errors", i, q);
+	}
+}
+
+static void expect_clean(struct __test_metadata *_metadata,
+			 struct _test_data_mvt *self, unsigned int i)
+{
+	expect_errors(_metadata, self, i, 0);
+}
+
+static void close_all(struct __test_metadata *_metadata,
+		      struct _test_data_mvt *self)
+{
+	struct vg_net *gs[2] = { &self->g[0], &self->g[1] };
+
+	EXPECT_EQ(self->c.vmlck0, dp_close_all(&self->c, gs, 2));
+}
+
+/*
+ * SET_BACKEND(@fd) on vq @q of guest @i must fail with @want and print
+ * exactly one kernel line.
+ */
+static void expect_refused(struct __test_metadata *_metadata,
+			   struct _test_data_mvt *self, unsigned int i,
+			   unsigned int q, int fd, int want, const char *what)
+{
+	char line[512];
+	int r, n;
+
+	kmsg_count(self->kmsg, NULL, 0);
+	r = vg_set_backend(&self->g[i].d, q, fd);
+	EXPECT_EQ(want, r) TH_LOG("%s on vq %u: %s, want %s", what, q,
+				  r ? dp_strerr(r) : "accepted",
+				  dp_strerr(want));
+	if (self->kmsg < 0)
+		return;
+	n = kmsg_count(self->kmsg, line, sizeof(line));
+	fprintf(stderr, "# %s, vq %u: %s, %d kernel line(s) above\n", what, q,
+		r ? dp_strerr(r) : "accepted", n);
+	EXPECT_EQ(1, n) TH_LOG("%s on vq %u: %d kernel lines \"%s...\", want 1",
+			       what, q, n, KMSG_TAG);
+}
+
+/*
+ * 1. The QEMU sequence with a macvtap on nicsim: traffic both ways, exact
+ * payloads, exact counters, zero copies; the frames for the guest do not
+ * also land on the macvtap's queue.
+ */
+TEST_F_TIMEOUT(mvt, traffic, 60)
+{
+	uint64_t bytes, txbytes = 0;
+	unsigned int k;
+
+	guest_open(_metadata, self, 0);
+	guest_start(_metadata, self, 0, self->tapfd, 0);
+	EXPECT_EQ(0, tap_pending(self->tapfd));
+	bytes = exchange(_metadata, self, 0, 100, NFR);
+	for (k = 0; k < NFR; k++)
+		txbytes += 60 + (k * 211) % (1514 - 60 + 1);
+	EXPECT_EQ((uint64_t)NFR, dp_wait_stat(&self->g[0], VG_VQ_RX,
+					      DP_STAT_OFF(packets), NFR, 2000));
+	EXPECT_EQ(bytes, dp_stat(&self->g[0], VG_VQ_RX, DP_STAT_OFF(bytes)));
+	EXPECT_EQ((uint64_t)NFR, dp_wait_stat(&self->g[0], VG_VQ_TX,
+					      DP_STAT_OFF(packets), NFR, 2000));
+	EXPECT_EQ(txbytes, dp_stat(&self->g[0], VG_VQ_TX, DP_STAT_OFF(bytes)));
+	EXPECT_EQ(0ULL, dp_stat(&self->g[0], VG_VQ_RX,
+				DP_STAT_OFF(drops_no_buf)));
+	expect_clean(_metadata, self, 0);
+	/* the accelerated frames went to the guest only */
+	EXPECT_EQ(0, tap_pending(self->tapfd))
+		TH_LOG("frames for the guest also queued on the macvtap fd");
+	close_all(_metadata, self);
+}
+
+/*
+ * 2. SET_BACKEND -1 on both queues stops the datapath and releases the
+ * queue pair and the MAC -- but only once neither queue runs; the same
+ * macvtap fd binds again and traffic flows.
+ */
+TEST_F_TIMEOUT(mvt, stop_restart, 60)
+{
+	uint64_t base;
+	int fd2;
+
+	guest_open(_metadata, self, 0);
+	guest_open(_metadata, self, 1);
+	guest_start(_metadata, self, 0, self->tapfd, 0);
+	exchange(_metadata, self, 0, 0, 3);
+
+	fd2 = mv_tap_open(self->mvt, self->mvt_idx);
+	ASSERT_LE(0, fd2) TH_LOG("second open of /dev/tap%d: %s", self->mvt_idx,
+				 dp_strerr(fd2));
+	self->fds[0] = fd2;
+
+	/* only Rx stopped: the binding (and the MAC) is still held */
+	ASSERT_EQ(0, vg_set_backend(&self->g[0].d, VG_VQ_RX, -1));
+	EXPECT_EQ(-EADDRINUSE, vg_set_backend(&self->g[1].d, VG_VQ_RX, fd2))
+		TH_LOG("MAC taken over while guest 0's Tx still runs");
+	/* both stopped */
+	ASSERT_EQ(0, vg_set_backend(&self->g[0].d, VG_VQ_TX, -1));
+	vp_test_frame(self->c.tx, 200, self->mac, self->c.nic.peer_mac, 99);
+	ASSERT_EQ(0, vp_packet_send(&self->c.nic, self->c.pkt, self->c.tx, 200));
+	EXPECT_EQ(0, dp_guest_quiet(&self->g[0], DP_QUIET_MS))
+		TH_LOG("a stopped device received a frame");
+	/* where frame 99 went with nobody bound (not asserted) */
+	fprintf(stderr, "# frame to the MAC while unbound: %zd bytes on the macvtap fd\n",
+		tap_pending(self->tapfd));
+
+	/* released: guest 1 may take the MAC (and then gives it back) */
+	EXPECT_EQ(0, vg_set_backend(&self->g[1].d, VG_VQ_RX, fd2))
+		TH_LOG("MAC/queue pair not released by SET_BACKEND -1 on both");
+	EXPECT_EQ(0, vg_set_backend(&self->g[1].d, VG_VQ_RX, -1));
+	EXPECT_EQ(0, dp_guest_quiet(&self->g[1], 50));
+
+	/* rewind as QEMU does and bind again with the same fd */
+	{
+		struct vg_net *g = &self->g[0];
+		unsigned int rx, tx;
+
+		ASSERT_EQ(0, vg_get_vring_base(&g->d, VG_VQ_RX, &rx));
+		ASSERT_EQ(0, vg_get_vring_base(&g->d, VG_VQ_TX, &tx));
+		EXPECT_EQ((unsigned int)g->rx_bufs_used, rx);
+		EXPECT_EQ(3U, tx);
+		ASSERT_EQ(0, vg_set_vring_base(&g->d, VG_VQ_RX, rx));
+		ASSERT_EQ(0, vg_set_vring_base(&g->d, VG_VQ_TX, tx));
+		base = dp_stat(g, VG_VQ_RX, DP_STAT_OFF(bufs_posted)) -
+		       g->rx_bufs_used;
+	}
+	guest_start(_metadata, self, 0, self->tapfd, base);
+	exchange(_metadata, self, 0, 10, 3);
+	EXPECT_EQ(6ULL, dp_wait_stat(&self->g[0], VG_VQ_RX,
+				     DP_STAT_OFF(packets), 6, 2000));
+	EXPECT_EQ(6ULL, dp_wait_stat(&self->g[0], VG_VQ_TX,
+				     DP_STAT_OFF(packets), 6, 2000));
+	EXPECT_EQ(0ULL, dp_stat(&self->g[1], VG_VQ_RX, DP_STAT_OFF(packets)));
+	expect_clean(_metadata, self, 0);
+
+	/* and a full stop / start cycle through the helpers once more */
+	base = guest_stop(_metadata, self, 0);
+	guest_start(_metadata, self, 0, self->tapfd, base);
+	exchange(_metadata, self, 0, 20, 2);
+	expect_clean(_metadata, self, 0);
+	close_all(_metadata, self);
+}
+
+/*
+ * 3. Refusals on an unbound device, each on both queues with exactly one
+ * kernel line, and the device works with the macvtap fd after each.
+ */
+TEST_F_TIMEOUT(mvt, refusals, 90)
+{
+	char veth[VP_IFNAMSIZ], vethp[VP_IFNAMSIZ], vmvt[VP_IFNAMSIZ];
+	struct {
+		const char *what;
+		int fd;
+		int want;
+	} bad[5];
+	uint64_t base = 0;
+	struct ifreq ifr;
+	unsigned int k, q;
+	int fd, idx, vidx, r;
+	uint8_t vmac[6];
+
+	/* a plain tap from /dev/net/tun */
+	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd) TH_LOG("/dev/net/tun: %s", strerror(errno));
+	self->fds[0] = fd;
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), VP_NAME_PREFIX "%dx",
+		 (int)getpid());
+	ASSERT_EQ(0, ioctl(fd, TUNSETIFF, &ifr)) TH_LOG("TUNSETIFF: %s",
+							 strerror(errno));
+	snprintf(self->extra[0], VP_IFNAMSIZ, "%s", ifr.ifr_name);
+	bad[0].what = "tun/tap fd (IFF_TAP|IFF_NO_PI)";
+	bad[0].fd = fd;
+	bad[0].want = -EOPNOTSUPP;
+
+	/* a macvtap whose lower device (a veth) does not cooperate */
+	snprintf(veth, sizeof(veth), VP_NAME_PREFIX "%dv", (int)getpid());
+	snprintf(vethp, sizeof(vethp), VP_NAME_PREFIX "%dw", (int)getpid());
+	r = mv_veth_add(veth, vethp);
+	ASSERT_EQ(0, r) TH_LOG("veth %s/%s: %s", veth, vethp, dp_strerr(r));
+	snprintf(self->extra[1], VP_IFNAMSIZ, "%s", veth);
+	vidx = (int)if_nametoindex(veth);
+	ASSERT_NE(0, vidx);
+	dp_guest_mac(vmac, 1);
+	r = mv_macvtap_create(vmvt, 'y', vidx, vmac, &idx);
+	snprintf(self->extra[2], VP_IFNAMSIZ, "%s", vmvt);
+	ASSERT_EQ(0, r) TH_LOG("macvtap %s on %s: %s", vmvt, veth, dp_strerr(r));
+	fd = mv_tap_open(vmvt, idx);
+	ASSERT_LE(0, fd) TH_LOG("/dev/tap%d: %s", idx, dp_strerr(fd));
+	self->fds[1] = fd;
+	bad[1].what = "macvtap on a veth";
+	bad[1].fd = fd;
+	bad[1].want = -EOPNOTSUPP;
+
+	/* no socket, no tap */
+	fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ASSERT_LE(0, fd);
+	self->fds[2] = fd;
+	bad[2].what = "eventfd";
+	bad[2].fd = fd;
+	bad[2].want = -ENOTSOCK;
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	self->fds[3] = fd;
+	bad[3].what = "/dev/null";
+	bad[3].fd = fd;
+	bad[3].want = -ENOTSOCK;
+	/* a socket that is no tap (the commit says: EOPNOTSUPP) */
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ASSERT_LE(0, fd);
+	self->fds[4] = fd;
+	bad[4].what = "UDP socket";
+	bad[4].fd = fd;
+	bad[4].want = -EOPNOTSUPP;
+
+	ASSERT_LE(0, self->kmsg) TH_LOG("/dev/kmsg: %s", strerror(errno));
+	guest_open(_metadata, self, 0);
+	for (k = 0; k < 5; k++) {
+		for (q = 0; q < VG_NVQS; q++)
+			expect_refused(_metadata, self, 0, q, bad[k].fd,
+				       bad[k].want, bad[k].what);
+		/* nothing half-bound: the good fd works on both queues */
+		guest_start(_metadata, self, 0, self->tapfd, base);
+		exchange(_metadata, self, 0, 100 * k, 2);
+		base = guest_stop(_metadata, self, 0);
+	}
+	EXPECT_EQ(10ULL, dp_wait_stat(&self->g[0], VG_VQ_RX,
+				      DP_STAT_OFF(packets), 10, 2000));
+	EXPECT_EQ(10ULL, dp_wait_stat(&self->g[0], VG_VQ_TX,
+				      DP_STAT_OFF(packets), 10, 2000));
+	expect_clean(_metadata, self, 0);
+	close_all(_metadata, self);
+}
+
+/*
+ * 4. The same MAC twice: a second device given a second queue fd of the
+ * same macvtap (multiqueue is not supported), or the very same fd, is
+ * refused with EADDRINUSE; the first device carries on.
+ */
+TEST_F_TIMEOUT(mvt, same_mac_twice, 60)
+{
+	unsigned int q;
+	int fd2;
+
+	ASSERT_LE(0, self->kmsg) TH_LOG("/dev/kmsg: %s", strerror(errno));
+	guest_open(_metadata, self, 0);
+	guest_open(_metadata, self, 1);
+	guest_start(_metadata, self, 0, self->tapfd, 0);
+	exchange(_metadata, self, 0, 0, 2);
+
+	fd2 = mv_tap_open(self->mvt, self->mvt_idx);
+	ASSERT_LE(0, fd2) TH_LOG("second open of /dev/tap%d: %s", self->mvt_idx,
+				 dp_strerr(fd2));
+	self->fds[0] = fd2;
+	for (q = 0; q < VG_NVQS; q++) {
+		expect_refused(_metadata, self, 1, q, fd2, -EADDRINUSE,
+			       "second queue fd of the same macvtap");
+		expect_refused(_metadata, self, 1, q, self->tapfd, -EADDRINUSE,
+			       "the same macvtap fd on a second device");
+	}
+	/* guest 1 was left with nothing: it cannot carry traffic */
+	EXPECT_EQ(0, dp_guest_quiet(&self->g[1], 50));
+	exchange(_metadata, self, 0, 10, 4);
+	EXPECT_EQ(6ULL, dp_wait_stat(&self->g[0], VG_VQ_RX,
+				     DP_STAT_OFF(packets), 6, 2000));
+	EXPECT_EQ(6ULL, dp_wait_stat(&self->g[0], VG_VQ_TX,
+				     DP_STAT_OFF(packets), 6, 2000));
+	EXPECT_EQ(0ULL, dp_stat(&self->g[1], VG_VQ_RX, DP_STAT_OFF(packets)));
+	EXPECT_EQ(0ULL, dp_stat(&self->g[1], VG_VQ_TX, DP_STAT_OFF(packets)));
+	expect_clean(_metadata, self, 0);
+	expect_clean(_metadata, self, 1);
+	close_all(_metadata, self);
+}
+
+/*
+ * 5. The macvtap deleted (ip link del) under a running device.
+ *
+ * As with vhost-net, deleting the macvtap revokes what it granted: the
+ * binding made through it ends, both queues report it on their error
+ * eventfd, the guest is cut off, and the MAC is free for a new macvtap.
+ */
+TEST_F_TIMEOUT(mvt, macvtap_deleted_while_bound, 60)
+{
+	struct vhost_accel_stats st;
+	int r, idx2, fd3;
+	char name2[VP_IFNAMSIZ];
+
+	guest_open(_metadata, self, 0);
+	guest_open(_metadata, self, 1);
+	guest_start(_metadata, self, 0, self->tapfd, 0);
+	exchange(_metadata, self, 0, 0, 2);
+
+	ASSERT_EQ(0, vp_nl_link_del(self->mvt_idx));
+	vg_sleep_ms(200);
+	EXPECT_EQ(0, (int)if_nametoindex(self->mvt));
+
+	/* both queues report the loss */
+	EXPECT_EQ(0, vg_vq_wait_err(&self->g[0].d, VG_VQ_RX, 2000));
+	EXPECT_EQ(0, vg_vq_wait_err(&self->g[0].d, VG_VQ_TX, 2000));
+	ASSERT_EQ(0, vg_get_stats(&self->g[0].d, &st));
+	EXPECT_EQ(1ULL, st.vq[VG_VQ_RX].errors);
+	EXPECT_EQ(1ULL, st.vq[VG_VQ_TX].errors);
+
+	/* a new macvtap with the same MAC on the same NIC is usable at once */
+	r = mv_macvtap_create(name2, 'u', self->c.nic.ifindex, self->mac, &idx2);
+	snprintf(self->extra[0], VP_IFNAMSIZ, "%s", name2);
+	ASSERT_EQ(0, r) TH_LOG("new macvtap with the old MAC: %s", dp_strerr(r));
+	fd3 = mv_tap_open(name2, idx2);
+	ASSERT_LE(0, fd3);
+	self->fds[0] = fd3;
+
+	/* the VMM stops; the dead fd binds no more */
+	guest_stop(_metadata, self, 0);
+	r = vg_set_backend(&self->g[0].d, VG_VQ_RX, self->tapfd);
+	EXPECT_GT(0, r) TH_LOG("fd of the deleted macvtap: %s",
+			       r ? dp_strerr(r) : "accepted");
+	if (!r)
+		vg_set_backend(&self->g[0].d, VG_VQ_RX, -1);
+	guest_start(_metadata, self, 1, fd3, 0);
+	{
+		/* guest 1 now owns the MAC: traffic reaches it, not guest 0 */
+		struct vg_net_rx f;
+		char why[256];
+
+		vp_test_frame(self->c.tx, 300, self->mac, self->c.nic.peer_mac, 7);
+		ASSERT_EQ(0, vp_packet_send(&self->c.nic, self->c.pkt,
+					    self->c.tx, 300));
+		ASSERT_EQ(0, dp_guest_recv(&self->g[1], &f, DP_WAIT_MS, NULL))
+			TH_LOG("the new macvtap's device got nothing");
+		ASSERT_EQ(0, dp_rx_check(&self->g[1], &f, self->c.tx, 300, 1,
+					 why, sizeof(why))) TH_LOG("%s", why);
+		EXPECT_EQ(0, dp_guest_quiet(&self->g[0], 50));
+	}
+	expect_errors(_metadata, self, 0, 1);
+	expect_clean(_metadata, self, 1);
+	close_all(_metadata, self);
+}
+
+TEST_HARNESS_MAIN
