@@ -237,6 +237,57 @@ static unsigned int dp_gather(struct vhost_accel_vq *vq, unsigned int room,
 	return n;
 }
 
+typedef unsigned int (*dp_hand_fn)(struct vhost_accel_qp *qp,
+				   const struct vhost_accel_buf *bufs,
+				   unsigned int n);
+
+/*
+ * Move guest chains to the NIC (@hand: xmit or post_rx) until the guest
+ * ring is empty (kicks re-armed), the NIC is full (its completions requeue
+ * us: backpressure), or DP_WEIGHT frames moved (requeued, for fairness).
+ */
+static void dp_pump(struct vhost_accel_vq *vq, dp_prepare_fn prepare,
+		    dp_hand_fn hand,
+		    unsigned int (*space)(struct vhost_accel_qp *qp))
+{
+	struct vhost_accel_binding *b = vq->backend;
+	unsigned int room, n, accepted, i, done = 0;
+
+	vhost_accel_ring_disable_notify(vq);
+	for (;;) {
+		/* The NIC never holds more of our buffers than the ring has. */
+		room = min(vq->num - vq->inflight, dp_space(b, space));
+		if (!room)
+			return;
+		n = dp_gather(vq, room, prepare);
+		if (vq->broken)
+			return;
+		if (!n) {
+			if (!vhost_accel_ring_enable_notify(vq))
+				return;
+			vhost_accel_ring_disable_notify(vq);
+			continue;
+		}
+		accepted = hand(b->qp, vq->bufs, n);
+		vq->inflight += accepted;
+		vq->stats.bufs_posted += accepted;
+		if (vq->index == VHOST_ACCEL_VQ_TX) {
+			vq->stats.packets += accepted;
+			for (i = 0; i < accepted; i++)
+				vq->stats.bytes += vq->bufs[i].len;
+		}
+		if (accepted < n) {
+			vhost_accel_ring_unget(vq, n - accepted);
+			return;
+		}
+		done += n;
+		if (done >= DP_WEIGHT) {
+			vhost_accel_dp_queue(vq);
+			return;
+		}
+	}
+}
+
 /* ---- TX ---- */
 
 static void tx_reap(struct vhost_accel_vq *vq)
@@ -335,46 +386,11 @@ static int tx_prepare(struct vhost_accel_vq *vq,
 static void tx_handle(struct vhost_accel_vq *vq)
 {
 	struct vhost_accel_binding *b = vq->backend;
-	const struct vhost_accel_nic_ops *ops;
-	unsigned int room, n, sent, i, done = 0;
 
 	tx_reap(vq);
-	if (!b || vq->broken)
-		return;
-	ops = b->nic->ops;
-	vhost_accel_ring_disable_notify(vq);
-	for (;;) {
-		room = dp_space(b, ops->tx_space);
-		if (!room)
-			return;	/* NIC ring full: tx_done requeues us */
-		n = dp_gather(vq, room, tx_prepare);
-		if (vq->broken)
-			return;
-		if (!n) {
-			if (!vhost_accel_ring_enable_notify(vq))
-				return;
-			vhost_accel_ring_disable_notify(vq);
-			continue;
-		}
-		sent = ops->xmit(b->qp, vq->bufs, n);
-		vq->inflight += sent;
-		vq->stats.bufs_posted += sent;
-		vq->stats.packets += sent;
-		for (i = 0; i < sent; i++)
-			vq->stats.bytes += vq->bufs[i].len;
-		if (sent < n) {
-			/* NIC ring full: the guest sees a full ring until
-			 * the NIC completes something (tx_done requeues us).
-			 */
-			vhost_accel_ring_unget(vq, n - sent);
-			return;
-		}
-		done += n;
-		if (done >= DP_WEIGHT) {
-			vhost_accel_dp_queue(vq);
-			return;
-		}
-	}
+	if (b && !vq->broken)
+		dp_pump(vq, tx_prepare, b->nic->ops->xmit,
+			b->nic->ops->tx_space);
 }
 
 /* ---- RX ---- */
@@ -500,35 +516,11 @@ static int rx_prepare(struct vhost_accel_vq *vq,
 static void rx_handle(struct vhost_accel_vq *vq)
 {
 	struct vhost_accel_binding *b = vq->backend;
-	unsigned int room, n, posted;
 
 	rx_reap(vq);
-	if (!b || vq->broken)
-		return;
-	vhost_accel_ring_disable_notify(vq);
-	while (vq->inflight < vq->num) {
-		room = min(vq->num - vq->inflight,
-			   dp_space(b, b->nic->ops->rx_space));
-		if (!room)
-			return;	/* NIC ring full: rx_done requeues us */
-		n = dp_gather(vq, room, rx_prepare);
-		if (vq->broken)
-			return;
-		if (!n) {
-			/* Out of guest buffers: the next kick refills. */
-			if (!vhost_accel_ring_enable_notify(vq))
-				return;
-			vhost_accel_ring_disable_notify(vq);
-			continue;
-		}
-		posted = b->nic->ops->post_rx(b->qp, vq->bufs, n);
-		vq->inflight += posted;
-		vq->stats.bufs_posted += posted;
-		if (posted < n) {
-			vhost_accel_ring_unget(vq, n - posted);
-			return;
-		}
-	}
+	if (b && !vq->broken)
+		dp_pump(vq, rx_prepare, b->nic->ops->post_rx,
+			b->nic->ops->rx_space);
 }
 
 /**
