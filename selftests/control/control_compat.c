@@ -276,25 +276,28 @@ static struct result run_step(struct ctx *c, const struct step *s)
 	return res;
 }
 
+struct step_child {
+	struct ctx *c;
+	const struct step *s;
+	struct result *shm;
+};
+
+static int step_child_fn(void *arg)
+{
+	struct step_child *sc = arg;
+
+	*sc->shm = run_step(sc->c, sc->s);
+	return 0;
+}
+
 /* Run @s in a forked child sharing the fd; the result comes back in @shm. */
 static struct result run_step_child(struct ctx *c, const struct step *s,
 				    struct result *shm)
 {
 	struct result res = { -ECHILD, 0 };
-	int status;
-	pid_t pid;
+	struct step_child sc = { c, s, shm };
 
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid < 0)
-		return res;
-	if (!pid) {
-		*shm = run_step(c, s);
-		_exit(0);
-	}
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-	    WEXITSTATUS(status))
+	if (vt_run_child(step_child_fn, &sc))
 		return res;
 	return *shm;
 }

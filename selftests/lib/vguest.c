@@ -143,15 +143,22 @@ int vg_reset_owner(struct vg_dev *d)
 	return vg_ioctl(d, VHOST_RESET_OWNER, NULL);
 }
 
-int vg_get_features(struct vg_dev *d, uint64_t *features)
+/* An ioctl that reads one u64; *@out is written only on success. */
+static int vg_ioctl_get_u64(struct vg_dev *d, unsigned long req,
+			    uint64_t *out)
 {
-	__u64 f = 0;
+	__u64 v = 0;
 	int r;
 
-	r = vg_ioctl(d, VHOST_GET_FEATURES, &f);
+	r = vg_ioctl(d, req, &v);
 	if (!r)
-		*features = f;
+		*out = v;
 	return r;
+}
+
+int vg_get_features(struct vg_dev *d, uint64_t *features)
+{
+	return vg_ioctl_get_u64(d, VHOST_GET_FEATURES, features);
 }
 
 int vg_set_features(struct vg_dev *d, uint64_t features)
@@ -167,13 +174,7 @@ int vg_set_features(struct vg_dev *d, uint64_t features)
 
 int vg_get_backend_features(struct vg_dev *d, uint64_t *features)
 {
-	__u64 f = 0;
-	int r;
-
-	r = vg_ioctl(d, VHOST_GET_BACKEND_FEATURES, &f);
-	if (!r)
-		*features = f;
-	return r;
+	return vg_ioctl_get_u64(d, VHOST_GET_BACKEND_FEATURES, features);
 }
 
 int vg_set_backend_features(struct vg_dev *d, uint64_t features)
