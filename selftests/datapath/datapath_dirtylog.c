@@ -260,13 +260,14 @@ static int dl_check(struct _test_data_dirtylog *self, const uint8_t *bm,
 		    char *why, size_t wl)
 {
 	uint64_t deadline = vg_now_ms() + DP_WAIT_MS, p, npages;
-	volatile const uint8_t *vbm = bm;
 	size_t i;
 
 	npages = (uint64_t)self->log_len * 8;
 	for (;;) {
 		for (i = 0; i < self->log_len; i++)
-			if ((vbm[i] & self->min[i]) != self->min[i])
+			/* the kernel sets bits meanwhile: load afresh */
+			if ((__atomic_load_n(&bm[i], __ATOMIC_RELAXED) &
+			     self->min[i]) != self->min[i])
 				break;
 		if (i == self->log_len)
 			break;
