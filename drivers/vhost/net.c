@@ -12,7 +12,10 @@
  * RX: the worker posts the guest's empty receive chains to the NIC; the NIC
  * writes frames straight into them, leaving room for the virtio-net header
  * in each frame's first buffer; on completion the worker writes the header
- * (num_buffers, checksum and GSO fields) and the used entries.
+ * (num_buffers, checksum and GSO fields) and the used entries.  With
+ * VHOST_F_LOG_ALL (live migration) the pages of the bytes written, by the
+ * NIC and by us, are marked in the dirty log then: the guest-physical
+ * ranges of every posted chain are kept for that until it completes.
  *
  * Completions arrive from the driver in softirq context; they are queued
  * in a small FIFO per virtqueue and the worker is woken once per batch.
@@ -66,10 +69,12 @@ int vhost_accel_dp_alloc(struct vhost_accel_vq *vq, unsigned int max_segs)
 	if (vq->index == VHOST_ACCEL_VQ_RX) {
 		vq->rx_heads = kvcalloc(num, sizeof(*vq->rx_heads), GFP_KERNEL);
 		vq->rx_frame = kvcalloc(num, sizeof(*vq->rx_frame), GFP_KERNEL);
+		vq->rx_log = kvcalloc(num * max_segs, sizeof(*vq->rx_log),
+				      GFP_KERNEL);
 	}
 	if (!vq->comp.ents || !vq->segs || !vq->gpas || !vq->bufs ||
 	    !vq->used || (vq->index == VHOST_ACCEL_VQ_RX &&
-			  (!vq->rx_heads || !vq->rx_frame))) {
+			  (!vq->rx_heads || !vq->rx_frame || !vq->rx_log))) {
 		vhost_accel_dp_free(vq);
 		return -ENOMEM;
 	}
@@ -93,6 +98,7 @@ void vhost_accel_dp_free(struct vhost_accel_vq *vq)
 	kfree(vq->used);
 	kvfree(vq->rx_heads);
 	kvfree(vq->rx_frame);
+	kvfree(vq->rx_log);
 	vq->comp.ents = NULL;
 	vq->segs = NULL;
 	vq->gpas = NULL;
@@ -100,6 +106,7 @@ void vhost_accel_dp_free(struct vhost_accel_vq *vq)
 	vq->used = NULL;
 	vq->rx_heads = NULL;
 	vq->rx_frame = NULL;
+	vq->rx_log = NULL;
 }
 
 void vhost_accel_dp_queue(struct vhost_accel_vq *vq)
@@ -419,6 +426,50 @@ static int rx_write_hdr(struct vhost_accel_vq *vq)
 			   vq->vnet_hdr_len, true);
 }
 
+/*
+ * With LOG_ALL, mark the first @len bytes of the chain at @head dirty:
+ * what the NIC (and, in a frame's first buffer, the virtio-net header)
+ * wrote there.
+ */
+static int rx_log_buf(struct vhost_accel_vq *vq, u32 head, u32 len)
+{
+	const struct vhost_accel_log_range *r;
+	unsigned int i;
+	u32 step;
+
+	if (!vhost_accel_has_feature(vq->dev, VHOST_F_LOG_ALL))
+		return 0;
+	if (WARN_ON_ONCE(head >= vq->num))
+		return -EINVAL;
+	r = vq->rx_log + (size_t)head * vq->max_segs;
+	for (i = 0; i < vq->rx_heads[head].nranges && len; i++) {
+		step = min(len, r[i].len);
+		if (vhost_accel_log_write(vq, r[i].gpa, step))
+			return -EFAULT;
+		len -= step;
+	}
+	return 0;
+}
+
+/* Log the buffers of the frame being assembled (vq->rx_frame). */
+static int rx_log_frame(struct vhost_accel_vq *vq)
+{
+	bool le = dp_is_le(vq);
+	unsigned int i;
+	u32 len;
+
+	for (i = 0; i < vq->rx_frame_n; i++) {
+		len = __virtio32_to_cpu(le, vq->rx_frame[i].len);
+		/* The header is ours even if a NIC reported less. */
+		if (!i)
+			len = max(len, vq->vnet_hdr_len);
+		if (rx_log_buf(vq, __virtio32_to_cpu(le, vq->rx_frame[i].id),
+			       len))
+			return -EFAULT;
+	}
+	return 0;
+}
+
 /* A whole frame arrived: header first, then publish its used entries. */
 static int rx_finish_frame(struct vhost_accel_vq *vq)
 {
@@ -427,6 +478,10 @@ static int rx_finish_frame(struct vhost_accel_vq *vq)
 
 	if (rx_write_hdr(vq)) {
 		vhost_accel_vq_fail(vq, "RX virtio-net header unwritable");
+		return -EFAULT;
+	}
+	if (rx_log_frame(vq)) {
+		vhost_accel_vq_fail(vq, "RX dirty log unwritable");
 		return -EFAULT;
 	}
 	for (i = 0; i < vq->rx_frame_n; i++)
@@ -469,7 +524,10 @@ static void rx_reap(struct vhost_accel_vq *vq)
 	if (unused) {
 		/* Buffers come back unused only at the end, in posting order:
 		 * hand them (and a frame cut short) back to the avail ring.
+		 * The NIC did write into the latter: log it all the same.
 		 */
+		if (!vq->broken && rx_log_frame(vq))
+			vhost_accel_vq_fail(vq, "RX dirty log unwritable");
 		vhost_accel_ring_unget(vq, unused + vq->rx_frame_n);
 		vq->rx_frame_n = 0;
 	}
@@ -495,6 +553,33 @@ static void rx_note_hdr(struct vhost_accel_vq *vq,
 	}
 }
 
+/*
+ * Remember the guest-physical ranges of a chain (its page segments, merged
+ * where contiguous) for logging what the NIC writes into it.
+ */
+static void rx_note_log(struct vhost_accel_vq *vq,
+			const struct vhost_accel_chain *chain)
+{
+	struct vhost_accel_log_range *r = vq->rx_log +
+					  (size_t)chain->head * vq->max_segs;
+	unsigned int i, n = 0;
+
+	for (i = 0; i < chain->nsegs; i++) {
+		u64 gpa = chain->gpas[i];
+		u32 len = chain->segs[i].len;
+
+		if (n && r[n - 1].gpa + r[n - 1].len == gpa &&
+		    r[n - 1].len <= U32_MAX - len) {
+			r[n - 1].len += len;
+			continue;
+		}
+		r[n].gpa = gpa;
+		r[n].len = len;
+		n++;
+	}
+	vq->rx_heads[chain->head].nranges = n;
+}
+
 /* Turn an RX chain into an empty buffer; as tx_prepare(). */
 static int rx_prepare(struct vhost_accel_vq *vq,
 		      struct vhost_accel_chain *chain,
@@ -505,6 +590,7 @@ static int rx_prepare(struct vhost_accel_vq *vq,
 		return -EINVAL;
 	}
 	rx_note_hdr(vq, chain);
+	rx_note_log(vq, chain);
 	buf->cookie = chain->head;
 	buf->len = chain->in_len;
 	buf->segs = chain->segs;
@@ -538,4 +624,5 @@ void vhost_accel_dp_handle(struct vhost_accel_vq *vq)
 		rx_handle(vq);
 	else
 		tx_handle(vq);
+	vhost_accel_log_flush(vq);
 }

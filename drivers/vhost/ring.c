@@ -21,9 +21,10 @@
  * used->idx and reading the guest's interrupt suppression, and between
  * re-enabling kicks and re-reading avail->idx.
  *
- * Unfinished: dirty logging of our writes to the used ring (vq->log_used,
- * used during live migration).  Each place that writes the used ring says
- * where the call would go; log.c has no helper to mark pages yet.
+ * With VHOST_VRING_F_LOG (vq->log_used), every write to the used ring is
+ * marked in the dirty log at log_guest_addr + offset, as in vhost-net: only
+ * the bytes written, so only the 4 KiB pages they lie in.  A log that cannot
+ * be written stops the queue like any other fault.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -175,12 +176,29 @@ static int ring_fetch_avail_idx(struct vhost_accel_vq *vq)
 	return 1;
 }
 
+/* Byte offset of avail_event (used->ring[num]) in the used ring. */
+static __always_inline u64 ring_avail_event_off(const struct vhost_accel_vq *vq)
+{
+	return offsetof(struct vring_used, ring) +
+	       (u64)vq->num * sizeof(struct vring_used_elem);
+}
+
+/* Mark @len bytes written at @off into the used ring, if asked to. */
+static int ring_log_used(struct vhost_accel_vq *vq, u64 off, u64 len)
+{
+	if (!vq->log_used)
+		return 0;
+	return vhost_accel_log_write(vq, vq->log_guest_addr + off, len);
+}
+
 static int ring_write_used_flags(struct vhost_accel_vq *vq)
 {
 	if (unlikely(put_user(cpu_to_vq16(vq, vq->used_flags),
 			      &ring_used(vq)->flags)))
 		return ring_fail(vq, -EFAULT, "cannot write used->flags");
-	/* Unfinished: with vq->log_used, log the used->flags write here. */
+	if (unlikely(ring_log_used(vq, offsetof(struct vring_used, flags),
+				   sizeof(__virtio16))))
+		return ring_fail(vq, -EFAULT, "cannot log used->flags");
 	return 0;
 }
 
@@ -420,10 +438,14 @@ int vhost_accel_ring_start(struct vhost_accel_vq *vq)
 	vq->used_flags = 0;
 	if (put_user(cpu_to_vq16(vq, 0), &ring_used(vq)->flags))
 		return -EFAULT;
+	if (ring_log_used(vq, offsetof(struct vring_used, flags),
+			  sizeof(__virtio16)))
+		return -EFAULT;
 	if (event && put_user(cpu_to_vq16(vq, vq->last_avail_idx),
 			      ring_avail_event(vq)))
 		return -EFAULT;
-	/* Unfinished: with vq->log_used, log both writes here. */
+	if (event && ring_log_used(vq, ring_avail_event_off(vq), event))
+		return -EFAULT;
 
 	vq->avail_idx = vq->last_avail_idx;
 	vq->signalled_used = vq->last_used_idx;
@@ -561,11 +583,13 @@ void vhost_accel_ring_unget(struct vhost_accel_vq *vq, unsigned int n)
  * @n: number of elements, at most vq->num
  *
  * Writes the elements at vq->last_used_idx (wrapping once at most), then
- * publishes the new used->idx after a write barrier.  The guest is not
- * signalled; see vhost_accel_ring_signal().
+ * publishes the new used->idx after a write barrier; with
+ * VHOST_VRING_F_LOG both writes are marked in the dirty log.  The guest is
+ * not signalled; see vhost_accel_ring_signal().
  *
- * Return: 0, or -EFAULT if the used ring cannot be written (the queue is
- * then broken and nothing is published).
+ * Return: 0, or -EFAULT if the used ring or the dirty log cannot be written
+ * (the queue is then broken; nothing is published unless only logging the
+ * index failed).
  */
 int vhost_accel_ring_add_used(struct vhost_accel_vq *vq,
 			      const struct vring_used_elem *used,
@@ -590,11 +614,13 @@ int vhost_accel_ring_add_used(struct vhost_accel_vq *vq,
 	    unlikely(copy_to_user(&ring->ring[0], used + first,
 				  (n - first) * sizeof(*used))))
 		return ring_fail(vq, -EFAULT, "cannot write used entry 0");
-	/*
-	 * Unfinished: with vq->log_used, log the entries just written
-	 * (offsetof(struct vring_used, ring) + start * 8, twice when wrapped)
-	 * before publishing the index, and the index after it.
-	 */
+	/* Logged before they are published: a failure publishes nothing. */
+	if (unlikely(ring_log_used(vq, offsetof(struct vring_used, ring) +
+				   start * sizeof(*used),
+				   first * sizeof(*used)) ||
+		     ring_log_used(vq, offsetof(struct vring_used, ring),
+				   (n - first) * sizeof(*used))))
+		return ring_fail(vq, -EFAULT, "cannot log used entries");
 
 	/* The guest must see the entries before the index that covers them. */
 	smp_wmb();
@@ -609,6 +635,9 @@ int vhost_accel_ring_add_used(struct vhost_accel_vq *vq,
 	 */
 	if (unlikely((u16)(new - vq->signalled_used) < (u16)(new - old)))
 		vq->signalled_used_valid = false;
+	if (unlikely(ring_log_used(vq, offsetof(struct vring_used, idx),
+				   sizeof(__virtio16))))
+		return ring_fail(vq, -EFAULT, "cannot log used->idx");
 	return 0;
 }
 
@@ -713,7 +742,11 @@ bool vhost_accel_ring_enable_notify(struct vhost_accel_vq *vq)
 			ring_fail(vq, -EFAULT, "cannot write avail_event");
 			return false;
 		}
-		/* Unfinished: with vq->log_used, log the avail_event write. */
+		if (unlikely(ring_log_used(vq, ring_avail_event_off(vq),
+					   sizeof(__virtio16)))) {
+			ring_fail(vq, -EFAULT, "cannot log avail_event");
+			return false;
+		}
 	} else if (vq->used_flags & VRING_USED_F_NO_NOTIFY) {
 		vq->used_flags &= ~VRING_USED_F_NO_NOTIFY;
 		if (ring_write_used_flags(vq))

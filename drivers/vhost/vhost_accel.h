@@ -7,8 +7,9 @@
  * Locking, outermost first:
  *   dev->mutex   device configuration: owner, memory table, log, features
  *   vq->mutex    one virtqueue's configuration and ring state
- * The worker takes only vq->mutex.  dev->mem is replaced with dev->mutex and
- * every vq->mutex held, so holding either one is enough to read it.
+ * The worker takes only vq->mutex.  dev->mem, dev->features, dev->log_base
+ * and dev->log_ctx are changed with dev->mutex and every vq->mutex held, so
+ * holding either one is enough to read them.
  */
 #ifndef _VHOST_ACCEL_CORE_H
 #define _VHOST_ACCEL_CORE_H
@@ -80,6 +81,13 @@ struct vhost_accel_rx_head {
 	u8 npieces;
 	u8 len[VHOST_ACCEL_VNET_HDR_MAX];
 	u64 gpa[VHOST_ACCEL_VNET_HDR_MAX];
+	u32 nranges;			/* its vhost_accel_log_range entries */
+};
+
+/* A guest-physical range of a posted Rx chain, for dirty logging. */
+struct vhost_accel_log_range {
+	u64 gpa;
+	u32 len;
 };
 
 /* A device's queue pair bound to a queue pair of a cooperating NIC. */
@@ -162,6 +170,9 @@ struct vhost_accel_vq {
 	struct vring_used_elem *rx_frame;	/* RX: buffers of the frame */
 	unsigned int rx_frame_n;		/*     being assembled */
 	struct vhost_accel_meta rx_meta;
+	/* RX: the ranges of each posted chain, max_segs per head. */
+	struct vhost_accel_log_range *rx_log;
+	bool log_pending;		/* bits set, log eventfd not signalled */
 
 	struct vhost_accel_vq_stats stats;
 };
@@ -306,6 +317,8 @@ long vhost_accel_set_log_fd(struct vhost_accel_dev *dev, int __user *argp);
 bool vhost_accel_log_access_ok(const struct vhost_accel_dev *dev, u64 base,
 			       const struct vhost_accel_mem *mem);
 void vhost_accel_log_reset(struct vhost_accel_dev *dev);
+int vhost_accel_log_write(struct vhost_accel_vq *vq, u64 gpa, u64 len);
+void vhost_accel_log_flush(struct vhost_accel_vq *vq);
 
 /* Does a 64-bit address from user space fit this kernel's pointers? */
 static inline bool vhost_accel_addr_fits(u64 addr)

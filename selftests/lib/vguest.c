@@ -1512,6 +1512,8 @@ static int vg_net_rx_used(struct vg_net *n, uint32_t *id, uint32_t *len)
 	}
 	n->rx_free[n->rx_nfree++] = *id;
 	n->rx_bufs_used++;
+	if (n->rx_used_cb)
+		n->rx_used_cb(n->rx_used_ctx, *id, *len);
 	if (*len > n->rx_buf_len) {
 		vg_net_set_err(n, "Rx used len %u > buffer %u", *len,
 			       n->rx_buf_len);
@@ -1866,4 +1868,21 @@ int vg_net_rx_burst(struct vg_net *n, unsigned int max, int idle_ms,
 			return r;
 	}
 	return 0;
+}
+
+uint64_t vg_net_rx_buf_gpa(const struct vg_net *n, uint32_t id)
+{
+	return n->rx_pool_gpa + (uint64_t)id * n->rx_stride;
+}
+
+int vg_vq_set_log(struct vg_dev *d, unsigned int idx, bool on)
+{
+	struct vg_vq *vq = vg_vq_get(d, idx);
+
+	if (!vq || !vq->ready)
+		return -EINVAL;
+	return vg_set_vring_addr(d, idx, (uintptr_t)vq->desc,
+				 (uintptr_t)vq->avail, (uintptr_t)vq->used,
+				 on ? vq->used_gpa : 0,
+				 on ? 1U << VHOST_VRING_F_LOG : 0);
 }

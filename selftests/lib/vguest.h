@@ -365,6 +365,13 @@ struct vg_net {
 
 	/* counters, for the caller */
 	uint64_t tx_queued, tx_completed, rx_frames, rx_bufs_used;
+
+	/*
+	 * Optional observer of every used Rx entry taken (buffer @id, @len
+	 * bytes written by the device), set by the caller after vg_net_open().
+	 */
+	void (*rx_used_cb)(void *ctx, uint32_t id, uint32_t len);
+	void *rx_used_ctx;
 };
 
 /*
@@ -436,6 +443,19 @@ int vg_net_tx_burst(struct vg_net *n, const void *frame, uint32_t len,
 typedef int (*vg_net_rx_cb)(void *ctx, const struct vg_net_rx *f);
 int vg_net_rx_burst(struct vg_net *n, unsigned int max, int idle_ms,
 		    vg_net_rx_cb cb, void *ctx, unsigned int *got);
+
+/*
+ * GPA of Rx buffer @id: its descriptors are laid out back to back from
+ * there, so the device's first @len bytes are [gpa, gpa + len).
+ */
+uint64_t vg_net_rx_buf_gpa(const struct vg_net *n, uint32_t id);
+
+/*
+ * VHOST_SET_VRING_ADDR again with vq @idx's ring addresses, asking for
+ * dirty logging of its used ring (VHOST_VRING_F_LOG, log_guest_addr =
+ * used_gpa) or not, as QEMU does at migration start / end.
+ */
+int vg_vq_set_log(struct vg_dev *d, unsigned int idx, bool on);
 
 /* ---- process helpers ------------------------------------------------- */
 
