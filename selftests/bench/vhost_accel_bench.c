@@ -121,6 +121,7 @@ struct row {
 	double v[NKINDS][MAX_REPS];
 	unsigned int nv[NKINDS];
 	bool na[NKINDS];		/* not applicable to that path */
+	bool failed[NKINDS];		/* a measurement failed */
 };
 
 static struct row rows[MAX_ROWS];
@@ -203,7 +204,7 @@ static void fmt_cell(char *b, size_t l, const struct row *r, enum kind k)
 		return;
 	}
 	if (!row_stat(r, k, &med, &lo, &hi)) {
-		snprintf(b, l, "FAILED");
+		snprintf(b, l, "%s", r->failed[k] ? "FAILED" : "-");
 		return;
 	}
 	fmt_num(m, sizeof(m), med);
@@ -276,8 +277,9 @@ static void print_table(void)
 				continue;
 			}
 			if (!row_stat(r, (enum kind)k, &med, &lo, &hi)) {
-				out("csv,%s,%s,%s,failed,,,0,,\n", r->name,
-				    r->unit, kind_name[k]);
+				out("csv,%s,%s,%s,%s,,,0,,\n", r->name,
+				    r->unit, kind_name[k],
+				    r->failed[k] ? "failed" : "not-run");
 				continue;
 			}
 			out("csv,%s,%s,%s,%.6g,%.6g,%.6g,%u,%s,%s\n", r->name,
@@ -818,7 +820,7 @@ struct sender {
 	const uint8_t *frame;
 	size_t len;
 	atomic_bool stop;
-	atomic_uint_fast64_t sent;
+	atomic_uint_fast64_t sent, full;
 	int err;
 };
 
@@ -837,8 +839,10 @@ static void *sender_main(void *arg)
 		n = vp_packet_send_many(s->nic, s->fd, bufs, lens, BATCH);
 		if (n > 0)
 			atomic_fetch_add(&s->sent, (uint64_t)n);
-		else if (n == -ENOBUFS || n == -EAGAIN)
+		else if (n == -ENOBUFS || n == -EAGAIN) {
+			atomic_fetch_add(&s->full, 1);
 			sched_yield();	/* the device queue is full */
+		}
 		else if (n < 0 && n != -EINTR) {
 			s->err = -n;
 			break;
@@ -852,6 +856,7 @@ struct rx_result {
 	double cpu_ns, engine_ns;	/* per frame received */
 	double cpu_per_lost_ns, engine_per_lost_ns;
 	double kicks, sleeps, calls;
+	uint64_t full;		/* sendmmsg calls refused: queue full */
 };
 
 /* Guest Rx for @ms: reap, repost, sleep on calls when idle. */
@@ -896,7 +901,8 @@ static int rx_run(struct bdev *d, unsigned int ms, uint64_t work_ns,
 }
 
 static int rx_window(struct bpath *p, const uint8_t *frame, size_t len,
-		     bool vnet_hdr, uint64_t work_ns, struct rx_result *res)
+		     uint16_t proto, bool vnet_hdr, uint64_t work_ns,
+		     struct rx_result *res)
 {
 	struct bdev *d = &p->dev[0];
 	struct sender s = { .nic = far_nic(p, 0), .frame = frame, .len = len };
@@ -906,7 +912,7 @@ static int rx_window(struct bpath *p, const uint8_t *frame, size_t len,
 	int r;
 
 	memset(res, 0, sizeof(*res));
-	s.fd = vp_packet_open(s.nic, ETH_P_ALL, VP_PKT_QDISC_BYPASS |
+	s.fd = vp_packet_open(s.nic, proto, VP_PKT_QDISC_BYPASS |
 			      (vnet_hdr ? VP_PKT_VNET_HDR : 0));
 	if (s.fd < 0)
 		return s.fd;
@@ -925,6 +931,7 @@ static int rx_window(struct bpath *p, const uint8_t *frame, size_t len,
 		r = rx_run(d, window_ms, work_ns, &fr, &by);
 	cpu_snap(p, &c1);
 	res->sent = (double)(atomic_load(&s.sent) - sent0);
+	res->full = atomic_load(&s.full);
 	atomic_store(&s.stop, true);
 	pthread_join(th, NULL);
 	close(s.fd);
@@ -996,6 +1003,7 @@ static void fail_row(enum kind k, const char *row, int r, struct bpath *p)
 {
 	char name[128], why[200];
 
+	row_find(row)->failed[k] = true;
 	snprintf(name, sizeof(name), "%s: %s", kind_name[k], row);
 	snprintf(why, sizeof(why), "%s%s%s", strerror(r < 0 ? -r : r),
 		 p->dev[0].g.err[0] ? ": " : "", p->dev[0].g.err);
@@ -1108,7 +1116,8 @@ static void measure_rx_size(unsigned int sz, unsigned int rep)
 			continue;
 		vp_test_frame(small_frame[k][1], sz - 4, p->dev[0].mac,
 			      far_mac, 2);
-		r = rx_window(p, small_frame[k][1], sz - 4, false, 0, &res);
+		r = rx_window(p, small_frame[k][1], sz - 4, VP_ETH_P_TEST,
+			      false, 0, &res);
 		if (r) {
 			fail_row((enum kind)k, nm, r, p);
 			continue;
@@ -1128,8 +1137,9 @@ static void measure_rx_size(unsigned int sz, unsigned int rep)
 			else
 				rr->na[k] = true;
 		}
-		out("#   %s %s rep %u: guest got %.0f pps (%.0f sent, %.0f not received); per frame: cpu %.2f us, engine %.2f us, kicks %.3f, guest sleeps %.3f, calls %.3f\n",
-		    kind_name[k], nm, rep, res.pps, res.sent, res.lost,
+		out("#   %s %s rep %u: guest got %.0f pps (in the window: %.0f sent, %.0f got, %.0f not received; sender refused %" PRIu64 " times); per frame: cpu %.2f us, engine %.2f us, kicks %.3f, guest sleeps %.3f, calls %.3f\n",
+		    kind_name[k], nm, rep, res.pps, res.sent, res.got,
+		    res.lost, res.full,
 		    res.cpu_ns / 1e3, res.engine_ns / 1e3, res.kicks,
 		    res.sleeps, res.calls);
 	}
@@ -1137,7 +1147,7 @@ static void measure_rx_size(unsigned int sz, unsigned int rep)
 
 static void measure_rx_gso(unsigned int rep)
 {
-	struct virtio_net_hdr_mrg_rxbuf *h = (void *)gso_rx_frame;
+	struct virtio_net_hdr_mrg_rxbuf h;
 	struct rx_result res;
 	uint16_t cs, co;
 	size_t len;
@@ -1151,16 +1161,19 @@ static void measure_rx_gso(unsigned int rep)
 			continue;
 		len = build_gso(gso_rx_frame + sizeof(struct virtio_net_hdr),
 				p->dev[0].mac, far_mac, &cs, &co);
-		gso_hdr(h, cs, co);
+		gso_hdr(&h, cs, co);
+		/* PACKET_VNET_HDR takes the 10-byte header */
+		memcpy(gso_rx_frame, &h.hdr, sizeof(h.hdr));
 		r = rx_window(p, gso_rx_frame, sizeof(struct virtio_net_hdr) + len,
-			      true, 0, &res);
+			      ETH_P_IP, true, 0, &res);
 		if (r) {
 			fail_row((enum kind)k, "rx-gso64k", r, p);
 			continue;
 		}
 		row_add(rr, (enum kind)k, res.bps / 1e9);
-		out("#   %s rx-gso64k rep %u: %.3f Gbit/s in %.0f guest frames/s; %.0f GSO frames sent\n",
-		    kind_name[k], rep, res.bps / 1e9, res.pps, res.sent);
+		out("#   %s rx-gso64k rep %u: %.3f Gbit/s in %.0f guest frames/s; %.0f GSO frames sent (sender refused %" PRIu64 " times)\n",
+		    kind_name[k], rep, res.bps / 1e9, res.pps, res.sent,
+		    res.full);
 	}
 }
 
@@ -1185,8 +1198,8 @@ static void measure_slow(unsigned int rep, struct bpath *fcpath)
 				continue;
 			vp_test_frame(small_frame[k][1], 60, p->dev[0].mac,
 				      far_mac, 3);
-			r = rx_window(p, small_frame[k][1], 60, false,
-				      (uint64_t)slow_us * 1000, &res);
+			r = rx_window(p, small_frame[k][1], 60, VP_ETH_P_TEST,
+				      false, (uint64_t)slow_us * 1000, &res);
 			if (r) {
 				fail_row((enum kind)k, rn[fc][0], r, p);
 				continue;
@@ -1252,8 +1265,9 @@ static void measure_scale(unsigned int n, struct bpath *sp, unsigned int rep)
 		}
 		row_add(row_find(nm), (enum kind)k,
 			sum / t / 1e3);
-		row_add(row_find(nf), (enum kind)k,
-			sum > 0 ? mn / (sum / n) : 0);
+		if (n > 1)
+			row_add(row_find(nf), (enum kind)k,
+				sum > 0 ? mn / (sum / n) : 0);
 		out("#   %s %u devices rep %u: %.0f pps aggregate, slowest device %.0f pps, mean %.0f\n",
 		    kind_name[k], n, rep, sum / t, mn / t, sum / t / n);
 	}
@@ -1305,7 +1319,7 @@ static void measure_latency(unsigned int rep)
 		struct echo e;
 		struct vg_net_rx f;
 		pthread_t th;
-		uint64_t end, t0, n = 0, lost = 0;
+		uint64_t end, t0, n = 0, lost = 0, tmo = 0;
 		int r = 0;
 
 		if (!p->up)
@@ -1337,8 +1351,9 @@ static void measure_latency(unsigned int rep)
 				r = vg_net_rx_get(&d->g, &f);
 				if (!r || r != -EAGAIN || now_ns() > dl)
 					break;
-				if (!vg_vq_arm_cb(&d->g.d, VG_VQ_RX, false))
-					vg_vq_wait_call(&d->g.d, VG_VQ_RX, 10);
+				if (!vg_vq_arm_cb(&d->g.d, VG_VQ_RX, false) &&
+				    vg_vq_wait_call(&d->g.d, VG_VQ_RX, 10))
+					tmo++;
 				vg_vq_disable_cb(&d->g.d, VG_VQ_RX);
 			}
 			if (r == -EAGAIN) {
@@ -1368,8 +1383,8 @@ static void measure_latency(unsigned int rep)
 			(double)lat[n / 2] / 1e3);
 		row_add(row_find("lat-p99"), (enum kind)k,
 			(double)lat[n * 99 / 100] / 1e3);
-		out("#   %s latency rep %u: %" PRIu64 " round trips (%" PRIu64 " lost), median %.1f us, p99 %.1f us\n",
-		    kind_name[k], rep, n, lost, (double)lat[n / 2] / 1e3,
+		out("#   %s latency rep %u: %" PRIu64 " round trips (%" PRIu64 " lost, %" PRIu64 " 10-ms waits without a call), median %.1f us, p99 %.1f us\n",
+		    kind_name[k], rep, n, lost, tmo, (double)lat[n / 2] / 1e3,
 		    (double)lat[n * 99 / 100] / 1e3);
 	}
 }
@@ -1420,7 +1435,6 @@ static void define_rows(void)
 	for (i = 0; i < sizeof(row_defs) / sizeof(row_defs[0]); i++)
 		row_get(row_defs[i].name, row_defs[i].unit, row_defs[i].what,
 			row_defs[i].lower_better);
-	row_find("scale-1-fair");	/* kept out of the table below */
 }
 
 static bool part(const char *parts, const char *name)
