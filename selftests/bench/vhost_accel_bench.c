@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -837,13 +838,12 @@ static void *sender_main(void *arg)
 	}
 	while (!atomic_load(&s->stop)) {
 		n = vp_packet_send_many(s->nic, s->fd, bufs, lens, BATCH);
-		if (n > 0)
+		if (n > 0) {
 			atomic_fetch_add(&s->sent, (uint64_t)n);
-		else if (n == -ENOBUFS || n == -EAGAIN) {
+		} else if (n == -ENOBUFS || n == -EAGAIN) {
 			atomic_fetch_add(&s->full, 1);
 			sched_yield();	/* the device queue is full */
-		}
-		else if (n < 0 && n != -EINTR) {
+		} else if (n < 0 && n != -EINTR) {
 			s->err = -n;
 			break;
 		}
@@ -1207,9 +1207,9 @@ static void measure_slow(unsigned int rep, struct bpath *fcpath)
 			row_add(rc, (enum kind)k, res.cpu_per_lost_ns / 1e3);
 			row_add(rl, (enum kind)k,
 				res.sent > 0 ? 100 * res.lost / res.sent : 0);
-			out("#   %s %s rep %u: sent %.0f, guest got %.0f, lost %.0f; host CPU %.2f us per lost frame (engine %.2f us)\n",
+			out("#   %s %s rep %u: sent %.0f (sender refused %" PRIu64 " times), guest got %.0f, lost %.0f; host CPU %.2f us per lost frame (engine %.2f us)\n",
 			    kind_name[k], fc ? "slow Rx, flow control" : "slow Rx",
-			    rep, res.sent, res.got, res.lost,
+			    rep, res.sent, res.full, res.got, res.lost,
 			    res.cpu_per_lost_ns / 1e3,
 			    res.engine_per_lost_ns / 1e3);
 		}
@@ -1249,19 +1249,19 @@ static void measure_scale(unsigned int n, struct bpath *sp, unsigned int rep)
 		if (!r)
 			r = tx_run(devs, n, 60, window_ms, true);
 		t = (double)(now_ns() - t0) / 1e9;
+		/* the window's completions; what is drained after is not */
+		for (i = 0; i < n; i++) {
+			double c = (double)(devs[i]->g.tx_completed - done0[i]);
+
+			sum += c;
+			if (c < mn)
+				mn = c;
+		}
 		for (i = 0; !r && i < n; i++)
 			r = vg_net_tx_drain(&devs[i]->g, 2000);
 		if (r) {
 			fail_row((enum kind)k, nm, r, p);
 			continue;
-		}
-		for (i = 0; i < n; i++) {
-			double c = (double)(devs[i]->g.tx_completed - done0[i]);
-
-			/* the window's share: drained frames are not counted */
-			sum += c;
-			if (c < mn)
-				mn = c;
 		}
 		row_add(row_find(nm), (enum kind)k,
 			sum / t / 1e3);
@@ -1432,7 +1432,7 @@ static void define_rows(void)
 {
 	unsigned int i;
 
-	for (i = 0; i < sizeof(row_defs) / sizeof(row_defs[0]); i++)
+	for (i = 0; i < VP_ARRAY_SIZE(row_defs); i++)
 		row_get(row_defs[i].name, row_defs[i].unit, row_defs[i].what,
 			row_defs[i].lower_better);
 }
@@ -1590,6 +1590,12 @@ int main(void)
 	}
 	vp_run("echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6");
 	vg_set_memlock(1ULL << 30);
+	{
+		/* 3 x 64 devices, 8 descriptors each, plus sockets */
+		struct rlimit nf = { 8192, 8192 };
+
+		setrlimit(RLIMIT_NOFILE, &nf);
+	}
 
 	if (part(parts, "size") || part(parts, "slow") || part(parts, "lat"))
 		phase_single(parts);
