@@ -16,7 +16,7 @@
 # Exit status 0 iff every step and every case in the VM passed.  Run as
 # root on Debian 12.  Environment: KDIR, BENCH_MS (window per figure,
 # default 1000), BENCH_REPS (default 3), BENCH_SLOW_US, BENCH_PARTS (see
-# selftests/bench/vhost_accel_bench.c), BENCH_VM_TIMEOUT (default 1500 s),
+# selftests/bench/vhost_accel_bench.c), BENCH_VM_TIMEOUT (default 1700 s),
 # and run.sh's VM_* variables.
 set -euo pipefail
 
@@ -41,7 +41,7 @@ vmp_modules_list
 } >"$TOP/selftests/bench/build/bench.env"
 
 rc=0
-vmp_run "${BENCH_VM_TIMEOUT:-1500}" '^(csv,|ratio )' || rc=$?
+vmp_run "${BENCH_VM_TIMEOUT:-1700}" '^(csv,|ratio )' || rc=$?
 
 RES=$OUT/results
 mkdir -p "$RES"
