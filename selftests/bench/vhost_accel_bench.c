@@ -28,6 +28,7 @@
  * the VM runner passes no environment.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -332,7 +333,7 @@ static uint64_t softirq_ns(void)
 	return v[6] * (1000000000ULL / (unsigned long long)(hz > 0 ? hz : 100));
 }
 
-#define MAX_TIDS	(MAX_DEVS + 4)
+#define MAX_TIDS	(NKINDS * MAX_DEVS + 16)
 
 struct tidset {
 	pid_t tid[MAX_TIDS];
@@ -342,22 +343,24 @@ struct tidset {
 /* Kernel threads named @name (or @name cut to 15 characters). */
 static void find_kthreads(const char *name, struct tidset *s)
 {
-	struct tidset all = { .n = 0 };
-	char comm[VG_COMM_BUF], path[32];
+	char comm[VG_COMM_BUF];
+	struct dirent *de;
+	DIR *dir;
 	bool kt;
 	pid_t t;
 
 	s->n = 0;
-	for (t = 2; t < 1 << 16 && s->n < MAX_TIDS; t++) {
-		snprintf(path, sizeof(path), "/proc/%d", (int)t);
-		if (access(path, F_OK))
-			continue;
-		if (vg_task_comm(t, comm, sizeof(comm), &kt) || !kt ||
+	dir = opendir("/proc");
+	if (!dir)
+		return;
+	while ((de = readdir(dir)) && s->n < MAX_TIDS) {
+		t = (pid_t)atoi(de->d_name);
+		if (t <= 0 || vg_task_comm(t, comm, sizeof(comm), &kt) || !kt ||
 		    !vg_comm_matches(comm, name))
 			continue;
 		s->tid[s->n++] = t;
 	}
-	(void)all;
+	closedir(dir);
 }
 
 /* Threads in @after that are not in @before. */
@@ -1316,7 +1319,9 @@ static void *echo_main(void *arg)
 	return NULL;
 }
 
-static uint64_t lat[LAT_MAX];
+#define LAT_SLICES	10
+
+static uint64_t lat[NKINDS][LAT_MAX];
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -1325,84 +1330,122 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+struct lat_state {
+	struct echo e;
+	pthread_t th;
+	bool running;
+	uint64_t n, lost, tmo;
+	int err;
+};
+
+/* Round trips on device 0 of @p for @ms, appended to @st / lat[k]. */
+static int lat_slice(struct bpath *p, enum kind k, unsigned int ms,
+		     struct lat_state *st)
+{
+	struct bdev *d = &p->dev[0];
+	uint64_t end = now_ns() + (uint64_t)ms * 1000000, t0, dl;
+	struct vg_net_rx f;
+	int r = 0;
+
+	while (now_ns() < end && st->n < LAT_MAX) {
+		r = vg_net_tx_reap(&d->g);
+		if (r < 0)
+			return r;
+		t0 = now_ns();
+		r = tx_fill(d, 60, 1);
+		if (r < 0)
+			return r;
+		dl = t0 + 200000000ULL;
+		for (;;) {
+			r = vg_net_rx_get(&d->g, &f);
+			if (r != -EAGAIN || now_ns() > dl)
+				break;
+			if (!vg_vq_arm_cb(&d->g.d, VG_VQ_RX, false) &&
+			    vg_vq_wait_call(&d->g.d, VG_VQ_RX, 10))
+				st->tmo++;
+			vg_vq_disable_cb(&d->g.d, VG_VQ_RX);
+		}
+		if (r == -EAGAIN) {
+			st->lost++;
+			continue;
+		}
+		if (r)
+			return r;
+		lat[k][st->n++] = now_ns() - t0;
+		r = vg_net_rx_fill(&d->g, d->g.rx_nfree);
+		if (r >= 0)
+			r = vg_net_rx_kick(&d->g);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * Latency: the window is cut in LAT_SLICES slices taken in turn by the
+ * three paths, so a busy moment of the machine hits them alike.
+ */
 static void measure_latency(unsigned int rep)
 {
 	struct virtio_net_hdr_mrg_rxbuf h = { 0 };
+	struct lat_state st[NKINDS];
+	unsigned int sl;
 	int k;
 
+	memset(st, 0, sizeof(st));
 	for (k = 0; k < NKINDS; k++) {
 		struct bpath *p = &paths[k];
 		struct bdev *d;
-		struct echo e;
-		struct vg_net_rx f;
-		pthread_t th;
-		uint64_t end, t0, n = 0, lost = 0, tmo = 0;
-		int r = 0;
 
 		if (!p->up)
 			continue;
 		d = &p->dev[0];
-		e.nic = far_nic(p, 0);
-		atomic_init(&e.stop, false);
-		e.fd = vp_packet_open(e.nic, VP_ETH_P_TEST, 0);
-		if (e.fd < 0 || pthread_create(&th, NULL, echo_main, &e)) {
-			fail_row((enum kind)k, "latency", e.fd < 0 ? e.fd : -EAGAIN, p);
+		st[k].e.nic = far_nic(p, 0);
+		atomic_init(&st[k].e.stop, false);
+		st[k].e.fd = vp_packet_open(st[k].e.nic, VP_ETH_P_TEST, 0);
+		if (st[k].e.fd < 0 ||
+		    pthread_create(&st[k].th, NULL, echo_main, &st[k].e)) {
+			if (st[k].e.fd >= 0)
+				close(st[k].e.fd);
+			fail_row((enum kind)k, "lat-p50", -EAGAIN, p);
 			continue;
 		}
+		st[k].running = true;
 		vp_test_frame(small_frame[k][0], 60, p->kind == K_TAP ?
 			      d->tapnic.peer_mac : far_mac, d->mac, 5);
 		tx_prefill(d, &h, small_frame[k][0], 60);
-		end = now_ns() + (uint64_t)window_ms * 1000000;
-		while (!r && now_ns() < end && n < LAT_MAX) {
-			uint64_t dl;
+	}
+	for (sl = 0; sl < LAT_SLICES; sl++)
+		for (k = 0; k < NKINDS; k++)
+			if (st[k].running && !st[k].err)
+				st[k].err = lat_slice(&paths[k], (enum kind)k,
+						      window_ms / LAT_SLICES,
+						      &st[k]);
+	for (k = 0; k < NKINDS; k++) {
+		struct lat_state *s = &st[k];
+		uint64_t n = s->n;
 
-			r = vg_net_tx_reap(&d->g);
-			if (r < 0)
-				break;
-			t0 = now_ns();
-			r = tx_fill(d, 60, 1);
-			if (r < 0)
-				break;
-			dl = t0 + 200000000ULL;
-			for (;;) {
-				r = vg_net_rx_get(&d->g, &f);
-				if (!r || r != -EAGAIN || now_ns() > dl)
-					break;
-				if (!vg_vq_arm_cb(&d->g.d, VG_VQ_RX, false) &&
-				    vg_vq_wait_call(&d->g.d, VG_VQ_RX, 10))
-					tmo++;
-				vg_vq_disable_cb(&d->g.d, VG_VQ_RX);
-			}
-			if (r == -EAGAIN) {
-				lost++;
-				r = 0;
-				continue;
-			}
-			if (r)
-				break;
-			lat[n++] = now_ns() - t0;
-			r = vg_net_rx_fill(&d->g, d->g.rx_nfree);
-			if (r >= 0)
-				r = vg_net_rx_kick(&d->g);
-			r = r < 0 ? r : 0;
-		}
-		atomic_store(&e.stop, true);
-		pthread_join(th, NULL);
-		close(e.fd);
-		if (!r)
-			r = vg_net_tx_drain(&d->g, 2000);
-		if (r || !n) {
-			fail_row((enum kind)k, "latency", r ? r : -ETIMEDOUT, p);
+		if (!s->running)
+			continue;
+		atomic_store(&s->e.stop, true);
+		pthread_join(s->th, NULL);
+		close(s->e.fd);
+		if (!s->err)
+			s->err = vg_net_tx_drain(&paths[k].dev[0].g, 2000);
+		if (s->err || !n) {
+			fail_row((enum kind)k, "lat-p50",
+				 s->err ? s->err : -ETIMEDOUT, &paths[k]);
 			continue;
 		}
-		qsort(lat, n, sizeof(lat[0]), cmp_u64);
+		qsort(lat[k], n, sizeof(lat[k][0]), cmp_u64);
 		row_add(row_find("lat-p50"), (enum kind)k,
-			(double)lat[n / 2] / 1e3);
+			(double)lat[k][n / 2] / 1e3);
 		row_add(row_find("lat-p99"), (enum kind)k,
-			(double)lat[n * 99 / 100] / 1e3);
+			(double)lat[k][n * 99 / 100] / 1e3);
 		out("#   %s latency rep %u: %" PRIu64 " round trips (%" PRIu64 " lost, %" PRIu64 " 10-ms waits without a call), median %.1f us, p99 %.1f us\n",
-		    kind_name[k], rep, n, lost, tmo, (double)lat[n / 2] / 1e3,
-		    (double)lat[n * 99 / 100] / 1e3);
+		    kind_name[k], rep, n, s->lost, s->tmo,
+		    (double)lat[k][n / 2] / 1e3,
+		    (double)lat[k][n * 99 / 100] / 1e3);
 	}
 }
 
@@ -1518,12 +1561,12 @@ static void phase_single(const char *parts)
 			measure_tx_size(64, rep, false, "tx-64-cbeach");
 		}
 	}
-	if (part(parts, "slow"))
-		for (rep = 1; rep <= reps; rep++)
-			measure_slow(rep, &fcpath);
 	if (part(parts, "lat"))
 		for (rep = 1; rep <= reps; rep++)
 			measure_latency(rep);
+	if (part(parts, "slow"))
+		for (rep = 1; rep <= reps; rep++)
+			measure_slow(rep, &fcpath);
 	measure_copied(&paths[K_ACCEL]);
 	for (k = 0; k < NKINDS; k++)
 		if (paths[k].up)
