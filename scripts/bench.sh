@@ -56,7 +56,9 @@ awk -F, -v stamp="$stamp" '
 		printf "%s\n  {", (n++ ? "," : "[")
 		for (i = 1; i <= NF; i++) {
 			v = $i
-			if (v !~ /^-?[0-9.]+(e[-+]?[0-9]+)?$/)
+			if (v == "")
+				v = "null"
+			else if (v !~ /^-?[0-9.]+(e[-+]?[0-9]+)?$/)
 				v = "\"" v "\""
 			printf "%s\"%s\": %s", (i > 1 ? ", " : ""), key[i], v
 		}
