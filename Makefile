@@ -9,6 +9,7 @@
 #   make kernels    compile against every installed Debian header tree
 #   make check      deps (if missing) + all of the above + the VM test suite
 #   make deps       install every Debian package the build, tests and demo need
+#   make bench      benchmark in the VM vs vhost-net (Documentation/performance.rst)
 
 ifneq ($(KERNELRELEASE),)
 # Invoked by Kbuild: everything is in the Kbuild file.
@@ -24,7 +25,7 @@ KDIR_WHY := $(if $(filter command line environment,$(origin KDIR)),set by the ca
 KBUILD_ARGS := -C $(KDIR) M=$(TOP) W=1 KCFLAGS=-Werror
 
 .PHONY: all modules sparse checkpatch kernels check deps deps-if-missing \
-	selftests vm-tests demo clean help
+	selftests vm-tests demo bench clean help
 
 all: modules
 
@@ -55,6 +56,9 @@ check:
 demo:
 	@$(TOP)/scripts/demo.sh
 
+bench:
+	@$(TOP)/scripts/bench.sh
+
 deps:
 	$(TOP)/scripts/deps.sh
 
@@ -67,6 +71,6 @@ clean:
 	rm -rf $(TOP)/build
 
 help:
-	@sed -n '3,13p' $(TOP)/Makefile
+	@sed -n '3,14p' $(TOP)/Makefile
 
 endif

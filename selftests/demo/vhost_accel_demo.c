@@ -540,50 +540,6 @@ struct guest {
 	char first_bad[160];
 };
 
-static bool has_used(struct guest *g, unsigned int q)
-{
-	struct vg_vq *vq = &g->d.vq[q];
-
-	return le16toh(__atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE)) !=
-	       vq->last_used_idx;
-}
-
-/*
- * Block until the device calls on @q (or @ms pass), without losing one.
- * @delayed: ask for the call only when 3/4 of what is in flight is used,
- * as Linux virtio_net does for Tx (virtqueue_enable_cb_delayed()); else at
- * the next used buffer, as it does for Rx (NAPI).  The used_event word
- * after the avail ring is the guest's to write (EVENT_IDX is acked).
- */
-static int wait_used(struct guest *g, unsigned int q, int ms, bool delayed)
-{
-	struct vg_vq *vq = &g->d.vq[q];
-	uint16_t bufs;
-	int r = 0;
-
-	vg_vq_enable_cb(&g->d, q);
-	if (delayed) {
-		bufs = (uint16_t)(vq->avail_idx - vq->last_used_idx) * 3 / 4;
-		__atomic_store_n(&vq->avail->ring[vq->num],
-				 htole16((uint16_t)(vq->last_used_idx + bufs)),
-				 __ATOMIC_RELAXED);
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		/* already past it: no call will come for those */
-		if ((uint16_t)(le16toh(__atomic_load_n(&vq->used->idx,
-						       __ATOMIC_ACQUIRE)) -
-			       vq->last_used_idx) > bufs)
-			goto out;
-	} else if (has_used(g, q)) {
-		goto out;
-	}
-	r = vg_vq_wait_call(&g->d, q, ms);
-	if (r == -ETIMEDOUT)
-		r = 0;
-out:
-	vg_vq_disable_cb(&g->d, q);
-	return r;
-}
-
 static bool error_signalled(struct guest *g, char *err)
 {
 	unsigned int q;
@@ -739,7 +695,7 @@ static int guest_rx_run(struct guest *g, unsigned int ms, uint64_t want_good)
 			if (r)
 				return r;
 		} else {
-			r = wait_used(g, VG_VQ_RX, 10, false);
+			r = vg_vq_wait_cb(&g->d, VG_VQ_RX, 10, false);
 			if (r)
 				return r;
 		}
@@ -804,7 +760,7 @@ static int guest_tx_run(struct guest *g, unsigned int ms, uint64_t max)
 			break;	/* all queued and completed */
 		if (!r) {
 			/* ring full (or limit reached): wait for completions */
-			r = wait_used(g, VG_VQ_TX, 10, !max);
+			r = vg_vq_wait_cb(&g->d, VG_VQ_TX, 10, !max);
 			if (r)
 				return r;
 		}

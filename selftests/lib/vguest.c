@@ -913,6 +913,44 @@ void vg_vq_enable_cb(struct vg_dev *d, unsigned int idx)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
+int vg_vq_arm_cb(struct vg_dev *d, unsigned int idx, bool delayed)
+{
+	struct vg_vq *vq = vg_vq_get(d, idx);
+	uint16_t used, bufs = 0;
+
+	if (!vq || !vq->ready)
+		return -EINVAL;
+	vg_vq_enable_cb(d, idx);
+	if (delayed && vg_event_idx(d)) {
+		bufs = (uint16_t)((uint16_t)(vq->avail_idx -
+					      vq->last_used_idx) * 3 / 4);
+		__atomic_store_n(&vq->avail->ring[vq->num],
+				 htole16((uint16_t)(vq->last_used_idx + bufs)),
+				 __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	}
+	used = le16toh(__atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE));
+	/* already past the event: no call will come for those */
+	return (uint16_t)(used - vq->last_used_idx) > bufs ||
+	       (!bufs && used != vq->last_used_idx);
+}
+
+int vg_vq_wait_cb(struct vg_dev *d, unsigned int idx, int timeout_ms,
+		  bool delayed)
+{
+	int r = vg_vq_arm_cb(d, idx, delayed);
+
+	if (r == 0) {
+		r = vg_vq_wait_call(d, idx, timeout_ms);
+		if (r == -ETIMEDOUT)
+			r = 0;
+	} else if (r > 0) {
+		r = 0;
+	}
+	vg_vq_disable_cb(d, idx);
+	return r;
+}
+
 unsigned int vg_vq_num_free(const struct vg_dev *d, unsigned int idx)
 {
 	if (idx >= VG_NVQS)

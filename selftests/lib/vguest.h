@@ -250,6 +250,17 @@ int vg_vq_wait_used(struct vg_dev *d, unsigned int idx, int timeout_ms,
 /* Suppress / request used-buffer notifications (flag or used_event). */
 void vg_vq_disable_cb(struct vg_dev *d, unsigned int idx);
 void vg_vq_enable_cb(struct vg_dev *d, unsigned int idx);
+/*
+ * Ask for a call: at the next used buffer, or with @delayed (EVENT_IDX)
+ * only when 3/4 of what is in flight is used, as Linux virtio_net does for
+ * Tx (virtqueue_enable_cb_delayed()).  Returns 1 if used buffers are
+ * already past that point (no call will come for them: do not sleep), 0
+ * when armed, -EINVAL.  vg_vq_disable_cb() disarms.
+ */
+int vg_vq_arm_cb(struct vg_dev *d, unsigned int idx, bool delayed);
+/* Arm, wait up to @timeout_ms for the call (a timeout is 0), disarm. */
+int vg_vq_wait_cb(struct vg_dev *d, unsigned int idx, int timeout_ms,
+		  bool delayed);
 unsigned int vg_vq_num_free(const struct vg_dev *d, unsigned int idx);
 
 /* Raw ring access, for deliberately malformed chains. */

@@ -34,8 +34,6 @@
 
 #include "vpeer.h"
 
-#define VP_ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
-
 static void vp_set_err(struct vp_nic *nic, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

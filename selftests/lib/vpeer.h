@@ -22,6 +22,7 @@
 #include <sys/types.h>
 
 #define VP_IFNAMSIZ	16
+#define VP_ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* Experimental Ethertype (IEEE 802 local experimental 1) of test frames. */
 #define VP_ETH_P_TEST	0x88b5

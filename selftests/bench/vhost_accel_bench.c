@@ -1,0 +1,1670 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost_accel_bench: the same user-space virtio-net guest
+ * (selftests/lib/vguest) on three backends, measured side by side in one
+ * run (`make bench`, Documentation/performance.rst):
+ *
+ *   accel    /dev/vhost-accel bound to a nicsim NIC; far side: its wire
+ *            peer (in its own netns)
+ *   tap      /dev/vhost-net + tap (vnet header 12, handled by tap as QEMU
+ *            sets it up); far side: the tap netdev
+ *   macvtap  /dev/vhost-net + macvtap (bridge mode) on one end of a veth
+ *            pair; far side: the other end
+ *
+ * The far side is the same for all three: AF_PACKET sockets (a sink that
+ * only counts with PACKET_STATISTICS, a sendmmsg source with
+ * PACKET_QDISC_BYPASS, an echo thread).  Every figure is measured REPS
+ * times, the paths interleaved within each repetition; the table gives
+ * the median and min-max, and the ratio accel / each vhost-net path.
+ *
+ * Output: TAP (one case per setup and per measurement group) with the
+ * report as "#" lines, "csv,..." lines (the machine-readable copy, pulled
+ * out by scripts/bench.sh) and "ratio <row> <accel / tap>" lines.
+ *
+ * Environment: BENCH_MS (window, default 1000), BENCH_REPS (default 3),
+ * BENCH_SLOW_US (guest work per frame in the slow-Rx rows, default 40),
+ * BENCH_PARTS (any of "size,slow,scale,lat", default all); also read from
+ * ./bench.env (KEY=VALUE lines), which scripts/bench.sh writes because
+ * the VM runner passes no environment.
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <net/if.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <linux/if_tun.h>
+
+#include "vguest.h"
+#include "vpeer.h"
+
+#define RING		256
+#define HDR_LEN		12
+#define WARM_MS		200
+#define BATCH		32
+#define GSO_MSS		1448
+#define GSO_FRAME	(14 + 65535)	/* IP total length 65535 */
+#define MAX_DEVS	64
+#define MAX_REPS	9
+#define MAX_ROWS	64
+#define LAT_MAX		200000
+
+enum kind { K_ACCEL, K_TAP, K_MACVTAP, NKINDS };
+static const char *const kind_name[NKINDS] = {
+	"vhost-accel+nicsim", "vhost-net+tap", "vhost-net+macvtap"
+};
+
+static unsigned int window_ms = 1000, reps = 3, slow_us = 40;
+static unsigned int n_cases, n_failed;
+
+static const uint8_t far_mac[6] = { 0x02, 0x76, 0x78, 0x62, 0xff, 0x02 };
+
+/* ----------------------------------------------------------- output */
+
+static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void out(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+}
+
+static bool tap_case(bool ok, const char *name, const char *why)
+{
+	n_cases++;
+	n_failed += !ok;
+	out("%sok %u %s%s%s\n", ok ? "" : "not ", n_cases, name,
+	    !ok && why ? " # " : "", !ok && why ? why : "");
+	return ok;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void spin_ns(uint64_t ns)
+{
+	uint64_t end = now_ns() + ns;
+
+	while (now_ns() < end)
+		;
+}
+
+/* ------------------------------------------------------------ results */
+
+struct row {
+	char name[32];
+	char unit[24];
+	char what[96];
+	bool lower_better;
+	double v[NKINDS][MAX_REPS];
+	unsigned int nv[NKINDS];
+	bool na[NKINDS];		/* not applicable to that path */
+	bool failed[NKINDS];		/* a measurement failed */
+};
+
+static struct row rows[MAX_ROWS];
+static unsigned int n_rows;
+
+static struct row *row_get(const char *name, const char *unit,
+			   const char *what, bool lower_better)
+{
+	unsigned int i;
+
+	for (i = 0; i < n_rows; i++)
+		if (!strcmp(rows[i].name, name))
+			return &rows[i];
+	if (n_rows == MAX_ROWS)
+		abort();
+	snprintf(rows[n_rows].name, sizeof(rows[0].name), "%s", name);
+	snprintf(rows[n_rows].unit, sizeof(rows[0].unit), "%s", unit);
+	snprintf(rows[n_rows].what, sizeof(rows[0].what), "%s", what);
+	rows[n_rows].lower_better = lower_better;
+	return &rows[n_rows++];
+}
+
+/* A row defined in main() (define_rows()). */
+static struct row *row_find(const char *name)
+{
+	return row_get(name, "?", "?", false);
+}
+
+static void row_add(struct row *r, enum kind k, double v)
+{
+	if (r->nv[k] < MAX_REPS)
+		r->v[k][r->nv[k]++] = v;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Median, min and max of a row's values for @k; false if none. */
+static bool row_stat(const struct row *r, enum kind k, double *med,
+		     double *lo, double *hi)
+{
+	double v[MAX_REPS];
+	unsigned int n = r->nv[k];
+
+	if (!n)
+		return false;
+	memcpy(v, r->v[k], n * sizeof(v[0]));
+	qsort(v, n, sizeof(v[0]), cmp_double);
+	*med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	*lo = v[0];
+	*hi = v[n - 1];
+	return true;
+}
+
+static void fmt_num(char *b, size_t l, double v)
+{
+	if (v == 0)
+		snprintf(b, l, "0");
+	else if (v >= 100000)
+		snprintf(b, l, "%.0f", v);
+	else if (v >= 100)
+		snprintf(b, l, "%.0f", v);
+	else if (v >= 10)
+		snprintf(b, l, "%.1f", v);
+	else
+		snprintf(b, l, "%.2f", v);
+}
+
+static void fmt_cell(char *b, size_t l, const struct row *r, enum kind k)
+{
+	char m[16], a[16], z[16];
+	double med, lo, hi;
+
+	if (r->na[k]) {
+		snprintf(b, l, "n/a");
+		return;
+	}
+	if (!row_stat(r, k, &med, &lo, &hi)) {
+		snprintf(b, l, "%s", r->failed[k] ? "FAILED" : "-");
+		return;
+	}
+	fmt_num(m, sizeof(m), med);
+	fmt_num(a, sizeof(a), lo);
+	fmt_num(z, sizeof(z), hi);
+	snprintf(b, l, "%s [%s-%s]", m, a, z);
+}
+
+static bool row_ratio(const struct row *r, enum kind ref, double *ratio)
+{
+	double a, b, lo, hi;
+
+	if (r->na[K_ACCEL] || r->na[ref] ||
+	    !row_stat(r, K_ACCEL, &a, &lo, &hi) ||
+	    !row_stat(r, ref, &b, &lo, &hi) || b == 0)
+		return false;
+	*ratio = a / b;
+	return true;
+}
+
+static void print_table(void)
+{
+	char c[NKINDS][64], rt[16], rm[16];
+	double x, med, lo, hi;
+	unsigned int i, j;
+	int k;
+
+	out("# table:\n");
+	out("# %-16s %-9s %-24s %-24s %-24s %6s %6s\n", "row", "unit",
+	    "accel+nicsim", "net+tap", "net+macvtap", "/tap", "/mvtap");
+	out("# %.16s %.9s %.24s %.24s %.24s %.6s %.6s\n",
+	    "--------------------------------", "---------------",
+	    "--------------------------------", "--------------------------------",
+	    "--------------------------------", "------", "------");
+	for (i = 0; i < n_rows; i++) {
+		const struct row *r = &rows[i];
+
+		for (k = 0; k < NKINDS; k++)
+			fmt_cell(c[k], sizeof(c[k]), r, (enum kind)k);
+		snprintf(rt, sizeof(rt), "-");
+		snprintf(rm, sizeof(rm), "-");
+		if (row_ratio(r, K_TAP, &x))
+			snprintf(rt, sizeof(rt), "%.2f", x);
+		if (row_ratio(r, K_MACVTAP, &x))
+			snprintf(rm, sizeof(rm), "%.2f", x);
+		out("# %-16s %-9s %-24s %-24s %-24s %6s %6s\n", r->name,
+		    r->unit, c[0], c[1], c[2], rt, rm);
+	}
+	out("#\n# rows:\n");
+	for (i = 0; i < n_rows; i++)
+		out("#   %-16s %s%s\n", rows[i].name, rows[i].what,
+		    rows[i].lower_better ? " (lower is better)" : "");
+	out("# end of table\n");
+	/* machine-readable copy: one line per row and path */
+	out("csv,row,unit,path,median,min,max,runs,ratio_vs_tap,ratio_vs_macvtap\n");
+	for (i = 0; i < n_rows; i++) {
+		const struct row *r = &rows[i];
+		char a[16], b[16];
+
+		snprintf(a, sizeof(a), "%s", "");
+		snprintf(b, sizeof(b), "%s", "");
+		if (row_ratio(r, K_TAP, &x))
+			snprintf(a, sizeof(a), "%.4f", x);
+		if (row_ratio(r, K_MACVTAP, &x))
+			snprintf(b, sizeof(b), "%.4f", x);
+		for (k = 0; k < NKINDS; k++) {
+			if (r->na[k]) {
+				out("csv,%s,%s,%s,na,na,na,0,,\n", r->name,
+				    r->unit, kind_name[k]);
+				continue;
+			}
+			if (!row_stat(r, (enum kind)k, &med, &lo, &hi)) {
+				out("csv,%s,%s,%s,%s,,,0,,\n", r->name,
+				    r->unit, kind_name[k],
+				    r->failed[k] ? "failed" : "not-run");
+				continue;
+			}
+			out("csv,%s,%s,%s,%.6g,%.6g,%.6g,%u,%s,%s\n", r->name,
+			    r->unit, kind_name[k], med, lo, hi, r->nv[k],
+			    k == K_ACCEL ? a : "", k == K_ACCEL ? b : "");
+		}
+	}
+	for (i = 0; i < n_rows; i++) {
+		if (row_ratio(&rows[i], K_TAP, &x))
+			out("ratio %s %.2f\n", rows[i].name, x);
+		else
+			out("ratio %s -\n", rows[i].name);
+	}
+	(void)j;
+}
+
+/* ----------------------------------------------- host CPU accounting */
+
+/* Time a task spent on a CPU, ns (/proc/<tid>/schedstat, first field). */
+static uint64_t task_ns(pid_t tid)
+{
+	char path[64];
+	unsigned long long ns = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)tid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu", &ns) != 1)
+		ns = 0;
+	fclose(f);
+	return ns;
+}
+
+/* Softirq time of all CPUs, ns (/proc/stat "cpu" line, 7th field). */
+static uint64_t softirq_ns(void)
+{
+	unsigned long long v[7] = { 0 };
+	long hz = sysconf(_SC_CLK_TCK);
+	FILE *f = fopen("/proc/stat", "re");
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+		   &v[2], &v[3], &v[4], &v[5], &v[6]) != 7)
+		v[6] = 0;
+	fclose(f);
+	return v[6] * (1000000000ULL / (unsigned long long)(hz > 0 ? hz : 100));
+}
+
+#define MAX_TIDS	(NKINDS * MAX_DEVS + 16)
+
+struct tidset {
+	pid_t tid[MAX_TIDS];
+	unsigned int n;
+};
+
+/* Kernel threads named @name (or @name cut to 15 characters). */
+static void find_kthreads(const char *name, struct tidset *s)
+{
+	char comm[VG_COMM_BUF];
+	struct dirent *de;
+	DIR *dir;
+	bool kt;
+	pid_t t;
+
+	s->n = 0;
+	dir = opendir("/proc");
+	if (!dir)
+		return;
+	while ((de = readdir(dir)) && s->n < MAX_TIDS) {
+		t = (pid_t)atoi(de->d_name);
+		if (t <= 0 || vg_task_comm(t, comm, sizeof(comm), &kt) || !kt ||
+		    !vg_comm_matches(comm, name))
+			continue;
+		s->tid[s->n++] = t;
+	}
+	closedir(dir);
+}
+
+/* Threads in @after that are not in @before. */
+static void tid_diff(const struct tidset *after, const struct tidset *before,
+		     struct tidset *out_set)
+{
+	unsigned int i, j;
+
+	out_set->n = 0;
+	for (i = 0; i < after->n; i++) {
+		for (j = 0; j < before->n; j++)
+			if (after->tid[i] == before->tid[j])
+				break;
+		if (j == before->n)
+			out_set->tid[out_set->n++] = after->tid[i];
+	}
+}
+
+static uint64_t tidset_ns(const struct tidset *s)
+{
+	uint64_t ns = 0;
+	unsigned int i;
+
+	for (i = 0; i < s->n; i++)
+		ns += task_ns(s->tid[i]);
+	return ns;
+}
+
+struct cpu_snap {
+	uint64_t workers, softirq, engine, t;
+};
+
+/* ----------------------------------------------------------- one path */
+
+struct bdev {
+	struct vg_net g;
+	struct vp_nic tapnic;		/* K_TAP: the tap is this device's far side */
+	int tapfd;
+	uint8_t mac[6];
+	char mvtap[VP_IFNAMSIZ];	/* K_MACVTAP */
+	uint64_t kicks, sleeps, calls, reaps;
+};
+
+struct bpath {
+	enum kind kind;
+	bool fc;			/* accel: bound with flow control */
+	char tag;
+	unsigned int ndev;
+	struct bdev *dev;
+	struct vp_nic nic;		/* accel: nicsim; macvtap: veth far end */
+	char veth[2][VP_IFNAMSIZ];	/* macvtap: [0] carries the macvtaps */
+	bool up;
+	struct tidset workers, engine;
+	char err[320];
+};
+
+/* The far side of device @i: where frames from it arrive. */
+static struct vp_nic *far_nic(struct bpath *p, unsigned int i)
+{
+	return p->kind == K_TAP ? &p->dev[i].tapnic : &p->nic;
+}
+
+static void guest_mac(uint8_t *mac, struct bpath *p, unsigned int i)
+{
+	mac[0] = 0x02;
+	mac[1] = 0x76;
+	mac[2] = 0x78;
+	mac[3] = 0x62;
+	mac[4] = (uint8_t)(p->kind * 16 + p->fc);
+	mac[5] = (uint8_t)i;
+}
+
+static const char tags[] =
+	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-";
+
+static int open_dev(struct bpath *p, unsigned int i, bool big)
+{
+	struct vg_net_cfg cfg = {
+		.features = VG_FBIT(VIRTIO_F_VERSION_1) |
+			    VG_FBIT(VIRTIO_RING_F_EVENT_IDX) |
+			    VG_FBIT(VIRTIO_NET_F_MRG_RXBUF),
+		.rx_num = RING,
+		.tx_num = RING,
+		/* 64 KiB GSO frames need slots that big; scaling does not */
+		.tx_slot_len = big ? HDR_LEN + GSO_FRAME : 2048,
+		.rx_bufs = big ? 0 : 16,
+	};
+	struct bdev *d = &p->dev[i];
+	char path[32];
+	int r, fd;
+
+	guest_mac(d->mac, p, i);
+	d->tapfd = -1;
+	if (p->kind == K_ACCEL) {
+		r = vg_net_open(&d->g, VG_DEV_ACCEL, &cfg);
+		if (r)
+			return snprintf(p->err, sizeof(p->err), "open %s: %s",
+					VG_DEV_ACCEL, strerror(-r)), r;
+		r = vg_net_bind(&d->g, p->nic.ifindex, d->mac,
+				p->fc ? VHOST_ACCEL_BIND_F_FLOW_CONTROL : 0);
+		if (r)
+			return snprintf(p->err, sizeof(p->err),
+					"VHOST_ACCEL_SET_NIC %s dev %u: %s",
+					p->nic.name, i, strerror(-r)), r;
+		fd = -1;
+	} else if (p->kind == K_TAP) {
+		r = vp_tap_create(&d->tapnic, (char)(p->tag + i), HDR_LEN,
+				  &d->tapfd);
+		(void)tags;
+		if (r)
+			return snprintf(p->err, sizeof(p->err), "tap %u: %s", i,
+					d->tapnic.err), r;
+		fd = d->tapfd;
+	} else {
+		int hdr = HDR_LEN;
+		unsigned int idx;
+
+		snprintf(d->mvtap, sizeof(d->mvtap), "bmv%u", i);
+		r = vp_run("ip link add link %s name %s address %02x:%02x:%02x:%02x:%02x:%02x type macvtap mode bridge && ip link set %s up",
+			   p->veth[0], d->mvtap, d->mac[0], d->mac[1],
+			   d->mac[2], d->mac[3], d->mac[4], d->mac[5],
+			   d->mvtap);
+		idx = if_nametoindex(d->mvtap);
+		if (r || !idx)
+			return snprintf(p->err, sizeof(p->err),
+					"ip link add %s type macvtap: exit %d",
+					d->mvtap, r), -ENODEV;
+		snprintf(path, sizeof(path), "/dev/tap%u", idx);
+		d->tapfd = open(path, O_RDWR | O_CLOEXEC);
+		if (d->tapfd < 0 ||
+		    ioctl(d->tapfd, TUNSETVNETHDRSZ, &hdr))
+			return snprintf(p->err, sizeof(p->err), "%s: %s", path,
+					strerror(errno)), -errno;
+		fd = d->tapfd;
+	}
+	if (p->kind != K_ACCEL) {
+		r = vg_net_open(&d->g, VG_DEV_NET, &cfg);
+		if (r)
+			return snprintf(p->err, sizeof(p->err), "open %s: %s",
+					VG_DEV_NET, strerror(-r)), r;
+	}
+	r = vg_net_rx_fill(&d->g, d->g.rx_nbufs);
+	if (r >= 0)
+		r = vg_net_start(&d->g, fd);
+	if (!r)
+		r = vg_vq_kick(&d->g.d, VG_VQ_RX);
+	if (r)
+		return snprintf(p->err, sizeof(p->err),
+				"Rx buffers/SET_BACKEND dev %u: %s", i,
+				strerror(-r)), r;
+	/* callbacks off unless we sleep (as a NAPI driver) */
+	vg_vq_disable_cb(&d->g.d, VG_VQ_RX);
+	vg_vq_disable_cb(&d->g.d, VG_VQ_TX);
+	return 0;
+}
+
+static int far_side_create(struct bpath *p)
+{
+	int r;
+
+	if (p->kind == K_ACCEL) {
+		r = vp_nic_create(&p->nic, p->tag);
+		if (r)
+			snprintf(p->err, sizeof(p->err), "%s", p->nic.err);
+		return r;
+	}
+	if (p->kind == K_TAP)
+		return 0;
+	/* veth pair in our netns; the far end stands in for a wire peer */
+	snprintf(p->veth[0], VP_IFNAMSIZ, "bv%ca", p->tag);
+	snprintf(p->veth[1], VP_IFNAMSIZ, "bv%cb", p->tag);
+	r = vp_run("ip link add %s type veth peer name %s && ip link set %s up && ip link set %s up",
+		   p->veth[0], p->veth[1], p->veth[0], p->veth[1]);
+	if (r) {
+		snprintf(p->err, sizeof(p->err), "ip link add veth: exit %d", r);
+		return -ENODEV;
+	}
+	memset(&p->nic, 0, sizeof(p->nic));
+	p->nic.is_tap = true;		/* nothing for vp_nic_destroy to delete */
+	p->nic.self_ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	p->nic.peer_ns = dup(p->nic.self_ns);
+	snprintf(p->nic.name, sizeof(p->nic.name), "%s", p->veth[0]);
+	snprintf(p->nic.peer, sizeof(p->nic.peer), "%s", p->veth[1]);
+	p->nic.ifindex = (int)if_nametoindex(p->veth[0]);
+	p->nic.peer_ifindex = (int)if_nametoindex(p->veth[1]);
+	return p->nic.peer_ifindex ? 0 : -ENODEV;
+}
+
+static void path_down(struct bpath *p)
+{
+	unsigned int i;
+
+	for (i = 0; p->dev && i < p->ndev; i++) {
+		struct bdev *d = &p->dev[i];
+
+		if (d->g.opened) {
+			vg_net_stop(&d->g);
+			vg_net_close(&d->g);
+		}
+		if (d->tapfd >= 0)
+			close(d->tapfd);
+		d->tapfd = -1;
+		if (p->kind == K_TAP)
+			vp_nic_destroy(&d->tapnic);
+	}
+	free(p->dev);
+	p->dev = NULL;
+	vp_nic_destroy(&p->nic);
+	if (p->kind == K_MACVTAP && p->veth[0][0])
+		vp_run("ip link del %s 2>/dev/null", p->veth[0]);
+	p->up = false;
+}
+
+static const char *worker_name(enum kind k, char *buf, size_t len)
+{
+	if (k == K_ACCEL)
+		vg_worker_comm(getpid(), buf, len);
+	else
+		snprintf(buf, len, "vhost-%d", (int)getpid());
+	return buf;
+}
+
+static bool path_up(struct bpath *p, unsigned int ndev, bool big)
+{
+	struct tidset before, after;
+	char name[VG_COMM_BUF], cname[160];
+	unsigned int i;
+	int r;
+
+	p->ndev = ndev;
+	p->err[0] = '\0';
+	p->dev = calloc(ndev, sizeof(*p->dev));
+	if (!p->dev)
+		abort();
+	for (i = 0; i < ndev; i++)
+		p->dev[i].tapfd = -1;
+	find_kthreads(worker_name(p->kind, name, sizeof(name)), &before);
+	r = far_side_create(p);
+	for (i = 0; !r && i < ndev; i++)
+		r = open_dev(p, i, big);
+	find_kthreads(name, &after);
+	tid_diff(&after, &before, &p->workers);
+	if (!r && p->workers.n != ndev) {
+		snprintf(p->err, sizeof(p->err),
+			 "found %u new worker threads named %s for %u devices",
+			 p->workers.n, name, ndev);
+		r = -ESRCH;
+	}
+	p->engine.n = 0;
+	if (!r && p->kind == K_ACCEL) {
+		snprintf(name, sizeof(name), "nicsim/%s", p->nic.name);
+		find_kthreads(name, &p->engine);
+		if (p->engine.n != 1) {
+			snprintf(p->err, sizeof(p->err),
+				 "no engine thread %s", name);
+			r = -ESRCH;
+		}
+	}
+	snprintf(cname, sizeof(cname), "%s%s: %u device%s up", kind_name[p->kind],
+		 p->fc ? " (flow control)" : "", ndev, ndev > 1 ? "s" : "");
+	p->up = !r;
+	tap_case(p->up, cname, p->err);
+	if (!p->up)
+		path_down(p);
+	return p->up;
+}
+
+static void cpu_snap(struct bpath *p, struct cpu_snap *s)
+{
+	s->workers = tidset_ns(&p->workers);
+	s->engine = tidset_ns(&p->engine);
+	s->softirq = softirq_ns();
+	s->t = now_ns();
+}
+
+/* --------------------------------------------------------- guest Tx */
+
+/* Fill every Tx slot of @d with header @h and @len bytes of @frame. */
+static void tx_prefill(struct bdev *d, const struct virtio_net_hdr_mrg_rxbuf *h,
+		       const uint8_t *frame, uint32_t len)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->g.tx_nslots; i++) {
+		uint8_t *s = d->g.tx_pool + (size_t)i * d->g.tx_stride;
+
+		memcpy(s, h, HDR_LEN);
+		memcpy(s + HDR_LEN, frame, len);
+	}
+}
+
+/*
+ * Queue free slots (already filled) without copying, at most @max (0: all);
+ * kick if the device asks.  How many, or -errno.
+ */
+static int tx_fill(struct bdev *d, uint32_t len, int max)
+{
+	int n = 0, r;
+
+	while (d->g.tx_nfree && vg_vq_num_free(&d->g.d, VG_VQ_TX) &&
+	       (!max || n < max)) {
+		uint32_t id = d->g.tx_free[d->g.tx_nfree - 1];
+		struct vg_buf b = {
+			.gpa = d->g.tx_pool_gpa + (uint64_t)id * d->g.tx_stride,
+			.len = HDR_LEN + len,
+		};
+
+		r = vg_vq_add(&d->g.d, VG_VQ_TX, &b, 1, NULL, 0,
+			      (void *)(uintptr_t)(id + 1), 0);
+		if (r < 0)
+			return r;
+		d->g.tx_nfree--;
+		d->g.tx_queued++;
+		n++;
+	}
+	if (n) {
+		r = vg_vq_notify(&d->g.d, VG_VQ_TX);
+		if (r < 0)
+			return r;
+		d->kicks += (uint64_t)r;
+	}
+	return n;
+}
+
+/*
+ * Drive the Tx rings of @n devices for @ms: keep them full, kick when the
+ * device asks, sleep on the call eventfds when nothing moved (asking for
+ * the call at 3/4 of what is in flight with @delayed, else at the next).
+ */
+static int tx_run(struct bdev *const *devs, unsigned int n, uint32_t len,
+		  unsigned int ms, bool delayed)
+{
+	struct pollfd pfd[MAX_DEVS];
+	uint64_t end = now_ns() + (uint64_t)ms * 1000000;
+	unsigned int i, np;
+	int r, progress;
+
+	while (now_ns() < end) {
+		progress = 0;
+		for (i = 0; i < n; i++) {
+			r = vg_net_tx_reap(&devs[i]->g);
+			if (r < 0)
+				return r;
+			if (r)
+				devs[i]->reaps++;
+			progress += r;
+			r = tx_fill(devs[i], len, 0);
+			if (r < 0)
+				return r;
+			progress += r;
+		}
+		if (progress)
+			continue;
+		np = 0;
+		for (i = 0; i < n; i++) {
+			r = vg_vq_arm_cb(&devs[i]->g.d, VG_VQ_TX, delayed);
+			if (r)
+				break;
+			pfd[np].fd = devs[i]->g.d.vq[VG_VQ_TX].call_fd;
+			pfd[np++].events = POLLIN;
+		}
+		if (i == n) {
+			for (i = 0; i < n; i++)
+				devs[i]->sleeps++;
+			r = poll(pfd, np, 10);
+			for (i = 0; r > 0 && i < np; i++) {
+				uint64_t v;
+
+				if ((pfd[i].revents & POLLIN) &&
+				    read(pfd[i].fd, &v, sizeof(v)) == sizeof(v))
+					devs[i]->calls++;
+			}
+		}
+		for (i = 0; i < n; i++)
+			vg_vq_disable_cb(&devs[i]->g.d, VG_VQ_TX);
+	}
+	return 0;
+}
+
+/* Sink on the far side: arrivals counted by the socket, never read. */
+static uint64_t sink_count(int fd)
+{
+	struct tpacket_stats st = { 0 };
+	socklen_t l = sizeof(st);
+
+	if (getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &l))
+		return 0;
+	return st.tp_packets;	/* delivered + dropped at the full socket */
+}
+
+struct tx_result {
+	double pps, bps, completed, arrived;
+	double cpu_ns, engine_ns;	/* per frame completed */
+	double kicks, sleeps, calls, reaps;	/* per frame completed */
+	struct vhost_accel_stats st0, st1;
+};
+
+static void accel_stats(struct bpath *p, struct vhost_accel_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (p->kind == K_ACCEL)
+		vg_get_stats(&p->dev[0].g.d, st);
+}
+
+/* One Tx window on device 0 of @p. */
+static int tx_window(struct bpath *p, uint32_t len, bool delayed,
+		     struct tx_result *res)
+{
+	struct bdev *d = &p->dev[0];
+	struct bdev *devs[1] = { d };
+	struct cpu_snap c0, c1;
+	uint64_t done0, k0, s0, ca0, re0;
+	int sink, r;
+
+	memset(res, 0, sizeof(*res));
+	sink = vp_packet_open(far_nic(p, 0), ETH_P_ALL, 0);
+	if (sink < 0)
+		return sink;
+	r = tx_run(devs, 1, len, WARM_MS, delayed);
+	if (r)
+		goto out;
+	sink_count(sink);	/* resets the socket's counters */
+	accel_stats(p, &res->st0);
+	done0 = d->g.tx_completed;
+	k0 = d->kicks;
+	s0 = d->sleeps;
+	ca0 = d->calls;
+	re0 = d->reaps;
+	cpu_snap(p, &c0);
+	r = tx_run(devs, 1, len, window_ms, delayed);
+	cpu_snap(p, &c1);
+	res->arrived = (double)sink_count(sink);
+	accel_stats(p, &res->st1);
+	if (r)
+		goto out;
+	res->completed = (double)(d->g.tx_completed - done0);
+	if (res->completed > 0) {
+		double c = res->completed;
+
+		res->cpu_ns = (double)(c1.workers - c0.workers +
+				       c1.softirq - c0.softirq) / c;
+		res->engine_ns = (double)(c1.engine - c0.engine) / c;
+		res->kicks = (double)(d->kicks - k0) / c;
+		res->sleeps = (double)(d->sleeps - s0) / c;
+		res->calls = (double)(d->calls - ca0) / c;
+		res->reaps = (double)(d->reaps - re0) / c;
+	}
+	res->pps = res->arrived * 1e9 / (double)(c1.t - c0.t);
+	res->bps = res->completed * (double)len * 8e9 / (double)(c1.t - c0.t);
+	r = vg_net_tx_drain(&d->g, 2000);
+out:
+	close(sink);
+	return r;
+}
+
+/* --------------------------------------------------------- guest Rx */
+
+struct sender {
+	struct vp_nic *nic;
+	int fd;
+	const uint8_t *frame;
+	size_t len;
+	atomic_bool stop;
+	atomic_uint_fast64_t sent, full;
+	int err;
+};
+
+static void *sender_main(void *arg)
+{
+	struct sender *s = arg;
+	void *bufs[BATCH];
+	size_t lens[BATCH];
+	int i, n;
+
+	for (i = 0; i < BATCH; i++) {
+		bufs[i] = (void *)s->frame;
+		lens[i] = s->len;
+	}
+	while (!atomic_load(&s->stop)) {
+		n = vp_packet_send_many(s->nic, s->fd, bufs, lens, BATCH);
+		if (n > 0) {
+			atomic_fetch_add(&s->sent, (uint64_t)n);
+		} else if (n == -ENOBUFS || n == -EAGAIN) {
+			atomic_fetch_add(&s->full, 1);
+			sched_yield();	/* the device queue is full */
+		} else if (n < 0 && n != -EINTR) {
+			s->err = -n;
+			break;
+		}
+	}
+	return NULL;
+}
+
+struct rx_result {
+	double pps, bps, got, sent, offered, lost;
+	double cpu_ns, engine_ns;	/* per frame received */
+	double cpu_per_lost_ns, engine_per_lost_ns;
+	double kicks, sleeps, calls;
+	uint64_t full;		/* sends refused (a frame each), whole run */
+	uint64_t full_win;	/* the same, in the window */
+};
+
+/* Guest Rx for @ms: reap, repost, sleep on calls when idle. */
+static int rx_run(struct bdev *d, unsigned int ms, uint64_t work_ns,
+		  uint64_t *frames, uint64_t *bytes)
+{
+	uint64_t end = now_ns() + (uint64_t)ms * 1000000;
+	struct vg_net_rx f;
+	int r, got;
+
+	while (now_ns() < end) {
+		got = 0;
+		while ((r = vg_net_rx_get(&d->g, &f)) == 0) {
+			got++;
+			(*frames)++;
+			*bytes += f.len;
+			if (work_ns)
+				spin_ns(work_ns);
+			if (got >= RING / 4)
+				break;
+		}
+		if (r && r != -EAGAIN)
+			return r;
+		if (got) {
+			r = vg_net_rx_fill(&d->g, d->g.rx_nfree);
+			if (r >= 0)
+				r = vg_net_rx_kick(&d->g);
+			if (r < 0)
+				return r;
+			d->kicks += (uint64_t)r;
+			continue;
+		}
+		r = vg_vq_arm_cb(&d->g.d, VG_VQ_RX, false);
+		if (!r) {
+			d->sleeps++;
+			if (!vg_vq_wait_call(&d->g.d, VG_VQ_RX, 10))
+				d->calls++;
+		}
+		vg_vq_disable_cb(&d->g.d, VG_VQ_RX);
+	}
+	return 0;
+}
+
+static int rx_window(struct bpath *p, const uint8_t *frame, size_t len,
+		     uint16_t proto, bool vnet_hdr, uint64_t work_ns,
+		     struct rx_result *res)
+{
+	struct bdev *d = &p->dev[0];
+	struct sender s = { .nic = far_nic(p, 0), .frame = frame, .len = len };
+	struct cpu_snap c0, c1;
+	uint64_t fr = 0, by = 0, sent0, full0, k0, s0, ca0;
+	pthread_t th;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	/*
+	 * Direct xmit (QDISC_BYPASS) drops a frame that validation changes,
+	 * e.g. GSO to a netdev without TSO: GSO goes through the qdisc.
+	 */
+	s.fd = vp_packet_open(s.nic, proto, vnet_hdr ? VP_PKT_VNET_HDR :
+			      VP_PKT_QDISC_BYPASS);
+	if (s.fd < 0)
+		return s.fd;
+	if (pthread_create(&th, NULL, sender_main, &s)) {
+		close(s.fd);
+		return -EAGAIN;
+	}
+	r = rx_run(d, WARM_MS, work_ns, &fr, &by);
+	fr = by = 0;
+	k0 = d->kicks;
+	s0 = d->sleeps;
+	ca0 = d->calls;
+	sent0 = atomic_load(&s.sent);
+	full0 = atomic_load(&s.full);
+	cpu_snap(p, &c0);
+	if (!r)
+		r = rx_run(d, window_ms, work_ns, &fr, &by);
+	cpu_snap(p, &c1);
+	res->sent = (double)(atomic_load(&s.sent) - sent0);
+	res->full = atomic_load(&s.full);
+	res->full_win = res->full - full0;
+	atomic_store(&s.stop, true);
+	pthread_join(th, NULL);
+	close(s.fd);
+	if (!r) {
+		uint64_t f2 = 0, b2 = 0;
+
+		r = rx_run(d, 100, 0, &f2, &b2);	/* drain */
+	}
+	if (r)
+		return r;
+	if (s.err)
+		return -s.err;
+	if (!fr)
+		return -ENODATA;	/* nothing got through: no figure */
+	res->got = (double)fr;
+	res->pps = res->got * 1e9 / (double)(c1.t - c0.t);
+	res->bps = (double)by * 8e9 / (double)(c1.t - c0.t);
+	/*
+	 * A refused send is a frame the far netdev did not take: tap drops
+	 * it in the sender's call when its queue is full (NET_XMIT_DROP), a
+	 * stopped queue (nicsim with flow control) refuses it.  Either way
+	 * it was offered and the guest never got it.
+	 */
+	res->offered = res->sent + (double)res->full_win;
+	res->lost = res->offered > res->got ? res->offered - res->got : 0;
+	if (fr) {
+		res->cpu_ns = (double)(c1.workers - c0.workers +
+				       c1.softirq - c0.softirq) / res->got;
+		res->engine_ns = (double)(c1.engine - c0.engine) / res->got;
+		res->kicks = (double)(d->kicks - k0) / res->got;
+		res->sleeps = (double)(d->sleeps - s0) / res->got;
+		res->calls = (double)(d->calls - ca0) / res->got;
+	}
+	if (res->lost > 0) {
+		res->cpu_per_lost_ns = (double)(c1.workers - c0.workers +
+						c1.softirq - c0.softirq) /
+				       res->lost;
+		res->engine_per_lost_ns = (double)(c1.engine - c0.engine) /
+					  res->lost;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ frames */
+
+static uint8_t small_frame[NKINDS][2][1600];	/* [path][0 tx, 1 rx] */
+static uint8_t *gso_frame;			/* guest -> far side */
+static uint8_t *gso_rx_frame;			/* vnet header + frame */
+
+static void gso_hdr(struct virtio_net_hdr_mrg_rxbuf *h, uint16_t cs,
+		    uint16_t co)
+{
+	memset(h, 0, sizeof(*h));
+	h->hdr.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	h->hdr.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+	h->hdr.hdr_len = htole16(54);
+	h->hdr.gso_size = htole16(GSO_MSS);
+	h->hdr.csum_start = htole16(cs);
+	h->hdr.csum_offset = htole16(co);
+}
+
+static size_t build_gso(uint8_t *buf, const uint8_t *dst, const uint8_t *src,
+			uint16_t *cs, uint16_t *co)
+{
+	struct vp_l4_opts o = {
+		.saddr = htonl(0x0a630001), .daddr = htonl(0x0a630002),
+		.sport = 5001, .dport = 5001, .partial = true,
+	};
+
+	return vp_build_tcp4(buf, dst, src, &o, NULL, 65535 - 40, cs, co);
+}
+
+/* ------------------------------------------------------- the measures */
+
+static struct bpath paths[NKINDS];
+
+static void fail_row(enum kind k, const char *row, int r, struct bpath *p)
+{
+	char name[128], why[200];
+
+	row_find(row)->failed[k] = true;
+	snprintf(name, sizeof(name), "%s: %s", kind_name[k], row);
+	snprintf(why, sizeof(why), "%s%s%s", strerror(r < 0 ? -r : r),
+		 p->dev[0].g.err[0] ? ": " : "", p->dev[0].g.err);
+	tap_case(false, name, why);
+}
+
+static void measure_tx_size(unsigned int sz, unsigned int rep, bool delayed,
+			    const char *rname)
+{
+	struct virtio_net_hdr_mrg_rxbuf h = { 0 };
+	struct tx_result res;
+	char nm[32];
+	int k, r;
+
+	for (k = 0; k < NKINDS; k++) {
+		struct bpath *p = &paths[k];
+		struct row *rr = row_find(rname);
+
+		if (!p->up)
+			continue;
+		vp_test_frame(small_frame[k][0], sz - 4, p->kind == K_TAP ?
+			      p->dev[0].tapnic.peer_mac : far_mac,
+			      p->dev[0].mac, 1);
+		tx_prefill(&p->dev[0], &h, small_frame[k][0], sz - 4);
+		r = tx_window(p, sz - 4, delayed, &res);
+		if (r) {
+			fail_row((enum kind)k, rname, r, p);
+			continue;
+		}
+		row_add(rr, (enum kind)k, res.pps / 1e3);
+		if ((sz == 64 || sz == 1500) && delayed) {
+			snprintf(nm, sizeof(nm), "cpu-%s", rname);
+			row_add(row_find(nm),
+				(enum kind)k, res.cpu_ns / 1e3);
+		}
+		if (sz == 64 && delayed) {
+			rr = row_find("engine-tx-64");
+			if (k == K_ACCEL)
+				row_add(rr, K_ACCEL, res.engine_ns / 1e3);
+			else
+				rr->na[k] = true;
+		}
+		out("#   %s %s rep %u: %.0f pps at the far side, %.0f completed; per frame: cpu %.2f us, engine %.2f us, kicks %.3f, guest sleeps %.3f, calls %.3f, completions per reap %.1f\n",
+		    kind_name[k], rname, rep, res.pps,
+		    res.completed * 1000.0 / window_ms, res.cpu_ns / 1e3,
+		    res.engine_ns / 1e3, res.kicks, res.sleeps, res.calls,
+		    res.reaps > 0 ? 1 / res.reaps : 0);
+		if (k == K_ACCEL) {
+			const struct vhost_accel_vq_stats *a = &res.st0.vq[VG_VQ_TX],
+				*b = &res.st1.vq[VG_VQ_TX];
+			double c = (double)(b->packets - a->packets);
+
+			if (c > 0)
+				out("#     vhost-accel counters per frame: kicks %.4f calls %.4f worker_wakeups %.4f (all queues), packets per wakeup %.1f, bytes_copied %" PRIu64 "\n",
+				    (double)(b->kicks - a->kicks) / c,
+				    (double)(b->calls - a->calls) / c,
+				    (double)(res.st1.worker_wakeups -
+					     res.st0.worker_wakeups) / c,
+				    c / (double)(res.st1.worker_wakeups -
+						 res.st0.worker_wakeups + 1),
+				    (uint64_t)(b->bytes_copied - a->bytes_copied));
+		}
+	}
+}
+
+static void measure_tx_gso(unsigned int rep)
+{
+	struct virtio_net_hdr_mrg_rxbuf h;
+	struct tx_result res;
+	uint16_t cs, co;
+	size_t len;
+	int k, r;
+
+	for (k = 0; k < NKINDS; k++) {
+		struct bpath *p = &paths[k];
+		struct row *rr = row_find("tx-gso64k");
+
+		if (!p->up)
+			continue;
+		len = build_gso(gso_frame, p->kind == K_TAP ?
+				p->dev[0].tapnic.peer_mac : far_mac,
+				p->dev[0].mac, &cs, &co);
+		gso_hdr(&h, cs, co);
+		tx_prefill(&p->dev[0], &h, gso_frame, (uint32_t)len);
+		r = tx_window(p, (uint32_t)len, true, &res);
+		if (r) {
+			fail_row((enum kind)k, "tx-gso64k", r, p);
+			continue;
+		}
+		row_add(rr, (enum kind)k, res.bps / 1e9);
+		out("#   %s tx-gso64k rep %u: %.0f frames/s completed, %.3f Gbit/s; %.0f packets at the far side; cpu %.1f us/frame, engine %.1f us/frame\n",
+		    kind_name[k], rep, res.completed * 1000.0 / window_ms,
+		    res.bps / 1e9, res.arrived, res.cpu_ns / 1e3,
+		    res.engine_ns / 1e3);
+	}
+}
+
+static void measure_rx_size(unsigned int sz, unsigned int rep)
+{
+	struct rx_result res;
+	char nm[32];
+	int k, r;
+
+	snprintf(nm, sizeof(nm), "rx-%u", sz);
+	for (k = 0; k < NKINDS; k++) {
+		struct bpath *p = &paths[k];
+		struct row *rr = row_find(nm);
+
+		if (!p->up)
+			continue;
+		vp_test_frame(small_frame[k][1], sz - 4, p->dev[0].mac,
+			      far_mac, 2);
+		r = rx_window(p, small_frame[k][1], sz - 4, VP_ETH_P_TEST,
+			      false, 0, &res);
+		if (r) {
+			fail_row((enum kind)k, nm, r, p);
+			continue;
+		}
+		row_add(rr, (enum kind)k, res.pps / 1e3);
+		if (sz == 64 || sz == 1500) {
+			char c[32];
+
+			snprintf(c, sizeof(c), "cpu-rx-%u", sz);
+			row_add(row_find(c),
+				(enum kind)k, res.cpu_ns / 1e3);
+		}
+		if (sz == 64) {
+			rr = row_find("engine-rx-64");
+			if (k == K_ACCEL)
+				row_add(rr, K_ACCEL, res.engine_ns / 1e3);
+			else
+				rr->na[k] = true;
+		}
+		out("#   %s %s rep %u: guest got %.0f pps (in the window: %.0f sent, %.0f got, %.0f not received; refused by the far netdev %" PRIu64 "); per frame: cpu %.2f us, engine %.2f us, kicks %.3f, guest sleeps %.3f, calls %.3f\n",
+		    kind_name[k], nm, rep, res.pps, res.sent, res.got,
+		    res.lost, res.full_win,
+		    res.cpu_ns / 1e3, res.engine_ns / 1e3, res.kicks,
+		    res.sleeps, res.calls);
+	}
+}
+
+static void measure_rx_gso(unsigned int rep)
+{
+	struct virtio_net_hdr_mrg_rxbuf h;
+	struct rx_result res;
+	uint16_t cs, co;
+	size_t len;
+	int k, r;
+
+	for (k = 0; k < NKINDS; k++) {
+		struct bpath *p = &paths[k];
+		struct row *rr = row_find("rx-gso64k");
+
+		if (!p->up)
+			continue;
+		len = build_gso(gso_rx_frame + sizeof(struct virtio_net_hdr),
+				p->dev[0].mac, far_mac, &cs, &co);
+		gso_hdr(&h, cs, co);
+		/* PACKET_VNET_HDR takes the 10-byte header */
+		memcpy(gso_rx_frame, &h.hdr, sizeof(h.hdr));
+		r = rx_window(p, gso_rx_frame, sizeof(struct virtio_net_hdr) + len,
+			      ETH_P_IP, true, 0, &res);
+		if (r) {
+			fail_row((enum kind)k, "rx-gso64k", r, p);
+			continue;
+		}
+		row_add(rr, (enum kind)k, res.bps / 1e9);
+		out("#   %s rx-gso64k rep %u: %.3f Gbit/s in %.0f guest frames/s; %.0f GSO frames sent (refused %" PRIu64 ")\n",
+		    kind_name[k], rep, res.bps / 1e9, res.pps, res.sent,
+		    res.full_win);
+	}
+}
+
+/* Rx with a guest slower than the wire: CPU per frame lost, frames lost. */
+static void measure_slow(unsigned int rep, struct bpath *fcpath)
+{
+	static const char *const rn[2][2] = {
+		{ "slow-cpu/drop", "slow-lost" },
+		{ "slowfc-cpu/drop", "slowfc-lost" },
+	};
+	struct rx_result res;
+	unsigned int fc;
+	int k, r;
+
+	for (fc = 0; fc < 2; fc++) {
+		for (k = 0; k < NKINDS; k++) {
+			struct bpath *p = fc && k == K_ACCEL ? fcpath : &paths[k];
+			struct row *rc = row_find(rn[fc][0]);
+			struct row *rl = row_find(rn[fc][1]);
+
+			if (!p->up)
+				continue;
+			vp_test_frame(small_frame[k][1], 60, p->dev[0].mac,
+				      far_mac, 3);
+			r = rx_window(p, small_frame[k][1], 60, VP_ETH_P_TEST,
+				      false, (uint64_t)slow_us * 1000, &res);
+			if (r) {
+				fail_row((enum kind)k, rn[fc][0], r, p);
+				continue;
+			}
+			row_add(rc, (enum kind)k, res.cpu_per_lost_ns / 1e3);
+			row_add(rl, (enum kind)k,
+				res.offered > 0 ? 100 * res.lost / res.offered : 0);
+			out("#   %s %s rep %u: offered %.0f (sent %.0f, refused by the far netdev %" PRIu64 "), guest got %.0f, lost %.0f; host CPU %.2f us per lost frame (engine %.2f us)\n",
+			    kind_name[k], fc ? "slow Rx, flow control" : "slow Rx",
+			    rep, res.offered, res.sent, res.full_win, res.got,
+			    res.lost,
+			    res.cpu_per_lost_ns / 1e3,
+			    res.engine_per_lost_ns / 1e3);
+		}
+	}
+}
+
+/* Scaling: Tx from @n devices at once, one guest thread driving all. */
+static void measure_scale(unsigned int n, struct bpath *sp, unsigned int rep)
+{
+	struct bdev *devs[MAX_DEVS];
+	struct virtio_net_hdr_mrg_rxbuf h = { 0 };
+	uint64_t done0[MAX_DEVS];
+	char nm[32], nf[32];
+	int k, r;
+	unsigned int i;
+
+	snprintf(nm, sizeof(nm), "scale-%u", n);
+	snprintf(nf, sizeof(nf), "scale-%u-fair", n);
+	for (k = 0; k < NKINDS; k++) {
+		struct bpath *p = &sp[k];
+		double sum = 0, mn = 1e30, t;
+		uint64_t t0;
+
+		if (!p->up)
+			continue;
+		for (i = 0; i < n; i++) {
+			devs[i] = &p->dev[i];
+			vp_test_frame(small_frame[k][0], 60, p->kind == K_TAP ?
+				      p->dev[i].tapnic.peer_mac : far_mac,
+				      p->dev[i].mac, 4);
+			tx_prefill(devs[i], &h, small_frame[k][0], 60);
+		}
+		r = tx_run(devs, n, 60, WARM_MS, true);
+		for (i = 0; i < n; i++)
+			done0[i] = devs[i]->g.tx_completed;
+		t0 = now_ns();
+		if (!r)
+			r = tx_run(devs, n, 60, window_ms, true);
+		t = (double)(now_ns() - t0) / 1e9;
+		/* the window's completions; what is drained after is not */
+		for (i = 0; i < n; i++) {
+			double c = (double)(devs[i]->g.tx_completed - done0[i]);
+
+			sum += c;
+			if (c < mn)
+				mn = c;
+		}
+		for (i = 0; !r && i < n; i++)
+			r = vg_net_tx_drain(&devs[i]->g, 2000);
+		if (r) {
+			fail_row((enum kind)k, nm, r, p);
+			continue;
+		}
+		row_add(row_find(nm), (enum kind)k,
+			sum / t / 1e3);
+		if (n > 1)
+			row_add(row_find(nf), (enum kind)k,
+				sum > 0 ? mn / (sum / n) : 0);
+		out("#   %s %u devices rep %u: %.0f pps aggregate, slowest device %.0f pps, mean %.0f\n",
+		    kind_name[k], n, rep, sum / t, mn / t, sum / t / n);
+	}
+}
+
+/* --------------------------------------------------------- latency */
+
+struct echo {
+	struct vp_nic *nic;
+	int fd;
+	atomic_bool stop;
+};
+
+static void *echo_main(void *arg)
+{
+	struct echo *e = arg;
+	uint8_t buf[2048], tmp[6];
+	ssize_t n;
+
+	while (!atomic_load(&e->stop)) {
+		n = vp_packet_recv(e->fd, buf, sizeof(buf), 50, NULL);
+		if (n < 14)
+			continue;
+		memcpy(tmp, buf, 6);
+		memcpy(buf, buf + 6, 6);
+		memcpy(buf + 6, tmp, 6);
+		vp_packet_send(e->nic, e->fd, buf, (size_t)n);
+	}
+	return NULL;
+}
+
+#define LAT_SLICES	10
+
+static uint64_t lat[NKINDS][LAT_MAX];
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+struct lat_state {
+	struct echo e;
+	pthread_t th;
+	bool running;
+	uint64_t n, lost, tmo;
+	int err;
+};
+
+/* Round trips on device 0 of @p for @ms, appended to @st / lat[k]. */
+static int lat_slice(struct bpath *p, enum kind k, unsigned int ms,
+		     struct lat_state *st)
+{
+	struct bdev *d = &p->dev[0];
+	uint64_t end = now_ns() + (uint64_t)ms * 1000000, t0, dl;
+	struct vg_net_rx f;
+	int r = 0;
+
+	while (now_ns() < end && st->n < LAT_MAX) {
+		r = vg_net_tx_reap(&d->g);
+		if (r < 0)
+			return r;
+		t0 = now_ns();
+		r = tx_fill(d, 60, 1);
+		if (r < 0)
+			return r;
+		dl = t0 + 200000000ULL;
+		for (;;) {
+			r = vg_net_rx_get(&d->g, &f);
+			if (r != -EAGAIN || now_ns() > dl)
+				break;
+			if (!vg_vq_arm_cb(&d->g.d, VG_VQ_RX, false) &&
+			    vg_vq_wait_call(&d->g.d, VG_VQ_RX, 10))
+				st->tmo++;
+			vg_vq_disable_cb(&d->g.d, VG_VQ_RX);
+		}
+		if (r == -EAGAIN) {
+			st->lost++;
+			continue;
+		}
+		if (r)
+			return r;
+		lat[k][st->n++] = now_ns() - t0;
+		r = vg_net_rx_fill(&d->g, d->g.rx_nfree);
+		if (r >= 0)
+			r = vg_net_rx_kick(&d->g);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * Latency: the window is cut in LAT_SLICES slices taken in turn by the
+ * three paths, so a busy moment of the machine hits them alike.
+ */
+static void measure_latency(unsigned int rep)
+{
+	struct virtio_net_hdr_mrg_rxbuf h = { 0 };
+	struct lat_state st[NKINDS];
+	unsigned int sl;
+	int k;
+
+	memset(st, 0, sizeof(st));
+	for (k = 0; k < NKINDS; k++) {
+		struct bpath *p = &paths[k];
+		struct bdev *d;
+
+		if (!p->up)
+			continue;
+		d = &p->dev[0];
+		st[k].e.nic = far_nic(p, 0);
+		atomic_init(&st[k].e.stop, false);
+		st[k].e.fd = vp_packet_open(st[k].e.nic, VP_ETH_P_TEST, 0);
+		if (st[k].e.fd < 0 ||
+		    pthread_create(&st[k].th, NULL, echo_main, &st[k].e)) {
+			if (st[k].e.fd >= 0)
+				close(st[k].e.fd);
+			fail_row((enum kind)k, "lat-p50", -EAGAIN, p);
+			continue;
+		}
+		st[k].running = true;
+		vp_test_frame(small_frame[k][0], 60, p->kind == K_TAP ?
+			      d->tapnic.peer_mac : far_mac, d->mac, 5);
+		tx_prefill(d, &h, small_frame[k][0], 60);
+	}
+	for (sl = 0; sl < LAT_SLICES; sl++)
+		for (k = 0; k < NKINDS; k++)
+			if (st[k].running && !st[k].err)
+				st[k].err = lat_slice(&paths[k], (enum kind)k,
+						      window_ms / LAT_SLICES,
+						      &st[k]);
+	for (k = 0; k < NKINDS; k++) {
+		struct lat_state *s = &st[k];
+		uint64_t n = s->n;
+
+		if (!s->running)
+			continue;
+		atomic_store(&s->e.stop, true);
+		pthread_join(s->th, NULL);
+		close(s->e.fd);
+		if (!s->err)
+			s->err = vg_net_tx_drain(&paths[k].dev[0].g, 2000);
+		if (s->err || !n) {
+			fail_row((enum kind)k, "lat-p50",
+				 s->err ? s->err : -ETIMEDOUT, &paths[k]);
+			continue;
+		}
+		qsort(lat[k], n, sizeof(lat[k][0]), cmp_u64);
+		row_add(row_find("lat-p50"), (enum kind)k,
+			(double)lat[k][n / 2] / 1e3);
+		row_add(row_find("lat-p99"), (enum kind)k,
+			(double)lat[k][n * 99 / 100] / 1e3);
+		out("#   %s latency rep %u: %" PRIu64 " round trips (%" PRIu64 " lost, %" PRIu64 " 10-ms waits without a call), median %.1f us, p99 %.1f us\n",
+		    kind_name[k], rep, n, s->lost, s->tmo,
+		    (double)lat[k][n / 2] / 1e3,
+		    (double)lat[k][n * 99 / 100] / 1e3);
+	}
+}
+
+/* ------------------------------------------------------------- main */
+
+struct row_def {
+	const char *name, *unit, *what;
+	bool lower_better;
+};
+
+static const struct row_def row_defs[] = {
+	{ "tx-64", "kpps", "guest Tx, 64-byte frames (60 + FCS; 72-byte buffer with the 12-byte virtio-net header), arrivals at the far side", false },
+	{ "rx-64", "kpps", "guest Rx, 64-byte frames (60 + FCS; 72 with the header), frames the guest reaped", false },
+	{ "tx-512", "kpps", "guest Tx, 512-byte frames (508 + FCS; 520 with the header)", false },
+	{ "rx-512", "kpps", "guest Rx, 512-byte frames", false },
+	{ "tx-1500", "kpps", "guest Tx, 1500-byte frames (1496 + FCS; 1508 with the header)", false },
+	{ "rx-1500", "kpps", "guest Rx, 1500-byte frames", false },
+	{ "tx-gso64k", "Gbit/s", "guest Tx of 64 KiB TCP/IPv4 GSO frames (IP length 65535, MSS 1448): frame bits completed by the device", false },
+	{ "rx-gso64k", "Gbit/s", "64 KiB TCP GSO frames sent by the far side (PACKET_VNET_HDR): frame bits the guest received", false },
+	{ "tx-64-cbeach", "kpps", "as tx-64, but the guest asks for a call at every completion instead of at 3/4 of the ring", false },
+	{ "cpu-tx-64", "us/pkt", "host CPU per frame in tx-64: worker kthreads (schedstat) + all softirq (/proc/stat); nicsim engine excluded", true },
+	{ "cpu-rx-64", "us/pkt", "host CPU per frame in rx-64, as cpu-tx-64", true },
+	{ "cpu-tx-1500", "us/pkt", "host CPU per frame in tx-1500", true },
+	{ "cpu-rx-1500", "us/pkt", "host CPU per frame in rx-1500", true },
+	{ "engine-tx-64", "us/pkt", "nicsim engine kthread per frame in tx-64 (simulated hardware: reported apart, not in cpu-*)", true },
+	{ "engine-rx-64", "us/pkt", "nicsim engine kthread per frame in rx-64", true },
+	{ "copied-bytes", "B/pkt", "payload bytes the CPU copied per frame (VHOST_ACCEL_GET_STATS bytes_copied / packets, whole run)", true },
+	{ "slow-cpu/drop", "us/drop", "64-byte Rx to a guest that spends BENCH_SLOW_US per frame: host CPU (workers + softirq) per frame lost", true },
+	{ "slow-lost", "%", "frames the far side sent that the slow guest did not get", true },
+	{ "slowfc-cpu/drop", "us/drop", "as slow-cpu/drop, accel bound with VHOST_ACCEL_BIND_F_FLOW_CONTROL (vhost-net has no such mode: same set-up again)", true },
+	{ "slowfc-lost", "%", "as slow-lost, flow control on", true },
+	{ "scale-1", "kpps", "1 device, 64-byte guest Tx driven by one guest thread: aggregate completions", false },
+	{ "scale-4", "kpps", "4 devices on one NIC (distinct MACs; tap: 4 taps), aggregate", false },
+	{ "scale-16", "kpps", "16 devices, aggregate", false },
+	{ "scale-64", "kpps", "64 devices, aggregate", false },
+	{ "scale-4-fair", "min/mean", "slowest device's rate / mean device rate, 4 devices", false },
+	{ "scale-16-fair", "min/mean", "the same, 16 devices", false },
+	{ "scale-64-fair", "min/mean", "the same, 64 devices", false },
+	{ "lat-p50", "us", "request/response round trip, guest -> far-side echo thread -> guest, 64-byte frames: median", true },
+	{ "lat-p99", "us", "the same, 99th percentile", true },
+};
+
+static void define_rows(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < VP_ARRAY_SIZE(row_defs); i++)
+		row_get(row_defs[i].name, row_defs[i].unit, row_defs[i].what,
+			row_defs[i].lower_better);
+}
+
+static bool part(const char *parts, const char *name)
+{
+	return !parts || !*parts || strstr(parts, name);
+}
+
+static unsigned int env_uint(const char *name, unsigned int def,
+			     unsigned int lo, unsigned int hi)
+{
+	const char *e = getenv(name);
+	long v;
+
+	if (!e || !*e)
+		return def;
+	v = strtol(e, NULL, 10);
+	return v < lo ? lo : v > hi ? hi : (unsigned int)v;
+}
+
+/* Bytes the CPU copied per frame on the accelerated path, whole run. */
+static void measure_copied(struct bpath *p)
+{
+	struct vhost_accel_stats st;
+	struct row *r = row_find("copied-bytes");
+	double pk, cp;
+
+	r->na[K_TAP] = r->na[K_MACVTAP] = true;
+	if (!p->up || vg_get_stats(&p->dev[0].g.d, &st))
+		return;
+	pk = (double)(st.vq[0].packets + st.vq[1].packets);
+	cp = (double)(st.vq[0].bytes_copied + st.vq[1].bytes_copied);
+	if (pk > 0)
+		row_add(r, K_ACCEL, cp / pk);
+	out("#   vhost-accel whole run: %.0f packets, %.0f bytes copied, worker_wakeups %" PRIu64 "\n",
+	    pk, cp, (uint64_t)st.worker_wakeups);
+}
+
+static void phase_single(const char *parts)
+{
+	static const unsigned int sizes[] = { 64, 512, 1500 };
+	struct bpath fcpath = { .kind = K_ACCEL, .fc = true, .tag = 'F' };
+	unsigned int rep, i;
+	int k;
+
+	for (k = 0; k < NKINDS; k++) {
+		paths[k].kind = (enum kind)k;
+		paths[k].tag = "ATM"[k];
+		path_up(&paths[k], 1, true);
+	}
+	if (part(parts, "slow"))
+		path_up(&fcpath, 1, true);
+	if (part(parts, "size")) {
+		for (rep = 1; rep <= reps; rep++) {
+			out("# sizes, repetition %u of %u\n", rep, reps);
+			for (i = 0; i < 3; i++) {
+				char nm[16];
+
+				snprintf(nm, sizeof(nm), "tx-%u", sizes[i]);
+				measure_tx_size(sizes[i], rep, true, nm);
+				measure_rx_size(sizes[i], rep);
+			}
+			measure_tx_gso(rep);
+			measure_rx_gso(rep);
+			measure_tx_size(64, rep, false, "tx-64-cbeach");
+		}
+	}
+	if (part(parts, "lat"))
+		for (rep = 1; rep <= reps; rep++)
+			measure_latency(rep);
+	if (part(parts, "slow"))
+		for (rep = 1; rep <= reps; rep++)
+			measure_slow(rep, &fcpath);
+	measure_copied(&paths[K_ACCEL]);
+	for (k = 0; k < NKINDS; k++)
+		if (paths[k].up)
+			path_down(&paths[k]);
+	if (fcpath.up)
+		path_down(&fcpath);
+}
+
+static void phase_scale(void)
+{
+	static const unsigned int ns[] = { 1, 4, 16, 64 };
+	struct bpath sp[NKINDS];
+	unsigned int i, rep;
+	int k;
+
+	for (i = 0; i < 4; i++) {
+		memset(sp, 0, sizeof(sp));
+		for (k = 0; k < NKINDS; k++) {
+			sp[k].kind = (enum kind)k;
+			sp[k].tag = "SUV"[k];
+			path_up(&sp[k], ns[i], false);
+		}
+		for (rep = 1; rep <= reps; rep++)
+			measure_scale(ns[i], sp, rep);
+		for (k = 0; k < NKINDS; k++)
+			if (sp[k].up)
+				path_down(&sp[k]);
+	}
+}
+
+/*
+ * The VM runner passes no environment: scripts/bench.sh writes the BENCH_*
+ * settings as KEY=VALUE lines into bench.env beside the binary (our cwd).
+ */
+static void load_env_file(void)
+{
+	char line[256], *eq;
+	FILE *f = fopen("bench.env", "re");
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		eq = strchr(line, '=');
+		if (line[0] == '#' || !eq || strncmp(line, "BENCH_", 6))
+			continue;
+		*eq = '\0';
+		setenv(line, eq + 1, 0);
+	}
+	fclose(f);
+}
+
+int main(void)
+{
+	const char *parts;
+	uint64_t t0 = now_ns();
+	char buf[256] = "";
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	load_env_file();
+	parts = getenv("BENCH_PARTS");
+	window_ms = env_uint("BENCH_MS", window_ms, 100, 60000);
+	reps = env_uint("BENCH_REPS", reps, 1, MAX_REPS);
+	slow_us = env_uint("BENCH_SLOW_US", slow_us, 1, 100000);
+	gso_frame = calloc(1, GSO_FRAME + 64);
+	gso_rx_frame = calloc(1, GSO_FRAME + 64);
+	if (!gso_frame || !gso_rx_frame)
+		return 1;
+	define_rows();
+
+	out("TAP version 13\n");
+	vp_capture(buf, sizeof(buf), "uname -r");
+	out("# vhost-accel bench: one user-space virtio-net guest (selftests/lib/vguest), kernel %s, %ld CPUs\n",
+	    buf, sysconf(_SC_NPROCESSORS_ONLN));
+	out("# window %u ms (after %u ms warm-up), %u repetitions, paths interleaved in each; slow guest %u us/frame\n",
+	    window_ms, WARM_MS, reps, slow_us);
+	if (unshare(CLONE_NEWNET)) {
+		tap_case(false, "private network namespace", strerror(errno));
+		out("1..%u\n", n_cases);
+		return 1;
+	}
+	vp_run("echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6");
+	vg_set_memlock(1ULL << 30);
+	{
+		/* 3 x 64 devices, 8 descriptors each, plus sockets */
+		struct rlimit nf = { 8192, 8192 };
+
+		setrlimit(RLIMIT_NOFILE, &nf);
+	}
+
+	if (part(parts, "size") || part(parts, "slow") || part(parts, "lat"))
+		phase_single(parts);
+	if (part(parts, "scale"))
+		phase_scale();
+
+	print_table();
+	out("# bench took %.0f s\n", (double)(now_ns() - t0) / 1e9);
+	out("1..%u\n", n_cases);
+	out("# %u cases, %u failed\n", n_cases, n_failed);
+	return n_failed ? 1 : 0;
+}
