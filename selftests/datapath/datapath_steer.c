@@ -7,8 +7,10 @@
  *    (unknown unicast: nobody), broadcast and multicast reach all;
  *  - every device transmits; a frame to another bound device's MAC goes
  *    to that device, not to the wire;
- *  - VHOST_ACCEL_SET_NIC errors: ENODEV, EOPNOTSUPP, EADDRINUSE, EINVAL,
- *    EBUSY (running, or no queue pair left), ENETDOWN, EPERM;
+ *  - VHOST_ACCEL_SET_NIC errors: ENODEV, EOPNOTSUPP, EADDRINUSE (the
+ *    NIC's own addresses; a MAC already bound is another queue pair of
+ *    that guest: datapath_multiqueue), EINVAL, EBUSY (running, or no queue
+ *    pair left), ENETDOWN, EPERM;
  *  - unbind and rebind with another MAC; link down drops Tx (counted,
  *    buffers come back); the NIC deleted under running devices.
  */
@@ -336,9 +338,17 @@ TEST_F_TIMEOUT(steer, bind_errors, 60)
 	EXPECT_EQ(-ENODEV, vg_net_bind(&d, 0x7ffffff0, fresh, 0));
 	EXPECT_EQ(-EOPNOTSUPP, vg_net_bind(&d, lo, fresh, 0))
 		TH_LOG("lo does not cooperate");
+	/* the NIC's own addresses are not for guests */
 	EXPECT_EQ(-EADDRINUSE, vg_net_bind(&d, self->c.nic.ifindex,
-					   self->mac[1], 0))
-		TH_LOG("MAC of guest 1 again");
+					   self->c.nic.mac, 0))
+		TH_LOG("MAC of the NIC's host port");
+	EXPECT_EQ(-EADDRINUSE, vg_net_bind(&d, self->c.nic.ifindex,
+					   self->c.nic.peer_mac, 0))
+		TH_LOG("MAC of the NIC's wire peer");
+	/* guest 1's MAC again: a second queue pair of guest 1 (multiqueue) */
+	EXPECT_EQ(0, vg_net_bind(&d, self->c.nic.ifindex, self->mac[1], 0))
+		TH_LOG("second queue pair with guest 1's MAC");
+	EXPECT_EQ(0, vg_net_bind(&d, 0, NULL, 0));
 	EXPECT_EQ(-EINVAL, vg_net_bind(&d, self->c.nic.ifindex, mcast, 0));
 	EXPECT_EQ(-EINVAL, vg_net_bind(&d, self->c.nic.ifindex, zero, 0));
 	EXPECT_EQ(-EINVAL, vg_net_bind(&d, self->c.nic.ifindex, fresh,
