@@ -26,7 +26,6 @@
 #include <linux/kthread.h>
 #include <linux/vhost_accel_compat.h>
 #include <linux/virtio_net.h>
-#include <asm/unaligned.h>
 #include <net/flow_dissector.h>
 
 #include "nicsim.h"
@@ -313,8 +312,9 @@ static bool nicsim_arm_rx(struct nicsim_qp *qp)
  */
 static u32 nicsim_toeplitz(const u8 *key, const u8 *in, unsigned int len)
 {
-	u32 window = get_unaligned_be32(key), hash = 0;
+	u32 window = (u32)key[0] << 24 | key[1] << 16 | key[2] << 8 | key[3];
 	unsigned int i, b;
+	u32 hash = 0;
 
 	for (i = 0; i < len; i++) {
 		for (b = 0; b < 8; b++) {
