@@ -48,6 +48,8 @@ FIXTURE(mq) {
 	int flow_q[NFLOW];
 	uint32_t flow_next[NFLOW];
 	unsigned int got[NQ];	/* frames per queue in the last round */
+	struct vg_net *from;	/* sender of the flows (NULL: the peer) */
+	uint8_t from_mac[6];
 	char why[800];
 };
 
@@ -234,7 +236,8 @@ static size_t mq_frame(struct _test_data_mq *self, uint8_t *buf,
 	for (i = 12; i < PLEN; i++)
 		pl[i] = (uint8_t)(f * 7 + seq * 13 + i);
 	self->flow[f].ip_id = (uint16_t)seq;
-	return vp_build_udp4(buf, self->mac, self->c.nic.peer_mac,
+	return vp_build_udp4(buf, self->mac,
+			     self->from ? self->from_mac : self->c.nic.peer_mac,
 			     &self->flow[f], pl, PLEN, NULL, NULL);
 }
 
@@ -312,6 +315,23 @@ static void mq_collect(struct __test_metadata *_metadata,
 	}
 }
 
+/* Send the frame in c.tx from the peer or, through the VEB, a guest. */
+static void mq_send(struct __test_metadata *_metadata,
+		    struct _test_data_mq *self, size_t len)
+{
+	struct vg_net *g = self->from;
+
+	if (!g) {
+		ASSERT_EQ(0, vp_packet_send(&self->c.nic, self->c.pkt,
+					    self->c.tx, len));
+		return;
+	}
+	ASSERT_LE(0, vg_net_tx(g, NULL, self->c.tx, (uint32_t)len, NULL));
+	ASSERT_LE(0, vg_net_tx_kick(g));
+	if (vg_vq_num_free(&g->d, VG_VQ_TX) < 4)
+		ASSERT_EQ(0, vg_net_tx_drain(g, DP_WAIT_MS));
+}
+
 /*
  * One round: PER frames of every flow, interleaved, sent in batches the
  * posted buffers can take; then each running queue must have had at
@@ -331,8 +351,7 @@ static void mq_round(struct __test_metadata *_metadata,
 			size_t len = mq_frame(self, self->c.tx, fl,
 					      base[fl] + k);
 
-			ASSERT_EQ(0, vp_packet_send(&self->c.nic, self->c.pkt,
-						    self->c.tx, len));
+			mq_send(_metadata, self, len);
 			if (++sent % BATCH == 0)
 				mq_collect(_metadata, self, BATCH);
 		}
@@ -596,6 +615,43 @@ TEST_F_TIMEOUT(mq, detach_one, 150)
 	mq_tx_all(_metadata, self);
 	mq_expect_clean(_metadata, self);
 	mq_close_all(_metadata, self);
+}
+
+/*
+ * Another guest (its own MAC, one queue pair) sends the flows to the
+ * pool's MAC: the VEB spreads them over the pool as it does the wire's,
+ * and nothing leaks to the wire.
+ */
+TEST_F_TIMEOUT(mq, from_guest, 150)
+{
+	struct vg_net_cfg cfg;
+	struct vg_net other;
+	struct vg_net *gs[NQ + 1];
+	uint64_t wire0, wire1;
+	unsigned int q;
+	int r;
+
+	memset(&other, 0, sizeof(other));
+	mq_cfg(&cfg);
+	dp_guest_mac(self->from_mac, 1);
+	r = dp_guest_up(&self->c, &other, &cfg, self->from_mac);
+	ASSERT_EQ(0, r) TH_LOG("the other guest: %s", self->c.why);
+	self->from = &other;
+	ASSERT_EQ(0, vp_nic_ethtool_stat(&self->c.nic, "wire_tx_frames",
+					 &wire0));
+	mq_round(_metadata, self);
+	EXPECT_EQ(0, vg_net_tx_drain(&other, DP_WAIT_MS));
+	ASSERT_EQ(0, vp_nic_ethtool_stat(&self->c.nic, "wire_tx_frames",
+					 &wire1));
+	EXPECT_EQ(wire0, wire1) TH_LOG("frames for the pool leaked to the wire");
+	EXPECT_EQ((uint64_t)NFLOW * PER,
+		  dp_wait_stat(&other, VG_VQ_TX, DP_STAT_OFF(packets),
+			       NFLOW * PER, 2000));
+	mq_expect_clean(_metadata, self);
+	for (q = 0; q < NQ; q++)
+		gs[q] = &self->g[q];
+	gs[NQ] = &other;
+	EXPECT_EQ(self->c.vmlck0, dp_close_all(&self->c, gs, NQ + 1));
 }
 
 TEST_HARNESS_MAIN
