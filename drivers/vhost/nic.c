@@ -156,6 +156,8 @@ static void binding_destroy(struct vhost_accel_binding *b, bool nic_gone)
 	}
 	module_put(b->nic->owner);
 	dev_put(b->netdev);
+	if (b->tapfile)
+		fput(b->tapfile);
 	dev->binding = NULL;
 	kfree(b);
 }
@@ -235,9 +237,34 @@ static int bind_check(const struct vhost_accel_nic_bind *req)
 	return 0;
 }
 
+/*
+ * Devices bound with one MAC on one NIC are the queue pairs of one
+ * multiqueue guest: the NIC spreads the MAC's flows over them.  They join
+ * the way the first came: all with VHOST_ACCEL_SET_NIC, or all through
+ * queue fds of the one macvtap that has the MAC (@tapdev), each queue fd
+ * backing one device (@tapfile), as QEMU's queues=N passes them.
+ */
+static int bind_group_check(struct vhost_accel_nic *nic, const u8 *mac,
+			    struct net_device *tapdev, struct file *tapfile)
+{
+	struct vhost_accel_binding *b;
+
+	list_for_each_entry(b, &nic->users, nic_node) {
+		if (!ether_addr_equal(b->mac, mac))
+			continue;
+		if (b->tapdev != tapdev)
+			return -EADDRINUSE;
+		if (tapfile && b->tapfile == tapfile)
+			return -EBUSY;
+	}
+	return 0;
+}
+
+/* Bind @dev to @netdev; through a macvtap queue if @tapfile is set. */
 static int bind_locked(struct vhost_accel_dev *dev,
 		       const struct vhost_accel_nic_bind *req,
-		       struct net_device *netdev)
+		       struct net_device *netdev, struct net_device *tapdev,
+		       struct file *tapfile)
 {
 	struct vhost_accel_binding *b;
 	struct vhost_accel_nic *nic;
@@ -251,6 +278,9 @@ static int bind_locked(struct vhost_accel_dev *dev,
 	}
 	if (!netif_running(netdev))
 		return -ENETDOWN;
+	ret = bind_group_check(nic, req->mac, tapdev, tapfile);
+	if (ret)
+		return ret;
 	if (!try_module_get(nic->owner))
 		return -ENODEV;
 	b = kzalloc(sizeof(*b), GFP_KERNEL_ACCOUNT);
@@ -268,6 +298,12 @@ static int bind_locked(struct vhost_accel_dev *dev,
 	if (ret)
 		goto err_free;
 	dev_hold(netdev);
+	if (tapfile) {
+		b->from_tap = true;
+		b->tapdev = tapdev;
+		/* as vhost-net holds its backend; also keeps @tapfile unique */
+		b->tapfile = get_file(tapfile);
+	}
 	list_add_tail(&b->nic_node, &nic->users);
 	dev->binding = b;
 	return 0;
@@ -317,7 +353,7 @@ long vhost_accel_set_nic(struct vhost_accel_dev *dev,
 	}
 	mutex_lock(&vhost_accel_nics_lock);
 	unbind_locked(dev);
-	ret = bind_locked(dev, &req, netdev);
+	ret = bind_locked(dev, &req, netdev, NULL, NULL);
 	mutex_unlock(&vhost_accel_nics_lock);
 	if (!ret)
 		pr_debug("pid %d bound to %s\n", task_pid_nr(current),
@@ -334,11 +370,15 @@ out:
  *
  * The queue pair goes to the macvtap's lower device, steered by the
  * macvtap's MAC.  Holding the macvtap fd is the authorization, as for
- * vhost-net: QEMU under libvirt has no CAP_NET_ADMIN.
+ * vhost-net: QEMU under libvirt has no CAP_NET_ADMIN.  A multiqueue
+ * macvtap's queue fds (QEMU's fds=, one per vhost device) bind one queue
+ * pair each, sharing the MAC; the NIC spreads the flows over them.
  *
  * Return: 0, -ENOTSOCK (not a tap of any kind), -EOPNOTSUPP (a tun/tap,
- * an ipvtap, or a lower device that does not cooperate), or an error of
- * binding (see VHOST_ACCEL_SET_NIC).
+ * an ipvtap, or a lower device that does not cooperate), -EBUSY (this
+ * queue fd already backs another device), -EADDRINUSE (the MAC is bound
+ * with VHOST_ACCEL_SET_NIC), or an error of binding (see
+ * VHOST_ACCEL_SET_NIC).
  */
 int vhost_accel_bind_tap(struct vhost_accel_dev *dev, struct file *file)
 {
@@ -367,11 +407,7 @@ int vhost_accel_bind_tap(struct vhost_accel_dev *dev, struct file *file)
 	ether_addr_copy(req.mac, tapdev->dev_addr);
 	req.ifindex = lower->ifindex;
 	mutex_lock(&vhost_accel_nics_lock);
-	ret = bind_locked(dev, &req, lower);
-	if (!ret) {
-		dev->binding->from_tap = true;
-		dev->binding->tapdev = tapdev;
-	}
+	ret = bind_locked(dev, &req, lower, tapdev, file);
 	mutex_unlock(&vhost_accel_nics_lock);
 	/* bind_locked() already named a NIC that does not cooperate. */
 	if (ret && ret != -EOPNOTSUPP)

@@ -105,6 +105,7 @@ struct vhost_accel_binding {
 	bool detach_requested;		/* the driver called cb->detached */
 	bool from_tap;			/* made by SET_BACKEND with a macvtap */
 	struct net_device *tapdev;	/* that macvtap (not held: see notifier) */
+	struct file *tapfile;		/* its queue fd's file, held */
 };
 
 /* One pinned memory-table region; @pages[i] backs gpa + i * PAGE_SIZE. */

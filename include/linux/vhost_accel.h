@@ -177,7 +177,12 @@ struct vhost_accel_callbacks {
 /**
  * struct vhost_accel_attach - what vhost asks of the driver at attach
  * @mac: unicast address whose frames this queue pair receives (it also
- *	receives broadcast and multicast)
+ *	receives broadcast and multicast).  Queue pairs attached with the
+ *	same @mac are the queues of one multiqueue guest: the NIC spreads
+ *	that MAC's frames over them by a flow hash (RSS), every frame to
+ *	exactly one of them, every flow to one of them in order, each
+ *	broadcast or multicast frame to one of them; a detach leaves the
+ *	others working and the spread adapts
  * @flags: VHOST_ACCEL_ATTACH_*
  * @rx_headroom: bytes the NIC leaves free at the start of each received
  *	frame's first buffer (the virtio-net header: 10 or 12)
@@ -218,8 +223,9 @@ struct vhost_accel_qp_stats {
  * struct vhost_accel_nic_ops - what a cooperating driver implements
  * @attach: lend a free queue pair to vhost.  Return the handle or an
  *	ERR_PTR: -EBUSY (no free queue pair), -ENETDOWN (link or device
- *	down), -EADDRINUSE (MAC already steered to another queue pair),
- *	-EINVAL (bad MAC or flags).
+ *	down), -EADDRINUSE (a MAC the NIC keeps for itself, e.g. its own
+ *	netdev's), -EINVAL (bad MAC or flags).  A MAC already attached is
+ *	no error: see &struct vhost_accel_attach.mac.
  * @detach: take it back: stop the queues, complete every outstanding Tx
  *	buffer through @tx_done and every posted Rx buffer through @rx_done
  *	(len 0 when unused), unmap everything, then return.  Never fails.

@@ -15,8 +15,10 @@
  *  - refusals, each with exactly one kernel line: tun/tap fd, macvtap on
  *    a veth, UDP socket -> EOPNOTSUPP, eventfd and /dev/null -> ENOTSOCK;
  *    the device works with a good fd after every one of them;
- *  - the same MAC twice (a second queue fd of the same macvtap, or the
- *    same fd) on a second device -> EADDRINUSE, the first carries on;
+ *  - a second queue fd of the same macvtap on a second device binds a
+ *    second queue pair of the MAC (multiqueue, datapath_multiqueue spreads
+ *    flows over them); the same queue fd on a second device -> EBUSY, the
+ *    macvtap's MAC through VHOST_ACCEL_SET_NIC -> EADDRINUSE;
  *  - the macvtap deleted under a running device (see that test).
  *
  * Everything lives in this process's network namespace and the peer's
@@ -37,191 +39,10 @@
 #include <linux/veth.h>
 
 #include "dptest.h"
+#include "mvtap.h"
 
 #define NFR	20	/* frames each way in the traffic checks */
 #define KMSG_TAG "vhost_accel: "
-
-/* ---- rtnetlink: macvtap and veth (vpeer only knows "type KIND") ------ */
-
-struct mv_nlreq {
-	struct nlmsghdr n;
-	struct ifinfomsg i;
-	char buf[1024];
-};
-
-static void mv_put(struct nlmsghdr *n, unsigned short type, const void *d,
-		   size_t len)
-{
-	struct rtattr *a = (struct rtattr *)((char *)n + NLMSG_ALIGN(n->nlmsg_len));
-
-	a->rta_type = type;
-	a->rta_len = (unsigned short)RTA_LENGTH(len);
-	if (len)
-		memcpy(RTA_DATA(a), d, len);
-	n->nlmsg_len = NLMSG_ALIGN(n->nlmsg_len) + RTA_ALIGN(a->rta_len);
-}
-
-static struct rtattr *mv_nest(struct nlmsghdr *n, unsigned short type)
-{
-	struct rtattr *a = (struct rtattr *)((char *)n + NLMSG_ALIGN(n->nlmsg_len));
-
-	mv_put(n, type, NULL, 0);
-	return a;
-}
-
-static void mv_nest_end(struct nlmsghdr *n, struct rtattr *a)
-{
-	a->rta_len = (unsigned short)((char *)n + n->nlmsg_len - (char *)a);
-}
-
-static int mv_nl_talk(struct nlmsghdr *n)
-{
-	char resp[4096];
-	struct nlmsghdr *h;
-	ssize_t got;
-	int fd, r;
-
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (fd < 0)
-		return -errno;
-	n->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-	n->nlmsg_seq = 1;
-	if (send(fd, n, n->nlmsg_len, 0) < 0) {
-		r = -errno;
-		goto out;
-	}
-	got = recv(fd, resp, sizeof(resp), 0);
-	if (got < 0) {
-		r = -errno;
-		goto out;
-	}
-	h = (struct nlmsghdr *)resp;
-	r = -EIO;
-	if (NLMSG_OK(h, (unsigned int)got) && h->nlmsg_type == NLMSG_ERROR)
-		r = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
-out:
-	close(fd);
-	return r;
-}
-
-static void mv_req_init(struct mv_nlreq *m)
-{
-	memset(m, 0, sizeof(*m));
-	m->n.nlmsg_len = NLMSG_LENGTH(sizeof(m->i));
-	m->n.nlmsg_type = RTM_NEWLINK;
-	m->n.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-	m->i.ifi_family = AF_UNSPEC;
-}
-
-/* ip link add link LOWER name NAME address MAC type macvtap mode bridge */
-static int mv_macvtap_add(const char *name, int lower, const uint8_t *mac)
-{
-	uint32_t link = (uint32_t)lower, mode = MACVLAN_MODE_BRIDGE;
-	struct rtattr *li, *data;
-	struct mv_nlreq m;
-
-	mv_req_init(&m);
-	mv_put(&m.n, IFLA_IFNAME, name, strlen(name) + 1);
-	mv_put(&m.n, IFLA_LINK, &link, 4);
-	mv_put(&m.n, IFLA_ADDRESS, mac, 6);
-	li = mv_nest(&m.n, IFLA_LINKINFO);
-	mv_put(&m.n, IFLA_INFO_KIND, "macvtap", 7);
-	data = mv_nest(&m.n, IFLA_INFO_DATA);
-	mv_put(&m.n, IFLA_MACVLAN_MODE, &mode, 4);
-	mv_nest_end(&m.n, data);
-	mv_nest_end(&m.n, li);
-	return mv_nl_talk(&m.n);
-}
-
-/* ip link add A type veth peer name B */
-static int mv_veth_add(const char *a, const char *b)
-{
-	struct rtattr *li, *data, *peer;
-	struct ifinfomsg pi = { .ifi_family = AF_UNSPEC };
-	struct mv_nlreq m;
-
-	mv_req_init(&m);
-	mv_put(&m.n, IFLA_IFNAME, a, strlen(a) + 1);
-	li = mv_nest(&m.n, IFLA_LINKINFO);
-	mv_put(&m.n, IFLA_INFO_KIND, "veth", 4);
-	data = mv_nest(&m.n, IFLA_INFO_DATA);
-	peer = mv_nest(&m.n, VETH_INFO_PEER);
-	memcpy((char *)&m.n + m.n.nlmsg_len, &pi, sizeof(pi));
-	m.n.nlmsg_len += NLMSG_ALIGN(sizeof(pi));
-	mv_put(&m.n, IFLA_IFNAME, b, strlen(b) + 1);
-	mv_nest_end(&m.n, peer);
-	mv_nest_end(&m.n, data);
-	mv_nest_end(&m.n, li);
-	return mv_nl_talk(&m.n);
-}
-
-static void mv_write(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return;
-	if (write(fd, val, strlen(val)) < 0)
-		fprintf(stderr, "# %s: %s\n", path, strerror(errno));
-	close(fd);
-}
-
-/*
- * The character device of macvtap @name (ifindex @idx): /dev/tapN from
- * devtmpfs, or a node made from /sys/class/net/NAME/macvtap/tapN/dev.
- */
-static int mv_tap_open(const char *name, int idx)
-{
-	char path[128], sys[160], dev[32] = "";
-	unsigned int maj, mnr;
-	int fd, sfd;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/dev/tap%d", idx);
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd >= 0 || errno != ENOENT)
-		return fd >= 0 ? fd : -errno;
-	snprintf(sys, sizeof(sys), "/sys/class/net/%s/macvtap/tap%d/dev", name,
-		 idx);
-	sfd = open(sys, O_RDONLY | O_CLOEXEC);
-	if (sfd < 0)
-		return -errno;
-	n = read(sfd, dev, sizeof(dev) - 1);
-	close(sfd);
-	if (n <= 0 || sscanf(dev, "%u:%u", &maj, &mnr) != 2)
-		return -ENODEV;
-	snprintf(path, sizeof(path), "/tmp/dpt-tap%d-%d", idx, (int)getpid());
-	unlink(path);
-	if (mknod(path, S_IFCHR | 0600, makedev(maj, mnr)))
-		return -errno;
-	fprintf(stderr, "# /dev/tap%d missing: made %s\n", idx, path);
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	n = fd < 0 ? -errno : fd;
-	unlink(path);
-	return (int)n;
-}
-
-/*
- * A macvtap VP_NAME_PREFIX<pid><tag> on @lower with @mac, IPv6 off, NOARP,
- * up; its ifindex in *@idx.
- */
-static int mv_macvtap_create(char *name, char tag, int lower,
-			     const uint8_t *mac, int *idx)
-{
-	char p[128];
-	int r;
-
-	snprintf(name, VP_IFNAMSIZ, VP_NAME_PREFIX "%d%c", (int)getpid(), tag);
-	r = mv_macvtap_add(name, lower, mac);
-	if (r)
-		return r;
-	*idx = (int)if_nametoindex(name);
-	if (!*idx)
-		return -ENODEV;
-	snprintf(p, sizeof(p), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", name);
-	mv_write(p, "1");
-	return vp_nl_link_set(*idx, 1, 0, -1, 1);
-}
 
 /* ---- /dev/kmsg: the kernel lines a refusal prints --------------------- */
 
@@ -602,22 +423,16 @@ TEST_F_TIMEOUT(mvt, traffic, 60)
 TEST_F_TIMEOUT(mvt, stop_restart, 60)
 {
 	uint64_t base;
-	int fd2;
 
 	guest_open(_metadata, self, 0);
 	guest_open(_metadata, self, 1);
 	guest_start(_metadata, self, 0, self->tapfd, 0);
 	exchange(_metadata, self, 0, 0, 3);
 
-	fd2 = mv_tap_open(self->mvt, self->mvt_idx);
-	ASSERT_LE(0, fd2) TH_LOG("second open of /dev/tap%d: %s", self->mvt_idx,
-				 dp_strerr(fd2));
-	self->fds[0] = fd2;
-
-	/* only Rx stopped: the binding (and the MAC) is still held */
+	/* only Rx stopped: the binding (and the queue fd) is still held */
 	ASSERT_EQ(0, vg_set_backend(&self->g[0].d, VG_VQ_RX, -1));
-	EXPECT_EQ(-EADDRINUSE, vg_set_backend(&self->g[1].d, VG_VQ_RX, fd2))
-		TH_LOG("MAC taken over while guest 0's Tx still runs");
+	EXPECT_EQ(-EBUSY, vg_set_backend(&self->g[1].d, VG_VQ_RX, self->tapfd))
+		TH_LOG("queue fd taken over while guest 0's Tx still runs");
 	/* both stopped */
 	ASSERT_EQ(0, vg_set_backend(&self->g[0].d, VG_VQ_TX, -1));
 	vp_test_frame(self->c.tx, 200, self->mac, self->c.nic.peer_mac, 99);
@@ -628,9 +443,9 @@ TEST_F_TIMEOUT(mvt, stop_restart, 60)
 	fprintf(stderr, "# frame to the MAC while unbound: %zd bytes on the macvtap fd\n",
 		tap_pending(self->tapfd));
 
-	/* released: guest 1 may take the MAC (and then gives it back) */
-	EXPECT_EQ(0, vg_set_backend(&self->g[1].d, VG_VQ_RX, fd2))
-		TH_LOG("MAC/queue pair not released by SET_BACKEND -1 on both");
+	/* released: guest 1 may take the queue fd (and then gives it back) */
+	EXPECT_EQ(0, vg_set_backend(&self->g[1].d, VG_VQ_RX, self->tapfd))
+		TH_LOG("queue fd/queue pair not released by SET_BACKEND -1 on both");
 	EXPECT_EQ(0, vg_set_backend(&self->g[1].d, VG_VQ_RX, -1));
 	EXPECT_EQ(0, dp_guest_quiet(&self->g[1], 50));
 
@@ -758,13 +573,17 @@ TEST_F_TIMEOUT(mvt, refusals, 90)
 }
 
 /*
- * 4. The same MAC twice: a second device given a second queue fd of the
- * same macvtap (multiqueue is not supported), or the very same fd, is
- * refused with EADDRINUSE; the first device carries on.
+ * 4. The same MAC on a second device: a second queue fd of the macvtap
+ * binds a second queue pair of that MAC (multiqueue; the frames of one
+ * flow go to one of them); the very same queue fd is refused with EBUSY
+ * and the macvtap's MAC through VHOST_ACCEL_SET_NIC with EADDRINUSE, each
+ * with one kernel line (SET_BACKEND) or none (SET_NIC); the first device
+ * carries on throughout and alone again after the second stops.
  */
 TEST_F_TIMEOUT(mvt, same_mac_twice, 60)
 {
-	unsigned int q;
+	unsigned int q, k, at[2] = { 0 };
+	struct vg_net_rx f;
 	int fd2;
 
 	ASSERT_LE(0, self->kmsg) TH_LOG("/dev/kmsg: %s", strerror(errno));
@@ -773,24 +592,56 @@ TEST_F_TIMEOUT(mvt, same_mac_twice, 60)
 	guest_start(_metadata, self, 0, self->tapfd, 0);
 	exchange(_metadata, self, 0, 0, 2);
 
+	for (q = 0; q < VG_NVQS; q++)
+		expect_refused(_metadata, self, 1, q, self->tapfd, -EBUSY,
+			       "the same macvtap queue fd on a second device");
+	EXPECT_EQ(-EADDRINUSE, vg_net_bind(&self->g[1], self->c.nic.ifindex,
+					   self->mac, 0))
+		TH_LOG("SET_NIC with the macvtap's MAC");
+	EXPECT_EQ(0, kmsg_count(self->kmsg, NULL, 0));
+	exchange(_metadata, self, 0, 10, 2);
+
 	fd2 = mv_tap_open(self->mvt, self->mvt_idx);
 	ASSERT_LE(0, fd2) TH_LOG("second open of /dev/tap%d: %s", self->mvt_idx,
 				 dp_strerr(fd2));
 	self->fds[0] = fd2;
-	for (q = 0; q < VG_NVQS; q++) {
-		expect_refused(_metadata, self, 1, q, fd2, -EADDRINUSE,
-			       "second queue fd of the same macvtap");
-		expect_refused(_metadata, self, 1, q, self->tapfd, -EADDRINUSE,
-			       "the same macvtap fd on a second device");
+	guest_start(_metadata, self, 1, fd2, 0);
+	/* test frames are no IP: one flow, so all at one of the two */
+	for (k = 0; k < 10; k++) {
+		vp_test_frame(self->c.tx, 200, self->mac, self->c.nic.peer_mac,
+			      50 + k);
+		ASSERT_EQ(0, vp_packet_send(&self->c.nic, self->c.pkt,
+					    self->c.tx, 200));
 	}
-	/* guest 1 was left with nothing: it cannot carry traffic */
+	for (k = 0; k < 10; k++) {
+		uint32_t seq;
+
+		for (q = 0; q < 2; q++)
+			if (!dp_guest_recv(&self->g[q], &f,
+					   at[q] || k == 0 ? 1000 : 50, NULL))
+				break;
+		ASSERT_GT(2U, q) TH_LOG("frame %u of 10 missing", k);
+		ASSERT_EQ(0, vp_test_frame_check(f.data, f.len, self->mac,
+						 NULL, &seq, self->why,
+						 sizeof(self->why)));
+		EXPECT_EQ(50 + k, seq);
+		at[q]++;
+	}
+	EXPECT_TRUE(!at[0] || !at[1]) TH_LOG("one flow on two queues: %u/%u",
+					     at[0], at[1]);
+	EXPECT_EQ(0, dp_guest_quiet(&self->g[0], 50));
 	EXPECT_EQ(0, dp_guest_quiet(&self->g[1], 50));
-	exchange(_metadata, self, 0, 10, 4);
-	EXPECT_EQ(6ULL, dp_wait_stat(&self->g[0], VG_VQ_RX,
-				     DP_STAT_OFF(packets), 6, 2000));
-	EXPECT_EQ(6ULL, dp_wait_stat(&self->g[0], VG_VQ_TX,
-				     DP_STAT_OFF(packets), 6, 2000));
-	EXPECT_EQ(0ULL, dp_stat(&self->g[1], VG_VQ_RX, DP_STAT_OFF(packets)));
+
+	/* the second stops: the first has the MAC alone again */
+	guest_stop(_metadata, self, 1);
+	exchange(_metadata, self, 0, 20, 3);
+	EXPECT_EQ(7ULL + at[0], dp_wait_stat(&self->g[0], VG_VQ_RX,
+					     DP_STAT_OFF(packets), 7 + at[0],
+					     2000));
+	EXPECT_EQ(7ULL, dp_wait_stat(&self->g[0], VG_VQ_TX,
+				     DP_STAT_OFF(packets), 7, 2000));
+	EXPECT_EQ((uint64_t)at[1], dp_stat(&self->g[1], VG_VQ_RX,
+					    DP_STAT_OFF(packets)));
 	EXPECT_EQ(0ULL, dp_stat(&self->g[1], VG_VQ_TX, DP_STAT_OFF(packets)));
 	expect_clean(_metadata, self, 0);
 	expect_clean(_metadata, self, 1);

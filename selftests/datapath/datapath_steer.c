@@ -7,8 +7,10 @@
  *    (unknown unicast: nobody), broadcast and multicast reach all;
  *  - every device transmits; a frame to another bound device's MAC goes
  *    to that device, not to the wire;
- *  - VHOST_ACCEL_SET_NIC errors: ENODEV, EOPNOTSUPP, EADDRINUSE, EINVAL,
- *    EBUSY (running, or no queue pair left), ENETDOWN, EPERM;
+ *  - VHOST_ACCEL_SET_NIC errors: ENODEV, EOPNOTSUPP, EADDRINUSE (the
+ *    NIC's own addresses; a MAC already bound is another queue pair of
+ *    that guest: datapath_multiqueue), EINVAL, EBUSY (running, or no queue
+ *    pair left), ENETDOWN, EPERM;
  *  - unbind and rebind with another MAC; link down drops Tx (counted,
  *    buffers come back); the NIC deleted under running devices.
  */
@@ -336,9 +338,17 @@ TEST_F_TIMEOUT(steer, bind_errors, 60)
 	EXPECT_EQ(-ENODEV, vg_net_bind(&d, 0x7ffffff0, fresh, 0));
 	EXPECT_EQ(-EOPNOTSUPP, vg_net_bind(&d, lo, fresh, 0))
 		TH_LOG("lo does not cooperate");
+	/* the NIC's own addresses are not for guests */
 	EXPECT_EQ(-EADDRINUSE, vg_net_bind(&d, self->c.nic.ifindex,
-					   self->mac[1], 0))
-		TH_LOG("MAC of guest 1 again");
+					   self->c.nic.mac, 0))
+		TH_LOG("MAC of the NIC's host port");
+	EXPECT_EQ(-EADDRINUSE, vg_net_bind(&d, self->c.nic.ifindex,
+					   self->c.nic.peer_mac, 0))
+		TH_LOG("MAC of the NIC's wire peer");
+	/* guest 1's MAC again: a second queue pair of guest 1 (multiqueue) */
+	EXPECT_EQ(0, vg_net_bind(&d, self->c.nic.ifindex, self->mac[1], 0))
+		TH_LOG("second queue pair with guest 1's MAC");
+	EXPECT_EQ(0, vg_net_bind(&d, 0, NULL, 0));
 	EXPECT_EQ(-EINVAL, vg_net_bind(&d, self->c.nic.ifindex, mcast, 0));
 	EXPECT_EQ(-EINVAL, vg_net_bind(&d, self->c.nic.ifindex, zero, 0));
 	EXPECT_EQ(-EINVAL, vg_net_bind(&d, self->c.nic.ifindex, fresh,
@@ -369,7 +379,27 @@ TEST_F_TIMEOUT(steer, bind_errors, 60)
 	EXPECT_EQ(self->c.vmlck0, close_all(self));
 }
 
-/* Bind spare devices until the NIC has no queue pair left: EBUSY. */
+/* Queue pairs in the pool of @mac, from debugfs rss; -1 if none. */
+static int pool_size(struct _test_data_steer *self, const uint8_t *mac)
+{
+	char buf[16384], want[64], *p;
+	unsigned int n;
+
+	if (vp_nic_knob_read(&self->c.nic, "rss", buf, sizeof(buf)))
+		return -1;
+	snprintf(want, sizeof(want), "pool %02x:%02x:%02x:%02x:%02x:%02x qps ",
+		 mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+	p = strstr(buf, want);
+	if (!p || sscanf(p + strlen(want), "%u:", &n) != 1)
+		return -1;
+	return (int)n;
+}
+
+/*
+ * Bind spare devices until the NIC has no queue pair left: EBUSY.  Every
+ * other one joins guest 0's pool: the only limit on a pool is the free
+ * queue pairs.
+ */
 TEST_F_TIMEOUT(steer, queue_pairs_exhausted, 90)
 {
 	struct vg_net *extra;
@@ -390,7 +420,10 @@ TEST_F_TIMEOUT(steer, queue_pairs_exhausted, 90)
 	extra = calloc(n + 1, sizeof(*extra));
 	ASSERT_NE(NULL, extra);
 	for (i = 0; i <= n; i++) {
-		dp_guest_mac(mac, 0x20 + i);
+		if (i & 1)
+			memcpy(mac, self->mac[0], 6);
+		else
+			dp_guest_mac(mac, 0x20 + i);
 		r = spare_open(&extra[i]);
 		if (r)
 			break;
@@ -401,11 +434,15 @@ TEST_F_TIMEOUT(steer, queue_pairs_exhausted, 90)
 	EXPECT_EQ(n, i) TH_LOG("bound %u of %u free queue pairs: %s", i, n,
 			       dp_strerr(r));
 	EXPECT_EQ(-EBUSY, r);
-	/* freeing one makes room again */
-	if (i == n && n) {
-		vg_net_close(&extra[0]);
-		dp_guest_mac(mac, 0x20 + n + 1);
-		EXPECT_EQ(0, vg_net_bind(&extra[n], self->c.nic.ifindex, mac, 0));
+	EXPECT_EQ(1 + n / 2, pool_size(self, self->mac[0]))
+		TH_LOG("guest 0's pool in debugfs rss");
+	/* freeing one makes room again, for the pool too */
+	if (i == n && n > 1) {
+		vg_net_close(&extra[1]);
+		EXPECT_EQ(n / 2, pool_size(self, self->mac[0]));
+		EXPECT_EQ(0, vg_net_bind(&extra[n], self->c.nic.ifindex,
+					 self->mac[0], 0));
+		EXPECT_EQ(1 + n / 2, pool_size(self, self->mac[0]));
 	}
 	for (i = 0; i <= n; i++)
 		vg_net_close(&extra[i]);

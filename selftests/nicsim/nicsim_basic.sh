@@ -19,7 +19,7 @@ N1=nst1
 NS0=nicsim-basic-0
 NS1=nicsim-basic-1
 DBG=/sys/kernel/debug/nicsim
-PLAN=26
+PLAN=27
 
 n=0
 failed=0
@@ -105,7 +105,7 @@ created() {
 
 knobs() {
 	local k
-	for k in ring_size completion_delay_us drop_every_n link flow_control qps; do
+	for k in ring_size completion_delay_us drop_every_n link flow_control qps rss; do
 		[ -e "$DBG/$N0/$k" ] || { echo "no $DBG/$N0/$k"; return 1; }
 	done
 	[ "$(cat $DBG/$N0/ring_size)" = 256 ] &&
@@ -118,6 +118,14 @@ qps_file() {
 	max=$(cat /sys/module/nicsim/parameters/max_qps)
 	head -n 1 $DBG/$N0/qps
 	head -n 1 $DBG/$N0/qps | grep -q "^$max queue pairs, 0 attached"
+}
+
+# RSS: a 40-byte key, a 1024-entry table, no pool while nothing is attached
+rss_file() {
+	cat $DBG/$N0/rss
+	sed -n 1p $DBG/$N0/rss | grep -Eq '^key ([0-9a-f]{2}:){39}[0-9a-f]{2}$' &&
+	sed -n 2p $DBG/$N0/rss | grep -qx 'indirection 1024' &&
+	! grep -q '^pool' $DBG/$N0/rss
 }
 
 counters() {
@@ -292,6 +300,7 @@ t "create $N1" ip link add $N1 type nicsim
 t "netdevs and peers exist" created
 t "debugfs knobs" knobs
 t "qps file" qps_file
+t "rss file" rss_file
 t "$N0: peer in a netns, addresses, up" setup $N0 $NS0 10.99.0
 t "$N1: peer in a netns, addresses, up" setup $N1 $NS1 10.99.1
 t "ping host stack -> wire peer ($N0)" ping_ok 10.99.0.1

@@ -13,6 +13,8 @@
  *                        pause the inputs instead of dropping)
  *   qps                  read only: "N queue pairs, M attached", then one
  *                        line per attached queue pair
+ *   rss                  read only: the RSS key, then per pool (MAC) its
+ *                        queue pairs and their indirection entries
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -161,6 +163,39 @@ static int nicsim_qps_show(struct seq_file *m, void *v)
 
 DEFINE_SHOW_ATTRIBUTE(nicsim_qps);
 
+static unsigned int nicsim_rss_entries(const struct nicsim_group *g,
+				       const struct nicsim_qp *qp)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < NICSIM_RSS_INDIR; i++)
+		n += g->indir[i] == qp;
+	return n;
+}
+
+/* "pool MAC qps N: slot/entries ..." per pool; tests parse it. */
+static int nicsim_rss_show(struct seq_file *m, void *v)
+{
+	struct nicsim_nic *nic = m->private;
+	struct nicsim_group *g;
+	struct nicsim_qp *qp;
+
+	mutex_lock(&nic->engine_lock);
+	seq_printf(m, "key %*phC\nindirection %u\n", NICSIM_RSS_KEY_LEN,
+		   nic->rss_key, NICSIM_RSS_INDIR);
+	list_for_each_entry(g, &nic->groups, node) {
+		seq_printf(m, "pool %pM qps %u:", g->mac, g->n);
+		list_for_each_entry(qp, &g->members, group_node)
+			seq_printf(m, " %u/%u", qp->slot->index,
+				   nicsim_rss_entries(g, qp));
+		seq_putc(m, '\n');
+	}
+	mutex_unlock(&nic->engine_lock);
+	return 0;
+}
+
+DEFINE_SHOW_ATTRIBUTE(nicsim_rss);
+
 void nicsim_debugfs_add(struct nicsim_nic *nic)
 {
 	struct dentry *dir;
@@ -184,6 +219,7 @@ void nicsim_debugfs_add(struct nicsim_nic *nic)
 	debugfs_create_file_unsafe("flow_control", 0600, dir, nic,
 				   &nicsim_fc_fops);
 	debugfs_create_file("qps", 0400, dir, nic, &nicsim_qps_fops);
+	debugfs_create_file("rss", 0400, dir, nic, &nicsim_rss_fops);
 }
 
 void nicsim_debugfs_remove(struct nicsim_nic *nic)

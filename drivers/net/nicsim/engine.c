@@ -26,6 +26,7 @@
 #include <linux/kthread.h>
 #include <linux/vhost_accel_compat.h>
 #include <linux/virtio_net.h>
+#include <net/flow_dissector.h>
 
 #include "nicsim.h"
 
@@ -42,9 +43,10 @@ enum nicsim_src {
 
 /* Where a frame goes. */
 struct nicsim_route {
-	struct nicsim_qp *qp;		/* the queue pair owning the dst MAC */
-	const struct nicsim_qp *skip;	/* with @flood: not back to it */
-	bool flood;			/* every queue pair */
+	struct nicsim_qp *qp;		/* the dst MAC's pool, RSS picked */
+	const struct nicsim_group *skip; /* with @flood: not back to it */
+	u32 hash;			/* RSS hash of the frame */
+	bool flood;			/* one queue pair of every pool */
 	bool host;
 	bool wire;
 };
@@ -302,41 +304,158 @@ static bool nicsim_arm_rx(struct nicsim_qp *qp)
 
 /* --- switching ------------------------------------------------------------ */
 
-static struct nicsim_qp *nicsim_qp_by_mac(struct nicsim_nic *nic,
-					  const u8 *mac)
-{
-	struct nicsim_qp *qp;
+/* --- RSS: spreading a pool's frames over its queue pairs ----------------- */
 
-	list_for_each_entry(qp, &nic->qps, node)
-		if (ether_addr_equal(qp->mac, mac))
-			return qp;
+/* The Toeplitz hash of RSS hardware: every set bit of @in, counted from
+ * the most significant bit of its first byte, XORs in the 32 key bits
+ * starting at the same bit position of @key.  @len + 4 <= key length.
+ */
+static u32 nicsim_toeplitz(const u8 *key, const u8 *in, unsigned int len)
+{
+	u32 window = (u32)key[0] << 24 | key[1] << 16 | key[2] << 8 | key[3];
+	unsigned int i, b;
+	u32 hash = 0;
+
+	for (i = 0; i < len; i++) {
+		for (b = 0; b < 8; b++) {
+			if (in[i] & (0x80 >> b))
+				hash ^= window;
+			window = (window << 1) | ((key[i + 4] >> (7 - b)) & 1);
+		}
+	}
+	return hash;
+}
+
+/* Hash input as RSS hardware builds it: source and destination address,
+ * then, for TCP and UDP unless the packet is a fragment, source and
+ * destination port, all in network order.  Frames that are not IP hash
+ * to 0.  The frame is read from its Ethernet header on, whatever
+ * skb->protocol says (a packet socket sets its own).
+ */
+static u32 nicsim_rss_hash(struct nicsim_nic *nic, const struct sk_buff *skb)
+{
+	struct flow_keys keys;
+	u8 in[36];
+	unsigned int len;
+
+	memset(&keys, 0, sizeof(keys));
+	if (skb_headlen(skb) < ETH_HLEN ||
+	    !__skb_flow_dissect(dev_net(nic->netdev), skb, &flow_keys_dissector,
+				&keys, skb->data, eth_hdr(skb)->h_proto,
+				ETH_HLEN, skb_headlen(skb), 0))
+		return 0;
+	switch (keys.control.addr_type) {
+	case FLOW_DISSECTOR_KEY_IPV4_ADDRS:
+		memcpy(in, &keys.addrs.v4addrs.src, 4);
+		memcpy(in + 4, &keys.addrs.v4addrs.dst, 4);
+		len = 8;
+		break;
+	case FLOW_DISSECTOR_KEY_IPV6_ADDRS:
+		memcpy(in, &keys.addrs.v6addrs.src, 16);
+		memcpy(in + 16, &keys.addrs.v6addrs.dst, 16);
+		len = 32;
+		break;
+	default:
+		return 0;
+	}
+	if ((keys.basic.ip_proto == IPPROTO_TCP ||
+	     keys.basic.ip_proto == IPPROTO_UDP) &&
+	    !(keys.control.flags & FLOW_DIS_IS_FRAGMENT)) {
+		memcpy(in + len, &keys.ports.src, 2);
+		memcpy(in + len + 2, &keys.ports.dst, 2);
+		len += 4;
+	}
+	return nicsim_toeplitz(nic->rss_key, in, len);
+}
+
+static struct nicsim_qp *nicsim_rss_pick(const struct nicsim_group *g,
+					 u32 hash)
+{
+	return g->indir[hash % NICSIM_RSS_INDIR];
+}
+
+/* The default table, as ethtool -X default: entry i is member i mod n. */
+static void nicsim_rss_fill(struct nicsim_group *g)
+{
+	struct nicsim_qp *qp = NULL;
+	unsigned int i;
+
+	for (i = 0; i < NICSIM_RSS_INDIR; i++) {
+		if (!qp || list_is_last(&qp->group_node, &g->members))
+			qp = list_first_entry(&g->members, struct nicsim_qp,
+					      group_node);
+		else
+			qp = list_next_entry(qp, group_node);
+		g->indir[i] = qp;
+	}
+}
+
+/* @gone left: its entries go round-robin to the members left, so the
+ * flows of the others stay where they are.
+ */
+static void nicsim_rss_reassign(struct nicsim_group *g,
+				const struct nicsim_qp *gone)
+{
+	struct nicsim_qp *qp = NULL;
+	unsigned int i;
+
+	for (i = 0; i < NICSIM_RSS_INDIR; i++) {
+		if (g->indir[i] != gone)
+			continue;
+		if (!qp || list_is_last(&qp->group_node, &g->members))
+			qp = list_first_entry(&g->members, struct nicsim_qp,
+					      group_node);
+		else
+			qp = list_next_entry(qp, group_node);
+		g->indir[i] = qp;
+	}
+}
+
+/* --- switching ------------------------------------------------------------ */
+
+static struct nicsim_group *nicsim_group_by_mac(struct nicsim_nic *nic,
+						const u8 *mac)
+{
+	struct nicsim_group *g;
+
+	list_for_each_entry(g, &nic->groups, node)
+		if (ether_addr_equal(g->mac, mac))
+			return g;
 	return NULL;
 }
 
-/* The VEB: a queue pair's MAC goes to that queue pair; broadcast and
- * multicast go everywhere but back; otherwise frames from the wire go to
- * the host port (its own MAC or unknown unicast), frames from a queue pair
- * for the host port's MAC go to it, everything else goes to the wire.
+/* The VEB: a pool's MAC goes to one queue pair of that pool, picked by
+ * RSS; broadcast and multicast go to every pool (one queue pair of each,
+ * picked the same way) but not back to the sender's; otherwise frames from
+ * the wire go to the host port (its own MAC or unknown unicast), frames
+ * from a queue pair for the host port's MAC go to it, everything else
+ * goes to the wire.
  */
 static void nicsim_route(struct nicsim_nic *nic, const struct sk_buff *skb,
 			 enum nicsim_src src, struct nicsim_qp *from,
 			 struct nicsim_route *r)
 {
+	const struct nicsim_group *own = from ? from->group : NULL;
 	const u8 *dst = skb->data;
+	struct nicsim_group *g;
 
 	memset(r, 0, sizeof(*r));
 	if (is_multicast_ether_addr(dst)) {
 		r->flood = true;
-		r->skip = from;
+		r->skip = own;
 		r->host = src != NICSIM_SRC_HOST;
 		r->wire = src != NICSIM_SRC_WIRE;
+		if (nic->nr_groups > (own ? 1 : 0))
+			r->hash = nicsim_rss_hash(nic, skb);
 		return;
 	}
-	r->qp = nicsim_qp_by_mac(nic, dst);
-	if (r->qp == from)
-		r->qp = NULL;
-	if (r->qp)
+	g = nicsim_group_by_mac(nic, dst);
+	if (g && g != own) {
+		if (g->n > 1)
+			r->hash = nicsim_rss_hash(nic, skb);
+		r->qp = nicsim_rss_pick(g, r->hash);
 		return;
+	}
 	if (src == NICSIM_SRC_WIRE ||
 	    (src == NICSIM_SRC_QP && ether_addr_equal(dst, nic->netdev->dev_addr)))
 		r->host = true;
@@ -384,14 +503,15 @@ static void nicsim_out(struct nicsim_nic *nic, struct sk_buff *skb,
 static void nicsim_fanout(struct nicsim_nic *nic, struct sk_buff *skb,
 			  const struct nicsim_route *r, bool csum_ok)
 {
-	struct nicsim_qp *qp;
+	struct nicsim_group *g;
 
 	if (r->qp)
 		nicsim_qp_rx(nic, r->qp, skb, csum_ok);
 	if (r->flood)
-		list_for_each_entry(qp, &nic->qps, node)
-			if (qp != r->skip)
-				nicsim_qp_rx(nic, qp, skb, csum_ok);
+		list_for_each_entry(g, &nic->groups, node)
+			if (g != r->skip)
+				nicsim_qp_rx(nic, nicsim_rss_pick(g, r->hash),
+					     skb, csum_ok);
 	nicsim_out(nic, skb, r);
 }
 
@@ -457,7 +577,7 @@ static void nicsim_switch(struct nicsim_nic *nic, struct sk_buff *skb,
 
 	skb_reset_mac_header(skb);
 	nicsim_route(nic, skb, src, from, &r);
-	if (!r.qp && !(r.flood && nic->nr_qps > (from ? 1 : 0)) &&
+	if (!r.qp && !(r.flood && nic->nr_groups > (from ? 1 : 0)) &&
 	    (!skb_is_gso(skb) || vhost_accel_stack_takes_gso(skb))) {
 		nicsim_out(nic, skb, &r);
 		return;
@@ -749,10 +869,45 @@ void nicsim_engine_stop(struct nicsim_nic *nic)
 
 /* --- queue pairs joining and leaving the engine --------------------------- */
 
-void nicsim_engine_add_qp(struct nicsim_nic *nic, struct nicsim_qp *qp)
+/* @qp joins the pool of its MAC, made of *@fresh (then taken) if none
+ * exists; the pool's indirection table is reset to the default spread.
+ * Caller holds engine_lock.
+ */
+void nicsim_engine_add_qp(struct nicsim_nic *nic, struct nicsim_qp *qp,
+			  struct nicsim_group **fresh)
 {
+	struct nicsim_group *g = nicsim_group_by_mac(nic, qp->mac);
+
+	if (!g) {
+		g = *fresh;
+		*fresh = NULL;
+		ether_addr_copy(g->mac, qp->mac);
+		INIT_LIST_HEAD(&g->members);
+		list_add_tail(&g->node, &nic->groups);
+		nic->nr_groups++;
+	}
+	list_add_tail(&qp->group_node, &g->members);
+	g->n++;
+	qp->group = g;
+	nicsim_rss_fill(g);
 	list_add_tail(&qp->node, &nic->qps);
 	nic->nr_qps++;
+}
+
+/* @qp leaves its pool; the last one out frees it.  engine_lock held. */
+static void nicsim_group_leave(struct nicsim_nic *nic, struct nicsim_qp *qp)
+{
+	struct nicsim_group *g = qp->group;
+
+	list_del(&qp->group_node);
+	qp->group = NULL;
+	if (--g->n) {
+		nicsim_rss_reassign(g, qp);
+		return;
+	}
+	list_del(&g->node);
+	nic->nr_groups--;
+	kfree(g);
 }
 
 /* Mark every descriptor the engine has not reached with @status. */
@@ -780,6 +935,7 @@ void nicsim_engine_remove_qp(struct nicsim_nic *nic, struct nicsim_qp *qp)
 	mutex_lock(&nic->engine_lock);
 	list_del(&qp->node);
 	nic->nr_qps--;
+	nicsim_group_leave(nic, qp);
 	unsent = nicsim_idx_get(&qp->tx.prod) - qp->tx.next;
 	nicsim_ring_retire(&qp->tx, NICSIM_DESC_ERROR);
 	nicsim_ring_retire(&qp->rx, NICSIM_DESC_UNUSED);

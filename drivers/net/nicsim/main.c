@@ -312,6 +312,8 @@ static void nicsim_nic_setup(struct net_device *dev)
 	mutex_init(&nic->ctrl_lock);
 	mutex_init(&nic->engine_lock);
 	INIT_LIST_HEAD(&nic->qps);
+	INIT_LIST_HEAD(&nic->groups);
+	netdev_rss_key_fill(nic->rss_key, sizeof(nic->rss_key));
 	init_waitqueue_head(&nic->engine_wq);
 	skb_queue_head_init(&nic->wire_q);
 	skb_queue_head_init(&nic->host_q);

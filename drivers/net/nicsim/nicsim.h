@@ -42,6 +42,8 @@
 #define NICSIM_HOLD_MAX		256	/* frames held per qp under flow control */
 #define NICSIM_QUOTA		64	/* frames per input per engine pass */
 #define NICSIM_MAX_DELAY_US	1000000
+#define NICSIM_RSS_KEY_LEN	40	/* Toeplitz key: up to 36 input bytes */
+#define NICSIM_RSS_INDIR	NICSIM_MAX_QPS	/* indirection entries */
 
 /* One mapped piece of a buffer: what the "hardware" sees. */
 struct nicsim_sg {
@@ -131,6 +133,18 @@ struct nicsim_port {
 struct nicsim_nic;
 struct nicsim_qp;
 
+/* The queue pairs attached with one MAC: a pool, as in VMDq.  Frames for
+ * the MAC go to the member the RSS indirection table names for the low
+ * bits of the frame's Toeplitz hash.  Engine state, under engine_lock.
+ */
+struct nicsim_group {
+	struct list_head node;		/* nic->groups */
+	struct list_head members;	/* qp->group_node, in join order */
+	u8 mac[ETH_ALEN];
+	unsigned int n;			/* members */
+	struct nicsim_qp *indir[NICSIM_RSS_INDIR];
+};
+
 struct nicsim_slot {
 	struct napi_struct napi;
 	struct nicsim_nic *nic;
@@ -145,6 +159,8 @@ struct nicsim_qp {
 	struct nicsim_nic *nic;
 	struct nicsim_slot *slot;
 	struct list_head node;		/* nic->qps, under engine_lock */
+	struct nicsim_group *group;	/* its MAC's pool, under engine_lock */
+	struct list_head group_node;	/* group->members */
 	u8 mac[ETH_ALEN];
 	u32 flags;			/* VHOST_ACCEL_ATTACH_* */
 	u32 headroom;
@@ -191,6 +207,9 @@ struct nicsim_nic {
 	struct mutex engine_lock;	/* an engine pass vs the qp list */
 	struct list_head qps;
 	unsigned int nr_qps;
+	struct list_head groups;	/* struct nicsim_group, engine_lock */
+	unsigned int nr_groups;
+	u8 rss_key[NICSIM_RSS_KEY_LEN];	/* the system's netdev RSS key */
 	unsigned int paused;		/* qps holding frames */
 
 	struct task_struct *engine;
@@ -271,7 +290,8 @@ void nicsim_slot_read(const struct nicsim_slot *slot, u64 *v);
 int nicsim_engine_start(struct nicsim_nic *nic);
 void nicsim_engine_stop(struct nicsim_nic *nic);
 void nicsim_engine_kick(struct nicsim_nic *nic);
-void nicsim_engine_add_qp(struct nicsim_nic *nic, struct nicsim_qp *qp);
+void nicsim_engine_add_qp(struct nicsim_nic *nic, struct nicsim_qp *qp,
+			  struct nicsim_group **fresh);
 void nicsim_engine_remove_qp(struct nicsim_nic *nic, struct nicsim_qp *qp);
 void nicsim_engine_reclaim_rx(struct nicsim_nic *nic, struct nicsim_qp *qp);
 void nicsim_ns_read(const struct nicsim_nic *nic, u64 *v);

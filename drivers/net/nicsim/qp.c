@@ -377,17 +377,13 @@ static struct nicsim_qp *nicsim_qp_alloc(struct nicsim_nic *nic,
 	return qp;
 }
 
-static bool nicsim_mac_in_use(struct nicsim_nic *nic, const u8 *mac)
+/* A queue pair may share its MAC with others (one pool, flows spread by
+ * RSS) but not take the address of either of the NIC's own netdevs.
+ */
+static bool nicsim_mac_is_port(struct nicsim_nic *nic, const u8 *mac)
 {
-	struct nicsim_qp *qp;
-
-	if (ether_addr_equal(mac, nic->netdev->dev_addr) ||
-	    ether_addr_equal(mac, nic->peer->dev_addr))
-		return true;
-	list_for_each_entry(qp, &nic->qps, node)
-		if (ether_addr_equal(qp->mac, mac))
-			return true;
-	return false;
+	return ether_addr_equal(mac, nic->netdev->dev_addr) ||
+	       ether_addr_equal(mac, nic->peer->dev_addr);
 }
 
 static struct nicsim_slot *nicsim_free_slot(struct nicsim_nic *nic)
@@ -400,8 +396,11 @@ static struct nicsim_slot *nicsim_free_slot(struct nicsim_nic *nic)
 	return NULL;
 }
 
-/* Give @qp a slot and start it.  ctrl_lock held. */
-static int nicsim_qp_install(struct nicsim_nic *nic, struct nicsim_qp *qp)
+/* Give @qp a slot and start it, in the pool of its MAC (a new one made
+ * of *@fresh, which is then taken).  ctrl_lock held.
+ */
+static int nicsim_qp_install(struct nicsim_nic *nic, struct nicsim_qp *qp,
+			     struct nicsim_group **fresh)
 {
 	struct nicsim_slot *slot;
 	int err = 0;
@@ -412,7 +411,7 @@ static int nicsim_qp_install(struct nicsim_nic *nic, struct nicsim_qp *qp)
 		return -ENETDOWN;
 	mutex_lock(&nic->engine_lock);
 	slot = nicsim_free_slot(nic);
-	if (nicsim_mac_in_use(nic, qp->mac))
+	if (nicsim_mac_is_port(nic, qp->mac))
 		err = -EADDRINUSE;
 	else if (!slot)
 		err = -EBUSY;
@@ -421,7 +420,7 @@ static int nicsim_qp_install(struct nicsim_nic *nic, struct nicsim_qp *qp)
 		nicsim_slot_read(slot, qp->base);
 		slot->qp = qp;
 		napi_enable(&slot->napi);
-		nicsim_engine_add_qp(nic, qp);
+		nicsim_engine_add_qp(nic, qp, fresh);
 	}
 	mutex_unlock(&nic->engine_lock);
 	return err;
@@ -431,6 +430,7 @@ static struct vhost_accel_qp *nicsim_attach(struct vhost_accel_nic *vnic,
 					    const struct vhost_accel_attach *args)
 {
 	struct nicsim_nic *nic = container_of(vnic, struct nicsim_nic, vnic);
+	struct nicsim_group *fresh;
 	struct nicsim_qp *qp;
 	int err;
 
@@ -438,11 +438,20 @@ static struct vhost_accel_qp *nicsim_attach(struct vhost_accel_nic *vnic,
 	if (err)
 		return ERR_PTR(err);
 	qp = nicsim_qp_alloc(nic, args);
-	if (!qp)
+	/* a new pool, in case the MAC has none yet: no allocation under
+	 * engine_lock
+	 */
+	fresh = kzalloc(sizeof(*fresh), GFP_KERNEL);
+	if (!qp || !fresh) {
+		kfree(fresh);
+		if (qp)
+			nicsim_qp_free(qp);
 		return ERR_PTR(-ENOMEM);
+	}
 	mutex_lock(&nic->ctrl_lock);
-	err = nicsim_qp_install(nic, qp);
+	err = nicsim_qp_install(nic, qp, &fresh);
 	mutex_unlock(&nic->ctrl_lock);
+	kfree(fresh);
 	if (err) {
 		nicsim_qp_free(qp);
 		return ERR_PTR(err);

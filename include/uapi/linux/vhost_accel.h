@@ -63,8 +63,10 @@ struct vhost_accel_stats {
  *
  * Errors: ENODEV (no such ifindex), EOPNOTSUPP (the netdev does not
  * cooperate), ENETDOWN (it is down), EBUSY (no free queue pair, or the
- * datapath is running), EADDRINUSE (@mac already steered on that NIC),
- * EINVAL (multicast or zero @mac, unknown flags), EPERM.
+ * datapath is running), EADDRINUSE (@mac is the NIC's own, or bound
+ * through a macvtap), EINVAL (multicast or zero @mac, unknown flags),
+ * EPERM.  Devices bound with the same @mac are the queue pairs of one
+ * multiqueue guest: the NIC spreads the MAC's flows over them.
  */
 struct vhost_accel_nic_bind {
 	__s32 ifindex;
