@@ -38,6 +38,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <linux/capability.h>
 #include <linux/if_packet.h>
 
 #include "dptest.h"
@@ -1128,17 +1129,27 @@ static uint64_t lc_pinned(struct vg_net *g)
 	return vg_get_stats(&g->d, &st) ? UINT64_MAX : st.pinned_pages;
 }
 
+/*
+ * Hotplug, a new layout of the same memory, unplug; and two tables that
+ * are refused (rings not covered, over RLIMIT_MEMLOCK) without a hiccup.
+ * Without CAP_IPC_LOCK and with RLIMIT_MEMLOCK just above what the
+ * largest table pins: a replacement is charged only for what it pins
+ * beyond the table it replaces.
+ */
 TEST_F_TIMEOUT(life, mem_table_replace, 90)
 {
 	const uint64_t plug = 2 << 20;
 	struct lc_traffic *t = self->t;
-	struct vhost_memory_region r[4];
+	struct vhost_memory_region r[4], bad[3];
 	struct vg_region *m;
-	uint64_t base, size, cut1, cut2, pinned;
+	uint64_t base, size, cut1, cut2, pinned, kb;
 	void *hot;
 	int ret;
 
 	LC_UP(self);
+	ASSERT_EQ(0, vg_vmlck_kb(&kb));
+	ASSERT_EQ(0, vg_drop_cap(CAP_IPC_LOCK));
+	ASSERT_EQ(0, vg_set_memlock((kb << 10) + plug + 4096));
 	m = &self->g.d.region[0];
 	base = m->gpa;
 	size = m->size;
@@ -1162,6 +1173,19 @@ TEST_F_TIMEOUT(life, mem_table_replace, 90)
 	ret = vg_set_mem_table_raw(self->g.d.fd, r, 2, 0);
 	ASSERT_EQ(0, ret) TH_LOG("hotplug table: %s", dp_strerr(ret));
 	pinned = (size + plug) >> 10;
+	EXPECT_EQ(self->c.vmlck0 + pinned, lc_vmlck());
+	EXPECT_EQ((size + plug) / (uint64_t)getpagesize(), lc_pinned(&self->g));
+	LC_FLOWS(t);
+
+	/* refused: more than RLIMIT_MEMLOCK allows; nothing changes */
+	memcpy(bad, r, 2 * sizeof(r[0]));
+	bad[2] = r[1];
+	bad[2].guest_phys_addr += 1ULL << 30;
+	ret = vg_set_mem_table_raw(self->g.d.fd, bad, 3, 0);
+	EXPECT_EQ(-ENOMEM, ret);
+	/* refused: the rings are not in it */
+	ret = vg_set_mem_table_raw(self->g.d.fd, &r[1], 1, 0);
+	EXPECT_EQ(-EFAULT, ret);
 	EXPECT_EQ(self->c.vmlck0 + pinned, lc_vmlck());
 	EXPECT_EQ((size + plug) / (uint64_t)getpagesize(), lc_pinned(&self->g));
 	LC_FLOWS(t);
