@@ -972,14 +972,22 @@ static void lc_link_bounce(struct __test_metadata *_metadata,
 			   struct _test_data_life *self, bool peer)
 {
 	struct lc_traffic *t = self->t;
-	unsigned int i, q;
+	unsigned int i, q, tx0, rx0;
 
 	LC_UP(self);
 	LC_FLOWS(t);
 	for (i = 0; i < 2; i++) {
 		ASSERT_EQ(0, peer ? lc_peer_set_up(&self->c.nic, false) :
 				    vp_nic_set_up(&self->c.nic, false));
+		/* what was on its way lands; then nothing moves */
+		vg_sleep_ms(LC_EVENT_MS / 2);
+		tx0 = atomic_load(&t->peer_got);
+		rx0 = atomic_load(&t->rx_got);
 		vg_sleep_ms(LC_EVENT_MS);
+		EXPECT_EQ(tx0, atomic_load(&t->peer_got))
+			TH_LOG("guest frames crossed a link that is down");
+		EXPECT_EQ(rx0, atomic_load(&t->rx_got))
+			TH_LOG("wire frames crossed a link that is down");
 		for (q = 0; q < VG_NVQS; q++)
 			EXPECT_EQ(-ETIMEDOUT, vg_vq_wait_err(&self->g.d, q, 0))
 				TH_LOG("vq %u: error eventfd on link down", q);
