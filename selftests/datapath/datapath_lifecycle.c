@@ -104,6 +104,7 @@ FIXTURE(life) {
 	struct vp_nic nic2;	/* a second NIC to bind again to */
 	int rx2, tx2;
 	int tx_fd;
+	void *reload;		/* nicsim to load again if a test left it out */
 };
 
 static void lc_nic_zero(struct vp_nic *nic)
@@ -135,9 +136,13 @@ FIXTURE_SETUP(life)
 }
 
 static void lc_traffic_stop(struct lc_traffic *t);
+static int lc_insmod_nicsim(void *arg);
 
 FIXTURE_TEARDOWN(life)
 {
+	/* the tests after this one need nicsim, with the runner's options */
+	if (self->reload && access("/sys/module/nicsim", F_OK))
+		lc_insmod_nicsim(self->reload);
 	lc_traffic_stop(self->t);
 	vg_net_close(&self->g);
 	if (self->rx2 >= 0)
@@ -937,7 +942,7 @@ static int lc_insmod_nicsim(void *arg)
  */
 TEST_F_TIMEOUT(life, nicsim_unload, 90)
 {
-	struct lc_module m;
+	static struct lc_module m;	/* teardown may need it */
 	uint64_t max_qps;
 	int others;
 
@@ -951,6 +956,7 @@ TEST_F_TIMEOUT(life, nicsim_unload, 90)
 				 &max_qps));
 	snprintf(m.params, sizeof(m.params), "max_qps=%llu",
 		 (unsigned long long)max_qps);
+	self->reload = &m;
 	lc_removal(_metadata, self, lc_rmmod_nicsim, lc_insmod_nicsim, &m);
 }
 
