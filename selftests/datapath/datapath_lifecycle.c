@@ -537,11 +537,6 @@ static int lc_settle(struct lc_traffic *t, bool with_peer)
 
 /* ---- what the kernel shows ---- */
 
-static int lc_read_u64(const char *path, uint64_t *v)
-{
-	return vg_read_u64_file(path, v);
-}
-
 /* Directories under debugfs vhost-accel/, and whether one is @pid's. */
 static int lc_debugfs_devs(pid_t pid, bool *has_pid)
 {
@@ -952,7 +947,7 @@ TEST_F_TIMEOUT(life, nicsim_unload, 90)
 	if (others)
 		SKIP(return, "%d other nicsim NICs exist (their users would lose them)",
 		     others);
-	ASSERT_EQ(0, lc_read_u64("/sys/module/nicsim/parameters/max_qps",
+	ASSERT_EQ(0, vg_read_u64_file("/sys/module/nicsim/parameters/max_qps",
 				 &max_qps));
 	snprintf(m.params, sizeof(m.params), "max_qps=%llu",
 		 (unsigned long long)max_qps);
@@ -1031,7 +1026,7 @@ static int lc_refcnt(const char *mod, uint64_t *v)
 	char path[128];
 
 	snprintf(path, sizeof(path), "/sys/module/%s/refcnt", mod);
-	return lc_read_u64(path, v);
+	return vg_read_u64_file(path, v);
 }
 
 /* The forked owner: a guest of its own, pumping until killed. */
