@@ -713,16 +713,21 @@ static const struct vg_net_cfg lc_cfg = {
 	.features = DP_F_V1 | DP_F_MRG | DP_F_EVIDX,
 };
 
-/* Guest up on the fixture's NIC, traffic on both ends running. */
-#define LC_UP(_self) do {						\
+/*
+ * Guest up on the fixture's NIC, traffic on both ends running, the peer
+ * sending on @_tx.
+ */
+#define LC_UP_TX(_self, _tx) do {					\
 	int __r = dp_guest_up(&(_self)->c, &(_self)->g, &lc_cfg,	\
 			      (_self)->mac);				\
 	ASSERT_EQ(0, __r) TH_LOG("%s", (_self)->c.why);			\
 	lc_traffic_init((_self)->t, &(_self)->g, (_self)->mac);		\
 	lc_traffic_peer((_self)->t, &(_self)->c.nic, (_self)->c.pkt,	\
-			(_self)->tx_fd);				\
+			(_tx));						\
 	ASSERT_EQ(0, lc_traffic_start((_self)->t, true, true));	\
 } while (0)
+
+#define LC_UP(_self)	LC_UP_TX(_self, (_self)->tx_fd)
 
 #define LC_FLOWS(_t) do {						\
 	char __why[512];						\
@@ -801,7 +806,13 @@ static void lc_removal(struct __test_metadata *_metadata,
 	unsigned int q;
 	int r;
 
-	LC_UP(self);
+	/*
+	 * The peer sends through the qdisc here: a PACKET_QDISC_BYPASS send
+	 * racing with its netdev's unregistration divides by zero in
+	 * packet_pick_tx_queue() (real_num_tx_queues is 0 by then) on 6.1,
+	 * a kernel bug outside this project.
+	 */
+	LC_UP_TX(self, self->c.pkt);
 	LC_FLOWS(t);
 	ASSERT_EQ(0, gone(arg));
 	for (q = 0; q < VG_NVQS; q++)
