@@ -223,6 +223,7 @@ static long vhost_accel_set_mem_table(struct vhost_accel_dev *dev,
 		mutex_lock(&dev->vqs[i].mutex);
 	old = dev->mem;
 	dev->mem = mem;
+	vhost_accel_mem_take_charge(mem, old);
 	dev->mem_table_set = true;
 	for (i = VHOST_ACCEL_NVQS; i-- > 0;)
 		mutex_unlock(&dev->vqs[i].mutex);

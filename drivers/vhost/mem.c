@@ -177,9 +177,15 @@ static void mem_uncharge(struct vhost_accel_dev *dev, unsigned long npages)
 
 /**
  * vhost_accel_mem_from_user - build a pinned table from VHOST_SET_MEM_TABLE
- * @dev: the device; its owner's mm is current->mm
+ * @dev: the device, dev->mutex held; its owner's mm is current->mm
  * @umem: the user's struct vhost_memory
  * @out: the new table on success
+ *
+ * The new table replaces dev->mem, whose pages stay pinned until the
+ * swap: only what it pins beyond dev->mem's charge is charged now (see
+ * vhost_accel_mem_take_charge()), so a guest whose table is re-sent with
+ * a new layout (memory hotplug) needs no room for two tables under
+ * RLIMIT_MEMLOCK.
  *
  * Return: 0, -EFAULT (bad pointer or region not pinnable), -EINVAL (bad
  * region), -E2BIG (too many regions), -EOPNOTSUPP (padding set), -ENOMEM
@@ -197,7 +203,9 @@ int vhost_accel_mem_from_user(struct vhost_accel_dev *dev,
 	if (ret)
 		return ret;
 
-	ret = account_locked_vm(dev->mm, mem->npages, true);
+	if (mem->npages > dev->mem->charged)
+		mem->charged = mem->npages - dev->mem->charged;
+	ret = account_locked_vm(dev->mm, mem->charged, true);
 	if (ret)
 		goto err_free;
 
@@ -212,7 +220,7 @@ int vhost_accel_mem_from_user(struct vhost_accel_dev *dev,
 err_unpin:
 	while (i--)
 		region_unpin(&mem->region[i], mem->region[i].npages);
-	mem_uncharge(dev, mem->npages);
+	mem_uncharge(dev, mem->charged);
 err_free:
 	kvfree(mem);
 	return ret;
@@ -228,8 +236,25 @@ void vhost_accel_mem_free(struct vhost_accel_dev *dev,
 		return;
 	for (i = 0; i < mem->nregions; i++)
 		region_unpin(&mem->region[i], mem->region[i].npages);
-	mem_uncharge(dev, mem->npages);
+	mem_uncharge(dev, mem->charged);
 	kvfree(mem);
+}
+
+/**
+ * vhost_accel_mem_take_charge - a new table took over from @old
+ * @mem: from vhost_accel_mem_from_user(), now dev->mem
+ * @old: the table it replaced, about to be freed
+ *
+ * Moves the part of @old's locked_vm charge that @mem's pages were not
+ * charged for over to @mem, so that freeing @old uncharges only the rest.
+ */
+void vhost_accel_mem_take_charge(struct vhost_accel_mem *mem,
+				 struct vhost_accel_mem *old)
+{
+	unsigned long move = min(old->charged, mem->npages - mem->charged);
+
+	old->charged -= move;
+	mem->charged += move;
 }
 
 /**

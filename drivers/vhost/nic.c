@@ -154,7 +154,6 @@ static void binding_destroy(struct vhost_accel_binding *b, bool nic_gone)
 			mutex_unlock(&dev->vqs[i].mutex);
 		}
 	}
-	module_put(b->nic->owner);
 	dev_put(b->netdev);
 	if (b->tapfile)
 		fput(b->tapfile);
@@ -168,7 +167,8 @@ static void binding_destroy(struct vhost_accel_binding *b, bool nic_gone)
  *
  * Detaches every vhost device bound to @nic (each gets its error eventfd
  * signalled and may bind again elsewhere) and returns when none is left.
- * Process context; call before unregister_netdev().
+ * Process context; call before unregister_netdev() and before the module
+ * that implements @nic->ops goes (bindings do not pin it).
  */
 void vhost_accel_nic_unregister(struct vhost_accel_nic *nic)
 {
@@ -281,13 +281,18 @@ static int bind_locked(struct vhost_accel_dev *dev,
 	ret = bind_group_check(nic, req->mac, tapdev, tapfile);
 	if (ret)
 		return ret;
+	/*
+	 * A driver being unloaded is about to unregister: refuse it.  The
+	 * binding itself does not pin the module: unloading unregisters the
+	 * NIC, which detaches every binding first (nics lock), so nothing
+	 * calls into the driver afterwards.
+	 */
 	if (!try_module_get(nic->owner))
 		return -ENODEV;
+	module_put(nic->owner);
 	b = kzalloc(sizeof(*b), GFP_KERNEL_ACCOUNT);
-	if (!b) {
-		ret = -ENOMEM;
-		goto err_put;
-	}
+	if (!b)
+		return -ENOMEM;
 	b->dev = dev;
 	b->nic = nic;
 	b->netdev = netdev;
@@ -310,8 +315,6 @@ static int bind_locked(struct vhost_accel_dev *dev,
 
 err_free:
 	kfree(b);
-err_put:
-	module_put(nic->owner);
 	return ret;
 }
 

@@ -120,7 +120,8 @@ struct vhost_accel_region {
 /* A validated, pinned memory table; regions sorted by gpa, disjoint. */
 struct vhost_accel_mem {
 	u32 nregions;
-	unsigned long npages;		/* charged to the owner's locked_vm */
+	unsigned long npages;		/* pinned */
+	unsigned long charged;		/* of those, charged to locked_vm */
 	struct vhost_accel_region region[];
 };
 
@@ -203,6 +204,8 @@ int vhost_accel_mem_from_user(struct vhost_accel_dev *dev,
 			      struct vhost_accel_mem **out);
 void vhost_accel_mem_free(struct vhost_accel_dev *dev,
 			  struct vhost_accel_mem *mem);
+void vhost_accel_mem_take_charge(struct vhost_accel_mem *mem,
+				 struct vhost_accel_mem *old);
 const struct vhost_accel_region *
 vhost_accel_mem_find_gpa(const struct vhost_accel_mem *mem, u64 gpa, u64 len);
 const struct vhost_accel_region *

@@ -264,7 +264,8 @@ struct vhost_accel_nic_ops {
  * @ops: its operations
  * @max_qps: queue pairs it can lend to vhost devices
  * @max_segs: most segments it accepts in one buffer (at least 1)
- * @owner: module implementing @ops (pinned while a queue pair is attached)
+ * @owner: module implementing @ops; not pinned by attached queue pairs:
+ *	its exit path unregisters, which detaches them all
  * @list: vhost-accel's, do not touch
  * @users: vhost-accel's, do not touch
  *

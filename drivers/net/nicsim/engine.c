@@ -468,11 +468,10 @@ static void nicsim_forward(struct nicsim_nic *nic, struct net_device *dev,
 {
 	unsigned int len = skb->len;
 
+	/* a refused frame is already in the core's rx_dropped of @dev */
 	if (dev_forward_skb(dev, skb) == NET_RX_SUCCESS) {
 		nicsim_dstats_add(&nicsim_port_of(dev)->rx, len);
 		nicsim_ns_inc(nic, stat);
-	} else {
-		nicsim_dstats_drop(&nicsim_port_of(dev)->rx);
 	}
 }
 
