@@ -532,17 +532,16 @@ static int rx_prepare(struct vhost_accel_vq *vq,
 
 /**
  * vhost_accel_dp_rx_depleted - the NIC has no posted Rx buffer left
- * @vq: the Rx queue
+ * @b: the binding whose queue pair ran dry
  *
  * Any context but hard irq (the driver's callback).  The worker decides
  * whether the guest is saturated; see rx_handle().
  */
-void vhost_accel_dp_rx_depleted(struct vhost_accel_vq *vq)
+void vhost_accel_dp_rx_depleted(struct vhost_accel_binding *b)
 {
-	struct vhost_accel_binding *b = READ_ONCE(vq->backend);
+	struct vhost_accel_vq *vq = &b->dev->vqs[VHOST_ACCEL_VQ_RX];
 
-	trace_vhost_accel_rx_depleted(vq->dev->id,
-				      b ? b->netdev->ifindex : 0);
+	trace_vhost_accel_rx_depleted(b->dev->id, b->netdev->ifindex);
 	set_bit(VHOST_ACCEL_DP_EV_DEPLETED, &vq->dp_events);
 	vhost_accel_dp_queue(vq);
 }

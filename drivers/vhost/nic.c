@@ -634,7 +634,7 @@ static void cb_rx_depleted(void *ctx)
 	struct vhost_accel_binding *b = ctx;
 
 	atomic64_inc(&b->rx_depletions);
-	vhost_accel_dp_rx_depleted(&b->dev->vqs[VHOST_ACCEL_VQ_RX]);
+	vhost_accel_dp_rx_depleted(b);
 }
 
 static void cb_detached(void *ctx)

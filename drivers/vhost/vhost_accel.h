@@ -295,7 +295,7 @@ void vhost_accel_dp_complete(struct vhost_accel_vq *vq,
 			     const struct vhost_accel_completion *c,
 			     unsigned int n);
 extern const struct vhost_accel_callbacks vhost_accel_nic_callbacks;
-void vhost_accel_dp_rx_depleted(struct vhost_accel_vq *vq);
+void vhost_accel_dp_rx_depleted(struct vhost_accel_binding *b);
 u64 vhost_accel_dp_saturated_ns(const struct vhost_accel_vq *vq);
 
 /* genl.c: the "vhost_accel" generic netlink family (backpressure) */
