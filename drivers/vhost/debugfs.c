@@ -34,6 +34,8 @@ static void show_vq(struct seq_file *m, const char *name,
 	seq_printf(m, "%s_drops_no_buf %llu\n", name, s->drops_no_buf);
 	seq_printf(m, "%s_drops_too_big %llu\n", name, s->drops_too_big);
 	seq_printf(m, "%s_drops_nic %llu\n", name, s->drops_nic);
+	seq_printf(m, "%s_saturations %llu\n", name, s->saturations);
+	seq_printf(m, "%s_saturated_ns %llu\n", name, s->saturated_ns);
 }
 
 static int stats_show(struct seq_file *m, void *unused)
@@ -74,8 +76,9 @@ void vhost_accel_debugfs_add(struct vhost_accel_dev *dev)
 {
 	char name[16];
 
-	snprintf(name, sizeof(name), "%d",
-		 atomic_inc_return(&vhost_accel_debugfs_ids));
+	/* The same id names the device in netlink events (genl.c). */
+	dev->id = atomic_inc_return(&vhost_accel_debugfs_ids);
+	snprintf(name, sizeof(name), "%u", dev->id);
 	dev->debugfs = debugfs_create_dir(name, vhost_accel_debugfs_root);
 	debugfs_create_file("stats", 0400, dev->debugfs, dev, &stats_fops);
 }

@@ -412,13 +412,18 @@ static int __init vhost_accel_init(void)
 	if (ret)
 		return ret;
 	vhost_accel_debugfs_init();
-	ret = misc_register(&vhost_accel_misc);
+	ret = vhost_accel_genl_init();
 	if (ret)
 		goto err_debugfs;
+	ret = misc_register(&vhost_accel_misc);
+	if (ret)
+		goto err_genl;
 	pr_info("/dev/%s ready (vhost-net ABI, max_mem_regions=%u)\n",
 		vhost_accel_misc.name, vhost_accel_max_mem_regions);
 	return 0;
 
+err_genl:
+	vhost_accel_genl_exit();
 err_debugfs:
 	vhost_accel_debugfs_exit();
 	vhost_accel_nic_exit();
@@ -428,6 +433,7 @@ err_debugfs:
 static void __exit vhost_accel_exit(void)
 {
 	misc_deregister(&vhost_accel_misc);
+	vhost_accel_genl_exit();
 	vhost_accel_debugfs_exit();
 	vhost_accel_nic_exit();
 }

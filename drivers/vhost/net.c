@@ -23,6 +23,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/ktime.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/virtio_byteorder.h>
@@ -30,6 +31,9 @@
 #include <linux/vhost_accel.h>
 
 #include "vhost_accel.h"
+
+#define CREATE_TRACE_POINTS
+#include "trace.h"
 
 /* Chains gathered per call into the driver. */
 #define DP_BATCH		64
@@ -87,10 +91,15 @@ int vhost_accel_dp_alloc(struct vhost_accel_vq *vq, unsigned int max_segs)
 	return 0;
 }
 
+static void rx_sat_end(struct vhost_accel_vq *vq);
+
 /* Called once the NIC holds none of this queue's buffers. */
 void vhost_accel_dp_free(struct vhost_accel_vq *vq)
 {
 	WARN_ON(vq->inflight);
+	/* A stopped datapath is no longer saturated: report the end. */
+	rx_sat_end(vq);
+	clear_bit(VHOST_ACCEL_DP_EV_DEPLETED, &vq->dp_events);
 	kvfree(vq->comp.ents);
 	kvfree(vq->segs);
 	kvfree(vq->gpas);
@@ -250,28 +259,33 @@ typedef unsigned int (*dp_hand_fn)(struct vhost_accel_qp *qp,
 
 /*
  * Move guest chains to the NIC (@hand: xmit or post_rx) until the guest
- * ring is empty (kicks re-armed), the NIC is full (its completions requeue
- * us: backpressure), or DP_WEIGHT frames moved (requeued, for fairness).
+ * ring is empty (kicks re-armed, *@empty set), the NIC is full (its
+ * completions requeue us: backpressure), or DP_WEIGHT frames moved
+ * (requeued, for fairness).  Return how many buffers the NIC took.
  */
-static void dp_pump(struct vhost_accel_vq *vq, dp_prepare_fn prepare,
-		    dp_hand_fn hand,
-		    unsigned int (*space)(struct vhost_accel_qp *qp))
+static unsigned int dp_pump(struct vhost_accel_vq *vq, dp_prepare_fn prepare,
+			    dp_hand_fn hand,
+			    unsigned int (*space)(struct vhost_accel_qp *qp),
+			    bool *empty)
 {
 	struct vhost_accel_binding *b = vq->backend;
 	unsigned int room, n, accepted, i, done = 0;
 
+	*empty = false;
 	vhost_accel_ring_disable_notify(vq);
 	for (;;) {
 		/* The NIC never holds more of our buffers than the ring has. */
 		room = min(vq->num - vq->inflight, dp_space(b, space));
 		if (!room)
-			return;
+			return done;
 		n = dp_gather(vq, room, prepare);
 		if (vq->broken)
-			return;
+			return done;
 		if (!n) {
-			if (!vhost_accel_ring_enable_notify(vq))
-				return;
+			if (!vhost_accel_ring_enable_notify(vq)) {
+				*empty = true;
+				return done;
+			}
 			vhost_accel_ring_disable_notify(vq);
 			continue;
 		}
@@ -285,12 +299,12 @@ static void dp_pump(struct vhost_accel_vq *vq, dp_prepare_fn prepare,
 		}
 		if (accepted < n) {
 			vhost_accel_ring_unget(vq, n - accepted);
-			return;
+			return done + accepted;
 		}
 		done += n;
 		if (done >= DP_WEIGHT) {
 			vhost_accel_dp_queue(vq);
-			return;
+			return done;
 		}
 	}
 }
@@ -393,11 +407,12 @@ static int tx_prepare(struct vhost_accel_vq *vq,
 static void tx_handle(struct vhost_accel_vq *vq)
 {
 	struct vhost_accel_binding *b = vq->backend;
+	bool empty;
 
 	tx_reap(vq);
 	if (b && !vq->broken)
 		dp_pump(vq, tx_prepare, b->nic->ops->xmit,
-			b->nic->ops->tx_space);
+			b->nic->ops->tx_space, &empty);
 }
 
 /* ---- RX ---- */
@@ -599,14 +614,88 @@ static int rx_prepare(struct vhost_accel_vq *vq,
 	return 1;
 }
 
+/* ---- RX backpressure ---- */
+
+/**
+ * vhost_accel_dp_rx_depleted - the NIC has no posted Rx buffer left
+ * @b: the binding whose queue pair ran dry
+ *
+ * Any context but hard irq (the driver's callback).  The worker decides
+ * whether the guest is saturated; see rx_handle().
+ */
+void vhost_accel_dp_rx_depleted(struct vhost_accel_binding *b)
+{
+	struct vhost_accel_vq *vq = &b->dev->vqs[VHOST_ACCEL_VQ_RX];
+
+	trace_vhost_accel_rx_depleted(b->dev->id, b->netdev->ifindex);
+	set_bit(VHOST_ACCEL_DP_EV_DEPLETED, &vq->dp_events);
+	vhost_accel_dp_queue(vq);
+}
+
+/* Time saturated, the running episode included; vq->mutex held. */
+u64 vhost_accel_dp_saturated_ns(const struct vhost_accel_vq *vq)
+{
+	u64 ns = vq->stats.saturated_ns;
+
+	if (vq->rx_saturated)
+		ns += ktime_get_ns() - vq->rx_sat_start;
+	return ns;
+}
+
+static void rx_sat_begin(struct vhost_accel_vq *vq,
+			 struct vhost_accel_binding *b)
+{
+	if (vq->rx_saturated)
+		return;
+	vq->rx_saturated = true;
+	vq->rx_sat_start = ktime_get_ns();
+	vq->rx_sat_b = b;
+	vq->stats.saturations++;
+	trace_vhost_accel_rx_saturated(vq->dev->id, b->netdev->ifindex,
+				       vq->stats.saturations);
+	vhost_accel_genl_notify(vq, b, VHOST_ACCEL_CMD_SATURATED, 0);
+}
+
+/* Buffers posted again, or the datapath stops (the binding still exists). */
+static void rx_sat_end(struct vhost_accel_vq *vq)
+{
+	struct vhost_accel_binding *b = vq->rx_sat_b;
+	u64 ns;
+
+	if (!vq->rx_saturated)
+		return;
+	ns = ktime_get_ns() - vq->rx_sat_start;
+	vq->stats.saturated_ns += ns;
+	vq->rx_saturated = false;
+	vq->rx_sat_b = NULL;
+	trace_vhost_accel_rx_recovered(vq->dev->id, b->netdev->ifindex, ns);
+	vhost_accel_genl_notify(vq, b, VHOST_ACCEL_CMD_RECOVERED, ns);
+}
+
+/*
+ * A saturation episode starts when the NIC reported depletion and this run
+ * could post no buffer because the guest's avail ring is empty (the pump
+ * then armed guest notification, so the guest's next kick refills at
+ * once); it ends when a buffer is posted again.  Events go out only on
+ * these transitions, from the worker, never per frame.
+ */
 static void rx_handle(struct vhost_accel_vq *vq)
 {
 	struct vhost_accel_binding *b = vq->backend;
+	bool depleted, empty;
+	unsigned int posted;
 
+	depleted = test_and_clear_bit(VHOST_ACCEL_DP_EV_DEPLETED,
+				      &vq->dp_events);
 	rx_reap(vq);
-	if (b && !vq->broken)
-		dp_pump(vq, rx_prepare, b->nic->ops->post_rx,
-			b->nic->ops->rx_space);
+	if (!b || vq->broken)
+		return;
+	posted = dp_pump(vq, rx_prepare, b->nic->ops->post_rx,
+			 b->nic->ops->rx_space, &empty);
+	if (posted)
+		rx_sat_end(vq);
+	else if (depleted && empty)
+		rx_sat_begin(vq, b);
 }
 
 /**

@@ -581,6 +581,7 @@ out:
 void vhost_accel_nic_stats(struct vhost_accel_dev *dev,
 			   struct vhost_accel_stats *st)
 {
+	struct vhost_accel_vq *rx = &dev->vqs[VHOST_ACCEL_VQ_RX];
 	struct vhost_accel_qp_stats qs = {};
 	struct vhost_accel_binding *b;
 
@@ -592,9 +593,45 @@ void vhost_accel_nic_stats(struct vhost_accel_dev *dev,
 		st->vq[VHOST_ACCEL_VQ_RX].depletions =
 			atomic64_read(&b->rx_depletions);
 	mutex_unlock(&vhost_accel_nics_lock);
+	/* Includes a saturation still running. */
+	mutex_lock(&rx->mutex);
+	st->vq[VHOST_ACCEL_VQ_RX].saturated_ns =
+		vhost_accel_dp_saturated_ns(rx);
+	mutex_unlock(&rx->mutex);
 	/* TX drops by the NIC already came back as ERROR completions. */
 	st->vq[VHOST_ACCEL_VQ_RX].drops_no_buf = qs.rx_dropped_no_buf;
 	st->vq[VHOST_ACCEL_VQ_RX].drops_too_big += qs.rx_dropped_too_big;
+}
+
+/**
+ * vhost_accel_bindings_walk - visit the bindings on NICs in a namespace
+ * @net: the NICs' network namespace
+ * @fn: called with the nics lock held (it may take a vq->mutex); a
+ *	non-zero return stops the walk and is returned
+ * @arg: for @fn
+ */
+int vhost_accel_bindings_walk(struct net *net,
+			      int (*fn)(struct vhost_accel_binding *b,
+					void *arg),
+			      void *arg)
+{
+	struct vhost_accel_binding *b;
+	struct vhost_accel_nic *nic;
+	int ret = 0;
+
+	mutex_lock(&vhost_accel_nics_lock);
+	list_for_each_entry(nic, &vhost_accel_nics, list) {
+		if (!net_eq(dev_net(nic->netdev), net))
+			continue;
+		list_for_each_entry(b, &nic->users, nic_node) {
+			ret = fn(b, arg);
+			if (ret)
+				goto out;
+		}
+	}
+out:
+	mutex_unlock(&vhost_accel_nics_lock);
+	return ret;
 }
 
 /* The binding, for the device's debugfs file. */
@@ -636,7 +673,7 @@ static void cb_rx_depleted(void *ctx)
 	struct vhost_accel_binding *b = ctx;
 
 	atomic64_inc(&b->rx_depletions);
-	vhost_accel_dp_queue(&b->dev->vqs[VHOST_ACCEL_VQ_RX]);
+	vhost_accel_dp_rx_depleted(b);
 }
 
 static void cb_detached(void *ctx)

@@ -177,12 +177,20 @@ struct vhost_accel_vq {
 	bool log_pending;		/* bits set, log eventfd not signalled */
 
 	struct vhost_accel_vq_stats stats;
+
+	/* RX backpressure (net.c): a saturation episode, see rx_handle(). */
+	unsigned long dp_events;		/* VHOST_ACCEL_DP_EV_* bits */
+#define VHOST_ACCEL_DP_EV_DEPLETED	0	/* the NIC ran out of buffers */
+	bool rx_saturated;
+	u64 rx_sat_start;			/* ktime_get_ns() at its start */
+	struct vhost_accel_binding *rx_sat_b;	/* bound when it started */
 };
 
 struct vhost_accel_dev {
 	struct mutex mutex;
 	struct mm_struct *mm;		/* owner's address space; NULL if unowned */
 	pid_t owner_pid;		/* for the debugfs view */
+	u32 id;				/* debugfs name, netlink DEV_ID */
 	struct dentry *debugfs;
 	struct vhost_accel_worker worker;
 	struct vhost_accel_mem *mem;	/* never NULL: empty table after open */
@@ -302,6 +310,20 @@ void vhost_accel_dp_complete(struct vhost_accel_vq *vq,
 			     const struct vhost_accel_completion *c,
 			     unsigned int n);
 extern const struct vhost_accel_callbacks vhost_accel_nic_callbacks;
+void vhost_accel_dp_rx_depleted(struct vhost_accel_binding *b);
+u64 vhost_accel_dp_saturated_ns(const struct vhost_accel_vq *vq);
+
+/* genl.c: the "vhost_accel" generic netlink family (backpressure) */
+int vhost_accel_genl_init(void);
+void vhost_accel_genl_exit(void);
+void vhost_accel_genl_notify(struct vhost_accel_vq *vq,
+			     struct vhost_accel_binding *b, u8 cmd,
+			     u64 duration_ns);
+/* nic.c: call @fn for each binding on a NIC in @net (nics lock held) */
+int vhost_accel_bindings_walk(struct net *net,
+			      int (*fn)(struct vhost_accel_binding *b,
+					void *arg),
+			      void *arg);
 
 /* main.c */
 void vhost_accel_dev_stats(struct vhost_accel_dev *dev,

@@ -459,6 +459,9 @@ TEST_F_TIMEOUT(bulk, rx_depletion_drops, 60)
 			       burst - posted, 2000));
 	EXPECT_LE(1ULL, dp_stat(&self->g, VG_VQ_RX, DP_STAT_OFF(depletions)));
 	EXPECT_EQ(posted, dp_stat(&self->g, VG_VQ_RX, DP_STAT_OFF(packets)));
+	/* the guest had nothing left to post: saturated (backpressure.rst) */
+	EXPECT_EQ(1ULL, dp_stat(&self->g, VG_VQ_RX, DP_STAT_OFF(saturations)));
+	EXPECT_LT(0ULL, dp_stat(&self->g, VG_VQ_RX, DP_STAT_OFF(saturated_ns)));
 
 	/* buffers again: traffic again */
 	ASSERT_LE(0, vg_net_rx_fill(&self->g, self->g.rx_nfree));

@@ -752,6 +752,11 @@ static bool nicsim_engine_input(struct nicsim_nic *nic,
 	unsigned int n;
 
 	for (n = 0; n < NICSIM_QUOTA; n++) {
+		/* Paused: the backlog waits in its queue (whose device is
+		 * stopped) instead of overflowing a qp's hold queue.
+		 */
+		if (nic->paused)
+			return false;
 		skb = skb_dequeue(q);
 		if (!skb)
 			return false;

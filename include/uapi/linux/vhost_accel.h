@@ -30,7 +30,14 @@ struct vhost_accel_vq_stats {
 	__u64 drops_no_buf;	/* RX: frames the NIC dropped for lack of buffers */
 	__u64 drops_too_big;	/* RX: frames larger than a buffer; TX: chains too long */
 	__u64 drops_nic;	/* TX: frames the NIC failed to send */
-	__u64 reserved[5];
+	/*
+	 * Appended in the reserved space, so the size (and the GET_STATS
+	 * ioctl number, which encodes it) stays the same; older kernels
+	 * leave these 0.
+	 */
+	__u64 saturations;	/* RX: episodes without any guest buffer */
+	__u64 saturated_ns;	/* RX: time in them, the current one included */
+	__u64 reserved[3];
 };
 
 /*
@@ -76,5 +83,50 @@ struct vhost_accel_nic_bind {
 };
 
 #define VHOST_ACCEL_SET_NIC	_IOW(VHOST_VIRTIO, 0xe1, struct vhost_accel_nic_bind)
+
+/*
+ * Generic netlink family "vhost_accel": backpressure reporting to the host.
+ * See Documentation/backpressure.rst.
+ *
+ * Multicast group "backpressure": VHOST_ACCEL_CMD_SATURATED when an Rx
+ * queue runs out of guest buffers (the NIC reported depletion and the
+ * guest's avail ring is empty), VHOST_ACCEL_CMD_RECOVERED when the guest
+ * posts buffers again or the datapath stops.  Events go to the network
+ * namespace of the NIC; joining needs CAP_NET_ADMIN there.
+ *
+ * VHOST_ACCEL_CMD_GET: with VHOST_ACCEL_A_DEV_ID, one device's state;
+ * as a dump, every device bound to a NIC of the caller's namespace.
+ * Also CAP_NET_ADMIN in that namespace.
+ */
+#define VHOST_ACCEL_GENL_NAME		"vhost_accel"
+#define VHOST_ACCEL_GENL_VERSION	1
+#define VHOST_ACCEL_GENL_MCGRP_BP	"backpressure"
+
+enum vhost_accel_genl_cmd {
+	VHOST_ACCEL_CMD_UNSPEC,
+	VHOST_ACCEL_CMD_GET,		/* request; reply and dump entries */
+	VHOST_ACCEL_CMD_SATURATED,	/* event */
+	VHOST_ACCEL_CMD_RECOVERED,	/* event */
+	__VHOST_ACCEL_CMD_MAX,
+};
+#define VHOST_ACCEL_CMD_MAX	(__VHOST_ACCEL_CMD_MAX - 1)
+
+enum vhost_accel_genl_attr {
+	VHOST_ACCEL_A_UNSPEC,
+	VHOST_ACCEL_A_DEV_ID,		/* u32: /sys/kernel/debug/vhost-accel/<id> */
+	VHOST_ACCEL_A_OWNER_PID,	/* u32: owner's pid (in the initial pid ns) */
+	VHOST_ACCEL_A_IFINDEX,		/* u32: the NIC */
+	VHOST_ACCEL_A_MAC,		/* binary[6]: the steered MAC */
+	VHOST_ACCEL_A_SATURATED,	/* u8: 1 while saturated */
+	VHOST_ACCEL_A_DEPLETIONS,	/* u64: as vhost_accel_vq_stats */
+	VHOST_ACCEL_A_SATURATIONS,	/* u64 */
+	VHOST_ACCEL_A_SATURATED_NS,	/* u64 */
+	VHOST_ACCEL_A_DROPS_NO_BUF,	/* u64 */
+	VHOST_ACCEL_A_DURATION_NS,	/* u64: RECOVERED: the episode's length */
+	VHOST_ACCEL_A_FLOW_CONTROL,	/* u8: binding holds instead of dropping */
+	VHOST_ACCEL_A_PAD,
+	__VHOST_ACCEL_A_MAX,
+};
+#define VHOST_ACCEL_A_MAX	(__VHOST_ACCEL_A_MAX - 1)
 
 #endif /* _UAPI_LINUX_VHOST_ACCEL_H */

@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost-accel backpressure reporting: the generic netlink family
+ * "vhost_accel" (commands and attributes in the uapi header).
+ *
+ * One multicast group, "backpressure", carries SATURATED and RECOVERED
+ * events when a device's Rx queue runs out of guest buffers and when it
+ * gets some again; the worker sends them on these transitions only.  GET
+ * reads one device's state, or, as a dump, every bound device's, so a
+ * daemon that starts late catches up before it waits for events.
+ *
+ * Netlink rather than a pollable file per device: one socket sees every
+ * guest of the host without holding their fds (only the owner, QEMU, has
+ * those), events are queued in order with what they report, and a
+ * daemon can find devices that existed before it started.
+ *
+ * Scope: events go to the network namespace of the NIC the device is
+ * bound to, and the dump lists the bindings on NICs of the caller's
+ * namespace; both need CAP_NET_ADMIN over that namespace, as binding does
+ * (a guest's MAC and load are not for unprivileged users).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/etherdevice.h>
+#include <net/genetlink.h>
+#include <net/netlink.h>
+#include <net/sock.h>
+
+#include "vhost_accel.h"
+
+/* One device's backpressure state, copied under its Rx vq->mutex. */
+struct bp_state {
+	u32 dev_id;
+	u32 owner_pid;
+	int ifindex;
+	u8 mac[ETH_ALEN];
+	bool saturated;
+	bool flow_control;
+	bool have_drops;
+	u64 depletions;
+	u64 saturations;
+	u64 saturated_ns;
+	u64 drops_no_buf;
+};
+
+static const struct nla_policy bp_policy[VHOST_ACCEL_A_MAX + 1] = {
+	[VHOST_ACCEL_A_DEV_ID] = { .type = NLA_U32 },
+};
+
+static struct genl_family bp_family;
+
+enum { BP_MCGRP };
+
+static const struct genl_multicast_group bp_mcgrps[] = {
+	[BP_MCGRP] = {
+		.name = VHOST_ACCEL_GENL_MCGRP_BP,
+		.flags = GENL_MCAST_CAP_NET_ADMIN,
+	},
+};
+
+/* @b is bound to @vq's device; the caller holds vq->mutex. */
+static void bp_snapshot(struct vhost_accel_vq *vq,
+			struct vhost_accel_binding *b, struct bp_state *s)
+{
+	struct vhost_accel_qp_stats qs = {};
+
+	lockdep_assert_held(&vq->mutex);
+	s->dev_id = vq->dev->id;
+	s->owner_pid = READ_ONCE(vq->dev->owner_pid);
+	s->ifindex = b->netdev->ifindex;
+	ether_addr_copy(s->mac, b->mac);
+	s->saturated = vq->rx_saturated;
+	s->flow_control = b->flags & VHOST_ACCEL_BIND_F_FLOW_CONTROL;
+	s->depletions = atomic64_read(&b->rx_depletions);
+	s->saturations = vq->stats.saturations;
+	s->saturated_ns = vhost_accel_dp_saturated_ns(vq);
+	/* No queue pair any more while the binding comes down. */
+	s->have_drops = b->qp && b->nic->ops->get_stats;
+	if (s->have_drops) {
+		b->nic->ops->get_stats(b->qp, &qs);
+		s->drops_no_buf = qs.rx_dropped_no_buf;
+	}
+}
+
+static int bp_fill(struct sk_buff *skb, const struct bp_state *s, u8 cmd,
+		   u64 duration_ns, u32 portid, u32 seq, int flags)
+{
+	void *hdr;
+
+	hdr = genlmsg_put(skb, portid, seq, &bp_family, flags, cmd);
+	if (!hdr)
+		return -EMSGSIZE;
+	if (nla_put_u32(skb, VHOST_ACCEL_A_DEV_ID, s->dev_id) ||
+	    nla_put_u32(skb, VHOST_ACCEL_A_OWNER_PID, s->owner_pid) ||
+	    nla_put_u32(skb, VHOST_ACCEL_A_IFINDEX, s->ifindex) ||
+	    nla_put(skb, VHOST_ACCEL_A_MAC, ETH_ALEN, s->mac) ||
+	    nla_put_u8(skb, VHOST_ACCEL_A_SATURATED, s->saturated) ||
+	    nla_put_u8(skb, VHOST_ACCEL_A_FLOW_CONTROL, s->flow_control) ||
+	    nla_put_u64_64bit(skb, VHOST_ACCEL_A_DEPLETIONS, s->depletions,
+			      VHOST_ACCEL_A_PAD) ||
+	    nla_put_u64_64bit(skb, VHOST_ACCEL_A_SATURATIONS, s->saturations,
+			      VHOST_ACCEL_A_PAD) ||
+	    nla_put_u64_64bit(skb, VHOST_ACCEL_A_SATURATED_NS,
+			      s->saturated_ns, VHOST_ACCEL_A_PAD))
+		goto cancel;
+	if (s->have_drops &&
+	    nla_put_u64_64bit(skb, VHOST_ACCEL_A_DROPS_NO_BUF,
+			      s->drops_no_buf, VHOST_ACCEL_A_PAD))
+		goto cancel;
+	if (cmd == VHOST_ACCEL_CMD_RECOVERED &&
+	    nla_put_u64_64bit(skb, VHOST_ACCEL_A_DURATION_NS, duration_ns,
+			      VHOST_ACCEL_A_PAD))
+		goto cancel;
+	genlmsg_end(skb, hdr);
+	return 0;
+
+cancel:
+	genlmsg_cancel(skb, hdr);
+	return -EMSGSIZE;
+}
+
+/**
+ * vhost_accel_genl_notify - multicast a backpressure state change
+ * @vq: the Rx queue, vq->mutex held, in process context
+ * @b: the binding the episode belongs to (still allocated)
+ * @cmd: VHOST_ACCEL_CMD_SATURATED or VHOST_ACCEL_CMD_RECOVERED
+ * @duration_ns: RECOVERED: how long the episode lasted
+ *
+ * An event that cannot be allocated is lost; the counters still tell.
+ */
+void vhost_accel_genl_notify(struct vhost_accel_vq *vq,
+			     struct vhost_accel_binding *b, u8 cmd,
+			     u64 duration_ns)
+{
+	struct net *net = dev_net(b->netdev);
+	struct sk_buff *skb;
+	struct bp_state s = {};
+
+	if (!genl_has_listeners(&bp_family, net, BP_MCGRP))
+		return;
+	bp_snapshot(vq, b, &s);
+	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!skb)
+		return;
+	if (bp_fill(skb, &s, cmd, duration_ns, 0, 0, 0)) {
+		nlmsg_free(skb);
+		return;
+	}
+	genlmsg_multicast_netns(&bp_family, net, skb, 0, BP_MCGRP, GFP_KERNEL);
+}
+
+static void bp_snapshot_binding(struct vhost_accel_binding *b,
+				struct bp_state *s)
+{
+	struct vhost_accel_vq *vq = &b->dev->vqs[VHOST_ACCEL_VQ_RX];
+
+	mutex_lock(&vq->mutex);
+	bp_snapshot(vq, b, s);
+	mutex_unlock(&vq->mutex);
+}
+
+struct bp_find {
+	u32 dev_id;
+	struct bp_state s;
+};
+
+static int bp_find_fn(struct vhost_accel_binding *b, void *arg)
+{
+	struct bp_find *f = arg;
+
+	if (b->dev->id != f->dev_id)
+		return 0;
+	bp_snapshot_binding(b, &f->s);
+	return 1;
+}
+
+static int bp_get_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *attr = info->attrs[VHOST_ACCEL_A_DEV_ID];
+	struct bp_find f = {};
+	struct sk_buff *msg;
+	int ret;
+
+	if (!attr) {
+		NL_SET_ERR_MSG(info->extack,
+			       "VHOST_ACCEL_A_DEV_ID missing (or use a dump)");
+		return -EINVAL;
+	}
+	f.dev_id = nla_get_u32(attr);
+	if (!vhost_accel_bindings_walk(genl_info_net(info), bp_find_fn, &f)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, attr,
+				    "no device of that id bound to a NIC in this namespace");
+		return -ENODEV;
+	}
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	ret = bp_fill(msg, &f.s, VHOST_ACCEL_CMD_GET, 0, info->snd_portid,
+		      info->snd_seq, 0);
+	if (ret) {
+		nlmsg_free(msg);
+		return ret;
+	}
+	return genlmsg_reply(msg, info);
+}
+
+struct bp_dump {
+	struct sk_buff *skb;
+	struct netlink_callback *cb;
+	long idx;		/* bindings visited */
+	long skip;		/* already sent in earlier parts */
+};
+
+static int bp_dump_fn(struct vhost_accel_binding *b, void *arg)
+{
+	struct bp_dump *d = arg;
+	struct bp_state s = {};
+	int ret;
+
+	if (d->idx < d->skip) {
+		d->idx++;
+		return 0;
+	}
+	bp_snapshot_binding(b, &s);
+	ret = bp_fill(d->skb, &s, VHOST_ACCEL_CMD_GET, 0,
+		      NETLINK_CB(d->cb->skb).portid, d->cb->nlh->nlmsg_seq,
+		      NLM_F_MULTI);
+	if (ret)
+		return ret;
+	d->idx++;
+	return 0;
+}
+
+/*
+ * Bindings that come or go between the parts of a dump may be missed or
+ * listed twice; the events tell what changed after.
+ */
+static int bp_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct bp_dump d = {
+		.skb = skb,
+		.cb = cb,
+		.skip = cb->args[0],
+	};
+	int ret;
+
+	ret = vhost_accel_bindings_walk(sock_net(skb->sk), bp_dump_fn, &d);
+	cb->args[0] = d.idx;
+	/* Not even one entry fits an empty message: report it. */
+	if (ret && d.idx == d.skip)
+		return ret;
+	return skb->len;
+}
+
+static const struct genl_small_ops bp_ops[] = {
+	{
+		.cmd = VHOST_ACCEL_CMD_GET,
+		.doit = bp_get_doit,
+		.dumpit = bp_get_dumpit,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+};
+
+static struct genl_family bp_family __ro_after_init = {
+	.name = VHOST_ACCEL_GENL_NAME,
+	.version = VHOST_ACCEL_GENL_VERSION,
+	.maxattr = VHOST_ACCEL_A_MAX,
+	.policy = bp_policy,
+	.netnsok = true,
+	.parallel_ops = true,
+	.module = THIS_MODULE,
+	.small_ops = bp_ops,
+	.n_small_ops = ARRAY_SIZE(bp_ops),
+	.resv_start_op = VHOST_ACCEL_CMD_MAX + 1,
+	.mcgrps = bp_mcgrps,
+	.n_mcgrps = ARRAY_SIZE(bp_mcgrps),
+};
+
+int vhost_accel_genl_init(void)
+{
+	return genl_register_family(&bp_family);
+}
+
+void vhost_accel_genl_exit(void)
+{
+	genl_unregister_family(&bp_family);
+}

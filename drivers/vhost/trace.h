@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vhost-accel tracepoints: Rx backpressure state changes.  Enable with
+ *   echo 1 > /sys/kernel/tracing/events/vhost_accel/enable
+ * They fire once per state change, never per frame.
+ */
+#undef TRACE_SYSTEM
+#define TRACE_SYSTEM vhost_accel
+
+#if !defined(_VHOST_ACCEL_TRACE_H) || defined(TRACE_HEADER_MULTI_READ)
+#define _VHOST_ACCEL_TRACE_H
+
+#include <linux/tracepoint.h>
+
+/* The NIC ran out of posted guest buffers (any context but hard irq). */
+TRACE_EVENT(vhost_accel_rx_depleted,
+	TP_PROTO(u32 dev_id, int ifindex),
+	TP_ARGS(dev_id, ifindex),
+	TP_STRUCT__entry(
+		__field(u32, dev_id)
+		__field(int, ifindex)
+	),
+	TP_fast_assign(
+		__entry->dev_id = dev_id;
+		__entry->ifindex = ifindex;
+	),
+	TP_printk("dev %u ifindex %d", __entry->dev_id, __entry->ifindex)
+);
+
+/* Depleted and the guest's avail ring is empty: a saturation begins. */
+TRACE_EVENT(vhost_accel_rx_saturated,
+	TP_PROTO(u32 dev_id, int ifindex, u64 saturations),
+	TP_ARGS(dev_id, ifindex, saturations),
+	TP_STRUCT__entry(
+		__field(u32, dev_id)
+		__field(int, ifindex)
+		__field(u64, saturations)
+	),
+	TP_fast_assign(
+		__entry->dev_id = dev_id;
+		__entry->ifindex = ifindex;
+		__entry->saturations = saturations;
+	),
+	TP_printk("dev %u ifindex %d saturations %llu", __entry->dev_id,
+		  __entry->ifindex, __entry->saturations)
+);
+
+/* Buffers posted again (or the datapath stopped): the saturation ends. */
+TRACE_EVENT(vhost_accel_rx_recovered,
+	TP_PROTO(u32 dev_id, int ifindex, u64 duration_ns),
+	TP_ARGS(dev_id, ifindex, duration_ns),
+	TP_STRUCT__entry(
+		__field(u32, dev_id)
+		__field(int, ifindex)
+		__field(u64, duration_ns)
+	),
+	TP_fast_assign(
+		__entry->dev_id = dev_id;
+		__entry->ifindex = ifindex;
+		__entry->duration_ns = duration_ns;
+	),
+	TP_printk("dev %u ifindex %d duration_ns %llu", __entry->dev_id,
+		  __entry->ifindex, __entry->duration_ns)
+);
+
+#endif /* _VHOST_ACCEL_TRACE_H */
+
+/* Out of tree: define_trace.h finds this file through -I (see Kbuild). */
+#undef TRACE_INCLUDE_PATH
+#define TRACE_INCLUDE_PATH .
+#undef TRACE_INCLUDE_FILE
+#define TRACE_INCLUDE_FILE trace
+#include <trace/define_trace.h>
