@@ -62,19 +62,20 @@ static struct vring_used_elem dp_used(const struct vhost_accel_vq *vq,
 
 int vhost_accel_dp_alloc(struct vhost_accel_vq *vq, unsigned int max_segs)
 {
+	/* sized by the owner's ring: charged to the owner's memory cgroup */
+	const gfp_t gfp = GFP_KERNEL_ACCOUNT;
 	unsigned int num = vq->num;
 
 	vq->max_segs = max_segs;
-	vq->comp.ents = kvcalloc(num, sizeof(*vq->comp.ents), GFP_KERNEL);
-	vq->segs = kvcalloc(DP_BATCH * max_segs, sizeof(*vq->segs), GFP_KERNEL);
-	vq->gpas = kvcalloc(DP_BATCH * max_segs, sizeof(*vq->gpas), GFP_KERNEL);
-	vq->bufs = kcalloc(DP_BATCH, sizeof(*vq->bufs), GFP_KERNEL);
-	vq->used = kcalloc(DP_POP, sizeof(*vq->used), GFP_KERNEL);
+	vq->comp.ents = kvcalloc(num, sizeof(*vq->comp.ents), gfp);
+	vq->segs = kvcalloc(DP_BATCH * max_segs, sizeof(*vq->segs), gfp);
+	vq->gpas = kvcalloc(DP_BATCH * max_segs, sizeof(*vq->gpas), gfp);
+	vq->bufs = kcalloc(DP_BATCH, sizeof(*vq->bufs), gfp);
+	vq->used = kcalloc(DP_POP, sizeof(*vq->used), gfp);
 	if (vq->index == VHOST_ACCEL_VQ_RX) {
-		vq->rx_heads = kvcalloc(num, sizeof(*vq->rx_heads), GFP_KERNEL);
-		vq->rx_frame = kvcalloc(num, sizeof(*vq->rx_frame), GFP_KERNEL);
-		vq->rx_log = kvcalloc(num * max_segs, sizeof(*vq->rx_log),
-				      GFP_KERNEL);
+		vq->rx_heads = kvcalloc(num, sizeof(*vq->rx_heads), gfp);
+		vq->rx_frame = kvcalloc(num, sizeof(*vq->rx_frame), gfp);
+		vq->rx_log = kvcalloc(num * max_segs, sizeof(*vq->rx_log), gfp);
 	}
 	if (!vq->comp.ents || !vq->segs || !vq->gpas || !vq->bufs ||
 	    !vq->used || (vq->index == VHOST_ACCEL_VQ_RX &&
