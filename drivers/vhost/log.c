@@ -43,6 +43,27 @@ static bool log_range_ok(u64 base, u64 gpa, u64 len)
 	return access_ok((void __user *)(unsigned long)start, bytes);
 }
 
+/* Can the bitmap at @base cover @vq's used ring at guest address @gpa? */
+static bool log_used_ok(u64 base, const struct vhost_accel_vq *vq, u64 gpa)
+{
+	return !vq->num ||
+	       log_range_ok(base, gpa, sizeof(struct vring_used) +
+			    vq->num * sizeof(struct vring_used_elem));
+}
+
+/**
+ * vhost_accel_log_used_ok - may a running @vq log its used ring at @gpa?
+ * @vq: the queue, dev->mutex and vq->mutex held
+ * @gpa: the used ring's guest address VHOST_SET_VRING_ADDR gives
+ *
+ * A queue with a backend logs from its next used-ring write on, so the
+ * current log must cover the ring (as vhost-net checks).
+ */
+bool vhost_accel_log_used_ok(const struct vhost_accel_vq *vq, u64 gpa)
+{
+	return log_used_ok(vq->dev->log_base, vq, gpa);
+}
+
 /**
  * vhost_accel_log_access_ok - can a log at @base cover what may be written?
  * @dev: the device, dev->mutex held
@@ -65,10 +86,8 @@ bool vhost_accel_log_access_ok(const struct vhost_accel_dev *dev, u64 base,
 
 		if (!vq->backend)
 			continue;
-		if (vq->log_used && vq->num &&
-		    !log_range_ok(base, vq->log_guest_addr,
-				  sizeof(struct vring_used) +
-				  vq->num * sizeof(struct vring_used_elem)))
+		if (vq->log_used &&
+		    !log_used_ok(base, vq, vq->log_guest_addr))
 			return false;
 		if (!log_all)
 			continue;

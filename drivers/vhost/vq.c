@@ -189,6 +189,10 @@ static long vq_set_addr(struct vhost_accel_vq *vq, void __user *argp)
 	if (!ring_in_mem(vq, vq->dev->mem, a.desc_user_addr,
 			 a.avail_user_addr, a.used_user_addr))
 		return -EINVAL;
+	/* A running queue logs at once: the log must cover its used ring. */
+	if (vq->backend && (a.flags & BIT(VHOST_VRING_F_LOG)) &&
+	    !vhost_accel_log_used_ok(vq, a.log_guest_addr))
+		return -EINVAL;
 
 	vq->desc_uaddr = a.desc_user_addr;
 	vq->avail_uaddr = a.avail_user_addr;

@@ -480,6 +480,40 @@ TEST_F_TIMEOUT(dirtylog, ring_log_without_log_all, 60)
 	dl_close(_metadata, self);
 }
 
+/*
+ * Turning on used-ring logging for a running queue is refused when the
+ * log cannot cover that ring (its bits would lie past the top of user
+ * space), and the refusal changes nothing: traffic still runs unlogged,
+ * with no error; a covering log is then accepted.
+ */
+TEST_F_TIMEOUT(dirtylog, vring_log_uncovered, 60)
+{
+	const uint64_t high = 0x7ffffffff000ULL - LOG_PAGE;
+	struct vg_net_cfg cfg;
+	uint32_t seq = 0;
+	unsigned int q;
+
+	dl_cfg(variant, &cfg);
+	GUEST_UP(&cfg);
+	ASSERT_EQ(0, vg_set_log_base(&self->g.d, high));
+	for (q = 0; q < VG_NVQS; q++)
+		ASSERT_EQ(-EINVAL, vg_vq_set_log(&self->g.d, q, true))
+			TH_LOG("vq %u: a log that cannot cover the used ring", q);
+	rx_traffic(_metadata, self, 1, &seq);
+	tx_traffic(_metadata, self, &seq);
+	dl_no_errors(_metadata, self);
+
+	ASSERT_EQ(0, vg_set_log_base(&self->g.d, (uintptr_t)self->log[0]));
+	ASSERT_EQ(0, dl_logging(self, variant, false, true));
+	exp_begin(self);
+	rx_traffic(_metadata, self, 1, &seq);
+	tx_traffic(_metadata, self, &seq);
+	exp_used_rings(self);
+	DL_CHECK(self->log[0]);
+	dl_no_errors(_metadata, self);
+	dl_close(_metadata, self);
+}
+
 /* Migration start, then end, then start again, all under traffic. */
 TEST_F_TIMEOUT(dirtylog, toggle_while_running, 90)
 {
