@@ -374,6 +374,16 @@ static struct nicsim_qp *nicsim_rss_pick(const struct nicsim_group *g,
 	return g->indir[hash % NICSIM_RSS_INDIR];
 }
 
+/* The member after @qp in @g, round-robin; the first one for NULL. */
+static struct nicsim_qp *nicsim_rss_next(struct nicsim_group *g,
+					 struct nicsim_qp *qp)
+{
+	if (!qp || list_is_last(&qp->group_node, &g->members))
+		return list_first_entry(&g->members, struct nicsim_qp,
+					group_node);
+	return list_next_entry(qp, group_node);
+}
+
 /* The default table, as ethtool -X default: entry i is member i mod n. */
 static void nicsim_rss_fill(struct nicsim_group *g)
 {
@@ -381,11 +391,7 @@ static void nicsim_rss_fill(struct nicsim_group *g)
 	unsigned int i;
 
 	for (i = 0; i < NICSIM_RSS_INDIR; i++) {
-		if (!qp || list_is_last(&qp->group_node, &g->members))
-			qp = list_first_entry(&g->members, struct nicsim_qp,
-					      group_node);
-		else
-			qp = list_next_entry(qp, group_node);
+		qp = nicsim_rss_next(g, qp);
 		g->indir[i] = qp;
 	}
 }
@@ -402,11 +408,7 @@ static void nicsim_rss_reassign(struct nicsim_group *g,
 	for (i = 0; i < NICSIM_RSS_INDIR; i++) {
 		if (g->indir[i] != gone)
 			continue;
-		if (!qp || list_is_last(&qp->group_node, &g->members))
-			qp = list_first_entry(&g->members, struct nicsim_qp,
-					      group_node);
-		else
-			qp = list_next_entry(qp, group_node);
+		qp = nicsim_rss_next(g, qp);
 		g->indir[i] = qp;
 	}
 }
