@@ -52,6 +52,7 @@
 #include <linux/if_tun.h>
 
 #include "vguest.h"
+#include "vtap.h"
 #include "vpeer.h"
 
 #define RING		256
@@ -71,31 +72,9 @@ static const char *const kind_name[NKINDS] = {
 };
 
 static unsigned int window_ms = 1000, reps = 3, slow_us = 40;
-static unsigned int n_cases, n_failed;
-
 static const uint8_t far_mac[6] = { 0x02, 0x76, 0x78, 0x62, 0xff, 0x02 };
 
-/* ----------------------------------------------------------- output */
-
-static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void out(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	fflush(stdout);
-}
-
-static bool tap_case(bool ok, const char *name, const char *why)
-{
-	n_cases++;
-	n_failed += !ok;
-	out("%sok %u %s%s%s\n", ok ? "" : "not ", n_cases, name,
-	    !ok && why ? " # " : "", !ok && why ? why : "");
-	return ok;
-}
+/* ------------------------------------------------------------- time */
 
 static uint64_t now_ns(void)
 {
@@ -234,10 +213,10 @@ static void print_table(void)
 	unsigned int i, j;
 	int k;
 
-	out("# table:\n");
-	out("# %-16s %-9s %-24s %-24s %-24s %6s %6s\n", "row", "unit",
+	vtap_out("# table:\n");
+	vtap_out("# %-16s %-9s %-24s %-24s %-24s %6s %6s\n", "row", "unit",
 	    "accel+nicsim", "net+tap", "net+macvtap", "/tap", "/mvtap");
-	out("# %.16s %.9s %.24s %.24s %.24s %.6s %.6s\n",
+	vtap_out("# %.16s %.9s %.24s %.24s %.24s %.6s %.6s\n",
 	    "--------------------------------", "---------------",
 	    "--------------------------------", "--------------------------------",
 	    "--------------------------------", "------", "------");
@@ -252,16 +231,16 @@ static void print_table(void)
 			snprintf(rt, sizeof(rt), "%.2f", x);
 		if (row_ratio(r, K_MACVTAP, &x))
 			snprintf(rm, sizeof(rm), "%.2f", x);
-		out("# %-16s %-9s %-24s %-24s %-24s %6s %6s\n", r->name,
+		vtap_out("# %-16s %-9s %-24s %-24s %-24s %6s %6s\n", r->name,
 		    r->unit, c[0], c[1], c[2], rt, rm);
 	}
-	out("#\n# rows:\n");
+	vtap_out("#\n# rows:\n");
 	for (i = 0; i < n_rows; i++)
-		out("#   %-16s %s%s\n", rows[i].name, rows[i].what,
+		vtap_out("#   %-16s %s%s\n", rows[i].name, rows[i].what,
 		    rows[i].lower_better ? " (lower is better)" : "");
-	out("# end of table\n");
+	vtap_out("# end of table\n");
 	/* machine-readable copy: one line per row and path */
-	out("csv,row,unit,path,median,min,max,runs,ratio_vs_tap,ratio_vs_macvtap\n");
+	vtap_out("csv,row,unit,path,median,min,max,runs,ratio_vs_tap,ratio_vs_macvtap\n");
 	for (i = 0; i < n_rows; i++) {
 		const struct row *r = &rows[i];
 		char a[16], b[16];
@@ -274,26 +253,26 @@ static void print_table(void)
 			snprintf(b, sizeof(b), "%.4f", x);
 		for (k = 0; k < NKINDS; k++) {
 			if (r->na[k]) {
-				out("csv,%s,%s,%s,na,na,na,0,,\n", r->name,
+				vtap_out("csv,%s,%s,%s,na,na,na,0,,\n", r->name,
 				    r->unit, kind_name[k]);
 				continue;
 			}
 			if (!row_stat(r, (enum kind)k, &med, &lo, &hi)) {
-				out("csv,%s,%s,%s,%s,,,0,,\n", r->name,
+				vtap_out("csv,%s,%s,%s,%s,,,0,,\n", r->name,
 				    r->unit, kind_name[k],
 				    r->failed[k] ? "failed" : "not-run");
 				continue;
 			}
-			out("csv,%s,%s,%s,%.6g,%.6g,%.6g,%u,%s,%s\n", r->name,
+			vtap_out("csv,%s,%s,%s,%.6g,%.6g,%.6g,%u,%s,%s\n", r->name,
 			    r->unit, kind_name[k], med, lo, hi, r->nv[k],
 			    k == K_ACCEL ? a : "", k == K_ACCEL ? b : "");
 		}
 	}
 	for (i = 0; i < n_rows; i++) {
 		if (row_ratio(&rows[i], K_TAP, &x))
-			out("ratio %s %.2f\n", rows[i].name, x);
+			vtap_out("ratio %s %.2f\n", rows[i].name, x);
 		else
-			out("ratio %s -\n", rows[i].name);
+			vtap_out("ratio %s -\n", rows[i].name);
 	}
 	(void)j;
 }
@@ -622,7 +601,7 @@ static bool path_up(struct bpath *p, unsigned int ndev, bool big)
 	snprintf(cname, sizeof(cname), "%s%s: %u device%s up", kind_name[p->kind],
 		 p->fc ? " (flow control)" : "", ndev, ndev > 1 ? "s" : "");
 	p->up = !r;
-	tap_case(p->up, cname, p->err);
+	vtap_case(p->up, cname, p->err);
 	if (!p->up)
 		path_down(p);
 	return p->up;
@@ -1026,7 +1005,7 @@ static void fail_row(enum kind k, const char *row, int r, struct bpath *p)
 	snprintf(name, sizeof(name), "%s: %s", kind_name[k], row);
 	snprintf(why, sizeof(why), "%s%s%s", strerror(r < 0 ? -r : r),
 		 p->dev[0].g.err[0] ? ": " : "", p->dev[0].g.err);
-	tap_case(false, name, why);
+	vtap_case(false, name, why);
 }
 
 static void measure_tx_size(unsigned int sz, unsigned int rep, bool delayed,
@@ -1065,7 +1044,7 @@ static void measure_tx_size(unsigned int sz, unsigned int rep, bool delayed,
 			else
 				rr->na[k] = true;
 		}
-		out("#   %s %s rep %u: %.0f pps at the far side, %.0f completed; per frame: cpu %.2f us, engine %.2f us, kicks %.3f, guest sleeps %.3f, calls %.3f, completions per reap %.1f\n",
+		vtap_out("#   %s %s rep %u: %.0f pps at the far side, %.0f completed; per frame: cpu %.2f us, engine %.2f us, kicks %.3f, guest sleeps %.3f, calls %.3f, completions per reap %.1f\n",
 		    kind_name[k], rname, rep, res.pps,
 		    res.completed * 1000.0 / window_ms, res.cpu_ns / 1e3,
 		    res.engine_ns / 1e3, res.kicks, res.sleeps, res.calls,
@@ -1076,7 +1055,7 @@ static void measure_tx_size(unsigned int sz, unsigned int rep, bool delayed,
 			double c = (double)(b->packets - a->packets);
 
 			if (c > 0)
-				out("#     vhost-accel counters per frame: kicks %.4f calls %.4f worker_wakeups %.4f (all queues), packets per wakeup %.1f, bytes_copied %" PRIu64 "\n",
+				vtap_out("#     vhost-accel counters per frame: kicks %.4f calls %.4f worker_wakeups %.4f (all queues), packets per wakeup %.1f, bytes_copied %" PRIu64 "\n",
 				    (double)(b->kicks - a->kicks) / c,
 				    (double)(b->calls - a->calls) / c,
 				    (double)(res.st1.worker_wakeups -
@@ -1113,7 +1092,7 @@ static void measure_tx_gso(unsigned int rep)
 			continue;
 		}
 		row_add(rr, (enum kind)k, res.bps / 1e9);
-		out("#   %s tx-gso64k rep %u: %.0f frames/s completed, %.3f Gbit/s; %.0f packets at the far side; cpu %.1f us/frame, engine %.1f us/frame\n",
+		vtap_out("#   %s tx-gso64k rep %u: %.0f frames/s completed, %.3f Gbit/s; %.0f packets at the far side; cpu %.1f us/frame, engine %.1f us/frame\n",
 		    kind_name[k], rep, res.completed * 1000.0 / window_ms,
 		    res.bps / 1e9, res.arrived, res.cpu_ns / 1e3,
 		    res.engine_ns / 1e3);
@@ -1156,7 +1135,7 @@ static void measure_rx_size(unsigned int sz, unsigned int rep)
 			else
 				rr->na[k] = true;
 		}
-		out("#   %s %s rep %u: guest got %.0f pps (in the window: %.0f sent, %.0f got, %.0f not received; refused by the far netdev %" PRIu64 "); per frame: cpu %.2f us, engine %.2f us, kicks %.3f, guest sleeps %.3f, calls %.3f\n",
+		vtap_out("#   %s %s rep %u: guest got %.0f pps (in the window: %.0f sent, %.0f got, %.0f not received; refused by the far netdev %" PRIu64 "); per frame: cpu %.2f us, engine %.2f us, kicks %.3f, guest sleeps %.3f, calls %.3f\n",
 		    kind_name[k], nm, rep, res.pps, res.sent, res.got,
 		    res.lost, res.full_win,
 		    res.cpu_ns / 1e3, res.engine_ns / 1e3, res.kicks,
@@ -1190,7 +1169,7 @@ static void measure_rx_gso(unsigned int rep)
 			continue;
 		}
 		row_add(rr, (enum kind)k, res.bps / 1e9);
-		out("#   %s rx-gso64k rep %u: %.3f Gbit/s in %.0f guest frames/s; %.0f GSO frames sent (refused %" PRIu64 ")\n",
+		vtap_out("#   %s rx-gso64k rep %u: %.3f Gbit/s in %.0f guest frames/s; %.0f GSO frames sent (refused %" PRIu64 ")\n",
 		    kind_name[k], rep, res.bps / 1e9, res.pps, res.sent,
 		    res.full_win);
 	}
@@ -1226,7 +1205,7 @@ static void measure_slow(unsigned int rep, struct bpath *fcpath)
 			row_add(rc, (enum kind)k, res.cpu_per_lost_ns / 1e3);
 			row_add(rl, (enum kind)k,
 				res.offered > 0 ? 100 * res.lost / res.offered : 0);
-			out("#   %s %s rep %u: offered %.0f (sent %.0f, refused by the far netdev %" PRIu64 "), guest got %.0f, lost %.0f; host CPU %.2f us per lost frame (engine %.2f us)\n",
+			vtap_out("#   %s %s rep %u: offered %.0f (sent %.0f, refused by the far netdev %" PRIu64 "), guest got %.0f, lost %.0f; host CPU %.2f us per lost frame (engine %.2f us)\n",
 			    kind_name[k], fc ? "slow Rx, flow control" : "slow Rx",
 			    rep, res.offered, res.sent, res.full_win, res.got,
 			    res.lost,
@@ -1288,7 +1267,7 @@ static void measure_scale(unsigned int n, struct bpath *sp, unsigned int rep)
 		if (n > 1)
 			row_add(row_find(nf), (enum kind)k,
 				sum > 0 ? mn / (sum / n) : 0);
-		out("#   %s %u devices rep %u: %.0f pps aggregate, slowest device %.0f pps, mean %.0f\n",
+		vtap_out("#   %s %u devices rep %u: %.0f pps aggregate, slowest device %.0f pps, mean %.0f\n",
 		    kind_name[k], n, rep, sum / t, mn / t, sum / t / n);
 	}
 }
@@ -1442,7 +1421,7 @@ static void measure_latency(unsigned int rep)
 			(double)lat[k][n / 2] / 1e3);
 		row_add(row_find("lat-p99"), (enum kind)k,
 			(double)lat[k][n * 99 / 100] / 1e3);
-		out("#   %s latency rep %u: %" PRIu64 " round trips (%" PRIu64 " lost, %" PRIu64 " 10-ms waits without a call), median %.1f us, p99 %.1f us\n",
+		vtap_out("#   %s latency rep %u: %" PRIu64 " round trips (%" PRIu64 " lost, %" PRIu64 " 10-ms waits without a call), median %.1f us, p99 %.1f us\n",
 		    kind_name[k], rep, n, s->lost, s->tmo,
 		    (double)lat[k][n / 2] / 1e3,
 		    (double)lat[k][n * 99 / 100] / 1e3);
@@ -1528,7 +1507,7 @@ static void measure_copied(struct bpath *p)
 	cp = (double)(st.vq[0].bytes_copied + st.vq[1].bytes_copied);
 	if (pk > 0)
 		row_add(r, K_ACCEL, cp / pk);
-	out("#   vhost-accel whole run: %.0f packets, %.0f bytes copied, worker_wakeups %" PRIu64 "\n",
+	vtap_out("#   vhost-accel whole run: %.0f packets, %.0f bytes copied, worker_wakeups %" PRIu64 "\n",
 	    pk, cp, (uint64_t)st.worker_wakeups);
 }
 
@@ -1548,7 +1527,7 @@ static void phase_single(const char *parts)
 		path_up(&fcpath, 1, true);
 	if (part(parts, "size")) {
 		for (rep = 1; rep <= reps; rep++) {
-			out("# sizes, repetition %u of %u\n", rep, reps);
+			vtap_out("# sizes, repetition %u of %u\n", rep, reps);
 			for (i = 0; i < 3; i++) {
 				char nm[16];
 
@@ -1637,15 +1616,15 @@ int main(void)
 		return 1;
 	define_rows();
 
-	out("TAP version 13\n");
+	vtap_out("TAP version 13\n");
 	vp_capture(buf, sizeof(buf), "uname -r");
-	out("# vhost-accel bench: one user-space virtio-net guest (selftests/lib/vguest), kernel %s, %ld CPUs\n",
+	vtap_out("# vhost-accel bench: one user-space virtio-net guest (selftests/lib/vguest), kernel %s, %ld CPUs\n",
 	    buf, sysconf(_SC_NPROCESSORS_ONLN));
-	out("# window %u ms (after %u ms warm-up), %u repetitions, paths interleaved in each; slow guest %u us/frame\n",
+	vtap_out("# window %u ms (after %u ms warm-up), %u repetitions, paths interleaved in each; slow guest %u us/frame\n",
 	    window_ms, WARM_MS, reps, slow_us);
 	if (unshare(CLONE_NEWNET)) {
-		tap_case(false, "private network namespace", strerror(errno));
-		out("1..%u\n", n_cases);
+		vtap_case(false, "private network namespace", strerror(errno));
+		vtap_out("1..%u\n", vtap_cases);
 		return 1;
 	}
 	vp_run("echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6");
@@ -1663,8 +1642,8 @@ int main(void)
 		phase_scale();
 
 	print_table();
-	out("# bench took %.0f s\n", (double)(now_ns() - t0) / 1e9);
-	out("1..%u\n", n_cases);
-	out("# %u cases, %u failed\n", n_cases, n_failed);
-	return n_failed ? 1 : 0;
+	vtap_out("# bench took %.0f s\n", (double)(now_ns() - t0) / 1e9);
+	vtap_out("1..%u\n", vtap_cases);
+	vtap_out("# %u cases, %u failed\n", vtap_cases, vtap_failed);
+	return vtap_failed ? 1 : 0;
 }

@@ -65,6 +65,7 @@
 #include <linux/sockios.h>
 
 #include "vguest.h"
+#include "vtap.h"
 
 #define RING		256		/* entries per virtqueue (QEMU's default) */
 #define HDR_LEN		12		/* virtio_net_hdr_mrg_rxbuf: VERSION_1 */
@@ -89,31 +90,7 @@ static const char magic[8] = "VXDEMO01";
 #define MAGIC_OFF	42		/* after Ethernet, IPv4 and UDP headers */
 #define SEQ_OFF		50		/* 4 bytes, the only varying part */
 
-/* ------------------------------------------------------------ TAP output */
-
-static unsigned int n_cases, n_failed;
-
-static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void out(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	fflush(stdout);
-}
-
-/* One TAP case; @why (may be empty) explains a failure. */
-static bool tap_case(bool ok, const char *name, const char *why)
-{
-	n_cases++;
-	if (!ok)
-		n_failed++;
-	out("%sok %u %s%s%s\n", ok ? "" : "not ", n_cases, name,
-	    !ok && why && *why ? " # " : "", !ok && why ? why : "");
-	return ok;
-}
+/* ---------------------------------------------------------------- errors */
 
 #define ERRLEN	512
 
@@ -314,7 +291,7 @@ static int print_ethtool_stats(const char *name)
 	if (!ioctl(fd, SIOCETHTOOL, &ifr) && si->sset_mask)
 		n = si->data[0];
 	if (!n) {
-		out("#   ethtool -S %s (driver %s): no counters\n", name,
+		vtap_out("#   ethtool -S %s (driver %s): no counters\n", name,
 		    di.driver);
 		r = -ENODATA;
 		goto out;
@@ -340,7 +317,7 @@ static int print_ethtool_stats(const char *name)
 		r = -errno;
 		goto out;
 	}
-	out("#   ethtool -S %s (driver %s, %u counters, zeros not shown):\n",
+	vtap_out("#   ethtool -S %s (driver %s, %u counters, zeros not shown):\n",
 	    name, di.driver, n);
 	for (i = 0; i < n && i < gs->len; i++) {
 		char s[ETH_GSTRING_LEN + 1];
@@ -350,11 +327,11 @@ static int print_ethtool_stats(const char *name)
 		memcpy(s, gs->data + (size_t)i * ETH_GSTRING_LEN,
 		       ETH_GSTRING_LEN);
 		s[ETH_GSTRING_LEN] = '\0';
-		out("#     %-32s %" PRIu64 "\n", s, (uint64_t)es->data[i]);
+		vtap_out("#     %-32s %" PRIu64 "\n", s, (uint64_t)es->data[i]);
 		shown++;
 	}
 	if (!shown)
-		out("#     (all zero)\n");
+		vtap_out("#     (all zero)\n");
 out:
 	free(si);
 	free(gs);
@@ -793,7 +770,7 @@ static void path_fail(struct path *p, const char *step, const char *why)
 	char name[96];
 
 	snprintf(name, sizeof(name), "%s: %s", p->name, step);
-	tap_case(false, name, why);
+	vtap_case(false, name, why);
 	if (!p->why[0])
 		snprintf(p->why, sizeof(p->why), "%s: %s", step, why);
 }
@@ -939,7 +916,7 @@ static bool do_setup(struct path *p)
 	}
 	snprintf(name, sizeof(name), "%s: setup (%s, far side %s)", p->name,
 		 p->dev, p->far_if);
-	return tap_case(true, name, NULL);
+	return vtap_case(true, name, NULL);
 }
 
 static bool do_tx(struct path *p)
@@ -986,7 +963,7 @@ static bool do_tx(struct path *p)
 			seterr(err, "guest Tx: %s", strerror(-r));
 		} else {
 			p->tx_pps = (double)arrivals / (t1 - t0);
-			out("#   tx: in %.2f s the device completed %" PRIu64 " guest frames; %" PRIu64 " arrived at %s (%" PRIu64 " of them dropped at the full socket)\n",
+			vtap_out("#   tx: in %.2f s the device completed %" PRIu64 " guest frames; %" PRIu64 " arrived at %s (%" PRIu64 " of them dropped at the full socket)\n",
 			    t1 - t0, p->g.tx_done - sent0, arrivals,
 			    p->far_if, drops);
 		}
@@ -1014,7 +991,7 @@ static bool do_tx(struct path *p)
 		snprintf(name, sizeof(name),
 			 "%s: guest tx frames arrive intact on %s", p->name,
 			 p->far_if);
-		return tap_case(true, name, NULL);
+		return vtap_case(true, name, NULL);
 	}
 fail:
 	path_fail(p, "tx", err);
@@ -1092,7 +1069,7 @@ static bool do_rx(struct path *p)
 			       strerror(sd.err));
 			r = -1;
 		} else {
-			out("#   rx: in %.2f s the guest reaped %" PRIu64 " intact frames; meanwhile %s sent %" PRIu64 " (its tx_dropped +%u)\n",
+			vtap_out("#   rx: in %.2f s the guest reaped %" PRIu64 " intact frames; meanwhile %s sent %" PRIu64 " (its tx_dropped +%u)\n",
 			    t1 - t0,
 			    (uint64_t)(p->rx_pps * (t1 - t0) + 0.5),
 			    p->far_if, sent0,
@@ -1120,7 +1097,7 @@ static bool do_rx(struct path *p)
 		snprintf(name, sizeof(name),
 			 "%s: frames sent on %s arrive intact in the guest",
 			 p->name, p->far_if);
-		return tap_case(true, name, NULL);
+		return vtap_case(true, name, NULL);
 	}
 fail:
 	path_fail(p, "rx", err);
@@ -1142,23 +1119,23 @@ static void do_accel_stats(struct path *p)
 		path_fail(p, "stats", err);
 		return;
 	}
-	out("#   vhost-accel stats (VHOST_ACCEL_GET_STATS), whole run:\n");
+	vtap_out("#   vhost-accel stats (VHOST_ACCEL_GET_STATS), whole run:\n");
 	for (q = 0; q < 2; q++) {
 		const struct vhost_accel_vq_stats *v = &st.vq[q];
 
-		out("#     vq %u %s: packets %" PRIu64 " bytes %" PRIu64
+		vtap_out("#     vq %u %s: packets %" PRIu64 " bytes %" PRIu64
 		    " bytes_copied %" PRIu64 " bufs_posted %" PRIu64
 		    " kicks %" PRIu64 " calls %" PRIu64 "\n", q, qn[q],
 		    (uint64_t)v->packets, (uint64_t)v->bytes,
 		    (uint64_t)v->bytes_copied, (uint64_t)v->bufs_posted,
 		    (uint64_t)v->kicks, (uint64_t)v->calls);
-		out("#       depletions %" PRIu64 " drops: no_buf %" PRIu64
+		vtap_out("#       depletions %" PRIu64 " drops: no_buf %" PRIu64
 		    " too_big %" PRIu64 " nic %" PRIu64 "; errors %" PRIu64
 		    "\n", (uint64_t)v->depletions, (uint64_t)v->drops_no_buf,
 		    (uint64_t)v->drops_too_big, (uint64_t)v->drops_nic,
 		    (uint64_t)v->errors);
 	}
-	out("#     pinned_pages %" PRIu64 " worker_wakeups %" PRIu64 "\n",
+	vtap_out("#     pinned_pages %" PRIu64 " worker_wakeups %" PRIu64 "\n",
 	    (uint64_t)st.pinned_pages, (uint64_t)st.worker_wakeups);
 	if (st.vq[VG_VQ_TX].packets < p->g.tx_done)
 		seterr(err, "tx packets %" PRIu64 " < %" PRIu64
@@ -1181,7 +1158,7 @@ static void do_accel_stats(struct path *p)
 	}
 	snprintf(name, sizeof(name),
 		 "%s: stats count the traffic, bytes_copied 0", p->name);
-	tap_case(true, name, NULL);
+	vtap_case(true, name, NULL);
 }
 
 static void do_nic_stats(struct path *p)
@@ -1196,19 +1173,19 @@ static void do_nic_stats(struct path *p)
 		return;
 	}
 	snprintf(name, sizeof(name), "%s: ethtool -S %s", p->name, NIC_NAME);
-	tap_case(true, name, NULL);
+	vtap_case(true, name, NULL);
 }
 
 static void run_path(struct path *p)
 {
 	struct rtnl_link_stats ls;
 
-	out("# --- %s ---\n", p->name);
+	vtap_out("# --- %s ---\n", p->name);
 	if (do_setup(p)) {
 		do_tx(p);
 		do_rx(p);
 		if (!link_stats(p->far_if, &ls))
-			out("#   %s netdev counters, whole run: rx_packets %u (from the guest) tx_packets %u (towards it) rx_dropped %u tx_dropped %u\n",
+			vtap_out("#   %s netdev counters, whole run: rx_packets %u (from the guest) tx_packets %u (towards it) rx_dropped %u tx_dropped %u\n",
 			    p->far_if,
 			    ls.rx_packets, ls.tx_packets, ls.rx_dropped,
 			    ls.tx_dropped);
@@ -1260,18 +1237,18 @@ int main(void)
 	build_frame(tx_tmpl, far_mac, guest_mac, GUEST_IP, FAR_IP);
 	build_frame(rx_tmpl, guest_mac, far_mac, FAR_IP, GUEST_IP);
 
-	out("TAP version 13\n");
-	out("# vhost-accel demo: one user-space virtio-net guest (selftests/lib/vguest),\n");
-	out("# %u-byte frames (%u with FCS), ring size %u, %u s per direction, in %s\n",
+	vtap_out("TAP version 13\n");
+	vtap_out("# vhost-accel demo: one user-space virtio-net guest (selftests/lib/vguest),\n");
+	vtap_out("# %u-byte frames (%u with FCS), ring size %u, %u s per direction, in %s\n",
 	    FRAME_LEN, FRAME_LEN + 4, RING, seconds, cpu_vendor());
-	out("# with %ld CPUs: one run, a demonstration, NOT a benchmark.\n",
+	vtap_out("# with %ld CPUs: one run, a demonstration, NOT a benchmark.\n",
 	    sysconf(_SC_NPROCESSORS_ONLN));
 
 	/* A private network namespace: no addresses, nothing leaves it. */
 	if (unshare(CLONE_NEWNET)) {
 		seterr(err, "unshare(CLONE_NEWNET): %s", strerror(errno));
-		tap_case(false, "private network namespace", err);
-		out("1..%u\n", n_cases);
+		vtap_case(false, "private network namespace", err);
+		vtap_out("1..%u\n", vtap_cases);
 		return 1;
 	}
 	/* No IPv6 autoconfiguration chatter on the far-side interfaces. */
@@ -1287,14 +1264,14 @@ int main(void)
 		run_path(&paths[i]);
 	}
 
-	out("#\n");
-	out("# guest packet rates, 64-byte frames, %s, one run of %u s each,\n",
+	vtap_out("#\n");
+	vtap_out("# guest packet rates, 64-byte frames, %s, one run of %u s each,\n",
 	    cpu_vendor(), seconds);
-	out("# not a benchmark (ratios are accelerated / vhost-net+tap):\n");
-	out("#\n");
-	out("# %-22s | %10s | %10s | %s\n", "path", "tx pps", "rx pps",
+	vtap_out("# not a benchmark (ratios are accelerated / vhost-net+tap):\n");
+	vtap_out("#\n");
+	vtap_out("# %-22s | %10s | %10s | %s\n", "path", "tx pps", "rx pps",
 	    "ratio vs vhost-net+tap (tx / rx)");
-	out("# %.22s-+-%.10s-+-%.10s-+-%.32s\n",
+	vtap_out("# %.22s-+-%.10s-+-%.10s-+-%.32s\n",
 	    "--------------------------------", "----------------",
 	    "----------------", "------------------------------------");
 	for (i = 0; i < 2; i++) {
@@ -1309,14 +1286,14 @@ int main(void)
 		      ref->tx_pps);
 		ratio(rr, sizeof(rr), p->rx_ok, p->rx_pps, ref->rx_ok,
 		      ref->rx_pps);
-		out("# %-22s | %10s | %10s | %s / %s\n", p->name, tx, rx, rt,
+		vtap_out("# %-22s | %10s | %10s | %s / %s\n", p->name, tx, rx, rt,
 		    rr);
 	}
 	for (i = 0; i < 2; i++)
 		if (paths[i].why[0])
-			out("# %s FAILED at %s\n", paths[i].name, paths[i].why);
-	out("#\n");
-	out("1..%u\n", n_cases);
-	out("# %u cases, %u failed\n", n_cases, n_failed);
-	return n_failed ? 1 : 0;
+			vtap_out("# %s FAILED at %s\n", paths[i].name, paths[i].why);
+	vtap_out("#\n");
+	vtap_out("1..%u\n", vtap_cases);
+	vtap_out("# %u cases, %u failed\n", vtap_cases, vtap_failed);
+	return vtap_failed ? 1 : 0;
 }
