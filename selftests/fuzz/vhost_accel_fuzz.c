@@ -83,6 +83,7 @@
 #define HDR		12
 #define WAIT_MS		5000
 #define MEMLOCK		(1ULL << 30)
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define ERR_ONLY	(~0U)	/* wait for the error eventfd only */
 
 /* A's spare memory in region 0 (XMEM): frames, junk, indirect tables */
@@ -189,8 +190,9 @@ void failf(struct fz *f, uint64_t kase, const char *fmt, ...)
 	fflush(stdout);
 }
 
-static volatile uint64_t alarm_case;
-static volatile uint64_t alarm_seed;
+/* Read by the SIGALRM handler only after the main flow stored them. */
+static uint64_t alarm_case;
+static uint64_t alarm_seed;
 
 static void on_alarm(int sig)
 {
@@ -1196,7 +1198,7 @@ static bool errno_ok(int e)
 {
 	unsigned int i;
 
-	for (i = 0; i < sizeof(ok_errnos) / sizeof(ok_errnos[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(ok_errnos); i++)
 		if (e == ok_errnos[i])
 			return true;
 	return false;
@@ -1549,9 +1551,10 @@ static void run(struct fz *f)
 	alarm(0);
 }
 
-static void usage(void)
+static void print_usage(void)
 {
-	fprintf(stderr, "usage: vhost_accel_fuzz [--seed S] [--cases N] [--start K] [--seconds T] [--mode ring|ioctl|all] [--ring-share P]\n");
+	fprintf(stderr, "Usage: %s [--seed S] [--cases N] [--start K] [--seconds T] [--mode ring|ioctl|all] [--ring-share P]\n",
+		"vhost_accel_fuzz");
 	exit(2);
 }
 
@@ -1574,7 +1577,7 @@ static void set_opt(struct fz *f, const char *k, const char *v)
 			if (!strcmp(v, mode_names[i]))
 				f->mode = i;
 	} else {
-		usage();
+		print_usage();
 	}
 }
 
@@ -1586,7 +1589,8 @@ static void read_env_file(struct fz *f)
 	if (!e)
 		return;
 	while (fgets(line, sizeof(line), e)) {
-		if (line[0] == '#' || !(eq = strchr(line, '=')))
+		eq = strchr(line, '=');
+		if (line[0] == '#' || !eq)
 			continue;
 		*eq = 0;
 		nl = strchr(eq + 1, '\n');
@@ -1695,7 +1699,7 @@ int main(int argc, char **argv)
 		read_env_file(f);
 	for (i = 1; i < argc; i++) {
 		if (strncmp(argv[i], "--", 2) || i + 1 >= argc)
-			usage();
+			print_usage();
 		set_opt(f, argv[i] + 2, argv[i + 1]);
 		i++;
 	}
