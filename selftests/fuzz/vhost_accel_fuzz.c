@@ -42,6 +42,12 @@
  * Oracle: every ioctl returns 0 or an errno from a known list, nothing
  * hangs (alarm), the child of a fork exits.
  *
+ * Unfinished: NIC add/remove is only SET_NIC to random ifindexes (and 0)
+ * in the ioctl episodes, no nicsim instance is created or deleted under a
+ * bound device; A's memory table is not swapped while its rings run (the
+ * episodes' started devices get theirs swapped); the used ring is not
+ * rewritten under the worker, only descriptors and the avail index.
+ *
  * At the end: VmLck is back at its value before the first device, the
  * number of devices in debugfs is back, and a fresh device moves a frame
  * each way.  Output is TAP; the last line is
