@@ -46,7 +46,7 @@ vmp_run "${FUZZ_VM_TIMEOUT:-2000}" '^fuzz: ' || rc=$?
 line=$(sed -n 's/^    \(fuzz: [0-9]* cases, seed .*\)$/\1/p' "$OUT/vm.tap" | tail -n 1)
 if [[ -z $line ]]; then
 	line="fuzz: 0 cases, seed $FUZZ_SEED, 1 failures"
-	rc=${rc/#0/1}
+	((rc)) || rc=1
 fi
 if ((rc == 0)); then
 	say "PASSED in $((SECONDS - T_START)) s"
