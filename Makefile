@@ -59,6 +59,11 @@ demo:
 bench:
 	@$(TOP)/scripts/bench.sh
 
+# make fuzz: 1 000 000 fuzz cases in the VM (Documentation/testing.rst)
+.PHONY: fuzz
+fuzz:
+	@$(TOP)/scripts/fuzz.sh
+
 deps:
 	$(TOP)/scripts/deps.sh
 
