@@ -233,6 +233,16 @@ if [ ! -r "$INITRD" ] || [ ! -r "$VMLINUZ" ]; then
 	exit 1
 fi
 
+built_for=$(cat "$INITRD.kver" 2>/dev/null)
+if [ "$built_for" != "$KVER" ]; then
+	echo "# $INITRD holds modules of ${built_for:-?}, this kernel is $KVER"
+	echo "# (make -C selftests E2E_KVER=$KVER)"
+	for _ in $(seq "$PLAN"); do
+		skip "e2e" "initramfs built for another kernel"
+	done
+	exit 0
+fi
+
 TPUT_accel_TX=0 TPUT_accel_RX=0 TPUT_ref_TX=0 TPUT_ref_RX=0
 
 # ---- vhost-accel: nicsim + macvtap + /dev/vhost-accel
@@ -260,12 +270,13 @@ elif run_guest accel "$NS_ACCEL" "$accel_tap" /dev/vhost-accel; then
 		tx_p=$(stat_of "$f" tx_packets) tx_b=$(stat_of "$f" tx_bytes)
 		rx_p=$(stat_of "$f" rx_packets) rx_b=$(stat_of "$f" rx_bytes)
 		copied=$(( $(stat_of "$f" tx_bytes_copied) + $(stat_of "$f" rx_bytes_copied) ))
-		# iperf3 moved megabytes both ways; the guest sends TSO
-		# frames (up to 64 KiB each), so Tx has fewer packets.
+		# iperf3 moved megabytes both ways (even at the 3 Mbit/s a
+		# loaded host gives), ping and ARP a few hundred bytes; the
+		# guest sends TSO frames (up to 64 KiB), so count bytes.
 		check "accel: tx counters ($tx_p packets, $tx_b bytes)" \
-			test "$tx_p" -ge 100 -a "$tx_b" -ge 1000000
+			test "$tx_p" -ge 100 -a "$tx_b" -ge 500000
 		check "accel: rx counters ($rx_p packets, $rx_b bytes)" \
-			test "$rx_p" -ge 1000 -a "$rx_b" -ge 1000000
+			test "$rx_p" -ge 100 -a "$rx_b" -ge 500000
 		check "accel: bytes_copied 0 ($copied)" test "$copied" -eq 0
 		nic_tx=$(ethtool_of "$NIC" tx_packets)
 		nic_rx=$(ethtool_of "$NIC" rx_packets)
