@@ -221,9 +221,6 @@ macvtap() {
 	echo "/dev/tap$(cat "/sys/class/net/$name/ifindex")"
 }
 
-echo "TAP version 13"
-echo "1..$PLAN"
-
 [ -d "$DBG" ] || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 for need in qemu-system-x86_64 iperf3 ethtool; do
 	command -v "$need" >/dev/null || { echo "1..0 # SKIP no $need"; exit 4; }
@@ -232,6 +229,9 @@ if [ ! -r "$INITRD" ] || [ ! -r "$VMLINUZ" ]; then
 	echo "Bail out! no $INITRD or $VMLINUZ (make selftests builds the first)"
 	exit 1
 fi
+
+echo "TAP version 13"
+echo "1..$PLAN"
 
 built_for=$(cat "$INITRD.kver" 2>/dev/null)
 if [ "$built_for" != "$KVER" ]; then
