@@ -461,6 +461,22 @@ TEST_F_TIMEOUT(dirtylog, off_no_access, 90)
 	dl_close(_metadata, self);
 }
 
+/* Used-ring logging on, LOG_ALL off, traffic: exactly the used rings. */
+static void rings_logged(struct __test_metadata *_metadata,
+			 struct _test_data_dirtylog *self,
+			 const struct _fixture_variant_dirtylog *variant,
+			 uint32_t *seq)
+{
+	ASSERT_EQ(0, vg_set_log_base(&self->g.d, (uintptr_t)self->log[0]));
+	ASSERT_EQ(0, dl_logging(self, variant, false, true));
+	exp_begin(self);
+	rx_traffic(_metadata, self, 1, seq);
+	tx_traffic(_metadata, self, seq);
+	exp_used_rings(self);
+	DL_CHECK(self->log[0]);
+	dl_no_errors(_metadata, self);
+}
+
 /* VRING_F_LOG without LOG_ALL (vhost-net): used rings only. */
 TEST_F_TIMEOUT(dirtylog, ring_log_without_log_all, 60)
 {
@@ -469,14 +485,7 @@ TEST_F_TIMEOUT(dirtylog, ring_log_without_log_all, 60)
 
 	dl_cfg(variant, &cfg);
 	GUEST_UP(&cfg);
-	ASSERT_EQ(0, vg_set_log_base(&self->g.d, (uintptr_t)self->log[0]));
-	ASSERT_EQ(0, dl_logging(self, variant, false, true));
-	exp_begin(self);
-	rx_traffic(_metadata, self, 1, &seq);
-	tx_traffic(_metadata, self, &seq);
-	exp_used_rings(self);
-	DL_CHECK(self->log[0]);
-	dl_no_errors(_metadata, self);
+	rings_logged(_metadata, self, variant, &seq);
 	dl_close(_metadata, self);
 }
 
@@ -504,14 +513,7 @@ TEST_F_TIMEOUT(dirtylog, vring_log_uncovered, 60)
 	tx_traffic(_metadata, self, &seq);
 	dl_no_errors(_metadata, self);
 
-	ASSERT_EQ(0, vg_set_log_base(&self->g.d, (uintptr_t)self->log[0]));
-	ASSERT_EQ(0, dl_logging(self, variant, false, true));
-	exp_begin(self);
-	rx_traffic(_metadata, self, 1, &seq);
-	tx_traffic(_metadata, self, &seq);
-	exp_used_rings(self);
-	DL_CHECK(self->log[0]);
-	dl_no_errors(_metadata, self);
+	rings_logged(_metadata, self, variant, &seq);
 	dl_close(_metadata, self);
 }
 
