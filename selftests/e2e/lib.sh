@@ -1,0 +1,225 @@
+# shellcheck shell=bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Shared by the nested end-to-end tests (e2e_*.sh) and the demo: TAP
+# output, the second-level guest (the Debian kernel and the initramfs that
+# mkinitramfs.sh builds, see l2-init) started by QEMU, and the peer side
+# (a network namespace holding the far end of the guest's wire).
+# Source it after setting SELF_DIR to the directory holding e2e/.
+#
+# E2E_QEMU (default qemu-system-x86_64) is the QEMU binary,
+# E2E_BOOT_TIMEOUT (default 220 s; a boot takes 120-170 s) bounds each
+# nested boot, E2E_IPERF_TIME (default 4 s) each iperf3 run.
+
+KVER=$(uname -r)
+VMLINUZ=/boot/vmlinuz-$KVER
+INITRD=${E2E_INITRD:-$SELF_DIR/e2e/l2-initramfs.cpio}
+QEMU=${E2E_QEMU:-qemu-system-x86_64}
+BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-220}
+IPERF_TIME=${E2E_IPERF_TIME:-4}
+MAC=52:54:00:77:00:02
+GUEST=10.77.0.2
+PEER=10.77.0.1
+DBG=/sys/kernel/debug/vhost-accel
+WORK=$(mktemp -d /tmp/e2e.XXXXXX)
+
+n=0
+failed=0
+QPID=
+ok() { n=$((n + 1)); echo "ok $n $*"; }
+nok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $*"; }
+skip() { n=$((n + 1)); echo "ok $n $1 # SKIP ${2:-}"; }
+diag() { sed 's/^/# /'; }
+check() {
+	local name=$1
+	shift
+	if "$@"; then ok "$name"; else nok "$name"; fi
+}
+
+# pad FIRST COUNT TEXT: failed cases up to FIRST + COUNT
+pad() {
+	while [ $n -lt $(($1 + $2)) ]; do
+		nok "$3"
+	done
+}
+
+positive() { awk -v v="${1:-0}" 'BEGIN { exit !(v > 0) }'; }
+
+kill_qemu() {
+	[ -n "$QPID" ] || return 0
+	kill -TERM "$QPID" 2>/dev/null
+	for _ in $(seq 50); do
+		kill -0 "$QPID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$QPID" 2>/dev/null
+	wait "$QPID" 2>/dev/null
+	QPID=
+}
+
+# stat FILE KEY: one value of a "key value" stats file (0 when absent)
+stat_of() {
+	awk -v k="$2" '$1 == k { v = $2 } END { print v + 0 }' "$1" 2>/dev/null
+}
+
+# ethtool -S NAME KEY
+ethtool_of() {
+	ethtool -S "$1" 2>/dev/null |
+		awk -v k="$2:" '$1 == k { v = $2 } END { print v + 0 }'
+}
+
+# accel_stats_file PID: the debugfs stats of the vhost-accel device PID
+# owns (QEMU owns the fd, so its counters are read there).
+accel_stats_file() {
+	local f
+	for f in "$DBG"/*/stats; do
+		[ -r "$f" ] || continue
+		[ "$(stat_of "$f" owner_pid)" = "$1" ] && { echo "$f"; return 0; }
+	done
+	return 1
+}
+
+# guest_cmdline: the kernel command line l2-init reads
+guest_cmdline() {
+	echo "console=ttyS0 quiet panic=-1 e2e.ip=$GUEST/24 e2e.peer=$PEER"
+}
+
+# start_qemu MODE NETDEV [TAPDEV VHOSTDEV]: QEMU in the background with
+# -netdev NETDEV, console to $WORK/console-MODE (CON).  With TAPDEV and
+# VHOSTDEV, they are QEMU's fds 3 and 4 (NETDEV then says fd=3,vhostfd=4);
+# the fds are redirections of QEMU alone, this shell keeps none open.
+start_qemu() {
+	local mode=$1 netdev=$2 tap=${3:-/dev/null} vhost=${4:-/dev/null}
+	CON=$WORK/console-$mode
+	: >"$CON"
+	# shellcheck disable=SC2054  # the commas are QEMU's
+	"$QEMU" -M pc -accel tcg -cpu max -smp 1 -m 256 \
+		-nodefaults -display none -no-reboot \
+		-kernel "$VMLINUZ" -initrd "$INITRD" -append "$(guest_cmdline)" \
+		-chardev "file,id=con,path=$CON" -serial chardev:con \
+		-netdev "$netdev" -device "virtio-net-pci,netdev=n0,mac=$MAC" \
+		3<>"$tap" 4<>"$vhost" >"$WORK/qemu-$mode.log" 2>&1 &
+	QPID=$!
+}
+
+# wait_ready [PID]: wait for "E2E: ready" on CON while PID (default QPID)
+# lives, at most BOOT_TIMEOUT s.
+wait_ready() {
+	local t0=$SECONDS pid=${1:-$QPID}
+	while [ $((SECONDS - t0)) -lt "$BOOT_TIMEOUT" ]; do
+		grep -q '^E2E: ready' "$CON" 2>/dev/null && {
+			echo "# guest ready after $((SECONDS - t0)) s"
+			return 0
+		}
+		kill -0 "$pid" 2>/dev/null || { echo "# qemu exited"; return 1; }
+		sleep 1
+	done
+	echo "# no readiness after ${BOOT_TIMEOUT} s"
+	return 1
+}
+
+# iperf_mbps NS ARGS...: Mbit/s the receiver reported, "" on failure
+iperf_mbps() {
+	local ns=$1 out try
+	shift
+	# Refused: the guest restarts its server after each test (l2-init).
+	for try in 1 2 3 4 5; do
+		out=$(timeout $((IPERF_TIME + 40)) ip netns exec "$ns" \
+			iperf3 -c "$GUEST" -t "$IPERF_TIME" -f m \
+			--connect-timeout 10000 "$@" 2>&1)
+		grep -q 'Connection refused' <<<"$out" || break
+		echo "# iperf3: connection refused, try $try" >&2
+		sleep 2
+	done
+	diag <<<"$out" >&2
+	awk '/receiver/ { for (i = 1; i < NF; i++) if ($(i + 1) == "Mbits/sec") v = $i }
+	     END { if (v != "") print v }' <<<"$out"
+}
+
+# guest_checks MODE NS: the four traffic cases once the guest is ready;
+# sets TPUT_<MODE>_TX (guest->peer) and TPUT_<MODE>_RX (peer->guest)
+guest_checks() {
+	local mode=$1 ns=$2 tx rx
+	grep '^E2E:' "$CON" | diag
+	check "$mode: guest pings peer" grep -q '^E2E: ping-to-peer ok' "$CON"
+	check "$mode: peer pings guest" \
+		timeout 60 ip netns exec "$ns" ping -c 3 -w 30 "$GUEST"
+	# -R: the guest's server sends
+	tx=$(iperf_mbps "$ns" -R)
+	check "$mode: iperf3 guest->peer ${tx:-?} Mbit/s" positive "$tx"
+	rx=$(iperf_mbps "$ns")
+	check "$mode: iperf3 peer->guest ${rx:-?} Mbit/s" positive "$rx"
+	eval "TPUT_${mode}_TX=\${tx:-0} TPUT_${mode}_RX=\${rx:-0}"
+}
+
+# run_guest MODE NS NETDEV [TAPDEV VHOSTDEV]: start_qemu, then the six
+# common cases (started, ready, guest_checks)
+run_guest() {
+	local mode=$1 ns=$2 first=$n
+	shift 2
+	start_qemu "$mode" "$@"
+	sleep 1
+	if ! kill -0 "$QPID" 2>/dev/null; then
+		diag <"$WORK/qemu-$mode.log"
+		nok "$mode: qemu started"
+		QPID=
+		pad "$first" 6 "$mode: not reached"
+		return 1
+	fi
+	ok "$mode: qemu started"
+	if ! wait_ready "$QPID"; then
+		diag <"$CON"
+		diag <"$WORK/qemu-$mode.log"
+		nok "$mode: guest ready"
+		pad "$first" 6 "$mode: not reached"
+		return 1
+	fi
+	ok "$mode: guest ready"
+	guest_checks "$mode" "$ns"
+	return 0
+}
+
+# setup_peer_ns NS DEV: DEV into a new namespace NS, with address PEER
+setup_peer_ns() {
+	local ns=$1 dev=$2
+	ip netns add "$ns" &&
+	ip link set "$dev" netns "$ns" &&
+	ip -n "$ns" addr add "$PEER/24" dev "$dev" &&
+	ip -n "$ns" link set lo up &&
+	ip -n "$ns" link set "$dev" up
+}
+
+# macvtap NAME LOWER: a macvtap with the guest's MAC; prints /dev/tapN
+macvtap() {
+	local name=$1 lower=$2
+	ip link add link "$lower" name "$name" address "$MAC" type macvtap mode bridge ||
+		return 1
+	ip link set "$name" up || return 1
+	echo "/dev/tap$(cat "/sys/class/net/$name/ifindex")"
+}
+
+# e2e_require PLAN CMD...: exit with a TAP skip when a command is missing,
+# bail out without the guest's kernel or initramfs, print the plan, and
+# skip every case when the initramfs holds another kernel's modules.
+e2e_require() {
+	local plan=$1 need built_for
+	shift
+	[ -d "$DBG" ] || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+	for need in "$@"; do
+		command -v "$need" >/dev/null || { echo "1..0 # SKIP no $need"; exit 4; }
+	done
+	if [ ! -r "$INITRD" ] || [ ! -r "$VMLINUZ" ]; then
+		echo "Bail out! no $INITRD or $VMLINUZ (make selftests builds the first)"
+		exit 1
+	fi
+	echo "TAP version 13"
+	echo "1..$plan"
+	built_for=$(cat "$INITRD.kver" 2>/dev/null)
+	[ "$built_for" = "$KVER" ] && return 0
+	echo "# $INITRD holds modules of ${built_for:-?}, this kernel is $KVER"
+	echo "# (make -C selftests E2E_KVER=$KVER)"
+	for _ in $(seq "$plan"); do
+		skip "e2e" "initramfs built for another kernel"
+	done
+	exit 0
+}
