@@ -418,6 +418,22 @@ static void *lc_peer_fn(void *arg)
 	return NULL;
 }
 
+/*
+ * Discard what the wire end's socket holds until it stayed empty for
+ * @quiet_ms: frames a previous guest sent (the NIC may still put them on
+ * the wire after that guest's device went away) must not be taken for the
+ * next guest's.
+ */
+static void lc_peer_drain(int fd, unsigned int quiet_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	uint8_t buf[2048];
+
+	while (poll(&p, 1, quiet_ms) > 0)
+		while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) >= 0)
+			;
+}
+
 /* ---- driving it ---- */
 
 /* Point the traffic at @nic's wire end (sockets @rx_fd, @tx_fd). */
@@ -1127,6 +1143,7 @@ TEST_F_TIMEOUT(life, owner_sigkill, 90)
 		ASSERT_EQ(0, r) TH_LOG("binding the killed owner's MAC again: %s",
 				       self->c.why);
 	}
+	lc_peer_drain(self->c.pkt, 300);
 	ASSERT_EQ(0, lc_traffic_start(t, true, true));
 	LC_FLOWS(t);
 	lc_traffic_stop(t);
