@@ -465,15 +465,36 @@ static void nicsim_route(struct nicsim_nic *nic, const struct sk_buff *skb,
 		r->wire = true;
 }
 
+/* Queue @skb for @dev's stack; nicsim_deliver() hands the batch over at the
+ * end of the engine's pass over an input, one list per device, instead of
+ * one backlog enqueue per frame.
+ */
 static void nicsim_forward(struct nicsim_nic *nic, struct net_device *dev,
 			   struct sk_buff *skb, enum nicsim_nic_stat stat)
 {
 	unsigned int len = skb->len;
 
 	/* a refused frame is already in the core's rx_dropped of @dev */
-	if (dev_forward_skb(dev, skb) == NET_RX_SUCCESS) {
-		nicsim_dstats_add(&nicsim_port_of(dev)->rx, len);
-		nicsim_ns_inc(nic, stat);
+	if (__dev_forward_skb(dev, skb))
+		return;
+	nicsim_dstats_add(&nicsim_port_of(dev)->rx, len);
+	nicsim_ns_inc(nic, stat);
+	list_add_tail(&skb->list,
+		      dev == nic->peer ? &nic->to_wire : &nic->to_host);
+}
+
+/* Hand the queued frames to the stacks of the wire and the host port.  BHs
+ * off: the stack runs here, as it would in the NIC's NAPI poll.
+ */
+static void nicsim_deliver(struct nicsim_nic *nic)
+{
+	if (!list_empty(&nic->to_wire)) {
+		netif_receive_skb_list(&nic->to_wire);
+		INIT_LIST_HEAD(&nic->to_wire);
+	}
+	if (!list_empty(&nic->to_host)) {
+		netif_receive_skb_list(&nic->to_host);
+		INIT_LIST_HEAD(&nic->to_host);
 	}
 }
 
@@ -618,6 +639,47 @@ static int nicsim_skb_add_pages(struct sk_buff *skb, u32 len)
 	return 0;
 }
 
+/* A linear skb for a frame of up to NICSIM_TX_LINEAR bytes, built around a
+ * page fragment of the per-CPU NAPI cache, as NIC drivers build their Rx
+ * skbs: no kmalloc per frame.  BHs off.
+ */
+static struct sk_buff *nicsim_small_skb(struct nicsim_nic *nic, u32 len)
+{
+	unsigned int size = SKB_DATA_ALIGN(NET_SKB_PAD + NET_IP_ALIGN + len) +
+			    SKB_DATA_ALIGN(sizeof(struct skb_shared_info));
+	struct sk_buff *skb;
+	void *data;
+
+	data = napi_alloc_frag(size);
+	if (!data)
+		return NULL;
+	skb = napi_build_skb(data, size);
+	if (!skb) {
+		skb_free_frag(data);
+		return NULL;
+	}
+	skb_reserve(skb, NET_SKB_PAD + NET_IP_ALIGN);
+	skb->dev = nic->netdev;
+	return skb;
+}
+
+/* A frame larger than NICSIM_TX_LINEAR: a head and page frags.  Sleeps. */
+static struct sk_buff *nicsim_large_skb(struct nicsim_nic *nic, u32 len)
+{
+	struct sk_buff *skb;
+
+	skb = __netdev_alloc_skb_ip_align(nic->netdev, NICSIM_TX_HDR,
+					  GFP_KERNEL);
+	if (!skb)
+		return NULL;
+	skb_put(skb, NICSIM_TX_HDR);
+	if (nicsim_skb_add_pages(skb, len - NICSIM_TX_HDR)) {
+		kfree_skb(skb);
+		return NULL;
+	}
+	return skb;
+}
+
 /* Offload metadata: the fields mean what virtio_net_hdr's mean, so the
  * kernel's own parser validates them (the guest is not trusted).  GSO
  * frames stay GSO (the stack or our Rx path segments them); a partial
@@ -654,66 +716,72 @@ static int nicsim_tx_meta(struct nicsim_nic *nic, struct sk_buff *skb,
 	return 0;
 }
 
+/* Build the skb of Tx descriptor @d (valid length).  Called with BHs off;
+ * they are on again while a large frame's pages are allocated.
+ */
 static struct sk_buff *nicsim_tx_skb(struct nicsim_nic *nic,
 				     const struct nicsim_desc *d)
 {
-	u32 lin = d->len <= NICSIM_TX_LINEAR ? d->len : NICSIM_TX_HDR;
 	struct sk_buff *skb;
 
-	if (d->len < ETH_HLEN || d->len > NICSIM_TX_MAX_FRAME)
-		return NULL;
-	skb = __netdev_alloc_skb_ip_align(nic->netdev, lin, GFP_KERNEL);
+	if (d->len <= NICSIM_TX_LINEAR) {
+		skb = nicsim_small_skb(nic, d->len);
+		if (skb)
+			skb_put(skb, d->len);
+	} else {
+		local_bh_enable();
+		skb = nicsim_large_skb(nic, d->len);
+		local_bh_disable();
+	}
 	if (!skb)
 		return NULL;
-	skb_put(skb, lin);
 	nicsim_cb(skb)->csum_ok = false;
-	if (nicsim_skb_add_pages(skb, d->len - lin))
-		goto drop;
 	nicsim_dma_read(nic, d, skb);
-	if (nicsim_tx_meta(nic, skb, &d->meta))
-		goto drop;
+	if (nicsim_tx_meta(nic, skb, &d->meta)) {
+		kfree_skb(skb);
+		return NULL;
+	}
 	return skb;
-drop:
-	kfree_skb(skb);
-	return NULL;
 }
 
+/* One Tx descriptor: read, switch, count.  BHs off. */
 static void nicsim_tx_one(struct nicsim_nic *nic, struct nicsim_qp *qp,
 			  struct nicsim_desc *d)
 {
 	struct sk_buff *skb = NULL;
-	bool read = false;
 
-	if (d->status == NICSIM_DESC_OK && netif_carrier_ok(nic->netdev)) {
-		skb = nicsim_tx_skb(nic, d);
-		read = d->len >= ETH_HLEN && d->len <= NICSIM_TX_MAX_FRAME;
-	}
-	local_bh_disable();
-	if (read)
+	if (d->status == NICSIM_DESC_OK && netif_carrier_ok(nic->netdev) &&
+	    d->len >= ETH_HLEN && d->len <= NICSIM_TX_MAX_FRAME) {
 		nicsim_qs_add(qp, NICSIM_QS_ENGINE_DMA_BYTES, d->len);
+		skb = nicsim_tx_skb(nic, d);
+	}
 	if (!skb) {
 		d->status = NICSIM_DESC_ERROR;
 		nicsim_qs_add(qp, NICSIM_QS_TX_DROPPED, 1);
-	} else {
-		nicsim_qs_add(qp, NICSIM_QS_TX_PACKETS, 1);
-		nicsim_qs_add(qp, NICSIM_QS_TX_BYTES, d->len);
-		nicsim_switch(nic, skb, NICSIM_SRC_QP, qp);
+		return;
 	}
-	local_bh_enable();
+	nicsim_qs_add(qp, NICSIM_QS_TX_PACKETS, 1);
+	nicsim_qs_add(qp, NICSIM_QS_TX_BYTES, d->len);
+	nicsim_switch(nic, skb, NICSIM_SRC_QP, qp);
 }
 
-/* Consume up to a quota of Tx descriptors; true: more are waiting. */
+/* Consume up to a quota of Tx descriptors, BHs off once for the batch;
+ * true: more are waiting.
+ */
 static bool nicsim_engine_tx(struct nicsim_nic *nic, struct nicsim_qp *qp)
 {
 	struct nicsim_ring *ring = &qp->tx;
 	u32 prod = nicsim_idx_get(&ring->prod);
 	unsigned int n;
 
+	local_bh_disable();
 	for (n = 0; ring->next != prod && n < NICSIM_QUOTA; n++) {
 		nicsim_tx_one(nic, qp, nicsim_desc(ring, ring->next));
 		ring->next++;
 		qp->irq = true;
 	}
+	nicsim_deliver(nic);
+	local_bh_enable();
 	return ring->next != prod;
 }
 
@@ -753,20 +821,21 @@ static bool nicsim_engine_input(struct nicsim_nic *nic,
 	struct sk_buff *skb;
 	unsigned int n;
 
+	local_bh_disable();
 	for (n = 0; n < NICSIM_QUOTA; n++) {
 		/* Paused: the backlog waits in its queue (whose device is
 		 * stopped) instead of overflowing a qp's hold queue.
 		 */
 		if (nic->paused)
-			return false;
+			break;
 		skb = skb_dequeue(q);
 		if (!skb)
-			return false;
-		local_bh_disable();
+			break;
 		nicsim_input_one(nic, skb, src);
-		local_bh_enable();
 	}
-	return !skb_queue_empty_lockless(q);
+	nicsim_deliver(nic);
+	local_bh_enable();
+	return n == NICSIM_QUOTA && !skb_queue_empty_lockless(q);
 }
 
 /* --- completion and "interrupts" ------------------------------------------ */

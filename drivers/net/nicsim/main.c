@@ -191,6 +191,11 @@ static netdev_tx_t nicsim_peer_xmit(struct sk_buff *skb,
 {
 	struct nicsim_nic *nic = nicsim_nic_of(dev);
 
+	/* On the wire the frame is no longer its sender's: a sender faster
+	 * than the NIC sees a full queue (refused), not a full socket whose
+	 * every freed frame wakes it for one more.
+	 */
+	skb_orphan(skb);
 	return nicsim_enqueue(nic, dev, &nic->wire_q, skb);
 }
 
@@ -317,6 +322,8 @@ static void nicsim_nic_setup(struct net_device *dev)
 	init_waitqueue_head(&nic->engine_wq);
 	skb_queue_head_init(&nic->wire_q);
 	skb_queue_head_init(&nic->host_q);
+	INIT_LIST_HEAD(&nic->to_host);
+	INIT_LIST_HEAD(&nic->to_wire);
 	u64_stats_init(&nic->stats.syncp);
 	nicsim_port_init(&nic->port);
 }

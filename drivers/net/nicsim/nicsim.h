@@ -218,6 +218,9 @@ struct nicsim_nic {
 	struct sk_buff_head wire_q;	/* frames from the wire (peer xmit) */
 	struct sk_buff_head host_q;	/* frames from the host port's xmit */
 	u32 wire_seq;			/* drop_every_n position */
+	/* frames for the host port and the wire, handed over per batch */
+	struct list_head to_host;	/* engine only */
+	struct list_head to_wire;	/* engine only */
 	struct nicsim_nic_counters stats;
 
 	struct dentry *debugfs;
