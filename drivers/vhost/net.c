@@ -187,8 +187,8 @@ static int dp_hdr_copy(struct vhost_accel_vq *vq, const u64 *gpa,
 
 		if (vhost_accel_gpa_to_uaddr(vq, gpa[i], step, &u))
 			return -EFAULT;
-		if (to_guest ? copy_to_user(u, buf + done, step) :
-			       copy_from_user(buf + done, u, step))
+		if (to_guest ? vhost_accel_write_user(u, buf + done, step) :
+			       vhost_accel_read_user(buf + done, u, step))
 			return -EFAULT;
 		done += step;
 	}

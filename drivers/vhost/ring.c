@@ -40,6 +40,86 @@
 #include "vhost_accel.h"
 
 /*
+ * Descriptors, used entries and virtio-net headers are a few bytes each,
+ * read or written once per buffer: as word loads and stores in one user
+ * access window they cost less than a string copy with its per-call
+ * hardened-usercopy checks (the worker's hottest code otherwise).
+ */
+#define RING_SMALL_COPY	32
+
+/**
+ * vhost_accel_read_user - copy a few bytes from the owner's memory
+ * @dst: kernel buffer
+ * @src: user address
+ * @len: bytes
+ *
+ * Return: 0, or -EFAULT.
+ */
+int vhost_accel_read_user(void *dst, const void __user *src, unsigned int len)
+{
+	const u8 __user *s = src;
+	u8 *d = dst;
+
+	if (!IS_ENABLED(CONFIG_HAVE_EFFICIENT_UNALIGNED_ACCESS) ||
+	    len > RING_SMALL_COPY)
+		return copy_from_user(dst, src, len) ? -EFAULT : 0;
+	if (!user_access_begin(src, len))
+		return -EFAULT;
+	for (; len >= 8; len -= 8, s += 8, d += 8) {
+		u64 v;
+
+		unsafe_get_user(v, (const u64 __user *)s, efault);
+		put_unaligned(v, (u64 *)d);
+	}
+	for (; len >= 2; len -= 2, s += 2, d += 2) {
+		u16 v;
+
+		unsafe_get_user(v, (const u16 __user *)s, efault);
+		put_unaligned(v, (u16 *)d);
+	}
+	if (len)
+		unsafe_get_user(*d, s, efault);
+	user_access_end();
+	return 0;
+efault:
+	user_access_end();
+	return -EFAULT;
+}
+
+/**
+ * vhost_accel_write_user - copy a few bytes to the owner's memory
+ * @dst: user address
+ * @src: kernel buffer
+ * @len: bytes
+ *
+ * Return: 0, or -EFAULT.
+ */
+int vhost_accel_write_user(void __user *dst, const void *src, unsigned int len)
+{
+	const u8 *s = src;
+	u8 __user *d = dst;
+
+	if (!IS_ENABLED(CONFIG_HAVE_EFFICIENT_UNALIGNED_ACCESS) ||
+	    len > RING_SMALL_COPY)
+		return copy_to_user(dst, src, len) ? -EFAULT : 0;
+	if (!user_access_begin(dst, len))
+		return -EFAULT;
+	for (; len >= 8; len -= 8, s += 8, d += 8)
+		unsafe_put_user(get_unaligned((const u64 *)s),
+				(u64 __user *)d, efault);
+	for (; len >= 2; len -= 2, s += 2, d += 2)
+		unsafe_put_user(get_unaligned((const u16 *)s),
+				(u16 __user *)d, efault);
+	if (len)
+		unsafe_put_user(*s, d, efault);
+	user_access_end();
+	return 0;
+efault:
+	user_access_end();
+	return -EFAULT;
+}
+
+/*
  * Most entries in one indirect table: the virtio spec forbids a chain
  * longer than the queue size, indirect tables included, and QEMU's own
  * device model never allows more than 1024.  The smaller of the two bounds
@@ -375,7 +455,7 @@ static int walk_indirect(struct ring_walk *w, const struct vring_desc *ind,
 			return ring_fail(vq, -EINVAL,
 					 "chain %u: loop in indirect table",
 					 head);
-		if (unlikely(copy_from_user(&desc, table + i, sizeof(desc))))
+		if (unlikely(vhost_accel_read_user(&desc, table + i, sizeof(desc))))
 			return ring_fail(vq, -EFAULT,
 					 "chain %u: cannot read indirect descriptor %u",
 					 head, i);
@@ -534,7 +614,7 @@ int vhost_accel_ring_get_chain(struct vhost_accel_vq *vq,
 			return ring_fail(vq, -EINVAL,
 					 "chain %u: loop in descriptor table",
 					 chain->head);
-		if (unlikely(copy_from_user(&desc, descs + i, sizeof(desc))))
+		if (unlikely(vhost_accel_read_user(&desc, descs + i, sizeof(desc))))
 			return ring_fail(vq, -EFAULT,
 					 "chain %u: cannot read descriptor %u",
 					 chain->head, i);
@@ -606,13 +686,13 @@ int vhost_accel_ring_add_used(struct vhost_accel_vq *vq,
 	if (WARN_ON_ONCE(n > vq->num))
 		return -EINVAL;
 
-	if (unlikely(copy_to_user(&ring->ring[start], used,
-				  first * sizeof(*used))))
+	if (unlikely(vhost_accel_write_user(&ring->ring[start], used,
+					    first * sizeof(*used))))
 		return ring_fail(vq, -EFAULT, "cannot write used entry %u",
 				 start);
 	if (n > first &&
-	    unlikely(copy_to_user(&ring->ring[0], used + first,
-				  (n - first) * sizeof(*used))))
+	    unlikely(vhost_accel_write_user(&ring->ring[0], used + first,
+					    (n - first) * sizeof(*used))))
 		return ring_fail(vq, -EFAULT, "cannot write used entry 0");
 	/* Logged before they are published: a failure publishes nothing. */
 	if (unlikely(ring_log_used(vq, offsetof(struct vring_used, ring) +

@@ -14,6 +14,12 @@
 #include <linux/netdevice.h>
 #include <linux/udp.h>
 #include <linux/virtio_net.h>
+/* get_unaligned() and put_unaligned() moved to linux/ in 6.12 */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
+#include <linux/unaligned.h>
+#else
+#include <asm/unaligned.h>
+#endif
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
 #include <net/gso.h>
 #endif
