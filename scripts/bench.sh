@@ -15,7 +15,7 @@
 #
 # Exit status 0 iff every step and every case in the VM passed.  Run as
 # root on Debian 12.  Environment: KDIR, BENCH_MS (window per figure,
-# default 1000), BENCH_REPS (default 3), BENCH_SLOW_US, BENCH_PARTS (see
+# default 1000), BENCH_REPS (default 3), BENCH_SLOW_US, BENCH_SLOW_PPS, BENCH_PARTS (see
 # selftests/bench/vhost_accel_bench.c), BENCH_VM_TIMEOUT (default 1700 s),
 # and run.sh's VM_* variables.
 set -euo pipefail
@@ -33,7 +33,7 @@ vmp_modules_list
 # settings from bench.env beside it (KEY=VALUE lines).
 {
 	echo "# written by scripts/bench.sh"
-	for v in BENCH_MS BENCH_REPS BENCH_SLOW_US BENCH_PARTS; do
+	for v in BENCH_MS BENCH_REPS BENCH_SLOW_US BENCH_SLOW_PPS BENCH_PARTS; do
 		if [[ -n ${!v:-} ]]; then
 			printf '%s=%s\n' "$v" "${!v}"
 		fi

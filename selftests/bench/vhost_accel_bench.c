@@ -23,6 +23,7 @@
  *
  * Environment: BENCH_MS (window, default 1000), BENCH_REPS (default 3),
  * BENCH_SLOW_US (guest work per frame in the slow-Rx rows, default 40),
+ * BENCH_SLOW_PPS (the load offered to them, default 40000; 0: unpaced),
  * BENCH_PARTS (any of "size,slow,scale,lat", default all); also read from
  * ./bench.env (KEY=VALUE lines), which scripts/bench.sh writes because
  * the VM runner passes no environment.
@@ -72,6 +73,8 @@ static const char *const kind_name[NKINDS] = {
 };
 
 static unsigned int window_ms = 1000, reps = 3, slow_us = 40;
+/* Offered load of the slow-Rx rows, the same on every path (0: unpaced). */
+static unsigned int slow_pps = 40000;
 static const uint8_t far_mac[6] = { 0x02, 0x76, 0x78, 0x62, 0xff, 0x02 };
 
 /* ------------------------------------------------------------- time */
@@ -802,10 +805,43 @@ struct sender {
 	int fd;
 	const uint8_t *frame;
 	size_t len;
+	unsigned int pps;	/* 0: as fast as it goes */
 	atomic_bool stop;
 	atomic_uint_fast64_t sent, full;
 	int err;
 };
+
+/*
+ * Offer s->pps frames per second whatever the path does with them: a batch
+ * whenever the schedule is behind, each frame the netdev refuses counted
+ * in s->full (and not retried), so every path gets the same offered load.
+ */
+static void sender_paced(struct sender *s, void **bufs, size_t *lens)
+{
+	const struct timespec nap = { .tv_nsec = 200000 };
+	uint64_t t0 = now_ns(), offered = 0, due;
+	unsigned int want;
+	int n;
+
+	while (!atomic_load(&s->stop)) {
+		due = (now_ns() - t0) * s->pps / 1000000000ULL;
+		if (due <= offered) {
+			nanosleep(&nap, NULL);
+			continue;
+		}
+		want = due - offered < BATCH ? (unsigned int)(due - offered) : BATCH;
+		n = vp_packet_send_many(s->nic, s->fd, bufs, lens, want);
+		if (n < 0 && n != -ENOBUFS && n != -EAGAIN && n != -EINTR) {
+			s->err = -n;
+			return;
+		}
+		if (n < 0)
+			n = 0;
+		atomic_fetch_add(&s->sent, (uint64_t)n);
+		atomic_fetch_add(&s->full, want - (unsigned int)n);
+		offered += want;
+	}
+}
 
 static void *sender_main(void *arg)
 {
@@ -817,6 +853,10 @@ static void *sender_main(void *arg)
 	for (i = 0; i < BATCH; i++) {
 		bufs[i] = (void *)s->frame;
 		lens[i] = s->len;
+	}
+	if (s->pps) {
+		sender_paced(s, bufs, lens);
+		return NULL;
 	}
 	while (!atomic_load(&s->stop)) {
 		n = vp_packet_send_many(s->nic, s->fd, bufs, lens, BATCH);
@@ -885,10 +925,11 @@ static int rx_run(struct bdev *d, unsigned int ms, uint64_t work_ns,
 
 static int rx_window(struct bpath *p, const uint8_t *frame, size_t len,
 		     uint16_t proto, bool vnet_hdr, uint64_t work_ns,
-		     struct rx_result *res)
+		     unsigned int pps, struct rx_result *res)
 {
 	struct bdev *d = &p->dev[0];
-	struct sender s = { .nic = far_nic(p, 0), .frame = frame, .len = len };
+	struct sender s = { .nic = far_nic(p, 0), .frame = frame, .len = len,
+			    .pps = pps };
 	struct cpu_snap c0, c1;
 	uint64_t fr = 0, by = 0, sent0, full0, k0, s0, ca0;
 	pthread_t th;
@@ -1115,7 +1156,7 @@ static void measure_rx_size(unsigned int sz, unsigned int rep)
 		vp_test_frame(small_frame[k][1], sz - 4, p->dev[0].mac,
 			      far_mac, 2);
 		r = rx_window(p, small_frame[k][1], sz - 4, VP_ETH_P_TEST,
-			      false, 0, &res);
+			      false, 0, 0, &res);
 		if (r) {
 			fail_row((enum kind)k, nm, r, p);
 			continue;
@@ -1163,7 +1204,7 @@ static void measure_rx_gso(unsigned int rep)
 		/* PACKET_VNET_HDR takes the 10-byte header */
 		memcpy(gso_rx_frame, &h.hdr, sizeof(h.hdr));
 		r = rx_window(p, gso_rx_frame, sizeof(struct virtio_net_hdr) + len,
-			      ETH_P_IP, true, 0, &res);
+			      ETH_P_IP, true, 0, 0, &res);
 		if (r) {
 			fail_row((enum kind)k, "rx-gso64k", r, p);
 			continue;
@@ -1197,7 +1238,8 @@ static void measure_slow(unsigned int rep, struct bpath *fcpath)
 			vp_test_frame(small_frame[k][1], 60, p->dev[0].mac,
 				      far_mac, 3);
 			r = rx_window(p, small_frame[k][1], 60, VP_ETH_P_TEST,
-				      false, (uint64_t)slow_us * 1000, &res);
+				      false, (uint64_t)slow_us * 1000, slow_pps,
+				      &res);
 			if (r) {
 				fail_row((enum kind)k, rn[fc][0], r, p);
 				continue;
@@ -1452,7 +1494,7 @@ static const struct row_def row_defs[] = {
 	{ "engine-tx-64", "us/pkt", "nicsim engine kthread per frame in tx-64 (simulated hardware: reported apart, not in cpu-*)", true },
 	{ "engine-rx-64", "us/pkt", "nicsim engine kthread per frame in rx-64", true },
 	{ "copied-bytes", "B/pkt", "payload bytes the CPU copied per frame (VHOST_ACCEL_GET_STATS bytes_copied / packets, whole run)", true },
-	{ "slow-cpu/drop", "us/drop", "64-byte Rx to a guest that spends BENCH_SLOW_US per frame: host CPU (workers + softirq) per frame lost", true },
+	{ "slow-cpu/drop", "us/drop", "64-byte Rx at BENCH_SLOW_PPS to a guest that spends BENCH_SLOW_US per frame: host CPU (workers + softirq) per frame lost", true },
 	{ "slow-lost", "%", "frames the far side sent that the slow guest did not get", true },
 	{ "slowfc-cpu/drop", "us/drop", "as slow-cpu/drop, accel bound with VHOST_ACCEL_BIND_F_FLOW_CONTROL (vhost-net has no such mode: same set-up again)", true },
 	{ "slowfc-lost", "%", "as slow-lost, flow control on", true },
@@ -1610,6 +1652,7 @@ int main(void)
 	window_ms = env_uint("BENCH_MS", window_ms, 100, 60000);
 	reps = env_uint("BENCH_REPS", reps, 1, MAX_REPS);
 	slow_us = env_uint("BENCH_SLOW_US", slow_us, 1, 100000);
+	slow_pps = env_uint("BENCH_SLOW_PPS", slow_pps, 0, 10000000);
 	gso_frame = calloc(1, GSO_FRAME + 64);
 	gso_rx_frame = calloc(1, GSO_FRAME + 64);
 	if (!gso_frame || !gso_rx_frame)
