@@ -260,9 +260,10 @@ typedef unsigned int (*dp_hand_fn)(struct vhost_accel_qp *qp,
 
 /*
  * Move guest chains to the NIC (@hand: xmit or post_rx) until the guest
- * ring is empty (kicks re-armed, *@empty set), the NIC is full (its
- * completions requeue us: backpressure), or DP_WEIGHT frames moved
- * (requeued, for fairness).  Return how many buffers the NIC took.
+ * ring is empty (kicks re-armed, *@empty set; on Tx only once the NIC has
+ * nothing left to complete), the NIC is full (its completions requeue us:
+ * backpressure), or DP_WEIGHT frames moved (requeued, for fairness).
+ * Return how many buffers the NIC took.
  */
 static unsigned int dp_pump(struct vhost_accel_vq *vq, dp_prepare_fn prepare,
 			    dp_hand_fn hand,
@@ -283,6 +284,14 @@ static unsigned int dp_pump(struct vhost_accel_vq *vq, dp_prepare_fn prepare,
 		if (vq->broken)
 			return done;
 		if (!n) {
+			/*
+			 * Tx buffers still at the NIC: their completion runs
+			 * us again, so the guest need not kick for what it
+			 * adds meanwhile.  Rx keeps kicks on: an idle wire
+			 * would leave new buffers unposted until a burst.
+			 */
+			if (vq->index == VHOST_ACCEL_VQ_TX && vq->inflight)
+				return done;
 			if (!vhost_accel_ring_enable_notify(vq)) {
 				*empty = true;
 				return done;
