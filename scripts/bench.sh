@@ -16,7 +16,9 @@
 # Exit status 0 iff every step and every case in the VM passed.  Run as
 # root on Debian 12.  Environment: KDIR, BENCH_MS (window per figure,
 # default 1000), BENCH_REPS (default 3), BENCH_SLOW_US, BENCH_SLOW_PPS, BENCH_PARTS (see
-# selftests/bench/vhost_accel_bench.c), BENCH_VM_TIMEOUT (default 1700 s),
+# selftests/bench/vhost_accel_bench.c), BENCH_PROFILE=1 (run it under
+# perf, hottest symbols per thread at the end of build/bench/vm.tap),
+# BENCH_VM_TIMEOUT (default 1700 s),
 # and run.sh's VM_* variables.
 set -euo pipefail
 
@@ -40,6 +42,10 @@ vmp_modules_list
 	done
 } >"$TOP/selftests/bench/build/bench.env"
 
+# BENCH_PROFILE=1: the same run under perf (selftests/bench/profile.sh)
+if [[ ${BENCH_PROFILE:-0} == 1 ]]; then
+	VMP_LIST=profile.list
+fi
 rc=0
 vmp_run "${BENCH_VM_TIMEOUT:-1700}" '^(csv,|ratio )' || rc=$?
 

@@ -137,7 +137,7 @@ vmp_show() {
 vmp_run() {
 	local timeout=$1 filter=${2:-} rc=0
 	say "booting the test VM (selftests/vm/run.sh; QEMU, TCG unless KVM works)"
-	VM_TESTS_LIST=$TOP/selftests/$NAME/tests.list \
+	VM_TESTS_LIST=$TOP/selftests/$NAME/${VMP_LIST:-tests.list} \
 	VM_TESTS_DIR=$TOP/selftests/$NAME/build \
 	VM_MODULES_LIST=$MODLIST \
 		selftests/vm/run.sh --kdir "$KDIR" --timeout "$timeout" \

@@ -415,8 +415,19 @@ static void guest_mac(uint8_t *mac, struct bpath *p, unsigned int i)
 	mac[5] = (uint8_t)i;
 }
 
-static const char tags[] =
-	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-";
+/*
+ * The last character of tap device i's name: the scaling path's taps take
+ * tap_tags[i] (ASCII for all MAX_DEVS), which lacks 'T', the tag of the
+ * single-device tap path that may still exist beside them.
+ */
+static char tap_tag(const struct bpath *p, unsigned int i)
+{
+	static const char tap_tags[] =
+		"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSUVWXYZ_-+=";
+
+	_Static_assert(sizeof(tap_tags) - 1 >= MAX_DEVS, "tap tags");
+	return p->ndev > 1 || p->tag != 'T' ? tap_tags[i] : p->tag;
+}
 
 static int open_dev(struct bpath *p, unsigned int i, bool big)
 {
@@ -449,9 +460,8 @@ static int open_dev(struct bpath *p, unsigned int i, bool big)
 					p->nic.name, i, strerror(-r)), r;
 		fd = -1;
 	} else if (p->kind == K_TAP) {
-		r = vp_tap_create(&d->tapnic, (char)(p->tag + i), HDR_LEN,
+		r = vp_tap_create(&d->tapnic, tap_tag(p, i), HDR_LEN,
 				  &d->tapfd);
-		(void)tags;
 		if (r)
 			return snprintf(p->err, sizeof(p->err), "tap %u: %s", i,
 					d->tapnic.err), r;
