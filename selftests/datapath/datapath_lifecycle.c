@@ -886,6 +886,28 @@ TEST_F_TIMEOUT(life, nic_delete, 90)
 	lc_removal(_metadata, self, lc_link_del, NULL, &self->c.nic);
 }
 
+/*
+ * The NIC resets its queue pairs (cb->detached): vhost detaches them from
+ * a work item, which the NIC, still there, sees as no queue pair lent.
+ */
+static int lc_reset_qps(void *arg)
+{
+	uint64_t end = vg_now_ms() + DP_WAIT_MS;
+	int r = vp_nic_knob_write(arg, "reset_qps", "1");
+
+	while (!r && lc_qps_attached(arg) > 0) {
+		if (vg_now_ms() > end)
+			return -ETIMEDOUT;
+		vg_sleep_ms(10);
+	}
+	return r;
+}
+
+TEST_F_TIMEOUT(life, nic_resets_queue, 90)
+{
+	lc_removal(_metadata, self, lc_reset_qps, NULL, &self->c.nic);
+}
+
 /* ---- module unload ---- */
 
 /* nicsim.ko as vpeer finds it: VP_NICSIM_KO, else next to the project. */

@@ -163,6 +163,20 @@ static int nicsim_qps_show(struct seq_file *m, void *v)
 
 DEFINE_SHOW_ATTRIBUTE(nicsim_qps);
 
+/* Writing 1 to "reset_qps" loses every attached queue pair (cb->detached). */
+static int nicsim_reset_set(void *data, u64 val)
+{
+	struct nicsim_nic *nic = data;
+
+	if (val != 1)
+		return -EINVAL;
+	netdev_info(nic->netdev, "reset: %u queue pairs lost\n",
+		    nicsim_reset_qps(nic));
+	return 0;
+}
+
+DEFINE_DEBUGFS_ATTRIBUTE(nicsim_reset_fops, NULL, nicsim_reset_set, "%llu\n");
+
 static unsigned int nicsim_rss_entries(const struct nicsim_group *g,
 				       const struct nicsim_qp *qp)
 {
@@ -219,6 +233,8 @@ void nicsim_debugfs_add(struct nicsim_nic *nic)
 	debugfs_create_file_unsafe("flow_control", 0600, dir, nic,
 				   &nicsim_fc_fops);
 	debugfs_create_file("qps", 0400, dir, nic, &nicsim_qps_fops);
+	debugfs_create_file_unsafe("reset_qps", 0200, dir, nic,
+				   &nicsim_reset_fops);
 	debugfs_create_file("rss", 0400, dir, nic, &nicsim_rss_fops);
 }
 

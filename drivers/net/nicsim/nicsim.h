@@ -298,6 +298,7 @@ void nicsim_engine_add_qp(struct nicsim_nic *nic, struct nicsim_qp *qp,
 void nicsim_engine_remove_qp(struct nicsim_nic *nic, struct nicsim_qp *qp);
 void nicsim_engine_reclaim_rx(struct nicsim_nic *nic, struct nicsim_qp *qp);
 void nicsim_ns_read(const struct nicsim_nic *nic, u64 *v);
+unsigned int nicsim_reset_qps(struct nicsim_nic *nic);
 
 /* ethtool.c */
 extern const struct ethtool_ops nicsim_nic_ethtool_ops;

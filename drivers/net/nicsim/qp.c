@@ -496,6 +496,31 @@ static void nicsim_reclaim_rx(struct vhost_accel_qp *handle)
 	mutex_unlock(&nic->ctrl_lock);
 }
 
+/**
+ * nicsim_reset_qps - lose every attached queue pair, as a queue reset would
+ * @nic: the NIC
+ *
+ * Tells each owner through cb->detached; the queue pairs keep working until
+ * their owners detach them, which the contract lets them do from process
+ * context soon after.  Return: how many were told.
+ */
+unsigned int nicsim_reset_qps(struct nicsim_nic *nic)
+{
+	unsigned int i, n = 0;
+
+	mutex_lock(&nic->ctrl_lock);
+	for (i = 0; i < nic->max_qps; i++) {
+		struct nicsim_qp *qp = nic->slots[i].qp;
+
+		if (!qp)
+			continue;
+		qp->cb->detached(qp->ctx);
+		n++;
+	}
+	mutex_unlock(&nic->ctrl_lock);
+	return n;
+}
+
 const struct vhost_accel_nic_ops nicsim_vnic_ops = {
 	.attach		= nicsim_attach,
 	.detach		= nicsim_detach,
