@@ -21,7 +21,7 @@
 # VM run's full TAP to build/demo/vm.tap.  Exit status 0 iff every step and
 # every case in the VM passed.  Run as root on Debian 12.
 # Environment: KDIR (default: scripts/find-kdir.sh), DEMO_VM_TIMEOUT
-# (seconds for the VM run, default 1080), and run.sh's VM_* variables.
+# (seconds for the VM run, default 1200), and run.sh's VM_* variables.
 set -euo pipefail
 
 NAME=demo
@@ -37,7 +37,7 @@ vmp_modules_list
 rc=0
 # iperf3's own report lines stay in vm.tap: the cases and the table say it.
 IPERF_LINES='^# (\[ *([0-9]+|ID)\]|- - -|Connecting to|Reverse mode|iperf Done| $)'
-vmp_run "${DEMO_VM_TIMEOUT:-1080}" "$IPERF_LINES" || rc=$?
+vmp_run "${DEMO_VM_TIMEOUT:-1200}" "$IPERF_LINES" || rc=$?
 
 if ((rc == 0)); then
 	say "PASSED in $((SECONDS - T_START)) s"

@@ -10,7 +10,7 @@
 #   vhost-net    veth + macvtap on it,
 #                -netdev tap,fd=<macvtap>,vhost=on,vhostfd=</dev/vhost-net>
 # The far end of the guest's wire is in a network namespace.  Both guests
-# boot at once (E2E_BOOT_TIMEOUT, default 480 s, bounds both); then, one
+# boot at once (E2E_BOOT_TIMEOUT, default 600 s, bounds both); then, one
 # guest at a time: ping both ways, iperf3 TCP both ways (Mbit/s), iperf3
 # UDP with 64-byte datagrams both ways (datagrams received per second,
 # and loss); then one table with both backends and the vhost-accel device's counters (debugfs:
@@ -39,7 +39,7 @@ T0=$SECONDS
 # Both guests boot at once: each nested QEMU is one TCG thread and the
 # test VM has two vCPUs, so that halves the longest part of the demo.
 # The traffic runs one guest at a time, the other one idle or gone.
-export E2E_BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-480}
+export E2E_BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-600}
 BOOT_TIMEOUT=$E2E_BOOT_TIMEOUT
 PID_accel='' PID_ref='' CON_accel='' CON_ref=''
 
