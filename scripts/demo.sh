@@ -35,8 +35,9 @@ vmp_init
 vmp_build
 vmp_modules_list
 rc=0
-# iperf3's own report lines stay in vm.tap: the cases and the table say it.
-IPERF_LINES='^# (\[ *([0-9]+|ID)\]|- - -|Connecting to|Reverse mode|iperf Done| $)'
+# iperf3's and ping's own report lines stay in vm.tap: the cases and the
+# table say it.
+IPERF_LINES='^(# (\[ *([0-9]+|ID)\]|- - -|Connecting to|Reverse mode|iperf Done|$)|PING |64 bytes from|--- .* ping statistics|[0-9]+ packets transmitted|rtt min|$)'
 vmp_run "${DEMO_VM_TIMEOUT:-1200}" "$IPERF_LINES" || rc=$?
 
 if ((rc == 0)); then

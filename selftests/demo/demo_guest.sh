@@ -19,10 +19,6 @@
 # Run from selftests/demo/build (the VM runner does) after make -C
 # selftests/demo, which builds selftests/build/e2e/ (lib.sh, the guest's
 # initramfs).  lib.sh's E2E_* variables apply.
-#
-# Unfinished: not yet seen passing.  In the runs so far (host load 6-8
-# from other builds) neither nested guest reported ready within the boot
-# bound; the traffic and table parts have run only with empty results.
 
 set -u
 
