@@ -3,7 +3,8 @@
 # Shared steps of scripts/demo.sh and scripts/bench.sh: build the modules
 # and one program under selftests/NAME/, boot the test VM with that
 # program's own lists and show its output.  Sourced, not run; the caller
-# sets NAME (demo, bench) and PROG (the binary in selftests/NAME/build/).
+# sets NAME (demo, bench) and PROG (the binary in selftests/NAME/build/),
+# and PROGS when the list runs more than one (the output of each is shown).
 #
 #   vmp_init               OUT=build/NAME, the timer
 #   vmp_build              packages, modules (KDIR), the program
@@ -94,18 +95,24 @@ vmp_modules_list() {
 # runner's TAP: show it as plain text, with the runner's own progress and
 # any failure; everything is kept in vm.tap.
 vmp_show() {
-	local line in_prog=0 filter=${1:-^$}
+	local line in_prog=0 filter=${1:-^$} p
 	while IFS= read -r line; do
 		case $line in
-		"# selftests: $PROG ("*)
-			in_prog=1
-			say "running the $NAME program in the VM"
-			echo
-			;;
-		"# selftests: $PROG: "*)
-			in_prog=0
-			echo
-			say "$NAME program: ${line#"# selftests: $PROG: "}"
+		"# selftests: "*)
+			for p in ${PROGS:-$PROG}; do
+				case $line in
+				"# selftests: $p ("*)
+					in_prog=1
+					say "running $p in the VM"
+					echo
+					;;
+				"# selftests: $p: "*)
+					in_prog=0
+					echo
+					say "$p: ${line#"# selftests: $p: "}"
+					;;
+				esac
+			done
 			;;
 		"    "*)
 			((in_prog)) || continue

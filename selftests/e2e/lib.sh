@@ -223,3 +223,31 @@ e2e_require() {
 	done
 	exit 0
 }
+
+# iperf_udp NS ARGS...: a UDP iperf3 run of E2E_UDP_LEN-byte (default 64)
+# datagrams at E2E_UDP_RATE (default 0: as fast as the sender can) to the
+# guest's server; prints "PPS LOST TOTAL" as the receiver counted them
+# (PPS = datagrams received per second), "" on failure.  -R: the guest
+# sends.
+iperf_udp() {
+	local ns=$1 out try
+	shift
+	for try in 1 2 3 4 5; do
+		out=$(timeout $((IPERF_TIME + 40)) ip netns exec "$ns" \
+			iperf3 -c "$GUEST" -u -l "${E2E_UDP_LEN:-64}" \
+			-b "${E2E_UDP_RATE:-0}" -t "$IPERF_TIME" \
+			--connect-timeout 10000 "$@" 2>&1)
+		grep -q 'Connection refused' <<<"$out" || break
+		echo "# iperf3: connection refused, try $try" >&2
+		sleep 2
+	done
+	diag <<<"$out" >&2
+	awk '/receiver/ {
+		for (i = 1; i <= NF; i++) {
+			if ($i ~ /^-?[0-9]+\/[0-9]+$/) { split($i, a, "/"); lost = a[1]; tot = a[2] }
+			if ($i ~ /^[0-9.]+-[0-9.]+$/) { split($i, t, "-"); d = t[2] - t[1] }
+		}
+		seen = 1
+	     }
+	     END { if (seen && d > 0 && tot > 0) printf "%d %d %d\n", (tot - lost) / d, lost, tot }' <<<"$out"
+}
