@@ -45,6 +45,7 @@ vmp_modules_list
 # BENCH_PROFILE=1: the same run under perf (selftests/bench/profile.sh)
 if [[ ${BENCH_PROFILE:-0} == 1 ]]; then
 	VMP_LIST=profile.list
+	PROGS=profile.sh
 fi
 rc=0
 vmp_run "${BENCH_VM_TIMEOUT:-1700}" '^(csv,|ratio )' || rc=$?
