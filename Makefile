@@ -64,6 +64,12 @@ bench:
 fuzz:
 	@$(TOP)/scripts/fuzz.sh
 
+# make check-debug: the VM suite on a KASAN/KMEMLEAK/lockdep kernel built
+# from linux-source-6.1, cached in build/debug-kernel (Documentation/testing.rst)
+.PHONY: check-debug
+check-debug:
+	@$(TOP)/scripts/check-debug.sh
+
 deps:
 	$(TOP)/scripts/deps.sh
 

@@ -1398,4 +1398,232 @@ TEST_F_TIMEOUT(life, close_under_traffic, 90)
 					       (struct vg_net *[]){ &self->g }, 1));
 }
 
+/* ---- the fault matrix, continued (Documentation/fault-matrix.rst) ---- */
+
+static int lc_knob(struct vp_nic *nic, const char *knob, unsigned long v)
+{
+	char val[32];
+
+	snprintf(val, sizeof(val), "%lu", v);
+	return vp_nic_knob_write(nic, knob, val);
+}
+
+/*
+ * A slow device: the NIC holds back every completion, first a little,
+ * then longer than the guest's windows last.  Traffic keeps flowing,
+ * a stop in the middle of delayed completions still returns a final
+ * index (every buffer the NIC holds came back first), and nothing is
+ * lost, repeated or reordered.
+ */
+TEST_F_TIMEOUT(life, completion_delayed, 90)
+{
+	static const unsigned long delays[] = { 2000, 20000 };
+	struct lc_traffic *t = self->t;
+	unsigned int i, q, base;
+	int r;
+
+	LC_UP(self);
+	LC_FLOWS(t);
+	for (i = 0; i < 2; i++) {
+		r = lc_knob(&self->c.nic, "completion_delay_us", delays[i]);
+		ASSERT_EQ(0, r) TH_LOG("completion_delay_us: %s", self->c.nic.err);
+		LC_FLOWS(t);
+	}
+	/* QEMU's stop while completions are held back */
+	ASSERT_EQ(0, vg_net_stop(&self->g));
+	for (q = 0; q < VG_NVQS; q++) {
+		ASSERT_EQ(0, vg_get_vring_base(&self->g.d, q, &base));
+		EXPECT_EQ((uint16_t)base, vg_vq_used_idx(&self->g.d, q))
+			TH_LOG("vq %u: stopped with completions outstanding", q);
+		ASSERT_EQ(0, vg_set_vring_base(&self->g.d, q, base));
+	}
+	ASSERT_EQ(0, vg_net_start(&self->g, -1));
+	LC_FLOWS(t);
+	ASSERT_EQ(0, lc_knob(&self->c.nic, "completion_delay_us", 0));
+	LC_FLOWS(t);
+	lc_traffic_stop(t);
+	ASSERT_EQ(0, lc_settle(t, true));
+	LC_CHECK_CLEAN(t);
+	LC_CHECK_EXACT(t, &self->c.nic);
+	EXPECT_EQ(0U, t->peer_gaps) TH_LOG("guest frames lost or reordered");
+	EXPECT_EQ(0ULL, dp_stat(&self->g, VG_VQ_TX, DP_STAT_OFF(drops_nic)));
+	for (q = 0; q < VG_NVQS; q++) {
+		EXPECT_EQ(0ULL, dp_stat(&self->g, q, DP_STAT_OFF(errors)));
+		EXPECT_EQ(0ULL, dp_stat(&self->g, q, DP_STAT_OFF(bytes_copied)));
+	}
+	EXPECT_EQ(self->c.vmlck0, dp_close_all(&self->c,
+					       (struct vg_net *[]){ &self->g }, 1));
+}
+
+/*
+ * The NIC drops every 7th frame it takes from the wire: the guest sees
+ * gaps in the peer's sequence, never a wrong or repeated frame, and the
+ * frames it misses are exactly the NIC's counted drops (the injected
+ * ones among them).  The guest's own direction loses nothing.
+ */
+TEST_F_TIMEOUT(life, nic_drops_frames, 90)
+{
+	struct lc_traffic *t = self->t;
+	struct lc_drops d0, d1;
+	unsigned int q;
+	int r;
+
+	LC_UP(self);
+	LC_FLOWS(t);
+	ASSERT_EQ(0, lc_read_drops(t, &self->c.nic, &d0));
+	r = lc_knob(&self->c.nic, "drop_every_n", 7);
+	ASSERT_EQ(0, r) TH_LOG("drop_every_n: %s", self->c.nic.err);
+	LC_FLOWS(t);
+	LC_FLOWS(t);
+	ASSERT_EQ(0, lc_knob(&self->c.nic, "drop_every_n", 0));
+	ASSERT_EQ(0, lc_read_drops(t, &self->c.nic, &d1));
+	/* 2 * LC_FLOW frames arrived: at least one in 7 of what was sent */
+	EXPECT_LE((uint64_t)(2 * LC_FLOW / 7), d1.injected - d0.injected)
+		TH_LOG("only %llu injected drops",
+		       (unsigned long long)(d1.injected - d0.injected));
+	TH_LOG("%llu frames dropped by the NIC on purpose",
+	       (unsigned long long)(d1.injected - d0.injected));
+	LC_FLOWS(t);
+	lc_traffic_stop(t);
+	ASSERT_EQ(0, lc_settle(t, true));
+	LC_CHECK_CLEAN(t);
+	LC_CHECK_EXACT(t, &self->c.nic);
+	EXPECT_EQ(0U, t->peer_gaps) TH_LOG("guest frames lost on the way");
+	for (q = 0; q < VG_NVQS; q++) {
+		EXPECT_EQ(0ULL, dp_stat(&self->g, q, DP_STAT_OFF(errors)));
+		EXPECT_EQ(0ULL, dp_stat(&self->g, q, DP_STAT_OFF(bytes_copied)));
+	}
+	EXPECT_EQ(self->c.vmlck0, dp_close_all(&self->c,
+					       (struct vg_net *[]){ &self->g }, 1));
+}
+
+/*
+ * Pinning refused half-way: a hotplugged region whose second half is
+ * read-only cannot be pinned for writing.  The table is refused with
+ * EFAULT, the pages pinned before the failure are released (VmLck and
+ * pinned_pages unchanged) and the old table keeps carrying traffic.
+ */
+TEST_F_TIMEOUT(life, mem_table_pin_refused, 90)
+{
+	const size_t plug = 2 << 20;
+	struct lc_traffic *t = self->t;
+	struct vhost_memory_region r[2];
+	struct vg_region *m;
+	uint64_t kb0, pinned0;
+	uint8_t *hot;
+	int ret;
+
+	LC_UP(self);
+	LC_FLOWS(t);
+	kb0 = lc_vmlck();
+	pinned0 = lc_pinned(&self->g);
+	hot = mmap(NULL, plug, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	ASSERT_NE(MAP_FAILED, hot);
+	ASSERT_EQ(0, mprotect(hot + plug / 2, plug / 2, PROT_READ));
+	m = &self->g.d.region[0];
+	memset(r, 0, sizeof(r));
+	r[0].guest_phys_addr = m->gpa;
+	r[0].memory_size = m->size;
+	r[0].userspace_addr = (uintptr_t)m->hva;
+	r[1].guest_phys_addr = m->gpa + m->size + (1ULL << 30);
+	r[1].memory_size = plug;
+	r[1].userspace_addr = (uintptr_t)hot;
+	ret = vg_set_mem_table_raw(self->g.d.fd, r, 2, 0);
+	EXPECT_EQ(-EFAULT, ret);
+	EXPECT_EQ(kb0, lc_vmlck());
+	EXPECT_EQ(pinned0, lc_pinned(&self->g));
+	LC_FLOWS(t);
+	/* the same region writable: accepted, then unplugged again */
+	ASSERT_EQ(0, mprotect(hot + plug / 2, plug / 2, PROT_READ | PROT_WRITE));
+	ret = vg_set_mem_table_raw(self->g.d.fd, r, 2, 0);
+	ASSERT_EQ(0, ret) TH_LOG("writable hotplug: %s", dp_strerr(ret));
+	EXPECT_EQ(kb0 + (plug >> 10), lc_vmlck());
+	LC_FLOWS(t);
+	ASSERT_EQ(0, vg_set_mem_table(&self->g.d));
+	EXPECT_EQ(kb0, lc_vmlck());
+	lc_traffic_stop(t);
+	ASSERT_EQ(0, lc_settle(t, true));
+	munmap(hot, plug);
+	LC_CHECK_CLEAN(t);
+	LC_CHECK_EXACT(t, &self->c.nic);
+	EXPECT_EQ(0U, t->peer_gaps) TH_LOG("guest frames lost on the way");
+	EXPECT_EQ(0ULL, dp_stat(&self->g, VG_VQ_RX, DP_STAT_OFF(errors)));
+	EXPECT_EQ(0ULL, dp_stat(&self->g, VG_VQ_TX, DP_STAT_OFF(errors)));
+	EXPECT_EQ(self->c.vmlck0, dp_close_all(&self->c,
+					       (struct vg_net *[]){ &self->g }, 1));
+}
+
+/* Owner-side control thread: ioctls on the fd until it is gone. */
+struct lc_ioctl_loop {
+	struct vg_dev *d;
+	int fd;
+	atomic_bool stop;
+	unsigned long calls, ebadf;
+	int other;		/* an unexpected error, 0 if none */
+};
+
+static void *lc_ioctl_fn(void *arg)
+{
+	struct lc_ioctl_loop *l = arg;
+	struct vhost_vring_state s = { .index = VG_VQ_TX, .num = 0 };
+	struct vhost_accel_stats st;
+
+	while (!atomic_load(&l->stop)) {
+		int r1 = vg_xioctl(l->fd, VHOST_ACCEL_GET_STATS, &st);
+		int r2 = vg_xioctl(l->fd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &s);
+
+		l->calls++;
+		if (r1 == -EBADF && r2 == -EBADF) {
+			l->ebadf++;
+			break;
+		}
+		if ((r1 && r1 != -EBADF) || (r2 && r2 != -EBADF)) {
+			l->other = r1 ? r1 : r2;
+			break;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * The fd closed while one owner thread moves traffic and another keeps
+ * issuing ioctls on it: the ioctls in flight finish, later ones see
+ * EBADF, and the device is released as after a plain close.
+ */
+TEST_F_TIMEOUT(life, close_during_ioctls, 90)
+{
+	struct lc_traffic *t = self->t;
+	struct lc_ioctl_loop l = { 0 };
+	pthread_t th;
+	uint64_t ref0, ref;
+	int fd;
+
+	ASSERT_EQ(0, lc_refcnt("vhost_accel", &ref0));
+	LC_UP(self);
+	LC_FLOWS(t);
+	l.fd = self->g.d.fd;
+	ASSERT_EQ(0, pthread_create(&th, NULL, lc_ioctl_fn, &l));
+	vg_sleep_ms(LC_EVENT_MS);
+	fd = self->g.d.fd;
+	self->g.d.fd = -1;
+	ASSERT_EQ(0, close(fd));
+	/* no new fd may take the number while the loop still uses it */
+	vg_sleep_ms(LC_EVENT_MS);
+	atomic_store(&l.stop, true);
+	pthread_join(th, NULL);
+	EXPECT_EQ(0, l.other) TH_LOG("ioctl: %s", dp_strerr(l.other));
+	EXPECT_LT(0UL, l.calls);
+	EXPECT_EQ(1UL, l.ebadf) TH_LOG("the loop never saw the fd gone");
+	EXPECT_EQ(-ENOENT, lc_worker_gone(getpid()));
+	EXPECT_EQ(0, lc_refcnt("vhost_accel", &ref));
+	EXPECT_EQ(ref0, ref);
+	EXPECT_EQ(0, lc_qps_attached(&self->c.nic));
+	EXPECT_EQ(self->c.vmlck0, dp_wait_vmlck(self->c.vmlck0, DP_VMLCK_MS));
+	ASSERT_EQ(0, lc_guest_hold(t));
+	lc_traffic_stop(t);
+	LC_CHECK_CLEAN(t);
+	vg_net_close(&self->g);
+}
+
 TEST_HARNESS_MAIN

@@ -197,7 +197,9 @@ scan_dmesg() {
 	local bad taint leaks=
 	step "dmesg scan" 60
 	# Not the command line: "softlockup_panic=1" is no lockup.
-	bad=$(dmesg | grep -avi 'command line' | grep -aE "$DMESG_BAD")
+	# Nor kmemleak's banner on a debug kernel (check-debug.sh).
+	bad=$(dmesg | grep -avi 'command line' |
+		grep -av 'kmemleak: Kernel memory leak detector' | grep -aE "$DMESG_BAD")
 	taint=$(cat /proc/sys/kernel/tainted)
 	if [ -e /sys/kernel/debug/kmemleak ]; then
 		# Debug kernels only; two scans so fresh objects are not reported.

@@ -6,7 +6,12 @@
 # report TAP plus one closing line "N passed, N failed".
 #
 # Usage: selftests/vm/run.sh --kdir DIR [--timeout SECS] [--build-ok N]
-#                            [--only NAME...]
+#                            [--moddir DIR] [--only NAME...]
+#
+# --moddir DIR: the kernel's modules (a lib/modules/<release> directory, e.g.
+# from modules_install INSTALL_MOD_PATH=...) instead of the host's
+# /lib/modules/<release>; the guest sees it at /lib/modules/<release>.  For
+# a self-built kernel (scripts/check-debug.sh), whose bzImage --kdir names.
 #
 # See selftests/vm/README for how it works and for the environment variables.
 
@@ -22,6 +27,7 @@ INITRAMFS_MODULES=(netfs fscache 9pnet virtio_ring virtio virtio_pci_modern_dev
 		   virtio_pci_legacy_dev virtio_pci 9pnet_virtio 9p)
 
 KDIR=
+MODDIR_ARG=
 RUN_TIMEOUT=1200
 BUILD_OK=
 ONLY=()
@@ -453,6 +459,8 @@ parse_args() {
 		case $1 in
 		--kdir) [ $# -ge 2 ] || usage; KDIR=$2; shift 2 ;;
 		--kdir=*) KDIR=${1#*=}; shift ;;
+		--moddir) [ $# -ge 2 ] || usage; MODDIR_ARG=$(realpath -m "$2"); shift 2 ;;
+		--moddir=*) MODDIR_ARG=$(realpath -m "${1#*=}"); shift ;;
 		--timeout) [ $# -ge 2 ] || usage; RUN_TIMEOUT=$2; shift 2 ;;
 		--timeout=*) RUN_TIMEOUT=${1#*=}; shift ;;
 		--build-ok) [ $# -ge 2 ] || usage; BUILD_OK=$2; shift 2 ;;
@@ -577,7 +585,7 @@ main() {
 	# /boot entry until installed; its bzImage will do.
 	[ -r "$VMLINUZ" ] || VMLINUZ=$KDIR/arch/x86/boot/bzImage
 	[ -r "$VMLINUZ" ] || setup_error "no kernel image /boot/vmlinuz-$KVER for $KDIR (apt-get install linux-image-$KVER)"
-	MODDIR=/lib/modules/$KVER
+	MODDIR=${MODDIR_ARG:-/lib/modules/$KVER}
 	[ -r "$MODDIR/modules.dep" ] || setup_error "no $MODDIR/modules.dep for $KVER"
 	command -v qemu-system-x86_64 >/dev/null ||
 		setup_error "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
@@ -609,7 +617,7 @@ main() {
 	: >"$CONSOLE"
 	: >"$RESULTS"
 	qemu_args "$ACCEL" "$CONSOLE" "$RESULTS" \
-		"vmtest.dir=$PROJ vmtest.conf=$RUN_CONF vmtest.root=$VM_ROOT vmtest.cache=$VM_9P_CACHE $VM_APPEND"
+		"vmtest.dir=$PROJ vmtest.conf=$RUN_CONF vmtest.root=$VM_ROOT vmtest.cache=$VM_9P_CACHE${MODDIR_ARG:+ vmtest.moddir=$MODDIR_ARG} $VM_APPEND"
 	out "# vm: kernel $KVER ($VMLINUZ), accel $ACCEL ($ACCEL_WHY), root $VM_ROOT"
 	out "# vm: console $CONSOLE, results $RESULTS, timeout ${RUN_TIMEOUT}s"
 
