@@ -27,10 +27,6 @@
  *
  * Every case ends with VmLck at its baseline and bytes_copied 0.  The
  * runner unloads both modules after the suite and scans dmesg.
- *
- * Unfinished: a driver giving one queue pair back on its own
- * (cb->detached, vhost_accel_detach_work()) is not exercised: nicsim has
- * no knob that makes it do so.
  */
 #include <dirent.h>
 #include <fcntl.h>
