@@ -72,9 +72,11 @@ check-debug:
 
 deps:
 	$(TOP)/scripts/deps.sh
+	$(TOP)/scripts/qemu-backports.sh
 
 deps-if-missing:
 	@$(TOP)/scripts/deps.sh --if-missing
+	@$(TOP)/scripts/qemu-backports.sh --if-missing
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(TOP) clean

@@ -44,6 +44,13 @@ PKGS=(
 	qemu-system-x86 busybox-static cpio kmod iproute2 iperf3
 	# NIC counters (ethtool -S) and ping in the datapath tests
 	ethtool iputils-ping
+	# libvirt's QEMU driver for selftests/e2e/e2e_libvirt.sh (libvirtd,
+	# virsh, virt-xml-validate); QEMU 10.0 is unpacked beside 7.2 by
+	# scripts/qemu-backports.sh, never installed
+	libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
+	# (-system: the libvirt-qemu user libvirtd resolves before reading
+	# qemu.conf; it enables, not starts, the daemons under systemd)
+	libvirt-daemon-system
 )
 
 # Files that must exist besides the packages (cheap sanity check that a
@@ -53,6 +60,7 @@ FILES=(
 	/bin/busybox
 )
 CMDS=(gcc make sparse perl qemu-system-x86_64 cpio xz zstd iperf3 ip ethtool ping)
+CMDS+=(libvirtd virsh virt-xml-validate)
 
 mode=install
 case "${1:-}" in

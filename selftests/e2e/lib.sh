@@ -251,3 +251,37 @@ iperf_udp() {
 	     }
 	     END { if (seen && d > 0 && tot > 0) printf "%d %d %d\n", (tot - lost) / d, lost, tot }' <<<"$out"
 }
+
+# accel_counter_checks MODE PID NIC MACVTAP: the four counter cases of the
+# accelerated path for the QEMU process PID: the vhost-accel device it owns
+# moved >= 100 packets and >= 500 000 bytes each way, copied nothing, the
+# queue pair of NIC saw the same packets (within 10) and MACVTAP's own
+# queue (the copying fallback) fewer than 100 packets.
+accel_counter_checks() {
+	local mode=$1 pid=$2 nic=$3 mv=$4 f tx_p tx_b rx_p rx_b copied nt nr mp
+	f=$(accel_stats_file "$pid")
+	if [ -z "$f" ]; then
+		nok "$mode: tx counters # no debugfs stats owned by pid $pid"
+		nok "$mode: rx counters"
+		nok "$mode: bytes_copied 0"
+		nok "$mode: nicsim agrees"
+		return 1
+	fi
+	diag <"$f"
+	tx_p=$(stat_of "$f" tx_packets) tx_b=$(stat_of "$f" tx_bytes)
+	rx_p=$(stat_of "$f" rx_packets) rx_b=$(stat_of "$f" rx_bytes)
+	copied=$(( $(stat_of "$f" tx_bytes_copied) + $(stat_of "$f" rx_bytes_copied) ))
+	check "$mode: tx counters ($tx_p packets, $tx_b bytes)" \
+		test "$tx_p" -ge 100 -a "$tx_b" -ge 500000
+	check "$mode: rx counters ($rx_p packets, $rx_b bytes)" \
+		test "$rx_p" -ge 100 -a "$rx_b" -ge 500000
+	check "$mode: bytes_copied 0 ($copied)" test "$copied" -eq 0
+	nt=$(ethtool_of "$nic" tx_packets)
+	nr=$(ethtool_of "$nic" rx_packets)
+	mp=$(( $(cat "/sys/class/net/$mv/statistics/rx_packets") +
+	       $(cat "/sys/class/net/$mv/statistics/tx_packets") ))
+	echo "# nicsim qp tx_packets $nt rx_packets $nr, macvtap queue packets $mp"
+	check "$mode: nicsim agrees" test $((nt - tx_p)) -le 10 -a \
+		$((tx_p - nt)) -le 10 -a $((nr - rx_p)) -le 10 -a \
+		$((rx_p - nr)) -le 10 -a "$mp" -lt 100
+}
