@@ -416,14 +416,15 @@ static void guest_mac(uint8_t *mac, struct bpath *p, unsigned int i)
 }
 
 /*
- * The last character of tap device i's name: the scaling path's taps take
- * tap_tags[i] (ASCII for all MAX_DEVS), which lacks 'T', the tag of the
- * single-device tap path that may still exist beside them.
+ * The last character of tap device i's name (vpeer names every netdev
+ * VP_NAME_PREFIX<pid><tag>): the scaling path's taps take tap_tags[i],
+ * which lacks the paths' own tags ("ATMF" and "SUV" name their NICs and
+ * taps) and '%' (a name template to the kernel).
  */
 static char tap_tag(const struct bpath *p, unsigned int i)
 {
 	static const char tap_tags[] =
-		"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSUVWXYZ_-+=";
+		"abcdefghijklmnopqrstuvwxyz0123456789BCDEGHIJKLNOPQRWXYZ_-+=.,~^!";
 
 	_Static_assert(sizeof(tap_tags) - 1 >= MAX_DEVS, "tap tags");
 	return p->ndev > 1 || p->tag != 'T' ? tap_tags[i] : p->tag;
