@@ -23,6 +23,8 @@ set -u
 SELF_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PROJ_DIR=$(cd "$SELF_DIR/../.." && pwd)
 : "${E2E_QEMU:=$PROJ_DIR/build/qemu-accel/current/prefix/bin/qemu-system-x86_64}"
+# The nested boot under a loaded 2-core host can pass 220 s.
+: "${E2E_BOOT_TIMEOUT:=330}"
 # shellcheck source=selftests/e2e/lib.sh
 . "$SELF_DIR/e2e/lib.sh"
 
@@ -117,6 +119,15 @@ if run_guest accel "$NS" "vhost-accel,id=n0,ifname=$NIC"; then
 	check "accel: qemu holds /dev/vhost-accel and no tap" qemu_fds_ok "$QPID"
 	kill_qemu
 else
+	# Where QEMU and the device are: a hang in an ioctl or a slow boot.
+	if [ -n "$QPID" ]; then
+		echo "# qemu state: $(awk '{ print $3 }' "/proc/$QPID/stat" 2>/dev/null)" \
+			"wchan $(cat "/proc/$QPID/wchan" 2>/dev/null)"
+		diag <"/proc/$QPID/stack" 2>/dev/null
+		for st in "$DBG"/*/stats; do
+			[ -r "$st" ] && diag <"$st"
+		done
+	fi
 	for c in "tx counters" "rx counters" "bytes_copied 0" "nicsim agrees" \
 		 "no macvtap or tap exists" "qemu holds /dev/vhost-accel"; do
 		nok "accel: $c # guest did not come up"
