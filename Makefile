@@ -87,3 +87,19 @@ help:
 	@sed -n '3,14p' $(TOP)/Makefile
 
 endif
+
+# make qemu: QEMU from Debian's source package with the `-netdev
+# vhost-accel` series of qemu-patches/ (QEMU_VERSION 7.2, or 10.0), in
+# build/qemu-accel/; make check-qemu: that, then the VM with only the
+# end-to-end test on it (Documentation/qemu-patches.rst).
+ifeq ($(KERNELRELEASE),)
+.PHONY: qemu check-qemu
+QEMU_VERSION ?= 7.2
+
+qemu:
+	@$(TOP)/scripts/qemu-build.sh $(QEMU_VERSION)
+
+check-qemu: qemu modules selftests
+	VM_TESTS_LIST=$(TOP)/selftests/e2e/qemu.list \
+		$(TOP)/selftests/vm/run.sh --kdir $(KDIR)
+endif
