@@ -99,8 +99,9 @@ else
 	marker=$LOGS/.vm-start
 	touch "$marker"
 	rc=0 t0=$SECONDS
+	# run.sh's own bound (the guest's) inside this step's
 	timeout --kill-after=30 "$T_VM" selftests/vm/run.sh --kdir "$KDIR" \
-		</dev/null 2>&1 | tee "$vm_log" | sed -u 's/^/    /' ||
+		--timeout $((T_VM - 300)) </dev/null 2>&1 | tee "$vm_log" | sed -u 's/^/    /' ||
 		rc=${PIPESTATUS[0]}
 	secs=$((SECONDS - t0))
 	vp=0 vf=0 vs=0 ok_summary=
