@@ -104,22 +104,6 @@ bool vhost_accel_log_access_ok(const struct vhost_accel_dev *dev, u64 base,
  * vq->mutex held, so a batch of marks never mixes two logs and every write
  * after the ioctl returns lands in the new one.
  */
-static void log_lock_vqs(struct vhost_accel_dev *dev)
-{
-	unsigned int i;
-
-	for (i = 0; i < VHOST_ACCEL_NVQS; i++)
-		mutex_lock(&dev->vqs[i].mutex);
-}
-
-static void log_unlock_vqs(struct vhost_accel_dev *dev)
-{
-	unsigned int i;
-
-	for (i = VHOST_ACCEL_NVQS; i-- > 0;)
-		mutex_unlock(&dev->vqs[i].mutex);
-}
-
 long vhost_accel_set_log_base(struct vhost_accel_dev *dev, u64 __user *argp)
 {
 	u64 base;
@@ -130,9 +114,9 @@ long vhost_accel_set_log_base(struct vhost_accel_dev *dev, u64 __user *argp)
 		return -EFAULT;
 	if (!vhost_accel_log_access_ok(dev, base, dev->mem))
 		return -EFAULT;
-	log_lock_vqs(dev);
+	vhost_accel_lock_vqs(dev);
 	dev->log_base = base;
-	log_unlock_vqs(dev);
+	vhost_accel_unlock_vqs(dev);
 	return 0;
 }
 
@@ -148,9 +132,9 @@ long vhost_accel_set_log_fd(struct vhost_accel_dev *dev, int __user *argp)
 		if (IS_ERR(ctx))
 			return PTR_ERR(ctx);
 	}
-	log_lock_vqs(dev);
+	vhost_accel_lock_vqs(dev);
 	swap(dev->log_ctx, ctx);
-	log_unlock_vqs(dev);
+	vhost_accel_unlock_vqs(dev);
 	if (ctx)
 		eventfd_ctx_put(ctx);
 	return 0;

@@ -147,7 +147,6 @@ out:
 static long vhost_accel_set_features(struct vhost_accel_dev *dev,
 				     u64 __user *argp)
 {
-	unsigned int i;
 	u64 features;
 	long ret = 0;
 
@@ -163,11 +162,9 @@ static long vhost_accel_set_features(struct vhost_accel_dev *dev,
 		goto out;
 	}
 	/* Queues read the features under their own mutex. */
-	for (i = 0; i < VHOST_ACCEL_NVQS; i++)
-		mutex_lock(&dev->vqs[i].mutex);
+	vhost_accel_lock_vqs(dev);
 	dev->features = features;
-	for (i = VHOST_ACCEL_NVQS; i-- > 0;)
-		mutex_unlock(&dev->vqs[i].mutex);
+	vhost_accel_unlock_vqs(dev);
 out:
 	mutex_unlock(&dev->mutex);
 	return ret;
@@ -219,14 +216,12 @@ static long vhost_accel_set_mem_table(struct vhost_accel_dev *dev,
 		if (running[i])
 			vhost_accel_backend_stop(dev, &dev->vqs[i]);
 	}
-	for (i = 0; i < VHOST_ACCEL_NVQS; i++)
-		mutex_lock(&dev->vqs[i].mutex);
+	vhost_accel_lock_vqs(dev);
 	old = dev->mem;
 	dev->mem = mem;
 	vhost_accel_mem_take_charge(mem, old);
 	dev->mem_table_set = true;
-	for (i = VHOST_ACCEL_NVQS; i-- > 0;)
-		mutex_unlock(&dev->vqs[i].mutex);
+	vhost_accel_unlock_vqs(dev);
 	/* Work already running may still use the old pages. */
 	vhost_accel_worker_flush(dev);
 	vhost_accel_mem_free(dev, old);

@@ -235,6 +235,8 @@ void vhost_accel_poll_start(struct vhost_accel_poll *poll, struct file *file);
 void vhost_accel_poll_stop(struct vhost_accel_poll *poll);
 
 /* vq.c */
+void vhost_accel_lock_vqs(struct vhost_accel_dev *dev);
+void vhost_accel_unlock_vqs(struct vhost_accel_dev *dev);
 void vhost_accel_vq_init(struct vhost_accel_dev *dev, unsigned int index);
 void vhost_accel_vq_reset(struct vhost_accel_vq *vq);
 long vhost_accel_vring_ioctl(struct vhost_accel_dev *dev, unsigned int cmd,

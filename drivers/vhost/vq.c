@@ -45,6 +45,29 @@ static void vq_dp_work(struct vhost_accel_work *work)
 	mutex_unlock(&vq->mutex);
 }
 
+/**
+ * vhost_accel_lock_vqs - take every queue's mutex, in index order
+ * @dev: the device, dev->mutex held
+ *
+ * For changes queues read under their own mutex (features, memory table,
+ * log).  The mutexes share a lock class: lockdep is told their order.
+ */
+void vhost_accel_lock_vqs(struct vhost_accel_dev *dev)
+{
+	unsigned int i;
+
+	for (i = 0; i < VHOST_ACCEL_NVQS; i++)
+		mutex_lock_nested(&dev->vqs[i].mutex, i);
+}
+
+void vhost_accel_unlock_vqs(struct vhost_accel_dev *dev)
+{
+	unsigned int i;
+
+	for (i = VHOST_ACCEL_NVQS; i-- > 0;)
+		mutex_unlock(&dev->vqs[i].mutex);
+}
+
 void vhost_accel_vq_init(struct vhost_accel_dev *dev, unsigned int index)
 {
 	struct vhost_accel_vq *vq = &dev->vqs[index];
