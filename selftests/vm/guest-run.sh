@@ -196,9 +196,11 @@ run_tests() {
 scan_dmesg() {
 	local bad taint leaks=
 	step "dmesg scan" 60
-	# Not the command line: "softlockup_panic=1" is no lockup.
-	# Nor kmemleak's banner on a debug kernel (check-debug.sh).
+	# Not the command line: "softlockup_panic=1" is no lockup, nor is
+	# its echo in the list of parameters passed to init (a kernel without
+	# the soft lockup detector, check-debug.sh's), nor kmemleak's banner.
 	bad=$(dmesg | grep -avi 'command line' |
+		grep -avE '^\[ *[0-9.]+\] +[a-z_]+=[0-9]+$' |
 		grep -av 'kmemleak: Kernel memory leak detector' | grep -aE "$DMESG_BAD")
 	taint=$(cat /proc/sys/kernel/tainted)
 	if [ -e /sys/kernel/debug/kmemleak ]; then
