@@ -19,8 +19,9 @@
 #
 # Usage: scripts/check-debug.sh [--build-only] [--only NAME...]
 # Environment: DEBUG_KERNEL_SRC (the tarball), DEBUG_JOBS (default nproc),
-# DEBUG_VM_TIMEOUT (default 7200 s: KASAN + lockdep under TCG is slow),
-# run.sh's VM_* variables.
+# DEBUG_VM_TIMEOUT (default 10800 s: KASAN + lockdep under TCG is slow),
+# DEBUG_TIME_SCALE (default 4: every test's time limit and its bounded
+# waits x 4, run.sh's VM_TIME_SCALE), run.sh's other VM_* variables.
 set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -28,7 +29,8 @@ OUT=$TOP/build/debug-kernel
 FRAGMENT=$TOP/selftests/vm/debug.config
 : "${DEBUG_KERNEL_SRC:=/usr/src/linux-source-6.1.tar.xz}"
 : "${DEBUG_JOBS:=$(nproc)}"
-: "${DEBUG_VM_TIMEOUT:=7200}"
+: "${DEBUG_VM_TIMEOUT:=10800}"
+: "${DEBUG_TIME_SCALE:=4}"
 
 BUILD_ONLY=0
 ONLY=()
@@ -139,7 +141,7 @@ done <"$MODLIST"
 
 # --- 5 the suite
 rc=0
-VM_MODULES_LIST=$MODLIST selftests/vm/run.sh --kdir "$SRCDIR" --moddir "$MODDIR" \
+VM_MODULES_LIST=$MODLIST VM_TIME_SCALE=$DEBUG_TIME_SCALE selftests/vm/run.sh --kdir "$SRCDIR" --moddir "$MODDIR" \
 	--timeout "$DEBUG_VM_TIMEOUT" ${ONLY[@]:+--only "${ONLY[@]}"} |
 	tee "$OUT/vm.tap" || rc=$?
 if ((rc == 0)); then

@@ -887,4 +887,4 @@ TEST(reference_datapath_vhost_net)
 	vg_close(&d);
 }
 
-TEST_HARNESS_MAIN
+VG_HARNESS_MAIN

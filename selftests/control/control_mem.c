@@ -488,4 +488,4 @@ TEST(lib_gpa_translation)
 	vg_mem_release(&d);
 }
 
-TEST_HARNESS_MAIN
+VG_HARNESS_MAIN

@@ -565,4 +565,4 @@ TEST(lib_worker_name)
 		EXPECT_TRUE(kthread);
 }
 
-TEST_HARNESS_MAIN
+VG_HARNESS_MAIN

@@ -375,4 +375,4 @@ TEST_F(stress, kick_burst)
 					       VT_GONE_WAIT_MS));
 }
 
-TEST_HARNESS_MAIN
+VG_HARNESS_MAIN

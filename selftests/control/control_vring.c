@@ -694,4 +694,4 @@ TEST_F(vring, kick_rebind)
 	close(old);
 }
 
-TEST_HARNESS_MAIN
+VG_HARNESS_MAIN

@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "vguest.h"
-#include "kselftest_harness.h"
+#include "vharness.h"
 
 /*
  * What /dev/vhost-accel answers to VHOST_NET_SET_BACKEND with a real
@@ -33,9 +33,9 @@
  */
 #define VT_ACCEL_BACKEND_ERRNO	EOPNOTSUPP
 
-/* Bounded waits; generous for QEMU TCG. */
-#define VT_KICK_WAIT_MS		2000
-#define VT_GONE_WAIT_MS		5000
+/* Bounded waits; generous for QEMU TCG, longer on a debug kernel. */
+#define VT_KICK_WAIT_MS		(2000 * vg_time_scale())
+#define VT_GONE_WAIT_MS		(5000 * vg_time_scale())
 
 #define VT_MODULE_DIR		"/sys/module/vhost_accel"
 #define VT_MAX_REGIONS_PARAM	VT_MODULE_DIR "/parameters/max_mem_regions"

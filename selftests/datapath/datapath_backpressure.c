@@ -1108,4 +1108,4 @@ TEST_F_TIMEOUT(bp, no_flow_control_drops_counted, 120)
 					       (struct vg_net *[]){ &self->g }, 1));
 }
 
-TEST_HARNESS_MAIN
+VG_HARNESS_MAIN

@@ -1622,4 +1622,4 @@ TEST_F_TIMEOUT(life, close_during_ioctls, 90)
 	vg_net_close(&self->g);
 }
 
-TEST_HARNESS_MAIN
+VG_HARNESS_MAIN

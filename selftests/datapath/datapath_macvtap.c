@@ -712,4 +712,4 @@ TEST_F_TIMEOUT(mvt, macvtap_deleted_while_bound, 60)
 	close_all(_metadata, self);
 }
 
-TEST_HARNESS_MAIN
+VG_HARNESS_MAIN

@@ -516,4 +516,4 @@ TEST_F_TIMEOUT(segs, rx_too_many_segments, 45)
 					       (struct vg_net *[]){ &self->g }, 1));
 }
 
-TEST_HARNESS_MAIN
+VG_HARNESS_MAIN

@@ -701,4 +701,4 @@ TEST_F_TIMEOUT(sec, mem_swap_tx_outside, 60)
 					       (struct vg_net *[]){ &self->g }, 1));
 }
 
-TEST_HARNESS_MAIN
+VG_HARNESS_MAIN

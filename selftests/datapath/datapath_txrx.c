@@ -563,4 +563,4 @@ TEST_F_TIMEOUT(txrx, stop_restart, 60)
 	close_check_vmlck(_metadata, self);
 }
 
-TEST_HARNESS_MAIN
+VG_HARNESS_MAIN

@@ -24,7 +24,7 @@
 
 #include "vguest.h"
 #include "vpeer.h"
-#include "kselftest_harness.h"
+#include "vharness.h"
 
 /*
  * Helpers of the test files name the harness's fixture types directly:
@@ -33,10 +33,14 @@
  * "FIXTURE_DATA(f) *self" as a multiplication).
  */
 
-/* Bounded waits, generous for QEMU TCG. */
-#define DP_WAIT_MS	5000	/* something that must happen */
+/*
+ * Bounded waits, generous for QEMU TCG; what must happen gets
+ * vg_time_scale() times longer on a debug kernel.  The quiet window is
+ * not scaled: a longer one only makes the test stricter and slower.
+ */
+#define DP_WAIT_MS	(5000 * vg_time_scale())	/* must happen */
 #define DP_QUIET_MS	300	/* window in which nothing may arrive */
-#define DP_VMLCK_MS	5000
+#define DP_VMLCK_MS	(5000 * vg_time_scale())
 
 #define DP_F_V1		VG_FBIT(VIRTIO_F_VERSION_1)
 #define DP_F_MRG	VG_FBIT(VIRTIO_NET_F_MRG_RXBUF)

@@ -73,5 +73,5 @@ mkdir -p "$(dirname "$OUT")"
 (cd "$stage" && find . -print0 | LC_ALL=C sort -z |
 	cpio --null -o -H newc --quiet) >"$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
-# e2e_qemu.sh boots /boot/vmlinuz-$(uname -r): the modules must match it.
+# lib.sh boots /boot/vmlinuz-<this KVER>: the modules must match it.
 echo "$KVER" >"$OUT.kver"

@@ -968,6 +968,26 @@ uint64_t vg_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+unsigned int vg_time_scale(void)
+{
+	static unsigned int scale;
+	const char *e;
+	char *end;
+	unsigned long v;
+
+	if (scale)
+		return scale;
+	scale = 1;
+	e = getenv("VG_TIME_SCALE");
+	if (e && *e) {
+		errno = 0;
+		v = strtoul(e, &end, 10);
+		if (!errno && !*end && v >= 1 && v <= 20)
+			scale = (unsigned int)v;
+	}
+	return scale;
+}
+
 void vg_sleep_ms(unsigned int ms)
 {
 	struct timespec ts = {

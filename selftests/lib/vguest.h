@@ -472,6 +472,13 @@ int vg_vq_set_log(struct vg_dev *d, unsigned int idx, bool on);
 
 uint64_t vg_now_ms(void);
 void vg_sleep_ms(unsigned int ms);
+/*
+ * VG_TIME_SCALE=N in the environment (an integer, 1..20; 1 when unset or
+ * invalid): every "must happen within" bound of the tests is N times
+ * longer.  A debug kernel (KASAN, lockdep) under TCG runs the same work
+ * several times slower; scripts/check-debug.sh sets it.
+ */
+unsigned int vg_time_scale(void);
 /* Value of "<key>:" in /proc/self/status, in kB (VmLck, VmPin, ...). */
 int vg_proc_status_kb(const char *key, uint64_t *kb);
 int vg_vmlck_kb(uint64_t *kb);

@@ -25,9 +25,12 @@ VMTEST_ONLY=
 VMTEST_TESTS_LIST=$PROJ/selftests/tests.list
 VMTEST_TESTS_DIR=$PROJ/selftests/build
 VMTEST_MODULES_LIST=$PROJ/selftests/vm/modules.list
+VMTEST_TIME_SCALE=1
 # shellcheck disable=SC1090
 [ -n "${1:-}" ] && [ -r "$1" ] && . "$1"
 PROJ=${VMTEST_PROJ:-$PROJ}
+# The test binaries stretch their own waits by the same factor (vharness.h).
+export VG_TIME_SCALE=$VMTEST_TIME_SCALE
 
 # In-tree modules the tests use: vhost-net side by side with ours, and the
 # tap/macvtap/veth plumbing.
@@ -189,7 +192,7 @@ run_tests() {
 			fail "$name # bad timeout '$limit' in $VMTEST_TESTS_LIST"
 			continue
 		}
-		run_test "$name" "$limit"
+		run_test "$name" "$((limit * VMTEST_TIME_SCALE))"
 	done < <(cat "$VMTEST_TESTS_LIST")
 }
 

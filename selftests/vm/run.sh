@@ -39,6 +39,7 @@ ONLY=()
 : "${VM_GRACE:=30}"		# slack on top of each guest-announced step limit
 : "${VM_CONSOLE:=0}"		# 1: echo the console live on stderr
 : "${VM_APPEND:=}"		# extra kernel command line
+: "${VM_TIME_SCALE:=1}"		# test time limits x N (a debug kernel)
 : "${VM_TESTS_LIST:=$PROJ/selftests/tests.list}"
 : "${VM_TESTS_DIR:=$PROJ/selftests/build}"
 : "${VM_MODULES_LIST:=$SELF_DIR/modules.list}"
@@ -481,6 +482,9 @@ parse_args() {
 	[ -z "$BUILD_OK" ] || [[ $BUILD_OK =~ ^-?[0-9]+$ ]] || die_usage "--build-ok wants a number"
 	case $VM_ROOT in overlay | bind) ;; *) die_usage "VM_ROOT must be overlay or bind" ;; esac
 	[[ $VM_BOOT_TIMEOUT =~ ^[0-9]+$ ]] || die_usage "VM_BOOT_TIMEOUT wants seconds"
+	if ! [[ $VM_TIME_SCALE =~ ^[1-9][0-9]?$ ]] || ((VM_TIME_SCALE > 20)); then
+		die_usage "VM_TIME_SCALE wants an integer from 1 to 20"
+	fi
 	[[ $VM_GRACE =~ ^[0-9]+$ ]] || die_usage "VM_GRACE wants seconds"
 	# The guest sees the same paths, but not our working directory.
 	VM_TESTS_LIST=$(realpath -m "$VM_TESTS_LIST")
@@ -519,6 +523,7 @@ write_run_conf() {
 		printf 'VMTEST_TESTS_DIR=%q\n' "$VM_TESTS_DIR"
 		printf 'VMTEST_MODULES_LIST=%q\n' "$VM_MODULES_LIST"
 		printf 'VMTEST_PROJ=%q\n' "$PROJ"
+		printf 'VMTEST_TIME_SCALE=%q\n' "$VM_TIME_SCALE"
 	} >"$RUN_CONF"
 }
 
