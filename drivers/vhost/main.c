@@ -189,7 +189,7 @@ static long vhost_accel_set_mem_table(struct vhost_accel_dev *dev,
 				      struct vhost_memory __user *argp)
 {
 	struct vhost_accel_mem *mem, *old;
-	bool running[VHOST_ACCEL_NVQS];
+	bool running[VHOST_ACCEL_NVQS], broken[VHOST_ACCEL_NVQS];
 	unsigned int i;
 	long ret;
 
@@ -215,6 +215,8 @@ static long vhost_accel_set_mem_table(struct vhost_accel_dev *dev,
 		running[i] = dev->vqs[i].backend;
 		if (running[i])
 			vhost_accel_backend_stop(dev, &dev->vqs[i]);
+		/* Stopped, so no worker changes it: a swap is no reset. */
+		broken[i] = dev->vqs[i].broken;
 	}
 	vhost_accel_lock_vqs(dev);
 	old = dev->mem;
@@ -226,7 +228,8 @@ static long vhost_accel_set_mem_table(struct vhost_accel_dev *dev,
 	vhost_accel_worker_flush(dev);
 	vhost_accel_mem_free(dev, old);
 	for (i = 0; i < VHOST_ACCEL_NVQS; i++)
-		if (running[i] && vhost_accel_backend_start(dev, &dev->vqs[i]))
+		if (running[i] &&
+		    vhost_accel_backend_start(dev, &dev->vqs[i], broken[i]))
 			vhost_accel_vq_signal_err(&dev->vqs[i]);
 	return 0;
 
@@ -272,7 +275,7 @@ static long vhost_accel_set_backend(struct vhost_accel_dev *dev,
 	fput(file);
 	if (ret)
 		return ret;
-	return vhost_accel_backend_start(dev, vq);
+	return vhost_accel_backend_start(dev, vq, false);
 }
 
 /**

@@ -493,12 +493,15 @@ static int binding_refresh(struct vhost_accel_binding *b)
  * vhost_accel_backend_start - start a queue's datapath
  * @dev: the device, dev->mutex held
  * @vq: the queue; its rings were checked against the memory table
+ * @stay_broken: a restart of a queue a guest error had stopped (memory
+ *	table swap): set up everything, but leave it stopped until
+ *	SET_BACKEND or a new vring base, as before the swap
  *
  * Return: 0, -EOPNOTSUPP when not bound to a NIC, -EFAULT for rings the
  * device cannot reach, -EBUSY, -ENOMEM.
  */
 int vhost_accel_backend_start(struct vhost_accel_dev *dev,
-			      struct vhost_accel_vq *vq)
+			      struct vhost_accel_vq *vq, bool stay_broken)
 {
 	struct vhost_accel_binding *b;
 	int ret;
@@ -526,6 +529,7 @@ int vhost_accel_backend_start(struct vhost_accel_dev *dev,
 		vq->backend_merge = b->attach_flags &
 				    VHOST_ACCEL_ATTACH_RX_MERGE;
 		vq->backend = b;
+		vq->broken = stay_broken;
 		vhost_accel_dp_queue(vq);
 	}
 	mutex_unlock(&vq->mutex);

@@ -298,7 +298,7 @@ void vhost_accel_nic_exit(void);
 void vhost_accel_unbind_idle_tap(struct vhost_accel_dev *dev);
 void vhost_accel_detach_work(struct work_struct *work);
 int vhost_accel_backend_start(struct vhost_accel_dev *dev,
-			      struct vhost_accel_vq *vq);
+			      struct vhost_accel_vq *vq, bool stay_broken);
 void vhost_accel_backend_stop(struct vhost_accel_dev *dev,
 			      struct vhost_accel_vq *vq);
 bool vhost_accel_is_bound(struct vhost_accel_dev *dev);

@@ -18,11 +18,16 @@
  * are not adjacent in the process), bad (one of the malformations of
  * datapath_malformed.c, or straddling the end of guest memory) or grey
  * (random addresses, lengths, flags, next, heads, nested and garbage
- * indirect tables).  Some batches also rewrite their descriptors and the
- * avail index while the worker reads them.  Oracle per batch:
+ * indirect tables).  Some batches also rewrite their descriptors, the
+ * avail index and the used ring (entries, flags, index) while the worker
+ * works on them; some swap A's memory table while the queue runs, for the
+ * same regions in another order (which must change nothing) or for a
+ * table without the two extra regions (chains there become bad).
+ * Oracle per batch:
  *   - within a bounded wait either every published chain came back used
  *     (TX) / was taken by the NIC (RX), or the queue stopped: its error
- *     eventfd fired and stats errors went up by exactly one;
+ *     eventfd fired and stats errors went up by exactly one (a memory
+ *     table swap leaves a stopped queue stopped: no second error);
  *   - a batch with a bad chain always stops the queue; one without bad
  *     and grey chains never does;
  *   - every test frame reaching the peer is intact (except in racing
@@ -38,15 +43,13 @@
  * Ioctl cases: episodes of IOCTL_EPISODE steps on a fresh fd, half of
  * them on a device set up and started on the NIC first: random ioctls
  * with random arguments (every request we accept plus unknown ones),
- * memory-table swaps, random closes and reopens, forks using the fd.
+ * memory-table swaps, random closes and reopens, forks using the fd, and
+ * NIC add/remove: a second nicsim instance (the churn NIC) that episodes
+ * bind to and that is deleted and re-created under their bound, running
+ * devices (every episode starts with it present, so replays match).
  * Oracle: every ioctl returns 0 or an errno from a known list, nothing
- * hangs (alarm), the child of a fork exits.
- *
- * Unfinished: NIC add/remove is only SET_NIC to random ifindexes (and 0)
- * in the ioctl episodes, no nicsim instance is created or deleted under a
- * bound device; A's memory table is not swapped while its rings run (the
- * episodes' started devices get theirs swapped); the used ring is not
- * rewritten under the worker, only descriptors and the avail index.
+ * hangs (alarm), the child of a fork exits, deleting and re-creating the
+ * NIC succeeds.
  *
  * At the end: VmLck is back at its value before the first device, the
  * number of devices in debugfs is back, and a fresh device moves a frame
@@ -72,6 +75,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
+#include <net/if.h>
 
 #include "vguest.h"
 #include "vpeer.h"
@@ -87,7 +91,7 @@
 #define IOCTL_EPISODE	64	/* ioctl cases per fresh fd */
 #define BLOCK		4096	/* cases of one kind in --mode all */
 #define HDR		12
-#define WAIT_MS		5000
+#define WAIT_MS		(5000 * (int)vg_time_scale())
 #define MEMLOCK		(1ULL << 30)
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define ERR_ONLY	(~0U)	/* wait for the error eventfd only */
@@ -132,6 +136,10 @@ struct fz {
 
 	uint16_t ai[2], lu[2];
 	uint64_t errs[2];	/* errors the device must have counted */
+
+	char churn_name[VP_IFNAMSIZ];	/* the NIC episodes delete */
+	int churn_ifindex;		/* 0 while deleted */
+	uint64_t nic_adds, nic_dels, mem_swaps;
 	uint32_t b_seq;
 
 	uint64_t done, failures, ring_cases, ioctl_cases, batches, broken;
@@ -389,6 +397,7 @@ struct batch {
 	unsigned int q, n;
 	uint64_t first;
 	bool racing, has_bad, has_grey, avail_jump;
+	enum { SWAP_NONE, SWAP_SAME, SWAP_SHRINK } swap;
 	unsigned int ndesc;
 	struct chain c[RING_BATCH];
 };
@@ -738,6 +747,8 @@ static void batch_gen(struct fz *f, struct rng *r, struct batch *b,
 			break;
 		}
 	}
+	if (chance(r, 3))
+		b->swap = chance(r, 50) ? SWAP_SAME : SWAP_SHRINK;
 }
 
 static void batch_publish(struct fz *f, struct rng *r, struct batch *b)
@@ -758,6 +769,54 @@ static void batch_publish(struct fz *f, struct rng *r, struct batch *b)
 	__atomic_store_n(&vq->avail->idx, htole16(*ai), __ATOMIC_RELEASE);
 }
 
+/*
+ * Put garbage in used->idx for a moment.  The device keeps its own count
+ * and must not read this back while the queue runs; the exchange and the
+ * compare-and-swap keep whatever the device stored meanwhile, so only a
+ * device that trusts the guest's used->idx can go wrong.
+ */
+static void race_used_idx(struct vg_vq *vq, struct rng *r)
+{
+	uint16_t junk = (uint16_t)rnd(r), old;
+
+	old = __atomic_exchange_n(&vq->used->idx, junk, __ATOMIC_SEQ_CST);
+	vg_sleep_ms(below(r, 2));
+	__atomic_compare_exchange_n(&vq->used->idx, &junk, old, false,
+				    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * SET_MEM_TABLE on A while @b runs: the same regions with the first and
+ * the last exchanged, or the table without the two extra regions (made
+ * whole again after the batch by a_table_restore()).  0 or -errno.
+ */
+static int a_table_swap(struct fz *f, const struct batch *b)
+{
+	struct vg_dev *d = &f->a.d;
+	struct vg_region t;
+	int r;
+
+	f->mem_swaps++;
+	if (b->swap == SWAP_SHRINK) {
+		d->nregions -= 2;
+		r = vg_set_mem_table(d);
+		d->nregions += 2;
+		return r;
+	}
+	t = d->region[0];
+	d->region[0] = d->region[d->nregions - 1];
+	d->region[d->nregions - 1] = t;
+	r = vg_set_mem_table(d);
+	d->region[d->nregions - 1] = d->region[0];
+	d->region[0] = t;
+	return r;
+}
+
+static int a_table_restore(struct fz *f, const struct batch *b)
+{
+	return b->swap == SWAP_SHRINK ? vg_set_mem_table(&f->a.d) : 0;
+}
+
 /* Rewrite what the worker may be reading right now. */
 static void batch_race(struct fz *f, struct rng *r, struct batch *b)
 {
@@ -768,7 +827,7 @@ static void batch_race(struct fz *f, struct rng *r, struct batch *b)
 	for (i = 0; i < k; i++) {
 		unsigned int x = below(r, b->ndesc ? b->ndesc : 1);
 
-		switch (below(r, 4)) {
+		switch (below(r, 6)) {
 		case 0:
 			vq->desc[x].len = htole32(grey_len(r));
 			break;
@@ -784,6 +843,16 @@ static void batch_race(struct fz *f, struct rng *r, struct batch *b)
 					 __ATOMIC_RELEASE);
 			__atomic_store_n(&vq->avail->idx, htole16(ai),
 					 __ATOMIC_RELEASE);
+			break;
+		case 4:
+			/* an entry the device may be about to write, flags */
+			x = (f->lu[b->q] + below(r, b->n + 1)) & (NUM - 1);
+			vq->used->ring[x].id = htole32((uint32_t)rnd(r));
+			vq->used->ring[x].len = htole32((uint32_t)rnd(r));
+			vq->used->flags = htole16((uint16_t)rnd(r));
+			break;
+		case 5:
+			race_used_idx(vq, r);
 			break;
 		}
 	}
@@ -1043,6 +1112,12 @@ static void ring_batch(struct fz *f, uint64_t first, unsigned int n)
 	vg_vq_kick(&f->a.d, b->q);
 	if (b->racing)
 		batch_race(f, &r, b);
+	if (b->swap) {
+		rc = a_table_swap(f, b);
+		if (rc)
+			failf(f, first, "SET_MEM_TABLE on the running device: %s",
+			      strerror(-rc));
+	}
 	want = b->has_bad ? ERR_ONLY : b->n;
 	rc = b->q == VG_VQ_TX ? wait_tx(f, b->q, want, &err) :
 	     wait_rx(f, &s0, want, &err);
@@ -1054,7 +1129,8 @@ static void ring_batch(struct fz *f, uint64_t first, unsigned int n)
 	} else if (b->has_bad && !err) {
 		failf(f, first, "%s batch with a bad chain did not stop the queue",
 		      b->q ? "TX" : "RX");
-	} else if (err && !b->has_bad && !b->has_grey && !b->racing) {
+	} else if (err && !b->has_bad && !b->has_grey && !b->racing &&
+		   b->swap != SWAP_SHRINK) {
 		failf(f, first, "%s batch of valid chains stopped the queue",
 		      b->q ? "TX" : "RX");
 	}
@@ -1092,6 +1168,9 @@ static void ring_batch(struct fz *f, uint64_t first, unsigned int n)
 	if (canaries_ok(f))
 		failf(f, first, "canary page %d outside guest memory written",
 		      -canaries_ok(f));
+	rc = a_table_restore(f, b);
+	if (rc)
+		failf(f, first, "restoring A's memory table: %s", strerror(-rc));
 	/*
 	 * Rx always: the NIC keeps posted buffers; Tx when stopped, or when
 	 * the device may have read a raced avail index past ours.
@@ -1213,6 +1292,7 @@ static bool errno_ok(int e)
 struct ep {
 	struct vg_net g;
 	bool net;		/* g set up through vg_net_open */
+	bool churn;		/* on the churn NIC, which may be deleted */
 	int fd;
 	int efd[3];
 	uint8_t *mem;		/* 1 MiB the random tables may point at */
@@ -1310,7 +1390,8 @@ static int ep_step(struct fz *f, struct rng *r, struct ep *e)
 		return vg_xioctl(fd, VHOST_ACCEL_GET_STATS, &st);
 	}
 	case 14: {
-		int ifindex = chance(r, 50) ? f->nic.ifindex :
+		int ifindex = chance(r, 40) ? f->nic.ifindex :
+			      chance(r, 30) ? f->churn_ifindex :
 			      chance(r, 50) ? 0 : (int)below(r, 64);
 		struct vg_dev d = { .fd = fd };
 
@@ -1400,10 +1481,48 @@ static void ep_fork(struct fz *f, struct rng *r, struct ep *e, uint64_t kase)
 		failf(f, kase, "forked child died (status %#x)", st);
 }
 
+/*
+ * The churn NIC: a nicsim instance of its own (no peer namespace: nothing
+ * is sent on it) that episodes bind devices to and delete under them.
+ */
+static int churn_add(struct fz *f)
+{
+	int r = vp_nl_link_add(f->churn_name, "nicsim");
+
+	if (r)
+		return r;
+	f->churn_ifindex = (int)if_nametoindex(f->churn_name);
+	if (!f->churn_ifindex)
+		return -ENODEV;
+	f->nic_adds++;
+	return vp_nl_link_set(f->churn_ifindex, 1, 0, -1, -1);
+}
+
+static int churn_del(struct fz *f)
+{
+	int r = vp_nl_link_del(f->churn_ifindex);
+
+	f->churn_ifindex = 0;
+	if (!r)
+		f->nic_dels++;
+	return r;
+}
+
+/* Delete the churn NIC, or add it back; the episode's device stays. */
+static void churn_step(struct fz *f, uint64_t kase)
+{
+	const char *what = f->churn_ifindex ? "deleting" : "adding";
+	int r = f->churn_ifindex ? churn_del(f) : churn_add(f);
+
+	if (r)
+		failf(f, kase, "%s the churn NIC: %s", what, strerror(-r));
+}
+
 static int ep_open(struct fz *f, struct rng *r, struct ep *e)
 {
 	struct vg_net_cfg cfg;
 	uint8_t mac[6] = { 0x06, 0x66, 0, 0, 0, 0 };
+	int ifindex;
 
 	e->net = chance(r, 50);
 	if (e->net) {
@@ -1416,7 +1535,8 @@ static int ep_open(struct fz *f, struct rng *r, struct ep *e)
 			return -EIO;
 		mac[4] = (uint8_t)(f->episodes >> 8);
 		mac[5] = (uint8_t)f->episodes;
-		if (chance(r, 70) && !vg_net_bind(&e->g, f->nic.ifindex, mac, 0))
+		ifindex = e->churn ? f->churn_ifindex : f->nic.ifindex;
+		if (chance(r, 70) && !vg_net_bind(&e->g, ifindex, mac, 0))
 			vg_net_start(&e->g, -1);
 		e->fd = e->g.d.fd;
 		return 0;
@@ -1447,10 +1567,14 @@ static void ioctl_episode(struct fz *f, uint64_t first, unsigned int n)
 	if (!e)
 		return;
 	alarm_case = first;
+	/* every episode starts with the churn NIC there: replays match */
+	if (!f->churn_ifindex && churn_add(f))
+		failf(f, first, "re-creating the churn NIC failed");
 	e->mem = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	for (k = 0; k < 3; k++)
 		e->efd[k] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	e->churn = chance(&r, 12);
 	if (e->mem == MAP_FAILED || ep_open(f, &r, e)) {
 		failf(f, first, "opening the episode's device failed");
 		goto out;
@@ -1461,6 +1585,9 @@ static void ioctl_episode(struct fz *f, uint64_t first, unsigned int n)
 		alarm_case = kase;
 		if (chance(&r, 1)) {
 			ep_fork(f, &r, e, kase);
+		} else if (e->churn && chance(&r, 3)) {
+			/* a netdev's removal is slow: few episodes do it */
+			churn_step(f, kase);
 		} else if (chance(&r, 2)) {
 			/* close and reopen: the old device goes away */
 			ep_close(e);
@@ -1625,6 +1752,14 @@ static int setup(struct fz *f, char *why, size_t wl)
 		snprintf(why, wl, "nicsim instance: %s", f->nic.err);
 		return -1;
 	}
+	snprintf(f->churn_name, sizeof(f->churn_name), VP_NAME_PREFIX "%dy",
+		 (int)getpid());
+	r = churn_add(f);
+	if (r) {
+		snprintf(why, wl, "churn NIC %s: %s", f->churn_name,
+			 strerror(-r));
+		return -1;
+	}
 	f->pkt = vp_packet_open(&f->nic, VP_ETH_P_TEST, VP_PKT_AUXDATA);
 	if (f->pkt < 0) {
 		snprintf(why, wl, "AF_PACKET: %s", strerror(-f->pkt));
@@ -1747,6 +1882,8 @@ int main(int argc, char **argv)
 	       f->ring_cases, f->batches, f->broken, f->frames_ok,
 	       f->rx_frames_ok, f->ring_ms, f->ioctl_cases, f->episodes,
 	       f->ioctl_ms);
+	printf("# %" PRIu64 " memory table swaps under a running queue, churn NIC deleted %" PRIu64 " and added %" PRIu64 " times\n",
+	       f->mem_swaps, f->nic_dels, f->nic_adds);
 	printf("# rate: %.0f cases/s overall, ring %.0f/s, ioctl %.0f/s\n",
 	       t0 ? f->done * 1000.0 / t0 : 0.0,
 	       f->ring_ms ? f->ring_cases * 1000.0 / f->ring_ms : 0.0,
@@ -1764,6 +1901,8 @@ int main(int argc, char **argv)
 		vg_net_close(&f->b);
 	if (f->pkt >= 0)
 		close(f->pkt);
+	if (f->churn_ifindex)
+		churn_del(f);
 	vp_nic_destroy(&f->nic);
 	printf("fuzz: %" PRIu64 " cases, seed %" PRIu64 ", %" PRIu64
 	       " failures\n", f->done, f->seed, f->failures);
