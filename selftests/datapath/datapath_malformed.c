@@ -316,6 +316,16 @@ static void run_bad(struct __test_metadata *_metadata, struct _test_data_bad *se
 		EXPECT_EQ(0, dp_guest_quiet(&self->a, DP_QUIET_MS))
 			TH_LOG("a broken Rx queue still delivers");
 	}
+
+	/*
+	 * A memory table swap stops and restarts both queues: the running
+	 * one carries on, the broken one stays stopped (no second error).
+	 */
+	ASSERT_EQ(0, vg_set_mem_table(&self->a.d));
+	EXPECT_EQ(-ETIMEDOUT, vg_vq_wait_err(&self->a.d, q, DP_QUIET_MS))
+		TH_LOG("the swap restarted the broken queue");
+	exchange(_metadata, self, &self->a, self->mac_a, o == VG_VQ_TX,
+		 o == VG_VQ_RX, 6, "A, other queue, after a table swap");
 	EXPECT_EQ(used, vg_vq_used_idx(&self->a.d, q));
 	ASSERT_EQ(0, vg_get_stats(&self->a.d, &st));
 	EXPECT_EQ(1ULL, st.vq[q].errors) TH_LOG("errors counted again");
