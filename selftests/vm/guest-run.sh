@@ -108,6 +108,11 @@ load_ours() {
 		if run_case "insmod $name" 120 insmod "$path" $params; then
 			LOADED+=("$name")
 		fi
+		# Tests that unload the reference NIC load it again from here
+		# (a debug kernel's run has its own build of it).
+		if [ "$name" = nicsim ]; then
+			export VP_NICSIM_KO=$path NICSIM_KO=$path
+		fi
 	done <"$VMTEST_MODULES_LIST"
 }
 
