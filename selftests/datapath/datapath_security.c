@@ -8,7 +8,8 @@
  *  - VHOST_ACCEL_SET_NIC needs CAP_NET_ADMIN over the NIC's network
  *    namespace: EPERM without the capability, and EPERM for the root of
  *    a fresh user namespace (all capabilities, but over its own
- *    namespace only);
+ *    namespace only); and it works for the root of a user namespace
+ *    that owns the network namespace the NIC was moved into;
  *  - a process holding the fd that is not the owner (a forked child, or
  *    an unrelated process that got the fd over a unix socket) gets EPERM
  *    from every ioctl vhost-net checks the owner for, EBUSY from
@@ -34,6 +35,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <net/if.h>
 #include <linux/capability.h>
 
 #include "dptest.h"
@@ -329,6 +331,128 @@ TEST_F_TIMEOUT(sec, set_nic_without_cap_net_admin, 60)
 TEST_F_TIMEOUT(sec, set_nic_from_user_namespace, 60)
 {
 	sec_bind_case(_metadata, self, true);
+}
+
+/*
+ * The positive side of ns_capable(): a user namespace's root binds to a
+ * NIC in a network namespace of its own.  The child opens and sets up
+ * the device as root, then makes the two namespaces; the parent (root in
+ * the initial ones) moves a NIC of its own in; the child brings it up and
+ * binds and starts the device there.
+ */
+struct sec_netns_nic {
+	int made[2];		/* child -> parent: namespaces made */
+	int moved[2];		/* parent -> child: 1, the NIC is in */
+	char name[IFNAMSIZ];
+	const uint8_t *mac;
+};
+
+static int sec_bind_own_netns(struct sec_shared *sh, void *arg)
+{
+	struct sec_netns_nic *u = arg;
+	struct vg_net g;
+	char c = 0;
+	int r, ifindex;
+
+	memset(&g, 0, sizeof(g));
+	r = vg_net_open(&g, VG_DEV_ACCEL, &sec_cfg);
+	if (r)
+		SEC_FAIL(sh, "guest setup: %s", dp_strerr(r));
+	/* see sec_bind_unprivileged() for the chroot */
+	if (chroot("/proc/1/root") || chdir("/"))
+		SEC_FAIL(sh, "leaving the chroot: %s", strerror(errno));
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNET))
+		SEC_FAIL(sh, "unshare(CLONE_NEWUSER | CLONE_NEWNET): %s",
+			 strerror(errno));
+	if (write(u->made[1], &c, 1) != 1 || read(u->moved[0], &c, 1) != 1 ||
+	    c != 1)
+		SEC_FAIL(sh, "the NIC was not moved into the new namespace");
+	ifindex = (int)if_nametoindex(u->name);
+	if (!ifindex)
+		SEC_FAIL(sh, "no %s in the new namespace", u->name);
+	r = vp_nl_link_set(ifindex, 1, 0, -1, -1);
+	if (r)
+		SEC_FAIL(sh, "%s up, as the namespace's root: %s", u->name,
+			 dp_strerr(r));
+	r = vg_net_bind(&g, ifindex, u->mac, 0);
+	if (r)
+		SEC_FAIL(sh, "SET_NIC as root of the user namespace owning the NIC's: %s",
+			 dp_strerr(r));
+	r = vg_net_start(&g, -1);
+	if (r)
+		SEC_FAIL(sh, "SET_BACKEND after that bind: %s", dp_strerr(r));
+	vg_net_close(&g);
+	return 0;
+}
+
+/* The parent's half: move the NIC into @pid's network namespace. */
+static int sec_move_nic(int ifindex, pid_t pid)
+{
+	char path[64];
+	int nsfd, r;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+	nsfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (nsfd < 0)
+		return -errno;
+	r = vp_nl_link_set(ifindex, -1, 0, nsfd, -1);
+	close(nsfd);
+	return r;
+}
+
+TEST_F_TIMEOUT(sec, set_nic_in_user_namespace_netns, 60)
+{
+	struct sec_netns_nic u = { .mac = self->mac };
+	char peer[IFNAMSIZ], c = 0;
+	uint64_t deadline;
+	int ifindex, r = -1, status;
+	pid_t pid;
+
+	snprintf(u.name, sizeof(u.name), VP_NAME_PREFIX "%du", (int)getpid());
+	snprintf(peer, sizeof(peer), "%.14sp", u.name);
+	ASSERT_EQ(0, vp_nl_link_add(u.name, "nicsim"));
+	ifindex = (int)if_nametoindex(u.name);
+	ASSERT_NE(0, ifindex);
+	/* the wire's far end stays here, up: the NIC has carrier */
+	EXPECT_EQ(0, vp_nl_link_set((int)if_nametoindex(peer), 1, 0, -1, -1));
+	ASSERT_EQ(0, pipe(u.made));
+	ASSERT_EQ(0, pipe(u.moved));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		close(u.made[0]);
+		close(u.moved[1]);
+		_exit(sec_bind_own_netns(self->sh, &u));
+	}
+	close(u.made[1]);
+	close(u.moved[0]);
+	if (read(u.made[0], &c, 1) == 1) {
+		r = sec_move_nic(ifindex, pid);
+		c = !r;
+		EXPECT_EQ(1, (int)write(u.moved[1], &c, 1));
+	}
+	close(u.made[0]);
+	close(u.moved[1]);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, r) TH_LOG("moving %s: %s", u.name, dp_strerr(r));
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status))
+		TH_LOG("%s", self->sh->why);
+	if (r) {
+		vp_nl_link_del(ifindex);
+		return;
+	}
+	/*
+	 * The namespace dies with the child and, like hardware, the NIC
+	 * comes back here (nicsim's netns_refund), free to be deleted.
+	 */
+	deadline = vg_now_ms() + 2 * DP_WAIT_MS;
+	while (!(ifindex = (int)if_nametoindex(u.name)) &&
+	       vg_now_ms() < deadline)
+		vg_sleep_ms(20);
+	ASSERT_NE(0, ifindex)
+		TH_LOG("%s did not come back from the dead namespace", u.name);
+	EXPECT_EQ(0, vp_nl_link_del(ifindex));
+	EXPECT_EQ(0U, if_nametoindex(peer));
 }
 
 /* ---- a process holding the fd that is not the owner ---- */
