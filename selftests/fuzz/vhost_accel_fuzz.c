@@ -1059,6 +1059,8 @@ static void rx_frames(struct fz *f, struct batch *b, uint64_t kase)
 		if (wait_tx(f, VG_VQ_RX, 1, &err) || err) {
 			failf(f, kase, "RX: frame %u of %u %s", i, b->n,
 			      err ? "broke the queue" : "never arrived");
+			/* one failure, not one per later batch */
+			f->errs[VG_VQ_RX] += err;
 			goto out;
 		}
 		id = le32toh(vq->used->ring[f->lu[0] & (NUM - 1)].id);
@@ -1117,6 +1119,13 @@ static void ring_batch(struct fz *f, uint64_t first, unsigned int n)
 		if (rc)
 			failf(f, first, "SET_MEM_TABLE on the running device: %s",
 			      strerror(-rc));
+		/*
+		 * The swap took back what the NIC held and the restart posts
+		 * it again: count the posts from here, or buffers posted
+		 * before the swap would pass for the batch.
+		 */
+		if (b->q == VG_VQ_RX && read_stats(f, &s0, b->q))
+			failf(f, first, "GET_STATS failed");
 	}
 	want = b->has_bad ? ERR_ONLY : b->n;
 	rc = b->q == VG_VQ_TX ? wait_tx(f, b->q, want, &err) :
