@@ -95,6 +95,7 @@
 #define MEMLOCK		(1ULL << 30)
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define ERR_ONLY	(~0U)	/* wait for the error eventfd only */
+#define ALL_TAKEN	(~1U)	/* wait_rx: every chain taken (or error) */
 
 /* A's spare memory in region 0 (XMEM): frames, junk, indirect tables */
 #define XMEM		(1024 * 1024)
@@ -978,18 +979,35 @@ static int wait_tx(struct fz *f, unsigned int q, unsigned int want,
 	}
 }
 
-/* Rx: wait until the NIC took @want chains (or dropped them), or error. */
+/*
+ * Rx: wait until the NIC took @want chains (or dropped them), or error.
+ * ALL_TAKEN: until the device's avail index (GET_VRING_BASE, read under
+ * the queue's lock) reached ours: after a memory table swap, which took
+ * back what the NIC held and posts it again, the post counter cannot
+ * tell which posts came after the swap.
+ */
 static int wait_rx(struct fz *f, const struct vhost_accel_vq_stats *s0,
 		   unsigned int want, bool *err)
 {
 	uint64_t deadline = vg_now_ms() + WAIT_MS;
 	struct vhost_accel_vq_stats s;
+	unsigned int base;
 
 	*err = false;
 	for (;;) {
 		if (!vg_vq_wait_err(&f->a.d, VG_VQ_RX, 0)) {
 			*err = true;
 			return 0;
+		}
+		if (want == ALL_TAKEN) {
+			if (vg_get_vring_base(&f->a.d, VG_VQ_RX, &base))
+				return -EIO;
+			if ((uint16_t)base == f->ai[VG_VQ_RX])
+				return 0;
+			if (vg_now_ms() >= deadline)
+				return -ETIMEDOUT;
+			vg_sleep_ms(1);
+			continue;
 		}
 		if (read_stats(f, &s, VG_VQ_RX))
 			return -EIO;
@@ -1119,15 +1137,10 @@ static void ring_batch(struct fz *f, uint64_t first, unsigned int n)
 		if (rc)
 			failf(f, first, "SET_MEM_TABLE on the running device: %s",
 			      strerror(-rc));
-		/*
-		 * The swap took back what the NIC held and the restart posts
-		 * it again: count the posts from here, or buffers posted
-		 * before the swap would pass for the batch.
-		 */
-		if (b->q == VG_VQ_RX && read_stats(f, &s0, b->q))
-			failf(f, first, "GET_STATS failed");
 	}
 	want = b->has_bad ? ERR_ONLY : b->n;
+	if (b->q == VG_VQ_RX && b->swap && want != ERR_ONLY)
+		want = ALL_TAKEN;
 	rc = b->q == VG_VQ_TX ? wait_tx(f, b->q, want, &err) :
 	     wait_rx(f, &s0, want, &err);
 	if (rc) {
