@@ -49,8 +49,9 @@
 #define LC_RX_WINDOW	128	/* peer frames ahead of the guest */
 #define LC_STALL_MS	20	/* peer: in-flight frames this old are lost */
 #define LC_FLOW		200	/* frames each way that make "traffic flows" */
-#define LC_FLOW_MS	20000
-#define LC_EVENT_MS	300	/* traffic keeps going this long after an event */
+/* These two grow with VG_TIME_SCALE: frames in flight land later there. */
+#define LC_FLOW_MS	(20000 * vg_time_scale())
+#define LC_EVENT_MS	(300 * vg_time_scale())	/* traffic goes on this long after an event */
 
 #define VHOST_DEBUGFS	"/sys/kernel/debug/vhost-accel"
 #define NICSIM_DEBUGFS	"/sys/kernel/debug/nicsim"
