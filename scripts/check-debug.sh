@@ -21,7 +21,10 @@
 # Environment: DEBUG_KERNEL_SRC (the tarball), DEBUG_JOBS (default nproc),
 # DEBUG_VM_TIMEOUT (default 10800 s: KASAN + lockdep under TCG is slow),
 # DEBUG_TIME_SCALE (default 4: every test's time limit and its bounded
-# waits x 4, run.sh's VM_TIME_SCALE), run.sh's other VM_* variables.
+# waits x 4, run.sh's VM_TIME_SCALE), DEBUG_TEST_ENV (default
+# VG_BP_FRAMES=100000: datapath_backpressure's flow-control run moves a
+# tenth of its million frames, which alone would outlast any limit under
+# KASAN and TCG; run.sh's VM_TEST_ENV), run.sh's other VM_* variables.
 set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,6 +34,7 @@ FRAGMENT=$TOP/selftests/vm/debug.config
 : "${DEBUG_JOBS:=$(nproc)}"
 : "${DEBUG_VM_TIMEOUT:=10800}"
 : "${DEBUG_TIME_SCALE:=4}"
+: "${DEBUG_TEST_ENV=VG_BP_FRAMES=100000}"
 
 BUILD_ONLY=0
 ONLY=()
@@ -141,7 +145,8 @@ done <"$MODLIST"
 
 # --- 5 the suite
 rc=0
-VM_MODULES_LIST=$MODLIST VM_TIME_SCALE=$DEBUG_TIME_SCALE selftests/vm/run.sh --kdir "$SRCDIR" --moddir "$MODDIR" \
+VM_MODULES_LIST=$MODLIST VM_TIME_SCALE=$DEBUG_TIME_SCALE \
+	VM_TEST_ENV=$DEBUG_TEST_ENV selftests/vm/run.sh --kdir "$SRCDIR" --moddir "$MODDIR" \
 	--timeout "$DEBUG_VM_TIMEOUT" ${ONLY[@]:+--only "${ONLY[@]}"} |
 	tee "$OUT/vm.tap" || rc=$?
 if ((rc == 0)); then

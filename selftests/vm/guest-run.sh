@@ -26,11 +26,16 @@ VMTEST_TESTS_LIST=$PROJ/selftests/tests.list
 VMTEST_TESTS_DIR=$PROJ/selftests/build
 VMTEST_MODULES_LIST=$PROJ/selftests/vm/modules.list
 VMTEST_TIME_SCALE=1
+VMTEST_ENV=
 # shellcheck disable=SC1090
 [ -n "${1:-}" ] && [ -r "$1" ] && . "$1"
 PROJ=${VMTEST_PROJ:-$PROJ}
 # The test binaries stretch their own waits by the same factor (vharness.h).
 export VG_TIME_SCALE=$VMTEST_TIME_SCALE
+# VM_TEST_ENV of run.sh (checked there: VAR=value words).
+for kv in $VMTEST_ENV; do
+	export "$kv"
+done
 
 # In-tree modules the tests use: vhost-net side by side with ours, and the
 # tap/macvtap/veth plumbing.

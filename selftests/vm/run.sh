@@ -40,6 +40,7 @@ ONLY=()
 : "${VM_CONSOLE:=0}"		# 1: echo the console live on stderr
 : "${VM_APPEND:=}"		# extra kernel command line
 : "${VM_TIME_SCALE:=1}"		# test time limits x N (a debug kernel)
+: "${VM_TEST_ENV:=}"		# VAR=value words exported to the tests
 : "${VM_TESTS_LIST:=$PROJ/selftests/tests.list}"
 : "${VM_TESTS_DIR:=$PROJ/selftests/build}"
 : "${VM_MODULES_LIST:=$SELF_DIR/modules.list}"
@@ -485,6 +486,10 @@ parse_args() {
 	if ! [[ $VM_TIME_SCALE =~ ^[1-9][0-9]?$ ]] || ((VM_TIME_SCALE > 20)); then
 		die_usage "VM_TIME_SCALE wants an integer from 1 to 20"
 	fi
+	for kv in $VM_TEST_ENV; do
+		[[ $kv =~ ^[A-Z][A-Z0-9_]*=[A-Za-z0-9_.,:/-]*$ ]] ||
+			die_usage "VM_TEST_ENV wants VAR=value words, not '$kv'"
+	done
 	[[ $VM_GRACE =~ ^[0-9]+$ ]] || die_usage "VM_GRACE wants seconds"
 	# The guest sees the same paths, but not our working directory.
 	VM_TESTS_LIST=$(realpath -m "$VM_TESTS_LIST")
@@ -524,6 +529,7 @@ write_run_conf() {
 		printf 'VMTEST_MODULES_LIST=%q\n' "$VM_MODULES_LIST"
 		printf 'VMTEST_PROJ=%q\n' "$PROJ"
 		printf 'VMTEST_TIME_SCALE=%q\n' "$VM_TIME_SCALE"
+		printf 'VMTEST_ENV=%q\n' "$VM_TEST_ENV"
 	} >"$RUN_CONF"
 }
 
