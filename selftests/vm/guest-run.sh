@@ -34,7 +34,7 @@ PROJ=${VMTEST_PROJ:-$PROJ}
 export VG_TIME_SCALE=$VMTEST_TIME_SCALE
 # VM_TEST_ENV of run.sh (checked there: VAR=value words).
 for kv in $VMTEST_ENV; do
-	export "$kv"
+	export "${kv?}"
 done
 
 # In-tree modules the tests use: vhost-net side by side with ours, and the
