@@ -24,7 +24,10 @@
 # waits x 4, run.sh's VM_TIME_SCALE), DEBUG_TEST_ENV (default
 # VG_BP_FRAMES=100000: datapath_backpressure's flow-control run moves a
 # tenth of its million frames, which alone would outlast any limit under
-# KASAN and TCG; run.sh's VM_TEST_ENV), run.sh's other VM_* variables.
+# KASAN and TCG; run.sh's VM_TEST_ENV), DEBUG_E2E=1 (also the nested-QEMU
+# end-to-end tests, left out by default: their nested guest did not come
+# up in 9 minutes on this kernel under TCG), run.sh's other VM_*
+# variables.
 set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -35,6 +38,7 @@ FRAGMENT=$TOP/selftests/vm/debug.config
 : "${DEBUG_VM_TIMEOUT:=10800}"
 : "${DEBUG_TIME_SCALE:=4}"
 : "${DEBUG_TEST_ENV=VG_BP_FRAMES=100000}"
+: "${DEBUG_E2E:=0}"
 
 BUILD_ONLY=0
 ONLY=()
@@ -144,6 +148,11 @@ while read -r m _; do
 done <"$MODLIST"
 
 # --- 5 the suite
+if ((${#ONLY[@]} == 0)) && [[ $DEBUG_E2E != 1 ]]; then
+	mapfile -t ONLY < <(awk '!/^[[:space:]]*(#|$)/ && $1 !~ /^e2e_/ { print $1 }' \
+		selftests/tests.list)
+	say "all of selftests/tests.list but the e2e_* tests (DEBUG_E2E=1 adds them)"
+fi
 rc=0
 VM_MODULES_LIST=$MODLIST VM_TIME_SCALE=$DEBUG_TIME_SCALE \
 	VM_TEST_ENV=$DEBUG_TEST_ENV selftests/vm/run.sh --kdir "$SRCDIR" --moddir "$MODDIR" \
