@@ -6,12 +6,13 @@
 # virtio-net modules of KVER with their dependencies (modules.dep order),
 # and l2-init as /init.
 #
-# Usage: mkinitramfs.sh OUT.cpio [KVER]   (KVER default 6.1.0-56-amd64)
+# Usage: mkinitramfs.sh OUT.cpio KVER   (selftests/Makefile: E2E_KVER)
 
 set -euo pipefail
 
+[ $# -eq 2 ] || { echo "usage: $0 OUT.cpio KVER" >&2; exit 2; }
 OUT=$1
-KVER=${2:-6.1.0-56-amd64}
+KVER=$2
 SELF_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 MODDIR=/lib/modules/$KVER
 WANT=(virtio_pci virtio_net)
