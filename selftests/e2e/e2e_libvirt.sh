@@ -32,6 +32,9 @@
 set -u
 
 SELF_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# One boot, as e2e_qemu10.sh: the 220 s default of lib.sh was not enough
+# when another TCG guest shared the two host CPUs (a boot takes 120-250 s).
+E2E_BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-330}
 # shellcheck source=selftests/e2e/lib.sh
 . "$SELF_DIR/e2e/lib.sh"
 
