@@ -15,7 +15,7 @@
 #   5 selftests/vm/run.sh --kdir <that tree> --moddir <its modules>
 #
 # Steps 1-3 are cached: a rebuild happens only when the fragment or the
-# tarball changes (the kernel build takes about an hour on 2 cores).
+# tarball changes (the kernel build takes 26-66 minutes on 2 cores).
 #
 # Usage: scripts/check-debug.sh [--build-only] [--only NAME...]
 # Environment: DEBUG_KERNEL_SRC (the tarball), DEBUG_JOBS (default nproc),
