@@ -981,12 +981,13 @@ static int bp_rx_cb(void *ctx, const struct vg_net_rx *f)
 }
 
 /*
- * The guest stops taking frames until the device reported it saturated
- * and the NIC refused input because of it (paused the wire with flow
- * control, dropped frames without).  Refilling as fast as it can, the
- * guest usually falls behind the sender by itself; on a slow kernel
+ * The guest stops taking frames until the device reports it saturated
+ * and the NIC has refused input (paused the wire with flow control,
+ * dropped frames without) at least once.  Refilling as fast as it can,
+ * the guest usually falls behind the sender by itself; on a slow kernel
  * (KASAN under TCG) the sender's path slowed more and it never did, so
- * the episode is made certain here.  0, or -ETIMEDOUT with @rx->why.
+ * the episode is made certain here.  0, -EIO, or -ETIMEDOUT with
+ * @rx->why.
  */
 static int bp_stall(struct _test_data_bp *self, struct bp_rx *rx,
 		    bool flow_control)
@@ -995,6 +996,8 @@ static int bp_stall(struct _test_data_bp *self, struct bp_rx *rx,
 
 	/* saturated_ns grows while an episode lasts, a running one too */
 	ns0 = dp_stat(&self->g, VG_VQ_RX, DP_STAT_OFF(saturated_ns));
+	if (ns0 == UINT64_MAX)
+		return -EIO;
 	if (dp_wait_stat(&self->g, VG_VQ_RX, DP_STAT_OFF(saturated_ns),
 			 ns0 + 1, DP_WAIT_MS) <= ns0) {
 		snprintf(rx->why, sizeof(rx->why),
