@@ -115,8 +115,7 @@ if [[ ! -f $OUT/kernel.stamp ]]; then
 		"${KMAKE[@]}" INSTALL_MOD_PATH="$OUT/mod" modules_install
 	touch "$OUT/kernel.stamp"
 fi
-KVER=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"$/\1/p' \
-	"$SRCDIR/include/generated/utsrelease.h")
+KVER=$("$TOP/scripts/kernel-release.sh" "$SRCDIR")
 [[ -n $KVER ]] || die "cannot tell the release of $SRCDIR"
 MODDIR=$OUT/mod/lib/modules/$KVER
 say "kernel $KVER: $SRCDIR/arch/x86/boot/bzImage, modules in ${MODDIR#"$TOP"/}"

@@ -116,33 +116,6 @@ host_case() {
 	count "$verdict" "${text%% *}"
 }
 
-# ------------------------------------------------------------ kernel lookup
-
-# The release is what the image reports (uname -r), which is neither
-# "make kernelrelease" nor include/config/kernel.release on Debian's header
-# packages (both say e.g. 6.1.192 there); utsrelease.h is right everywhere.
-kernel_release() {
-	local kdir=$1 f=$1/include/generated/utsrelease.h rel='' d
-	if [ -r "$f" ]; then
-		rel=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"$/\1/p' "$f")
-	fi
-	if [ -z "$rel" ]; then
-		for d in /lib/modules/*/build; do
-			if [ "$(readlink -f "$d")" = "$(readlink -f "$kdir")" ]; then
-				rel=$(basename "$(dirname "$d")")
-				break
-			fi
-		done
-	fi
-	if [ -z "$rel" ]; then
-		case $(basename "$(readlink -f "$kdir")") in
-		linux-headers-*) rel=$(basename "$(readlink -f "$kdir")"); rel=${rel#linux-headers-} ;;
-		*) rel=$(make -s -C "$kdir" kernelrelease 2>/dev/null || true) ;;
-		esac
-	fi
-	echo "$rel"
-}
-
 # ------------------------------------------------------------- initramfs
 
 declare -A MOD_PATH=()	# module name -> path from modules.dep
@@ -589,7 +562,7 @@ main() {
 	fi
 
 	[ -d "$KDIR" ] || setup_error "kernel build directory $KDIR does not exist"
-	KVER=$(kernel_release "$KDIR")
+	KVER=$("$PROJ/scripts/kernel-release.sh" "$KDIR")
 	[ -n "$KVER" ] || setup_error "cannot tell the kernel release of $KDIR"
 	VMLINUZ=/boot/vmlinuz-$KVER
 	# A self-built kernel (e.g. a debug kernel from linux-source) has no
