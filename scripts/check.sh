@@ -13,6 +13,7 @@
 #   5 make kernels   every installed Debian header tree
 #   6 make selftests
 #   7 VM suite       selftests/vm/run.sh --kdir KDIR (its TAP is a subtest)
+#   8 VM suite       the same on the second kernel (6.12), e2e_* excepted
 #
 # Host steps stay quiet on success; each one's full output is in
 # build/logs/<n>-<step>.log and its tail is printed when it fails.  Every
@@ -37,7 +38,7 @@ fi
 T_DEPS=1800 T_BUILD=900 T_CHECKPATCH=600 T_KERNELS=1800 T_SELFTESTS=900
 T_VM=${CHECK_VM_TIMEOUT:-2400}
 
-NSTEPS=7
+NSTEPS=8
 echo "TAP version 13"
 echo "1..$NSTEPS"
 n=0 passed=0 failed=0 skipped=0
@@ -81,30 +82,41 @@ step "make checkpatch" "$T_CHECKPATCH" "${MAKE[@]}" checkpatch
 step "make kernels" "$T_KERNELS" "${MAKE[@]}" kernels
 step "make selftests" "$T_SELFTESTS" "${MAKE[@]}" selftests
 
-# --- the VM suite -------------------------------------------------------------
+# --- the VM suites ------------------------------------------------------------
 
-n=$((n + 1))
-vm_log=$LOGS/$n-vm.log
-if [[ ${result[make modules]} != ok || ${result[make selftests]} != ok ]]; then
-	# Nothing to test: the suite would only report the build failure again.
-	# Counted as a failure, not a skip, so a broken build can never pass.
-	echo "not ok $n - selftests/vm/run.sh # not run: modules or selftests did not build"
-	failed=$((failed + 1))
-elif [[ ! -x selftests/vm/run.sh ]]; then
-	echo "not ok $n - selftests/vm/run.sh # missing or not executable"
-	failed=$((failed + 1))
-else
+# vm_suite <kdir> [VAR=value...]: run.sh on the kernel of <kdir> as one TAP
+# case with the suite's TAP as a subtest; its counts join ours.  The words
+# after <kdir> are run.sh's environment (which modules, which tests).
+vm_suite() {
+	local kdir=$1
+	shift
+	n=$((n + 1))
+	local vm_log=$LOGS/$n-vm-${kdir##*/linux-headers-}.log
+	local label="selftests/vm/run.sh --kdir $kdir"
+	if [[ ${result[make modules]} != ok || ${result[make selftests]} != ok ]]; then
+		# Nothing to test: the suite would only report the build failure
+		# again.  Counted as a failure, not a skip, so a broken build can
+		# never pass.
+		echo "not ok $n - $label # not run: modules or selftests did not build"
+		failed=$((failed + 1))
+		return
+	fi
+	if [[ ! -x selftests/vm/run.sh ]]; then
+		echo "not ok $n - $label # missing or not executable"
+		failed=$((failed + 1))
+		return
+	fi
 	# The suite's own TAP, indented as a TAP subtest, live (it is slow).
-	echo "# Subtest: selftests/vm/run.sh --kdir $KDIR"
-	marker=$LOGS/.vm-start
+	echo "# Subtest: $label${*:+ ($*)}"
+	local marker=$LOGS/.vm-start
 	touch "$marker"
-	rc=0 t0=$SECONDS
+	local rc=0 t0=$SECONDS
 	# run.sh's own bound (the guest's) inside this step's
-	timeout --kill-after=30 "$T_VM" selftests/vm/run.sh --kdir "$KDIR" \
-		--timeout $((T_VM - 300)) </dev/null 2>&1 | tee "$vm_log" | sed -u 's/^/    /' ||
-		rc=${PIPESTATUS[0]}
-	secs=$((SECONDS - t0))
-	vp=0 vf=0 vs=0 ok_summary=
+	env "$@" timeout --kill-after=30 "$T_VM" selftests/vm/run.sh \
+		--kdir "$kdir" --timeout $((T_VM - 300)) </dev/null 2>&1 |
+		tee "$vm_log" | sed -u 's/^/    /' || rc=${PIPESTATUS[0]}
+	local secs=$((SECONDS - t0))
+	local vp=0 vf=0 vs=0 ok_summary='' line why=''
 	# Only a summary written by this run counts (an old one may be lying
 	# around from an earlier run).
 	if [[ -f $SUMMARY && $SUMMARY -nt $marker ]]; then
@@ -117,7 +129,6 @@ else
 	passed=$((passed + vp))
 	failed=$((failed + vf))
 	skipped=$((skipped + vs))
-	why=
 	if [[ -z $ok_summary ]]; then
 		why="no summary from this run in ${SUMMARY#"$TOP"/}"
 	elif ((rc != 0 && vf == 0)); then
@@ -127,13 +138,47 @@ else
 	((rc == 124 || rc == 137)) && why="timed out after ${T_VM}s${why:+; $why}"
 	if [[ -n $why ]]; then
 		failed=$((failed + 1))
-		echo "not ok $n - selftests/vm/run.sh # $why"
+		echo "not ok $n - $label # $why"
 	elif ((vf > 0)); then
-		echo "not ok $n - selftests/vm/run.sh ($vp passed, $vf failed, $vs skipped)"
+		echo "not ok $n - $label ($vp passed, $vf failed, $vs skipped)"
 	else
-		echo "ok $n - selftests/vm/run.sh ($vp passed, $vf failed, $vs skipped)"
+		echo "ok $n - $label ($vp passed, $vf failed, $vs skipped)"
 	fi
 	echo "# ${secs}s, log: ${vm_log#"$TOP"/}"
+}
+
+# The whole suite on the kernel the modules were built for (Debian 12's
+# 6.1), nested-QEMU end-to-end tests included.
+vm_suite "$KDIR"
+
+# Then again on the newest other kernel whose headers `make kernels` built
+# the modules for (bookworm-backports' 6.12): every test but the
+# nested-QEMU e2e_* ones, which boot a second guest for minutes and test
+# QEMU and libvirt rather than the kernel (they run on 6.1 above).
+second_kdir() {
+	local d kver
+	for d in $(printf '%s\n' /usr/src/linux-headers-*-amd64 | sort -rV); do
+		[[ -f $d/Makefile && $d != "$KDIR" ]] || continue
+		kver=$("$TOP/scripts/kernel-release.sh" "$d" 2>/dev/null) || continue
+		[[ -n $kver && $kver != "$("$TOP/scripts/kernel-release.sh" "$KDIR")" ]] || continue
+		echo "$d"
+		return
+	done
+}
+KDIR2=$(second_kdir || true)
+if [[ -z $KDIR2 ]]; then
+	n=$((n + 1))
+	echo "not ok $n - VM suite on a second kernel # no second kernel's headers (run make deps)"
+	failed=$((failed + 1))
+else
+	kdir2_out=$TOP/build/kernels/${KDIR2#/usr/src/linux-headers-}
+	second=$TOP/build/vm/second-kernel
+	mkdir -p "$second"
+	printf '%s\n' "$kdir2_out/vhost_accel.ko" "$kdir2_out/nicsim.ko" \
+		>"$second/modules.list"
+	grep -vE '^e2e_' selftests/tests.list >"$second/tests.list"
+	vm_suite "$KDIR2" VM_MODULES_LIST="$second/modules.list" \
+		VM_TESTS_LIST="$second/tests.list"
 fi
 
 line="$passed passed, $failed failed"
