@@ -7,15 +7,27 @@
  * cooperating NIC will DMA straight into guest memory: the pages must not
  * move while they are posted.  Translation from a guest-physical address to
  * a page is then a binary search over the sorted regions and an array index.
+ *
+ * Only memory whose pages no file system tracks may be pinned that way:
+ * anonymous memory, shmem (memfd, tmpfs, shared anonymous) and hugetlbfs,
+ * and private mappings of a file (a write pin breaks COW, so the pinned
+ * page is an anonymous copy).  A shared mapping of any other file (ext4,
+ * xfs, ...) is refused: the file system write-protects and cleans its
+ * pages for writeback, and a page the NIC may write at any time for as
+ * long as the table lives defeats that (see vhost_accel_compat.h for how
+ * the kernels differ).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/hugetlb.h>
 #include <linux/mm.h>
 #include <linux/sched/signal.h>
+#include <linux/shmem_fs.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
+#include <linux/vhost_accel_compat.h>
 
 #include "vhost_accel.h"
 
@@ -23,6 +35,11 @@
  * a fatal signal for long.
  */
 #define VHOST_ACCEL_PIN_CHUNK	512
+
+/* A region's page array must stay within what kvmalloc() will allocate
+ * (INT_MAX bytes, else it WARNs): 1 TiB less a page with 4 KiB pages.
+ */
+#define VHOST_ACCEL_REGION_MAX_PAGES	(INT_MAX / sizeof(struct page *))
 
 struct vhost_accel_mem *vhost_accel_mem_alloc_empty(void)
 {
@@ -36,6 +53,8 @@ static bool region_is_valid(const struct vhost_memory_region *r)
 	if (!PAGE_ALIGNED(r->guest_phys_addr) ||
 	    !PAGE_ALIGNED(r->userspace_addr) ||
 	    !PAGE_ALIGNED(r->memory_size))
+		return false;
+	if (r->memory_size >> PAGE_SHIFT > VHOST_ACCEL_REGION_MAX_PAGES)
 		return false;
 	/* Neither range may wrap around the end of the address space. */
 	if (r->guest_phys_addr + r->memory_size - 1 < r->guest_phys_addr)
@@ -129,28 +148,93 @@ static void region_unpin(struct vhost_accel_region *reg, unsigned long pinned)
 	reg->pages = NULL;
 }
 
+/* May @vma's pages be pinned for as long as the table lives? */
+static bool vma_pinnable_longterm(struct vm_area_struct *vma)
+{
+	if (vma_is_anonymous(vma) || shmem_file(vma->vm_file) ||
+	    is_vm_hugetlb_page(vma))
+		return true;
+	/* A file's page cache, unless the mapping is private (COW). */
+	return !(vma->vm_flags & VM_MAYSHARE);
+}
+
+/*
+ * Is [@start, @start + @len) mapped, and by memory that may be pinned long
+ * term?  mmap_lock held.  Return: 0, -EFAULT (a hole) or -EOPNOTSUPP (a
+ * shared file mapping, with one line in the log saying so).
+ */
+static int region_check_vmas(struct mm_struct *mm, unsigned long start,
+			     unsigned long len)
+{
+	unsigned long end = start + len;
+	struct vm_area_struct *vma;
+
+	while (start < end) {
+		vma = vma_lookup(mm, start);
+		if (!vma)
+			return -EFAULT;
+		if (!vma_pinnable_longterm(vma)) {
+			pr_warn_ratelimited("%s[%d]: memory table refused: %#lx is a shared mapping of file %pD, whose pages cannot be pinned long term without breaking writeback; use anonymous memory, memfd, tmpfs or hugetlbfs\n",
+					    current->comm,
+					    task_tgid_nr(current), start,
+					    vma->vm_file);
+			return -EOPNOTSUPP;
+		}
+		start = vma->vm_end;
+	}
+	return 0;
+}
+
+/*
+ * Pin @n pages from @addr with the VMAs checked under the same mmap_lock,
+ * so that what is pinned is what was checked.
+ */
+static long region_pin_chunk(unsigned long addr, unsigned long n,
+			     struct page **pages)
+{
+	struct mm_struct *mm = current->mm;
+	long ret;
+
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	ret = region_check_vmas(mm, addr, n << PAGE_SHIFT);
+	if (!ret)
+		ret = vhost_accel_pin_user_pages(addr, n,
+						 FOLL_WRITE | FOLL_LONGTERM,
+						 pages);
+	mmap_read_unlock(mm);
+	return ret;
+}
+
 static int region_pin(struct vhost_accel_region *reg)
 {
+	struct mm_struct *mm = current->mm;
 	unsigned long done = 0;
-	int ret;
+	long ret;
+
+	/* A region that cannot be pinned fails before its array exists. */
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	ret = region_check_vmas(mm, reg->uaddr, reg->size);
+	mmap_read_unlock(mm);
+	if (ret)
+		return ret;
 
 	reg->pages = kvmalloc_array(reg->npages, sizeof(*reg->pages),
-				    GFP_KERNEL);
+				    GFP_KERNEL | __GFP_NOWARN);
 	if (!reg->pages)
 		return -ENOMEM;
 
 	while (done < reg->npages) {
-		int chunk = min_t(unsigned long, reg->npages - done,
-				  VHOST_ACCEL_PIN_CHUNK);
+		unsigned long chunk = min_t(unsigned long, reg->npages - done,
+					    VHOST_ACCEL_PIN_CHUNK);
 		unsigned long addr = reg->uaddr + (done << PAGE_SHIFT);
 
 		if (fatal_signal_pending(current)) {
 			ret = -EINTR;
 			goto err;
 		}
-		ret = pin_user_pages_fast(addr, chunk,
-					  FOLL_WRITE | FOLL_LONGTERM,
-					  reg->pages + done);
+		ret = region_pin_chunk(addr, chunk, reg->pages + done);
 		if (ret > 0)
 			done += ret;
 		if (ret != chunk) {
@@ -164,7 +248,9 @@ static int region_pin(struct vhost_accel_region *reg)
 
 err:
 	region_unpin(reg, done);
-	return ret == -ENOMEM || ret == -EINTR ? ret : -EFAULT;
+	if (ret == -ENOMEM || ret == -EINTR || ret == -EOPNOTSUPP)
+		return ret;
+	return -EFAULT;
 }
 
 static void mem_uncharge(struct vhost_accel_dev *dev, unsigned long npages)
@@ -188,8 +274,10 @@ static void mem_uncharge(struct vhost_accel_dev *dev, unsigned long npages)
  * RLIMIT_MEMLOCK.
  *
  * Return: 0, -EFAULT (bad pointer or region not pinnable), -EINVAL (bad
- * region), -E2BIG (too many regions), -EOPNOTSUPP (padding set), -ENOMEM
- * (over RLIMIT_MEMLOCK or out of memory) or -EINTR.
+ * region, or one of VHOST_ACCEL_REGION_MAX_PAGES pages or more), -E2BIG
+ * (too many regions), -EOPNOTSUPP (padding set, or a region maps a file
+ * shared that is neither shmem nor hugetlbfs), -ENOMEM (over
+ * RLIMIT_MEMLOCK or out of memory) or -EINTR.
  */
 int vhost_accel_mem_from_user(struct vhost_accel_dev *dev,
 			      struct vhost_memory __user *umem,

@@ -11,6 +11,7 @@
 #include <linux/eventfd.h>
 #include <linux/if_tap.h>
 #include <linux/if_tun.h>
+#include <linux/mm.h>
 #include <linux/netdevice.h>
 #include <linux/udp.h>
 #include <linux/virtio_net.h>
@@ -126,6 +127,29 @@ static inline struct net_device *vhost_accel_tap_netdev_get(struct file *file)
 	}
 	rcu_read_unlock();
 	return dev;
+}
+
+/*
+ * Long-term write pins of file pages.  From 6.5 on, GUP itself refuses
+ * FOLL_LONGTERM | FOLL_WRITE pins of a shared file mapping whose file
+ * system tracks dirty pages (ext4, xfs, ...) with -EFAULT; 6.1 pins them,
+ * and writeback later finds pages it cleaned dirtied behind its back.
+ * mem.c therefore checks the VMAs itself, under the mmap_lock it pins
+ * with, and refuses such regions with -EOPNOTSUPP on every kernel.
+ *
+ * pin_user_pages() lost its vmas argument in 6.5.  The caller holds
+ * mmap_lock for reading; the pin never drops it.
+ */
+static inline long vhost_accel_pin_user_pages(unsigned long start,
+					      unsigned long nr_pages,
+					      unsigned int gup_flags,
+					      struct page **pages)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+	return pin_user_pages(start, nr_pages, gup_flags, pages);
+#else
+	return pin_user_pages(start, nr_pages, gup_flags, pages, NULL);
+#endif
 }
 
 #endif /* _LINUX_VHOST_ACCEL_COMPAT_H */

@@ -1,9 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * VHOST_SET_MEM_TABLE on /dev/vhost-accel: validation, pinning and its
- * accounting (stats.pinned_pages, the owner's VmLck, RLIMIT_MEMLOCK).
+ * accounting (stats.pinned_pages, the owner's VmLck, RLIMIT_MEMLOCK), the
+ * kinds of memory a table may use (anonymous, shmem/memfd/tmpfs, hugetlbfs
+ * and private file mappings; not shared mappings of a file on ext4, whose
+ * long-term pins break writeback) and regions too large to track.
  */
 #include <linux/capability.h>
+#include <linux/magic.h>
+#include <sys/mount.h>
+#include <sys/statfs.h>
 
 #include "vtest.h"
 
@@ -447,6 +453,299 @@ TEST_F(mem, close_unpins)
 	ASSERT_EQ(0, vg_close_fd(&self->d));
 	EXPECT_EQ(self->base_kb, vt_wait_vmlck(self->base_kb,
 					       VT_GONE_WAIT_MS));
+}
+
+/* ---- which memory a table may use ---- */
+
+#define MEM_EXT4_DIR	"/tmp/control_mem.ext4"
+#define MEM_EXT4_IMG	"/tmp/control_mem.ext4.img"
+#define MEM_KMSG_TAG	"vhost_accel: "
+
+/* A fresh file of @size bytes mapped read-write with @flags; -1 fd on error. */
+static void *mem_map_file(const char *path, size_t size, int flags, int *fd)
+{
+	void *p;
+
+	*fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (*fd < 0)
+		return MAP_FAILED;
+	if (ftruncate(*fd, (off_t)size)) {
+		close(*fd);
+		*fd = -1;
+		return MAP_FAILED;
+	}
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, *fd, 0);
+	if (p == MAP_FAILED) {
+		close(*fd);
+		*fd = -1;
+	}
+	return p;
+}
+
+static int mem_one_region(struct vg_dev *d, const void *hva, uint64_t size)
+{
+	struct vhost_memory_region r = mr(0, size, (uintptr_t)hva);
+
+	return vg_set_mem_table_raw(d->fd, &r, 1, 0);
+}
+
+/* /dev/kmsg from its end: what the kernel logs from now on. */
+static int mem_kmsg_open(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd >= 0)
+		lseek(fd, 0, SEEK_END);
+	return fd;
+}
+
+/* vhost_accel lines logged since mem_kmsg_open(); the last one in @last. */
+static int mem_kmsg_count(int fd, char *last, size_t len)
+{
+	char rec[2048];
+	int n = 0;
+
+	last[0] = '\0';
+	for (;;) {
+		ssize_t got = read(fd, rec, sizeof(rec) - 1);
+		char *msg;
+
+		if (got < 0 && errno == EPIPE)
+			continue;
+		if (got <= 0)
+			break;
+		rec[got] = '\0';
+		msg = strchr(rec, ';');
+		msg = msg ? msg + 1 : rec;
+		msg[strcspn(msg, "\n")] = '\0';
+		if (!strstr(msg, MEM_KMSG_TAG))
+			continue;
+		n++;
+		got = (ssize_t)strlen(msg);
+		if ((size_t)got >= len)
+			got = (ssize_t)len - 1;
+		memcpy(last, msg, (size_t)got);
+		last[got] = '\0';
+	}
+	return n;
+}
+
+/* Both kinds of anonymous memory: private (anon) and shared (shmem). */
+TEST_F(mem, anonymous_private_and_shared_accepted)
+{
+	struct vhost_memory_region r[2];
+	char *priv, *shared;
+
+	VT_SKIPPED();
+	priv = mmap(NULL, 16 * self->ps, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	shared = mmap(NULL, 16 * self->ps, PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, priv);
+	ASSERT_NE(MAP_FAILED, shared);
+	r[0] = mr(0, 16 * self->ps, (uintptr_t)priv);
+	r[1] = mr(1ULL << 32, 16 * self->ps, (uintptr_t)shared);
+	EXPECT_EQ(0, vg_set_mem_table_raw(self->d.fd, r, 2, 0));
+	EXPECT_PINNED(self, 32 * self->ps);
+	EXPECT_EQ(0, vg_set_mem_table_raw(self->d.fd, NULL, 0, 0));
+	munmap(priv, 16 * self->ps);
+	munmap(shared, 16 * self->ps);
+}
+
+/* QEMU's memory-backend-memfd: shared memfd pages are shmem. */
+TEST_F(mem, memfd_accepted)
+{
+	size_t size = 16 * self->ps;
+	char *p;
+	int fd;
+
+	VT_SKIPPED();
+	fd = memfd_create("control_mem", MFD_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, (off_t)size));
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(0, mem_one_region(&self->d, p, size));
+	EXPECT_PINNED(self, size);
+	EXPECT_EQ(0, vg_set_mem_table_raw(self->d.fd, NULL, 0, 0));
+	munmap(p, size);
+	close(fd);
+}
+
+/* memory-backend-file on tmpfs (/dev/shm): shmem too. */
+TEST_F(mem, tmpfs_file_accepted)
+{
+	const char *path = "/tmp/control_mem.tmpfs";
+	size_t size = 16 * self->ps;
+	struct statfs sf;
+	char *p;
+	int fd;
+
+	VT_SKIPPED();
+	ASSERT_EQ(0, statfs("/tmp", &sf));
+	ASSERT_EQ(TMPFS_MAGIC, (unsigned long)sf.f_type)
+		TH_LOG("/tmp is no tmpfs here (the VM mounts one)");
+	p = mem_map_file(path, size, MAP_SHARED, &fd);
+	ASSERT_NE(MAP_FAILED, p) TH_LOG("%s: %s", path, strerror(errno));
+	EXPECT_EQ(0, mem_one_region(&self->d, p, size));
+	EXPECT_PINNED(self, size);
+	EXPECT_EQ(0, vg_set_mem_table_raw(self->d.fd, NULL, 0, 0));
+	munmap(p, size);
+	close(fd);
+	unlink(path);
+}
+
+#define MEM_NR_HUGEPAGES	"/proc/sys/vm/nr_hugepages"
+
+/* QEMU's hugepage backends: private and shared hugetlb mappings. */
+TEST_F(mem, hugetlb_accepted)
+{
+	size_t huge = 2UL << 20;
+	uint64_t old = 0;
+	char *priv, *shared, val[32];
+	struct vhost_memory_region r[2];
+	int fd;
+
+	VT_SKIPPED();
+	ASSERT_EQ(0, vg_read_u64_file(MEM_NR_HUGEPAGES, &old));
+	fd = open(MEM_NR_HUGEPAGES, O_WRONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	snprintf(val, sizeof(val), "%llu\n", (unsigned long long)old + 2);
+	ASSERT_LT(0, write(fd, val, strlen(val)));
+	priv = mmap(NULL, huge, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	shared = mmap(NULL, huge, PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	if (priv == MAP_FAILED || shared == MAP_FAILED) {
+		snprintf(val, sizeof(val), "%llu\n", (unsigned long long)old);
+		if (write(fd, val, strlen(val)) < 0)
+			TH_LOG("could not restore %s", MEM_NR_HUGEPAGES);
+		close(fd);
+		SKIP(return, "no two free 2 MiB huge pages");
+	}
+	r[0] = mr(0, huge, (uintptr_t)priv);
+	r[1] = mr(1ULL << 32, huge, (uintptr_t)shared);
+	EXPECT_EQ(0, vg_set_mem_table_raw(self->d.fd, r, 2, 0));
+	EXPECT_PINNED(self, 2 * huge);
+	EXPECT_EQ(0, vg_set_mem_table_raw(self->d.fd, NULL, 0, 0));
+	munmap(priv, huge);
+	munmap(shared, huge);
+	snprintf(val, sizeof(val), "%llu\n", (unsigned long long)old);
+	EXPECT_LT(0, write(fd, val, strlen(val)));
+	close(fd);
+}
+
+/* An ext4 file system on a loop device under /tmp, mounted at MEM_EXT4_DIR. */
+static int mem_ext4_mount(void)
+{
+	static const char *const steps[] = {
+		"modprobe -q loop",
+		"modprobe -q ext4",
+		"truncate -s 16M " MEM_EXT4_IMG,
+		"mkfs.ext4 -q -F " MEM_EXT4_IMG,
+		"mkdir -p " MEM_EXT4_DIR,
+		"mount -t ext4 -o loop " MEM_EXT4_IMG " " MEM_EXT4_DIR,
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(steps); i++) {
+		if (system(steps[i])) {
+			fprintf(stderr, "# %s: failed\n", steps[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void mem_ext4_umount(void)
+{
+	if (umount(MEM_EXT4_DIR))
+		fprintf(stderr, "# umount %s: %s\n", MEM_EXT4_DIR,
+			strerror(errno));
+	rmdir(MEM_EXT4_DIR);
+	unlink(MEM_EXT4_IMG);
+}
+
+/*
+ * A shared mapping of an ext4 file is refused with EOPNOTSUPP and one
+ * kernel line, also as the second half of an otherwise anonymous region,
+ * and the table in place stays; a private mapping of the same file is
+ * accepted (what is pinned are anonymous copies of its pages).
+ */
+TEST_F(mem, ext4_shared_file_refused)
+{
+	const char *path = MEM_EXT4_DIR "/guest-ram";
+	struct vhost_memory_region old = mr(0, 16 * self->ps, HVA(self, 0));
+	size_t size = 16 * self->ps;
+	char *shared, *priv, *mixed, last[512];
+	int fd, fd2, kmsg, n;
+
+	VT_SKIPPED();
+	ASSERT_EQ(0, mem_ext4_mount())
+		TH_LOG("cannot make and mount an ext4 loop device in /tmp");
+	shared = mem_map_file(path, size, MAP_SHARED, &fd);
+	ASSERT_NE(MAP_FAILED, shared) TH_LOG("%s: %s", path, strerror(errno));
+	memset(shared, 1, size);
+	ASSERT_EQ(0, vg_set_mem_table_raw(self->d.fd, &old, 1, 0));
+
+	kmsg = mem_kmsg_open();
+	EXPECT_LE(0, kmsg);
+	EXPECT_EQ(-EOPNOTSUPP, mem_one_region(&self->d, shared, size));
+	EXPECT_PINNED(self, 16 * self->ps);
+	n = mem_kmsg_count(kmsg, last, sizeof(last));
+	EXPECT_EQ(1, n) TH_LOG("kernel lines: %d, last: %s", n, last);
+	EXPECT_NE(NULL, strstr(last, "file")) TH_LOG("%s", last);
+	TH_LOG("kernel: %s", last);
+
+	/* anonymous, then the file: refused as a whole */
+	mixed = mmap(NULL, 2 * size, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, mixed);
+	ASSERT_EQ(mixed + size, mmap(mixed + size, size,
+				     PROT_READ | PROT_WRITE,
+				     MAP_SHARED | MAP_FIXED, fd, 0));
+	EXPECT_EQ(-EOPNOTSUPP, mem_one_region(&self->d, mixed, 2 * size));
+	EXPECT_PINNED(self, 16 * self->ps);
+
+	/* private: writes go to anonymous copies, never to the file */
+	fd2 = open(path, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd2);
+	priv = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd2, 0);
+	ASSERT_NE(MAP_FAILED, priv);
+	EXPECT_EQ(0, mem_one_region(&self->d, priv, size));
+	EXPECT_PINNED(self, size);
+	EXPECT_EQ(0, vg_set_mem_table_raw(self->d.fd, NULL, 0, 0));
+
+	munmap(priv, size);
+	munmap(mixed, 2 * size);
+	munmap(shared, size);
+	close(fd2);
+	close(fd);
+	if (kmsg >= 0)
+		close(kmsg);
+	mem_ext4_umount();
+}
+
+/*
+ * A region whose page array kvmalloc() would refuse with a WARN (over
+ * INT_MAX bytes: 1 TiB of 4 KiB pages) is EINVAL before anything is
+ * charged, allocated or pinned; the address range need not even be
+ * mapped.  One page less passes that check and fails on the hole, EFAULT,
+ * before its 2 GiB page array is allocated.
+ */
+TEST_F(mem, region_too_large_einval)
+{
+	uint64_t tib = 1ULL << 40;
+	struct vhost_memory_region r = mr(0, tib, HVA(self, 0));
+
+	VT_SKIPPED();
+	EXPECT_EQ(-EINVAL, vg_set_mem_table_raw(self->d.fd, &r, 1, 0));
+	r.memory_size = 64 * tib;
+	EXPECT_EQ(-EINVAL, vg_set_mem_table_raw(self->d.fd, &r, 1, 0));
+	EXPECT_PINNED(self, 0);
+	r.memory_size = tib - self->ps;
+	EXPECT_EQ(-EFAULT, vg_set_mem_table_raw(self->d.fd, &r, 1, 0));
+	EXPECT_PINNED(self, 0);
 }
 
 /* Library self-check: GPA <-> HVA over several regions (no device). */
