@@ -13,6 +13,7 @@
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/nospec.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -256,7 +257,7 @@ static long vhost_accel_set_backend(struct vhost_accel_dev *dev,
 
 	if (backend->index >= VHOST_ACCEL_NVQS)
 		return -ENOBUFS;
-	vq = &dev->vqs[backend->index];
+	vq = &dev->vqs[array_index_nospec(backend->index, VHOST_ACCEL_NVQS)];
 	if (!vq_access_ok(dev, vq))
 		return -EFAULT;
 	if (backend->fd == -1) {

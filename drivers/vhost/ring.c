@@ -603,7 +603,8 @@ int vhost_accel_ring_get_chain(struct vhost_accel_vq *vq,
 				 "avail entry %u: head %u >= ring size %u",
 				 vq->last_avail_idx, i, vq->num);
 
-	chain->head = i;
+	/* The head indexes per-head arrays (net.c): no speculation past num. */
+	chain->head = i = array_index_nospec(i, vq->num);
 	chain->out_len = 0;
 	chain->in_len = 0;
 	chain->nout = 0;

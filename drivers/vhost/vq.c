@@ -13,6 +13,7 @@
 
 #include <linux/eventfd.h>
 #include <linux/file.h>
+#include <linux/nospec.h>
 #include <linux/uaccess.h>
 #include <linux/vhost.h>
 #include <linux/virtio_ring.h>
@@ -397,7 +398,7 @@ long vhost_accel_vring_ioctl(struct vhost_accel_dev *dev, unsigned int cmd,
 	if (idx >= VHOST_ACCEL_NVQS)
 		return -ENOBUFS;
 
-	vq = &dev->vqs[idx];
+	vq = &dev->vqs[array_index_nospec(idx, VHOST_ACCEL_NVQS)];
 	mutex_lock(&vq->mutex);
 	ret = vq_ioctl_locked(vq, cmd, argp);
 	mutex_unlock(&vq->mutex);
