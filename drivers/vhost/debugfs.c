@@ -49,7 +49,8 @@ static int stats_show(struct seq_file *m, void *unused)
 		return -ENOMEM;
 	mutex_lock(&dev->mutex);
 	vhost_accel_dev_stats(dev, st);
-	seq_printf(m, "owner_pid %d\n", dev->mm ? dev->owner_pid : 0);
+	/* in the reader's pid namespace, 0 when the owner is not in it */
+	seq_printf(m, "owner_pid %d\n", pid_vnr(dev->owner_pid));
 	mutex_unlock(&dev->mutex);
 	vhost_accel_binding_show(dev, m);
 	seq_printf(m, "pinned_pages %llu\n", st->pinned_pages);

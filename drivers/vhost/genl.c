@@ -18,10 +18,16 @@
  * bound to, and the dump lists the bindings on NICs of the caller's
  * namespace; both need CAP_NET_ADMIN over that namespace, as binding does
  * (a guest's MAC and load are not for unprivileged users).
+ *
+ * The owner's pid is given as the asking process sees it (0 when the
+ * owner is outside its pid namespace).  An event has no one asker: in the
+ * initial network namespace it carries the pid of the initial pid
+ * namespace, elsewhere 0 (a listener there asks with GET).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/etherdevice.h>
+#include <linux/pid_namespace.h>
 #include <net/genetlink.h>
 #include <net/netlink.h>
 #include <net/sock.h>
@@ -58,15 +64,19 @@ static const struct genl_multicast_group bp_mcgrps[] = {
 	},
 };
 
-/* @b is bound to @vq's device; the caller holds vq->mutex. */
+/*
+ * @b is bound to @vq's device; the caller holds vq->mutex.  The owner's
+ * pid is given in @ns (0 if NULL or the owner is not in it).
+ */
 static void bp_snapshot(struct vhost_accel_vq *vq,
-			struct vhost_accel_binding *b, struct bp_state *s)
+			struct vhost_accel_binding *b, struct bp_state *s,
+			struct pid_namespace *ns)
 {
 	struct vhost_accel_qp_stats qs = {};
 
 	lockdep_assert_held(&vq->mutex);
 	s->dev_id = vq->dev->id;
-	s->owner_pid = READ_ONCE(vq->dev->owner_pid);
+	s->owner_pid = ns ? pid_nr_ns(vq->dev->owner_pid, ns) : 0;
 	s->ifindex = b->netdev->ifindex;
 	ether_addr_copy(s->mac, b->mac);
 	s->saturated = vq->rx_saturated;
@@ -138,7 +148,7 @@ void vhost_accel_genl_notify(struct vhost_accel_vq *vq,
 
 	if (!genl_has_listeners(&bp_family, net, BP_MCGRP))
 		return;
-	bp_snapshot(vq, b, &s);
+	bp_snapshot(vq, b, &s, net_eq(net, &init_net) ? &init_pid_ns : NULL);
 	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	if (!skb)
 		return;
@@ -149,13 +159,14 @@ void vhost_accel_genl_notify(struct vhost_accel_vq *vq,
 	genlmsg_multicast_netns(&bp_family, net, skb, 0, BP_MCGRP, GFP_KERNEL);
 }
 
+/* For a request: the owner's pid as the requesting process sees it. */
 static void bp_snapshot_binding(struct vhost_accel_binding *b,
 				struct bp_state *s)
 {
 	struct vhost_accel_vq *vq = &b->dev->vqs[VHOST_ACCEL_VQ_RX];
 
 	mutex_lock(&vq->mutex);
-	bp_snapshot(vq, b, s);
+	bp_snapshot(vq, b, s, task_active_pid_ns(current));
 	mutex_unlock(&vq->mutex);
 }
 

@@ -70,6 +70,18 @@ static int vhost_accel_open(struct inode *inode, struct file *f)
 	return 0;
 }
 
+/* debugfs and netlink read the owner's pid under either kind of mutex. */
+static void dev_set_owner_pid(struct vhost_accel_dev *dev, struct pid *pid)
+{
+	struct pid *old;
+
+	vhost_accel_lock_vqs(dev);
+	old = dev->owner_pid;
+	dev->owner_pid = pid;
+	vhost_accel_unlock_vqs(dev);
+	put_pid(old);
+}
+
 /* Stop all activity and drop everything the owner gave us, memory table
  * included (dev->mem is NULL afterwards).  Called with dev->mutex held or
  * on release.
@@ -94,6 +106,7 @@ static void vhost_accel_dev_cleanup(struct vhost_accel_dev *dev)
 		mmput(dev->mm);
 		dev->mm = NULL;
 	}
+	dev_set_owner_pid(dev, NULL);
 	dev->features = 0;
 	dev->backend_features = 0;
 }
@@ -130,7 +143,6 @@ static long vhost_accel_set_owner(struct vhost_accel_dev *dev)
 		goto out;
 	}
 	dev->mm = get_task_mm(current);
-	dev->owner_pid = task_tgid_nr(current);
 	if (!dev->mm) {
 		ret = -EINVAL;
 		goto out;
@@ -139,7 +151,9 @@ static long vhost_accel_set_owner(struct vhost_accel_dev *dev)
 	if (ret) {
 		mmput(dev->mm);
 		dev->mm = NULL;
+		goto out;
 	}
+	dev_set_owner_pid(dev, get_task_pid(current, PIDTYPE_TGID));
 out:
 	mutex_unlock(&dev->mutex);
 	return ret;

@@ -7,9 +7,9 @@
  * Locking, outermost first:
  *   dev->mutex   device configuration: owner, memory table, log, features
  *   vq->mutex    one virtqueue's configuration and ring state
- * The worker takes only vq->mutex.  dev->mem, dev->features, dev->log_base
- * and dev->log_ctx are changed with dev->mutex and every vq->mutex held, so
- * holding either one is enough to read them.
+ * The worker takes only vq->mutex.  dev->mem, dev->features, dev->log_base,
+ * dev->log_ctx and dev->owner_pid are changed with dev->mutex and every
+ * vq->mutex held, so holding either one is enough to read them.
  */
 #ifndef _VHOST_ACCEL_CORE_H
 #define _VHOST_ACCEL_CORE_H
@@ -189,7 +189,7 @@ struct vhost_accel_vq {
 struct vhost_accel_dev {
 	struct mutex mutex;
 	struct mm_struct *mm;		/* owner's address space; NULL if unowned */
-	pid_t owner_pid;		/* for the debugfs view */
+	struct pid *owner_pid;		/* owner's thread group, or NULL */
 	u32 id;				/* debugfs name, netlink DEV_ID */
 	struct dentry *debugfs;
 	struct vhost_accel_worker worker;

@@ -19,7 +19,9 @@
  *  - a memory-table swap that drops the region holding buffers already
  *    given to the device: the device neither writes the posted Rx
  *    buffers nor reads a Tx buffer there any more (Tx: the queue's error
- *    eventfd, nothing on the wire).
+ *    eventfd, nothing on the wire);
+ *  - netlink tells a device's owner as a pid of the asking process's pid
+ *    namespace: 0 when the owner is not in it.
  *
  * Netlink scope (CAP_NET_ADMIN for GET/dump/events, nothing from another
  * namespace) is tested in datapath_backpressure.c (netlink_errors,
@@ -37,6 +39,8 @@
 #include <sys/wait.h>
 #include <net/if.h>
 #include <linux/capability.h>
+#include <linux/genetlink.h>
+#include <linux/netlink.h>
 
 #include "dptest.h"
 
@@ -821,6 +825,245 @@ TEST_F_TIMEOUT(sec, mem_swap_tx_outside, 60)
 		TH_LOG("a frame from outside the table reached the wire");
 	EXPECT_EQ(1ULL, dp_stat(&self->g, VG_VQ_TX, DP_STAT_OFF(errors)));
 	EXPECT_EQ(0ULL, dp_stat(&self->g, VG_VQ_RX, DP_STAT_OFF(errors)));
+	EXPECT_EQ(self->c.vmlck0, dp_close_all(&self->c,
+					       (struct vg_net *[]){ &self->g }, 1));
+}
+
+/* ---- netlink reports the owner's pid in the caller's pid namespace ---- */
+
+#define SEC_NLBUF	16384
+#define SEC_NLA_DATA(a)	((void *)((char *)(a) + NLA_HDRLEN))
+#define SEC_NLA_NEXT(a)	((struct nlattr *)((char *)(a) + NLA_ALIGN((a)->nla_len)))
+
+/* Send one generic netlink request: 0 or -errno. */
+static int sec_nl_send(int fd, uint16_t type, uint8_t cmd, uint16_t flags,
+		       uint16_t atype, const void *adata, uint16_t alen)
+{
+	struct {
+		struct nlmsghdr h;
+		struct genlmsghdr g;
+		uint8_t a[64];
+	} req;
+	struct nlattr *a = (struct nlattr *)req.a;
+	size_t len = 0;
+
+	memset(&req, 0, sizeof(req));
+	if (adata) {
+		a->nla_type = atype;
+		a->nla_len = NLA_HDRLEN + alen;
+		memcpy(SEC_NLA_DATA(a), adata, alen);
+		len = NLA_ALIGN(a->nla_len);
+	}
+	req.h.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN + len);
+	req.h.nlmsg_type = type;
+	req.h.nlmsg_flags = NLM_F_REQUEST | flags;
+	req.h.nlmsg_seq = 1;
+	req.g.cmd = cmd;
+	req.g.version = type == GENL_ID_CTRL ? 1 : VHOST_ACCEL_GENL_VERSION;
+	return send(fd, &req, req.h.nlmsg_len, 0) < 0 ? -errno : 0;
+}
+
+/*
+ * The OWNER_PID the "vhost_accel" family's dump gives, in this process's
+ * pid namespace, for the device bound with @mac: 0 or -errno.
+ */
+static int sec_nl_owner_pid(const uint8_t *mac, uint32_t *pid)
+{
+	struct timeval tv = { .tv_sec = 5 };
+	uint16_t family = 0;
+	int fd, r = -ENOENT;
+	bool done = false;
+	uint8_t *buf;
+
+	buf = malloc(SEC_NLBUF);
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+	if (!buf || fd < 0) {
+		r = buf ? -errno : -ENOMEM;
+		goto out;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	r = sec_nl_send(fd, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 0,
+			CTRL_ATTR_FAMILY_NAME, VHOST_ACCEL_GENL_NAME,
+			sizeof(VHOST_ACCEL_GENL_NAME));
+	if (r)
+		goto out;
+	r = -ENOENT;
+	while (!done) {
+		ssize_t len = recv(fd, buf, SEC_NLBUF, 0);
+		struct nlmsghdr *h;
+
+		if (len < 0) {
+			r = -errno;
+			break;
+		}
+		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, len);
+		     h = NLMSG_NEXT(h, len)) {
+			struct nlattr *a = (struct nlattr *)
+				((char *)NLMSG_DATA(h) + GENL_HDRLEN);
+			int rem = (int)h->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
+			bool ours = false;
+			uint32_t owner = 0;
+
+			if (h->nlmsg_type == NLMSG_DONE) {
+				done = true;
+				break;
+			}
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				int e = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+
+				if (e) {
+					r = e;
+					done = true;
+					break;
+				}
+				continue;
+			}
+			for (; rem >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN &&
+			       a->nla_len <= rem;
+			     rem -= NLA_ALIGN(a->nla_len), a = SEC_NLA_NEXT(a)) {
+				if (h->nlmsg_type == GENL_ID_CTRL &&
+				    a->nla_type == CTRL_ATTR_FAMILY_ID)
+					memcpy(&family, SEC_NLA_DATA(a), 2);
+				if (h->nlmsg_type != family || !family)
+					continue;
+				if (a->nla_type == VHOST_ACCEL_A_MAC)
+					ours = !memcmp(SEC_NLA_DATA(a), mac, 6);
+				if (a->nla_type == VHOST_ACCEL_A_OWNER_PID)
+					memcpy(&owner, SEC_NLA_DATA(a), 4);
+			}
+			if (h->nlmsg_type == GENL_ID_CTRL && family) {
+				/* the family is known: dump it */
+				r = sec_nl_send(fd, family,
+						VHOST_ACCEL_CMD_GET,
+						NLM_F_DUMP, 0, NULL, 0);
+				if (r) {
+					done = true;
+					break;
+				}
+				r = -ENOENT;
+			}
+			if (ours) {
+				*pid = owner;
+				r = 0;
+			}
+		}
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return r;
+}
+
+struct sec_pidns {
+	const uint8_t *mac;	/* the test process's device */
+	uint8_t mac2[6];	/* the one the child in the new pid ns owns */
+	int ifindex;
+	int ready[2];		/* child -> parent: its device is bound */
+	int done[2];		/* parent -> child: checked, exit */
+};
+
+/* Pid 1 of a new pid namespace: asks about both devices. */
+static int sec_pidns_inner(struct sec_shared *sh, struct sec_pidns *p)
+{
+	struct vg_net g;
+	uint32_t pid = ~0U;
+	char c = 1;
+	int r;
+
+	if (getpid() != 1)
+		SEC_FAIL(sh, "not pid 1 of a new pid namespace: %d", getpid());
+	r = sec_nl_owner_pid(p->mac, &pid);
+	if (r)
+		SEC_FAIL(sh, "dump from the new pid namespace: %s",
+			 dp_strerr(r));
+	if (pid != 0)
+		SEC_FAIL(sh, "owner outside our pid namespace reported as %u, not 0",
+			 pid);
+	memset(&g, 0, sizeof(g));
+	r = vg_net_open(&g, VG_DEV_ACCEL, &sec_cfg);
+	if (!r)
+		r = vg_net_bind(&g, p->ifindex, p->mac2, 0);
+	if (r)
+		SEC_FAIL(sh, "a device of our own: %s", dp_strerr(r));
+	pid = ~0U;
+	r = sec_nl_owner_pid(p->mac2, &pid);
+	if (r)
+		SEC_FAIL(sh, "dump for our own device: %s", dp_strerr(r));
+	if (pid != 1)
+		SEC_FAIL(sh, "we own it as pid 1 here, netlink says %u", pid);
+	if (write(p->ready[1], &c, 1) != 1 || read(p->done[0], &c, 1) != 1)
+		SEC_FAIL(sh, "lost the parent");
+	vg_net_close(&g);
+	return 0;
+}
+
+/* The child: a new pid namespace, whose first process does the work. */
+static int sec_pidns_outer(struct sec_shared *sh, void *arg)
+{
+	struct sec_pidns *p = arg;
+	int status;
+	pid_t pid;
+
+	if (unshare(CLONE_NEWPID))
+		SEC_FAIL(sh, "unshare(CLONE_NEWPID): %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		SEC_FAIL(sh, "fork: %s", strerror(errno));
+	if (!pid)
+		_exit(sec_pidns_inner(sh, p));
+	if (write(p->ready[1], &pid, sizeof(pid)) != sizeof(pid))
+		SEC_FAIL(sh, "pipe: %s", strerror(errno));
+	if (waitpid(pid, &status, 0) != pid)
+		SEC_FAIL(sh, "waitpid: %s", strerror(errno));
+	if (!WIFEXITED(status))
+		SEC_FAIL(sh, "pid 1 of the new namespace died (status %#x)",
+			 status);
+	return WEXITSTATUS(status);
+}
+
+TEST_F_TIMEOUT(sec, netlink_owner_pid_namespace, 60)
+{
+	struct sec_pidns p = { .mac = self->mac };
+	uint32_t pid = 0;
+	pid_t child, inner = 0;
+	int r, status;
+	char c = 0;
+
+	r = dp_guest_up(&self->c, &self->g, &sec_cfg, self->mac);
+	ASSERT_EQ(0, r) TH_LOG("%s", self->c.why);
+	ASSERT_EQ(0, sec_nl_owner_pid(self->mac, &pid));
+	EXPECT_EQ((uint32_t)getpid(), pid) TH_LOG("from the initial pid namespace");
+
+	dp_guest_mac(p.mac2, 1);
+	p.ifindex = self->c.nic.ifindex;
+	ASSERT_EQ(0, pipe(p.ready));
+	ASSERT_EQ(0, pipe(p.done));
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		close(p.ready[0]);
+		close(p.done[1]);
+		_exit(sec_pidns_outer(self->sh, &p));
+	}
+	close(p.ready[1]);
+	close(p.done[0]);
+	/* the inner pid, then a byte once its device is bound */
+	if (read(p.ready[0], &inner, sizeof(inner)) == sizeof(inner) &&
+	    read(p.ready[0], &c, 1) == 1) {
+		pid = 0;
+		r = sec_nl_owner_pid(p.mac2, &pid);
+		EXPECT_EQ(0, r) TH_LOG("dump: %s", dp_strerr(r));
+		EXPECT_EQ((uint32_t)inner, pid)
+			TH_LOG("the new namespace's pid 1, from the initial one");
+		EXPECT_EQ(1, (int)write(p.done[1], &c, 1));
+	}
+	close(p.ready[0]);
+	close(p.done[1]);
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status))
+		TH_LOG("%s", self->sh->why);
+	EXPECT_NE(0, inner);
 	EXPECT_EQ(self->c.vmlck0, dp_close_all(&self->c,
 					       (struct vg_net *[]){ &self->g }, 1));
 }

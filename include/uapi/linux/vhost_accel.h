@@ -114,7 +114,7 @@ enum vhost_accel_genl_cmd {
 enum vhost_accel_genl_attr {
 	VHOST_ACCEL_A_UNSPEC,
 	VHOST_ACCEL_A_DEV_ID,		/* u32: /sys/kernel/debug/vhost-accel/<id> */
-	VHOST_ACCEL_A_OWNER_PID,	/* u32: owner's pid (in the initial pid ns) */
+	VHOST_ACCEL_A_OWNER_PID,	/* u32: owner's pid (asker's pid ns) */
 	VHOST_ACCEL_A_IFINDEX,		/* u32: the NIC */
 	VHOST_ACCEL_A_MAC,		/* binary[6]: the steered MAC */
 	VHOST_ACCEL_A_SATURATED,	/* u8: 1 while saturated */
