@@ -21,7 +21,10 @@
  *    buffers nor reads a Tx buffer there any more (Tx: the queue's error
  *    eventfd, nothing on the wire);
  *  - netlink tells a device's owner as a pid of the asking process's pid
- *    namespace: 0 when the owner is not in it.
+ *    namespace: 0 when the owner is not in it;
+ *  - only CAP_NET_ADMIN in the initial user namespace creates a nicsim
+ *    NIC: the root of a user namespace gets EPERM (a NIC made in its
+ *    network namespace would land in the host's when that one dies).
  *
  * Netlink scope (CAP_NET_ADMIN for GET/dump/events, nothing from another
  * namespace) is tested in datapath_backpressure.c (netlink_errors,
@@ -1066,6 +1069,50 @@ TEST_F_TIMEOUT(sec, netlink_owner_pid_namespace, 60)
 	EXPECT_NE(0, inner);
 	EXPECT_EQ(self->c.vmlck0, dp_close_all(&self->c,
 					       (struct vg_net *[]){ &self->g }, 1));
+}
+
+/* ---- nicsim NICs are made by the host's administrator only ---- */
+
+static int sec_nicsim_userns(struct sec_shared *sh, void *arg)
+{
+	const char *name = arg;
+	int r, ifindex;
+
+	/* see sec_bind_unprivileged() for the chroot */
+	if (chroot("/proc/1/root") || chdir("/"))
+		SEC_FAIL(sh, "leaving the chroot: %s", strerror(errno));
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNET))
+		SEC_FAIL(sh, "unshare(CLONE_NEWUSER | CLONE_NEWNET): %s",
+			 strerror(errno));
+	if (vg_have_cap(CAP_NET_ADMIN) != 1)
+		SEC_FAIL(sh, "no CAP_NET_ADMIN in the new user namespace");
+	r = vp_nl_link_add(name, "nicsim");
+	if (r == -EPERM)
+		return 0;
+	if (!r) {
+		/* do not let it come back to the host with the namespace */
+		ifindex = (int)if_nametoindex(name);
+		if (ifindex)
+			vp_nl_link_del(ifindex);
+	}
+	SEC_FAIL(sh, "ip link add %s type nicsim as a user namespace's root: %s, not EPERM",
+		 name, r ? dp_strerr(r) : "created");
+}
+
+TEST_F_TIMEOUT(sec, nicsim_create_needs_init_cap_net_admin, 60)
+{
+	char name[IFNAMSIZ];
+	int r, ifindex;
+
+	snprintf(name, sizeof(name), VP_NAME_PREFIX "%dn", (int)getpid());
+	r = sec_child(sec_nicsim_userns, self->sh, name);
+	EXPECT_EQ(0, r) TH_LOG("%s", self->sh->why);
+	EXPECT_EQ(0U, if_nametoindex(name)) TH_LOG("%s is in the host namespace", name);
+	/* the host's root still can */
+	ASSERT_EQ(0, vp_nl_link_add(name, "nicsim"));
+	ifindex = (int)if_nametoindex(name);
+	ASSERT_NE(0, ifindex);
+	EXPECT_EQ(0, vp_nl_link_del(ifindex));
 }
 
 VG_HARNESS_MAIN

@@ -411,6 +411,13 @@ static int nicsim_newlink(struct net *src_net, struct net_device *dev,
 	struct nicsim_nic *nic = netdev_priv(dev);
 	int err;
 
+	/* A test device for the host's administrator: a user namespace's
+	 * root may not make one (it would come back to init_net, netns_refund).
+	 */
+	if (!capable(CAP_NET_ADMIN)) {
+		NL_SET_ERR_MSG(extack, "nicsim needs CAP_NET_ADMIN in the initial user namespace");
+		return -EPERM;
+	}
 	if (!tb[IFLA_ADDRESS])
 		eth_hw_addr_random(dev);
 	netif_carrier_off(dev);
