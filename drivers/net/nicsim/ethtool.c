@@ -25,7 +25,7 @@ static const char * const nicsim_qs_names[NICSIM_QS_NUM] = {
 	[NICSIM_QS_ENGINE_DMA_BYTES]	= "engine_dma_bytes",
 	[NICSIM_QS_TX_DROPPED_SPOOFED]	= "tx_dropped_spoofed",
 	[NICSIM_QS_DROPPED_PORT_DOWN]	= "dropped_port_down",
-	[NICSIM_QS_RX_DROPPED_ISOLATION] = "rx_dropped_isolation",
+	[NICSIM_QS_RX_DROPPED_ISOLATION] = "rx_dropped_isolated",
 };
 
 static const char * const nicsim_ns_names[NICSIM_NS_NUM] = {

@@ -534,12 +534,13 @@ static int nicsim_set_port(struct vhost_accel_qp *handle, u8 mode,
 			   u32 port_flags)
 {
 	struct nicsim_qp *qp = nicsim_qp(handle);
+	bool pt = mode == VHOST_ACCEL_MODE_PASSTHRU;
+	bool was_pt = qp->mode == VHOST_ACCEL_MODE_PASSTHRU;
 
 	if (mode > VHOST_ACCEL_MODE_MAX ||
 	    port_flags & ~(VHOST_ACCEL_PORT_NO_SPOOFCHK |
 			   VHOST_ACCEL_PORT_DOWN) ||
-	    (mode == VHOST_ACCEL_MODE_PASSTHRU) !=
-	    (qp->mode == VHOST_ACCEL_MODE_PASSTHRU))
+	    pt != was_pt)
 		return -EINVAL;
 	WRITE_ONCE(qp->mode, mode);
 	WRITE_ONCE(qp->port_flags, port_flags);
