@@ -302,9 +302,9 @@ struct vhost_accel_qp_stats {
  *	macvtap went up or down, or changed mode), effective for the frames
  *	the NIC switches after it returns.  Process context, under RTNL and
  *	vhost's locks: must not wait for the datapath.  -EINVAL when the
- *	change is impossible (to or from PASSTHRU); then vhost detaches.
- *	Optional only for a driver that refuses VHOST_ACCEL_PORT_DOWN and
- *	every mode but NONE at attach.
+ *	change is impossible (to or from PASSTHRU); then vhost ends the
+ *	binding (error eventfd), as when the macvtap is deleted.  Optional:
+ *	without it vhost ends the binding on every such change.
  */
 struct vhost_accel_nic_ops {
 	struct vhost_accel_qp *(*attach)(struct vhost_accel_nic *nic,
