@@ -76,11 +76,14 @@ struct vhost_accel_stats {
  * datapath then starts with VHOST_NET_SET_BACKEND and any fd.
  *
  * Errors: ENODEV (no such ifindex), EOPNOTSUPP (the netdev does not
- * cooperate), ENETDOWN (it is down), EBUSY (no free queue pair, or the
- * datapath is running), EADDRINUSE (@mac is the NIC's own, or bound
- * through a macvtap), EINVAL (multicast or zero @mac, unknown flags),
- * EPERM.  Devices bound with the same @mac are the queue pairs of one
- * multiqueue guest: the NIC spreads the MAC's flows over them.
+ * cooperate), ENETDOWN (it is down), EBUSY (no free queue pair, the
+ * datapath is running, or a passthru macvtap's guest owns the NIC),
+ * EADDRINUSE (@mac is the NIC's own, or bound through a macvtap), EINVAL
+ * (multicast or zero @mac, unknown flags), EPERM.  Devices bound with the
+ * same @mac are the queue pairs of one multiqueue guest: the NIC spreads
+ * the MAC's flows over them.  The NIC switches frames directly between
+ * SET_NIC bindings (and bridge-mode macvtap ones): see
+ * Documentation/nic-contract.rst, "Isolation and anti-spoofing".
  */
 struct vhost_accel_nic_bind {
 	__s32 ifindex;
