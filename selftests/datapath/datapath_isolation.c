@@ -12,7 +12,7 @@
  *    peer plays a hairpin switch) reaches the other guest;
  *  - passthru: the guest takes the NIC's own MAC and is the only binding;
  *  - a macvtap set down carries no traffic either way, and does again
- *    once up;
+ *    once up; a mode changed under a running guest applies at once;
  *  - a guest frame with a spoofed source MAC is dropped and counted
  *    (drops_spoofed), through SET_NIC and through a macvtap; with the
  *    opt-out (VHOST_ACCEL_BIND_F_NO_SPOOFCHK, the macvtap_spoofchk module
@@ -91,6 +91,24 @@ static int iso_macvtap_add(const char *name, int lower, const uint8_t *mac,
 	mv_put(&m, IFLA_LINK, &link, 4);
 	if (mac)
 		mv_put(&m, IFLA_ADDRESS, mac, 6);
+	li = mv_nest(&m, IFLA_LINKINFO);
+	mv_put(&m, IFLA_INFO_KIND, "macvtap", 7);
+	data = mv_nest(&m, IFLA_INFO_DATA);
+	mv_put(&m, IFLA_MACVLAN_MODE, &mode, 4);
+	mv_nest_end(&m, data);
+	mv_nest_end(&m, li);
+	return mv_nl_talk(&m.n);
+}
+
+/* ip link set dev IFINDEX type macvtap mode @mode */
+static int iso_macvtap_mode(int ifindex, uint32_t mode)
+{
+	struct rtattr *li, *data;
+	struct mv_nlreq m;
+
+	mv_req_init(&m);
+	m.n.nlmsg_flags = 0;
+	m.i.ifi_index = ifindex;
 	li = mv_nest(&m, IFLA_LINKINFO);
 	mv_put(&m, IFLA_INFO_KIND, "macvtap", 7);
 	data = mv_nest(&m, IFLA_INFO_DATA);
@@ -511,7 +529,41 @@ TEST_F_TIMEOUT(iso, macvtap_down, 90)
 }
 
 /*
- * 6. Spoofed source MACs: dropped and counted for a SET_NIC binding and a
+ * 6. The mode changed under running guests (ip link set ... type macvtap
+ * mode private): the NIC follows at once, and back.
+ */
+TEST_F_TIMEOUT(iso, mode_change, 90)
+{
+	int r;
+
+	iso_macvtap(_metadata, self, 0, MACVLAN_MODE_BRIDGE, true);
+	iso_macvtap(_metadata, self, 1, MACVLAN_MODE_BRIDGE, true);
+	GUEST_TAP(0);
+	GUEST_TAP(1);
+	ASSERT_EQ(0, iso_send(self, 0, self->mac[1], self->mac[0], 1));
+	EXPECT_EQ(0, iso_got(self, 1, self->mac[0], 1, DP_WAIT_MS))
+		TH_LOG("%s", self->why);
+
+	r = iso_macvtap_mode(self->idx[1], MACVLAN_MODE_PRIVATE);
+	ASSERT_EQ(0, r) TH_LOG("mode private: %s", dp_strerr(r));
+	ASSERT_EQ(0, iso_send(self, 0, self->mac[1], self->mac[0], 2));
+	EXPECT_EQ(0, dp_guest_quiet(&self->g[1], DP_QUIET_MS))
+		TH_LOG("guest 1, now private, got a frame through the NIC");
+	ASSERT_EQ(0, iso_reflect(self, self->mac[0], 2)) TH_LOG("%s", self->why);
+	EXPECT_EQ(0, dp_guest_quiet(&self->g[1], DP_QUIET_MS))
+		TH_LOG("guest 1, now private, got a reflected frame");
+
+	r = iso_macvtap_mode(self->idx[1], MACVLAN_MODE_BRIDGE);
+	ASSERT_EQ(0, r) TH_LOG("mode bridge: %s", dp_strerr(r));
+	ASSERT_EQ(0, iso_send(self, 0, self->mac[1], self->mac[0], 3));
+	EXPECT_EQ(0, iso_got(self, 1, self->mac[0], 3, DP_WAIT_MS))
+		TH_LOG("bridge again: %s", self->why);
+	EXPECT_EQ(0, dp_peer_quiet(&self->c, DP_QUIET_MS));
+	iso_close(_metadata, self);
+}
+
+/*
+ * 7. Spoofed source MACs: dropped and counted for a SET_NIC binding and a
  * macvtap binding (also another guest's MAC); frames with the bound MAC
  * pass.
  */
@@ -545,7 +597,7 @@ TEST_F_TIMEOUT(iso, spoof_dropped, 90)
 }
 
 /*
- * 7. The opt-out: VHOST_ACCEL_BIND_F_NO_SPOOFCHK on SET_NIC, the
+ * 8. The opt-out: VHOST_ACCEL_BIND_F_NO_SPOOFCHK on SET_NIC, the
  * macvtap_spoofchk module parameter (N) for macvtap bindings made after
  * the change: spoofed frames pass, nothing counted.
  */
