@@ -37,6 +37,11 @@
 static DEFINE_MUTEX(vhost_accel_nics_lock);
 static LIST_HEAD(vhost_accel_nics);
 
+static bool macvtap_spoofchk = true;
+module_param(macvtap_spoofchk, bool, 0644);
+MODULE_PARM_DESC(macvtap_spoofchk,
+		 "NIC drops guest frames whose source MAC is not the macvtap's (bindings made through a macvtap after a change; default Y)");
+
 /**
  * vhost_accel_nic_register - declare that a netdev cooperates
  * @nic: filled by the driver; see struct vhost_accel_nic
@@ -91,6 +96,46 @@ static unsigned int vnet_hdr_len(const struct vhost_accel_dev *dev)
 	return sizeof(struct virtio_net_hdr);
 }
 
+/* ---- isolation: a binding's port on the NIC's switch ---- */
+
+/* The NIC's switching mode for a macvtap's mode (source mode: strictest). */
+static u8 tap_port_mode(const struct net_device *tapdev)
+{
+	const struct macvlan_dev *vlan = netdev_priv(tapdev);
+
+	switch (READ_ONCE(vlan->mode)) {
+	case MACVLAN_MODE_VEPA:
+		return VHOST_ACCEL_MODE_VEPA;
+	case MACVLAN_MODE_BRIDGE:
+		return VHOST_ACCEL_MODE_BRIDGE;
+	case MACVLAN_MODE_PASSTHRU:
+		return VHOST_ACCEL_MODE_PASSTHRU;
+	default:
+		return VHOST_ACCEL_MODE_PRIVATE;
+	}
+}
+
+/*
+ * The port a binding asks for: SET_NIC bindings are mode NONE (the owner
+ * chose the NIC with CAP_NET_ADMIN); one made through a macvtap takes its
+ * mode and is down while the macvtap is.  Anti-spoofing unless the binding
+ * opted out (VHOST_ACCEL_BIND_F_NO_SPOOFCHK; for a macvtap binding, the
+ * macvtap_spoofchk parameter when it was made).  Nics lock held.
+ */
+static void binding_port(const struct vhost_accel_binding *b, u8 *mode,
+			 u32 *port_flags)
+{
+	*mode = VHOST_ACCEL_MODE_NONE;
+	*port_flags = 0;
+	if (b->flags & VHOST_ACCEL_BIND_F_NO_SPOOFCHK)
+		*port_flags |= VHOST_ACCEL_PORT_NO_SPOOFCHK;
+	if (!b->tapdev)
+		return;
+	*mode = tap_port_mode(b->tapdev);
+	if (!netif_running(b->tapdev))
+		*port_flags |= VHOST_ACCEL_PORT_DOWN;
+}
+
 static int binding_attach(struct vhost_accel_binding *b)
 {
 	struct vhost_accel_attach args = {
@@ -102,6 +147,7 @@ static int binding_attach(struct vhost_accel_binding *b)
 	struct vhost_accel_qp *qp;
 
 	ether_addr_copy(args.mac, b->mac);
+	binding_port(b, &args.mode, &args.port_flags);
 	qp = b->nic->ops->attach(b->nic, &args);
 	if (IS_ERR(qp))
 		return PTR_ERR(qp);
@@ -228,7 +274,8 @@ bool vhost_accel_is_bound(struct vhost_accel_dev *dev)
 
 static int bind_check(const struct vhost_accel_nic_bind *req)
 {
-	if (req->flags & ~VHOST_ACCEL_BIND_F_FLOW_CONTROL)
+	if (req->flags & ~(VHOST_ACCEL_BIND_F_FLOW_CONTROL |
+			   VHOST_ACCEL_BIND_F_NO_SPOOFCHK))
 		return -EINVAL;
 	if (req->pad[0] || req->pad[1])
 		return -EINVAL;
@@ -299,13 +346,13 @@ static int bind_locked(struct vhost_accel_dev *dev,
 	b->flags = req->flags;
 	ether_addr_copy(b->mac, req->mac);
 	atomic64_set(&b->rx_depletions, 0);
+	b->tapdev = tapdev;	/* its mode and state make the port */
 	ret = binding_attach(b);
 	if (ret)
 		goto err_free;
 	dev_hold(netdev);
 	if (tapfile) {
 		b->from_tap = true;
-		b->tapdev = tapdev;
 		/* as vhost-net holds its backend; also keeps @tapfile unique */
 		b->tapfile = get_file(tapfile);
 	}
@@ -409,6 +456,8 @@ int vhost_accel_bind_tap(struct vhost_accel_dev *dev, struct file *file)
 	lower = macvlan_dev_real_dev(tapdev);
 	ether_addr_copy(req.mac, tapdev->dev_addr);
 	req.ifindex = lower->ifindex;
+	if (!READ_ONCE(macvtap_spoofchk))
+		req.flags |= VHOST_ACCEL_BIND_F_NO_SPOOFCHK;
 	mutex_lock(&vhost_accel_nics_lock);
 	ret = bind_locked(dev, &req, lower, tapdev, file);
 	mutex_unlock(&vhost_accel_nics_lock);
@@ -419,6 +468,36 @@ int vhost_accel_bind_tap(struct vhost_accel_dev *dev, struct file *file)
 out:
 	dev_put(tapdev);
 	return ret;
+}
+
+/*
+ * A macvtap went up or down or changed mode (RTNL held): the ports of the
+ * bindings made through it follow.  A NIC that cannot follow loses them,
+ * as if the macvtap were gone.
+ */
+static int tap_port_changed(struct net_device *tapdev)
+{
+	struct vhost_accel_binding *b, *tmp;
+	struct vhost_accel_nic *nic;
+	u32 port_flags;
+	u8 mode;
+
+	mutex_lock(&vhost_accel_nics_lock);
+	list_for_each_entry(nic, &vhost_accel_nics, list)
+		list_for_each_entry_safe(b, tmp, &nic->users, nic_node) {
+			if (b->tapdev != tapdev || !b->qp)
+				continue;
+			binding_port(b, &mode, &port_flags);
+			if (nic->ops->set_port &&
+			    !nic->ops->set_port(b->qp, mode, port_flags))
+				continue;
+			pr_warn_ratelimited("%s on %s: the NIC cannot follow the macvtap: unbound\n",
+					    netdev_name(tapdev),
+					    netdev_name(b->netdev));
+			binding_destroy(b, true);
+		}
+	mutex_unlock(&vhost_accel_nics_lock);
+	return NOTIFY_DONE;
 }
 
 /*
@@ -434,6 +513,10 @@ static int vhost_accel_netdev_event(struct notifier_block *nb,
 	struct vhost_accel_binding *b, *tmp;
 	struct vhost_accel_nic *nic;
 
+	if (netif_is_macvlan(netdev) && (event == NETDEV_UP ||
+					 event == NETDEV_DOWN ||
+					 event == NETDEV_CHANGE))
+		return tap_port_changed(netdev);
 	if (event != NETDEV_UNREGISTER || !netif_is_macvlan(netdev))
 		return NOTIFY_DONE;
 	mutex_lock(&vhost_accel_nics_lock);
@@ -605,6 +688,7 @@ void vhost_accel_nic_stats(struct vhost_accel_dev *dev,
 	/* TX drops by the NIC already came back as ERROR completions. */
 	st->vq[VHOST_ACCEL_VQ_RX].drops_no_buf = qs.rx_dropped_no_buf;
 	st->vq[VHOST_ACCEL_VQ_RX].drops_too_big += qs.rx_dropped_too_big;
+	st->vq[VHOST_ACCEL_VQ_TX].drops_spoofed = qs.tx_dropped_spoofed;
 }
 
 /**

@@ -58,6 +58,40 @@
  * pair (through @detach) and returns when none is left.  A driver that
  * loses a single queue pair on its own (say, a queue reset) calls
  * @detached instead; vhost then detaches it soon, from process context.
+ *
+ * Isolation and anti-spoofing
+ * ---------------------------
+ * Every queue pair is a port of the NIC's internal switch with a mode
+ * (struct vhost_accel_attach.mode), and the driver enforces it:
+ *  - NONE: bound with VHOST_ACCEL_SET_NIC, the owner's explicit choice (it
+ *    has CAP_NET_ADMIN over the NIC): the switch delivers its frames to
+ *    other NONE and BRIDGE ports (and the NIC's own netdev) directly, as
+ *    an SR-IOV NIC's VEB switches between VFs;
+ *  - BRIDGE: as a macvlan bridge port: direct delivery to and from NONE
+ *    and BRIDGE ports only;
+ *  - VEPA: every frame goes to the wire, whatever its destination; another
+ *    port gets it only if the external switch sends it back (hairpin);
+ *  - PRIVATE: every frame goes to the wire, and no frame passes between it
+ *    and any other queue pair of the NIC, directly or reflected by the
+ *    wire (a frame from the wire whose source MAC belongs to one of them
+ *    and whose destination is the other is dropped);
+ *  - PASSTHRU: the guest owns the port: its MAC may be the NIC's own, and
+ *    the attach fails with -EBUSY unless every queue pair attached has
+ *    its MAC (the queues of that one guest); while it is attached, other
+ *    MACs are refused with -EBUSY.
+ * Frames between ports that may not meet directly go to the wire.
+ * Multicast follows the same rules, port by port.
+ *
+ * Anti-spoofing: unless VHOST_ACCEL_PORT_NO_SPOOFCHK is set, the NIC drops
+ * every Tx frame whose source MAC is not the attached @mac, completes its
+ * buffer with VHOST_ACCEL_COMP_ERROR and counts it in tx_dropped and
+ * tx_dropped_spoofed.  It is on by default (a zeroed @port_flags).
+ *
+ * Port state: a queue pair attached with VHOST_ACCEL_PORT_DOWN, or set so
+ * by @set_port, carries no traffic: the NIC fails its Tx frames (counted
+ * in tx_dropped) and drops the frames for it, until @set_port clears the
+ * flag.  Buffers keep flowing back as usual.  vhost-accel sets it while
+ * the macvtap a binding was made through is down.
  */
 #ifndef _LINUX_VHOST_ACCEL_H
 #define _LINUX_VHOST_ACCEL_H
@@ -174,6 +208,20 @@ struct vhost_accel_callbacks {
 #define VHOST_ACCEL_ATTACH_RX_MERGE	BIT(0)	/* frames may span Rx buffers */
 #define VHOST_ACCEL_ATTACH_FLOW_CONTROL	BIT(1)	/* hold, don't drop, when depleted */
 
+/* vhost_accel_attach.mode: the port's switching mode (see the top) */
+enum vhost_accel_port_mode {
+	VHOST_ACCEL_MODE_NONE,		/* VHOST_ACCEL_SET_NIC bindings */
+	VHOST_ACCEL_MODE_PRIVATE,	/* the macvlan modes */
+	VHOST_ACCEL_MODE_VEPA,
+	VHOST_ACCEL_MODE_BRIDGE,
+	VHOST_ACCEL_MODE_PASSTHRU,
+	VHOST_ACCEL_MODE_MAX = VHOST_ACCEL_MODE_PASSTHRU,
+};
+
+/* vhost_accel_attach.port_flags and @set_port */
+#define VHOST_ACCEL_PORT_NO_SPOOFCHK	BIT(0)	/* any source MAC may leave */
+#define VHOST_ACCEL_PORT_DOWN		BIT(1)	/* no traffic either way */
+
 /**
  * struct vhost_accel_attach - what vhost asks of the driver at attach
  * @mac: unicast address whose frames this queue pair receives (it also
@@ -186,6 +234,9 @@ struct vhost_accel_callbacks {
  * @flags: VHOST_ACCEL_ATTACH_*
  * @rx_headroom: bytes the NIC leaves free at the start of each received
  *	frame's first buffer (the virtio-net header: 10 or 12)
+ * @mode: enum vhost_accel_port_mode: how the NIC's switch treats it
+ * @port_flags: VHOST_ACCEL_PORT_*: anti-spoofing (on unless opted out)
+ *	and the initial port state
  * @cb: callbacks, valid until @detach returns
  * @ctx: first argument of every callback
  */
@@ -193,6 +244,8 @@ struct vhost_accel_attach {
 	u8 mac[ETH_ALEN];
 	u32 flags;
 	u32 rx_headroom;
+	u8 mode;
+	u32 port_flags;
 	const struct vhost_accel_callbacks *cb;
 	void *ctx;
 };
@@ -201,7 +254,10 @@ struct vhost_accel_attach {
  * struct vhost_accel_qp_stats - counters of one queue pair, as the NIC sees it
  * @tx_packets: frames sent on the wire or to another queue pair
  * @tx_bytes: their bytes
- * @tx_dropped: Tx frames dropped by the NIC (bad metadata, link down)
+ * @tx_dropped: Tx frames dropped by the NIC (bad metadata, link down,
+ *	port down, spoofed source)
+ * @tx_dropped_spoofed: of those, frames whose source MAC was not the
+ *	attached one (anti-spoofing)
  * @rx_packets: frames written into guest buffers
  * @rx_bytes: their bytes
  * @rx_dropped_no_buf: frames dropped for lack of posted guest buffers
@@ -212,6 +268,7 @@ struct vhost_accel_qp_stats {
 	u64 tx_packets;
 	u64 tx_bytes;
 	u64 tx_dropped;
+	u64 tx_dropped_spoofed;
 	u64 rx_packets;
 	u64 rx_bytes;
 	u64 rx_dropped_no_buf;
@@ -222,9 +279,10 @@ struct vhost_accel_qp_stats {
 /**
  * struct vhost_accel_nic_ops - what a cooperating driver implements
  * @attach: lend a free queue pair to vhost.  Return the handle or an
- *	ERR_PTR: -EBUSY (no free queue pair), -ENETDOWN (link or device
- *	down), -EADDRINUSE (a MAC the NIC keeps for itself, e.g. its own
- *	netdev's), -EINVAL (bad MAC or flags).  A MAC already attached is
+ *	ERR_PTR: -EBUSY (no free queue pair, or a PASSTHRU port in the way),
+ *	-ENETDOWN (link or device down), -EADDRINUSE (a MAC the NIC keeps
+ *	for itself, e.g. its own netdev's, unless @mode is PASSTHRU),
+ *	-EINVAL (bad MAC, flags or mode).  A MAC already attached is
  *	no error: see &struct vhost_accel_attach.mac.
  * @detach: take it back: stop the queues, complete every outstanding Tx
  *	buffer through @tx_done and every posted Rx buffer through @rx_done
@@ -240,6 +298,13 @@ struct vhost_accel_qp_stats {
  * @tx_space: free Tx descriptors now (a hint; @xmit is the authority)
  * @rx_space: free Rx descriptors now (a hint)
  * @get_stats: read the queue pair's counters (any context but hard irq)
+ * @set_port: change the port's @mode and @port_flags after attach (the
+ *	macvtap went up or down, or changed mode), effective for the frames
+ *	the NIC switches after it returns.  Process context, under RTNL and
+ *	vhost's locks: must not wait for the datapath.  -EINVAL when the
+ *	change is impossible (to or from PASSTHRU); then vhost ends the
+ *	binding (error eventfd), as when the macvtap is deleted.  Optional:
+ *	without it vhost ends the binding on every such change.
  */
 struct vhost_accel_nic_ops {
 	struct vhost_accel_qp *(*attach)(struct vhost_accel_nic *nic,
@@ -256,6 +321,7 @@ struct vhost_accel_nic_ops {
 	unsigned int (*rx_space)(struct vhost_accel_qp *qp);
 	void (*get_stats)(struct vhost_accel_qp *qp,
 			  struct vhost_accel_qp_stats *stats);
+	int (*set_port)(struct vhost_accel_qp *qp, u8 mode, u32 port_flags);
 };
 
 /**

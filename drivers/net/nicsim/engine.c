@@ -14,7 +14,8 @@
  *    (the NIC netdev's xmit),
  *  - switches every frame: to the queue pair that owns the destination
  *    MAC (its Rx ring), to the host port, to the wire, or, broadcast and
- *    multicast, to several of them,
+ *    multicast, to several of them, as the ports' modes allow (see
+ *    nicsim_route()),
  *  - waits completion_delay_us if set, then marks the descriptors done and
  *    raises the "interrupt" of each queue pair that has news: NAPI.
  */
@@ -46,9 +47,18 @@ struct nicsim_route {
 	struct nicsim_qp *qp;		/* the dst MAC's pool, RSS picked */
 	const struct nicsim_group *skip; /* with @flood: not back to it */
 	u32 hash;			/* RSS hash of the frame */
-	bool flood;			/* one queue pair of every pool */
+	bool flood;			/* one queue pair of every pool the
+					 * modes allow (nicsim_may_reach())
+					 */
 	bool host;
 	bool wire;
+	/* where it comes from, for the modes */
+	bool local;			/* a port of this NIC: a queue pair,
+					 * the host port, or (@reflected) a
+					 * queue pair's frame back from the wire
+					 */
+	bool reflected;
+	u8 from_mode;			/* that port's; the host port: NONE */
 };
 
 /* --- counters ------------------------------------------------------------- */
@@ -242,6 +252,10 @@ static void nicsim_qp_rx(struct nicsim_nic *nic, struct nicsim_qp *qp,
 {
 	int err;
 
+	if (READ_ONCE(qp->port_flags) & VHOST_ACCEL_PORT_DOWN) {
+		nicsim_qs_add(qp, NICSIM_QS_DROPPED_PORT_DOWN, 1);
+		return;
+	}
 	if (!skb_queue_empty(&qp->held)) {
 		/* keep the order: behind the frames already held */
 		nicsim_qp_hold(nic, qp, skb, csum_ok);
@@ -426,40 +440,131 @@ static struct nicsim_group *nicsim_group_by_mac(struct nicsim_nic *nic,
 	return NULL;
 }
 
+/* --- isolation: what the ports' modes allow -------------------------------- */
+
+/* NONE (SET_NIC) and BRIDGE ports, and the host port, switch locally. */
+static bool nicsim_mode_local(u8 mode)
+{
+	return mode == VHOST_ACCEL_MODE_NONE || mode == VHOST_ACCEL_MODE_BRIDGE;
+}
+
+/* The mode of a pool: its members share a MAC, a macvtap, so a mode. */
+static u8 nicsim_group_mode(const struct nicsim_group *g)
+{
+	const struct nicsim_qp *qp = list_first_entry(&g->members,
+						      struct nicsim_qp,
+						      group_node);
+
+	return READ_ONCE(qp->mode);
+}
+
+/* May a frame routed as @r reach a port of mode @to?  Directly between
+ * two local-switching ports; back from the wire (the external switch's
+ * hairpin) unless either end is private, and a multicast frame only to
+ * ports that did not get it directly on its way out.  Frames from outside
+ * the NIC reach every port.
+ */
+static bool nicsim_may_reach(const struct nicsim_route *r, u8 to)
+{
+	bool direct = nicsim_mode_local(r->from_mode) && nicsim_mode_local(to);
+
+	if (!r->local)
+		return true;
+	if (!r->reflected)
+		return direct;
+	if (r->from_mode == VHOST_ACCEL_MODE_PRIVATE ||
+	    to == VHOST_ACCEL_MODE_PRIVATE)
+		return false;
+	return !(r->flood && direct);
+}
+
+/* Where a frame comes from: @from's port, the host port, or the wire (a
+ * queue pair's own frame coming back if its source MAC is a pool's).
+ */
+static void nicsim_route_src(struct nicsim_nic *nic, const struct sk_buff *skb,
+			     enum nicsim_src src, struct nicsim_qp *from,
+			     struct nicsim_route *r)
+{
+	const struct nicsim_group *g;
+
+	r->local = true;
+	switch (src) {
+	case NICSIM_SRC_QP:
+		r->from_mode = READ_ONCE(from->mode);
+		r->skip = from->group;
+		return;
+	case NICSIM_SRC_HOST:
+		r->from_mode = VHOST_ACCEL_MODE_NONE;
+		return;
+	case NICSIM_SRC_WIRE:
+		g = nicsim_group_by_mac(nic, skb->data + ETH_ALEN);
+		if (!g) {
+			r->local = false;
+			return;
+		}
+		r->reflected = true;
+		r->from_mode = nicsim_group_mode(g);
+		r->skip = g;
+		return;
+	}
+}
+
+/* A frame from the wire for a port it may not reach: dropped, counted. */
+static void nicsim_route_refuse(struct nicsim_nic *nic, struct nicsim_qp *to)
+{
+	nicsim_qs_add(to, NICSIM_QS_RX_DROPPED_ISOLATION, 1);
+	nicsim_ns_inc(nic, NICSIM_NS_DROPPED_ISOLATION);
+}
+
 /* The VEB: a pool's MAC goes to one queue pair of that pool, picked by
  * RSS; broadcast and multicast go to every pool (one queue pair of each,
  * picked the same way) but not back to the sender's; otherwise frames from
  * the wire go to the host port (its own MAC or unknown unicast), frames
  * from a queue pair for the host port's MAC go to it, everything else
- * goes to the wire.
+ * goes to the wire.  The ports' modes restrict it (nicsim_may_reach()):
+ * a frame that may not go from one port to another directly goes to the
+ * wire instead; one back from the wire that may not reach its port is
+ * dropped.
  */
 static void nicsim_route(struct nicsim_nic *nic, const struct sk_buff *skb,
 			 enum nicsim_src src, struct nicsim_qp *from,
 			 struct nicsim_route *r)
 {
-	const struct nicsim_group *own = from ? from->group : NULL;
 	const u8 *dst = skb->data;
 	struct nicsim_group *g;
 
 	memset(r, 0, sizeof(*r));
+	nicsim_route_src(nic, skb, src, from, r);
 	if (is_multicast_ether_addr(dst)) {
 		r->flood = true;
-		r->skip = own;
-		r->host = src != NICSIM_SRC_HOST;
+		r->host = src == NICSIM_SRC_WIRE ||
+			  (src == NICSIM_SRC_QP && nicsim_mode_local(r->from_mode));
 		r->wire = src != NICSIM_SRC_WIRE;
-		if (nic->nr_groups > (own ? 1 : 0))
+		if (nic->nr_groups > (r->skip ? 1 : 0))
 			r->hash = nicsim_rss_hash(nic, skb);
 		return;
 	}
 	g = nicsim_group_by_mac(nic, dst);
-	if (g && g != own) {
+	if (g && (src != NICSIM_SRC_QP || g != from->group)) {
+		struct nicsim_qp *to;
+
 		if (g->n > 1)
 			r->hash = nicsim_rss_hash(nic, skb);
-		r->qp = nicsim_rss_pick(g, r->hash);
+		to = nicsim_rss_pick(g, r->hash);
+		if (g == r->skip || nicsim_may_reach(r, READ_ONCE(to->mode))) {
+			r->qp = to;
+			return;
+		}
+		if (src == NICSIM_SRC_WIRE) {
+			nicsim_route_refuse(nic, to);
+			return;
+		}
+		r->wire = true;
 		return;
 	}
 	if (src == NICSIM_SRC_WIRE ||
-	    (src == NICSIM_SRC_QP && ether_addr_equal(dst, nic->netdev->dev_addr)))
+	    (src == NICSIM_SRC_QP && nicsim_mode_local(r->from_mode) &&
+	     ether_addr_equal(dst, nic->netdev->dev_addr)))
 		r->host = true;
 	else
 		r->wire = true;
@@ -530,10 +635,16 @@ static void nicsim_fanout(struct nicsim_nic *nic, struct sk_buff *skb,
 	if (r->qp)
 		nicsim_qp_rx(nic, r->qp, skb, csum_ok);
 	if (r->flood)
-		list_for_each_entry(g, &nic->groups, node)
-			if (g != r->skip)
-				nicsim_qp_rx(nic, nicsim_rss_pick(g, r->hash),
-					     skb, csum_ok);
+		list_for_each_entry(g, &nic->groups, node) {
+			struct nicsim_qp *to = nicsim_rss_pick(g, r->hash);
+
+			if (g == r->skip)
+				continue;
+			if (nicsim_may_reach(r, READ_ONCE(to->mode)))
+				nicsim_qp_rx(nic, to, skb, csum_ok);
+			else if (r->reflected)
+				nicsim_route_refuse(nic, to);
+		}
 	nicsim_out(nic, skb, r);
 }
 
@@ -744,16 +855,36 @@ static struct sk_buff *nicsim_tx_skb(struct nicsim_nic *nic,
 	return skb;
 }
 
-/* One Tx descriptor: read, switch, count.  BHs off. */
+/* Anti-spoofing: unless the port opted out, a frame leaves only with the
+ * queue pair's MAC as its source.  Drops and counts a spoofed @skb.
+ */
+static bool nicsim_tx_spoofed(struct nicsim_qp *qp, u32 port_flags,
+			      struct sk_buff *skb)
+{
+	if ((port_flags & VHOST_ACCEL_PORT_NO_SPOOFCHK) ||
+	    ether_addr_equal(skb->data + ETH_ALEN, qp->mac))
+		return false;
+	nicsim_qs_add(qp, NICSIM_QS_TX_DROPPED_SPOOFED, 1);
+	kfree_skb(skb);
+	return true;
+}
+
+/* One Tx descriptor: read, check, switch, count.  BHs off. */
 static void nicsim_tx_one(struct nicsim_nic *nic, struct nicsim_qp *qp,
 			  struct nicsim_desc *d)
 {
+	u32 port_flags = READ_ONCE(qp->port_flags);
 	struct sk_buff *skb = NULL;
 
 	if (d->status == NICSIM_DESC_OK && netif_carrier_ok(nic->netdev) &&
+	    !(port_flags & VHOST_ACCEL_PORT_DOWN) &&
 	    d->len >= ETH_HLEN && d->len <= NICSIM_TX_MAX_FRAME) {
 		nicsim_qs_add(qp, NICSIM_QS_ENGINE_DMA_BYTES, d->len);
 		skb = nicsim_tx_skb(nic, d);
+		if (skb && nicsim_tx_spoofed(qp, port_flags, skb))
+			skb = NULL;
+	} else if (port_flags & VHOST_ACCEL_PORT_DOWN) {
+		nicsim_qs_add(qp, NICSIM_QS_DROPPED_PORT_DOWN, 1);
 	}
 	if (!skb) {
 		d->status = NICSIM_DESC_ERROR;

@@ -23,6 +23,9 @@ static const char * const nicsim_qs_names[NICSIM_QS_NUM] = {
 	[NICSIM_QS_RX_DEPLETED]		= "rx_depleted",
 	[NICSIM_QS_RX_HELD]		= "rx_held",
 	[NICSIM_QS_ENGINE_DMA_BYTES]	= "engine_dma_bytes",
+	[NICSIM_QS_TX_DROPPED_SPOOFED]	= "tx_dropped_spoofed",
+	[NICSIM_QS_DROPPED_PORT_DOWN]	= "dropped_port_down",
+	[NICSIM_QS_RX_DROPPED_ISOLATION] = "rx_dropped_isolated",
 };
 
 static const char * const nicsim_ns_names[NICSIM_NS_NUM] = {
@@ -34,6 +37,7 @@ static const char * const nicsim_ns_names[NICSIM_NS_NUM] = {
 	[NICSIM_NS_DROPPED_LINK_DOWN]	= "dropped_link_down",
 	[NICSIM_NS_DROPPED_OFFLOAD]	= "dropped_offload",
 	[NICSIM_NS_PAUSES]		= "flow_control_pauses",
+	[NICSIM_NS_DROPPED_ISOLATION]	= "dropped_isolation",
 };
 
 /* totals, NIC counters, attached queue pairs, then per slot */

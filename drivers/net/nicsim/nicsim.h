@@ -90,6 +90,9 @@ enum nicsim_qp_stat {
 	NICSIM_QS_RX_DEPLETED,
 	NICSIM_QS_RX_HELD,
 	NICSIM_QS_ENGINE_DMA_BYTES,
+	NICSIM_QS_TX_DROPPED_SPOOFED,	/* source MAC not the qp's */
+	NICSIM_QS_DROPPED_PORT_DOWN,	/* either way, VHOST_ACCEL_PORT_DOWN */
+	NICSIM_QS_RX_DROPPED_ISOLATION,	/* reflected from a port it may not meet */
 	NICSIM_QS_NUM
 };
 
@@ -103,6 +106,7 @@ enum nicsim_nic_stat {
 	NICSIM_NS_DROPPED_LINK_DOWN,	/* wire/host frames while down */
 	NICSIM_NS_DROPPED_OFFLOAD,	/* segmentation/checksum failed */
 	NICSIM_NS_PAUSES,		/* flow-control pauses of the inputs */
+	NICSIM_NS_DROPPED_ISOLATION,	/* wire frames between isolated ports */
 	NICSIM_NS_NUM
 };
 
@@ -165,6 +169,11 @@ struct nicsim_qp {
 	u32 flags;			/* VHOST_ACCEL_ATTACH_* */
 	u32 headroom;
 	bool flow_control;
+	/* the port: set at attach and by set_port (WRITE_ONCE), read by
+	 * the engine once per frame (READ_ONCE)
+	 */
+	u8 mode;			/* enum vhost_accel_port_mode */
+	u32 port_flags;			/* VHOST_ACCEL_PORT_* */
 	const struct vhost_accel_callbacks *cb;
 	void *ctx;
 

@@ -224,6 +224,7 @@ static void nicsim_get_stats(struct vhost_accel_qp *handle,
 	stats->tx_packets = v[NICSIM_QS_TX_PACKETS];
 	stats->tx_bytes = v[NICSIM_QS_TX_BYTES];
 	stats->tx_dropped = v[NICSIM_QS_TX_DROPPED];
+	stats->tx_dropped_spoofed = v[NICSIM_QS_TX_DROPPED_SPOOFED];
 	stats->rx_packets = v[NICSIM_QS_RX_PACKETS];
 	stats->rx_bytes = v[NICSIM_QS_RX_BYTES];
 	stats->rx_dropped_no_buf = v[NICSIM_QS_RX_DROPPED_NO_BUF];
@@ -339,6 +340,10 @@ static int nicsim_attach_check(const struct vhost_accel_attach *args)
 		return -EINVAL;
 	if (args->rx_headroom > NICSIM_MAX_HEADROOM)
 		return -EINVAL;
+	if (args->mode > VHOST_ACCEL_MODE_MAX ||
+	    args->port_flags & ~(VHOST_ACCEL_PORT_NO_SPOOFCHK |
+				 VHOST_ACCEL_PORT_DOWN))
+		return -EINVAL;
 	return 0;
 }
 
@@ -371,6 +376,8 @@ static struct nicsim_qp *nicsim_qp_alloc(struct nicsim_nic *nic,
 	qp->headroom = args->rx_headroom;
 	qp->flow_control = (args->flags & VHOST_ACCEL_ATTACH_FLOW_CONTROL) ||
 			   READ_ONCE(nic->flow_control);
+	qp->mode = args->mode;
+	qp->port_flags = args->port_flags;
 	qp->cb = args->cb;
 	qp->ctx = args->ctx;
 	__skb_queue_head_init(&qp->held);
@@ -378,12 +385,33 @@ static struct nicsim_qp *nicsim_qp_alloc(struct nicsim_nic *nic,
 }
 
 /* A queue pair may share its MAC with others (one pool, flows spread by
- * RSS) but not take the address of either of the NIC's own netdevs.
+ * RSS) but not take the address of either of the NIC's own netdevs; a
+ * passthru port takes the NIC over, its MAC included (macvlan gives a
+ * passthru macvlan its lower device's address).
  */
-static bool nicsim_mac_is_port(struct nicsim_nic *nic, const u8 *mac)
+static bool nicsim_mac_is_port(struct nicsim_nic *nic,
+			       const struct nicsim_qp *qp)
 {
-	return ether_addr_equal(mac, nic->netdev->dev_addr) ||
-	       ether_addr_equal(mac, nic->peer->dev_addr);
+	if (ether_addr_equal(qp->mac, nic->peer->dev_addr))
+		return true;
+	return qp->mode != VHOST_ACCEL_MODE_PASSTHRU &&
+	       ether_addr_equal(qp->mac, nic->netdev->dev_addr);
+}
+
+/* A passthru port is the NIC's only one: queue pairs of other MACs may
+ * not join it, nor it them.  engine_lock held.
+ */
+static bool nicsim_passthru_conflict(struct nicsim_nic *nic,
+				     const struct nicsim_qp *qp)
+{
+	struct nicsim_qp *o;
+
+	list_for_each_entry(o, &nic->qps, node)
+		if (!ether_addr_equal(o->mac, qp->mac) &&
+		    (READ_ONCE(o->mode) == VHOST_ACCEL_MODE_PASSTHRU ||
+		     qp->mode == VHOST_ACCEL_MODE_PASSTHRU))
+			return true;
+	return false;
 }
 
 static struct nicsim_slot *nicsim_free_slot(struct nicsim_nic *nic)
@@ -411,8 +439,10 @@ static int nicsim_qp_install(struct nicsim_nic *nic, struct nicsim_qp *qp,
 		return -ENETDOWN;
 	mutex_lock(&nic->engine_lock);
 	slot = nicsim_free_slot(nic);
-	if (nicsim_mac_is_port(nic, qp->mac))
+	if (nicsim_mac_is_port(nic, qp))
 		err = -EADDRINUSE;
+	else if (nicsim_passthru_conflict(nic, qp))
+		err = -EBUSY;
 	else if (!slot)
 		err = -EBUSY;
 	if (!err) {
@@ -496,6 +526,30 @@ static void nicsim_reclaim_rx(struct vhost_accel_qp *handle)
 	mutex_unlock(&nic->ctrl_lock);
 }
 
+/* A port changes mode or state: the engine reads both once per frame, so
+ * the next frame it switches sees the change.  Passthru is for the life
+ * of the queue pair, as for a macvlan.
+ */
+static int nicsim_set_port(struct vhost_accel_qp *handle, u8 mode,
+			   u32 port_flags)
+{
+	struct nicsim_qp *qp = nicsim_qp(handle);
+	bool pt = mode == VHOST_ACCEL_MODE_PASSTHRU;
+	bool was_pt = qp->mode == VHOST_ACCEL_MODE_PASSTHRU;
+
+	if (mode > VHOST_ACCEL_MODE_MAX ||
+	    port_flags & ~(VHOST_ACCEL_PORT_NO_SPOOFCHK |
+			   VHOST_ACCEL_PORT_DOWN) ||
+	    pt != was_pt)
+		return -EINVAL;
+	WRITE_ONCE(qp->mode, mode);
+	WRITE_ONCE(qp->port_flags, port_flags);
+	netdev_dbg(qp->nic->netdev, "qp %u: mode %u, port flags %#x\n",
+		   qp->slot->index, mode, port_flags);
+	nicsim_engine_kick(qp->nic);
+	return 0;
+}
+
 /**
  * nicsim_reset_qps - lose every attached queue pair, as a queue reset would
  * @nic: the NIC
@@ -530,4 +584,5 @@ const struct vhost_accel_nic_ops nicsim_vnic_ops = {
 	.tx_space	= nicsim_tx_space,
 	.rx_space	= nicsim_rx_space,
 	.get_stats	= nicsim_get_stats,
+	.set_port	= nicsim_set_port,
 };

@@ -37,7 +37,8 @@ struct vhost_accel_vq_stats {
 	 */
 	__u64 saturations;	/* RX: episodes without any guest buffer */
 	__u64 saturated_ns;	/* RX: time in them, the current one included */
-	__u64 reserved[3];
+	__u64 reserved[2];
+	__u64 drops_spoofed;	/* TX: frames the NIC dropped for a source MAC not the bound one */
 };
 
 /*
@@ -60,6 +61,12 @@ struct vhost_accel_stats {
 
 /* vhost_accel_nic_bind.flags */
 #define VHOST_ACCEL_BIND_F_FLOW_CONTROL	(1U << 0) /* hold, don't drop, when the guest has no buffers */
+/*
+ * The NIC lets the guest send frames whose source MAC is not @mac (as
+ * `ip link set PF vf N spoofchk off`); by default it drops them and counts
+ * them in drops_spoofed.
+ */
+#define VHOST_ACCEL_BIND_F_NO_SPOOFCHK	(1U << 1)
 
 /*
  * VHOST_ACCEL_SET_NIC: bind the device's queue pair to a queue pair of a
@@ -69,11 +76,14 @@ struct vhost_accel_stats {
  * datapath then starts with VHOST_NET_SET_BACKEND and any fd.
  *
  * Errors: ENODEV (no such ifindex), EOPNOTSUPP (the netdev does not
- * cooperate), ENETDOWN (it is down), EBUSY (no free queue pair, or the
- * datapath is running), EADDRINUSE (@mac is the NIC's own, or bound
- * through a macvtap), EINVAL (multicast or zero @mac, unknown flags),
- * EPERM.  Devices bound with the same @mac are the queue pairs of one
- * multiqueue guest: the NIC spreads the MAC's flows over them.
+ * cooperate), ENETDOWN (it is down), EBUSY (no free queue pair, the
+ * datapath is running, or a passthru macvtap's guest owns the NIC),
+ * EADDRINUSE (@mac is the NIC's own, or bound through a macvtap), EINVAL
+ * (multicast or zero @mac, unknown flags), EPERM.  Devices bound with the
+ * same @mac are the queue pairs of one multiqueue guest: the NIC spreads
+ * the MAC's flows over them.  The NIC switches frames directly between
+ * SET_NIC bindings (and bridge-mode macvtap ones): see
+ * Documentation/nic-contract.rst, "Isolation and anti-spoofing".
  */
 struct vhost_accel_nic_bind {
 	__s32 ifindex;
