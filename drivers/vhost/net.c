@@ -42,6 +42,11 @@
 /* Completions popped at a time. */
 #define DP_POP			16
 
+/* What one run of a queue's handler did: chains taken from the guest. */
+struct dp_budget {
+	unsigned int chains;
+};
+
 static bool dp_is_le(const struct vhost_accel_vq *vq)
 {
 	return vhost_accel_has_feature(vq->dev, VIRTIO_F_VERSION_1) ||
@@ -222,7 +227,7 @@ typedef int (*dp_prepare_fn)(struct vhost_accel_vq *vq,
  * guest error.  Return how many buffers are ready.
  */
 static unsigned int dp_gather(struct vhost_accel_vq *vq, unsigned int room,
-			      dp_prepare_fn prepare)
+			      dp_prepare_fn prepare, struct dp_budget *bg)
 {
 	struct vhost_accel_chain chain;
 	unsigned int n = 0;
@@ -233,6 +238,8 @@ static unsigned int dp_gather(struct vhost_accel_vq *vq, unsigned int room,
 		chain.gpas = vq->gpas + n * vq->max_segs;
 		chain.max_segs = vq->max_segs;
 		ret = vhost_accel_ring_get_chain(vq, &chain);
+		if (ret == 1 || ret == -ENOSPC)
+			bg->chains++;
 		if (ret == -ENOSPC) {
 			/* Hand over what we have first: unget keeps order. */
 			if (n) {
@@ -268,7 +275,7 @@ typedef unsigned int (*dp_hand_fn)(struct vhost_accel_qp *qp,
 static unsigned int dp_pump(struct vhost_accel_vq *vq, dp_prepare_fn prepare,
 			    dp_hand_fn hand,
 			    unsigned int (*space)(struct vhost_accel_qp *qp),
-			    bool *empty)
+			    struct dp_budget *bg, bool *empty)
 {
 	struct vhost_accel_binding *b = vq->backend;
 	unsigned int room, n, accepted, i, done = 0;
@@ -280,7 +287,7 @@ static unsigned int dp_pump(struct vhost_accel_vq *vq, dp_prepare_fn prepare,
 		room = min(vq->num - vq->inflight, dp_space(b, space));
 		if (!room)
 			return done;
-		n = dp_gather(vq, room, prepare);
+		n = dp_gather(vq, room, prepare, bg);
 		if (vq->broken)
 			return done;
 		if (!n) {
@@ -414,7 +421,7 @@ static int tx_prepare(struct vhost_accel_vq *vq,
 	return 1;
 }
 
-static void tx_handle(struct vhost_accel_vq *vq)
+static void tx_handle(struct vhost_accel_vq *vq, struct dp_budget *bg)
 {
 	struct vhost_accel_binding *b = vq->backend;
 	bool empty;
@@ -422,7 +429,7 @@ static void tx_handle(struct vhost_accel_vq *vq)
 	tx_reap(vq);
 	if (b && !vq->broken)
 		dp_pump(vq, tx_prepare, b->nic->ops->xmit,
-			b->nic->ops->tx_space, &empty);
+			b->nic->ops->tx_space, bg, &empty);
 }
 
 /* ---- RX ---- */
@@ -689,7 +696,7 @@ static void rx_sat_end(struct vhost_accel_vq *vq)
  * once); it ends when a buffer is posted again.  Events go out only on
  * these transitions, from the worker, never per frame.
  */
-static void rx_handle(struct vhost_accel_vq *vq)
+static void rx_handle(struct vhost_accel_vq *vq, struct dp_budget *bg)
 {
 	struct vhost_accel_binding *b = vq->backend;
 	bool depleted, empty;
@@ -701,7 +708,7 @@ static void rx_handle(struct vhost_accel_vq *vq)
 	if (!b || vq->broken)
 		return;
 	posted = dp_pump(vq, rx_prepare, b->nic->ops->post_rx,
-			 b->nic->ops->rx_space, &empty);
+			 b->nic->ops->rx_space, bg, &empty);
 	if (posted)
 		rx_sat_end(vq);
 	else if (depleted && empty)
@@ -717,11 +724,15 @@ static void rx_handle(struct vhost_accel_vq *vq)
  */
 void vhost_accel_dp_handle(struct vhost_accel_vq *vq)
 {
+	struct dp_budget bg = {};
+
 	if (!vq->comp.ents)
 		return;
 	if (vq->index == VHOST_ACCEL_VQ_RX)
-		rx_handle(vq);
+		rx_handle(vq, &bg);
 	else
-		tx_handle(vq);
+		tx_handle(vq, &bg);
 	vhost_accel_log_flush(vq);
+	if (bg.chains > vq->stats.run_chains_max)
+		vq->stats.run_chains_max = bg.chains;
 }

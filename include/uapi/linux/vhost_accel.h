@@ -37,7 +37,8 @@ struct vhost_accel_vq_stats {
 	 */
 	__u64 saturations;	/* RX: episodes without any guest buffer */
 	__u64 saturated_ns;	/* RX: time in them, the current one included */
-	__u64 reserved[2];
+	__u64 run_chains_max;	/* most chains one worker run took (budget) */
+	__u64 budget_yields;	/* worker runs ended by the budget, requeued */
 	__u64 drops_spoofed;	/* TX: frames the NIC dropped for a source MAC not the bound one */
 };
 
