@@ -37,15 +37,67 @@
 
 /* Chains gathered per call into the driver. */
 #define DP_BATCH		64
-/* Frames one handler run moves before yielding to other work (fairness). */
-#define DP_WEIGHT		1024
 /* Completions popped at a time. */
 #define DP_POP			16
 
-/* What one run of a queue's handler did: chains taken from the guest. */
+/*
+ * The budget of one run of a queue's handler ("Worker budget" in
+ * Documentation/datapath.rst): every chain taken from the avail ring
+ * counts, whatever becomes of it, and so do its bytes; a chain weighs at
+ * least DP_DESC_WEIGHT bytes per descriptor walked, so that chains of many
+ * small or empty descriptors are not cheap.  A run that spent either limit requeues
+ * itself and returns: the worker then runs its other work and reaches
+ * cond_resched().
+ */
+#define DP_BUDGET_CHAINS	256
+#define DP_BUDGET_BYTES		(512 * 1024)
+#define DP_DESC_WEIGHT		256
+
 struct dp_budget {
 	unsigned int chains;
+	u64 bytes;
+	bool yielded;
 };
+
+static bool dp_budget_left(const struct dp_budget *bg)
+{
+	return bg->chains < DP_BUDGET_CHAINS && bg->bytes < DP_BUDGET_BYTES;
+}
+
+static void dp_budget_charge(struct dp_budget *bg,
+			     const struct vhost_accel_chain *chain)
+{
+	u64 len = (u64)chain->out_len + chain->in_len;
+
+	bg->chains++;
+	bg->bytes += max_t(u64, len, (u64)chain->ndesc * DP_DESC_WEIGHT);
+}
+
+/*
+ * A buffer's cookie: the chain's head and its place in the sequence of
+ * chains taken (vq->dp_seq when it was taken), 48 bits that never wrap.
+ */
+static u64 dp_cookie(u16 head, u64 seq)
+{
+	return head | seq << 16;
+}
+
+static u16 dp_cookie_head(u64 cookie)
+{
+	return cookie & 0xffff;
+}
+
+static u64 dp_cookie_seq(u64 cookie)
+{
+	return cookie >> 16;
+}
+
+/* Give the last @n chains taken back to the avail ring. */
+static void dp_unget(struct vhost_accel_vq *vq, unsigned int n)
+{
+	vhost_accel_ring_unget(vq, n);
+	vq->dp_seq -= n;
+}
 
 static bool dp_is_le(const struct vhost_accel_vq *vq)
 {
@@ -80,11 +132,14 @@ int vhost_accel_dp_alloc(struct vhost_accel_vq *vq, unsigned int max_segs)
 	if (vq->index == VHOST_ACCEL_VQ_RX) {
 		vq->rx_heads = kvcalloc(num, sizeof(*vq->rx_heads), gfp);
 		vq->rx_frame = kvcalloc(num, sizeof(*vq->rx_frame), gfp);
+		vq->rx_frame_seq = kvcalloc(num, sizeof(*vq->rx_frame_seq),
+					    gfp);
 		vq->rx_log = kvcalloc(num * max_segs, sizeof(*vq->rx_log), gfp);
 	}
 	if (!vq->comp.ents || !vq->segs || !vq->gpas || !vq->bufs ||
 	    !vq->used || (vq->index == VHOST_ACCEL_VQ_RX &&
-			  (!vq->rx_heads || !vq->rx_frame || !vq->rx_log))) {
+			  (!vq->rx_heads || !vq->rx_frame ||
+			   !vq->rx_frame_seq || !vq->rx_log))) {
 		vhost_accel_dp_free(vq);
 		return -ENOMEM;
 	}
@@ -94,6 +149,8 @@ int vhost_accel_dp_alloc(struct vhost_accel_vq *vq, unsigned int max_segs)
 	vq->comp.mask = num - 1;
 	vq->inflight = 0;
 	vq->rx_frame_n = 0;
+	vq->dp_seq = 0;
+	vq->dp_floor = 0;
 	return 0;
 }
 
@@ -113,6 +170,7 @@ void vhost_accel_dp_free(struct vhost_accel_vq *vq)
 	kfree(vq->used);
 	kvfree(vq->rx_heads);
 	kvfree(vq->rx_frame);
+	kvfree(vq->rx_frame_seq);
 	kvfree(vq->rx_log);
 	vq->comp.ents = NULL;
 	vq->segs = NULL;
@@ -121,6 +179,7 @@ void vhost_accel_dp_free(struct vhost_accel_vq *vq)
 	vq->used = NULL;
 	vq->rx_heads = NULL;
 	vq->rx_frame = NULL;
+	vq->rx_frame_seq = NULL;
 	vq->rx_log = NULL;
 }
 
@@ -216,47 +275,67 @@ static void dp_return_chain(struct vhost_accel_vq *vq, u16 head)
 		vhost_accel_ring_signal(vq);
 }
 
+/*
+ * Give the chain just taken straight back to the guest.  The guest now
+ * sees it used while chains taken before it may still be at the NIC: none
+ * of those may go back to the avail ring any more (rx_give_back()).
+ */
+static void dp_give_back(struct vhost_accel_vq *vq, u16 head)
+{
+	dp_return_chain(vq, head);
+	vq->dp_floor = vq->dp_seq;
+}
+
 typedef int (*dp_prepare_fn)(struct vhost_accel_vq *vq,
 			     struct vhost_accel_chain *chain,
 			     struct vhost_accel_buf *buf);
 
 /*
- * Take up to @room (at most DP_BATCH) chains from the avail ring and turn
- * each into a buffer for the driver in vq->bufs with @prepare, which
- * returns 1 for a buffer, 0 for a chain it gave back, or -errno after a
- * guest error.  Return how many buffers are ready.
+ * Take chains from the avail ring while @bg lasts, until @room (at most
+ * DP_BATCH) of them became buffers for the driver in vq->bufs.  @prepare
+ * returns 1 for a buffer, 0 for a chain to give back unused, or -errno
+ * after a guest error; a chain with more segments than the NIC scatters
+ * is given back too.  Such a chain goes back at once when it comes first
+ * in a batch; otherwise it is left for the next batch, so that a batch's
+ * buffers are the last chains taken and what the driver refuses of them
+ * can be ungot.  Return how many buffers are ready.
  */
 static unsigned int dp_gather(struct vhost_accel_vq *vq, unsigned int room,
 			      dp_prepare_fn prepare, struct dp_budget *bg)
 {
 	struct vhost_accel_chain chain;
 	unsigned int n = 0;
+	bool too_big;
 	int ret;
 
-	while (n < min_t(unsigned int, room, DP_BATCH)) {
+	room = min_t(unsigned int, room, DP_BATCH);
+	while (n < room && dp_budget_left(bg)) {
 		chain.segs = vq->segs + n * vq->max_segs;
 		chain.gpas = vq->gpas + n * vq->max_segs;
 		chain.max_segs = vq->max_segs;
 		ret = vhost_accel_ring_get_chain(vq, &chain);
-		if (ret == 1 || ret == -ENOSPC)
-			bg->chains++;
-		if (ret == -ENOSPC) {
-			/* Hand over what we have first: unget keeps order. */
-			if (n) {
-				vhost_accel_ring_unget(vq, 1);
+		if (ret != 1 && ret != -ENOSPC)
+			break;
+		dp_budget_charge(bg, &chain);
+		vq->dp_seq++;
+		too_big = ret == -ENOSPC;
+		if (!too_big) {
+			ret = prepare(vq, &chain, &vq->bufs[n]);
+			if (ret < 0)
 				break;
+			if (ret) {
+				vq->bufs[n++].cookie = dp_cookie(chain.head,
+								 vq->dp_seq - 1);
+				continue;
 			}
-			/* More pieces than the NIC can scatter. */
-			vq->stats.drops_too_big++;
-			dp_return_chain(vq, chain.head);
-			continue;
 		}
-		if (ret <= 0)
+		if (n) {
+			dp_unget(vq, 1);
 			break;
-		ret = prepare(vq, &chain, &vq->bufs[n]);
-		if (ret < 0)
-			break;
-		n += ret;
+		}
+		if (too_big)
+			vq->stats.drops_too_big++;
+		dp_give_back(vq, chain.head);
 	}
 	return n;
 }
@@ -269,8 +348,8 @@ typedef unsigned int (*dp_hand_fn)(struct vhost_accel_qp *qp,
  * Move guest chains to the NIC (@hand: xmit or post_rx) until the guest
  * ring is empty (kicks re-armed, *@empty set; on Tx only once the NIC has
  * nothing left to complete), the NIC is full (its completions requeue us:
- * backpressure), or DP_WEIGHT frames moved (requeued, for fairness).
- * Return how many buffers the NIC took.
+ * backpressure), or the run's budget @bg is spent (requeued: the worker
+ * yields).  Return how many buffers the NIC took.
  */
 static unsigned int dp_pump(struct vhost_accel_vq *vq, dp_prepare_fn prepare,
 			    dp_hand_fn hand,
@@ -283,6 +362,11 @@ static unsigned int dp_pump(struct vhost_accel_vq *vq, dp_prepare_fn prepare,
 	*empty = false;
 	vhost_accel_ring_disable_notify(vq);
 	for (;;) {
+		if (!dp_budget_left(bg)) {
+			bg->yielded = true;
+			vhost_accel_dp_queue(vq);
+			return done;
+		}
 		/* The NIC never holds more of our buffers than the ring has. */
 		room = min(vq->num - vq->inflight, dp_space(b, space));
 		if (!room)
@@ -290,6 +374,9 @@ static unsigned int dp_pump(struct vhost_accel_vq *vq, dp_prepare_fn prepare,
 		n = dp_gather(vq, room, prepare, bg);
 		if (vq->broken)
 			return done;
+		/* Every chain went back and the budget is spent: yield. */
+		if (!n && !dp_budget_left(bg))
+			continue;
 		if (!n) {
 			/*
 			 * Tx buffers still at the NIC: their completion runs
@@ -315,14 +402,10 @@ static unsigned int dp_pump(struct vhost_accel_vq *vq, dp_prepare_fn prepare,
 				vq->stats.bytes += vq->bufs[i].len;
 		}
 		if (accepted < n) {
-			vhost_accel_ring_unget(vq, n - accepted);
+			dp_unget(vq, n - accepted);
 			return done + accepted;
 		}
 		done += n;
-		if (done >= DP_WEIGHT) {
-			vhost_accel_dp_queue(vq);
-			return done;
-		}
 	}
 }
 
@@ -339,7 +422,8 @@ static void tx_reap(struct vhost_accel_vq *vq)
 		if (vq->broken)
 			continue;
 		for (i = 0; i < n; i++) {
-			vq->used[i] = dp_used(vq, c[i].cookie, 0);
+			vq->used[i] = dp_used(vq, dp_cookie_head(c[i].cookie),
+					      0);
 			if (c[i].flags & VHOST_ACCEL_COMP_ERROR)
 				vq->stats.drops_nic++;
 		}
@@ -386,8 +470,8 @@ static void chain_skip(struct vhost_accel_chain *chain, unsigned int skip,
 }
 
 /* Turn a TX chain into a buffer for the driver.  Return 1 when @buf is
- * ready, 0 when the chain was given back to the guest, or -errno after a
- * guest error (the queue is then stopped).
+ * ready (but for its cookie), 0 when the chain is to be given back to the
+ * guest unused, or -errno after a guest error (the queue is then stopped).
  */
 static int tx_prepare(struct vhost_accel_vq *vq,
 		      struct vhost_accel_chain *chain,
@@ -402,11 +486,9 @@ static int tx_prepare(struct vhost_accel_vq *vq,
 		vhost_accel_vq_fail(vq, "TX chain without a readable virtio-net header");
 		return -EINVAL;
 	}
-	if (chain->out_len == hlen) {
-		/* A header and no frame: nothing to send. */
-		dp_return_chain(vq, chain->head);
+	/* A header and no frame: nothing to send, give it back. */
+	if (chain->out_len == hlen)
 		return 0;
-	}
 	np = min_t(unsigned int, chain->nsegs, VHOST_ACCEL_VNET_HDR_MAX);
 	for (i = 0; i < np; i++)
 		plen[i] = chain->segs[i].len;
@@ -414,7 +496,6 @@ static int tx_prepare(struct vhost_accel_vq *vq,
 		vhost_accel_vq_fail(vq, "TX virtio-net header unreadable");
 		return -EFAULT;
 	}
-	buf->cookie = chain->head;
 	buf->len = chain->out_len - hlen;
 	tx_meta_from_hdr(vq, &hdr.hdr, &buf->meta);
 	chain_skip(chain, hlen, buf);
@@ -526,42 +607,74 @@ static int rx_finish_frame(struct vhost_accel_vq *vq)
 	return 0;
 }
 
+/*
+ * A posted chain the NIC gives back unfilled (len 0, after reclaim_rx or
+ * a detach), or that holds part of a frame cut short by those.  Buffers
+ * are filled in posting order, so these are the last chains posted, and
+ * normally they go back to the avail ring: the next start takes them
+ * again, and VHOST_GET_VRING_BASE reports them unconsumed.  But a chain
+ * taken after this one may be in the guest's used ring already (given
+ * back straight, dp_give_back()), and the avail ring cannot express a
+ * hole: a chain taken before vq->dp_floor goes to the guest used, with
+ * length 0, instead.  Either way the guest sees every chain before
+ * last_avail_idx used exactly once, and none after it.
+ */
+static void rx_give_back(struct vhost_accel_vq *vq, u16 head, u64 seq)
+{
+	if (seq < vq->dp_floor)
+		dp_return_chain(vq, head);
+	else if (seq < vq->dp_seq)
+		dp_unget(vq, vq->dp_seq - seq);
+}
+
+/* Unused buffers follow a frame's first ones: the NIC gave up on it. */
+static void rx_cut_frame(struct vhost_accel_vq *vq)
+{
+	bool le = dp_is_le(vq);
+	unsigned int i;
+
+	/* The NIC did write into these: log them all the same. */
+	if (rx_log_frame(vq))
+		vhost_accel_vq_fail(vq, "RX dirty log unwritable");
+	for (i = 0; i < vq->rx_frame_n && !vq->broken; i++)
+		rx_give_back(vq, __virtio32_to_cpu(le, vq->rx_frame[i].id),
+			     vq->rx_frame_seq[i]);
+	vq->rx_frame_n = 0;
+}
+
 static void rx_reap(struct vhost_accel_vq *vq)
 {
 	bool merge = vq->backend_merge;
 	struct vhost_accel_completion c[DP_POP];
 	unsigned int n, i, unused = 0, frames = 0;
+	u64 seq;
+	u16 head;
 
 	while ((n = comp_pop(vq, c))) {
 		dp_inflight_sub(vq, n);
-		if (vq->broken)
-			continue;
-		for (i = 0; i < n; i++) {
+		for (i = 0; i < n && !vq->broken; i++) {
+			head = dp_cookie_head(c[i].cookie);
+			seq = dp_cookie_seq(c[i].cookie);
 			if (!c[i].len) {
 				unused++;
+				if (vq->rx_frame_n)
+					rx_cut_frame(vq);
+				if (!vq->broken)
+					rx_give_back(vq, head, seq);
 				continue;
 			}
 			WARN_ON_ONCE(unused);
 			if (!vq->rx_frame_n)
 				vq->rx_meta = c[i].meta;
-			vq->rx_frame[vq->rx_frame_n++] =
-				dp_used(vq, c[i].cookie, c[i].len);
+			vq->rx_frame_seq[vq->rx_frame_n] = seq;
+			vq->rx_frame[vq->rx_frame_n++] = dp_used(vq, head,
+								 c[i].len);
 			if (merge && !(c[i].flags & VHOST_ACCEL_COMP_EOP))
 				continue;
 			if (rx_finish_frame(vq))
 				break;
 			frames++;
 		}
-	}
-	if (unused) {
-		/* Buffers come back unused only at the end, in posting order:
-		 * hand them (and a frame cut short) back to the avail ring.
-		 * The NIC did write into the latter: log it all the same.
-		 */
-		if (!vq->broken && rx_log_frame(vq))
-			vhost_accel_vq_fail(vq, "RX dirty log unwritable");
-		vhost_accel_ring_unget(vq, unused + vq->rx_frame_n);
-		vq->rx_frame_n = 0;
 	}
 	if (frames)
 		vhost_accel_ring_signal(vq);
@@ -623,7 +736,6 @@ static int rx_prepare(struct vhost_accel_vq *vq,
 	}
 	rx_note_hdr(vq, chain);
 	rx_note_log(vq, chain);
-	buf->cookie = chain->head;
 	buf->len = chain->in_len;
 	buf->segs = chain->segs;
 	buf->nsegs = chain->nsegs;
@@ -709,10 +821,14 @@ static void rx_handle(struct vhost_accel_vq *vq, struct dp_budget *bg)
 		return;
 	posted = dp_pump(vq, rx_prepare, b->nic->ops->post_rx,
 			 b->nic->ops->rx_space, bg, &empty);
-	if (posted)
+	if (posted) {
 		rx_sat_end(vq);
-	else if (depleted && empty)
+	} else if (depleted && empty) {
 		rx_sat_begin(vq, b);
+	} else if (depleted && bg->yielded) {
+		/* Undecided: the requeued run looks at the rest of the ring. */
+		set_bit(VHOST_ACCEL_DP_EV_DEPLETED, &vq->dp_events);
+	}
 }
 
 /**
@@ -735,4 +851,9 @@ void vhost_accel_dp_handle(struct vhost_accel_vq *vq)
 	vhost_accel_log_flush(vq);
 	if (bg.chains > vq->stats.run_chains_max)
 		vq->stats.run_chains_max = bg.chains;
+	if (bg.yielded) {
+		vq->stats.budget_yields++;
+		trace_vhost_accel_budget_yield(vq->dev->id, vq->index,
+					       bg.chains, bg.bytes);
+	}
 }

@@ -368,7 +368,8 @@ static int walk_add_desc(struct ring_walk *w, const struct vring_desc *desc,
 	const struct vhost_accel_region *reg;
 	u64 chunk;
 
-	/* Zero-length descriptors carry nothing: skip them entirely. */
+	chain->ndesc++;
+	/* Zero-length descriptors carry nothing: skip them otherwise. */
 	if (!len)
 		return 0;
 	if (write)
@@ -562,9 +563,9 @@ int vhost_accel_ring_start(struct vhost_accel_vq *vq)
  * * 1       - a chain was taken: @head and every count are valid
  * * 0       - the avail ring holds no new entry
  * * -ENOSPC - the chain needs more than @max_segs segments.  It was
- *             consumed anyway (@head, @out_len and @in_len are valid; the
- *             segments are not): return it used with length 0 and count a
- *             drop.  Not a guest error.
+ *             consumed anyway (@head, @out_len, @in_len and @ndesc are
+ *             valid; the segments are not): return it used with length 0
+ *             and count a drop.  Not a guest error.
  * * -EINVAL - malformed ring or chain (queue now broken)
  * * -EFAULT - ring unreadable or buffer outside guest memory (now broken)
  * * -EIO    - the queue was already broken
@@ -609,6 +610,7 @@ int vhost_accel_ring_get_chain(struct vhost_accel_vq *vq,
 	chain->in_len = 0;
 	chain->nout = 0;
 	chain->nsegs = 0;
+	chain->ndesc = 0;
 
 	for (;;) {
 		if (unlikely(++found > vq->num))
@@ -622,6 +624,7 @@ int vhost_accel_ring_get_chain(struct vhost_accel_vq *vq,
 		flags = vq16_to_cpu(vq, desc.flags);
 		if (flags & VRING_DESC_F_INDIRECT) {
 			/* Without NEXT (checked): it ends the chain. */
+			chain->ndesc++;
 			ret = walk_indirect(&w, &desc, flags);
 			if (unlikely(ret))
 				return ret;

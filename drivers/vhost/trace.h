@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * vhost-accel tracepoints: Rx backpressure state changes.  Enable with
+ * vhost-accel tracepoints: Rx backpressure state changes and worker runs
+ * cut short by their budget.  Enable with
  *   echo 1 > /sys/kernel/tracing/events/vhost_accel/enable
- * They fire once per state change, never per frame.
+ * They fire once per state change or per run, never per frame.
  */
 #undef TRACE_SYSTEM
 #define TRACE_SYSTEM vhost_accel
@@ -61,6 +62,29 @@ TRACE_EVENT(vhost_accel_rx_recovered,
 	),
 	TP_printk("dev %u ifindex %d duration_ns %llu", __entry->dev_id,
 		  __entry->ifindex, __entry->duration_ns)
+);
+
+/*
+ * A run of a queue's handler spent its budget (chains or bytes taken from
+ * the guest's avail ring) and requeued itself: the worker yields.
+ */
+TRACE_EVENT(vhost_accel_budget_yield,
+	TP_PROTO(u32 dev_id, unsigned int vq, unsigned int chains, u64 bytes),
+	TP_ARGS(dev_id, vq, chains, bytes),
+	TP_STRUCT__entry(
+		__field(u32, dev_id)
+		__field(unsigned int, vq)
+		__field(unsigned int, chains)
+		__field(u64, bytes)
+	),
+	TP_fast_assign(
+		__entry->dev_id = dev_id;
+		__entry->vq = vq;
+		__entry->chains = chains;
+		__entry->bytes = bytes;
+	),
+	TP_printk("dev %u vq %u chains %u bytes %llu", __entry->dev_id,
+		  __entry->vq, __entry->chains, __entry->bytes)
 );
 
 #endif /* _VHOST_ACCEL_TRACE_H */

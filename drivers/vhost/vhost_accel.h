@@ -170,7 +170,10 @@ struct vhost_accel_vq {
 	struct vring_used_elem *used;		/* batch of used entries */
 	struct vhost_accel_rx_head *rx_heads;	/* RX: per head, num entries */
 	struct vring_used_elem *rx_frame;	/* RX: buffers of the frame */
-	unsigned int rx_frame_n;		/*     being assembled */
+	unsigned int rx_frame_n;		/*     being assembled, */
+	u64 *rx_frame_seq;			/*     their dp_seq */
+	u64 dp_seq;			/* chains taken (less ungot) since start */
+	u64 dp_floor;			/* no unget below: see rx_give_back() */
 	struct vhost_accel_meta rx_meta;
 	/* RX: the ranges of each posted chain, max_segs per head. */
 	struct vhost_accel_log_range *rx_log;
@@ -255,6 +258,7 @@ void vhost_accel_vq_fail(struct vhost_accel_vq *vq, const char *why);
  * @in_len: bytes in device-writable descriptors
  * @nout: segments that are device-readable (they come first)
  * @nsegs: all segments, readable then writable
+ * @ndesc: descriptors walked, indirect ones and empty ones included
  * @segs: caller's storage for up to @max_segs segments, split at page
  *	boundaries, in chain order
  * @gpas: caller's storage (same capacity) or NULL: guest-physical address
@@ -267,6 +271,7 @@ struct vhost_accel_chain {
 	u32 in_len;
 	unsigned int nout;
 	unsigned int nsegs;
+	unsigned int ndesc;
 	struct vhost_accel_seg *segs;
 	u64 *gpas;
 	unsigned int max_segs;

@@ -50,6 +50,11 @@ static void worker_run_list(struct vhost_accel_worker *worker,
 		/* Clear before running so a kick during fn() requeues it. */
 		clear_bit_unlock(VHOST_ACCEL_WORK_QUEUED, &work->flags);
 		work->fn(work);
+		/*
+		 * The yield point: a datapath run that spent its budget
+		 * requeued itself, so a guest keeping us busy still lets
+		 * the CPU go here after every bounded run.
+		 */
 		cond_resched();
 	}
 }
