@@ -546,7 +546,7 @@ static void unget_rx(struct __test_metadata *_metadata,
 	struct vg_dev *d = &self->g.d;
 	struct vg_vq *vq = &d->vq[VG_VQ_RX];
 	struct vring_desc *t = (struct vring_desc *)self->xhva;
-	uint64_t posted0, posted;
+	uint64_t posted0, posted, deadline;
 	unsigned int base, i;
 	uint16_t used;
 	uint32_t id, len;
@@ -593,8 +593,12 @@ static void unget_rx(struct __test_metadata *_metadata,
 	vp_test_frame(self->c.tx, ULEN, self->mac, self->c.nic.peer_mac, 1);
 	ASSERT_EQ(0, vp_packet_send(&self->c.nic, self->c.pkt, self->c.tx,
 				    ULEN));
-	ASSERT_EQ(0, vg_vq_wait_call(d, VG_VQ_RX, DP_WAIT_MS));
-	ASSERT_EQ((uint16_t)(used + 1), vg_vq_used_idx(d, VG_VQ_RX));
+	/* (the call eventfd still counts the signals from before) */
+	deadline = vg_now_ms() + DP_WAIT_MS;
+	while (vg_vq_used_idx(d, VG_VQ_RX) == used && vg_now_ms() < deadline)
+		vg_sleep_ms(5);
+	ASSERT_EQ((uint16_t)(used + 1), vg_vq_used_idx(d, VG_VQ_RX))
+		TH_LOG("the frame did not arrive");
 	id = le32toh(vq->used->ring[used].id);
 	len = le32toh(vq->used->ring[used].len);
 	EXPECT_EQ(base, (unsigned int)upos(self, id))
@@ -662,9 +666,7 @@ static void unget_tx(struct __test_metadata *_metadata,
 		seen[seq]++;
 		got++;
 		/* frames before the base left first, in order */
-		if (got <= frames_before) {
-			EXPECT_GT(base, (unsigned int)seq);
-		}
+		EXPECT_TRUE(got > frames_before || seq < base);
 	}
 	EXPECT_EQ(frames, got);
 	EXPECT_EQ(0, dp_peer_quiet(&self->c, DP_QUIET_MS));
