@@ -260,10 +260,10 @@ static int dp_hdr_copy(struct vhost_accel_vq *vq, const u64 *gpa,
 }
 
 /* Free NIC descriptors, so we do not gather chains it cannot take. */
-static unsigned int dp_space(struct vhost_accel_binding *b,
+static unsigned int dp_space(struct vhost_accel_vq *vq,
 			     unsigned int (*space)(struct vhost_accel_qp *qp))
 {
-	return space ? space(b->qp) : DP_BATCH;
+	return space ? space(vq->qp) : DP_BATCH;
 }
 
 /* Give a chain back to the guest untouched (used, length 0). */
@@ -356,7 +356,6 @@ static unsigned int dp_pump(struct vhost_accel_vq *vq, dp_prepare_fn prepare,
 			    unsigned int (*space)(struct vhost_accel_qp *qp),
 			    struct dp_budget *bg, bool *empty)
 {
-	struct vhost_accel_binding *b = vq->backend;
 	unsigned int room, n, accepted, i, done = 0;
 
 	*empty = false;
@@ -368,7 +367,7 @@ static unsigned int dp_pump(struct vhost_accel_vq *vq, dp_prepare_fn prepare,
 			return done;
 		}
 		/* The NIC never holds more of our buffers than the ring has. */
-		room = min(vq->num - vq->inflight, dp_space(b, space));
+		room = min(vq->num - vq->inflight, dp_space(vq, space));
 		if (!room)
 			return done;
 		n = dp_gather(vq, room, prepare, bg);
@@ -393,7 +392,7 @@ static unsigned int dp_pump(struct vhost_accel_vq *vq, dp_prepare_fn prepare,
 			vhost_accel_ring_disable_notify(vq);
 			continue;
 		}
-		accepted = hand(b->qp, vq->bufs, n);
+		accepted = hand(vq->qp, vq->bufs, n);
 		vq->inflight += accepted;
 		vq->stats.bufs_posted += accepted;
 		if (vq->index == VHOST_ACCEL_VQ_TX) {

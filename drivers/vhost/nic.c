@@ -168,11 +168,15 @@ static void binding_detach(struct vhost_accel_binding *b)
 	for (i = 0; i < VHOST_ACCEL_NVQS; i++) {
 		mutex_lock(&dev->vqs[i].mutex);
 		dev->vqs[i].backend = NULL;
+		dev->vqs[i].qp = NULL;
 		mutex_unlock(&dev->vqs[i].mutex);
 	}
 	if (b->qp)
 		b->nic->ops->detach(b->qp);
+	/* Nothing of the old attach stays: the next start attaches anew. */
 	b->qp = NULL;
+	b->attach_flags = 0;
+	b->rx_headroom = 0;
 	/* The worker turns the returned buffers into used entries. */
 	vhost_accel_worker_flush(dev);
 	for (i = 0; i < VHOST_ACCEL_NVQS; i++) {
@@ -555,20 +559,25 @@ void vhost_accel_unbind_idle_tap(struct vhost_accel_dev *dev)
 	mutex_unlock(&vhost_accel_nics_lock);
 }
 
-/* The features decide the header length and merging; QEMU may set them
- * after binding, so attach again if they changed and nothing runs.
+/*
+ * The features decide the header length and merging; QEMU may set them
+ * after binding, so attach again if they changed and nothing runs.  A
+ * binding whose last attach failed (link down, no free queue pair) has no
+ * queue pair and attaches here too.  Return 0 only with b->qp attached
+ * with the current features.
  */
 static int binding_refresh(struct vhost_accel_binding *b)
 {
 	struct vhost_accel_dev *dev = b->dev;
 
-	if (b->attach_flags == attach_flags(dev, b->flags) &&
+	if (b->qp && b->attach_flags == attach_flags(dev, b->flags) &&
 	    b->rx_headroom == vnet_hdr_len(dev))
 		return 0;
 	if (dev->vqs[VHOST_ACCEL_VQ_RX].backend ||
 	    dev->vqs[VHOST_ACCEL_VQ_TX].backend)
 		return -EBUSY;
-	binding_detach(b);
+	if (b->qp)
+		binding_detach(b);
 	return binding_attach(b);
 }
 
@@ -600,6 +609,10 @@ int vhost_accel_backend_start(struct vhost_accel_dev *dev,
 	ret = binding_refresh(b);
 	if (ret)
 		goto out;
+	if (WARN_ON_ONCE(!b->qp)) {
+		ret = -ENOLINK;
+		goto out;
+	}
 
 	mutex_lock(&vq->mutex);
 	ret = vhost_accel_ring_start(vq);
@@ -612,6 +625,7 @@ int vhost_accel_backend_start(struct vhost_accel_dev *dev,
 		vq->backend_merge = b->attach_flags &
 				    VHOST_ACCEL_ATTACH_RX_MERGE;
 		vq->backend = b;
+		vq->qp = b->qp;
 		vq->broken = stay_broken;
 		vhost_accel_dp_queue(vq);
 	}
@@ -635,19 +649,21 @@ void vhost_accel_backend_stop(struct vhost_accel_dev *dev,
 			      struct vhost_accel_vq *vq)
 {
 	struct vhost_accel_binding *b;
+	struct vhost_accel_qp *qp;
 
 	mutex_lock(&vhost_accel_nics_lock);
-	b = dev->binding;
 	mutex_lock(&vq->mutex);
-	if (!vq->backend) {
-		mutex_unlock(&vq->mutex);
-		goto out;
-	}
+	b = vq->backend;
+	qp = vq->qp;
 	vq->backend = NULL;
+	vq->qp = NULL;
 	mutex_unlock(&vq->mutex);
+	if (!b)
+		goto out;
 
+	/* Still attached: only binding_detach() takes it, nics lock held. */
 	if (vq->index == VHOST_ACCEL_VQ_RX)
-		b->nic->ops->reclaim_rx(b->qp);
+		b->nic->ops->reclaim_rx(qp);
 	vhost_accel_dp_queue(vq);
 	if (!wait_event_timeout(dev->dp_wait, !READ_ONCE(vq->inflight),
 				VHOST_ACCEL_STOP_TIMEOUT)) {

@@ -154,8 +154,13 @@ struct vhost_accel_vq {
 	struct eventfd_ctx *err_ctx;
 	struct vhost_accel_poll poll;
 
-	/* Non-NULL while the datapath runs (SET_BACKEND with a bound NIC). */
+	/*
+	 * Non-NULL while the datapath runs (SET_BACKEND with a bound NIC),
+	 * both set and cleared together under vq->mutex: @qp is the NIC queue
+	 * pair the datapath uses, attached for as long as it is set.
+	 */
 	struct vhost_accel_binding *backend;
+	struct vhost_accel_qp *qp;
 
 	/* Datapath state (net.c), allocated while the datapath runs. */
 	struct vhost_accel_work dp_work;	/* completions, depletion */

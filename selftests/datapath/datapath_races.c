@@ -1,0 +1,419 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Races between the binding's teardown paths, the owner's ioctls and the
+ * datapath (issue 13):
+ *
+ *  - refresh_link_down: a feature change makes a bound device attach again
+ *    while the NIC's link is down; the attach fails, the features are set
+ *    back, and SET_BACKEND must fail cleanly (no datapath on a missing
+ *    queue pair, no oops), and work again once the link is back;
+ *  - ioctl_storm: four threads of one owner issue random vhost and
+ *    vhost-accel ioctls on one fd while the NIC's link flaps every 300 ms,
+ *    its queue pairs are reset now and then, and a macvtap on the NIC is
+ *    deleted and re-created, its queue fd used as SET_BACKEND's fd half the
+ *    time.  Prints its seed (VG_RACE_SEED=n replays, VG_RACE_SECS=n runs
+ *    that long, default 40).
+ */
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <linux/userfaultfd.h>
+#include <linux/genetlink.h>
+
+#include "dptest.h"
+#include "mvtap.h"
+
+#define RACE_NEFD	6
+#define RACE_THREADS	4
+
+FIXTURE(races) {
+	struct dp_ctx c;
+};
+
+FIXTURE_SETUP(races)
+{
+	int r;
+
+	vp_nic_reap_stale();
+	r = dp_ctx_init(&self->c, 'r', 0);
+	ASSERT_EQ(0, r) TH_LOG("%s", self->c.why);
+}
+
+FIXTURE_TEARDOWN(races)
+{
+	vp_nic_knob_write(&self->c.nic, "link", "1");
+	vp_nic_knob_write(&self->c.nic, "completion_delay_us", "0");
+	dp_ctx_fini(&self->c);
+}
+
+static const struct vg_net_cfg race_cfg = {
+	.features = DP_F_V1 | DP_F_MRG,
+	.rx_num = 256,
+	.tx_num = 256,
+};
+
+/* Peer -> guest: one test frame arrives intact within DP_WAIT_MS. */
+static int race_rx_one(struct dp_ctx *c, struct vg_net *g, const uint8_t *mac,
+		       uint32_t seq, char *why, size_t wl)
+{
+	struct vg_net_rx f;
+	int r;
+
+	vp_test_frame(c->tx, 200, mac, c->nic.peer_mac, seq);
+	r = vp_packet_send(&c->nic, c->pkt, c->tx, 200);
+	if (r) {
+		snprintf(why, wl, "peer send: %s", dp_strerr(r));
+		return r;
+	}
+	r = dp_guest_recv(g, &f, DP_WAIT_MS, NULL);
+	if (r) {
+		snprintf(why, wl, "guest receive: %s", dp_strerr(r));
+		return r;
+	}
+	return dp_rx_check(g, &f, c->tx, 200, 0, why, wl);
+}
+
+/*
+ * Defect 4, single-threaded: the re-attach after a feature change fails
+ * (link down), the features go back to what the last attach had, and the
+ * queue must not start on the queue pair that no longer exists.
+ */
+TEST_F_TIMEOUT(races, refresh_link_down, 120)
+{
+	struct dp_ctx *c = &self->c;
+	uint8_t mac[6];
+	struct vg_net g;
+	char why[256];
+	int efd, r;
+
+	dp_guest_mac(mac, 1);
+	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ASSERT_LE(0, efd);
+	ASSERT_EQ(0, vg_net_open(&g, VG_DEV_ACCEL, &race_cfg));
+	ASSERT_EQ(0, vg_net_bind(&g, c->nic.ifindex, mac, 0));
+
+	ASSERT_EQ(0, vp_nic_knob_write(&c->nic, "link", "0"));
+	/* mergeable buffers off: the queue pair must be attached anew */
+	ASSERT_EQ(0, vg_set_features(&g.d, DP_F_V1));
+	r = vg_set_backend(&g.d, VG_VQ_RX, efd);
+	EXPECT_NE(0, r) TH_LOG("re-attach with the link down succeeded");
+	/* back to the features of the first attach */
+	ASSERT_EQ(0, vg_set_features(&g.d, DP_F_V1 | DP_F_MRG));
+	r = vg_set_backend(&g.d, VG_VQ_RX, efd);
+	EXPECT_NE(0, r) TH_LOG("RX started without a queue pair");
+	r = vg_set_backend(&g.d, VG_VQ_TX, efd);
+	EXPECT_NE(0, r) TH_LOG("TX started without a queue pair");
+	/* let a worker run that a start may have queued */
+	vg_sleep_ms(200);
+	EXPECT_EQ(0, vg_set_backend(&g.d, VG_VQ_RX, -1));
+	EXPECT_EQ(0, vg_set_backend(&g.d, VG_VQ_TX, -1));
+
+	/* the link comes back: the same binding works */
+	ASSERT_EQ(0, vp_nic_knob_write(&c->nic, "link", "1"));
+	vg_sleep_ms(100);
+	r = vg_net_start(&g, -1);
+	ASSERT_EQ(0, r) TH_LOG("SET_BACKEND after link up: %s", dp_strerr(r));
+	ASSERT_LT(0, vg_net_rx_fill(&g, g.rx_nbufs));
+	ASSERT_LE(0, vg_net_rx_kick(&g));
+	ASSERT_EQ(0, dp_wait_rx_posted(&g, false, 0));
+	r = race_rx_one(c, &g, mac, 1, why, sizeof(why));
+	EXPECT_EQ(0, r) TH_LOG("%s", why);
+	EXPECT_EQ(0, vg_net_stop(&g));
+	vg_net_close(&g);
+	close(efd);
+}
+
+/* ---- ioctl storm ------------------------------------------------------- */
+
+struct storm {
+	struct dp_ctx *c;
+	struct vg_net *g;
+	uint8_t mac[6];		/* SET_NIC's */
+	uint8_t tapmac[6];	/* the macvtap's */
+	unsigned int seed;
+	int efd[RACE_NEFD];
+	atomic_int tapfd;	/* current macvtap queue fd or -1 */
+	atomic_int stop;
+	atomic_ullong calls;
+	atomic_ullong started;	/* SET_BACKEND starts that succeeded */
+	atomic_ullong tap_binds;
+	atomic_ullong busy_since[RACE_THREADS];	/* ms, 0: idle */
+	atomic_ullong taps;
+	char why[256];
+};
+
+static const uint64_t storm_features[] = {
+	DP_F_V1 | DP_F_MRG, DP_F_V1, DP_F_MRG, 0,
+	DP_F_V1 | DP_F_MRG | DP_F_EVIDX, DP_F_V1 | DP_F_IND,
+};
+
+static int storm_backend_fd(struct storm *s, unsigned int *rs)
+{
+	int fd = atomic_load(&s->tapfd);
+
+	if (fd >= 0 && rand_r(rs) % 2)
+		return fd;
+	return s->efd[rand_r(rs) % RACE_NEFD];
+}
+
+static void storm_one(struct storm *s, unsigned int *rs)
+{
+	struct vg_dev *d = &s->g->d;
+	unsigned int q = rand_r(rs) % VG_NVQS;
+	struct vg_vq *vq = &d->vq[q];
+	struct vhost_accel_stats st;
+	unsigned int base;
+	uint64_t one = 1;
+	int fd, r;
+
+	switch (rand_r(rs) % 16) {
+	case 0:
+		vg_set_mem_table(d);
+		break;
+	case 1:
+		if (rand_r(rs) % 4 == 0)
+			vg_set_mem_table_raw(d->fd, NULL, 0, 0);
+		else
+			vg_set_mem_table(d);
+		break;
+	case 2:
+		vg_set_vring_num(d, q, rand_r(rs) % 2 ? vq->num : 64);
+		break;
+	case 3:
+		vg_set_vring_addr(d, q, (uintptr_t)vq->desc,
+				  (uintptr_t)vq->avail, (uintptr_t)vq->used,
+				  0, 0);
+		break;
+	case 4:
+		vg_set_vring_base(d, q, 0);
+		break;
+	case 5:
+		vg_set_features(d, storm_features[rand_r(rs) %
+						  VP_ARRAY_SIZE(storm_features)]);
+		break;
+	case 6:
+		vg_set_nic(d, s->c->nic.ifindex, s->mac, 0);
+		break;
+	case 7:
+		vg_clear_nic(d);
+		break;
+	case 8:
+	case 9:
+		fd = storm_backend_fd(s, rs);
+		r = vg_set_backend(d, q, fd);
+		if (!r)
+			atomic_fetch_add(&s->started, 1);
+		if (!r && fd == atomic_load(&s->tapfd))
+			atomic_fetch_add(&s->tap_binds, 1);
+		break;
+	case 10:
+	case 11:
+		vg_set_backend(d, q, -1);
+		break;
+	case 12:
+		fd = s->efd[rand_r(rs) % RACE_NEFD];
+		switch (rand_r(rs) % 3) {
+		case 0:
+			vg_set_vring_kick(d, q, fd);
+			break;
+		case 1:
+			vg_set_vring_call(d, q, fd);
+			break;
+		default:
+			vg_set_vring_err(d, q, fd);
+		}
+		break;
+	case 13:
+		vg_get_stats(d, &st);
+		break;
+	case 14:
+		vg_get_vring_base(d, q, &base);
+		break;
+	default:
+		if (write(s->efd[rand_r(rs) % RACE_NEFD], &one,
+			  sizeof(one)) < 0)
+			break;
+	}
+	atomic_fetch_add(&s->calls, 1);
+}
+
+struct storm_thread {
+	struct storm *s;
+	unsigned int idx;
+};
+
+static void *storm_ioctls(void *arg)
+{
+	struct storm_thread *t = arg;
+	struct storm *s = t->s;
+	unsigned int rs = s->seed * 31 + t->idx;
+
+	while (!atomic_load(&s->stop)) {
+		atomic_store(&s->busy_since[t->idx], vg_now_ms());
+		storm_one(s, &rs);
+		atomic_store(&s->busy_since[t->idx], 0);
+		if (rand_r(&rs) % 8 == 0)
+			usleep(rand_r(&rs) % 2000);
+	}
+	return NULL;
+}
+
+/* The NIC's link flaps every 300 ms; now and then its queue pairs reset. */
+static void *storm_flap(void *arg)
+{
+	struct storm *s = arg;
+	unsigned int n = 0;
+
+	while (!atomic_load(&s->stop)) {
+		vp_nic_knob_write(&s->c->nic, "link", n % 2 ? "1" : "0");
+		if (n % 7 == 3)
+			vp_nic_knob_write(&s->c->nic, "reset_qps", "1");
+		n++;
+		vg_sleep_ms(300);
+	}
+	vp_nic_knob_write(&s->c->nic, "link", "1");
+	return NULL;
+}
+
+/* A macvtap on the NIC, deleted and re-created; its fd published. */
+static void *storm_macvtap(void *arg)
+{
+	struct storm *s = arg;
+	unsigned int rs = s->seed * 7 + 1;
+	int old = -1, idx = 0, fd;
+	char name[VP_IFNAMSIZ];
+
+	while (!atomic_load(&s->stop)) {
+		if (!mv_macvtap_create(name, 'm', s->c->nic.ifindex, s->tapmac,
+				       &idx)) {
+			fd = mv_tap_open(name, idx);
+			if (fd >= 0)
+				atomic_store(&s->tapfd, fd);
+			atomic_fetch_add(&s->taps, 1);
+		}
+		/* the fd before last: no thread is between load and use */
+		if (old >= 0)
+			close(old);
+		old = atomic_load(&s->tapfd);
+		vg_sleep_ms(200 + rand_r(&rs) % 600);
+		if (idx)
+			vp_nl_link_del(idx);
+		idx = 0;
+		vg_sleep_ms(rand_r(&rs) % 200);
+	}
+	fd = atomic_exchange(&s->tapfd, -1);
+	if (fd >= 0)
+		close(fd);
+	if (old >= 0 && old != fd)
+		close(old);
+	return NULL;
+}
+
+static unsigned int race_seed(void)
+{
+	const char *e = getenv("VG_RACE_SEED");
+
+	if (e && *e)
+		return (unsigned int)strtoul(e, NULL, 0);
+	return (unsigned int)(time(NULL) ^ getpid());
+}
+
+static unsigned int race_secs(unsigned int def)
+{
+	const char *e = getenv("VG_RACE_SECS");
+
+	if (e && *e && atoi(e) > 0)
+		return (unsigned int)atoi(e);
+	return def;
+}
+
+/* An ioctl that has not returned for this long is a hang. */
+#define STORM_HANG_MS	(30000ULL * vg_time_scale())
+
+TEST_F_TIMEOUT(races, ioctl_storm, 240)
+{
+	struct dp_ctx *c = &self->c;
+	pthread_t th[RACE_THREADS], flap, mvt;
+	struct storm_thread st[RACE_THREADS];
+	unsigned int i, secs = race_secs(40);
+	uint64_t end, now, since;
+	struct storm *s;
+	struct vg_net *g;
+	bool hung = false;
+	char why[256];
+	uint64_t kb;
+
+	s = calloc(1, sizeof(*s));
+	g = calloc(1, sizeof(*g));
+	ASSERT_TRUE(s && g);
+	s->c = c;
+	s->g = g;
+	s->seed = race_seed();
+	atomic_init(&s->tapfd, -1);
+	dp_guest_mac(s->mac, 1);
+	dp_guest_mac(s->tapmac, 2);
+	TH_LOG("seed %u (VG_RACE_SEED=%u replays), %u s", s->seed, s->seed,
+	       secs);
+	for (i = 0; i < RACE_NEFD; i++) {
+		s->efd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		ASSERT_LE(0, s->efd[i]);
+	}
+	ASSERT_EQ(0, vg_net_open(g, VG_DEV_ACCEL, &race_cfg));
+	ASSERT_EQ(0, vg_net_bind(g, c->nic.ifindex, s->mac, 0));
+	ASSERT_LE(0, vg_net_rx_fill(g, g->rx_nbufs));
+
+	ASSERT_EQ(0, pthread_create(&flap, NULL, storm_flap, s));
+	ASSERT_EQ(0, pthread_create(&mvt, NULL, storm_macvtap, s));
+	for (i = 0; i < RACE_THREADS; i++) {
+		st[i].s = s;
+		st[i].idx = i;
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, storm_ioctls,
+					    &st[i]));
+	}
+	end = vg_now_ms() + secs * 1000ULL;
+	while ((now = vg_now_ms()) < end && !hung) {
+		for (i = 0; i < RACE_THREADS; i++) {
+			since = atomic_load(&s->busy_since[i]);
+			if (since && now > since + STORM_HANG_MS)
+				hung = true;
+		}
+		vg_sleep_ms(100);
+	}
+	atomic_store(&s->stop, 1);
+	ASSERT_FALSE(hung) TH_LOG("an ioctl did not return for %llu ms (seed %u)",
+				  (unsigned long long)STORM_HANG_MS, s->seed);
+	for (i = 0; i < RACE_THREADS; i++)
+		pthread_join(th[i], NULL);
+	pthread_join(flap, NULL);
+	pthread_join(mvt, NULL);
+	TH_LOG("%llu ioctls, %llu starts (%llu through the macvtap), %llu macvtaps",
+	       (unsigned long long)atomic_load(&s->calls),
+	       (unsigned long long)atomic_load(&s->started),
+	       (unsigned long long)atomic_load(&s->tap_binds),
+	       (unsigned long long)atomic_load(&s->taps));
+
+	/* the device still works after all that */
+	vg_set_backend(&g->d, VG_VQ_RX, -1);
+	vg_set_backend(&g->d, VG_VQ_TX, -1);
+	vg_net_close(g);
+	memset(g, 0, sizeof(*g));
+	vg_sleep_ms(100);
+	ASSERT_EQ(0, dp_guest_up(c, g, &race_cfg, s->mac)) TH_LOG("%s", c->why);
+	EXPECT_EQ(0, race_rx_one(c, g, s->mac, 7, why, sizeof(why)))
+		TH_LOG("%s", why);
+	vg_net_close(g);
+	kb = dp_wait_vmlck(c->vmlck0, DP_VMLCK_MS);
+	EXPECT_EQ(c->vmlck0, kb) TH_LOG("pinned memory left behind");
+	for (i = 0; i < RACE_NEFD; i++)
+		close(s->efd[i]);
+	free(g);
+	free(s);
+}
+
+VG_HARNESS_MAIN
