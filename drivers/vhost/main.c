@@ -98,8 +98,8 @@ static void vhost_accel_dev_cleanup(struct vhost_accel_dev *dev)
 	for (i = 0; i < VHOST_ACCEL_NVQS; i++)
 		vhost_accel_vq_reset(&dev->vqs[i]);
 	vhost_accel_log_reset(dev);
-	/* Unpin and uncharge while the owner's mm is still held. */
-	vhost_accel_mem_free(dev, dev->mem);
+	/* No queue holds a table any more: this unpins and uncharges. */
+	vhost_accel_mem_put(dev->mem);
 	dev->mem = NULL;
 	dev->mem_table_set = false;
 	if (dev->mm) {
@@ -239,9 +239,14 @@ static long vhost_accel_set_mem_table(struct vhost_accel_dev *dev,
 	vhost_accel_mem_take_charge(mem, old);
 	dev->mem_table_set = true;
 	vhost_accel_unlock_vqs(dev);
-	/* Work already running may still use the old pages. */
+	/*
+	 * Work already running may still use the old pages.  A queue whose
+	 * binding is being torn down (its backend already cleared) may still
+	 * have buffers of @old at the NIC: it holds @old until the NIC gave
+	 * them back, so this only drops the device's reference.
+	 */
 	vhost_accel_worker_flush(dev);
-	vhost_accel_mem_free(dev, old);
+	vhost_accel_mem_put(old);
 	for (i = 0; i < VHOST_ACCEL_NVQS; i++)
 		if (running[i] &&
 		    vhost_accel_backend_start(dev, &dev->vqs[i], broken[i]))
@@ -249,7 +254,7 @@ static long vhost_accel_set_mem_table(struct vhost_accel_dev *dev,
 	return 0;
 
 err:
-	vhost_accel_mem_free(dev, mem);
+	vhost_accel_mem_put(mem);
 	return ret;
 }
 

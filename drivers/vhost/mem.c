@@ -21,6 +21,8 @@
 
 #include <linux/hugetlb.h>
 #include <linux/mm.h>
+#include <linux/refcount.h>
+#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/shmem_fs.h>
 #include <linux/slab.h>
@@ -43,7 +45,12 @@
 
 struct vhost_accel_mem *vhost_accel_mem_alloc_empty(void)
 {
-	return kzalloc(sizeof(struct vhost_accel_mem), GFP_KERNEL);
+	struct vhost_accel_mem *mem;
+
+	mem = kzalloc(sizeof(*mem), GFP_KERNEL);
+	if (mem)
+		refcount_set(&mem->ref, 1);
+	return mem;
 }
 
 static bool region_is_valid(const struct vhost_memory_region *r)
@@ -253,12 +260,12 @@ err:
 	return -EFAULT;
 }
 
-static void mem_uncharge(struct vhost_accel_dev *dev, unsigned long npages)
+static void mem_uncharge(struct mm_struct *mm, unsigned long npages)
 {
 	if (!npages)
 		return;
-	/* The owner may be gone; its address space is held by dev->mm. */
-	account_locked_vm(dev->mm, npages, false);
+	/* The owner may be gone; the table holds its mm_struct (mmgrab). */
+	account_locked_vm(mm, npages, false);
 }
 
 /**
@@ -291,11 +298,14 @@ int vhost_accel_mem_from_user(struct vhost_accel_dev *dev,
 	if (ret)
 		return ret;
 
+	refcount_set(&mem->ref, 1);
 	if (mem->npages > dev->mem->charged)
 		mem->charged = mem->npages - dev->mem->charged;
 	ret = account_locked_vm(dev->mm, mem->charged, true);
 	if (ret)
 		goto err_free;
+	mmgrab(dev->mm);
+	mem->mm = dev->mm;
 
 	for (i = 0; i < mem->nregions; i++) {
 		ret = region_pin(&mem->region[i]);
@@ -308,23 +318,46 @@ int vhost_accel_mem_from_user(struct vhost_accel_dev *dev,
 err_unpin:
 	while (i--)
 		region_unpin(&mem->region[i], mem->region[i].npages);
-	mem_uncharge(dev, mem->charged);
+	mem_uncharge(mem->mm, mem->charged);
+	mmdrop(mem->mm);
 err_free:
 	kvfree(mem);
 	return ret;
 }
 
-/* Unpin, uncharge and free a table built by vhost_accel_mem_from_user(). */
-void vhost_accel_mem_free(struct vhost_accel_dev *dev,
-			  struct vhost_accel_mem *mem)
+/**
+ * vhost_accel_mem_get - one more user of a table's pages
+ * @mem: a table someone already holds
+ *
+ * A queue whose datapath runs holds its table from the start until the NIC
+ * has given back every buffer it posted from it (see the pinning rule in
+ * Documentation/control-plane.rst), so a table replaced or dropped
+ * meanwhile stays pinned until then.
+ *
+ * Return: @mem.
+ */
+struct vhost_accel_mem *vhost_accel_mem_get(struct vhost_accel_mem *mem)
+{
+	refcount_inc(&mem->ref);
+	return mem;
+}
+
+/*
+ * Drop a reference; the last one unpins, uncharges and frees the table.
+ * Process context (unpinning may sleep); any thread, not only the owner.
+ */
+void vhost_accel_mem_put(struct vhost_accel_mem *mem)
 {
 	u32 i;
 
-	if (!mem)
+	if (!mem || !refcount_dec_and_test(&mem->ref))
 		return;
 	for (i = 0; i < mem->nregions; i++)
 		region_unpin(&mem->region[i], mem->region[i].npages);
-	mem_uncharge(dev, mem->charged);
+	if (mem->mm) {
+		mem_uncharge(mem->mm, mem->charged);
+		mmdrop(mem->mm);
+	}
 	kvfree(mem);
 }
 

@@ -157,6 +157,25 @@ static int binding_attach(struct vhost_accel_binding *b)
 	return 0;
 }
 
+/*
+ * Free a stopped queue's datapath state once the NIC returned every buffer
+ * and the worker consumed the completions; only then may the memory table
+ * the buffers came from be unpinned, which dropping the queue's reference
+ * allows.
+ */
+static void vq_dp_release(struct vhost_accel_vq *vq)
+{
+	struct vhost_accel_mem *mem;
+
+	mutex_lock(&vq->mutex);
+	if (vq->comp.ents)
+		vhost_accel_dp_free(vq);
+	mem = vq->dp_mem;
+	vq->dp_mem = NULL;
+	mutex_unlock(&vq->mutex);
+	vhost_accel_mem_put(mem);
+}
+
 /* Stop pulling from the guest, take every buffer back from the NIC and
  * release the NIC's queue pair.  Both queues are stopped afterwards.
  */
@@ -179,12 +198,8 @@ static void binding_detach(struct vhost_accel_binding *b)
 	b->rx_headroom = 0;
 	/* The worker turns the returned buffers into used entries. */
 	vhost_accel_worker_flush(dev);
-	for (i = 0; i < VHOST_ACCEL_NVQS; i++) {
-		mutex_lock(&dev->vqs[i].mutex);
-		if (dev->vqs[i].comp.ents)
-			vhost_accel_dp_free(&dev->vqs[i]);
-		mutex_unlock(&dev->vqs[i].mutex);
-	}
+	for (i = 0; i < VHOST_ACCEL_NVQS; i++)
+		vq_dp_release(&dev->vqs[i]);
 }
 
 /* Undo a binding completely; nics lock held, @b is dev->binding. */
@@ -621,6 +636,8 @@ int vhost_accel_backend_start(struct vhost_accel_dev *dev,
 						     b->nic->max_segs,
 						     VHOST_ACCEL_MAX_SEGS));
 	if (!ret) {
+		/* Buffers posted from now on pin this table (see dp_mem). */
+		vq->dp_mem = vhost_accel_mem_get(dev->mem);
 		vq->vnet_hdr_len = b->rx_headroom;
 		vq->backend_merge = b->attach_flags &
 				    VHOST_ACCEL_ATTACH_RX_MERGE;
@@ -673,9 +690,7 @@ void vhost_accel_backend_stop(struct vhost_accel_dev *dev,
 		goto out;
 	}
 	vhost_accel_worker_flush(dev);
-	mutex_lock(&vq->mutex);
-	vhost_accel_dp_free(vq);
-	mutex_unlock(&vq->mutex);
+	vq_dp_release(vq);
 out:
 	mutex_unlock(&vhost_accel_nics_lock);
 }

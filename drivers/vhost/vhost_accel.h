@@ -20,6 +20,7 @@
 #include <linux/spinlock.h>
 #include <linux/workqueue.h>
 #include <linux/poll.h>
+#include <linux/refcount.h>
 #include <linux/types.h>
 #include <linux/vhost_types.h>
 #include <linux/virtio_ring.h>
@@ -117,8 +118,15 @@ struct vhost_accel_region {
 	struct page **pages;
 };
 
-/* A validated, pinned memory table; regions sorted by gpa, disjoint. */
+/*
+ * A validated, pinned memory table; regions sorted by gpa, disjoint.
+ * Reference counted: the device holds its current table, and each queue
+ * whose datapath runs holds the table its buffers come from until the NIC
+ * returned all of them; the last reference unpins.
+ */
 struct vhost_accel_mem {
+	refcount_t ref;
+	struct mm_struct *mm;		/* charged (mmgrab); NULL: empty */
 	u32 nregions;
 	unsigned long npages;		/* pinned */
 	unsigned long charged;		/* of those, charged to locked_vm */
@@ -164,6 +172,8 @@ struct vhost_accel_vq {
 
 	/* Datapath state (net.c), allocated while the datapath runs. */
 	struct vhost_accel_work dp_work;	/* completions, depletion */
+	/* The table the NIC's buffers come from: held until they are back. */
+	struct vhost_accel_mem *dp_mem;
 	struct vhost_accel_comp_fifo comp;
 	unsigned int vnet_hdr_len;
 	bool backend_merge;			/* RX: frames span buffers */
@@ -218,8 +228,8 @@ struct vhost_accel_mem *vhost_accel_mem_alloc_empty(void);
 int vhost_accel_mem_from_user(struct vhost_accel_dev *dev,
 			      struct vhost_memory __user *umem,
 			      struct vhost_accel_mem **out);
-void vhost_accel_mem_free(struct vhost_accel_dev *dev,
-			  struct vhost_accel_mem *mem);
+struct vhost_accel_mem *vhost_accel_mem_get(struct vhost_accel_mem *mem);
+void vhost_accel_mem_put(struct vhost_accel_mem *mem);
 void vhost_accel_mem_take_charge(struct vhost_accel_mem *mem,
 				 struct vhost_accel_mem *old);
 const struct vhost_accel_region *

@@ -12,7 +12,12 @@
  *    its queue pairs are reset now and then, and a macvtap on the NIC is
  *    deleted and re-created, its queue fd used as SET_BACKEND's fd half the
  *    time.  Prints its seed (VG_RACE_SEED=n replays, VG_RACE_SECS=n runs
- *    that long, default 40).
+ *    that long, default 40);
+ *  - unpin_vs_teardown: under traffic into a slow NIC (completion delay),
+ *    the NIC is deleted while the owner swaps the memory table for a
+ *    disjoint one and gives the old pages back; nothing the NIC writes may
+ *    land in memory that was freed (fresh memory is scanned for the test
+ *    frames' signature), in a loop (VG_RACE_LOOPS=n, default 12).
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -414,6 +419,191 @@ TEST_F_TIMEOUT(races, ioctl_storm, 240)
 		close(s->efd[i]);
 	free(g);
 	free(s);
+}
+
+/* ---- unpin vs teardown (defect 2) --------------------------------------- */
+
+struct unpin {
+	struct dp_ctx *c;
+	struct vg_net *g;
+	uint8_t mac[6];
+	atomic_int stop_guest;
+	atomic_int stop_peer;
+	atomic_ullong rx;
+};
+
+/* The peer sends test frames to the guest as fast as it can. */
+static void *unpin_peer(void *arg)
+{
+	struct unpin *u = arg;
+	uint8_t frame[200];
+	uint32_t seq = 0;
+
+	while (!atomic_load(&u->stop_peer)) {
+		vp_test_frame(frame, sizeof(frame), u->mac,
+			      u->c->nic.peer_mac, seq++);
+		if (vp_packet_send(&u->c->nic, u->c->pkt, frame,
+				   sizeof(frame)))
+			usleep(200);
+	}
+	return NULL;
+}
+
+/* The guest takes what arrives and posts its buffers again. */
+static void *unpin_guest(void *arg)
+{
+	struct unpin *u = arg;
+	struct vg_net_rx f;
+
+	while (!atomic_load(&u->stop_guest)) {
+		while (!vg_net_rx_get(u->g, &f))
+			atomic_fetch_add(&u->rx, 1);
+		if (vg_net_rx_fill(u->g, u->g->rx_nfree) < 0 ||
+		    vg_net_rx_kick(u->g) < 0)
+			break;
+		usleep(100);
+	}
+	return NULL;
+}
+
+struct unpin_del {
+	int ifindex;
+	int ret;
+};
+
+static void *unpin_delete(void *arg)
+{
+	struct unpin_del *d = arg;
+
+	d->ret = vp_nl_link_del(d->ifindex);
+	return NULL;
+}
+
+static unsigned int race_loops(unsigned int def)
+{
+	const char *e = getenv("VG_RACE_LOOPS");
+
+	if (e && *e && atoi(e) > 0)
+		return (unsigned int)atoi(e);
+	return def;
+}
+
+#define UNPIN_FRESH	(64UL << 20)
+#define UNPIN_T2	(2UL << 20)
+#define UNPIN_T2_GPA	(64ULL << 30)
+#define UNPIN_DELAY_US	20000
+
+/*
+ * One round: traffic into a guest on a slow NIC; the NIC is deleted
+ * while the owner swaps the memory table for a disjoint one and gives the
+ * old pages back (MADV_DONTNEED).  Pages the NIC may still write must stay
+ * pinned: had they been unpinned, they are free, and fresh memory of ours
+ * (allocated at once, on the same CPU) is where they come back.  Returns
+ * the number of test frames found in that fresh memory, or -errno.
+ */
+static int unpin_round(struct __test_metadata *_metadata, char tag,
+		       unsigned int *rs, unsigned long long *rx)
+{
+	struct vhost_memory_region t2 = {};
+	pthread_t peer, guest, del;
+	struct unpin_del d = {};
+	struct unpin u = {};
+	struct dp_ctx c;
+	struct vg_net g;
+	uint8_t *fresh, *p, *t2hva;
+	int found = 0, r;
+	size_t left;
+
+	r = dp_ctx_init(&c, tag, 0);
+	if (r) {
+		TH_LOG("%s", c.why);
+		dp_ctx_fini(&c);
+		return r;
+	}
+	u.c = &c;
+	u.g = &g;
+	dp_guest_mac(u.mac, 3);
+	vp_nic_knob_write(&c.nic, "completion_delay_us", "20000");
+	r = dp_guest_up(&c, &g, &race_cfg, u.mac);
+	if (r) {
+		TH_LOG("%s", c.why);
+		goto out_ctx;
+	}
+	t2hva = mmap(NULL, UNPIN_T2, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (t2hva == MAP_FAILED) {
+		r = -errno;
+		goto out_guest;
+	}
+	t2.guest_phys_addr = UNPIN_T2_GPA;
+	t2.memory_size = UNPIN_T2;
+	t2.userspace_addr = (uintptr_t)t2hva;
+
+	pthread_create(&peer, NULL, unpin_peer, &u);
+	pthread_create(&guest, NULL, unpin_guest, &u);
+	vg_sleep_ms(300);
+	d.ifindex = c.nic.ifindex;
+	pthread_create(&del, NULL, unpin_delete, &d);
+	usleep(rand_r(rs) % (2 * UNPIN_DELAY_US));
+	atomic_store(&u.stop_guest, 1);
+	pthread_join(guest, NULL);
+	/* the old table (rings, buffers) goes; the pages go back */
+	r = vg_set_mem_table_raw(g.d.fd, &t2, 1, 0);
+	madvise(g.d.region[0].hva, g.d.region[0].size, MADV_DONTNEED);
+	fresh = mmap(NULL, UNPIN_FRESH, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (fresh != MAP_FAILED)
+		memset(fresh, 0x5a, UNPIN_FRESH);
+	pthread_join(del, NULL);
+	vg_sleep_ms(3 * UNPIN_DELAY_US / 1000 + 100);
+	atomic_store(&u.stop_peer, 1);
+	pthread_join(peer, NULL);
+	*rx = atomic_load(&u.rx);
+	if (fresh != MAP_FAILED) {
+		for (p = fresh, left = UNPIN_FRESH;
+		     (p = memmem(p, left, "VDPT", 4));
+		     left = UNPIN_FRESH - (size_t)(p - fresh)) {
+			found++;
+			p += 4;
+			left = UNPIN_FRESH - (size_t)(p - fresh);
+		}
+		munmap(fresh, UNPIN_FRESH);
+	}
+	if (r && r != -EFAULT)
+		TH_LOG("SET_MEM_TABLE: %s", dp_strerr(r));
+	if (d.ret)
+		TH_LOG("NIC delete: %s", dp_strerr(d.ret));
+	munmap(t2hva, UNPIN_T2);
+	r = found;
+out_guest:
+	vg_net_close(&g);
+out_ctx:
+	dp_ctx_fini(&c);
+	return r;
+}
+
+TEST_F_TIMEOUT(races, unpin_vs_teardown, 300)
+{
+	unsigned int i, loops = race_loops(12), seed = race_seed();
+	unsigned long long rx;
+	int found;
+	uint64_t kb;
+
+	TH_LOG("seed %u (VG_RACE_SEED=%u replays), %u rounds", seed, seed,
+	       loops);
+	for (i = 0; i < loops; i++) {
+		found = unpin_round(_metadata, (char)('a' + i % 26), &seed,
+				    &rx);
+		ASSERT_LE(0, found) TH_LOG("round %u: %s", i,
+					   dp_strerr(found));
+		EXPECT_EQ(0, found)
+			TH_LOG("round %u: %d test frames written into memory given back after SET_MEM_TABLE (%llu received before)",
+			       i, found, rx);
+		if (found)
+			break;
+	}
+	kb = dp_wait_vmlck(self->c.vmlck0, DP_VMLCK_MS);
+	EXPECT_EQ(self->c.vmlck0, kb) TH_LOG("pinned memory left behind");
 }
 
 VG_HARNESS_MAIN
