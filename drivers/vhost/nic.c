@@ -5,11 +5,28 @@
  * and stopping the datapath (VHOST_NET_SET_BACKEND), and taking a binding
  * down when the NIC goes away.
  *
- * vhost_accel_nics_lock protects the NIC list, each NIC's list of
- * bindings, dev->binding and binding->nic.  Lock order:
- * dev->mutex -> vhost_accel_nics_lock -> vq->mutex.  Unregistering a NIC
- * takes the nics lock without dev->mutex, so everything it touches on the
- * device side is under the nics lock or a vq->mutex.
+ * Locking (see Documentation/control-plane.rst, "Lifetime and locking
+ * guarantees"):
+ *
+ *   vhost_accel_nics_lock  global: the NIC list, each NIC's list of
+ *                          bindings (nic->users, b->nic_node), dev->binding
+ *                          and b->tap_gone.  Held only to look at or change
+ *                          those lists and pointers: never across a call
+ *                          into a driver, a guest-memory access, a wait for
+ *                          a mutex of a device or for a worker.
+ *   b->lock                one binding: its queue pair (attach, detach,
+ *                          reclaim_rx, get_stats), its attach flags, @dead.
+ *                          May be held while waiting for the device's
+ *                          queue mutexes and worker: it is the device's own.
+ *   vq->mutex              as in vhost_accel.h.
+ *
+ * Order: dev->mutex -> b->lock -> vq->mutex; the nics lock nests inside any
+ * of them and nothing is taken under it; RTNL -> nics lock (the macvtap
+ * notifier).  A binding is reference counted: dev->binding, its place on
+ * nic->users and anyone who looked it up hold one.  Teardown (unbind, NIC
+ * removal, a driver's detached callback, the macvtap going away) runs under
+ * b->lock only, and the binding leaves nic->users and dev->binding only
+ * after its queue pair was detached.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -18,6 +35,7 @@
 #include <linux/if_macvlan.h>
 #include <linux/if_tun.h>
 #include <linux/net.h>
+#include <linux/refcount.h>
 #include <linux/module.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
@@ -65,6 +83,41 @@ int vhost_accel_nic_register(struct vhost_accel_nic *nic)
 	return 0;
 }
 EXPORT_SYMBOL_GPL(vhost_accel_nic_register);
+
+static void binding_put(struct vhost_accel_binding *b)
+{
+	if (!b || !refcount_dec_and_test(&b->ref))
+		return;
+	dev_put(b->netdev);
+	if (b->tapfile)
+		fput(b->tapfile);
+	kfree(b);
+}
+
+/* The device's binding with a reference, or NULL. */
+static struct vhost_accel_binding *binding_get(struct vhost_accel_dev *dev)
+{
+	struct vhost_accel_binding *b;
+
+	mutex_lock(&vhost_accel_nics_lock);
+	b = dev->binding;
+	if (b)
+		refcount_inc(&b->ref);
+	mutex_unlock(&vhost_accel_nics_lock);
+	return b;
+}
+
+/* Take @b off its NIC's list, if still there; true: the list's reference
+ * is now the caller's.
+ */
+static bool binding_unlist(struct vhost_accel_binding *b)
+{
+	lockdep_assert_held(&vhost_accel_nics_lock);
+	if (list_empty(&b->nic_node))
+		return false;
+	list_del_init(&b->nic_node);
+	return true;
+}
 
 static struct vhost_accel_nic *nic_find(const struct net_device *netdev)
 {
@@ -120,10 +173,12 @@ static u8 tap_port_mode(const struct net_device *tapdev)
  * chose the NIC with CAP_NET_ADMIN); one made through a macvtap takes its
  * mode and is down while the macvtap is.  Anti-spoofing unless the binding
  * opted out (VHOST_ACCEL_BIND_F_NO_SPOOFCHK; for a macvtap binding, the
- * macvtap_spoofchk parameter when it was made).  Nics lock held.
+ * macvtap_spoofchk parameter when it was made).  @tapdev: the binding's
+ * macvtap, held (or under RTNL), NULL when it is gone: the strictest port,
+ * down, until the binding's revocation takes it away.
  */
-static void binding_port(const struct vhost_accel_binding *b, u8 *mode,
-			 u32 *port_flags)
+static void binding_port(const struct vhost_accel_binding *b,
+			 struct net_device *tapdev, u8 *mode, u32 *port_flags)
 {
 	*mode = VHOST_ACCEL_MODE_NONE;
 	*port_flags = 0;
@@ -131,9 +186,28 @@ static void binding_port(const struct vhost_accel_binding *b, u8 *mode,
 		*port_flags |= VHOST_ACCEL_PORT_NO_SPOOFCHK;
 	if (!b->tapdev)
 		return;
-	*mode = tap_port_mode(b->tapdev);
-	if (!netif_running(b->tapdev))
+	if (!tapdev) {
+		*mode = VHOST_ACCEL_MODE_PRIVATE;
 		*port_flags |= VHOST_ACCEL_PORT_DOWN;
+		return;
+	}
+	*mode = tap_port_mode(tapdev);
+	if (!netif_running(tapdev))
+		*port_flags |= VHOST_ACCEL_PORT_DOWN;
+}
+
+/* The binding's macvtap, held, unless there is none or it unregistered. */
+static struct net_device *binding_tapdev_get(struct vhost_accel_binding *b)
+{
+	struct net_device *tapdev = NULL;
+
+	mutex_lock(&vhost_accel_nics_lock);
+	if (b->tapdev && !b->tap_gone) {
+		tapdev = b->tapdev;
+		dev_hold(tapdev);
+	}
+	mutex_unlock(&vhost_accel_nics_lock);
+	return tapdev;
 }
 
 static int binding_attach(struct vhost_accel_binding *b)
@@ -144,10 +218,12 @@ static int binding_attach(struct vhost_accel_binding *b)
 		.cb = &vhost_accel_nic_callbacks,
 		.ctx = b,
 	};
+	struct net_device *tapdev = binding_tapdev_get(b);
 	struct vhost_accel_qp *qp;
 
 	ether_addr_copy(args.mac, b->mac);
-	binding_port(b, &args.mode, &args.port_flags);
+	binding_port(b, tapdev, &args.mode, &args.port_flags);
+	dev_put(tapdev);
 	qp = b->nic->ops->attach(b->nic, &args);
 	if (IS_ERR(qp))
 		return PTR_ERR(qp);
@@ -176,19 +252,30 @@ static void vq_dp_release(struct vhost_accel_vq *vq)
 	vhost_accel_mem_put(mem);
 }
 
-/* Stop pulling from the guest, take every buffer back from the NIC and
- * release the NIC's queue pair.  Both queues are stopped afterwards.
+/*
+ * Stop pulling from the guest, take every buffer back from the NIC and
+ * release the NIC's queue pair; b->lock held.  The queues that ran on it
+ * are stopped afterwards and their datapath state freed (a queue being
+ * stopped or started by an ioctl meanwhile frees its own).
  */
 static void binding_detach(struct vhost_accel_binding *b)
 {
 	struct vhost_accel_dev *dev = b->dev;
+	bool ran[VHOST_ACCEL_NVQS] = {}, any = false;
 	unsigned int i;
 
+	lockdep_assert_held(&b->lock);
 	for (i = 0; i < VHOST_ACCEL_NVQS; i++) {
-		mutex_lock(&dev->vqs[i].mutex);
-		dev->vqs[i].backend = NULL;
-		dev->vqs[i].qp = NULL;
-		mutex_unlock(&dev->vqs[i].mutex);
+		struct vhost_accel_vq *vq = &dev->vqs[i];
+
+		mutex_lock(&vq->mutex);
+		if (vq->backend == b) {
+			vq->backend = NULL;
+			vq->qp = NULL;
+			ran[i] = true;
+			any = true;
+		}
+		mutex_unlock(&vq->mutex);
 	}
 	if (b->qp)
 		b->nic->ops->detach(b->qp);
@@ -196,34 +283,51 @@ static void binding_detach(struct vhost_accel_binding *b)
 	b->qp = NULL;
 	b->attach_flags = 0;
 	b->rx_headroom = 0;
+	if (!any)
+		return;
 	/* The worker turns the returned buffers into used entries. */
 	vhost_accel_worker_flush(dev);
 	for (i = 0; i < VHOST_ACCEL_NVQS; i++)
-		vq_dp_release(&dev->vqs[i]);
+		if (ran[i])
+			vq_dp_release(&dev->vqs[i]);
 }
 
-/* Undo a binding completely; nics lock held, @b is dev->binding. */
-static void binding_destroy(struct vhost_accel_binding *b, bool nic_gone)
+/*
+ * Undo a binding completely, from any thread that holds a reference to it;
+ * returns once it is done, whoever did it.  @nic_gone: report the loss on
+ * both queues' error eventfds.
+ */
+static void binding_teardown(struct vhost_accel_binding *b, bool nic_gone)
 {
 	struct vhost_accel_dev *dev = b->dev;
+	bool listed, devs;
 	unsigned int i;
 
-	lockdep_assert_held(&vhost_accel_nics_lock);
-	list_del_init(&b->nic_node);
+	mutex_lock(&b->lock);
+	if (b->dead) {
+		mutex_unlock(&b->lock);
+		return;
+	}
+	b->dead = true;
 	binding_detach(b);
 	if (nic_gone) {
-		/* Report the loss on both queues (error eventfd). */
 		for (i = 0; i < VHOST_ACCEL_NVQS; i++) {
 			mutex_lock(&dev->vqs[i].mutex);
 			vhost_accel_vq_signal_err(&dev->vqs[i]);
 			mutex_unlock(&dev->vqs[i].mutex);
 		}
 	}
-	dev_put(b->netdev);
-	if (b->tapfile)
-		fput(b->tapfile);
-	dev->binding = NULL;
-	kfree(b);
+	mutex_lock(&vhost_accel_nics_lock);
+	listed = binding_unlist(b);
+	devs = dev->binding == b;
+	if (devs)
+		dev->binding = NULL;
+	mutex_unlock(&vhost_accel_nics_lock);
+	mutex_unlock(&b->lock);
+	if (listed)
+		binding_put(b);
+	if (devs)
+		binding_put(b);
 }
 
 /**
@@ -241,11 +345,25 @@ void vhost_accel_nic_unregister(struct vhost_accel_nic *nic)
 
 	mutex_lock(&vhost_accel_nics_lock);
 	list_del(&nic->list);
-	while ((b = list_first_entry_or_null(&nic->users,
-					     struct vhost_accel_binding,
-					     nic_node)))
-		binding_destroy(b, true);
 	mutex_unlock(&vhost_accel_nics_lock);
+	/*
+	 * No new binding finds @nic now.  One being made (attach in progress,
+	 * b->lock held by its maker) is on the list: its teardown waits for
+	 * the maker, who sees it unlisted and detaches it.
+	 */
+	for (;;) {
+		mutex_lock(&vhost_accel_nics_lock);
+		b = list_first_entry_or_null(&nic->users,
+					     struct vhost_accel_binding,
+					     nic_node);
+		if (b)
+			binding_unlist(b);	/* its reference is ours */
+		mutex_unlock(&vhost_accel_nics_lock);
+		if (!b)
+			break;
+		binding_teardown(b, true);
+		binding_put(b);
+	}
 	pr_info("%s no longer cooperates\n", netdev_name(nic->netdev));
 }
 EXPORT_SYMBOL_GPL(vhost_accel_nic_unregister);
@@ -257,27 +375,26 @@ void vhost_accel_detach_work(struct work_struct *work)
 {
 	struct vhost_accel_dev *dev = container_of(work, struct vhost_accel_dev,
 						   detach_work);
-	struct vhost_accel_binding *b;
+	struct vhost_accel_binding *b = binding_get(dev);
 
-	mutex_lock(&vhost_accel_nics_lock);
-	b = dev->binding;
 	if (b && READ_ONCE(b->detach_requested))
-		binding_destroy(b, true);
-	mutex_unlock(&vhost_accel_nics_lock);
+		binding_teardown(b, true);
+	binding_put(b);
 }
 
-static void unbind_locked(struct vhost_accel_dev *dev)
+static void unbind(struct vhost_accel_dev *dev)
 {
-	if (dev->binding)
-		binding_destroy(dev->binding, false);
+	struct vhost_accel_binding *b = binding_get(dev);
+
+	if (b)
+		binding_teardown(b, false);
+	binding_put(b);
 }
 
 /* Drop the binding, if any, and any pending driver detach (on release). */
 void vhost_accel_unbind(struct vhost_accel_dev *dev)
 {
-	mutex_lock(&vhost_accel_nics_lock);
-	unbind_locked(dev);
-	mutex_unlock(&vhost_accel_nics_lock);
+	unbind(dev);
 	cancel_work_sync(&dev->detach_work);
 }
 
@@ -316,7 +433,8 @@ static int bind_group_check(struct vhost_accel_nic *nic, const u8 *mac,
 	struct vhost_accel_binding *b;
 
 	list_for_each_entry(b, &nic->users, nic_node) {
-		if (!ether_addr_equal(b->mac, mac))
+		/* a macvtap already gone: its binding is on its way out */
+		if (b->tap_gone || !ether_addr_equal(b->mac, mac))
 			continue;
 		if (b->tapdev != tapdev)
 			return -EADDRINUSE;
@@ -326,16 +444,16 @@ static int bind_group_check(struct vhost_accel_nic *nic, const u8 *mac,
 	return 0;
 }
 
-/* Bind @dev to @netdev; through a macvtap queue if @tapfile is set. */
-static int bind_locked(struct vhost_accel_dev *dev,
-		       const struct vhost_accel_nic_bind *req,
-		       struct net_device *netdev, struct net_device *tapdev,
-		       struct file *tapfile)
+/* Checks and list insertion of a new binding; nics lock held. */
+static int bind_list(struct vhost_accel_binding *b,
+		     const struct vhost_accel_nic_bind *req,
+		     struct net_device *netdev, struct net_device *tapdev,
+		     struct file *tapfile)
 {
-	struct vhost_accel_binding *b;
 	struct vhost_accel_nic *nic;
 	int ret;
 
+	lockdep_assert_held(&vhost_accel_nics_lock);
 	nic = nic_find(netdev);
 	if (!nic) {
 		pr_info_ratelimited("%s does not cooperate with vhost-accel\n",
@@ -350,37 +468,84 @@ static int bind_locked(struct vhost_accel_dev *dev,
 	/*
 	 * A driver being unloaded is about to unregister: refuse it.  The
 	 * binding itself does not pin the module: unloading unregisters the
-	 * NIC, which detaches every binding first (nics lock), so nothing
-	 * calls into the driver afterwards.
+	 * NIC, which detaches every binding first, so nothing calls into the
+	 * driver afterwards.
 	 */
 	if (!try_module_get(nic->owner))
 		return -ENODEV;
 	module_put(nic->owner);
+	b->nic = nic;
+	list_add_tail(&b->nic_node, &nic->users);
+	refcount_inc(&b->ref);			/* the list's */
+	return 0;
+}
+
+/*
+ * Bind @dev to @netdev; through a macvtap queue if @tapfile is set.
+ * dev->mutex held, @dev not bound.  The queue pair is attached without the
+ * nics lock, under b->lock: a NIC unregistering meanwhile takes the new
+ * binding off its list and waits for b->lock; seeing that, this detaches
+ * again and fails.
+ */
+static int bind_new(struct vhost_accel_dev *dev,
+		    const struct vhost_accel_nic_bind *req,
+		    struct net_device *netdev, struct net_device *tapdev,
+		    struct file *tapfile)
+{
+	struct vhost_accel_binding *b;
+	bool gone, unlisted = false;
+	int ret;
+
 	b = kzalloc(sizeof(*b), GFP_KERNEL_ACCOUNT);
 	if (!b)
 		return -ENOMEM;
+	refcount_set(&b->ref, 1);		/* ours */
+	mutex_init(&b->lock);
+	INIT_LIST_HEAD(&b->nic_node);
 	b->dev = dev;
-	b->nic = nic;
 	b->netdev = netdev;
+	dev_hold(netdev);
 	b->flags = req->flags;
 	ether_addr_copy(b->mac, req->mac);
 	atomic64_set(&b->rx_depletions, 0);
 	b->tapdev = tapdev;	/* its mode and state make the port */
-	ret = binding_attach(b);
-	if (ret)
-		goto err_free;
-	dev_hold(netdev);
 	if (tapfile) {
 		b->from_tap = true;
 		/* as vhost-net holds its backend; also keeps @tapfile unique */
 		b->tapfile = get_file(tapfile);
 	}
-	list_add_tail(&b->nic_node, &nic->users);
-	dev->binding = b;
-	return 0;
 
-err_free:
-	kfree(b);
+	mutex_lock(&b->lock);
+	mutex_lock(&vhost_accel_nics_lock);
+	ret = bind_list(b, req, netdev, tapdev, tapfile);
+	mutex_unlock(&vhost_accel_nics_lock);
+	if (ret)
+		goto out;
+	ret = binding_attach(b);
+
+	mutex_lock(&vhost_accel_nics_lock);
+	/* unlisted by vhost_accel_nic_unregister(): the reference is its */
+	gone = list_empty(&b->nic_node);
+	if (ret && !gone) {
+		unlisted = binding_unlist(b);
+	} else if (!ret && !gone) {
+		refcount_inc(&b->ref);		/* dev->binding's */
+		dev->binding = b;
+	}
+	mutex_unlock(&vhost_accel_nics_lock);
+	if (!ret && gone) {
+		/* The NIC went away while we attached. */
+		b->nic->ops->detach(b->qp);
+		b->qp = NULL;
+		ret = -ENODEV;
+	}
+	if (ret)
+		b->dead = true;
+	if (unlisted)
+		binding_put(b);
+out:
+	mutex_unlock(&b->lock);
+	binding_put(b);
 	return ret;
 }
 
@@ -407,9 +572,7 @@ long vhost_accel_set_nic(struct vhost_accel_dev *dev,
 	    dev->vqs[VHOST_ACCEL_VQ_TX].backend)
 		return -EBUSY;
 	if (!req.ifindex) {
-		mutex_lock(&vhost_accel_nics_lock);
-		unbind_locked(dev);
-		mutex_unlock(&vhost_accel_nics_lock);
+		unbind(dev);
 		return 0;
 	}
 
@@ -420,10 +583,8 @@ long vhost_accel_set_nic(struct vhost_accel_dev *dev,
 		ret = -EPERM;
 		goto out;
 	}
-	mutex_lock(&vhost_accel_nics_lock);
-	unbind_locked(dev);
-	ret = bind_locked(dev, &req, netdev, NULL, NULL);
-	mutex_unlock(&vhost_accel_nics_lock);
+	unbind(dev);
+	ret = bind_new(dev, &req, netdev, NULL, NULL);
 	if (!ret)
 		pr_debug("pid %d bound to %s\n", task_pid_nr(current),
 			 netdev_name(netdev));
@@ -477,10 +638,8 @@ int vhost_accel_bind_tap(struct vhost_accel_dev *dev, struct file *file)
 	req.ifindex = lower->ifindex;
 	if (!READ_ONCE(macvtap_spoofchk))
 		req.flags |= VHOST_ACCEL_BIND_F_NO_SPOOFCHK;
-	mutex_lock(&vhost_accel_nics_lock);
-	ret = bind_locked(dev, &req, lower, tapdev, file);
-	mutex_unlock(&vhost_accel_nics_lock);
-	/* bind_locked() already named a NIC that does not cooperate. */
+	ret = bind_new(dev, &req, lower, tapdev, file);
+	/* bind_list() already named a NIC that does not cooperate. */
 	if (ret && ret != -EOPNOTSUPP)
 		pr_info_ratelimited("%s on %s: binding refused (%d)\n",
 				    netdev_name(tapdev), netdev_name(lower), ret);
@@ -492,44 +651,65 @@ out:
 /*
  * A macvtap went up or down or changed mode (RTNL held): the ports of the
  * bindings made through it follow.  A NIC that cannot follow loses them,
- * as if the macvtap were gone.
+ * as if the macvtap were gone.  The driver is called under each binding's
+ * lock, not the global one.
  */
 static int tap_port_changed(struct net_device *tapdev)
 {
-	struct vhost_accel_binding *b, *tmp;
+	struct vhost_accel_binding *b, **all;
 	struct vhost_accel_nic *nic;
+	unsigned int n = 0, i;
 	u32 port_flags;
 	u8 mode;
 
 	mutex_lock(&vhost_accel_nics_lock);
 	list_for_each_entry(nic, &vhost_accel_nics, list)
-		list_for_each_entry_safe(b, tmp, &nic->users, nic_node) {
-			if (b->tapdev != tapdev || !b->qp)
-				continue;
-			binding_port(b, &mode, &port_flags);
-			if (nic->ops->set_port &&
-			    !nic->ops->set_port(b->qp, mode, port_flags))
-				continue;
-			pr_warn_ratelimited("%s on %s: the NIC cannot follow the macvtap: unbound\n",
-					    netdev_name(tapdev),
-					    netdev_name(b->netdev));
-			binding_destroy(b, true);
-		}
+		list_for_each_entry(b, &nic->users, nic_node)
+			n += b->tapdev == tapdev && !b->tap_gone;
+	all = n ? kmalloc_array(n, sizeof(*all), GFP_KERNEL) : NULL;
+	n = 0;
+	list_for_each_entry(nic, &vhost_accel_nics, list)
+		list_for_each_entry(b, &nic->users, nic_node)
+			if (all && b->tapdev == tapdev && !b->tap_gone) {
+				refcount_inc(&b->ref);
+				all[n++] = b;
+			}
 	mutex_unlock(&vhost_accel_nics_lock);
+
+	for (i = 0; i < n; i++) {
+		b = all[i];
+		mutex_lock(&b->lock);
+		if (!b->dead && b->qp) {
+			binding_port(b, tapdev, &mode, &port_flags);
+			if (!b->nic->ops->set_port ||
+			    b->nic->ops->set_port(b->qp, mode, port_flags)) {
+				pr_warn_ratelimited("%s on %s: the NIC cannot follow the macvtap: unbound\n",
+						    netdev_name(tapdev),
+						    netdev_name(b->netdev));
+				WRITE_ONCE(b->detach_requested, true);
+				/* dev is alive: b is not torn down */
+				schedule_work(&b->dev->detach_work);
+			}
+		}
+		mutex_unlock(&b->lock);
+		binding_put(b);
+	}
+	kfree(all);
 	return NOTIFY_DONE;
 }
 
 /*
  * A macvtap going away revokes the bindings made through it, as deleting
  * it cuts a vhost-net guest off: the queues stop and report it on their
- * error eventfd.  Called with RTNL held; RTNL -> nics lock is the order
- * NIC unregistration uses too.
+ * error eventfd.  Called with RTNL held, so it only marks them and leaves
+ * the teardown (which waits for the device) to the device's detach work.
+ * The binding's tapdev is not dereferenced after this.
  */
 static int vhost_accel_netdev_event(struct notifier_block *nb,
 				    unsigned long event, void *ptr)
 {
 	struct net_device *netdev = netdev_notifier_info_to_dev(ptr);
-	struct vhost_accel_binding *b, *tmp;
+	struct vhost_accel_binding *b;
 	struct vhost_accel_nic *nic;
 
 	if (netif_is_macvlan(netdev) && (event == NETDEV_UP ||
@@ -540,9 +720,13 @@ static int vhost_accel_netdev_event(struct notifier_block *nb,
 		return NOTIFY_DONE;
 	mutex_lock(&vhost_accel_nics_lock);
 	list_for_each_entry(nic, &vhost_accel_nics, list)
-		list_for_each_entry_safe(b, tmp, &nic->users, nic_node)
-			if (b->tapdev == netdev)
-				binding_destroy(b, true);
+		list_for_each_entry(b, &nic->users, nic_node)
+			if (b->tapdev == netdev && !b->tap_gone) {
+				b->tap_gone = true;
+				WRITE_ONCE(b->detach_requested, true);
+				/* dev is alive while b is listed */
+				schedule_work(&b->dev->detach_work);
+			}
 	mutex_unlock(&vhost_accel_nics_lock);
 	return NOTIFY_DONE;
 }
@@ -564,14 +748,12 @@ void vhost_accel_nic_exit(void)
 /* A binding made from a tap fd ends when neither queue runs any more. */
 void vhost_accel_unbind_idle_tap(struct vhost_accel_dev *dev)
 {
-	struct vhost_accel_binding *b;
+	struct vhost_accel_binding *b = binding_get(dev);
 
-	mutex_lock(&vhost_accel_nics_lock);
-	b = dev->binding;
-	if (b && b->from_tap && !dev->vqs[VHOST_ACCEL_VQ_RX].backend &&
-	    !dev->vqs[VHOST_ACCEL_VQ_TX].backend)
-		binding_destroy(b, false);
-	mutex_unlock(&vhost_accel_nics_lock);
+	if (b && b->from_tap && !READ_ONCE(dev->vqs[VHOST_ACCEL_VQ_RX].backend) &&
+	    !READ_ONCE(dev->vqs[VHOST_ACCEL_VQ_TX].backend))
+		binding_teardown(b, false);
+	binding_put(b);
 }
 
 /*
@@ -579,12 +761,14 @@ void vhost_accel_unbind_idle_tap(struct vhost_accel_dev *dev)
  * after binding, so attach again if they changed and nothing runs.  A
  * binding whose last attach failed (link down, no free queue pair) has no
  * queue pair and attaches here too.  Return 0 only with b->qp attached
- * with the current features.
+ * with the current features.  b->lock and dev->mutex held: only this
+ * binding's teardown (b->lock) and SET_BACKEND (dev->mutex) set backends.
  */
 static int binding_refresh(struct vhost_accel_binding *b)
 {
 	struct vhost_accel_dev *dev = b->dev;
 
+	lockdep_assert_held(&b->lock);
 	if (b->qp && b->attach_flags == attach_flags(dev, b->flags) &&
 	    b->rx_headroom == vnet_hdr_len(dev))
 		return 0;
@@ -605,36 +789,53 @@ static int binding_refresh(struct vhost_accel_binding *b)
  *	SET_BACKEND or a new vring base, as before the swap
  *
  * Return: 0, -EOPNOTSUPP when not bound to a NIC, -EFAULT for rings the
- * device cannot reach, -EBUSY, -ENOMEM.
+ * device cannot reach, -EBUSY (also while a teardown of the binding still
+ * drains the queue), -ENOLINK (the binding was torn down meanwhile), an
+ * attach error (-ENETDOWN, ...), -ENOMEM.
  */
 int vhost_accel_backend_start(struct vhost_accel_dev *dev,
 			      struct vhost_accel_vq *vq, bool stay_broken)
 {
 	struct vhost_accel_binding *b;
+	bool busy;
 	int ret;
 
-	mutex_lock(&vhost_accel_nics_lock);
-	b = dev->binding;
-	ret = -EOPNOTSUPP;
-	if (!b || !b->nic)
-		goto out;
-	ret = 0;
-	if (vq->backend)
-		goto out;
-	ret = binding_refresh(b);
+	mutex_lock(&vq->mutex);
+	busy = vq->comp.ents;
+	ret = vq->backend ? 0 : -EBUSY;
+	mutex_unlock(&vq->mutex);
+	/* Running, or a teardown still turns completions into used entries. */
+	if (busy)
+		return ret;
+	b = binding_get(dev);
+	if (!b)
+		return -EOPNOTSUPP;
+	/*
+	 * The guest's rings are read and written here, which may fault and
+	 * wait for as long as the owner lets it (userfaultfd): with no lock
+	 * but dev->mutex.  The queue is stopped, so no worker touches its
+	 * ring state (vhost_accel_dp_handle() needs datapath state), and
+	 * SET_BACKEND, the memory table and the vring ioctls all need
+	 * dev->mutex.
+	 */
+	ret = vhost_accel_ring_start(vq);
 	if (ret)
 		goto out;
+
+	mutex_lock(&b->lock);
+	ret = -ENOLINK;
+	if (b->dead)
+		goto unlock;
+	ret = binding_refresh(b);
+	if (ret)
+		goto unlock;
 	if (WARN_ON_ONCE(!b->qp)) {
 		ret = -ENOLINK;
-		goto out;
+		goto unlock;
 	}
-
 	mutex_lock(&vq->mutex);
-	ret = vhost_accel_ring_start(vq);
-	if (!ret)
-		ret = vhost_accel_dp_alloc(vq, min_t(unsigned int,
-						     b->nic->max_segs,
-						     VHOST_ACCEL_MAX_SEGS));
+	ret = vhost_accel_dp_alloc(vq, min_t(unsigned int, b->nic->max_segs,
+					     VHOST_ACCEL_MAX_SEGS));
 	if (!ret) {
 		/* Buffers posted from now on pin this table (see dp_mem). */
 		vq->dp_mem = vhost_accel_mem_get(dev->mem);
@@ -647,8 +848,10 @@ int vhost_accel_backend_start(struct vhost_accel_dev *dev,
 		vhost_accel_dp_queue(vq);
 	}
 	mutex_unlock(&vq->mutex);
+unlock:
+	mutex_unlock(&b->lock);
 out:
-	mutex_unlock(&vhost_accel_nics_lock);
+	binding_put(b);
 	return ret;
 }
 
@@ -668,31 +871,39 @@ void vhost_accel_backend_stop(struct vhost_accel_dev *dev,
 	struct vhost_accel_binding *b;
 	struct vhost_accel_qp *qp;
 
-	mutex_lock(&vhost_accel_nics_lock);
 	mutex_lock(&vq->mutex);
 	b = vq->backend;
 	qp = vq->qp;
 	vq->backend = NULL;
 	vq->qp = NULL;
+	/* alive: its teardown clears vq->backend before dropping anything */
+	if (b)
+		refcount_inc(&b->ref);
 	mutex_unlock(&vq->mutex);
 	if (!b)
-		goto out;
+		return;
 
-	/* Still attached: only binding_detach() takes it, nics lock held. */
-	if (vq->index == VHOST_ACCEL_VQ_RX)
-		b->nic->ops->reclaim_rx(qp);
+	if (vq->index == VHOST_ACCEL_VQ_RX) {
+		mutex_lock(&b->lock);
+		/* not if a teardown detached it meanwhile (it returned all) */
+		if (b->qp == qp)
+			b->nic->ops->reclaim_rx(qp);
+		mutex_unlock(&b->lock);
+	}
 	vhost_accel_dp_queue(vq);
+	/* No lock shared with other devices is held across this wait. */
 	if (!wait_event_timeout(dev->dp_wait, !READ_ONCE(vq->inflight),
 				VHOST_ACCEL_STOP_TIMEOUT)) {
 		pr_warn("%s kept %u buffers of a stopped queue: detaching\n",
 			netdev_name(b->netdev), READ_ONCE(vq->inflight));
-		binding_destroy(b, true);
-		goto out;
+		binding_teardown(b, true);
 	}
 	vhost_accel_worker_flush(dev);
+	/* b->lock: ending a saturation episode reads the binding's qp */
+	mutex_lock(&b->lock);
 	vq_dp_release(vq);
-out:
-	mutex_unlock(&vhost_accel_nics_lock);
+	mutex_unlock(&b->lock);
+	binding_put(b);
 }
 
 /* Counters the NIC keeps for the device's queue pair. */
@@ -701,16 +912,17 @@ void vhost_accel_nic_stats(struct vhost_accel_dev *dev,
 {
 	struct vhost_accel_vq *rx = &dev->vqs[VHOST_ACCEL_VQ_RX];
 	struct vhost_accel_qp_stats qs = {};
-	struct vhost_accel_binding *b;
+	struct vhost_accel_binding *b = binding_get(dev);
 
-	mutex_lock(&vhost_accel_nics_lock);
-	b = dev->binding;
-	if (b && b->qp && b->nic->ops->get_stats)
-		b->nic->ops->get_stats(b->qp, &qs);
-	if (b)
+	if (b) {
+		mutex_lock(&b->lock);
+		if (b->qp && b->nic->ops->get_stats)
+			b->nic->ops->get_stats(b->qp, &qs);
 		st->vq[VHOST_ACCEL_VQ_RX].depletions =
 			atomic64_read(&b->rx_depletions);
-	mutex_unlock(&vhost_accel_nics_lock);
+		mutex_unlock(&b->lock);
+		binding_put(b);
+	}
 	/* Includes a saturation still running. */
 	mutex_lock(&rx->mutex);
 	st->vq[VHOST_ACCEL_VQ_RX].saturated_ns =
@@ -725,31 +937,56 @@ void vhost_accel_nic_stats(struct vhost_accel_dev *dev,
 /**
  * vhost_accel_bindings_walk - visit the bindings on NICs in a namespace
  * @net: the NICs' network namespace
- * @fn: called with the nics lock held (it may take a vq->mutex); a
- *	non-zero return stops the walk and is returned
+ * @fn: called with the binding's b->lock held and no global lock (it may
+ *	take the device's vq->mutex); a non-zero return stops the walk and
+ *	is returned.  Bindings torn down meanwhile are skipped.
  * @arg: for @fn
+ *
+ * Return: @fn's non-zero value, 0, or -ENOMEM.
  */
 int vhost_accel_bindings_walk(struct net *net,
 			      int (*fn)(struct vhost_accel_binding *b,
 					void *arg),
 			      void *arg)
 {
-	struct vhost_accel_binding *b;
+	struct vhost_accel_binding *b, **all;
 	struct vhost_accel_nic *nic;
+	unsigned int n = 0, i;
 	int ret = 0;
 
 	mutex_lock(&vhost_accel_nics_lock);
+	list_for_each_entry(nic, &vhost_accel_nics, list)
+		if (net_eq(dev_net(nic->netdev), net))
+			list_for_each_entry(b, &nic->users, nic_node)
+				n++;
+	all = kmalloc_array(n, sizeof(*all), GFP_KERNEL);
+	if (!all && n) {
+		mutex_unlock(&vhost_accel_nics_lock);
+		return -ENOMEM;
+	}
+	n = 0;
 	list_for_each_entry(nic, &vhost_accel_nics, list) {
 		if (!net_eq(dev_net(nic->netdev), net))
 			continue;
 		list_for_each_entry(b, &nic->users, nic_node) {
-			ret = fn(b, arg);
-			if (ret)
-				goto out;
+			refcount_inc(&b->ref);
+			all[n++] = b;
 		}
 	}
-out:
 	mutex_unlock(&vhost_accel_nics_lock);
+
+	for (i = 0; i < n; i++) {
+		b = all[i];
+		if (!ret) {
+			mutex_lock(&b->lock);
+			/* dead: its device may be gone already */
+			if (!b->dead)
+				ret = fn(b, arg);
+			mutex_unlock(&b->lock);
+		}
+		binding_put(b);
+	}
+	kfree(all);
 	return ret;
 }
 

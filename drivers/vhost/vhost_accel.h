@@ -6,10 +6,15 @@
  *
  * Locking, outermost first:
  *   dev->mutex   device configuration: owner, memory table, log, features
+ *   b->lock      the device's binding to a NIC queue pair (nic.c)
  *   vq->mutex    one virtqueue's configuration and ring state
- * The worker takes only vq->mutex.  dev->mem, dev->features, dev->log_base,
- * dev->log_ctx and dev->owner_pid are changed with dev->mutex and every
- * vq->mutex held, so holding either one is enough to read them.
+ *   vhost_accel_nics_lock  global, innermost: lists and pointers only
+ * The worker takes only vq->mutex.  No lock shared between devices is held
+ * across a guest-memory access or a wait for a worker or a device's mutex
+ * (Documentation/control-plane.rst, "Lifetime and locking guarantees").
+ * dev->mem, dev->features, dev->log_base, dev->log_ctx and dev->owner_pid
+ * are changed with dev->mutex and every vq->mutex held, so holding either
+ * one is enough to read them.
  */
 #ifndef _VHOST_ACCEL_CORE_H
 #define _VHOST_ACCEL_CORE_H
@@ -91,13 +96,20 @@ struct vhost_accel_log_range {
 	u32 len;
 };
 
-/* A device's queue pair bound to a queue pair of a cooperating NIC. */
+/*
+ * A device's queue pair bound to a queue pair of a cooperating NIC.
+ * Reference counted (see nic.c for who holds one); @lock protects @qp, the
+ * attach state and @dead, and is taken outside every vq->mutex.
+ */
 struct vhost_accel_binding {
+	refcount_t ref;
+	struct mutex lock;
+	bool dead;			/* torn down: nothing may use it */
 	struct vhost_accel_dev *dev;
 	struct vhost_accel_nic *nic;
-	struct vhost_accel_qp *qp;
-	struct net_device *netdev;	/* held while bound */
-	struct list_head nic_node;	/* on nic->users, under the nic lock */
+	struct vhost_accel_qp *qp;	/* NULL: not attached now */
+	struct net_device *netdev;	/* held */
+	struct list_head nic_node;	/* on nic->users, under the nics lock */
 	u8 mac[ETH_ALEN];
 	u32 flags;			/* VHOST_ACCEL_BIND_F_* */
 	u32 attach_flags;		/* VHOST_ACCEL_ATTACH_* in effect */
@@ -106,6 +118,7 @@ struct vhost_accel_binding {
 	bool detach_requested;		/* the driver called cb->detached */
 	bool from_tap;			/* made by SET_BACKEND with a macvtap */
 	struct net_device *tapdev;	/* that macvtap (not held: see notifier) */
+	bool tap_gone;			/* it unregistered (nics lock) */
 	struct file *tapfile;		/* its queue fd's file, held */
 };
 
@@ -218,7 +231,7 @@ struct vhost_accel_dev {
 	u64 log_base;			/* user address of the dirty bitmap */
 	struct eventfd_ctx *log_ctx;
 	struct vhost_accel_vq vqs[VHOST_ACCEL_NVQS];
-	struct vhost_accel_binding *binding;	/* under the nic lock */
+	struct vhost_accel_binding *binding;	/* under the nics lock */
 	struct work_struct detach_work;		/* the NIC dropped us */
 	wait_queue_head_t dp_wait;		/* inflight reaching 0 */
 };
@@ -343,7 +356,7 @@ void vhost_accel_genl_exit(void);
 void vhost_accel_genl_notify(struct vhost_accel_vq *vq,
 			     struct vhost_accel_binding *b, u8 cmd,
 			     u64 duration_ns);
-/* nic.c: call @fn for each binding on a NIC in @net (nics lock held) */
+/* nic.c: call @fn for each live binding on a NIC in @net (b->lock held) */
 int vhost_accel_bindings_walk(struct net *net,
 			      int (*fn)(struct vhost_accel_binding *b,
 					void *arg),

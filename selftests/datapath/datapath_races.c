@@ -17,7 +17,12 @@
  *    the NIC is deleted while the owner swaps the memory table for a
  *    disjoint one and gives the old pages back; nothing the NIC writes may
  *    land in memory that was freed (fresh memory is scanned for the test
- *    frames' signature), in a loop (VG_RACE_LOOPS=n, default 12).
+ *    frames' signature), in a loop (VG_RACE_LOOPS=n, default 12);
+ *  - stuck_fault_isolation: device A's Rx rings lie in a userfaultfd range
+ *    whose fault is never answered, so A hangs in SET_BACKEND; meanwhile
+ *    device B binds, starts, carries a frame each way and unbinds, a
+ *    macvtap on the NIC is deleted and a netlink dump answers, each within
+ *    1 s; then the fault is answered and A's ioctl ends and A works.
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -604,6 +609,364 @@ TEST_F_TIMEOUT(races, unpin_vs_teardown, 300)
 	}
 	kb = dp_wait_vmlck(self->c.vmlck0, DP_VMLCK_MS);
 	EXPECT_EQ(self->c.vmlck0, kb) TH_LOG("pinned memory left behind");
+}
+
+/* ---- a stuck fault stalls nobody else (defect 3) ------------------------- */
+
+/* The vhost_accel generic netlink family id, or -errno. */
+static int genl_family(int fd)
+{
+	struct {
+		struct nlmsghdr h;
+		struct genlmsghdr g;
+		struct nlattr a;
+		char name[32];
+	} req = {};
+	char buf[8192];
+	struct nlmsghdr *h;
+	struct nlattr *a;
+	ssize_t len;
+	int rem;
+
+	req.h.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN + NLA_HDRLEN +
+				       sizeof(VHOST_ACCEL_GENL_NAME));
+	req.h.nlmsg_type = GENL_ID_CTRL;
+	req.h.nlmsg_flags = NLM_F_REQUEST;
+	req.g.cmd = CTRL_CMD_GETFAMILY;
+	req.g.version = 1;
+	req.a.nla_type = CTRL_ATTR_FAMILY_NAME;
+	req.a.nla_len = NLA_HDRLEN + sizeof(VHOST_ACCEL_GENL_NAME);
+	memcpy(req.name, VHOST_ACCEL_GENL_NAME, sizeof(VHOST_ACCEL_GENL_NAME));
+	if (send(fd, &req, req.h.nlmsg_len, 0) < 0)
+		return -errno;
+	len = recv(fd, buf, sizeof(buf), 0);
+	if (len < 0)
+		return -errno;
+	h = (struct nlmsghdr *)buf;
+	if (!NLMSG_OK(h, (unsigned int)len) || h->nlmsg_type == NLMSG_ERROR)
+		return -ENOENT;
+	a = (struct nlattr *)((char *)NLMSG_DATA(h) + GENL_HDRLEN);
+	for (rem = h->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
+	     rem >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN;
+	     rem -= NLA_ALIGN(a->nla_len),
+	     a = (struct nlattr *)((char *)a + NLA_ALIGN(a->nla_len)))
+		if (a->nla_type == CTRL_ATTR_FAMILY_ID)
+			return *(uint16_t *)((char *)a + NLA_HDRLEN);
+	return -ENOENT;
+}
+
+/* A GET dump of the backpressure family: entries, or -errno. */
+static int genl_dump(void)
+{
+	struct {
+		struct nlmsghdr h;
+		struct genlmsghdr g;
+	} req = {};
+	char buf[16384];
+	struct nlmsghdr *h;
+	int fd, fam, n = 0, r = -EIO;
+	ssize_t len;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+	if (fd < 0)
+		return -errno;
+	fam = genl_family(fd);
+	if (fam < 0) {
+		close(fd);
+		return fam;
+	}
+	req.h.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN);
+	req.h.nlmsg_type = (uint16_t)fam;
+	req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	req.h.nlmsg_seq = 7;
+	req.g.cmd = VHOST_ACCEL_CMD_GET;
+	req.g.version = VHOST_ACCEL_GENL_VERSION;
+	if (send(fd, &req, req.h.nlmsg_len, 0) < 0) {
+		r = -errno;
+		goto out;
+	}
+	for (;;) {
+		len = recv(fd, buf, sizeof(buf), 0);
+		if (len < 0) {
+			r = -errno;
+			goto out;
+		}
+		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (unsigned int)len);
+		     h = NLMSG_NEXT(h, len)) {
+			if (h->nlmsg_type == NLMSG_DONE) {
+				r = n;
+				goto out;
+			}
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				r = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+				goto out;
+			}
+			n++;
+		}
+	}
+out:
+	close(fd);
+	return r;
+}
+
+struct stuck;
+
+static size_t race_page_size(void)
+{
+	return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* One operation in a thread of its own, so a stalled one can be waited out. */
+struct stuck_op {
+	struct stuck *s;
+	const char *what;
+	int (*fn)(struct stuck *s);
+	pthread_t th;
+	atomic_int done;
+	int ret;
+	bool started;
+};
+
+struct stuck {
+	struct dp_ctx *c;
+	struct vg_net a, b;
+	uint8_t amac[6], bmac[6], mvmac[6];
+	int aefd;
+	int mvidx;
+	char why[256];
+};
+
+static void *stuck_op_fn(void *arg)
+{
+	struct stuck_op *op = arg;
+
+	op->ret = op->fn(op->s);
+	atomic_store(&op->done, 1);
+	return NULL;
+}
+
+/* Start @op; 0 if it finished within @ms, else -ETIMEDOUT (still running). */
+static int stuck_op_run(struct stuck_op *op, uint64_t ms, uint64_t *took)
+{
+	uint64_t t0 = vg_now_ms();
+
+	op->started = !pthread_create(&op->th, NULL, stuck_op_fn, op);
+	if (!op->started)
+		return -EAGAIN;
+	while (!atomic_load(&op->done) && vg_now_ms() < t0 + ms)
+		usleep(1000);
+	*took = vg_now_ms() - t0;
+	return atomic_load(&op->done) ? 0 : -ETIMEDOUT;
+}
+
+static int op_a_start(struct stuck *s)
+{
+	return vg_set_backend(&s->a.d, VG_VQ_RX, s->aefd);
+}
+
+static int op_b_bind(struct stuck *s)
+{
+	return vg_net_bind(&s->b, s->c->nic.ifindex, s->bmac, 0);
+}
+
+static int op_b_start(struct stuck *s)
+{
+	int r = vg_net_start(&s->b, -1);
+
+	if (!r && vg_net_rx_fill(&s->b, s->b.rx_nbufs) < 0)
+		r = -EIO;
+	if (!r && vg_net_rx_kick(&s->b) < 0)
+		r = -EIO;
+	if (!r)
+		r = dp_wait_rx_posted(&s->b, false, 0);
+	return r;
+}
+
+static int op_b_traffic(struct stuck *s)
+{
+	uint8_t frame[128];
+	ssize_t n;
+	int r;
+
+	r = race_rx_one(s->c, &s->b, s->bmac, 11, s->why, sizeof(s->why));
+	if (r)
+		return r;
+	vp_test_frame(frame, sizeof(frame), s->c->nic.peer_mac, s->bmac, 12);
+	r = dp_guest_send(&s->b, frame, sizeof(frame), NULL, NULL);
+	if (r)
+		return r;
+	n = vp_packet_recv(s->c->pkt, s->c->rx, DP_BUFSZ, 1000, NULL);
+	return n == (ssize_t)sizeof(frame) ? 0 : -EIO;
+}
+
+static int op_b_unbind(struct stuck *s)
+{
+	int r = vg_net_stop(&s->b);
+
+	return r ? r : vg_clear_nic(&s->b.d);
+}
+
+static int op_mv_del(struct stuck *s)
+{
+	return vp_nl_link_del(s->mvidx);
+}
+
+static int op_dump(struct stuck *s)
+{
+	int r = genl_dump();
+
+	(void)s;
+	return r < 0 ? r : 0;
+}
+
+static void *stuck_page(struct vg_net *g)
+{
+	uintptr_t ps = (uintptr_t)race_page_size();
+
+	return (void *)((uintptr_t)g->d.vq[VG_VQ_RX].avail & ~(ps - 1));
+}
+
+/* Register @page with a new userfaultfd (missing faults) and drop it. */
+static int stuck_arm(void *page, void *save)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = {};
+	size_t ps = race_page_size();
+	int fd;
+
+	fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, UFFDIO_API, &api))
+		goto err;
+	reg.range.start = (uintptr_t)page;
+	reg.range.len = ps;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	if (ioctl(fd, UFFDIO_REGISTER, &reg))
+		goto err;
+	memcpy(save, page, ps);
+	if (madvise(page, ps, MADV_DONTNEED))
+		goto err;
+	return fd;
+err:
+	close(fd);
+	return -errno;
+}
+
+/* Wait for the fault on the page (someone is stuck in it): 0 or -errno. */
+static int stuck_wait_fault(int ufd, int ms)
+{
+	struct pollfd pfd = { .fd = ufd, .events = POLLIN };
+	struct uffd_msg msg;
+
+	if (poll(&pfd, 1, ms) != 1)
+		return -ETIMEDOUT;
+	if (read(ufd, &msg, sizeof(msg)) != sizeof(msg))
+		return -errno;
+	return msg.event == UFFD_EVENT_PAGEFAULT ? 0 : -EIO;
+}
+
+static int stuck_resolve(int ufd, void *page, void *save)
+{
+	struct uffdio_copy cp = {
+		.dst = (uintptr_t)page,
+		.src = (uintptr_t)save,
+		.len = race_page_size(),
+	};
+
+	return ioctl(ufd, UFFDIO_COPY, &cp) ? -errno : 0;
+}
+
+#define STUCK_BUDGET_MS	(1000ULL * vg_time_scale())
+
+TEST_F_TIMEOUT(races, stuck_fault_isolation, 180)
+{
+	struct dp_ctx *c = &self->c;
+	struct stuck_op a_op = { .what = "A: SET_BACKEND", .fn = op_a_start };
+	struct stuck_op ops[] = {
+		{ .what = "B: SET_NIC", .fn = op_b_bind },
+		{ .what = "B: SET_BACKEND", .fn = op_b_start },
+		{ .what = "B: traffic", .fn = op_b_traffic },
+		{ .what = "B: stop and unbind", .fn = op_b_unbind },
+		{ .what = "macvtap delete", .fn = op_mv_del },
+		{ .what = "netlink dump", .fn = op_dump },
+	};
+	char mvname[VP_IFNAMSIZ];
+	unsigned int i, late = 0;
+	uint64_t took;
+	struct stuck *s;
+	void *page, *save;
+	int ufd, r;
+
+	s = calloc(1, sizeof(*s));
+	save = malloc(race_page_size());
+	ASSERT_TRUE(s && save);
+	s->c = c;
+	a_op.s = s;
+	for (i = 0; i < VP_ARRAY_SIZE(ops); i++)
+		ops[i].s = s;
+	dp_guest_mac(s->amac, 4);
+	dp_guest_mac(s->bmac, 5);
+	dp_guest_mac(s->mvmac, 6);
+	s->aefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ASSERT_LE(0, s->aefd);
+	ASSERT_EQ(0, vg_net_open(&s->a, VG_DEV_ACCEL, &race_cfg));
+	ASSERT_EQ(0, vg_net_bind(&s->a, c->nic.ifindex, s->amac, 0));
+	ASSERT_EQ(0, vg_net_open(&s->b, VG_DEV_ACCEL, &race_cfg));
+	ASSERT_EQ(0, mv_macvtap_create(mvname, 'k', c->nic.ifindex, s->mvmac,
+				       &s->mvidx));
+
+	/* A's Rx rings: a page whose fault nobody answers */
+	page = stuck_page(&s->a);
+	ufd = stuck_arm(page, save);
+	ASSERT_LE(0, ufd) TH_LOG("userfaultfd: %s", dp_strerr(ufd));
+	r = stuck_op_run(&a_op, 0, &took);
+	ASSERT_NE(-EAGAIN, r);
+	r = stuck_wait_fault(ufd, 5000 * vg_time_scale());
+	ASSERT_EQ(0, r) TH_LOG("A's SET_BACKEND never touched its ring: %s",
+			       dp_strerr(r));
+	vg_sleep_ms(100);
+	ASSERT_FALSE(atomic_load(&a_op.done));
+
+	for (i = 0; i < VP_ARRAY_SIZE(ops); i++) {
+		r = stuck_op_run(&ops[i], STUCK_BUDGET_MS, &took);
+		if (r == -ETIMEDOUT) {
+			TH_LOG("%s did not return within %llu ms while A is stuck",
+			       ops[i].what, (unsigned long long)STUCK_BUDGET_MS);
+			late++;
+			continue;
+		}
+		EXPECT_EQ(0, ops[i].ret)
+			TH_LOG("%s: %s (%s)", ops[i].what,
+			       dp_strerr(ops[i].ret), s->why);
+		TH_LOG("%s: %llu ms", ops[i].what, (unsigned long long)took);
+	}
+	EXPECT_EQ(0, late);
+	EXPECT_FALSE(atomic_load(&a_op.done)) TH_LOG("A was not stuck");
+
+	/* answer the fault: A's ioctl ends, and A works (or failed cleanly) */
+	ASSERT_EQ(0, stuck_resolve(ufd, page, save));
+	for (i = 0; i < VP_ARRAY_SIZE(ops); i++)
+		if (ops[i].started)
+			pthread_join(ops[i].th, NULL);
+	pthread_join(a_op.th, NULL);
+	TH_LOG("A: SET_BACKEND after the fault: %s", dp_strerr(a_op.ret));
+	if (!a_op.ret) {
+		ASSERT_EQ(0, vg_set_backend(&s->a.d, VG_VQ_TX, s->aefd));
+		ASSERT_LT(0, vg_net_rx_fill(&s->a, s->a.rx_nbufs));
+		ASSERT_LE(0, vg_net_rx_kick(&s->a));
+		ASSERT_EQ(0, dp_wait_rx_posted(&s->a, false, 0));
+		r = race_rx_one(c, &s->a, s->amac, 21, s->why, sizeof(s->why));
+		EXPECT_EQ(0, r) TH_LOG("A after the fault: %s", s->why);
+	} else {
+		EXPECT_TRUE(a_op.ret == -EFAULT || a_op.ret == -EINTR);
+	}
+	close(ufd);
+	vg_net_close(&s->a);
+	vg_net_close(&s->b);
+	close(s->aefd);
+	free(save);
+	free(s);
 }
 
 VG_HARNESS_MAIN
