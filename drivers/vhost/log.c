@@ -99,6 +99,32 @@ bool vhost_accel_log_access_ok(const struct vhost_accel_dev *dev, u64 base,
 	return true;
 }
 
+/**
+ * vhost_accel_log_vq_ok - can the current log cover what @vq would write?
+ * @vq: a queue about to get (or lose) a backend, dev->mutex held
+ *
+ * The check vhost-net makes at SET_BACKEND: its used ring when
+ * VHOST_VRING_F_LOG is set, and with LOG_ALL every region of the memory
+ * table.  vhost_accel_log_access_ok() only checks queues that run, so a
+ * log set (or LOG_ALL acked) while none did is checked here.
+ */
+bool vhost_accel_log_vq_ok(const struct vhost_accel_vq *vq)
+{
+	const struct vhost_accel_dev *dev = vq->dev;
+	const struct vhost_accel_mem *mem = dev->mem;
+	u32 r;
+
+	if (vq->log_used && !log_used_ok(dev->log_base, vq, vq->log_guest_addr))
+		return false;
+	if (!vhost_accel_has_feature(dev, VHOST_F_LOG_ALL))
+		return true;
+	for (r = 0; r < mem->nregions; r++)
+		if (!log_range_ok(dev->log_base, mem->region[r].gpa,
+				  mem->region[r].size))
+			return false;
+	return true;
+}
+
 /*
  * The worker reads the log under vq->mutex only: change it with every
  * vq->mutex held, so a batch of marks never mixes two logs and every write

@@ -264,7 +264,9 @@ err:
 static bool vq_access_ok(struct vhost_accel_dev *dev,
 			 const struct vhost_accel_vq *vq)
 {
-	return dev->mem_table_set && vhost_accel_vq_rings_in_mem(vq, dev->mem);
+	return dev->mem_table_set &&
+	       vhost_accel_vq_rings_in_mem(vq, dev->mem) &&
+	       vhost_accel_log_vq_ok(vq);
 }
 
 static long vhost_accel_set_backend(struct vhost_accel_dev *dev,

@@ -462,6 +462,14 @@ static int bind_list(struct vhost_accel_binding *b,
 	}
 	if (!netif_running(netdev))
 		return -ENETDOWN;
+	/*
+	 * A macvtap whose unregistration began may have run the notifier
+	 * already (it takes this lock), and a binding made now would never
+	 * be revoked: refuse it.  One listed before the notifier runs is
+	 * found by it.
+	 */
+	if (tapdev && READ_ONCE(tapdev->reg_state) != NETREG_REGISTERED)
+		return -ENODEV;
 	ret = bind_group_check(nic, req->mac, tapdev, tapfile);
 	if (ret)
 		return ret;
@@ -531,6 +539,13 @@ static int bind_new(struct vhost_accel_dev *dev,
 	} else if (!ret && !gone) {
 		refcount_inc(&b->ref);		/* dev->binding's */
 		dev->binding = b;
+		/*
+		 * The macvtap went (notifier) or the driver dropped the queue
+		 * pair (detached callback) while we attached: their detach
+		 * work may have run before dev->binding was set.
+		 */
+		if (READ_ONCE(b->detach_requested))
+			schedule_work(&dev->detach_work);
 	}
 	mutex_unlock(&vhost_accel_nics_lock);
 	if (!ret && gone) {

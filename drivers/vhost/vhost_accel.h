@@ -380,6 +380,7 @@ long vhost_accel_set_log_fd(struct vhost_accel_dev *dev, int __user *argp);
 bool vhost_accel_log_access_ok(const struct vhost_accel_dev *dev, u64 base,
 			       const struct vhost_accel_mem *mem);
 bool vhost_accel_log_used_ok(const struct vhost_accel_vq *vq, u64 gpa);
+bool vhost_accel_log_vq_ok(const struct vhost_accel_vq *vq);
 void vhost_accel_log_reset(struct vhost_accel_dev *dev);
 int vhost_accel_log_write(struct vhost_accel_vq *vq, u64 gpa, u64 len);
 void vhost_accel_log_flush(struct vhost_accel_vq *vq);
