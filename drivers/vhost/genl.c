@@ -34,7 +34,7 @@
 
 #include "vhost_accel.h"
 
-/* One device's backpressure state, copied under its Rx vq->mutex. */
+/* One device's backpressure state, copied under its Rx vq->mutex if free. */
 struct bp_state {
 	u32 dev_id;
 	u32 owner_pid;
@@ -68,28 +68,38 @@ static const struct genl_multicast_group bp_mcgrps[] = {
  * @b is bound to @vq's device; the caller holds vq->mutex.  The owner's
  * pid is given in @ns (0 if NULL or the owner is not in it).
  */
-static void bp_snapshot(struct vhost_accel_vq *vq,
-			struct vhost_accel_binding *b, struct bp_state *s,
-			struct pid_namespace *ns)
+static void __bp_snapshot(struct vhost_accel_vq *vq,
+			  struct vhost_accel_binding *b, struct bp_state *s,
+			  struct pid_namespace *ns)
 {
 	struct vhost_accel_qp_stats qs = {};
 
-	lockdep_assert_held(&vq->mutex);
 	s->dev_id = vq->dev->id;
 	s->owner_pid = ns ? pid_nr_ns(vq->dev->owner_pid, ns) : 0;
 	s->ifindex = b->netdev->ifindex;
 	ether_addr_copy(s->mac, b->mac);
-	s->saturated = vq->rx_saturated;
 	s->flow_control = b->flags & VHOST_ACCEL_BIND_F_FLOW_CONTROL;
 	s->depletions = atomic64_read(&b->rx_depletions);
-	s->saturations = vq->stats.saturations;
-	s->saturated_ns = vhost_accel_dp_saturated_ns(vq);
+	/* The worker's; read without vq->mutex by bp_snapshot_binding(). */
+	s->saturated = data_race(vq->rx_saturated);
+	/* Likewise: a snapshot that may be a moment old. */
+	s->saturations = data_race(vq->stats.saturations);
+	/* Likewise. */
+	s->saturated_ns = data_race(vhost_accel_dp_saturated_ns(vq));
 	/* No queue pair any more while the binding comes down. */
 	s->have_drops = b->qp && b->nic->ops->get_stats;
 	if (s->have_drops) {
 		b->nic->ops->get_stats(b->qp, &qs);
 		s->drops_no_buf = qs.rx_dropped_no_buf;
 	}
+}
+
+static void bp_snapshot(struct vhost_accel_vq *vq,
+			struct vhost_accel_binding *b, struct bp_state *s,
+			struct pid_namespace *ns)
+{
+	lockdep_assert_held(&vq->mutex);
+	__bp_snapshot(vq, b, s, ns);
 }
 
 static int bp_fill(struct sk_buff *skb, const struct bp_state *s, u8 cmd,
@@ -165,7 +175,17 @@ static void bp_snapshot_binding(struct vhost_accel_binding *b,
 {
 	struct vhost_accel_vq *vq = &b->dev->vqs[VHOST_ACCEL_VQ_RX];
 
-	mutex_lock(&vq->mutex);
+	/*
+	 * The worker holds vq->mutex while it reads and writes guest memory,
+	 * which may never complete (a fault nobody answers): a request about
+	 * every device must not wait for one.  Without the mutex the
+	 * counters are read as they are, a snapshot that may be a moment
+	 * old.  The binding (b->lock, held by the walk) keeps the device.
+	 */
+	if (!mutex_trylock(&vq->mutex)) {
+		__bp_snapshot(vq, b, s, task_active_pid_ns(current));
+		return;
+	}
 	bp_snapshot(vq, b, s, task_active_pid_ns(current));
 	mutex_unlock(&vq->mutex);
 }

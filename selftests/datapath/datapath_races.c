@@ -23,6 +23,9 @@
  *    device B binds, starts, carries a frame each way and unbinds, a
  *    macvtap on the NIC is deleted and a netlink dump answers, each within
  *    1 s; then the fault is answered and A's ioctl ends and A works;
+ *  - stuck_worker_isolation: the same with A's worker stuck in such a
+ *    fault (holding A's Rx queue mutex): a netlink dump and device B's
+ *    binding and unbinding answer within 1 s;
  *  - log_check_at_backend: SET_BACKEND refuses a queue whose dirty log
  *    cannot cover what it would write (LOG_ALL: the memory table; the
  *    used ring with VHOST_VRING_F_LOG), as vhost-net checks there;
@@ -970,6 +973,73 @@ TEST_F_TIMEOUT(races, stuck_fault_isolation, 180)
 	vg_net_close(&s->a);
 	vg_net_close(&s->b);
 	close(s->aefd);
+	free(save);
+	free(s);
+}
+
+/*
+ * The same with A's worker stuck (it holds A's Rx queue mutex in the
+ * fault): a netlink dump, which lists A too, and B's binding answer within
+ * 1 s; then the fault is answered and A stops cleanly.
+ */
+TEST_F_TIMEOUT(races, stuck_worker_isolation, 120)
+{
+	struct dp_ctx *c = &self->c;
+	struct stuck_op ops[] = {
+		{ .what = "netlink dump", .fn = op_dump },
+		{ .what = "B: SET_NIC", .fn = op_b_bind },
+		{ .what = "B: stop and unbind", .fn = op_b_unbind },
+	};
+	unsigned int i, late = 0;
+	void *page, *save;
+	struct stuck *s;
+	uint64_t took;
+	int ufd, r;
+
+	s = calloc(1, sizeof(*s));
+	save = malloc(race_page_size());
+	ASSERT_TRUE(s && save);
+	s->c = c;
+	for (i = 0; i < VP_ARRAY_SIZE(ops); i++)
+		ops[i].s = s;
+	dp_guest_mac(s->amac, 4);
+	dp_guest_mac(s->bmac, 5);
+	ASSERT_EQ(0, vg_net_open(&s->a, VG_DEV_ACCEL, &race_cfg));
+	ASSERT_EQ(0, vg_net_bind(&s->a, c->nic.ifindex, s->amac, 0));
+	ASSERT_EQ(0, vg_net_start(&s->a, -1));
+	ASSERT_EQ(0, vg_net_open(&s->b, VG_DEV_ACCEL, &race_cfg));
+
+	page = stuck_page(&s->a);
+	ufd = stuck_arm(page, save);
+	ASSERT_LE(0, ufd) TH_LOG("userfaultfd: %s", dp_strerr(ufd));
+	ASSERT_EQ(0, vg_vq_kick(&s->a.d, VG_VQ_RX));
+	r = stuck_wait_fault(ufd, 5000 * vg_time_scale());
+	ASSERT_EQ(0, r) TH_LOG("A's worker never touched its ring: %s",
+			       dp_strerr(r));
+	vg_sleep_ms(100);
+
+	for (i = 0; i < VP_ARRAY_SIZE(ops); i++) {
+		r = stuck_op_run(&ops[i], STUCK_BUDGET_MS, &took);
+		if (r == -ETIMEDOUT) {
+			TH_LOG("%s did not return within %llu ms while A's worker is stuck",
+			       ops[i].what, (unsigned long long)STUCK_BUDGET_MS);
+			late++;
+			continue;
+		}
+		EXPECT_EQ(0, ops[i].ret)
+			TH_LOG("%s: %s", ops[i].what, dp_strerr(ops[i].ret));
+		TH_LOG("%s: %llu ms", ops[i].what, (unsigned long long)took);
+	}
+	EXPECT_EQ(0, late);
+
+	ASSERT_EQ(0, stuck_resolve(ufd, page, save));
+	for (i = 0; i < VP_ARRAY_SIZE(ops); i++)
+		if (ops[i].started)
+			pthread_join(ops[i].th, NULL);
+	EXPECT_EQ(0, vg_net_stop(&s->a));
+	close(ufd);
+	vg_net_close(&s->a);
+	vg_net_close(&s->b);
 	free(save);
 	free(s);
 }
