@@ -1574,12 +1574,43 @@ static void ep_fork(struct fz *f, struct rng *r, struct ep *e, uint64_t kase)
 		failf(f, kase, "forked child died (status %#x)", st);
 }
 
+/* Best effort: a quieter stack only. */
+static void write_str(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	n = write(fd, val, strlen(val));
+	(void)n;
+	close(fd);
+}
+
+/* Up, without IPv6 (a quiet stack); the NIC has carrier only when both
+ * its netdev and its wire peer are up.
+ */
+static int churn_up(const char *name)
+{
+	char path[128];
+	int idx;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6",
+		 name);
+	write_str(path, "1");
+	idx = (int)if_nametoindex(name);
+	return idx ? vp_nl_link_set(idx, 1, 0, -1, -1) : -ENODEV;
+}
+
 /*
  * The churn NIC: a nicsim instance of its own (no peer namespace: nothing
- * is sent on it) that episodes bind devices to and delete under them.
+ * is sent on it) that episodes bind devices to and delete under them.  Its
+ * wire end must be up too, or it never has carrier and every bind to it
+ * fails with ENETDOWN (as it did until the concurrent mode showed it).
  */
 static int churn_add(struct fz *f)
 {
+	char peer[VP_IFNAMSIZ + 2];
 	int r = vp_nl_link_add(f->churn_name, "nicsim");
 
 	if (r)
@@ -1588,7 +1619,10 @@ static int churn_add(struct fz *f)
 	if (!f->churn_ifindex)
 		return -ENODEV;
 	f->nic_adds++;
-	return vp_nl_link_set(f->churn_ifindex, 1, 0, -1, -1);
+	/* nicsim names the peer as vp_nic_create() expects */
+	snprintf(peer, sizeof(peer), "%.14sp", f->churn_name);
+	r = churn_up(peer);
+	return r ? r : churn_up(f->churn_name);
 }
 
 static int churn_del(struct fz *f)
