@@ -2517,6 +2517,30 @@ static int flood_regression(struct fz *f, char *why, size_t wl)
 	return 0;
 }
 
+/*
+ * Regression of seed 1796574000: in cases 142 880 to 143 039 (five ring
+ * batches, no earlier history needed) a grey chain of the last batch
+ * links, through a random next index, into descriptors a valid frame of
+ * the first batch left in the table, whose bytes later batches have
+ * partly overwritten: the wire gets "test frame 142 910", damaged.  That
+ * is what a guest asked for, not a device fault.  Replayed as ring
+ * batches of that seed; 0, or -1 with @why.
+ */
+static int window_regression(struct fz *f, char *why, size_t wl)
+{
+	uint64_t seed = f->seed, failures = f->failures, k;
+
+	f->seed = 1796574000;
+	for (k = 142880; k < 143040; k += RING_BATCH)
+		ring_batch(f, k, RING_BATCH);
+	f->seed = seed;
+	if (f->failures == failures)
+		return 0;
+	snprintf(why, wl, "%" PRIu64 " failures in the window",
+		 f->failures - failures);
+	return -1;
+}
+
 static int final_checks(struct fz *f, char *why, size_t wl)
 {
 	struct vg_net c;
@@ -2625,7 +2649,7 @@ int main(int argc, char **argv)
 	signal(SIGALRM, on_alarm);
 	signal(SIGPIPE, SIG_IGN);
 
-	printf("TAP version 13\n1..4\n");
+	printf("TAP version 13\n1..5\n");
 	printf("# fuzz: seed %" PRIu64 ", cases %" PRIu64 "..%" PRIu64
 	       ", mode %s, time limit %u s\n", f->seed, f->start, f->end,
 	       mode_names[f->mode], f->seconds);
@@ -2639,8 +2663,9 @@ int main(int argc, char **argv)
 	memcpy(f->mac_b, f->mac_a, 6);
 	f->mac_b[5] = 0x11;
 	if (setup(f, why, sizeof(why))) {
-		printf("not ok 1 setup # %s\nok 2 # SKIP no run\nok 3 # SKIP no run\nok 4 # SKIP no run\n",
-		       why);
+		printf("not ok 1 setup # %s\n", why);
+		for (i = 2; i <= 5; i++)
+			printf("ok %d # SKIP no run\n", i);
 		printf("fuzz: 0 cases, seed %" PRIu64 ", 1 failures\n", f->seed);
 		return 1;
 	}
@@ -2649,6 +2674,9 @@ int main(int argc, char **argv)
 	if (!ok)
 		f->failures++;
 	printf("%s 2 regression seed 1796565314: A's multicast frames flood to B, whose exchange passes%s%s\n",
+	       ok ? "ok" : "not ok", ok ? "" : " # ", ok ? "" : why);
+	ok = !window_regression(f, why, sizeof(why));
+	printf("%s 3 regression seed 1796574000 cases 142880-143039: a grey chain sends an old frame's stale descriptors%s%s\n",
 	       ok ? "ok" : "not ok", ok ? "" : " # ", ok ? "" : why);
 	f0 = f->failures;
 	t0 = vg_now_ms();
@@ -2667,12 +2695,12 @@ int main(int argc, char **argv)
 	printf("# control device B passed over %" PRIu64
 	       " multicast frames flooded by the NIC and %" PRIu64
 	       " late frames of its own\n", f->b_floods, f->b_late);
-	printf("%s 3 fuzz cases # %" PRIu64 " failures\n",
+	printf("%s 4 fuzz cases # %" PRIu64 " failures\n",
 	       f->failures > f0 ? "not ok" : "ok", f->failures - f0);
 	ok = !final_checks(f, why, sizeof(why));
 	if (!ok)
 		f->failures++;
-	printf("%s 4 afterwards: VmLck, debugfs devices, fresh device traffic%s%s\n",
+	printf("%s 5 afterwards: VmLck, debugfs devices, fresh device traffic%s%s\n",
 	       ok ? "ok" : "not ok", ok ? "" : " # ", ok ? "" : why);
 	if (f->a_up)
 		vg_net_close(&f->a);
