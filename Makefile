@@ -19,22 +19,32 @@ else
 SHELL := /bin/bash
 TOP := $(CURDIR)
 
-KDIR_INFO := $(shell $(TOP)/scripts/find-kdir.sh 2>/dev/null)
+# The kernel build directory is decided lazily: these are recursive
+# variables, expanded only in the recipes that use them, which make runs
+# after their prerequisites, deps-if-missing included.  Deciding at parse
+# time would pick (or miss) the headers before a fresh machine installed
+# them.  KDIR_INFO replaces itself with its value on first use, so
+# find-kdir.sh runs at most once per make.
+KDIR_INFO = $(eval KDIR_INFO := $$(shell $(TOP)/scripts/find-kdir.sh 2>/dev/null))$(KDIR_INFO)
 KDIR ?= $(firstword $(KDIR_INFO))
-KDIR_WHY := $(if $(filter command line environment,$(origin KDIR)),set by the caller,$(wordlist 2,99,$(KDIR_INFO)))
-KBUILD_ARGS := -C $(KDIR) M=$(TOP) W=1 KCFLAGS=-Werror
+KDIR_WHY = $(if $(filter command line environment,$(origin KDIR)),set by the caller,$(wordlist 2,99,$(KDIR_INFO)))
+KBUILD_ARGS = -C $(KDIR) M=$(TOP) W=1 KCFLAGS=-Werror
 
 .PHONY: all modules sparse checkpatch kernels check deps deps-if-missing \
 	selftests vm-tests demo bench clean help
 
 all: modules
 
+# First line of every recipe that needs KDIR.
+NEED_KDIR = @test -n "$(KDIR)" || { echo "no kernel headers found (scripts/find-kdir.sh): run make deps" >&2; exit 1; }
+
 modules: deps-if-missing
-	@test -n "$(KDIR)" || { echo "no kernel headers: run make deps" >&2; exit 1; }
+	$(NEED_KDIR)
 	@echo "vhost-accel: building against $(KDIR) ($(KDIR_WHY))"
 	$(MAKE) $(KBUILD_ARGS) modules
 
 sparse: deps-if-missing
+	$(NEED_KDIR)
 	@echo "vhost-accel: sparse against $(KDIR)"
 	$(MAKE) $(KBUILD_ARGS) C=2 CF="-Wsparse-error" modules
 
@@ -48,6 +58,7 @@ selftests: deps-if-missing
 	$(MAKE) -C $(TOP)/selftests
 
 vm-tests: modules selftests
+	$(NEED_KDIR)
 	$(TOP)/selftests/vm/run.sh --kdir $(KDIR)
 
 check:
@@ -79,7 +90,7 @@ deps-if-missing:
 	@$(TOP)/scripts/qemu-backports.sh --if-missing
 
 clean:
-	-$(MAKE) -C $(KDIR) M=$(TOP) clean
+	$(if $(KDIR),-$(MAKE) -C $(KDIR) M=$(TOP) clean)
 	-$(MAKE) -C $(TOP)/selftests clean
 	rm -rf $(TOP)/build
 
@@ -100,6 +111,7 @@ qemu:
 	@$(TOP)/scripts/qemu-build.sh $(QEMU_VERSION)
 
 check-qemu: qemu modules selftests
+	$(NEED_KDIR)
 	VM_TESTS_LIST=$(TOP)/selftests/e2e/qemu.list \
 		$(TOP)/selftests/vm/run.sh --kdir $(KDIR)
 endif

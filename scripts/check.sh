@@ -6,7 +6,9 @@
 # when there are skips) that counts the host steps plus the VM tests.
 # Exits 0 iff nothing failed.
 #
-#   1 deps           scripts/deps.sh --if-missing
+#   1 deps           make deps-if-missing (scripts/deps.sh and
+#                    scripts/qemu-backports.sh --if-missing); only then
+#                    is KDIR chosen (scripts/find-kdir.sh)
 #   2 make modules   W=1, warnings are errors
 #   3 make sparse
 #   4 make checkpatch
@@ -26,13 +28,6 @@ LOGS=$TOP/build/logs
 SUMMARY=$TOP/selftests/results/summary
 cd "$TOP"
 mkdir -p "$LOGS"
-
-# The same KDIR for the build and the VM run, so the VM boots the kernel
-# the modules were built for.  Passed to make explicitly, so every target
-# agrees even if the headers change mid-run.
-if [[ -z ${KDIR:-} ]]; then
-	KDIR=$(scripts/find-kdir.sh 2>/dev/null | cut -f1 || true)
-fi
 
 # Seconds per step.  Generous: a step that needs more is broken or hung.
 T_DEPS=1800 T_BUILD=900 T_CHECKPATCH=600 T_KERNELS=1800 T_SELFTESTS=900
@@ -73,9 +68,21 @@ step() {
 }
 
 MAKE=(make --no-print-directory -C "$TOP")
+
+# Everything make check needs, as make deps-if-missing installs it (the
+# packages, both kernels' headers, QEMU 10.0 unpacked): on a fresh machine
+# this is where the kernel headers arrive.
+step "deps" "$T_DEPS" "${MAKE[@]}" deps-if-missing
+
+# Only now, with the headers installed, decide the kernel: the same KDIR
+# for the build and the VM run, so the VM boots the kernel the modules
+# were built for.  Passed to make explicitly, so every target agrees even
+# if the headers change mid-run.
+if [[ -z ${KDIR:-} ]]; then
+	KDIR=$(scripts/find-kdir.sh 2>/dev/null | cut -f1 || true)
+fi
 [[ -z $KDIR ]] || MAKE+=("KDIR=$KDIR")
 
-step "deps" "$T_DEPS" scripts/deps.sh --if-missing
 step "make modules" "$T_BUILD" "${MAKE[@]}" modules
 step "make sparse" "$T_BUILD" "${MAKE[@]}" sparse
 step "make checkpatch" "$T_CHECKPATCH" "${MAKE[@]}" checkpatch
@@ -93,6 +100,11 @@ vm_suite() {
 	n=$((n + 1))
 	local vm_log=$LOGS/$n-vm-${kdir##*/linux-headers-}.log
 	local label="selftests/vm/run.sh --kdir $kdir"
+	if [[ -z $kdir ]]; then
+		echo "not ok $n - selftests/vm/run.sh # not run: no kernel build directory (scripts/find-kdir.sh found none after the deps step)"
+		failed=$((failed + 1))
+		return
+	fi
 	if [[ ${result[make modules]} != ok || ${result[make selftests]} != ok ]]; then
 		# Nothing to test: the suite would only report the build failure
 		# again.  Counted as a failure, not a skip, so a broken build can

@@ -11,8 +11,10 @@
 #   3 the last line printed is "fuzz: N cases, seed S, F failures"
 #
 # Environment: FUZZ_SEED (default: the time), FUZZ_CASES (default
-# 1000000), FUZZ_START (replay from case K), FUZZ_MODE (ring, ioctl, all;
-# default all), FUZZ_SECONDS (stop early after T s; default 1680),
+# 1000000), FUZZ_START (replay from case K), FUZZ_MODE (ring, ioctl,
+# dynamic, concurrent, all; default all), FUZZ_RING_SHARE,
+# FUZZ_DYN_SHARE, FUZZ_CONC_SHARE (percent of the blocks of "all"; 40, 15
+# and 15, the rest ioctl), FUZZ_SECONDS (stop early after T s; default 1680),
 # FUZZ_VM_TIMEOUT (default 2000 s), KDIR and run.sh's VM_* variables.
 # Exit status 0 iff the run and every runner case passed.
 set -euo pipefail
@@ -33,7 +35,8 @@ vmp_modules_list
 # run.sh passes no arguments into the VM: the program reads fuzz.env.
 {
 	echo "# written by scripts/fuzz.sh"
-	for v in FUZZ_SEED FUZZ_CASES FUZZ_START FUZZ_MODE FUZZ_SECONDS FUZZ_RING_SHARE; do
+	for v in FUZZ_SEED FUZZ_CASES FUZZ_START FUZZ_MODE FUZZ_SECONDS \
+		FUZZ_RING_SHARE FUZZ_DYN_SHARE FUZZ_CONC_SHARE; do
 		if [[ -n ${!v:-} ]]; then
 			printf '%s=%s\n' "$v" "${!v}"
 		fi
