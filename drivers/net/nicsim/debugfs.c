@@ -8,6 +8,8 @@
  *                        pass's descriptors done (0-1000000)
  *   drop_every_n         the engine drops every Nth frame from the wire
  *                        (0: off)
+ *   xmit_accept_max      xmit and post_rx take at most this many buffers
+ *                        per call, free space or not (0: no limit)
  *   link                 0/1: carrier of both ends
  *   flow_control         0/1: default for new attaches (hold frames and
  *                        pause the inputs instead of dropping)
@@ -89,6 +91,27 @@ static int nicsim_drop_set(void *data, u64 val)
 
 DEFINE_DEBUGFS_ATTRIBUTE(nicsim_drop_fops, nicsim_drop_get,
 			 nicsim_drop_set, "%llu\n");
+
+static int nicsim_accept_get(void *data, u64 *val)
+{
+	struct nicsim_nic *nic = data;
+
+	*val = READ_ONCE(nic->accept_max);
+	return 0;
+}
+
+static int nicsim_accept_set(void *data, u64 val)
+{
+	struct nicsim_nic *nic = data;
+
+	if (val > NICSIM_RING_MAX)
+		return -EINVAL;
+	WRITE_ONCE(nic->accept_max, val);
+	return 0;
+}
+
+DEFINE_DEBUGFS_ATTRIBUTE(nicsim_accept_fops, nicsim_accept_get,
+			 nicsim_accept_set, "%llu\n");
 
 static int nicsim_link_get(void *data, u64 *val)
 {
@@ -229,6 +252,8 @@ void nicsim_debugfs_add(struct nicsim_nic *nic)
 				   &nicsim_delay_fops);
 	debugfs_create_file_unsafe("drop_every_n", 0600, dir, nic,
 				   &nicsim_drop_fops);
+	debugfs_create_file_unsafe("xmit_accept_max", 0600, dir, nic,
+				   &nicsim_accept_fops);
 	debugfs_create_file_unsafe("link", 0600, dir, nic, &nicsim_link_fops);
 	debugfs_create_file_unsafe("flow_control", 0600, dir, nic,
 				   &nicsim_fc_fops);

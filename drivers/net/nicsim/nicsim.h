@@ -206,6 +206,7 @@ struct nicsim_nic {
 	u32 ring_size;
 	u32 delay_us;
 	u32 drop_every_n;
+	u32 accept_max;			/* xmit/post_rx take at most this (0: all) */
 	bool link;
 	bool flow_control;
 	spinlock_t carrier_lock;	/* carrier of both ends */

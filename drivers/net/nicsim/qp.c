@@ -134,6 +134,19 @@ static int nicsim_buf_map(struct nicsim_nic *nic, struct nicsim_desc *d,
 
 /* --- datapath ops: vhost worker, one call at a time per queue pair -------- */
 
+/* The xmit_accept_max knob: at most that many buffers per call, whatever
+ * the ring's space, like a NIC whose ring filled after vhost's space query.
+ */
+static unsigned int nicsim_accept(const struct nicsim_qp *qp,
+				  const struct nicsim_ring *ring,
+				  unsigned int n)
+{
+	u32 max = READ_ONCE(qp->nic->accept_max);
+
+	n = min(n, nicsim_ring_space(ring));
+	return max ? min(n, max) : n;
+}
+
 static unsigned int nicsim_xmit(struct vhost_accel_qp *handle,
 				const struct vhost_accel_buf *bufs,
 				unsigned int n)
@@ -142,7 +155,7 @@ static unsigned int nicsim_xmit(struct vhost_accel_qp *handle,
 	struct nicsim_ring *ring = &qp->tx;
 	unsigned int i;
 
-	n = min(n, nicsim_ring_space(ring));
+	n = nicsim_accept(qp, ring, n);
 	for (i = 0; i < n; i++) {
 		struct nicsim_desc *d = nicsim_desc(ring, ring->prod + i);
 
@@ -170,7 +183,7 @@ static unsigned int nicsim_post_rx(struct vhost_accel_qp *handle,
 	struct nicsim_ring *ring = &qp->rx;
 	unsigned int i;
 
-	n = min(n, nicsim_ring_space(ring));
+	n = nicsim_accept(qp, ring, n);
 	for (i = 0; i < n; i++) {
 		struct nicsim_desc *d = nicsim_desc(ring, ring->prod + i);
 
