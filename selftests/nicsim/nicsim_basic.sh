@@ -105,10 +105,12 @@ created() {
 
 knobs() {
 	local k
-	for k in ring_size completion_delay_us drop_every_n link flow_control qps rss; do
+	for k in ring_size completion_delay_us drop_every_n xmit_accept_max link flow_control \
+		 qps rss; do
 		[ -e "$DBG/$N0/$k" ] || { echo "no $DBG/$N0/$k"; return 1; }
 	done
 	[ "$(cat $DBG/$N0/ring_size)" = 256 ] &&
+	[ "$(cat $DBG/$N0/xmit_accept_max)" = 0 ] &&
 	[ "$(cat $DBG/$N0/link)" = 1 ] &&
 	[ -d $DBG/$N1 ]
 }
@@ -177,6 +179,10 @@ knob_ranges() {
 	[ "$(cat $DBG/$N0/ring_size)" = 512 ] &&
 	! echo 2000000 >$DBG/$N0/completion_delay_us 2>/dev/null &&
 	echo 1000 >$DBG/$N0/completion_delay_us &&
+	! echo 4097 >$DBG/$N0/xmit_accept_max 2>/dev/null &&
+	echo 1 >$DBG/$N0/xmit_accept_max &&
+	[ "$(cat $DBG/$N0/xmit_accept_max)" = 1 ] &&
+	echo 0 >$DBG/$N0/xmit_accept_max &&
 	! echo 2 >$DBG/$N0/link 2>/dev/null &&
 	! echo 2 >$DBG/$N0/flow_control 2>/dev/null &&
 	echo 1 >$DBG/$N0/flow_control &&
