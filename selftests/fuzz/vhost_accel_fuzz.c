@@ -2606,11 +2606,26 @@ static int window_regression(struct fz *f, char *why, size_t wl)
 static int race_fix_regression(struct fz *f, char *why, size_t wl)
 {
 	uint64_t seed = f->seed, failures = f->failures;
+	struct vhost_accel_vq_stats s0, s1;
+	int r;
 
 	f->seed = 1796576509;
+	r = read_stats(f, &s0, VG_VQ_RX);
 	ring_batch_run(f, 885824, RING_BATCH, 4);
+	if (!r)
+		r = read_stats(f, &s1, VG_VQ_RX);
 	ring_batch(f, 885856, RING_BATCH);
 	f->seed = seed;
+	if (r) {
+		snprintf(why, wl, "GET_STATS failed");
+		return -1;
+	}
+	/* the repaired chain is a good one: the device must not stop */
+	if (s1.errors != s0.errors) {
+		snprintf(why, wl, "the repaired batch stopped the queue");
+		f->failures++;
+		return -1;
+	}
 	if (f->failures == failures)
 		return 0;
 	snprintf(why, wl, "%" PRIu64 " failures in the window",
