@@ -174,44 +174,57 @@ static unsigned int spin_recycle(struct _test_data_spin *self, unsigned int q)
 	return n;
 }
 
-FIXTURE_SETUP(spin)
+/*
+ * Open a guest with rings of @num entries on the fixture's NIC, bind and
+ * start it, and take its spare memory (*@xgpa, *@xhva).  On failure
+ * @c->why says what failed.
+ */
+static int guest_up(struct dp_ctx *c, struct vg_net *g, const uint8_t *mac,
+		    unsigned int num, uint64_t *xgpa, uint8_t **xhva)
 {
 	struct vg_net_cfg cfg;
 	void *hva;
 	int r;
 
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.features = DP_F_V1 | DP_F_MRG | DP_F_IND;
+	cfg.rx_num = num;
+	cfg.tx_num = num;
+	cfg.rx_bufs = 8;
+	cfg.tx_slots = 8;
+	cfg.extra_mem = XMEM;
+	r = vg_net_open(g, VG_DEV_ACCEL, &cfg);
+	if (r) {
+		snprintf(c->why, sizeof(c->why), "guest: %s", dp_strerr(r));
+		return r;
+	}
+	r = vg_net_bind(g, c->nic.ifindex, mac, 0);
+	if (!r)
+		r = vg_net_start(g, -1);
+	if (r) {
+		snprintf(c->why, sizeof(c->why), "bind/start: %s%s",
+			 dp_strerr(r), dp_hint(r));
+		return r;
+	}
+	r = vg_mem_alloc(&g->d, XMEM - 8192, 4096, xgpa, &hva);
+	if (r) {
+		snprintf(c->why, sizeof(c->why), "spare memory: %s",
+			 dp_strerr(r));
+		return r;
+	}
+	*xhva = hva;
+	return 0;
+}
+
+FIXTURE_SETUP(spin)
+{
+	int r;
+
 	dp_guest_mac(self->mac, 0);
 	r = dp_ctx_init(&self->c, 'b', 0);
-	if (!r) {
-		memset(&cfg, 0, sizeof(cfg));
-		cfg.features = DP_F_V1 | DP_F_MRG | DP_F_IND;
-		cfg.rx_num = NUM;
-		cfg.tx_num = NUM;
-		cfg.rx_bufs = 8;
-		cfg.tx_slots = 8;
-		cfg.extra_mem = XMEM;
-		r = vg_net_open(&self->g, VG_DEV_ACCEL, &cfg);
-		if (r)
-			snprintf(self->c.why, sizeof(self->c.why), "guest: %s",
-				 dp_strerr(r));
-	}
-	if (!r) {
-		r = vg_net_bind(&self->g, self->c.nic.ifindex, self->mac, 0);
-		if (!r)
-			r = vg_net_start(&self->g, -1);
-		if (r)
-			snprintf(self->c.why, sizeof(self->c.why),
-				 "bind/start: %s%s", dp_strerr(r), dp_hint(r));
-	}
-	if (!r) {
-		r = vg_mem_alloc(&self->g.d, XMEM - 8192, 4096, &self->xgpa,
-				 &hva);
-		if (r)
-			snprintf(self->c.why, sizeof(self->c.why),
-				 "spare memory: %s", dp_strerr(r));
-		else
-			self->xhva = hva;
-	}
+	if (!r)
+		r = guest_up(&self->c, &self->g, self->mac, NUM, &self->xgpa,
+			     &self->xhva);
 	if (r) {
 		vg_net_close(&self->g);
 		dp_ctx_fini(&self->c);
@@ -432,8 +445,6 @@ FIXTURE_VARIANT_ADD(unget, tx) {
 
 FIXTURE_SETUP(unget)
 {
-	struct vg_net_cfg cfg;
-	void *hva;
 	int r;
 
 	dp_guest_mac(self->mac, 0);
@@ -451,36 +462,9 @@ FIXTURE_SETUP(unget)
 	if (r && !self->c.why[0])
 		snprintf(self->c.why, sizeof(self->c.why), "nicsim knobs: %s",
 			 self->c.nic.err);
-	if (!r) {
-		memset(&cfg, 0, sizeof(cfg));
-		cfg.features = DP_F_V1 | DP_F_MRG | DP_F_IND;
-		cfg.rx_num = UNUM;
-		cfg.tx_num = UNUM;
-		cfg.rx_bufs = 8;
-		cfg.tx_slots = 8;
-		cfg.extra_mem = XMEM;
-		r = vg_net_open(&self->g, VG_DEV_ACCEL, &cfg);
-		if (r)
-			snprintf(self->c.why, sizeof(self->c.why), "guest: %s",
-				 dp_strerr(r));
-	}
-	if (!r) {
-		r = vg_net_bind(&self->g, self->c.nic.ifindex, self->mac, 0);
-		if (!r)
-			r = vg_net_start(&self->g, -1);
-		if (r)
-			snprintf(self->c.why, sizeof(self->c.why),
-				 "bind/start: %s%s", dp_strerr(r), dp_hint(r));
-	}
-	if (!r) {
-		r = vg_mem_alloc(&self->g.d, XMEM - 8192, 4096, &self->xgpa,
-				 &hva);
-		if (r)
-			snprintf(self->c.why, sizeof(self->c.why),
-				 "spare memory: %s", dp_strerr(r));
-		else
-			self->xhva = hva;
-	}
+	if (!r)
+		r = guest_up(&self->c, &self->g, self->mac, UNUM, &self->xgpa,
+			     &self->xhva);
 	if (r) {
 		vg_net_close(&self->g);
 		dp_ctx_fini(&self->c);
