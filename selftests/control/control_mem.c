@@ -489,47 +489,6 @@ static int mem_one_region(struct vg_dev *d, const void *hva, uint64_t size)
 	return vg_set_mem_table_raw(d->fd, &r, 1, 0);
 }
 
-/* /dev/kmsg from its end: what the kernel logs from now on. */
-static int mem_kmsg_open(void)
-{
-	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-
-	if (fd >= 0)
-		lseek(fd, 0, SEEK_END);
-	return fd;
-}
-
-/* vhost_accel lines logged since mem_kmsg_open(); the last one in @last. */
-static int mem_kmsg_count(int fd, char *last, size_t len)
-{
-	char rec[2048];
-	int n = 0;
-
-	last[0] = '\0';
-	for (;;) {
-		ssize_t got = read(fd, rec, sizeof(rec) - 1);
-		char *msg;
-
-		if (got < 0 && errno == EPIPE)
-			continue;
-		if (got <= 0)
-			break;
-		rec[got] = '\0';
-		msg = strchr(rec, ';');
-		msg = msg ? msg + 1 : rec;
-		msg[strcspn(msg, "\n")] = '\0';
-		if (!strstr(msg, MEM_KMSG_TAG))
-			continue;
-		n++;
-		got = (ssize_t)strlen(msg);
-		if ((size_t)got >= len)
-			got = (ssize_t)len - 1;
-		memcpy(last, msg, (size_t)got);
-		last[got] = '\0';
-	}
-	return n;
-}
-
 /* Both kinds of anonymous memory: private (anon) and shared (shmem). */
 TEST_F(mem, anonymous_private_and_shared_accepted)
 {
@@ -688,11 +647,11 @@ TEST_F(mem, ext4_shared_file_refused)
 	memset(shared, 1, size);
 	ASSERT_EQ(0, vg_set_mem_table_raw(self->d.fd, &old, 1, 0));
 
-	kmsg = mem_kmsg_open();
+	kmsg = vg_kmsg_open();
 	EXPECT_LE(0, kmsg);
 	EXPECT_EQ(-EOPNOTSUPP, mem_one_region(&self->d, shared, size));
 	EXPECT_PINNED(self, 16 * self->ps);
-	n = mem_kmsg_count(kmsg, last, sizeof(last));
+	n = vg_kmsg_count(kmsg, MEM_KMSG_TAG, last, sizeof(last), false);
 	EXPECT_EQ(1, n) TH_LOG("kernel lines: %d, last: %s", n, last);
 	EXPECT_NE(NULL, strstr(last, "file")) TH_LOG("%s", last);
 	TH_LOG("kernel: %s", last);

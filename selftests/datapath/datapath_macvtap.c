@@ -44,54 +44,6 @@
 #define NFR	20	/* frames each way in the traffic checks */
 #define KMSG_TAG "vhost_accel: "
 
-/* ---- /dev/kmsg: the kernel lines a refusal prints --------------------- */
-
-static int kmsg_open(void)
-{
-	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-
-	if (fd >= 0)
-		lseek(fd, 0, SEEK_END);
-	return fd;
-}
-
-/* Records since the last call that contain KMSG_TAG; the last in @last. */
-static int kmsg_count(int fd, char *last, size_t len)
-{
-	char rec[8192];
-	int n = 0;
-
-	if (len)
-		last[0] = '\0';
-	for (;;) {
-		ssize_t got = read(fd, rec, sizeof(rec) - 1);
-		char *msg;
-
-		if (got < 0 && errno == EPIPE)
-			continue;
-		if (got <= 0)
-			break;
-		rec[got] = '\0';
-		msg = strchr(rec, ';');
-		msg = msg ? msg + 1 : rec;
-		msg[strcspn(msg, "\n")] = '\0';
-		if (!strstr(msg, KMSG_TAG))
-			continue;
-		n++;
-		if (len)
-			fprintf(stderr, "#   kernel: %s\n", msg);
-		if (len) {
-			size_t l = strlen(msg);
-
-			if (l >= len)
-				l = len - 1;
-			memcpy(last, msg, l);
-			last[l] = '\0';
-		}
-	}
-	return n;
-}
-
 /* ---- the fixture ------------------------------------------------------ */
 
 FIXTURE(mvt) {
@@ -148,7 +100,7 @@ static int mvt_build(struct _test_data_mvt *self)
 			 dp_strerr(r));
 		return r;
 	}
-	self->kmsg = kmsg_open();
+	self->kmsg = vg_kmsg_open();
 	return 0;
 }
 
@@ -370,14 +322,14 @@ static void expect_refused(struct __test_metadata *_metadata,
 	char line[512];
 	int r, n;
 
-	kmsg_count(self->kmsg, NULL, 0);
+	vg_kmsg_count(self->kmsg, KMSG_TAG, NULL, 0, false);
 	r = vg_set_backend(&self->g[i].d, q, fd);
 	EXPECT_EQ(want, r) TH_LOG("%s on vq %u: %s, want %s", what, q,
 				  r ? dp_strerr(r) : "accepted",
 				  dp_strerr(want));
 	if (self->kmsg < 0)
 		return;
-	n = kmsg_count(self->kmsg, line, sizeof(line));
+	n = vg_kmsg_count(self->kmsg, KMSG_TAG, line, sizeof(line), true);
 	fprintf(stderr, "# %s, vq %u: %s, %d kernel line(s) above\n", what, q,
 		r ? dp_strerr(r) : "accepted", n);
 	EXPECT_EQ(1, n) TH_LOG("%s on vq %u: %d kernel lines \"%s...\", want 1",
@@ -598,7 +550,7 @@ TEST_F_TIMEOUT(mvt, same_mac_twice, 60)
 	EXPECT_EQ(-EADDRINUSE, vg_net_bind(&self->g[1], self->c.nic.ifindex,
 					   self->mac, 0))
 		TH_LOG("SET_NIC with the macvtap's MAC");
-	EXPECT_EQ(0, kmsg_count(self->kmsg, NULL, 0));
+	EXPECT_EQ(0, vg_kmsg_count(self->kmsg, KMSG_TAG, NULL, 0, false));
 	exchange(_metadata, self, 0, 10, 2);
 
 	fd2 = mv_tap_open(self->mvt, self->mvt_idx);

@@ -1944,3 +1944,50 @@ int vg_vq_set_log(struct vg_dev *d, unsigned int idx, bool on)
 				 on ? vq->used_gpa : 0,
 				 on ? 1U << VHOST_VRING_F_LOG : 0);
 }
+
+int vg_kmsg_open(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd >= 0)
+		lseek(fd, 0, SEEK_END);
+	return fd;
+}
+
+int vg_kmsg_count(int fd, const char *tag, char *last, size_t len,
+		  bool echo)
+{
+	char rec[8192];
+	int n = 0;
+
+	if (len)
+		last[0] = '\0';
+	for (;;) {
+		ssize_t got = read(fd, rec, sizeof(rec) - 1);
+		char *msg;
+		size_t l;
+
+		/* EPIPE: records were overwritten; the next read goes on. */
+		if (got < 0 && errno == EPIPE)
+			continue;
+		if (got <= 0)
+			break;
+		rec[got] = '\0';
+		msg = strchr(rec, ';');
+		msg = msg ? msg + 1 : rec;
+		msg[strcspn(msg, "\n")] = '\0';
+		if (!strstr(msg, tag))
+			continue;
+		n++;
+		if (echo)
+			fprintf(stderr, "#   kernel: %s\n", msg);
+		if (!len)
+			continue;
+		l = strlen(msg);
+		if (l >= len)
+			l = len - 1;
+		memcpy(last, msg, l);
+		last[l] = '\0';
+	}
+	return n;
+}

@@ -504,4 +504,14 @@ int vg_find_worker(pid_t owner, pid_t *tid);
 /* Comm of task @tid and whether it is a kernel thread; -ENOENT if gone. */
 int vg_task_comm(pid_t tid, char *buf, size_t len, bool *is_kthread);
 
+/* /dev/kmsg from its end: what the kernel logs from now on (fd or -1). */
+int vg_kmsg_open(void);
+/*
+ * Kernel log records read from @fd since the last call whose text contains
+ * @tag; the text of the last one in @last (@len bytes; none if @len is 0).
+ * With @echo, each is also printed as a TAP comment.
+ */
+int vg_kmsg_count(int fd, const char *tag, char *last, size_t len,
+		  bool echo);
+
 #endif /* VGUEST_H */
