@@ -85,15 +85,6 @@ FIXTURE_VARIANT_ADD(spin, rx_too_small) {
 	.shape = RX_TOO_SMALL,
 };
 
-static void set_desc(struct vring_desc *d, uint64_t addr, uint32_t len,
-		     uint16_t flags, uint16_t next)
-{
-	d->addr = htole64(addr);
-	d->len = htole32(len);
-	d->flags = htole16(flags);
-	d->next = htole16(next);
-}
-
 /* An indirect table of SEGS 16-byte entries at the start of spare memory. */
 static void seg_table(struct _test_data_spin *self, bool write)
 {
@@ -103,7 +94,7 @@ static void seg_table(struct _test_data_spin *self, bool write)
 	unsigned int i;
 
 	for (i = 0; i < SEGS; i++)
-		set_desc(&t[i], data + 16 * i, 16,
+		vg_desc_set(&t[i], data + 16 * i, 16,
 			 w | (i + 1 < SEGS ? VRING_DESC_F_NEXT : 0),
 			 (uint16_t)(i + 1));
 }
@@ -129,16 +120,16 @@ static int spin_fill(struct _test_data_spin *self, unsigned int q,
 
 		switch (shape) {
 		case TX_HDR_ONLY:
-			set_desc(desc, data, self->g.hdr_len, 0, 0);
+			vg_desc_set(desc, data, self->g.hdr_len, 0, 0);
 			break;
 		case TX_OVER_SEGS:
 		case RX_OVER_SEGS:
-			set_desc(desc, self->xgpa,
+			vg_desc_set(desc, self->xgpa,
 				 SEGS * sizeof(struct vring_desc),
 				 VRING_DESC_F_INDIRECT, 0);
 			break;
 		case RX_TOO_SMALL:
-			set_desc(desc, data, 4, VRING_DESC_F_WRITE, 0);
+			vg_desc_set(desc, data, 4, VRING_DESC_F_WRITE, 0);
 			break;
 		}
 	}
@@ -559,7 +550,7 @@ static void unget_rx(struct __test_metadata *_metadata,
 	self->n = 9;
 	ASSERT_EQ(0, vg_vq_take_descs(d, VG_VQ_RX, self->n, self->order));
 	for (i = 0; i < SEGS; i++)
-		set_desc(&t[i], self->xgpa + 4096 + 16 * i, 16,
+		vg_desc_set(&t[i], self->xgpa + 4096 + 16 * i, 16,
 			 VRING_DESC_F_WRITE |
 			 (i + 1 < SEGS ? VRING_DESC_F_NEXT : 0),
 			 (uint16_t)(i + 1));
@@ -567,11 +558,11 @@ static void unget_rx(struct __test_metadata *_metadata,
 		struct vring_desc *desc = &vq->desc[self->order[i]];
 
 		if (i == 4)
-			set_desc(desc, self->xgpa,
+			vg_desc_set(desc, self->xgpa,
 				 SEGS * sizeof(struct vring_desc),
 				 VRING_DESC_F_INDIRECT, 0);
 		else
-			set_desc(desc, ubuf_gpa(self, i), UBUF,
+			vg_desc_set(desc, ubuf_gpa(self, i), UBUF,
 				 VRING_DESC_F_WRITE, 0);
 	}
 	for (i = 0; i < self->n; i++)
@@ -634,12 +625,12 @@ static void unget_tx(struct __test_metadata *_metadata,
 		struct vring_desc *desc = &vq->desc[self->order[i]];
 
 		if (pattern[i] == 'H') {
-			set_desc(desc, ubuf_gpa(self, i), self->g.hdr_len, 0, 0);
+			vg_desc_set(desc, ubuf_gpa(self, i), self->g.hdr_len, 0, 0);
 			continue;
 		}
 		vp_test_frame(ubuf_hva(self, i) + self->g.hdr_len, ULEN,
 			      self->c.nic.peer_mac, self->mac, i);
-		set_desc(desc, ubuf_gpa(self, i), self->g.hdr_len + ULEN, 0, 0);
+		vg_desc_set(desc, ubuf_gpa(self, i), self->g.hdr_len + ULEN, 0, 0);
 		frames++;
 	}
 	for (i = 0; i < self->n; i++)

@@ -159,15 +159,6 @@ enum bad_kind {
 	BAD_DIRECTION,
 };
 
-static void set_desc(struct vring_desc *d, uint64_t addr, uint32_t len,
-		     uint16_t flags, uint16_t next)
-{
-	d->addr = htole64(addr);
-	d->len = htole32(len);
-	d->flags = htole16(flags);
-	d->next = htole16(next);
-}
-
 /* Write the malformed chain @kind into A's queue @q and kick. */
 static void inject(struct __test_metadata *_metadata, struct _test_data_bad *self,
 		   unsigned int q, enum bad_kind kind)
@@ -188,64 +179,64 @@ static void inject(struct __test_metadata *_metadata, struct _test_data_bad *sel
 	ASSERT_EQ(0, vg_vq_take_descs(d, q, 2, id));
 	switch (kind) {
 	case BAD_LOOP:
-		set_desc(&vq->desc[id[0]], data, 64, w | VRING_DESC_F_NEXT,
+		vg_desc_set(&vq->desc[id[0]], data, 64, w | VRING_DESC_F_NEXT,
 			 id[1]);
-		set_desc(&vq->desc[id[1]], data + 64, 64,
+		vg_desc_set(&vq->desc[id[1]], data + 64, 64,
 			 w | VRING_DESC_F_NEXT, id[0]);
 		break;
 	case BAD_NEXT_RANGE:
-		set_desc(&vq->desc[id[0]], data, 64, w | VRING_DESC_F_NEXT,
+		vg_desc_set(&vq->desc[id[0]], data, 64, w | VRING_DESC_F_NEXT,
 			 NUM + 5);
 		break;
 	case BAD_HEAD_RANGE:
 		id[0] = NUM + 3;
 		break;
 	case BAD_ADDR_WRAP:
-		set_desc(&vq->desc[id[0]], 0xfffffffffffff000ULL, 0x2000, w, 0);
+		vg_desc_set(&vq->desc[id[0]], 0xfffffffffffff000ULL, 0x2000, w, 0);
 		break;
 	case BAD_LEN_SUM:
 		/* 2 x (2 GiB + 8): the chain's length overflows 32 bits */
-		set_desc(&vq->desc[id[0]], data, 0x80000008U,
+		vg_desc_set(&vq->desc[id[0]], data, 0x80000008U,
 			 w | VRING_DESC_F_NEXT, id[1]);
-		set_desc(&vq->desc[id[1]], data, 0x80000008U, w, 0);
+		vg_desc_set(&vq->desc[id[1]], data, 0x80000008U, w, 0);
 		break;
 	case BAD_LEN_HUGE:
-		set_desc(&vq->desc[id[0]], data, 0xffffffffU, w, 0);
+		vg_desc_set(&vq->desc[id[0]], data, 0xffffffffU, w, 0);
 		break;
 	case BAD_ADDR_ABOVE:
-		set_desc(&vq->desc[id[0]], self->mem_end, 256, w, 0);
+		vg_desc_set(&vq->desc[id[0]], self->mem_end, 256, w, 0);
 		break;
 	case BAD_ADDR_BELOW:
 		/* guest memory starts at 4 GiB: GPA 64 KiB is nothing */
-		set_desc(&vq->desc[id[0]], 0x10000, 256, w, 0);
+		vg_desc_set(&vq->desc[id[0]], 0x10000, 256, w, 0);
 		break;
 	case BAD_TOO_LONG:
 		/* NUM + 1 one-byte entries, properly linked */
 		for (i = 0; i <= NUM; i++)
-			set_desc(&t1[i], data + i, 1,
+			vg_desc_set(&t1[i], data + i, 1,
 				 w | (i < NUM ? VRING_DESC_F_NEXT : 0),
 				 (uint16_t)(i + 1));
-		set_desc(&vq->desc[id[0]], t1gpa,
+		vg_desc_set(&vq->desc[id[0]], t1gpa,
 			 (NUM + 1) * sizeof(struct vring_desc),
 			 VRING_DESC_F_INDIRECT, 0);
 		break;
 	case BAD_AVAIL_IDX:
 		break;
 	case BAD_IND_IN_IND:
-		set_desc(&t2[0], data, 100, w, 0);
-		set_desc(&t1[0], t2gpa, sizeof(struct vring_desc),
+		vg_desc_set(&t2[0], data, 100, w, 0);
+		vg_desc_set(&t1[0], t2gpa, sizeof(struct vring_desc),
 			 VRING_DESC_F_INDIRECT, 0);
-		set_desc(&vq->desc[id[0]], t1gpa, sizeof(struct vring_desc),
+		vg_desc_set(&vq->desc[id[0]], t1gpa, sizeof(struct vring_desc),
 			 VRING_DESC_F_INDIRECT, 0);
 		break;
 	case BAD_IND_LEN:
-		set_desc(&t1[0], data, 100, w, 0);
-		set_desc(&vq->desc[id[0]], t1gpa, sizeof(struct vring_desc) + 3,
+		vg_desc_set(&t1[0], data, 100, w, 0);
+		vg_desc_set(&vq->desc[id[0]], t1gpa, sizeof(struct vring_desc) + 3,
 			 VRING_DESC_F_INDIRECT, 0);
 		break;
 	case BAD_DIRECTION:
 		/* Tx: writable; Rx: readable */
-		set_desc(&vq->desc[id[0]], data, 100,
+		vg_desc_set(&vq->desc[id[0]], data, 100,
 			 q == VG_VQ_RX ? 0 : VRING_DESC_F_WRITE, 0);
 		break;
 	}

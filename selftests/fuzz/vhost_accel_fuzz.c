@@ -245,15 +245,6 @@ static void on_alarm(int sig)
 
 /* ---- A: the fuzzed device ------------------------------------------ */
 
-static void set_desc(struct vring_desc *d, uint64_t addr, uint32_t len,
-		     uint16_t flags, uint16_t next)
-{
-	d->addr = htole64(addr);
-	d->len = htole32(len);
-	d->flags = htole16(flags);
-	d->next = htole16(next);
-}
-
 static void *gpa_hva(struct fz *f, uint64_t gpa, uint64_t len)
 {
 	return vg_gpa_to_hva(&f->a.d, gpa, len);
@@ -457,13 +448,13 @@ static void emit_chain(struct fz *f, struct rng *r, struct batch *b,
 			uint16_t fl = w | (i + 1 < total ? VRING_DESC_F_NEXT : 0);
 
 			if (z)
-				set_desc(&t[i], gpa[0], 0, fl, (uint16_t)(i + 1));
+				vg_desc_set(&t[i], gpa[0], 0, fl, (uint16_t)(i + 1));
 			else
-				set_desc(&t[i], gpa[k], len[k], fl,
+				vg_desc_set(&t[i], gpa[k], len[k], fl,
 					 (uint16_t)(i + 1)), k++;
 		}
 		c->head = (uint16_t)b->ndesc;
-		set_desc(&ring[b->ndesc++], ind_gpa(f, slot),
+		vg_desc_set(&ring[b->ndesc++], ind_gpa(f, slot),
 			 total * sizeof(struct vring_desc),
 			 VRING_DESC_F_INDIRECT, 0);
 		return;
@@ -484,9 +475,9 @@ static void emit_chain(struct fz *f, struct rng *r, struct batch *b,
 		uint16_t nx = i + 1 < total ? id[i + 1] : 0;
 
 		if (z)
-			set_desc(&ring[id[i]], gpa[0], 0, fl, nx);
+			vg_desc_set(&ring[id[i]], gpa[0], 0, fl, nx);
 		else
-			set_desc(&ring[id[i]], gpa[k], len[k], fl, nx), k++;
+			vg_desc_set(&ring[id[i]], gpa[k], len[k], fl, nx), k++;
 	}
 	c->head = id[0];
 	b->ndesc += total;
@@ -617,7 +608,7 @@ static void gen_grey(struct fz *f, struct rng *r, struct batch *b,
 		uint16_t nx = chance(r, 70) ? (uint16_t)(base + i + 1) :
 			      (uint16_t)below(r, NUM + 8);
 
-		set_desc(&ring[base + i], grey_addr(f, r), grey_len(r),
+		vg_desc_set(&ring[base + i], grey_addr(f, r), grey_len(r),
 			 grey_flags(r, w), nx);
 	}
 	/* a table of garbage (maybe pointing at itself: nested) */
@@ -625,11 +616,11 @@ static void gen_grey(struct fz *f, struct rng *r, struct batch *b,
 		unsigned int m = 1 + below(r, IND_MAX);
 
 		for (i = 0; i < m; i++)
-			set_desc(&t[i], chance(r, 10) ? ind_gpa(f, slot) :
+			vg_desc_set(&t[i], chance(r, 10) ? ind_gpa(f, slot) :
 				 grey_addr(f, r), grey_len(r), grey_flags(r, w),
 				 chance(r, 70) ? (uint16_t)(i + 1) :
 				 (uint16_t)rnd(r));
-		set_desc(&ring[base], ind_gpa(f, slot),
+		vg_desc_set(&ring[base], ind_gpa(f, slot),
 			 chance(r, 70) ? m * 16 : grey_len(r),
 			 chance(r, 80) ? VRING_DESC_F_INDIRECT :
 			 grey_flags(r, w), (uint16_t)below(r, NUM));
@@ -653,63 +644,63 @@ static void gen_bad(struct fz *f, struct rng *r, struct batch *b,
 	b->ndesc += 2;
 	switch (kind) {
 	case BAD_LOOP:
-		set_desc(&ring[i0], data, 64, w | VRING_DESC_F_NEXT, i1);
-		set_desc(&ring[i1], data + 64, 64, w | VRING_DESC_F_NEXT, i0);
+		vg_desc_set(&ring[i0], data, 64, w | VRING_DESC_F_NEXT, i1);
+		vg_desc_set(&ring[i1], data + 64, 64, w | VRING_DESC_F_NEXT, i0);
 		break;
 	case BAD_NEXT_RANGE:
-		set_desc(&ring[i0], data, 64, w | VRING_DESC_F_NEXT,
+		vg_desc_set(&ring[i0], data, 64, w | VRING_DESC_F_NEXT,
 			 (uint16_t)(NUM + below(r, 0xffff - NUM)));
 		break;
 	case BAD_HEAD_RANGE:
 		c->head = (uint16_t)(NUM + below(r, 0xffff - NUM));
 		break;
 	case BAD_ADDR_WRAP:
-		set_desc(&ring[i0], ~0ULL - below(r, 4096), 0x2000, w, 0);
+		vg_desc_set(&ring[i0], ~0ULL - below(r, 4096), 0x2000, w, 0);
 		break;
 	case BAD_LEN_SUM:
-		set_desc(&ring[i0], data, 0x80000008U, w | VRING_DESC_F_NEXT, i1);
-		set_desc(&ring[i1], data, 0x80000008U, w, 0);
+		vg_desc_set(&ring[i0], data, 0x80000008U, w | VRING_DESC_F_NEXT, i1);
+		vg_desc_set(&ring[i1], data, 0x80000008U, w, 0);
 		break;
 	case BAD_LEN_HUGE:
-		set_desc(&ring[i0], data, 0xffffffffU, w, 0);
+		vg_desc_set(&ring[i0], data, 0xffffffffU, w, 0);
 		break;
 	case BAD_ADDR_ABOVE:
-		set_desc(&ring[i0], R2_GPA + RSZ + below(r, 1 << 20), 256, w, 0);
+		vg_desc_set(&ring[i0], R2_GPA + RSZ + below(r, 1 << 20), 256, w, 0);
 		break;
 	case BAD_ADDR_BELOW:
-		set_desc(&ring[i0], below(r, 1 << 20), 256, w, 0);
+		vg_desc_set(&ring[i0], below(r, 1 << 20), 256, w, 0);
 		break;
 	case BAD_TOO_LONG:
 		for (i = 0; i <= NUM && i < IND_MAX; i++)
-			set_desc(&t1[i], data + i, 1,
+			vg_desc_set(&t1[i], data + i, 1,
 				 w | VRING_DESC_F_NEXT, (uint16_t)(i + 1));
 		/* IND_MAX (128) < NUM + 1: loop back to make it longer */
-		set_desc(&t1[IND_MAX - 1], data, 1, w | VRING_DESC_F_NEXT, 0);
-		set_desc(&ring[i0], ind_gpa(f, slot), IND_MAX * 16,
+		vg_desc_set(&t1[IND_MAX - 1], data, 1, w | VRING_DESC_F_NEXT, 0);
+		vg_desc_set(&ring[i0], ind_gpa(f, slot), IND_MAX * 16,
 			 VRING_DESC_F_INDIRECT, 0);
 		break;
 	case BAD_IND_IN_IND:
-		set_desc(&t1[1], data, 100, w, 0);
-		set_desc(&t1[0], ind_gpa(f, slot) + 16, 16,
+		vg_desc_set(&t1[1], data, 100, w, 0);
+		vg_desc_set(&t1[0], ind_gpa(f, slot) + 16, 16,
 			 VRING_DESC_F_INDIRECT, 0);
-		set_desc(&ring[i0], ind_gpa(f, slot), 16,
+		vg_desc_set(&ring[i0], ind_gpa(f, slot), 16,
 			 VRING_DESC_F_INDIRECT, 0);
 		break;
 	case BAD_IND_LEN:
-		set_desc(&t1[0], data, 100, w, 0);
-		set_desc(&ring[i0], ind_gpa(f, slot), 16 + 1 + below(r, 15),
+		vg_desc_set(&t1[0], data, 100, w, 0);
+		vg_desc_set(&ring[i0], ind_gpa(f, slot), 16 + 1 + below(r, 15),
 			 VRING_DESC_F_INDIRECT, 0);
 		break;
 	case BAD_DIRECTION:
-		set_desc(&ring[i0], data, 100, w ^ VRING_DESC_F_WRITE, 0);
+		vg_desc_set(&ring[i0], data, 100, w ^ VRING_DESC_F_WRITE, 0);
 		break;
 	case BAD_STRADDLE_END:
-		set_desc(&ring[i0], R2_GPA + RSZ - 1 - below(r, 100),
+		vg_desc_set(&ring[i0], R2_GPA + RSZ - 1 - below(r, 100),
 			 200 + below(r, 4096), w, 0);
 		break;
 	case BAD_GAP:
 		/* R1 starts a region: just below it is nothing */
-		set_desc(&ring[i0], R1_GPA - 1 - below(r, 100),
+		vg_desc_set(&ring[i0], R1_GPA - 1 - below(r, 100),
 			 200 + below(r, 4096), w, 0);
 		break;
 	case BAD_AVAIL_IDX:
@@ -1951,26 +1942,26 @@ static unsigned int dyn_chain(struct dyn *d, struct rng *r, unsigned int at,
 	*head = (uint16_t)(at % NUM);
 	switch (below(r, 6)) {
 	case 0:	/* Tx: a header and nothing else; Rx: header-sized */
-		set_desc(&ring[*head], junk, HDR, w, 0);
+		vg_desc_set(&ring[*head], junk, HDR, w, 0);
 		return 1;
 	case 1:	/* more pieces than the NIC scatters (64), indirect */
 		m = 65 + below(r, IND_MAX - 65);
 		for (i = 0; i < m; i++)
-			set_desc(&t[i], junk + i * 16, 16,
+			vg_desc_set(&t[i], junk + i * 16, 16,
 				 w | (i + 1 < m ? VRING_DESC_F_NEXT : 0),
 				 (uint16_t)(i + 1));
-		set_desc(&ring[*head], ind_gpa(f, slot), m * 16,
+		vg_desc_set(&ring[*head], ind_gpa(f, slot), m * 16,
 			 VRING_DESC_F_INDIRECT, 0);
 		return 1;
 	case 2:	/* Rx: too small for any frame; Tx: a runt */
-		set_desc(&ring[*head], junk, HDR + 1 + below(r, 40), w, 0);
+		vg_desc_set(&ring[*head], junk, HDR + 1 + below(r, 40), w, 0);
 		return 1;
 	case 3:	/* garbage */
-		set_desc(&ring[*head], grey_addr(f, r), grey_len(r),
+		vg_desc_set(&ring[*head], grey_addr(f, r), grey_len(r),
 			 grey_flags(r, w), (uint16_t)below(r, NUM + 8));
 		return 1;
 	default: /* a plain buffer: a frame of junk bytes / a 2 KiB buffer */
-		set_desc(&ring[*head], junk, d->q == VG_VQ_RX ? 2048 :
+		vg_desc_set(&ring[*head], junk, d->q == VG_VQ_RX ? 2048 :
 			 HDR + 60 + below(r, 1000), w, 0);
 		return 1;
 	}

@@ -1991,3 +1991,12 @@ int vg_kmsg_count(int fd, const char *tag, char *last, size_t len,
 	}
 	return n;
 }
+
+void vg_desc_set(struct vring_desc *d, uint64_t addr, uint32_t len,
+		 uint16_t flags, uint16_t next)
+{
+	d->addr = htole64(addr);
+	d->len = htole32(len);
+	d->flags = htole16(flags);
+	d->next = htole16(next);
+}

@@ -196,6 +196,9 @@ int vg_set_backend(struct vg_dev *d, unsigned int idx, int fd);
 /* ---- virtqueues ------------------------------------------------------ */
 
 size_t vg_vring_desc_size(unsigned int num);
+/* Write one split-ring descriptor in the ring's (little-endian) order. */
+void vg_desc_set(struct vring_desc *d, uint64_t addr, uint32_t len,
+		 uint16_t flags, uint16_t next);
 size_t vg_vring_avail_size(unsigned int num);	/* incl. used_event */
 size_t vg_vring_used_size(unsigned int num);	/* incl. avail_event */
 /* Bytes of the legacy contiguous layout with the used ring at @align. */
