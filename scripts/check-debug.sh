@@ -100,7 +100,8 @@ if [[ $(cat "$OUT/config.stamp" 2>/dev/null) != "$CFG_STAMP" ]]; then
 	for opt in KASAN DEBUG_KMEMLEAK PROVE_LOCKING DEBUG_ATOMIC_SLEEP \
 		   DEBUG_OBJECTS 9P_FS NET_9P_VIRTIO VIRTIO_PCI OVERLAY_FS TUN \
 		   TAP VHOST_NET MACVTAP VETH USER_NS NET_NS DEBUG_FS \
-		   SOFTLOCKUP_DETECTOR DETECT_HUNG_TASK; do
+		   SOFTLOCKUP_DETECTOR DETECT_HUNG_TASK BLK_DEV_LOOP EXT4_FS \
+		   USERFAULTFD; do
 		grep -q "^CONFIG_$opt=y" "$SRCDIR/.config" ||
 			die "CONFIG_$opt is not =y after merging (see $OUT/config.log)"
 	done
