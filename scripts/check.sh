@@ -186,7 +186,8 @@ else
 	kdir2_out=$TOP/build/kernels/${KDIR2#/usr/src/linux-headers-}
 	second=$TOP/build/vm/second-kernel
 	mkdir -p "$second"
-	printf '%s\n' "$kdir2_out/vhost_accel.ko" "$kdir2_out/nicsim.ko" \
+	printf '%s\n' "$kdir2_out/drivers/vhost/accel/vhost_accel.ko" \
+		"$kdir2_out/drivers/net/nicsim/nicsim.ko" \
 		>"$second/modules.list"
 	grep -vE '^e2e_' selftests/tests.list >"$second/tests.list"
 	vm_suite "$KDIR2" VM_MODULES_LIST="$second/modules.list" \

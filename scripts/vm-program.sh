@@ -77,7 +77,7 @@ vmp_modules_list() {
 	} >"$MODLIST"
 	grep -qE '(^|/)nicsim\.ko([[:space:]]|$)' "$MODLIST" && return 0
 	nicsim=
-	for f in nicsim.ko drivers/net/nicsim/nicsim.ko drivers/net/nicsim.ko; do
+	for f in drivers/net/nicsim/nicsim.ko; do
 		[[ -f $f ]] && { nicsim=$f; break; }
 	done
 	if [[ -z $nicsim ]]; then

@@ -911,7 +911,7 @@ TEST_F_TIMEOUT(life, nic_resets_queue, 90)
 static int lc_nicsim_ko(char *path, size_t len)
 {
 	static const char *const rel[] = {
-		"nicsim.ko", "drivers/net/nicsim/nicsim.ko",
+		"drivers/net/nicsim/nicsim.ko",
 	};
 	const char *env = getenv("VP_NICSIM_KO");
 	char exe[PATH_MAX], *p;

@@ -2,7 +2,7 @@
 /*
  * Who may do what with /dev/vhost-accel, and what a guest cannot reach.
  *
- *  - the udev rule (drivers/vhost/60-vhost-accel.rules): with the node's
+ *  - the udev rule (packaging/60-vhost-accel.rules): with the node's
  *    group and mode set as the rule says, a uid in that group opens and
  *    owns the device, one outside it gets EACCES;
  *  - VHOST_ACCEL_SET_NIC needs CAP_NET_ADMIN over the NIC's network
@@ -48,7 +48,7 @@
 #include "dptest.h"
 
 #define SEC_NOBODY	65534
-#define SEC_RULES	"drivers/vhost/60-vhost-accel.rules"
+#define SEC_RULES	"packaging/60-vhost-accel.rules"
 #define SEC_VHOST_DEBUGFS	"/sys/kernel/debug/vhost-accel"
 #define SEC_NICSIM_DEBUGFS	"/sys/kernel/debug/nicsim"
 #define SEC_PATTERN	0xa5

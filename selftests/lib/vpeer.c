@@ -365,10 +365,7 @@ static bool vp_path_exists(const char *p)
 int vp_nicsim_ensure(char *why, size_t len)
 {
 	static const char *const rel[] = {
-		"nicsim.ko",
 		"drivers/net/nicsim/nicsim.ko",
-		"drivers/net/nicsim.ko",
-		"drivers/nicsim/nicsim.ko",
 	};
 	char exe[PATH_MAX], path[PATH_MAX + 64], *p;
 	const char *env = getenv("VP_NICSIM_KO");
@@ -416,7 +413,7 @@ int vp_nicsim_ensure(char *why, size_t len)
 		return -ENOENT;
 	}
 	snprintf(why, len,
-		 "nicsim.ko is not loaded and not built (looked in %s/{nicsim.ko,drivers/net/nicsim/}): the reference NIC is missing",
+		 "nicsim.ko is not loaded and not built (looked in %s/drivers/net/nicsim/): the reference NIC is missing",
 		 exe);
 	return -ENOENT;
 }

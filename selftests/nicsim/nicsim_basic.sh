@@ -49,7 +49,8 @@ find_ko() {
 	[ -n "${NICSIM_KO:-}" ] && { echo "$NICSIM_KO"; return; }
 	d=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 	while [ "$d" != / ]; do
-		[ -f "$d/nicsim.ko" ] && { echo "$d/nicsim.ko"; return; }
+		[ -f "$d/drivers/net/nicsim/nicsim.ko" ] &&
+			{ echo "$d/drivers/net/nicsim/nicsim.ko"; return; }
 		d=$(dirname "$d")
 	done
 }

@@ -29,7 +29,7 @@
 #include <linux/skbuff.h>
 #include <linux/spinlock.h>
 #include <linux/u64_stats_sync.h>
-#include <linux/vhost_accel.h>
+#include <linux/vhost_accel_nic.h>
 #include <linux/wait.h>
 
 #define NICSIM_MAX_SEGS		64	/* segments per buffer descriptor */

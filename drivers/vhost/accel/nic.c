@@ -18,7 +18,7 @@
  *                          reclaim_rx, get_stats), its attach flags, @dead.
  *                          May be held while waiting for the device's
  *                          queue mutexes and worker: it is the device's own.
- *   vq->mutex              as in vhost_accel.h.
+ *   vq->mutex              as in accel.h.
  *
  * Order: dev->mutex -> b->lock -> vq->mutex; the nics lock nests inside any
  * of them and nothing is taken under it; RTNL -> nics lock (the macvtap
@@ -41,11 +41,11 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/virtio_net.h>
-#include <linux/vhost_accel.h>
+#include <linux/vhost_accel_nic.h>
 #include <linux/vhost_accel_compat.h>
 #include <net/net_namespace.h>
 
-#include "vhost_accel.h"
+#include "accel.h"
 
 /* Guest chains longer than this are given back unsent (drops_too_big). */
 #define VHOST_ACCEL_MAX_SEGS	64

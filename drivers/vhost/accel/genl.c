@@ -32,7 +32,7 @@
 #include <net/netlink.h>
 #include <net/sock.h>
 
-#include "vhost_accel.h"
+#include "accel.h"
 
 /* One device's backpressure state, copied under its Rx vq->mutex if free. */
 struct bp_state {

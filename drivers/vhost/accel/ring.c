@@ -37,7 +37,7 @@
 #include <linux/vhost_accel_compat.h>
 #include <uapi/linux/virtio_config.h>
 
-#include "vhost_accel.h"
+#include "accel.h"
 
 /*
  * Descriptors, used entries and virtio-net headers are a few bytes each,
@@ -604,7 +604,7 @@ int vhost_accel_ring_get_chain(struct vhost_accel_vq *vq,
 				 "avail entry %u: head %u >= ring size %u",
 				 vq->last_avail_idx, i, vq->num);
 
-	/* The head indexes per-head arrays (net.c): no speculation past num. */
+	/* The head indexes per-head arrays (datapath.c): no speculation past num. */
 	chain->head = i = array_index_nospec(i, vq->num);
 	chain->out_len = 0;
 	chain->in_len = 0;

@@ -31,7 +31,7 @@
 #include <linux/vmalloc.h>
 #include <linux/vhost_accel_compat.h>
 
-#include "vhost_accel.h"
+#include "accel.h"
 
 /* Pin in chunks so a huge region neither needs one giant call nor blocks
  * a fatal signal for long.

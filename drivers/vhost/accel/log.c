@@ -6,7 +6,7 @@
  * guest-physical memory (bit n of byte n / 8 for page n, vhost-net's
  * layout), that QEMU reads and clears during live migration.  The datapath
  * marks what the device writes with vhost_accel_log_write(): the used ring
- * (ring.c, with VHOST_VRING_F_LOG) and filled Rx buffers (net.c, with
+ * (ring.c, with VHOST_VRING_F_LOG) and filled Rx buffers (datapath.c, with
  * VHOST_F_LOG_ALL).
  *
  * QEMU fetches and clears the bitmap with atomic exchanges while we run, so
@@ -26,7 +26,7 @@
 
 #include <linux/vhost_accel_compat.h>
 
-#include "vhost_accel.h"
+#include "accel.h"
 
 #define LOG_BITS_PER_BYTE	8
 #define LOG_BYTES_FOR(len)	DIV_ROUND_UP((len), VHOST_PAGE_SIZE * LOG_BITS_PER_BYTE)

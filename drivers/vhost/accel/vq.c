@@ -19,7 +19,7 @@
 #include <linux/virtio_ring.h>
 #include <linux/vhost_accel_compat.h>
 
-#include "vhost_accel.h"
+#include "accel.h"
 
 static void vq_kick_work(struct vhost_accel_work *work)
 {

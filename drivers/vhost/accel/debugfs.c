@@ -13,7 +13,7 @@
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 
-#include "vhost_accel.h"
+#include "accel.h"
 
 static struct dentry *vhost_accel_debugfs_root;
 static atomic_t vhost_accel_debugfs_ids = ATOMIC_INIT(0);

@@ -2,7 +2,7 @@
 /*
  * vhost-accel core: internal definitions shared by the files of
  * vhost_accel.ko.  Nothing here is visible to NIC drivers; their contract
- * is include/linux/vhost_accel.h.
+ * is include/linux/vhost_accel_nic.h.
  *
  * Locking, outermost first:
  *   dev->mutex   device configuration: owner, memory table, log, features
@@ -29,7 +29,7 @@
 #include <linux/types.h>
 #include <linux/vhost_types.h>
 #include <linux/virtio_ring.h>
-#include <linux/vhost_accel.h>
+#include <linux/vhost_accel_nic.h>
 #include <uapi/linux/vhost_accel.h>
 
 #define VHOST_ACCEL_VQ_RX	0
@@ -183,7 +183,7 @@ struct vhost_accel_vq {
 	struct vhost_accel_binding *backend;
 	struct vhost_accel_qp *qp;
 
-	/* Datapath state (net.c), allocated while the datapath runs. */
+	/* Datapath state (datapath.c), allocated while the datapath runs. */
 	struct vhost_accel_work dp_work;	/* completions, depletion */
 	/* The table the NIC's buffers come from: held until they are back. */
 	struct vhost_accel_mem *dp_mem;
@@ -209,7 +209,7 @@ struct vhost_accel_vq {
 
 	struct vhost_accel_vq_stats stats;
 
-	/* RX backpressure (net.c): a saturation episode, see rx_handle(). */
+	/* RX backpressure (datapath.c): a saturation episode, see rx_handle(). */
 	unsigned long dp_events;		/* VHOST_ACCEL_DP_EV_* bits */
 #define VHOST_ACCEL_DP_EV_DEPLETED	0	/* the NIC ran out of buffers */
 	bool rx_saturated;
@@ -338,7 +338,7 @@ bool vhost_accel_is_bound(struct vhost_accel_dev *dev);
 void vhost_accel_nic_stats(struct vhost_accel_dev *dev,
 			   struct vhost_accel_stats *st);
 
-/* net.c: the Tx and Rx datapaths */
+/* datapath.c: the Tx and Rx datapaths */
 int vhost_accel_dp_alloc(struct vhost_accel_vq *vq, unsigned int max_segs);
 void vhost_accel_dp_free(struct vhost_accel_vq *vq);
 void vhost_accel_dp_handle(struct vhost_accel_vq *vq);

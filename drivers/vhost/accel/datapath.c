@@ -28,9 +28,9 @@
 #include <linux/uaccess.h>
 #include <linux/virtio_byteorder.h>
 #include <linux/virtio_net.h>
-#include <linux/vhost_accel.h>
+#include <linux/vhost_accel_nic.h>
 
-#include "vhost_accel.h"
+#include "accel.h"
 
 #define CREATE_TRACE_POINTS
 #include "trace.h"

@@ -93,8 +93,8 @@
  * flag.  Buffers keep flowing back as usual.  vhost-accel sets it while
  * the macvtap a binding was made through is down.
  */
-#ifndef _LINUX_VHOST_ACCEL_H
-#define _LINUX_VHOST_ACCEL_H
+#ifndef _LINUX_VHOST_ACCEL_NIC_H
+#define _LINUX_VHOST_ACCEL_NIC_H
 
 #include <linux/list.h>
 #include <linux/netdevice.h>
@@ -353,4 +353,4 @@ struct vhost_accel_nic {
 int vhost_accel_nic_register(struct vhost_accel_nic *nic);
 void vhost_accel_nic_unregister(struct vhost_accel_nic *nic);
 
-#endif /* _LINUX_VHOST_ACCEL_H */
+#endif /* _LINUX_VHOST_ACCEL_NIC_H */

@@ -22,7 +22,7 @@
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
 
-#include "vhost_accel.h"
+#include "accel.h"
 
 /*
  * QEMU sizes its memory table by the in-tree vhost module's

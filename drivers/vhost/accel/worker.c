@@ -17,7 +17,7 @@
 #include <linux/kthread.h>
 #include <linux/sched/mm.h>
 
-#include "vhost_accel.h"
+#include "accel.h"
 
 void vhost_accel_work_init(struct vhost_accel_work *work,
 			   vhost_accel_work_fn_t fn)
