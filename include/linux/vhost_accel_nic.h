@@ -96,12 +96,11 @@
 #ifndef _LINUX_VHOST_ACCEL_NIC_H
 #define _LINUX_VHOST_ACCEL_NIC_H
 
-#include <linux/list.h>
 #include <linux/netdevice.h>
 #include <linux/types.h>
 
 struct page;
-struct vhost_accel_nic;
+struct vhost_accel_nic;		/* vhost_accel_nic_register()'s handle */
 struct vhost_accel_qp;
 
 /**
@@ -307,7 +306,7 @@ struct vhost_accel_qp_stats {
  *	without it vhost ends the binding on every such change.
  */
 struct vhost_accel_nic_ops {
-	struct vhost_accel_qp *(*attach)(struct vhost_accel_nic *nic,
+	struct vhost_accel_qp *(*attach)(struct net_device *netdev,
 					 const struct vhost_accel_attach *args);
 	void (*detach)(struct vhost_accel_qp *qp);
 	unsigned int (*xmit)(struct vhost_accel_qp *qp,
@@ -325,32 +324,27 @@ struct vhost_accel_nic_ops {
 };
 
 /**
- * struct vhost_accel_nic - a netdev that cooperates with vhost-accel
- * @netdev: the device; must stay registered while this is registered
+ * struct vhost_accel_nic_config - a netdev that cooperates with vhost-accel
+ * @netdev: the device; must stay registered while the NIC is registered
  * @ops: its operations
  * @max_qps: queue pairs it can lend to vhost devices
  * @max_segs: most segments it accepts in one buffer (at least 1)
  * @owner: module implementing @ops; not pinned by attached queue pairs:
  *	its exit path unregisters, which detaches them all
- * @list: vhost-accel's, do not touch
- * @users: vhost-accel's, do not touch
  *
- * The driver fills the public fields, calls vhost_accel_nic_register()
- * after register_netdev() and vhost_accel_nic_unregister() before
- * unregister_netdev().
+ * What the driver declares to vhost_accel_nic_register(), which copies it:
+ * it may live on the stack.
  */
-struct vhost_accel_nic {
+struct vhost_accel_nic_config {
 	struct net_device *netdev;
 	const struct vhost_accel_nic_ops *ops;
 	unsigned int max_qps;
 	unsigned int max_segs;
 	struct module *owner;
-
-	struct list_head list;
-	struct list_head users;
 };
 
-int vhost_accel_nic_register(struct vhost_accel_nic *nic);
+struct vhost_accel_nic *
+vhost_accel_nic_register(const struct vhost_accel_nic_config *config);
 void vhost_accel_nic_unregister(struct vhost_accel_nic *nic);
 
 #endif /* _LINUX_VHOST_ACCEL_NIC_H */

@@ -395,13 +395,21 @@ static int nicsim_validate(struct nlattr *tb[], struct nlattr *data[],
 	return 0;
 }
 
-static void nicsim_vnic_init(struct nicsim_nic *nic)
+static int nicsim_vnic_register(struct nicsim_nic *nic)
 {
-	nic->vnic.netdev = nic->netdev;
-	nic->vnic.ops = &nicsim_vnic_ops;
-	nic->vnic.max_qps = nic->max_qps;
-	nic->vnic.max_segs = NICSIM_MAX_SEGS;
-	nic->vnic.owner = THIS_MODULE;
+	const struct vhost_accel_nic_config config = {
+		.netdev = nic->netdev,
+		.ops = &nicsim_vnic_ops,
+		.max_qps = nic->max_qps,
+		.max_segs = NICSIM_MAX_SEGS,
+		.owner = THIS_MODULE,
+	};
+	struct vhost_accel_nic *vnic = vhost_accel_nic_register(&config);
+
+	if (IS_ERR(vnic))
+		return PTR_ERR(vnic);
+	nic->vnic = vnic;
+	return 0;
 }
 
 static int nicsim_newlink(struct net *src_net, struct net_device *dev,
@@ -431,13 +439,11 @@ static int nicsim_newlink(struct net *src_net, struct net_device *dev,
 	if (err)
 		goto err_unregister_peer;
 	nicsim_debugfs_add(nic);
-	nicsim_vnic_init(nic);
-	err = vhost_accel_nic_register(&nic->vnic);
+	err = nicsim_vnic_register(nic);
 	if (err) {
 		NL_SET_ERR_MSG(extack, "vhost-accel refused the NIC");
 		goto err_engine;
 	}
-	nic->vnic_registered = true;
 	return 0;
 
 err_engine:
@@ -456,9 +462,9 @@ err_unregister_dev:
  */
 static void nicsim_teardown(struct nicsim_nic *nic)
 {
-	if (nic->vnic_registered) {
-		vhost_accel_nic_unregister(&nic->vnic);
-		nic->vnic_registered = false;
+	if (nic->vnic) {
+		vhost_accel_nic_unregister(nic->vnic);
+		nic->vnic = NULL;
 	}
 	mutex_lock(&nic->ctrl_lock);
 	nic->dead = true;

@@ -197,8 +197,7 @@ struct nicsim_nic {
 	struct net_device *peer;	/* the wire end */
 	struct platform_device *pdev;	/* DMA device */
 	struct device *dma_dev;
-	struct vhost_accel_nic vnic;
-	bool vnic_registered;
+	struct vhost_accel_nic *vnic;	/* vhost-accel's handle, NULL: none */
 	bool dead;			/* being destroyed, under ctrl_lock */
 	struct nicsim_port port;
 

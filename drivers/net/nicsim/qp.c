@@ -469,10 +469,10 @@ static int nicsim_qp_install(struct nicsim_nic *nic, struct nicsim_qp *qp,
 	return err;
 }
 
-static struct vhost_accel_qp *nicsim_attach(struct vhost_accel_nic *vnic,
+static struct vhost_accel_qp *nicsim_attach(struct net_device *netdev,
 					    const struct vhost_accel_attach *args)
 {
-	struct nicsim_nic *nic = container_of(vnic, struct nicsim_nic, vnic);
+	struct nicsim_nic *nic = netdev_priv(netdev);
 	struct nicsim_group *fresh;
 	struct nicsim_qp *qp;
 	int err;

@@ -97,6 +97,21 @@ struct vhost_accel_log_range {
 };
 
 /*
+ * A registered NIC: the handle vhost_accel_nic_register() returns, opaque to
+ * its driver.  The first fields are copied from its config; the lists are
+ * under the nics lock (nic.c).
+ */
+struct vhost_accel_nic {
+	struct net_device *netdev;
+	const struct vhost_accel_nic_ops *ops;
+	unsigned int max_qps;
+	unsigned int max_segs;
+	struct module *owner;
+	struct list_head list;		/* on the registry */
+	struct list_head users;		/* its bindings (b->nic_node) */
+};
+
+/*
  * A device's queue pair bound to a queue pair of a cooperating NIC.
  * Reference counted (see nic.c for who holds one); @lock protects @qp, the
  * attach state and @dead, and is taken outside every vq->mutex.

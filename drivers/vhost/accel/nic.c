@@ -62,25 +62,36 @@ MODULE_PARM_DESC(macvtap_spoofchk,
 
 /**
  * vhost_accel_nic_register - declare that a netdev cooperates
- * @nic: filled by the driver; see struct vhost_accel_nic
+ * @config: filled by the driver; see struct vhost_accel_nic_config
  *
- * Return: 0, or -EINVAL for an incomplete @nic.
+ * Return: the NIC's handle, for vhost_accel_nic_unregister(); or
+ * ERR_PTR(-EINVAL) for an incomplete @config, ERR_PTR(-ENOMEM).
  */
-int vhost_accel_nic_register(struct vhost_accel_nic *nic)
+struct vhost_accel_nic *
+vhost_accel_nic_register(const struct vhost_accel_nic_config *config)
 {
-	const struct vhost_accel_nic_ops *ops = nic->ops;
+	const struct vhost_accel_nic_ops *ops = config->ops;
+	struct vhost_accel_nic *nic;
 
-	if (!nic->netdev || !ops || !nic->max_qps || !nic->max_segs ||
-	    !ops->attach || !ops->detach || !ops->xmit || !ops->post_rx ||
-	    !ops->reclaim_rx)
-		return -EINVAL;
+	if (!config->netdev || !ops || !config->max_qps ||
+	    !config->max_segs || !ops->attach || !ops->detach ||
+	    !ops->xmit || !ops->post_rx || !ops->reclaim_rx)
+		return ERR_PTR(-EINVAL);
+	nic = kzalloc(sizeof(*nic), GFP_KERNEL);
+	if (!nic)
+		return ERR_PTR(-ENOMEM);
+	nic->netdev = config->netdev;
+	nic->ops = ops;
+	nic->max_qps = config->max_qps;
+	nic->max_segs = config->max_segs;
+	nic->owner = config->owner;
 	INIT_LIST_HEAD(&nic->users);
 	mutex_lock(&vhost_accel_nics_lock);
 	list_add_tail(&nic->list, &vhost_accel_nics);
 	mutex_unlock(&vhost_accel_nics_lock);
 	pr_info("%s cooperates: %u queue pairs\n", netdev_name(nic->netdev),
 		nic->max_qps);
-	return 0;
+	return nic;
 }
 EXPORT_SYMBOL_GPL(vhost_accel_nic_register);
 
@@ -224,7 +235,7 @@ static int binding_attach(struct vhost_accel_binding *b)
 	ether_addr_copy(args.mac, b->mac);
 	binding_port(b, tapdev, &args.mode, &args.port_flags);
 	dev_put(tapdev);
-	qp = b->nic->ops->attach(b->nic, &args);
+	qp = b->nic->ops->attach(b->nic->netdev, &args);
 	if (IS_ERR(qp))
 		return PTR_ERR(qp);
 	b->qp = qp;
@@ -332,12 +343,12 @@ static void binding_teardown(struct vhost_accel_binding *b, bool nic_gone)
 
 /**
  * vhost_accel_nic_unregister - a cooperating netdev is going away
- * @nic: as registered
+ * @nic: the handle vhost_accel_nic_register() returned
  *
  * Detaches every vhost device bound to @nic (each gets its error eventfd
- * signalled and may bind again elsewhere) and returns when none is left.
- * Process context; call before unregister_netdev() and before the module
- * that implements @nic->ops goes (bindings do not pin it).
+ * signalled and may bind again elsewhere), returns when none is left and
+ * frees @nic.  Process context; call before unregister_netdev() and before
+ * the module that implements the NIC's ops goes (bindings do not pin it).
  */
 void vhost_accel_nic_unregister(struct vhost_accel_nic *nic)
 {
@@ -365,6 +376,7 @@ void vhost_accel_nic_unregister(struct vhost_accel_nic *nic)
 		binding_put(b);
 	}
 	pr_info("%s no longer cooperates\n", netdev_name(nic->netdev));
+	kfree(nic);
 }
 EXPORT_SYMBOL_GPL(vhost_accel_nic_unregister);
 
