@@ -1,98 +1,170 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/*
- * vhost-accel NIC contract: everything a NIC driver implements or calls to
- * let vhost-accel move guest virtqueue buffers to and from its queues
+/**
+ * DOC: Overview
+ *
+ * The vhost-accel NIC contract: everything a NIC driver implements or calls
+ * to let vhost-accel move guest virtqueue buffers to and from its queues
  * without tun/tap and without payload copies.  A vendor needs this header
  * only; drivers/net/nicsim is the worked example.
  *
- * Objects
- * -------
- * A driver *registers* a netdev that cooperates (struct vhost_accel_nic)
- * and says how many queue pairs it can lend.  vhost-accel *attaches* one
- * vhost device (one guest queue pair) to one of them: it passes its
- * callbacks (struct vhost_accel_callbacks) and the MAC address to steer,
- * and the driver returns a queue-pair handle (struct vhost_accel_qp) whose
+ * A driver *registers* a netdev that cooperates: it describes it in a
+ * &struct vhost_accel_nic_config (the netdev, its operations, how many queue
+ * pairs it can lend) and gets back a handle, &struct vhost_accel_nic, which
+ * is vhost-accel's and opaque: the driver only passes it to
+ * vhost_accel_nic_unregister().  vhost-accel *attaches* one vhost device
+ * (one guest queue pair) to one of the NIC's queue pairs: it calls the
+ * driver's @attach with the registered netdev, its callbacks
+ * (&struct vhost_accel_callbacks) and the MAC address to steer, and the
+ * driver returns a queue-pair handle (&struct vhost_accel_qp) whose
  * operations are the Tx handle and the buffer-pool handle of the design.
+ * That type is never defined: the driver casts its own queue-pair structure
+ * to and from it, and vhost-accel never looks inside.
+ */
+
+/**
+ * DOC: Buffers
  *
- * Buffers
- * -------
  * A buffer is a scatter-gather list of pieces of guest memory, each a
- * pinned page, an offset and a length (struct vhost_accel_seg), plus an
- * opaque cookie that the driver hands back unchanged on completion.  Tx
- * buffers carry one frame (without the guest's virtio-net header, which
- * vhost-accel turns into struct vhost_accel_meta) and its offload metadata.
- * Rx buffers are empty space the NIC fills: it starts a frame
- * @rx_headroom bytes into the frame's first buffer and leaves those bytes
- * alone (vhost-accel writes the virtio-net header there), and fills any
- * further buffers of the same frame from byte 0.  Rx buffers are filled and
- * completed in the order they were posted.  vhost-accel keeps every page
- * pinned from the call that hands a buffer to the driver until the driver
- * completes it.
+ * pinned page, an offset and a length (&struct vhost_accel_seg), plus an
+ * opaque cookie that the driver hands back unchanged on completion.
  *
- * DMA
- * ---
- * The driver maps pages for its device (dma_map_page() on its own struct
- * device) when it accepts a buffer and unmaps them before it completes the
- * buffer.  vhost-accel never maps anything and never touches payload.
+ * Tx buffers carry one frame (without the guest's virtio-net header, which
+ * vhost-accel turns into &struct vhost_accel_meta) and its offload metadata.
+ * A Tx buffer comes back through @tx_done once the frame was sent, or with
+ * %VHOST_ACCEL_COMP_ERROR when it failed; its completion's len and meta are
+ * unused, and Tx completions need not come in order.
  *
- * Context and locking
- * -------------------
- * @xmit, @post_rx, @tx_space and @rx_space are called from the vhost worker
- * (process context, may not sleep for long, no vhost locks a driver can
- * see), one call at a time per queue pair.  @attach, @detach and
- * @reclaim_rx are called in process context and may sleep.
- * The callbacks @tx_done, @rx_done and @rx_depleted may be called from any
- * context including softirq/NAPI, but not in hard irq, and not
- * concurrently with each other for one queue pair; they never sleep and
- * only queue work for the vhost worker, so a driver should call them once
- * per batch (per NAPI poll), not once per packet.
+ * Rx buffers are empty space the NIC fills:
  *
- * Lifetime
- * --------
- * Every buffer accepted by @xmit comes back exactly once through @tx_done;
- * every buffer accepted by @post_rx comes back exactly once through
- * @rx_done, filled (len > 0) or unused (len == 0, after @reclaim_rx or on
- * detach).  @detach returns only after all of them came back.
- * A driver that removes the netdev (module unload, device delete) calls
- * vhost_accel_nic_unregister() first; that detaches every attached queue
- * pair (through @detach) and returns when none is left.  A driver that
- * loses a single queue pair on its own (say, a queue reset) calls
- * @detached instead; vhost then detaches it soon, from process context.
+ * - Rx buffers are filled and completed in the order they were posted.
+ * - A frame starts @rx_headroom bytes into the frame's first buffer and
+ *   leaves those bytes alone: vhost-accel writes the virtio-net header there
+ *   after the completion.  The headroom may span several segments.  Further
+ *   buffers of the same frame are filled from byte 0.
+ * - The NIC never writes past the completion's len: during live migration
+ *   vhost-accel marks exactly the pages of those bytes dirty.
+ * - Unused buffers (len 0) come back only from @reclaim_rx and @detach, and
+ *   only after every filled one: vhost-accel gives them back to the guest by
+ *   rewinding its avail index, which is right only for the last buffers it
+ *   took, and WARNs on a filled completion after an unused one.
  *
- * Isolation and anti-spoofing
- * ---------------------------
+ * Exactly once: every buffer accepted by @xmit comes back exactly once
+ * through @tx_done; every buffer accepted by @post_rx comes back exactly
+ * once through @rx_done, filled (len > 0) or unused (len == 0, after
+ * @reclaim_rx or on detach).  vhost-accel's completion FIFO per virtqueue
+ * holds as many entries as the guest's ring: a buffer completed twice shows
+ * the guest one chain used twice and can overflow it (WARN, the excess is
+ * lost).
+ */
+
+/**
+ * DOC: DMA
+ *
+ * The driver maps every segment for its own device (the PCI function's
+ * struct device, not the netdev's) with dma_map_page(), DMA_TO_DEVICE for
+ * Tx and DMA_FROM_DEVICE for Rx, when it accepts the buffer (inside @xmit
+ * or @post_rx), and unmaps it before it completes the buffer: the unmap is
+ * what makes the device's writes visible to the CPU where that needs it,
+ * and what copies a SWIOTLB bounce buffer back.  Empty segments need no
+ * mapping.  vhost-accel never maps anything and never touches payload.
+ *
+ * The pages are guest RAM that vhost-accel keeps pinned from the call that
+ * hands a buffer to the driver until the driver completes it.  The driver
+ * takes no page references and never frees or recycles these pages.  They
+ * may be anywhere in host memory: set a 64-bit DMA mask if the hardware
+ * can, otherwise every packet goes through SWIOTLB (correct, but a copy).
+ */
+
+/**
+ * DOC: Context and locking
+ *
+ * - @xmit, @post_rx, @tx_space and @rx_space are called from the vhost
+ *   worker (process context, may not sleep for long, no vhost locks a
+ *   driver can see), one call at a time per queue pair, concurrently with
+ *   the driver's NAPI.
+ * - @attach, @detach and @reclaim_rx are called in process context and may
+ *   sleep, but must not take RTNL or wait for anything that does, nor call
+ *   vhost_accel_nic_register() or vhost_accel_nic_unregister().  @detach
+ *   never runs alongside the datapath operations; @reclaim_rx never
+ *   alongside @post_rx, but @xmit may run meanwhile.
+ * - @get_stats: any context but hard irq; it must not sleep.
+ * - The callbacks @tx_done, @rx_done and @rx_depleted may be called from
+ *   any context including softirq/NAPI, but not in hard irq, with IRQs
+ *   disabled or from netpoll (a NAPI poll with budget 0), and not
+ *   concurrently with each other for one queue pair.  They are allowed
+ *   inside @detach and @reclaim_rx, and none may come after @detach
+ *   returns.  They never sleep and only queue work for the vhost worker,
+ *   so a driver should call them once per batch (one @tx_done and one
+ *   @rx_done per NAPI poll, then @rx_depleted if needed), not once per
+ *   packet.
+ */
+
+/**
+ * DOC: Lifetime
+ *
+ * A driver calls vhost_accel_nic_register() after register_netdev(), once
+ * per netdev, and vhost_accel_nic_unregister() before unregister_netdev()
+ * on every path that removes the netdev: device removal, rtnetlink dellink,
+ * module exit and the error unwinding of a probe that had registered.
+ * While a vhost device is bound, vhost-accel holds a reference on the
+ * netdev, so unregister_netdev() would wait for it forever.
+ * vhost_accel_nic_unregister() detaches every attached queue pair (through
+ * @detach) and returns when none is left.
+ *
+ * A driver that loses a single queue pair on its own (say, a queue reset)
+ * calls @detached instead; vhost then detaches it soon, from process
+ * context.
+ *
+ * @detach returns only after every buffer came back.  When user space
+ * stops a queue, vhost-accel waits up to 5 seconds for every buffer of that
+ * queue; a NIC that keeps some loses the binding (@detach, and the guest's
+ * error eventfd).  So Tx must complete, or fail, promptly even while the
+ * link is down or the port is paused.
+ */
+
+/**
+ * DOC: Isolation and anti-spoofing
+ *
  * Every queue pair is a port of the NIC's internal switch with a mode
- * (struct vhost_accel_attach.mode), and the driver enforces it:
- *  - NONE: bound with VHOST_ACCEL_SET_NIC, the owner's explicit choice (it
- *    has CAP_NET_ADMIN over the NIC): the switch delivers its frames to
- *    other NONE and BRIDGE ports (and the NIC's own netdev) directly, as
- *    an SR-IOV NIC's VEB switches between VFs;
- *  - BRIDGE: as a macvlan bridge port: direct delivery to and from NONE
- *    and BRIDGE ports only;
- *  - VEPA: every frame goes to the wire, whatever its destination; another
- *    port gets it only if the external switch sends it back (hairpin);
- *  - PRIVATE: every frame goes to the wire, and no frame passes between it
- *    and any other queue pair of the NIC, directly or reflected by the
- *    wire (a frame from the wire whose source MAC belongs to one of them
- *    and whose destination is the other is dropped);
- *  - PASSTHRU: the guest owns the port: its MAC may be the NIC's own, and
- *    the attach fails with -EBUSY unless every queue pair attached has
- *    its MAC (the queues of that one guest); while it is attached, other
- *    MACs are refused with -EBUSY.
- * Frames between ports that may not meet directly go to the wire.
- * Multicast follows the same rules, port by port.
+ * (&struct vhost_accel_attach.mode), and the driver enforces it:
  *
- * Anti-spoofing: unless VHOST_ACCEL_PORT_NO_SPOOFCHK is set, the NIC drops
+ * - NONE: bound with %VHOST_ACCEL_SET_NIC, the owner's explicit choice (it
+ *   has CAP_NET_ADMIN over the NIC): the switch delivers its frames to
+ *   other NONE and BRIDGE ports (and the NIC's own netdev) directly, as an
+ *   SR-IOV NIC's VEB switches between VFs;
+ * - BRIDGE: as a macvlan bridge port: direct delivery to and from NONE and
+ *   BRIDGE ports only;
+ * - VEPA: every frame goes to the wire, whatever its destination; another
+ *   port gets it only if the external switch sends it back (hairpin);
+ * - PRIVATE: every frame goes to the wire, and no frame passes between it
+ *   and any other queue pair of the NIC, directly or reflected by the wire
+ *   (a frame from the wire whose source MAC belongs to one of them and
+ *   whose destination is the other is dropped);
+ * - PASSTHRU: the guest owns the port: its MAC may be the NIC's own, and
+ *   the attach fails with -EBUSY unless every queue pair attached has its
+ *   MAC (the queues of that one guest); while it is attached, other MACs
+ *   are refused with -EBUSY.
+ *
+ * A frame goes directly from one port to another only when both are NONE
+ * or BRIDGE (the NIC's own netdev counts as NONE); otherwise it goes to the
+ * wire.  A frame coming back from the wire with a port's MAC as its source
+ * reaches any other port unless either of the two is PRIVATE; a broadcast
+ * or multicast one only the ports that did not get it directly on its way
+ * out, and never its sender.  Multicast follows the same rules, port by
+ * port.
+ *
+ * Anti-spoofing: unless %VHOST_ACCEL_PORT_NO_SPOOFCHK is set, the NIC drops
  * every Tx frame whose source MAC is not the attached @mac, completes its
- * buffer with VHOST_ACCEL_COMP_ERROR and counts it in tx_dropped and
+ * buffer with %VHOST_ACCEL_COMP_ERROR and counts it in tx_dropped and
  * tx_dropped_spoofed.  It is on by default (a zeroed @port_flags).
  *
- * Port state: a queue pair attached with VHOST_ACCEL_PORT_DOWN, or set so
- * by @set_port, carries no traffic: the NIC fails its Tx frames (counted
- * in tx_dropped) and drops the frames for it, until @set_port clears the
- * flag.  Buffers keep flowing back as usual.  vhost-accel sets it while
- * the macvtap a binding was made through is down.
+ * Port state: a queue pair attached with %VHOST_ACCEL_PORT_DOWN, or set so
+ * by @set_port, carries no traffic: the NIC fails its Tx frames (counted in
+ * tx_dropped) and drops the frames for it, until @set_port clears the flag.
+ * Buffers keep flowing back as usual, and posted Rx buffers stay posted.
+ * vhost-accel sets it while the macvtap a binding was made through is down.
  */
+
 #ifndef _LINUX_VHOST_ACCEL_NIC_H
 #define _LINUX_VHOST_ACCEL_NIC_H
 
@@ -207,7 +279,7 @@ struct vhost_accel_callbacks {
 #define VHOST_ACCEL_ATTACH_RX_MERGE	BIT(0)	/* frames may span Rx buffers */
 #define VHOST_ACCEL_ATTACH_FLOW_CONTROL	BIT(1)	/* hold, don't drop, when depleted */
 
-/* vhost_accel_attach.mode: the port's switching mode (see the top) */
+/* vhost_accel_attach.mode: the port's switching mode (see "Isolation") */
 enum vhost_accel_port_mode {
 	VHOST_ACCEL_MODE_NONE,		/* VHOST_ACCEL_SET_NIC bindings */
 	VHOST_ACCEL_MODE_PRIVATE,	/* the macvlan modes */
@@ -238,6 +310,8 @@ enum vhost_accel_port_mode {
  *	and the initial port state
  * @cb: callbacks, valid until @detach returns
  * @ctx: first argument of every callback
+ *
+ * It lives on vhost's stack: the driver copies what it keeps.
  */
 struct vhost_accel_attach {
 	u8 mac[ETH_ALEN];
@@ -277,26 +351,41 @@ struct vhost_accel_qp_stats {
 
 /**
  * struct vhost_accel_nic_ops - what a cooperating driver implements
- * @attach: lend a free queue pair to vhost.  Return the handle or an
- *	ERR_PTR: -EBUSY (no free queue pair, or a PASSTHRU port in the way),
- *	-ENETDOWN (link or device down), -EADDRINUSE (a MAC the NIC keeps
- *	for itself, e.g. its own netdev's, unless @mode is PASSTHRU),
- *	-EINVAL (bad MAC, flags or mode).  A MAC already attached is
- *	no error: see &struct vhost_accel_attach.mac.
- * @detach: take it back: stop the queues, complete every outstanding Tx
- *	buffer through @tx_done and every posted Rx buffer through @rx_done
- *	(len 0 when unused), unmap everything, then return.  Never fails.
+ * @attach: lend a free queue pair of the registered @netdev to vhost.
+ *	Return the handle or an ERR_PTR: -EBUSY (no free queue pair, or a
+ *	PASSTHRU port in the way), -ENETDOWN (link or device down),
+ *	-EADDRINUSE (a MAC the NIC keeps for itself, e.g. its own netdev's,
+ *	unless @mode is PASSTHRU), -EINVAL (bad MAC, flags, mode or port
+ *	flags, or more headroom than the hardware can skip), -ENOMEM,
+ *	-ENODEV (the NIC is being removed).  A MAC already attached is no
+ *	error: see &struct vhost_accel_attach.mac.  vhost passes the errno to
+ *	user space unchanged.
+ * @detach: take it back: stop the queues and remove the steering, complete
+ *	every outstanding Tx buffer through @tx_done (with
+ *	VHOST_ACCEL_COMP_ERROR if it was not sent) and every posted Rx buffer
+ *	through @rx_done (filled ones first, in order, then unused ones with
+ *	len 0), unmap everything, free the queue pair, then return.  Never
+ *	fails; may sleep; no callback for @qp runs after it returns.
  * @xmit: queue @n Tx buffers for transmission; return how many were
  *	accepted (a prefix of @bufs; 0 when the ring is full).  The rest stay
- *	vhost's; it retries after the next @tx_done.
- * @post_rx: post @n empty Rx buffers; return how many were accepted.
+ *	vhost's; it retries after the next @tx_done, so refusing with nothing
+ *	outstanding stalls the queue.  A buffer is never refused for its
+ *	content: it is accepted and completed with VHOST_ACCEL_COMP_ERROR.
+ *	One doorbell per call.
+ * @post_rx: post @n empty Rx buffers; return how many were accepted, a
+ *	prefix as for @xmit.  Since an unused Rx buffer may only come back
+ *	last, a buffer the NIC cannot use is refused, not accepted and
+ *	skipped.
  * @reclaim_rx: return every posted, unfilled Rx buffer through @rx_done
  *	with len 0, after the filled ones (e.g. before the guest's ring is
  *	stopped); since buffers are filled in order, the unused ones are the
  *	last ones posted, which vhost gives back to the guest's avail ring.
- * @tx_space: free Tx descriptors now (a hint; @xmit is the authority)
+ * @tx_space: free Tx descriptors now (a hint; @xmit is the authority).
+ *	0 means "full, wait for a completion": only when something is
+ *	outstanding.  Optional, like @rx_space and @get_stats.
  * @rx_space: free Rx descriptors now (a hint)
- * @get_stats: read the queue pair's counters (any context but hard irq)
+ * @get_stats: read the queue pair's counters since attach (any context but
+ *	hard irq)
  * @set_port: change the port's @mode and @port_flags after attach (the
  *	macvtap went up or down, or changed mode), effective for the frames
  *	the NIC switches after it returns.  Process context, under RTNL and

@@ -62,10 +62,14 @@ MODULE_PARM_DESC(macvtap_spoofchk,
 
 /**
  * vhost_accel_nic_register - declare that a netdev cooperates
- * @config: filled by the driver; see struct vhost_accel_nic_config
+ * @config: filled by the driver; see &struct vhost_accel_nic_config
+ *
+ * Process context.
  *
  * Return: the NIC's handle, for vhost_accel_nic_unregister(); or
- * ERR_PTR(-EINVAL) for an incomplete @config, ERR_PTR(-ENOMEM).
+ * ERR_PTR(-EINVAL) when @config lacks the netdev, the ops, max_qps,
+ * max_segs or one of the required ops (attach, detach, xmit, post_rx,
+ * reclaim_rx); ERR_PTR(-ENOMEM).
  */
 struct vhost_accel_nic *
 vhost_accel_nic_register(const struct vhost_accel_nic_config *config)
