@@ -350,6 +350,12 @@ int vhost_accel_backend_start(struct vhost_accel_dev *dev,
 void vhost_accel_backend_stop(struct vhost_accel_dev *dev,
 			      struct vhost_accel_vq *vq);
 bool vhost_accel_is_bound(struct vhost_accel_dev *dev);
+struct vhost_accel_binding *
+vhost_accel_binding_get(struct vhost_accel_dev *dev);
+void vhost_accel_binding_put(struct vhost_accel_binding *b);
+int vhost_accel_binding_refresh(struct vhost_accel_binding *b);
+void vhost_accel_binding_teardown(struct vhost_accel_binding *b,
+				  bool nic_gone);
 void vhost_accel_nic_stats(struct vhost_accel_dev *dev,
 			   struct vhost_accel_stats *st);
 

@@ -99,7 +99,7 @@ vhost_accel_nic_register(const struct vhost_accel_nic_config *config)
 }
 EXPORT_SYMBOL_GPL(vhost_accel_nic_register);
 
-static void binding_put(struct vhost_accel_binding *b)
+void vhost_accel_binding_put(struct vhost_accel_binding *b)
 {
 	if (!b || !refcount_dec_and_test(&b->ref))
 		return;
@@ -110,7 +110,8 @@ static void binding_put(struct vhost_accel_binding *b)
 }
 
 /* The device's binding with a reference, or NULL. */
-static struct vhost_accel_binding *binding_get(struct vhost_accel_dev *dev)
+struct vhost_accel_binding *
+vhost_accel_binding_get(struct vhost_accel_dev *dev)
 {
 	struct vhost_accel_binding *b;
 
@@ -312,7 +313,8 @@ static void binding_detach(struct vhost_accel_binding *b)
  * returns once it is done, whoever did it.  @nic_gone: report the loss on
  * both queues' error eventfds.
  */
-static void binding_teardown(struct vhost_accel_binding *b, bool nic_gone)
+void vhost_accel_binding_teardown(struct vhost_accel_binding *b,
+				  bool nic_gone)
 {
 	struct vhost_accel_dev *dev = b->dev;
 	bool listed, devs;
@@ -340,9 +342,9 @@ static void binding_teardown(struct vhost_accel_binding *b, bool nic_gone)
 	mutex_unlock(&vhost_accel_nics_lock);
 	mutex_unlock(&b->lock);
 	if (listed)
-		binding_put(b);
+		vhost_accel_binding_put(b);
 	if (devs)
-		binding_put(b);
+		vhost_accel_binding_put(b);
 }
 
 /**
@@ -376,8 +378,8 @@ void vhost_accel_nic_unregister(struct vhost_accel_nic *nic)
 		mutex_unlock(&vhost_accel_nics_lock);
 		if (!b)
 			break;
-		binding_teardown(b, true);
-		binding_put(b);
+		vhost_accel_binding_teardown(b, true);
+		vhost_accel_binding_put(b);
 	}
 	pr_info("%s no longer cooperates\n", netdev_name(nic->netdev));
 	kfree(nic);
@@ -391,20 +393,20 @@ void vhost_accel_detach_work(struct work_struct *work)
 {
 	struct vhost_accel_dev *dev = container_of(work, struct vhost_accel_dev,
 						   detach_work);
-	struct vhost_accel_binding *b = binding_get(dev);
+	struct vhost_accel_binding *b = vhost_accel_binding_get(dev);
 
 	if (b && READ_ONCE(b->detach_requested))
-		binding_teardown(b, true);
-	binding_put(b);
+		vhost_accel_binding_teardown(b, true);
+	vhost_accel_binding_put(b);
 }
 
 static void unbind(struct vhost_accel_dev *dev)
 {
-	struct vhost_accel_binding *b = binding_get(dev);
+	struct vhost_accel_binding *b = vhost_accel_binding_get(dev);
 
 	if (b)
-		binding_teardown(b, false);
-	binding_put(b);
+		vhost_accel_binding_teardown(b, false);
+	vhost_accel_binding_put(b);
 }
 
 /* Drop the binding, if any, and any pending driver detach (on release). */
@@ -573,10 +575,10 @@ static int bind_new(struct vhost_accel_dev *dev,
 	if (ret)
 		b->dead = true;
 	if (unlisted)
-		binding_put(b);
+		vhost_accel_binding_put(b);
 out:
 	mutex_unlock(&b->lock);
-	binding_put(b);
+	vhost_accel_binding_put(b);
 	return ret;
 }
 
@@ -723,7 +725,7 @@ static int tap_port_changed(struct net_device *tapdev)
 			}
 		}
 		mutex_unlock(&b->lock);
-		binding_put(b);
+		vhost_accel_binding_put(b);
 	}
 	kfree(all);
 	return NOTIFY_DONE;
@@ -779,12 +781,12 @@ void vhost_accel_nic_exit(void)
 /* A binding made from a tap fd ends when neither queue runs any more. */
 void vhost_accel_unbind_idle_tap(struct vhost_accel_dev *dev)
 {
-	struct vhost_accel_binding *b = binding_get(dev);
+	struct vhost_accel_binding *b = vhost_accel_binding_get(dev);
 
 	if (b && b->from_tap && !READ_ONCE(dev->vqs[VHOST_ACCEL_VQ_RX].backend) &&
 	    !READ_ONCE(dev->vqs[VHOST_ACCEL_VQ_TX].backend))
-		binding_teardown(b, false);
-	binding_put(b);
+		vhost_accel_binding_teardown(b, false);
+	vhost_accel_binding_put(b);
 }
 
 /*
@@ -795,7 +797,7 @@ void vhost_accel_unbind_idle_tap(struct vhost_accel_dev *dev)
  * with the current features.  b->lock and dev->mutex held: only this
  * binding's teardown (b->lock) and SET_BACKEND (dev->mutex) set backends.
  */
-static int binding_refresh(struct vhost_accel_binding *b)
+int vhost_accel_binding_refresh(struct vhost_accel_binding *b)
 {
 	struct vhost_accel_dev *dev = b->dev;
 
@@ -838,7 +840,7 @@ int vhost_accel_backend_start(struct vhost_accel_dev *dev,
 	/* Running, or a teardown still turns completions into used entries. */
 	if (busy)
 		return ret;
-	b = binding_get(dev);
+	b = vhost_accel_binding_get(dev);
 	if (!b)
 		return -EOPNOTSUPP;
 	/*
@@ -857,7 +859,7 @@ int vhost_accel_backend_start(struct vhost_accel_dev *dev,
 	ret = -ENOLINK;
 	if (b->dead)
 		goto unlock;
-	ret = binding_refresh(b);
+	ret = vhost_accel_binding_refresh(b);
 	if (ret)
 		goto unlock;
 	if (WARN_ON_ONCE(!b->qp)) {
@@ -882,7 +884,7 @@ int vhost_accel_backend_start(struct vhost_accel_dev *dev,
 unlock:
 	mutex_unlock(&b->lock);
 out:
-	binding_put(b);
+	vhost_accel_binding_put(b);
 	return ret;
 }
 
@@ -927,14 +929,14 @@ void vhost_accel_backend_stop(struct vhost_accel_dev *dev,
 				VHOST_ACCEL_STOP_TIMEOUT)) {
 		pr_warn("%s kept %u buffers of a stopped queue: detaching\n",
 			netdev_name(b->netdev), READ_ONCE(vq->inflight));
-		binding_teardown(b, true);
+		vhost_accel_binding_teardown(b, true);
 	}
 	vhost_accel_worker_flush(dev);
 	/* b->lock: ending a saturation episode reads the binding's qp */
 	mutex_lock(&b->lock);
 	vq_dp_release(vq);
 	mutex_unlock(&b->lock);
-	binding_put(b);
+	vhost_accel_binding_put(b);
 }
 
 /* Counters the NIC keeps for the device's queue pair. */
@@ -943,7 +945,7 @@ void vhost_accel_nic_stats(struct vhost_accel_dev *dev,
 {
 	struct vhost_accel_vq *rx = &dev->vqs[VHOST_ACCEL_VQ_RX];
 	struct vhost_accel_qp_stats qs = {};
-	struct vhost_accel_binding *b = binding_get(dev);
+	struct vhost_accel_binding *b = vhost_accel_binding_get(dev);
 
 	if (b) {
 		mutex_lock(&b->lock);
@@ -952,7 +954,7 @@ void vhost_accel_nic_stats(struct vhost_accel_dev *dev,
 		st->vq[VHOST_ACCEL_VQ_RX].depletions =
 			atomic64_read(&b->rx_depletions);
 		mutex_unlock(&b->lock);
-		binding_put(b);
+		vhost_accel_binding_put(b);
 	}
 	/* Includes a saturation still running. */
 	mutex_lock(&rx->mutex);
@@ -1015,7 +1017,7 @@ int vhost_accel_bindings_walk(struct net *net,
 				ret = fn(b, arg);
 			mutex_unlock(&b->lock);
 		}
-		binding_put(b);
+		vhost_accel_binding_put(b);
 	}
 	kfree(all);
 	return ret;
