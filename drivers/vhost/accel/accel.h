@@ -345,10 +345,6 @@ int vhost_accel_nic_init(void);
 void vhost_accel_nic_exit(void);
 void vhost_accel_unbind_idle_tap(struct vhost_accel_dev *dev);
 void vhost_accel_detach_work(struct work_struct *work);
-int vhost_accel_backend_start(struct vhost_accel_dev *dev,
-			      struct vhost_accel_vq *vq, bool stay_broken);
-void vhost_accel_backend_stop(struct vhost_accel_dev *dev,
-			      struct vhost_accel_vq *vq);
 bool vhost_accel_is_bound(struct vhost_accel_dev *dev);
 struct vhost_accel_binding *
 vhost_accel_binding_get(struct vhost_accel_dev *dev);
@@ -359,7 +355,12 @@ void vhost_accel_binding_teardown(struct vhost_accel_binding *b,
 void vhost_accel_nic_stats(struct vhost_accel_dev *dev,
 			   struct vhost_accel_stats *st);
 
-/* datapath.c: the Tx and Rx datapaths */
+/* datapath.c: the Tx and Rx datapaths, their start and stop */
+int vhost_accel_backend_start(struct vhost_accel_dev *dev,
+			      struct vhost_accel_vq *vq, bool stay_broken);
+void vhost_accel_backend_stop(struct vhost_accel_dev *dev,
+			      struct vhost_accel_vq *vq);
+void vhost_accel_dp_release(struct vhost_accel_vq *vq);
 int vhost_accel_dp_alloc(struct vhost_accel_vq *vq, unsigned int max_segs);
 void vhost_accel_dp_free(struct vhost_accel_vq *vq);
 void vhost_accel_dp_handle(struct vhost_accel_vq *vq);

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vhost-accel: the registry of cooperating NICs, and binding a device's
- * queue pair to one of their queue pairs (VHOST_ACCEL_SET_NIC), starting
- * and stopping the datapath (VHOST_NET_SET_BACKEND), and taking a binding
- * down when the NIC goes away.
+ * vhost-accel: the registry of cooperating NICs, binding a device's queue
+ * pair to one of their queue pairs (VHOST_ACCEL_SET_NIC, or SET_BACKEND
+ * with a macvtap fd), and taking a binding down when the NIC or the
+ * macvtap goes away.  Starting and stopping the datapath on a binding, and
+ * the callbacks the NIC calls, are in datapath.c.
  *
  * Locking (see Documentation/control-plane.rst, "Lifetime and locking
  * guarantees"):
@@ -46,11 +47,6 @@
 #include <net/net_namespace.h>
 
 #include "accel.h"
-
-/* Guest chains longer than this are given back unsent (drops_too_big). */
-#define VHOST_ACCEL_MAX_SEGS	64
-/* How long stopping a queue waits for the NIC to return its buffers. */
-#define VHOST_ACCEL_STOP_TIMEOUT	(5 * HZ)
 
 static DEFINE_MUTEX(vhost_accel_nics_lock);
 static LIST_HEAD(vhost_accel_nics);
@@ -250,25 +246,6 @@ static int binding_attach(struct vhost_accel_binding *b)
 }
 
 /*
- * Free a stopped queue's datapath state once the NIC returned every buffer
- * and the worker consumed the completions; only then may the memory table
- * the buffers came from be unpinned, which dropping the queue's reference
- * allows.
- */
-static void vq_dp_release(struct vhost_accel_vq *vq)
-{
-	struct vhost_accel_mem *mem;
-
-	mutex_lock(&vq->mutex);
-	if (vq->comp.ents)
-		vhost_accel_dp_free(vq);
-	mem = vq->dp_mem;
-	vq->dp_mem = NULL;
-	mutex_unlock(&vq->mutex);
-	vhost_accel_mem_put(mem);
-}
-
-/*
  * Stop pulling from the guest, take every buffer back from the NIC and
  * release the NIC's queue pair; b->lock held.  The queues that ran on it
  * are stopped afterwards and their datapath state freed (a queue being
@@ -305,7 +282,7 @@ static void binding_detach(struct vhost_accel_binding *b)
 	vhost_accel_worker_flush(dev);
 	for (i = 0; i < VHOST_ACCEL_NVQS; i++)
 		if (ran[i])
-			vq_dp_release(&dev->vqs[i]);
+			vhost_accel_dp_release(&dev->vqs[i]);
 }
 
 /*
@@ -813,132 +790,6 @@ int vhost_accel_binding_refresh(struct vhost_accel_binding *b)
 	return binding_attach(b);
 }
 
-/**
- * vhost_accel_backend_start - start a queue's datapath
- * @dev: the device, dev->mutex held
- * @vq: the queue; its rings were checked against the memory table
- * @stay_broken: a restart of a queue a guest error had stopped (memory
- *	table swap): set up everything, but leave it stopped until
- *	SET_BACKEND or a new vring base, as before the swap
- *
- * Return: 0, -EOPNOTSUPP when not bound to a NIC, -EFAULT for rings the
- * device cannot reach, -EBUSY (also while a teardown of the binding still
- * drains the queue), -ENOLINK (the binding was torn down meanwhile), an
- * attach error (-ENETDOWN, ...), -ENOMEM.
- */
-int vhost_accel_backend_start(struct vhost_accel_dev *dev,
-			      struct vhost_accel_vq *vq, bool stay_broken)
-{
-	struct vhost_accel_binding *b;
-	bool busy;
-	int ret;
-
-	mutex_lock(&vq->mutex);
-	busy = vq->comp.ents;
-	ret = vq->backend ? 0 : -EBUSY;
-	mutex_unlock(&vq->mutex);
-	/* Running, or a teardown still turns completions into used entries. */
-	if (busy)
-		return ret;
-	b = vhost_accel_binding_get(dev);
-	if (!b)
-		return -EOPNOTSUPP;
-	/*
-	 * The guest's rings are read and written here, which may fault and
-	 * wait for as long as the owner lets it (userfaultfd): with no lock
-	 * but dev->mutex.  The queue is stopped, so no worker touches its
-	 * ring state (vhost_accel_dp_handle() needs datapath state), and
-	 * SET_BACKEND, the memory table and the vring ioctls all need
-	 * dev->mutex.
-	 */
-	ret = vhost_accel_ring_start(vq);
-	if (ret)
-		goto out;
-
-	mutex_lock(&b->lock);
-	ret = -ENOLINK;
-	if (b->dead)
-		goto unlock;
-	ret = vhost_accel_binding_refresh(b);
-	if (ret)
-		goto unlock;
-	if (WARN_ON_ONCE(!b->qp)) {
-		ret = -ENOLINK;
-		goto unlock;
-	}
-	mutex_lock(&vq->mutex);
-	ret = vhost_accel_dp_alloc(vq, min_t(unsigned int, b->nic->max_segs,
-					     VHOST_ACCEL_MAX_SEGS));
-	if (!ret) {
-		/* Buffers posted from now on pin this table (see dp_mem). */
-		vq->dp_mem = vhost_accel_mem_get(dev->mem);
-		vq->vnet_hdr_len = b->rx_headroom;
-		vq->backend_merge = b->attach_flags &
-				    VHOST_ACCEL_ATTACH_RX_MERGE;
-		vq->backend = b;
-		vq->qp = b->qp;
-		vq->broken = stay_broken;
-		vhost_accel_dp_queue(vq);
-	}
-	mutex_unlock(&vq->mutex);
-unlock:
-	mutex_unlock(&b->lock);
-out:
-	vhost_accel_binding_put(b);
-	return ret;
-}
-
-/**
- * vhost_accel_backend_stop - stop a queue's datapath (SET_BACKEND fd -1)
- * @dev: the device, dev->mutex held
- * @vq: the queue
- *
- * Stops pulling guest buffers, takes posted RX buffers back, and waits for
- * the NIC to return everything it holds, so that the ring index read by
- * VHOST_GET_VRING_BASE afterwards is final.  A NIC that does not return
- * its buffers in time loses the binding (detach returns them by contract).
- */
-void vhost_accel_backend_stop(struct vhost_accel_dev *dev,
-			      struct vhost_accel_vq *vq)
-{
-	struct vhost_accel_binding *b;
-	struct vhost_accel_qp *qp;
-
-	mutex_lock(&vq->mutex);
-	b = vq->backend;
-	qp = vq->qp;
-	vq->backend = NULL;
-	vq->qp = NULL;
-	/* alive: its teardown clears vq->backend before dropping anything */
-	if (b)
-		refcount_inc(&b->ref);
-	mutex_unlock(&vq->mutex);
-	if (!b)
-		return;
-
-	if (vq->index == VHOST_ACCEL_VQ_RX) {
-		mutex_lock(&b->lock);
-		/* not if a teardown detached it meanwhile (it returned all) */
-		if (b->qp == qp)
-			b->nic->ops->reclaim_rx(qp);
-		mutex_unlock(&b->lock);
-	}
-	vhost_accel_dp_queue(vq);
-	/* No lock shared with other devices is held across this wait. */
-	if (!wait_event_timeout(dev->dp_wait, !READ_ONCE(vq->inflight),
-				VHOST_ACCEL_STOP_TIMEOUT)) {
-		pr_warn("%s kept %u buffers of a stopped queue: detaching\n",
-			netdev_name(b->netdev), READ_ONCE(vq->inflight));
-		vhost_accel_binding_teardown(b, true);
-	}
-	vhost_accel_worker_flush(dev);
-	/* b->lock: ending a saturation episode reads the binding's qp */
-	mutex_lock(&b->lock);
-	vq_dp_release(vq);
-	mutex_unlock(&b->lock);
-	vhost_accel_binding_put(b);
-}
-
 /* Counters the NIC keeps for the device's queue pair. */
 void vhost_accel_nic_stats(struct vhost_accel_dev *dev,
 			   struct vhost_accel_stats *st)
@@ -1038,44 +889,3 @@ void vhost_accel_binding_show(struct vhost_accel_dev *dev, struct seq_file *m)
 		seq_puts(m, "nic none\n");
 	mutex_unlock(&vhost_accel_nics_lock);
 }
-
-/* ---- callbacks the NIC driver calls (any context but hard irq) ---- */
-
-static void cb_tx_done(void *ctx, const struct vhost_accel_completion *c,
-		       unsigned int n)
-{
-	struct vhost_accel_binding *b = ctx;
-
-	vhost_accel_dp_complete(&b->dev->vqs[VHOST_ACCEL_VQ_TX], c, n);
-}
-
-static void cb_rx_done(void *ctx, const struct vhost_accel_completion *c,
-		       unsigned int n)
-{
-	struct vhost_accel_binding *b = ctx;
-
-	vhost_accel_dp_complete(&b->dev->vqs[VHOST_ACCEL_VQ_RX], c, n);
-}
-
-static void cb_rx_depleted(void *ctx)
-{
-	struct vhost_accel_binding *b = ctx;
-
-	atomic64_inc(&b->rx_depletions);
-	vhost_accel_dp_rx_depleted(b);
-}
-
-static void cb_detached(void *ctx)
-{
-	struct vhost_accel_binding *b = ctx;
-
-	WRITE_ONCE(b->detach_requested, true);
-	schedule_work(&b->dev->detach_work);
-}
-
-const struct vhost_accel_callbacks vhost_accel_nic_callbacks = {
-	.tx_done = cb_tx_done,
-	.rx_done = cb_rx_done,
-	.rx_depleted = cb_rx_depleted,
-	.detached = cb_detached,
-};
