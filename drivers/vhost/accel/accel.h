@@ -41,6 +41,7 @@
 
 extern unsigned short vhost_accel_max_mem_regions;
 
+struct pid_namespace;
 struct vhost_accel_dev;
 struct vhost_accel_work;
 
@@ -224,7 +225,7 @@ struct vhost_accel_vq {
 
 	struct vhost_accel_vq_stats stats;
 
-	/* RX backpressure (datapath.c): a saturation episode, see rx_handle(). */
+	/* RX backpressure (backpressure.c): a saturation episode. */
 	unsigned long dp_events;		/* VHOST_ACCEL_DP_EV_* bits */
 #define VHOST_ACCEL_DP_EV_DEPLETED	0	/* the NIC ran out of buffers */
 	bool rx_saturated;
@@ -369,15 +370,45 @@ void vhost_accel_dp_complete(struct vhost_accel_vq *vq,
 			     const struct vhost_accel_completion *c,
 			     unsigned int n);
 extern const struct vhost_accel_callbacks vhost_accel_nic_callbacks;
-void vhost_accel_dp_rx_depleted(struct vhost_accel_binding *b);
-u64 vhost_accel_dp_saturated_ns(const struct vhost_accel_vq *vq);
 
-/* genl.c: the "vhost_accel" generic netlink family (backpressure) */
+/* backpressure.c: Rx saturation state, its tracepoints and events */
+
+/* One bound device's backpressure state, as netlink reports it. */
+struct vhost_accel_bp_state {
+	u32 dev_id;
+	u32 owner_pid;
+	int ifindex;
+	u8 mac[ETH_ALEN];
+	bool saturated;
+	bool flow_control;
+	bool have_drops;
+	u64 depletions;
+	u64 saturations;
+	u64 saturated_ns;
+	u64 drops_no_buf;
+};
+
+void vhost_accel_bp_rx_depleted(struct vhost_accel_binding *b);
+bool vhost_accel_bp_take_depleted(struct vhost_accel_vq *vq);
+void vhost_accel_bp_rx_pumped(struct vhost_accel_vq *vq,
+			      struct vhost_accel_binding *b, bool depleted,
+			      bool posted, bool empty, bool yielded);
+void vhost_accel_bp_stop(struct vhost_accel_vq *vq);
+u64 vhost_accel_bp_saturated_ns(const struct vhost_accel_vq *vq);
+void vhost_accel_bp_snapshot(struct vhost_accel_binding *b,
+			     struct vhost_accel_bp_state *s,
+			     struct pid_namespace *ns);
+
+/*
+ * genl.c: the "vhost_accel" generic netlink family: GET requests, and the
+ * events backpressure.c sends through these two
+ */
 int vhost_accel_genl_init(void);
 void vhost_accel_genl_exit(void);
-void vhost_accel_genl_notify(struct vhost_accel_vq *vq,
-			     struct vhost_accel_binding *b, u8 cmd,
-			     u64 duration_ns);
+bool vhost_accel_genl_listening(struct net *net);
+void vhost_accel_genl_event(struct net *net,
+			    const struct vhost_accel_bp_state *s, u8 cmd,
+			    u64 duration_ns);
 /* nic.c: call @fn for each live binding on a NIC in @net (b->lock held) */
 int vhost_accel_bindings_walk(struct net *net,
 			      int (*fn)(struct vhost_accel_binding *b,

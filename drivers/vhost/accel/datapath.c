@@ -34,7 +34,7 @@
 
 #include "accel.h"
 
-#define CREATE_TRACE_POINTS
+/* The budget-yield tracepoint; backpressure.c creates them. */
 #include "trace.h"
 
 /* Chains gathered per call into the driver. */
@@ -161,15 +161,11 @@ int vhost_accel_dp_alloc(struct vhost_accel_vq *vq, unsigned int max_segs)
 	return 0;
 }
 
-static void rx_sat_end(struct vhost_accel_vq *vq);
-
 /* Called once the NIC holds none of this queue's buffers. */
 void vhost_accel_dp_free(struct vhost_accel_vq *vq)
 {
 	WARN_ON(vq->inflight);
-	/* A stopped datapath is no longer saturated: report the end. */
-	rx_sat_end(vq);
-	clear_bit(VHOST_ACCEL_DP_EV_DEPLETED, &vq->dp_events);
+	vhost_accel_bp_stop(vq);
 	kvfree(vq->comp.ents);
 	kvfree(vq->segs);
 	kvfree(vq->gpas);
@@ -749,92 +745,20 @@ static int rx_prepare(struct vhost_accel_vq *vq,
 	return 1;
 }
 
-/* ---- RX backpressure ---- */
-
-/**
- * vhost_accel_dp_rx_depleted - the NIC has no posted Rx buffer left
- * @b: the binding whose queue pair ran dry
- *
- * Any context but hard irq (the driver's callback).  The worker decides
- * whether the guest is saturated; see rx_handle().
- */
-void vhost_accel_dp_rx_depleted(struct vhost_accel_binding *b)
-{
-	struct vhost_accel_vq *vq = &b->dev->vqs[VHOST_ACCEL_VQ_RX];
-
-	trace_vhost_accel_rx_depleted(b->dev->id, b->netdev->ifindex);
-	set_bit(VHOST_ACCEL_DP_EV_DEPLETED, &vq->dp_events);
-	vhost_accel_dp_queue(vq);
-}
-
-/* Time saturated, the running episode included; vq->mutex held. */
-u64 vhost_accel_dp_saturated_ns(const struct vhost_accel_vq *vq)
-{
-	u64 ns = vq->stats.saturated_ns;
-
-	if (vq->rx_saturated)
-		ns += ktime_get_ns() - vq->rx_sat_start;
-	return ns;
-}
-
-static void rx_sat_begin(struct vhost_accel_vq *vq,
-			 struct vhost_accel_binding *b)
-{
-	if (vq->rx_saturated)
-		return;
-	vq->rx_saturated = true;
-	vq->rx_sat_start = ktime_get_ns();
-	vq->rx_sat_b = b;
-	vq->stats.saturations++;
-	trace_vhost_accel_rx_saturated(vq->dev->id, b->netdev->ifindex,
-				       vq->stats.saturations);
-	vhost_accel_genl_notify(vq, b, VHOST_ACCEL_CMD_SATURATED, 0);
-}
-
-/* Buffers posted again, or the datapath stops (the binding still exists). */
-static void rx_sat_end(struct vhost_accel_vq *vq)
-{
-	struct vhost_accel_binding *b = vq->rx_sat_b;
-	u64 ns;
-
-	if (!vq->rx_saturated)
-		return;
-	ns = ktime_get_ns() - vq->rx_sat_start;
-	vq->stats.saturated_ns += ns;
-	vq->rx_saturated = false;
-	vq->rx_sat_b = NULL;
-	trace_vhost_accel_rx_recovered(vq->dev->id, b->netdev->ifindex, ns);
-	vhost_accel_genl_notify(vq, b, VHOST_ACCEL_CMD_RECOVERED, ns);
-}
-
-/*
- * A saturation episode starts when the NIC reported depletion and this run
- * could post no buffer because the guest's avail ring is empty (the pump
- * then armed guest notification, so the guest's next kick refills at
- * once); it ends when a buffer is posted again.  Events go out only on
- * these transitions, from the worker, never per frame.
- */
+/* Completions, then new buffers; backpressure.c follows the saturation. */
 static void rx_handle(struct vhost_accel_vq *vq, struct dp_budget *bg)
 {
 	struct vhost_accel_binding *b = vq->backend;
 	bool depleted, empty;
 	unsigned int posted;
 
-	depleted = test_and_clear_bit(VHOST_ACCEL_DP_EV_DEPLETED,
-				      &vq->dp_events);
+	depleted = vhost_accel_bp_take_depleted(vq);
 	rx_reap(vq);
 	if (!b || vq->broken)
 		return;
 	posted = dp_pump(vq, rx_prepare, b->nic->ops->post_rx,
 			 b->nic->ops->rx_space, bg, &empty);
-	if (posted) {
-		rx_sat_end(vq);
-	} else if (depleted && empty) {
-		rx_sat_begin(vq, b);
-	} else if (depleted && bg->yielded) {
-		/* Undecided: the requeued run looks at the rest of the ring. */
-		set_bit(VHOST_ACCEL_DP_EV_DEPLETED, &vq->dp_events);
-	}
+	vhost_accel_bp_rx_pumped(vq, b, depleted, posted, empty, bg->yielded);
 }
 
 /**
@@ -1033,8 +957,8 @@ static void cb_rx_depleted(void *ctx)
 {
 	struct vhost_accel_binding *b = ctx;
 
-	atomic64_inc(&b->rx_depletions);
-	vhost_accel_dp_rx_depleted(b);
+	vhost_accel_bp_rx_depleted(b);
+	vhost_accel_dp_queue(&b->dev->vqs[VHOST_ACCEL_VQ_RX]);
 }
 
 static void cb_detached(void *ctx)

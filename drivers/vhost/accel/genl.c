@@ -5,9 +5,11 @@
  *
  * One multicast group, "backpressure", carries SATURATED and RECOVERED
  * events when a device's Rx queue runs out of guest buffers and when it
- * gets some again; the worker sends them on these transitions only.  GET
- * reads one device's state, or, as a dump, every bound device's, so a
- * daemon that starts late catches up before it waits for events.
+ * gets some again; backpressure.c decides when and sends them through
+ * vhost_accel_genl_event(), on these transitions only.  GET reads one
+ * device's state (vhost_accel_bp_snapshot()), or, as a dump, every bound
+ * device's, so a daemon that starts late catches up before it waits for
+ * events.  Nothing here calls the datapath.
  *
  * Netlink rather than a pollable file per device: one socket sees every
  * guest of the host without holding their fds (only the owner, QEMU, has
@@ -34,21 +36,6 @@
 
 #include "accel.h"
 
-/* One device's backpressure state, copied under its Rx vq->mutex if free. */
-struct bp_state {
-	u32 dev_id;
-	u32 owner_pid;
-	int ifindex;
-	u8 mac[ETH_ALEN];
-	bool saturated;
-	bool flow_control;
-	bool have_drops;
-	u64 depletions;
-	u64 saturations;
-	u64 saturated_ns;
-	u64 drops_no_buf;
-};
-
 static const struct nla_policy bp_policy[VHOST_ACCEL_A_MAX + 1] = {
 	[VHOST_ACCEL_A_DEV_ID] = { .type = NLA_U32 },
 };
@@ -64,46 +51,8 @@ static const struct genl_multicast_group bp_mcgrps[] = {
 	},
 };
 
-/*
- * @b is bound to @vq's device; the caller holds vq->mutex.  The owner's
- * pid is given in @ns (0 if NULL or the owner is not in it).
- */
-static void __bp_snapshot(struct vhost_accel_vq *vq,
-			  struct vhost_accel_binding *b, struct bp_state *s,
-			  struct pid_namespace *ns)
-{
-	struct vhost_accel_qp_stats qs = {};
-
-	s->dev_id = vq->dev->id;
-	s->owner_pid = ns ? pid_nr_ns(vq->dev->owner_pid, ns) : 0;
-	s->ifindex = b->netdev->ifindex;
-	ether_addr_copy(s->mac, b->mac);
-	s->flow_control = b->flags & VHOST_ACCEL_BIND_F_FLOW_CONTROL;
-	s->depletions = atomic64_read(&b->rx_depletions);
-	/* The worker's; read without vq->mutex by bp_snapshot_binding(). */
-	s->saturated = data_race(vq->rx_saturated);
-	/* Likewise: a snapshot that may be a moment old. */
-	s->saturations = data_race(vq->stats.saturations);
-	/* Likewise. */
-	s->saturated_ns = data_race(vhost_accel_dp_saturated_ns(vq));
-	/* No queue pair any more while the binding comes down. */
-	s->have_drops = b->qp && b->nic->ops->get_stats;
-	if (s->have_drops) {
-		b->nic->ops->get_stats(b->qp, &qs);
-		s->drops_no_buf = qs.rx_dropped_no_buf;
-	}
-}
-
-static void bp_snapshot(struct vhost_accel_vq *vq,
-			struct vhost_accel_binding *b, struct bp_state *s,
-			struct pid_namespace *ns)
-{
-	lockdep_assert_held(&vq->mutex);
-	__bp_snapshot(vq, b, s, ns);
-}
-
-static int bp_fill(struct sk_buff *skb, const struct bp_state *s, u8 cmd,
-		   u64 duration_ns, u32 portid, u32 seq, int flags)
+static int bp_fill(struct sk_buff *skb, const struct vhost_accel_bp_state *s,
+		   u8 cmd, u64 duration_ns, u32 portid, u32 seq, int flags)
 {
 	void *hdr;
 
@@ -140,59 +89,43 @@ cancel:
 }
 
 /**
- * vhost_accel_genl_notify - multicast a backpressure state change
- * @vq: the Rx queue, vq->mutex held, in process context
- * @b: the binding the episode belongs to (still allocated)
+ * vhost_accel_genl_listening - does anyone listen for backpressure events?
+ * @net: the network namespace of the NIC the device is bound to
+ */
+bool vhost_accel_genl_listening(struct net *net)
+{
+	return genl_has_listeners(&bp_family, net, BP_MCGRP);
+}
+
+/**
+ * vhost_accel_genl_event - multicast a backpressure state change
+ * @net: the network namespace of the NIC the device is bound to
+ * @s: the device's state, taken by backpressure.c
  * @cmd: VHOST_ACCEL_CMD_SATURATED or VHOST_ACCEL_CMD_RECOVERED
  * @duration_ns: RECOVERED: how long the episode lasted
  *
- * An event that cannot be allocated is lost; the counters still tell.
+ * Process context.  An event that cannot be allocated is lost; the
+ * counters still tell.
  */
-void vhost_accel_genl_notify(struct vhost_accel_vq *vq,
-			     struct vhost_accel_binding *b, u8 cmd,
-			     u64 duration_ns)
+void vhost_accel_genl_event(struct net *net,
+			    const struct vhost_accel_bp_state *s, u8 cmd,
+			    u64 duration_ns)
 {
-	struct net *net = dev_net(b->netdev);
 	struct sk_buff *skb;
-	struct bp_state s = {};
 
-	if (!genl_has_listeners(&bp_family, net, BP_MCGRP))
-		return;
-	bp_snapshot(vq, b, &s, net_eq(net, &init_net) ? &init_pid_ns : NULL);
 	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	if (!skb)
 		return;
-	if (bp_fill(skb, &s, cmd, duration_ns, 0, 0, 0)) {
+	if (bp_fill(skb, s, cmd, duration_ns, 0, 0, 0)) {
 		nlmsg_free(skb);
 		return;
 	}
 	genlmsg_multicast_netns(&bp_family, net, skb, 0, BP_MCGRP, GFP_KERNEL);
 }
 
-/* For a request: the owner's pid as the requesting process sees it. */
-static void bp_snapshot_binding(struct vhost_accel_binding *b,
-				struct bp_state *s)
-{
-	struct vhost_accel_vq *vq = &b->dev->vqs[VHOST_ACCEL_VQ_RX];
-
-	/*
-	 * The worker holds vq->mutex while it reads and writes guest memory,
-	 * which may never complete (a fault nobody answers): a request about
-	 * every device must not wait for one.  Without the mutex the
-	 * counters are read as they are, a snapshot that may be a moment
-	 * old.  The binding (b->lock, held by the walk) keeps the device.
-	 */
-	if (!mutex_trylock(&vq->mutex)) {
-		__bp_snapshot(vq, b, s, task_active_pid_ns(current));
-		return;
-	}
-	bp_snapshot(vq, b, s, task_active_pid_ns(current));
-	mutex_unlock(&vq->mutex);
-}
-
 struct bp_find {
 	u32 dev_id;
-	struct bp_state s;
+	struct vhost_accel_bp_state s;
 };
 
 static int bp_find_fn(struct vhost_accel_binding *b, void *arg)
@@ -201,7 +134,7 @@ static int bp_find_fn(struct vhost_accel_binding *b, void *arg)
 
 	if (b->dev->id != f->dev_id)
 		return 0;
-	bp_snapshot_binding(b, &f->s);
+	vhost_accel_bp_snapshot(b, &f->s, task_active_pid_ns(current));
 	return 1;
 }
 
@@ -245,14 +178,14 @@ struct bp_dump {
 static int bp_dump_fn(struct vhost_accel_binding *b, void *arg)
 {
 	struct bp_dump *d = arg;
-	struct bp_state s = {};
+	struct vhost_accel_bp_state s = {};
 	int ret;
 
 	if (d->idx < d->skip) {
 		d->idx++;
 		return 0;
 	}
-	bp_snapshot_binding(b, &s);
+	vhost_accel_bp_snapshot(b, &s, task_active_pid_ns(current));
 	ret = bp_fill(d->skb, &s, VHOST_ACCEL_CMD_GET, 0,
 		      NETLINK_CB(d->cb->skb).portid, d->cb->nlh->nlmsg_seq,
 		      NLM_F_MULTI);

@@ -810,7 +810,7 @@ void vhost_accel_nic_stats(struct vhost_accel_dev *dev,
 	/* Includes a saturation still running. */
 	mutex_lock(&rx->mutex);
 	st->vq[VHOST_ACCEL_VQ_RX].saturated_ns =
-		vhost_accel_dp_saturated_ns(rx);
+		vhost_accel_bp_saturated_ns(rx);
 	mutex_unlock(&rx->mutex);
 	/* TX drops by the NIC already came back as ERROR completions. */
 	st->vq[VHOST_ACCEL_VQ_RX].drops_no_buf = qs.rx_dropped_no_buf;
