@@ -43,6 +43,7 @@ extern unsigned short vhost_accel_max_mem_regions;
 
 struct pid_namespace;
 struct vhost_accel_dev;
+struct vhost_accel_dp;
 struct vhost_accel_work;
 
 typedef void (*vhost_accel_work_fn_t)(struct vhost_accel_work *work);
@@ -69,32 +70,6 @@ struct vhost_accel_poll {
 	wait_queue_entry_t wait;
 	struct vhost_accel_work work;
 	struct vhost_accel_dev *dev;
-};
-
-/* Most bytes of a virtio-net header (struct virtio_net_hdr_mrg_rxbuf). */
-#define VHOST_ACCEL_VNET_HDR_MAX	12
-
-/* Completions from the NIC, queued in softirq, consumed by the worker. */
-struct vhost_accel_comp_fifo {
-	spinlock_t lock;
-	unsigned int head;		/* next to consume */
-	unsigned int tail;		/* next to fill */
-	unsigned int mask;		/* capacity - 1 (a power of two) */
-	struct vhost_accel_completion *ents;
-};
-
-/* Where a posted Rx chain's virtio-net header goes (up to 12 pieces). */
-struct vhost_accel_rx_head {
-	u8 npieces;
-	u8 len[VHOST_ACCEL_VNET_HDR_MAX];
-	u64 gpa[VHOST_ACCEL_VNET_HDR_MAX];
-	u32 nranges;			/* its vhost_accel_log_range entries */
-};
-
-/* A guest-physical range of a posted Rx chain, for dirty logging. */
-struct vhost_accel_log_range {
-	u64 gpa;
-	u32 len;
 };
 
 /*
@@ -199,29 +174,16 @@ struct vhost_accel_vq {
 	struct vhost_accel_binding *backend;
 	struct vhost_accel_qp *qp;
 
-	/* Datapath state (datapath.c), allocated while the datapath runs. */
+	/*
+	 * The datapath (datapath.c): its state, allocated by a successful
+	 * start and freed once the NIC returned every buffer and the worker
+	 * consumed the completions, both under vq->mutex; NULL otherwise.
+	 * The NIC's completion callbacks reach it without vq->mutex: they
+	 * only come for buffers the NIC holds, so it is there.
+	 */
+	struct vhost_accel_dp *dp;
 	struct vhost_accel_work dp_work;	/* completions, depletion */
-	/* The table the NIC's buffers come from: held until they are back. */
-	struct vhost_accel_mem *dp_mem;
-	struct vhost_accel_comp_fifo comp;
-	unsigned int vnet_hdr_len;
-	bool backend_merge;			/* RX: frames span buffers */
-	unsigned int max_segs;			/* per chain */
-	unsigned int inflight;			/* buffers the NIC holds */
-	struct vhost_accel_seg *segs;		/* batch storage */
-	u64 *gpas;
-	struct vhost_accel_buf *bufs;
-	struct vring_used_elem *used;		/* batch of used entries */
-	struct vhost_accel_rx_head *rx_heads;	/* RX: per head, num entries */
-	struct vring_used_elem *rx_frame;	/* RX: buffers of the frame */
-	unsigned int rx_frame_n;		/*     being assembled, */
-	u64 *rx_frame_seq;			/*     their dp_seq */
-	u64 dp_seq;			/* chains taken (less ungot) since start */
-	u64 dp_floor;			/* no unget below: see rx_give_back() */
-	struct vhost_accel_meta rx_meta;
-	/* RX: the ranges of each posted chain, max_segs per head. */
-	struct vhost_accel_log_range *rx_log;
-	bool log_pending;		/* bits set, log eventfd not signalled */
+	bool log_pending;	/* log.c: bits set, log eventfd not signalled */
 
 	struct vhost_accel_vq_stats stats;
 
@@ -362,8 +324,6 @@ int vhost_accel_backend_start(struct vhost_accel_dev *dev,
 void vhost_accel_backend_stop(struct vhost_accel_dev *dev,
 			      struct vhost_accel_vq *vq);
 void vhost_accel_dp_release(struct vhost_accel_vq *vq);
-int vhost_accel_dp_alloc(struct vhost_accel_vq *vq, unsigned int max_segs);
-void vhost_accel_dp_free(struct vhost_accel_vq *vq);
 void vhost_accel_dp_handle(struct vhost_accel_vq *vq);
 void vhost_accel_dp_queue(struct vhost_accel_vq *vq);
 void vhost_accel_dp_complete(struct vhost_accel_vq *vq,

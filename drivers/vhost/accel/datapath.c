@@ -47,6 +47,61 @@
 /* How long stopping a queue waits for the NIC to return its buffers. */
 #define VHOST_ACCEL_STOP_TIMEOUT	(5 * HZ)
 
+/* Most bytes of a virtio-net header (struct virtio_net_hdr_mrg_rxbuf). */
+#define VHOST_ACCEL_VNET_HDR_MAX	12
+
+/* Completions from the NIC, queued in softirq, consumed by the worker. */
+struct vhost_accel_comp_fifo {
+	spinlock_t lock;
+	unsigned int head;		/* next to consume */
+	unsigned int tail;		/* next to fill */
+	unsigned int mask;		/* capacity - 1 (a power of two) */
+	struct vhost_accel_completion *ents;
+};
+
+/* Where a posted Rx chain's virtio-net header goes (up to 12 pieces). */
+struct vhost_accel_rx_head {
+	u8 npieces;
+	u8 len[VHOST_ACCEL_VNET_HDR_MAX];
+	u64 gpa[VHOST_ACCEL_VNET_HDR_MAX];
+	u32 nranges;			/* its vhost_accel_log_range entries */
+};
+
+/* A guest-physical range of a posted Rx chain, for dirty logging. */
+struct vhost_accel_log_range {
+	u64 gpa;
+	u32 len;
+};
+
+/*
+ * A queue's datapath state, vq->dp: allocated by a successful start and
+ * freed once the NIC returned every buffer (vhost_accel_dp_release()), so
+ * vq->dp is non-NULL exactly while the datapath runs or drains.  Used by
+ * the worker under vq->mutex; @comp also by the NIC's callbacks.
+ */
+struct vhost_accel_dp {
+	/* The table the NIC's buffers come from: held until they are back. */
+	struct vhost_accel_mem *mem;
+	struct vhost_accel_comp_fifo comp;
+	unsigned int vnet_hdr_len;
+	bool backend_merge;			/* RX: frames span buffers */
+	unsigned int max_segs;			/* per chain */
+	unsigned int inflight;			/* buffers the NIC holds */
+	struct vhost_accel_seg *segs;		/* batch storage */
+	u64 *gpas;
+	struct vhost_accel_buf *bufs;
+	struct vring_used_elem *used;		/* batch of used entries */
+	struct vhost_accel_rx_head *rx_heads;	/* RX: per head, num entries */
+	struct vring_used_elem *rx_frame;	/* RX: buffers of the frame */
+	unsigned int rx_frame_n;		/*     being assembled, */
+	u64 *rx_frame_seq;			/*     their seq */
+	u64 seq;			/* chains taken (less ungot) since start */
+	u64 floor;			/* no unget below: see rx_give_back() */
+	struct vhost_accel_meta rx_meta;
+	/* RX: the ranges of each posted chain, max_segs per head. */
+	struct vhost_accel_log_range *rx_log;
+};
+
 /*
  * The budget of one run of a queue's handler ("Worker budget" in
  * Documentation/datapath.rst): every chain taken from the avail ring
@@ -82,7 +137,7 @@ static void dp_budget_charge(struct dp_budget *bg,
 
 /*
  * A buffer's cookie: the chain's head and its place in the sequence of
- * chains taken (vq->dp_seq when it was taken), 48 bits that never wrap.
+ * chains taken (dp->seq when it was taken), 48 bits that never wrap.
  */
 static u64 dp_cookie(u16 head, u64 seq)
 {
@@ -103,7 +158,7 @@ static u64 dp_cookie_seq(u64 cookie)
 static void dp_unget(struct vhost_accel_vq *vq, unsigned int n)
 {
 	vhost_accel_ring_unget(vq, n);
-	vq->dp_seq -= n;
+	vq->dp->seq -= n;
 }
 
 static bool dp_is_le(const struct vhost_accel_vq *vq)
@@ -124,66 +179,68 @@ static struct vring_used_elem dp_used(const struct vhost_accel_vq *vq,
 	return e;
 }
 
-int vhost_accel_dp_alloc(struct vhost_accel_vq *vq, unsigned int max_segs)
+static void dp_destroy(struct vhost_accel_dp *dp)
+{
+	kvfree(dp->comp.ents);
+	kvfree(dp->segs);
+	kvfree(dp->gpas);
+	kfree(dp->bufs);
+	kfree(dp->used);
+	kvfree(dp->rx_heads);
+	kvfree(dp->rx_frame);
+	kvfree(dp->rx_frame_seq);
+	kvfree(dp->rx_log);
+	kfree(dp);
+}
+
+/*
+ * A stopped queue's datapath state, sized by its ring and by the segments
+ * the NIC scatters, for vq->dp; vq->mutex held.
+ */
+static int vhost_accel_dp_alloc(struct vhost_accel_vq *vq,
+				unsigned int max_segs)
 {
 	/* sized by the owner's ring: charged to the owner's memory cgroup */
 	const gfp_t gfp = GFP_KERNEL_ACCOUNT;
 	unsigned int num = vq->num;
+	struct vhost_accel_dp *dp;
 
-	vq->max_segs = max_segs;
-	vq->comp.ents = kvcalloc(num, sizeof(*vq->comp.ents), gfp);
-	vq->segs = kvcalloc(DP_BATCH * max_segs, sizeof(*vq->segs), gfp);
-	vq->gpas = kvcalloc(DP_BATCH * max_segs, sizeof(*vq->gpas), gfp);
-	vq->bufs = kcalloc(DP_BATCH, sizeof(*vq->bufs), gfp);
-	vq->used = kcalloc(DP_POP, sizeof(*vq->used), gfp);
+	dp = kzalloc(sizeof(*dp), gfp);
+	if (!dp)
+		return -ENOMEM;
+	dp->max_segs = max_segs;
+	dp->comp.ents = kvcalloc(num, sizeof(*dp->comp.ents), gfp);
+	dp->segs = kvcalloc(DP_BATCH * max_segs, sizeof(*dp->segs), gfp);
+	dp->gpas = kvcalloc(DP_BATCH * max_segs, sizeof(*dp->gpas), gfp);
+	dp->bufs = kcalloc(DP_BATCH, sizeof(*dp->bufs), gfp);
+	dp->used = kcalloc(DP_POP, sizeof(*dp->used), gfp);
 	if (vq->index == VHOST_ACCEL_VQ_RX) {
-		vq->rx_heads = kvcalloc(num, sizeof(*vq->rx_heads), gfp);
-		vq->rx_frame = kvcalloc(num, sizeof(*vq->rx_frame), gfp);
-		vq->rx_frame_seq = kvcalloc(num, sizeof(*vq->rx_frame_seq),
+		dp->rx_heads = kvcalloc(num, sizeof(*dp->rx_heads), gfp);
+		dp->rx_frame = kvcalloc(num, sizeof(*dp->rx_frame), gfp);
+		dp->rx_frame_seq = kvcalloc(num, sizeof(*dp->rx_frame_seq),
 					    gfp);
-		vq->rx_log = kvcalloc(num * max_segs, sizeof(*vq->rx_log), gfp);
+		dp->rx_log = kvcalloc(num * max_segs, sizeof(*dp->rx_log), gfp);
 	}
-	if (!vq->comp.ents || !vq->segs || !vq->gpas || !vq->bufs ||
-	    !vq->used || (vq->index == VHOST_ACCEL_VQ_RX &&
-			  (!vq->rx_heads || !vq->rx_frame ||
-			   !vq->rx_frame_seq || !vq->rx_log))) {
-		vhost_accel_dp_free(vq);
+	if (!dp->comp.ents || !dp->segs || !dp->gpas || !dp->bufs ||
+	    !dp->used || (vq->index == VHOST_ACCEL_VQ_RX &&
+			  (!dp->rx_heads || !dp->rx_frame ||
+			   !dp->rx_frame_seq || !dp->rx_log))) {
+		dp_destroy(dp);
 		return -ENOMEM;
 	}
-	spin_lock_init(&vq->comp.lock);
-	vq->comp.head = 0;
-	vq->comp.tail = 0;
-	vq->comp.mask = num - 1;
-	vq->inflight = 0;
-	vq->rx_frame_n = 0;
-	vq->dp_seq = 0;
-	vq->dp_floor = 0;
+	spin_lock_init(&dp->comp.lock);
+	dp->comp.mask = num - 1;
+	vq->dp = dp;
 	return 0;
 }
 
-/* Called once the NIC holds none of this queue's buffers. */
-void vhost_accel_dp_free(struct vhost_accel_vq *vq)
+/* Called once the NIC holds none of this queue's buffers; vq->mutex held. */
+static void vhost_accel_dp_free(struct vhost_accel_vq *vq)
 {
-	WARN_ON(vq->inflight);
+	WARN_ON(vq->dp->inflight);
 	vhost_accel_bp_stop(vq);
-	kvfree(vq->comp.ents);
-	kvfree(vq->segs);
-	kvfree(vq->gpas);
-	kfree(vq->bufs);
-	kfree(vq->used);
-	kvfree(vq->rx_heads);
-	kvfree(vq->rx_frame);
-	kvfree(vq->rx_frame_seq);
-	kvfree(vq->rx_log);
-	vq->comp.ents = NULL;
-	vq->segs = NULL;
-	vq->gpas = NULL;
-	vq->bufs = NULL;
-	vq->used = NULL;
-	vq->rx_heads = NULL;
-	vq->rx_frame = NULL;
-	vq->rx_frame_seq = NULL;
-	vq->rx_log = NULL;
+	dp_destroy(vq->dp);
+	vq->dp = NULL;
 }
 
 void vhost_accel_dp_queue(struct vhost_accel_vq *vq)
@@ -205,7 +262,7 @@ void vhost_accel_dp_complete(struct vhost_accel_vq *vq,
 			     const struct vhost_accel_completion *c,
 			     unsigned int n)
 {
-	struct vhost_accel_comp_fifo *fifo = &vq->comp;
+	struct vhost_accel_comp_fifo *fifo = &vq->dp->comp;
 	unsigned int i;
 
 	spin_lock_bh(&fifo->lock);
@@ -221,7 +278,7 @@ void vhost_accel_dp_complete(struct vhost_accel_vq *vq,
 static unsigned int comp_pop(struct vhost_accel_vq *vq,
 			     struct vhost_accel_completion *c)
 {
-	struct vhost_accel_comp_fifo *fifo = &vq->comp;
+	struct vhost_accel_comp_fifo *fifo = &vq->dp->comp;
 	unsigned int n = 0;
 
 	spin_lock_bh(&fifo->lock);
@@ -233,8 +290,10 @@ static unsigned int comp_pop(struct vhost_accel_vq *vq,
 
 static void dp_inflight_sub(struct vhost_accel_vq *vq, unsigned int n)
 {
-	vq->inflight -= n;
-	if (!vq->inflight)
+	struct vhost_accel_dp *dp = vq->dp;
+
+	dp->inflight -= n;
+	if (!dp->inflight)
 		wake_up(&vq->dev->dp_wait);
 }
 
@@ -285,8 +344,10 @@ static void dp_return_chain(struct vhost_accel_vq *vq, u16 head)
  */
 static void dp_give_back(struct vhost_accel_vq *vq, u16 head)
 {
+	struct vhost_accel_dp *dp = vq->dp;
+
 	dp_return_chain(vq, head);
-	vq->dp_floor = vq->dp_seq;
+	dp->floor = dp->seq;
 }
 
 typedef int (*dp_prepare_fn)(struct vhost_accel_vq *vq,
@@ -295,7 +356,7 @@ typedef int (*dp_prepare_fn)(struct vhost_accel_vq *vq,
 
 /*
  * Take chains from the avail ring while @bg lasts, until @room (at most
- * DP_BATCH) of them became buffers for the driver in vq->bufs.  @prepare
+ * DP_BATCH) of them became buffers for the driver in dp->bufs.  @prepare
  * returns 1 for a buffer, 0 for a chain to give back unused, or -errno
  * after a guest error; a chain with more segments than the NIC scatters
  * is given back too.  Such a chain goes back at once when it comes first
@@ -306,6 +367,7 @@ typedef int (*dp_prepare_fn)(struct vhost_accel_vq *vq,
 static unsigned int dp_gather(struct vhost_accel_vq *vq, unsigned int room,
 			      dp_prepare_fn prepare, struct dp_budget *bg)
 {
+	struct vhost_accel_dp *dp = vq->dp;
 	struct vhost_accel_chain chain;
 	unsigned int n = 0;
 	bool too_big;
@@ -313,22 +375,22 @@ static unsigned int dp_gather(struct vhost_accel_vq *vq, unsigned int room,
 
 	room = min_t(unsigned int, room, DP_BATCH);
 	while (n < room && dp_budget_left(bg)) {
-		chain.segs = vq->segs + n * vq->max_segs;
-		chain.gpas = vq->gpas + n * vq->max_segs;
-		chain.max_segs = vq->max_segs;
+		chain.segs = dp->segs + n * dp->max_segs;
+		chain.gpas = dp->gpas + n * dp->max_segs;
+		chain.max_segs = dp->max_segs;
 		ret = vhost_accel_ring_get_chain(vq, &chain);
 		if (ret != 1 && ret != -ENOSPC)
 			break;
 		dp_budget_charge(bg, &chain);
-		vq->dp_seq++;
+		dp->seq++;
 		too_big = ret == -ENOSPC;
 		if (!too_big) {
-			ret = prepare(vq, &chain, &vq->bufs[n]);
+			ret = prepare(vq, &chain, &dp->bufs[n]);
 			if (ret < 0)
 				break;
 			if (ret) {
-				vq->bufs[n++].cookie = dp_cookie(chain.head,
-								 vq->dp_seq - 1);
+				dp->bufs[n++].cookie = dp_cookie(chain.head,
+								 dp->seq - 1);
 				continue;
 			}
 		}
@@ -359,6 +421,7 @@ static unsigned int dp_pump(struct vhost_accel_vq *vq, dp_prepare_fn prepare,
 			    unsigned int (*space)(struct vhost_accel_qp *qp),
 			    struct dp_budget *bg, bool *empty)
 {
+	struct vhost_accel_dp *dp = vq->dp;
 	unsigned int room, n, accepted, i, done = 0;
 
 	*empty = false;
@@ -370,7 +433,7 @@ static unsigned int dp_pump(struct vhost_accel_vq *vq, dp_prepare_fn prepare,
 			return done;
 		}
 		/* The NIC never holds more of our buffers than the ring has. */
-		room = min(vq->num - vq->inflight, dp_space(vq, space));
+		room = min(vq->num - dp->inflight, dp_space(vq, space));
 		if (!room)
 			return done;
 		n = dp_gather(vq, room, prepare, bg);
@@ -386,7 +449,7 @@ static unsigned int dp_pump(struct vhost_accel_vq *vq, dp_prepare_fn prepare,
 			 * adds meanwhile.  Rx keeps kicks on: an idle wire
 			 * would leave new buffers unposted until a burst.
 			 */
-			if (vq->index == VHOST_ACCEL_VQ_TX && vq->inflight)
+			if (vq->index == VHOST_ACCEL_VQ_TX && dp->inflight)
 				return done;
 			if (!vhost_accel_ring_enable_notify(vq)) {
 				*empty = true;
@@ -395,13 +458,13 @@ static unsigned int dp_pump(struct vhost_accel_vq *vq, dp_prepare_fn prepare,
 			vhost_accel_ring_disable_notify(vq);
 			continue;
 		}
-		accepted = hand(vq->qp, vq->bufs, n);
-		vq->inflight += accepted;
+		accepted = hand(vq->qp, dp->bufs, n);
+		dp->inflight += accepted;
 		vq->stats.bufs_posted += accepted;
 		if (vq->index == VHOST_ACCEL_VQ_TX) {
 			vq->stats.packets += accepted;
 			for (i = 0; i < accepted; i++)
-				vq->stats.bytes += vq->bufs[i].len;
+				vq->stats.bytes += dp->bufs[i].len;
 		}
 		if (accepted < n) {
 			dp_unget(vq, n - accepted);
@@ -415,6 +478,7 @@ static unsigned int dp_pump(struct vhost_accel_vq *vq, dp_prepare_fn prepare,
 
 static void tx_reap(struct vhost_accel_vq *vq)
 {
+	struct vhost_accel_dp *dp = vq->dp;
 	struct vhost_accel_completion c[DP_POP];
 	unsigned int n, i, total = 0;
 
@@ -424,12 +488,12 @@ static void tx_reap(struct vhost_accel_vq *vq)
 		if (vq->broken)
 			continue;
 		for (i = 0; i < n; i++) {
-			vq->used[i] = dp_used(vq, dp_cookie_head(c[i].cookie),
+			dp->used[i] = dp_used(vq, dp_cookie_head(c[i].cookie),
 					      0);
 			if (c[i].flags & VHOST_ACCEL_COMP_ERROR)
 				vq->stats.drops_nic++;
 		}
-		if (!vhost_accel_ring_add_used(vq, vq->used, n))
+		if (!vhost_accel_ring_add_used(vq, dp->used, n))
 			total += n;
 	}
 	if (total)
@@ -480,7 +544,7 @@ static int tx_prepare(struct vhost_accel_vq *vq,
 		      struct vhost_accel_buf *buf)
 {
 	struct virtio_net_hdr_mrg_rxbuf hdr;
-	unsigned int hlen = vq->vnet_hdr_len;
+	unsigned int hlen = vq->dp->vnet_hdr_len;
 	u32 plen[VHOST_ACCEL_VNET_HDR_MAX];
 	unsigned int i, np;
 
@@ -519,14 +583,15 @@ static void tx_handle(struct vhost_accel_vq *vq, struct dp_budget *bg)
 
 static int rx_write_hdr(struct vhost_accel_vq *vq)
 {
+	struct vhost_accel_dp *dp = vq->dp;
 	const struct vhost_accel_rx_head *rh;
 	struct virtio_net_hdr_mrg_rxbuf hdr = {};
-	const struct vhost_accel_meta *m = &vq->rx_meta;
+	const struct vhost_accel_meta *m = &dp->rx_meta;
 	bool le = dp_is_le(vq);
 	u32 plen[VHOST_ACCEL_VNET_HDR_MAX];
 	unsigned int i;
 
-	rh = &vq->rx_heads[__virtio32_to_cpu(le, vq->rx_frame[0].id)];
+	rh = &dp->rx_heads[__virtio32_to_cpu(le, dp->rx_frame[0].id)];
 	if (m->flags & VHOST_ACCEL_META_CSUM_VALID)
 		hdr.hdr.flags = VIRTIO_NET_HDR_F_DATA_VALID;
 	hdr.hdr.gso_type = m->gso_type;
@@ -534,11 +599,11 @@ static int rx_write_hdr(struct vhost_accel_vq *vq)
 	hdr.hdr.gso_size = __cpu_to_virtio16(le, m->gso_size);
 	hdr.hdr.csum_start = __cpu_to_virtio16(le, m->csum_start);
 	hdr.hdr.csum_offset = __cpu_to_virtio16(le, m->csum_offset);
-	hdr.num_buffers = __cpu_to_virtio16(le, vq->rx_frame_n);
+	hdr.num_buffers = __cpu_to_virtio16(le, dp->rx_frame_n);
 	for (i = 0; i < rh->npieces; i++)
 		plen[i] = rh->len[i];
 	return dp_hdr_copy(vq, rh->gpa, plen, rh->npieces, &hdr,
-			   vq->vnet_hdr_len, true);
+			   dp->vnet_hdr_len, true);
 }
 
 /*
@@ -548,6 +613,7 @@ static int rx_write_hdr(struct vhost_accel_vq *vq)
  */
 static int rx_log_buf(struct vhost_accel_vq *vq, u32 head, u32 len)
 {
+	struct vhost_accel_dp *dp = vq->dp;
 	const struct vhost_accel_log_range *r;
 	unsigned int i;
 	u32 step;
@@ -556,8 +622,8 @@ static int rx_log_buf(struct vhost_accel_vq *vq, u32 head, u32 len)
 		return 0;
 	if (WARN_ON_ONCE(head >= vq->num))
 		return -EINVAL;
-	r = vq->rx_log + (size_t)head * vq->max_segs;
-	for (i = 0; i < vq->rx_heads[head].nranges && len; i++) {
+	r = dp->rx_log + (size_t)head * dp->max_segs;
+	for (i = 0; i < dp->rx_heads[head].nranges && len; i++) {
 		step = min(len, r[i].len);
 		if (vhost_accel_log_write(vq, r[i].gpa, step))
 			return -EFAULT;
@@ -566,19 +632,20 @@ static int rx_log_buf(struct vhost_accel_vq *vq, u32 head, u32 len)
 	return 0;
 }
 
-/* Log the buffers of the frame being assembled (vq->rx_frame). */
+/* Log the buffers of the frame being assembled (dp->rx_frame). */
 static int rx_log_frame(struct vhost_accel_vq *vq)
 {
+	struct vhost_accel_dp *dp = vq->dp;
 	bool le = dp_is_le(vq);
 	unsigned int i;
 	u32 len;
 
-	for (i = 0; i < vq->rx_frame_n; i++) {
-		len = __virtio32_to_cpu(le, vq->rx_frame[i].len);
+	for (i = 0; i < dp->rx_frame_n; i++) {
+		len = __virtio32_to_cpu(le, dp->rx_frame[i].len);
 		/* The header is ours even if a NIC reported less. */
 		if (!i)
-			len = max(len, vq->vnet_hdr_len);
-		if (rx_log_buf(vq, __virtio32_to_cpu(le, vq->rx_frame[i].id),
+			len = max(len, dp->vnet_hdr_len);
+		if (rx_log_buf(vq, __virtio32_to_cpu(le, dp->rx_frame[i].id),
 			       len))
 			return -EFAULT;
 	}
@@ -588,6 +655,7 @@ static int rx_log_frame(struct vhost_accel_vq *vq)
 /* A whole frame arrived: header first, then publish its used entries. */
 static int rx_finish_frame(struct vhost_accel_vq *vq)
 {
+	struct vhost_accel_dp *dp = vq->dp;
 	unsigned int i;
 	u64 bytes = 0;
 
@@ -599,13 +667,13 @@ static int rx_finish_frame(struct vhost_accel_vq *vq)
 		vhost_accel_vq_fail(vq, "RX dirty log unwritable");
 		return -EFAULT;
 	}
-	for (i = 0; i < vq->rx_frame_n; i++)
-		bytes += __virtio32_to_cpu(dp_is_le(vq), vq->rx_frame[i].len);
-	if (vhost_accel_ring_add_used(vq, vq->rx_frame, vq->rx_frame_n))
+	for (i = 0; i < dp->rx_frame_n; i++)
+		bytes += __virtio32_to_cpu(dp_is_le(vq), dp->rx_frame[i].len);
+	if (vhost_accel_ring_add_used(vq, dp->rx_frame, dp->rx_frame_n))
 		return -EFAULT;
 	vq->stats.packets++;
-	vq->stats.bytes += bytes - vq->vnet_hdr_len;
-	vq->rx_frame_n = 0;
+	vq->stats.bytes += bytes - dp->vnet_hdr_len;
+	dp->rx_frame_n = 0;
 	return 0;
 }
 
@@ -617,36 +685,40 @@ static int rx_finish_frame(struct vhost_accel_vq *vq)
  * again, and VHOST_GET_VRING_BASE reports them unconsumed.  But a chain
  * taken after this one may be in the guest's used ring already (given
  * back straight, dp_give_back()), and the avail ring cannot express a
- * hole: a chain taken before vq->dp_floor goes to the guest used, with
+ * hole: a chain taken before dp->floor goes to the guest used, with
  * length 0, instead.  Either way the guest sees every chain before
  * last_avail_idx used exactly once, and none after it.
  */
 static void rx_give_back(struct vhost_accel_vq *vq, u16 head, u64 seq)
 {
-	if (seq < vq->dp_floor)
+	struct vhost_accel_dp *dp = vq->dp;
+
+	if (seq < dp->floor)
 		dp_return_chain(vq, head);
-	else if (seq < vq->dp_seq)
-		dp_unget(vq, vq->dp_seq - seq);
+	else if (seq < dp->seq)
+		dp_unget(vq, dp->seq - seq);
 }
 
 /* Unused buffers follow a frame's first ones: the NIC gave up on it. */
 static void rx_cut_frame(struct vhost_accel_vq *vq)
 {
+	struct vhost_accel_dp *dp = vq->dp;
 	bool le = dp_is_le(vq);
 	unsigned int i;
 
 	/* The NIC did write into these: log them all the same. */
 	if (rx_log_frame(vq))
 		vhost_accel_vq_fail(vq, "RX dirty log unwritable");
-	for (i = 0; i < vq->rx_frame_n && !vq->broken; i++)
-		rx_give_back(vq, __virtio32_to_cpu(le, vq->rx_frame[i].id),
-			     vq->rx_frame_seq[i]);
-	vq->rx_frame_n = 0;
+	for (i = 0; i < dp->rx_frame_n && !vq->broken; i++)
+		rx_give_back(vq, __virtio32_to_cpu(le, dp->rx_frame[i].id),
+			     dp->rx_frame_seq[i]);
+	dp->rx_frame_n = 0;
 }
 
 static void rx_reap(struct vhost_accel_vq *vq)
 {
-	bool merge = vq->backend_merge;
+	struct vhost_accel_dp *dp = vq->dp;
+	bool merge = dp->backend_merge;
 	struct vhost_accel_completion c[DP_POP];
 	unsigned int n, i, unused = 0, frames = 0;
 	u64 seq;
@@ -659,17 +731,17 @@ static void rx_reap(struct vhost_accel_vq *vq)
 			seq = dp_cookie_seq(c[i].cookie);
 			if (!c[i].len) {
 				unused++;
-				if (vq->rx_frame_n)
+				if (dp->rx_frame_n)
 					rx_cut_frame(vq);
 				if (!vq->broken)
 					rx_give_back(vq, head, seq);
 				continue;
 			}
 			WARN_ON_ONCE(unused);
-			if (!vq->rx_frame_n)
-				vq->rx_meta = c[i].meta;
-			vq->rx_frame_seq[vq->rx_frame_n] = seq;
-			vq->rx_frame[vq->rx_frame_n++] = dp_used(vq, head,
+			if (!dp->rx_frame_n)
+				dp->rx_meta = c[i].meta;
+			dp->rx_frame_seq[dp->rx_frame_n] = seq;
+			dp->rx_frame[dp->rx_frame_n++] = dp_used(vq, head,
 								 c[i].len);
 			if (merge && !(c[i].flags & VHOST_ACCEL_COMP_EOP))
 				continue;
@@ -686,8 +758,9 @@ static void rx_reap(struct vhost_accel_vq *vq)
 static void rx_note_hdr(struct vhost_accel_vq *vq,
 			const struct vhost_accel_chain *chain)
 {
-	struct vhost_accel_rx_head *rh = &vq->rx_heads[chain->head];
-	unsigned int i, need = vq->vnet_hdr_len;
+	struct vhost_accel_dp *dp = vq->dp;
+	struct vhost_accel_rx_head *rh = &dp->rx_heads[chain->head];
+	unsigned int i, need = dp->vnet_hdr_len;
 
 	rh->npieces = 0;
 	for (i = 0; i < chain->nsegs && need; i++) {
@@ -707,8 +780,9 @@ static void rx_note_hdr(struct vhost_accel_vq *vq,
 static void rx_note_log(struct vhost_accel_vq *vq,
 			const struct vhost_accel_chain *chain)
 {
-	struct vhost_accel_log_range *r = vq->rx_log +
-					  (size_t)chain->head * vq->max_segs;
+	struct vhost_accel_dp *dp = vq->dp;
+	struct vhost_accel_log_range *r = dp->rx_log +
+					  (size_t)chain->head * dp->max_segs;
 	unsigned int i, n = 0;
 
 	for (i = 0; i < chain->nsegs; i++) {
@@ -724,7 +798,7 @@ static void rx_note_log(struct vhost_accel_vq *vq,
 		r[n].len = len;
 		n++;
 	}
-	vq->rx_heads[chain->head].nranges = n;
+	dp->rx_heads[chain->head].nranges = n;
 }
 
 /* Turn an RX chain into an empty buffer; as tx_prepare(). */
@@ -732,7 +806,7 @@ static int rx_prepare(struct vhost_accel_vq *vq,
 		      struct vhost_accel_chain *chain,
 		      struct vhost_accel_buf *buf)
 {
-	if (chain->nout || chain->in_len < vq->vnet_hdr_len) {
+	if (chain->nout || chain->in_len < vq->dp->vnet_hdr_len) {
 		vhost_accel_vq_fail(vq, "RX chain not writable or smaller than the virtio-net header");
 		return -EINVAL;
 	}
@@ -772,7 +846,7 @@ void vhost_accel_dp_handle(struct vhost_accel_vq *vq)
 {
 	struct dp_budget bg = {};
 
-	if (!vq->comp.ents)
+	if (!vq->dp)
 		return;
 	if (vq->index == VHOST_ACCEL_VQ_RX)
 		rx_handle(vq, &bg);
@@ -798,13 +872,13 @@ void vhost_accel_dp_handle(struct vhost_accel_vq *vq)
  */
 void vhost_accel_dp_release(struct vhost_accel_vq *vq)
 {
-	struct vhost_accel_mem *mem;
+	struct vhost_accel_mem *mem = NULL;
 
 	mutex_lock(&vq->mutex);
-	if (vq->comp.ents)
+	if (vq->dp) {
+		mem = vq->dp->mem;
 		vhost_accel_dp_free(vq);
-	mem = vq->dp_mem;
-	vq->dp_mem = NULL;
+	}
 	mutex_unlock(&vq->mutex);
 	vhost_accel_mem_put(mem);
 }
@@ -830,7 +904,7 @@ int vhost_accel_backend_start(struct vhost_accel_dev *dev,
 	int ret;
 
 	mutex_lock(&vq->mutex);
-	busy = vq->comp.ents;
+	busy = vq->dp;
 	ret = vq->backend ? 0 : -EBUSY;
 	mutex_unlock(&vq->mutex);
 	/* Running, or a teardown still turns completions into used entries. */
@@ -866,11 +940,11 @@ int vhost_accel_backend_start(struct vhost_accel_dev *dev,
 	ret = vhost_accel_dp_alloc(vq, min_t(unsigned int, b->nic->max_segs,
 					     VHOST_ACCEL_MAX_SEGS));
 	if (!ret) {
-		/* Buffers posted from now on pin this table (see dp_mem). */
-		vq->dp_mem = vhost_accel_mem_get(dev->mem);
-		vq->vnet_hdr_len = b->rx_headroom;
-		vq->backend_merge = b->attach_flags &
-				    VHOST_ACCEL_ATTACH_RX_MERGE;
+		/* Buffers posted from now on pin this table (see dp->mem). */
+		vq->dp->mem = vhost_accel_mem_get(dev->mem);
+		vq->dp->vnet_hdr_len = b->rx_headroom;
+		vq->dp->backend_merge = b->attach_flags &
+					VHOST_ACCEL_ATTACH_RX_MERGE;
 		vq->backend = b;
 		vq->qp = b->qp;
 		vq->broken = stay_broken;
@@ -899,10 +973,13 @@ void vhost_accel_backend_stop(struct vhost_accel_dev *dev,
 {
 	struct vhost_accel_binding *b;
 	struct vhost_accel_qp *qp;
+	struct vhost_accel_dp *dp;
 
 	mutex_lock(&vq->mutex);
 	b = vq->backend;
 	qp = vq->qp;
+	/* set with the backend; freed below, by us: the backend is cleared */
+	dp = vq->dp;
 	vq->backend = NULL;
 	vq->qp = NULL;
 	/* alive: its teardown clears vq->backend before dropping anything */
@@ -921,10 +998,10 @@ void vhost_accel_backend_stop(struct vhost_accel_dev *dev,
 	}
 	vhost_accel_dp_queue(vq);
 	/* No lock shared with other devices is held across this wait. */
-	if (!wait_event_timeout(dev->dp_wait, !READ_ONCE(vq->inflight),
+	if (!wait_event_timeout(dev->dp_wait, !READ_ONCE(dp->inflight),
 				VHOST_ACCEL_STOP_TIMEOUT)) {
 		pr_warn("%s kept %u buffers of a stopped queue: detaching\n",
-			netdev_name(b->netdev), READ_ONCE(vq->inflight));
+			netdev_name(b->netdev), READ_ONCE(dp->inflight));
 		vhost_accel_binding_teardown(b, true);
 	}
 	vhost_accel_worker_flush(dev);
