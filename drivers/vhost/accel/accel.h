@@ -199,7 +199,7 @@ struct vhost_accel_dev {
 	struct mutex mutex;
 	struct mm_struct *mm;		/* owner's address space; NULL if unowned */
 	struct pid *owner_pid;		/* owner's thread group, or NULL */
-	u32 id;				/* debugfs name, netlink DEV_ID */
+	u32 id;				/* from open: debugfs, netlink, traces */
 	struct dentry *debugfs;
 	struct vhost_accel_worker worker;
 	struct vhost_accel_mem *mem;	/* never NULL: empty table after open */

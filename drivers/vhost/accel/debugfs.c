@@ -8,7 +8,6 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/atomic.h>
 #include <linux/debugfs.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
@@ -16,7 +15,6 @@
 #include "accel.h"
 
 static struct dentry *vhost_accel_debugfs_root;
-static atomic_t vhost_accel_debugfs_ids = ATOMIC_INIT(0);
 
 static const char *const vq_names[VHOST_ACCEL_NVQS] = { "rx", "tx" };
 
@@ -77,8 +75,7 @@ void vhost_accel_debugfs_add(struct vhost_accel_dev *dev)
 {
 	char name[16];
 
-	/* The same id names the device in netlink events (genl.c). */
-	dev->id = atomic_inc_return(&vhost_accel_debugfs_ids);
+	/* The id given at open, as in netlink and the tracepoints. */
 	snprintf(name, sizeof(name), "%u", dev->id);
 	dev->debugfs = debugfs_create_dir(name, vhost_accel_debugfs_root);
 	debugfs_create_file("stats", 0400, dev->debugfs, dev, &stats_fops);

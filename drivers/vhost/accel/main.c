@@ -10,6 +10,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/atomic.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
@@ -47,6 +48,9 @@ MODULE_PARM_DESC(max_mem_regions,
 /* No IOTLB: we offer no VIRTIO_F_ACCESS_PLATFORM, so no backend features. */
 #define VHOST_ACCEL_BACKEND_FEATURES	0ULL
 
+/* Device ids, one per open, never reused while the module is loaded. */
+static atomic_t vhost_accel_dev_ids = ATOMIC_INIT(0);
+
 static int vhost_accel_open(struct inode *inode, struct file *f)
 {
 	struct vhost_accel_dev *dev;
@@ -60,6 +64,8 @@ static int vhost_accel_open(struct inode *inode, struct file *f)
 		kfree(dev);
 		return -ENOMEM;
 	}
+	/* Names the device in debugfs, netlink, tracepoints and the log. */
+	dev->id = atomic_inc_return(&vhost_accel_dev_ids);
 	mutex_init(&dev->mutex);
 	init_waitqueue_head(&dev->dp_wait);
 	INIT_WORK(&dev->detach_work, vhost_accel_detach_work);
