@@ -246,7 +246,8 @@ void vhost_accel_poll_stop(struct vhost_accel_poll *poll);
 /* vq.c */
 void vhost_accel_lock_vqs(struct vhost_accel_dev *dev);
 void vhost_accel_unlock_vqs(struct vhost_accel_dev *dev);
-void vhost_accel_vq_init(struct vhost_accel_dev *dev, unsigned int index);
+void vhost_accel_vq_init(struct vhost_accel_dev *dev, unsigned int index,
+			 vhost_accel_work_fn_t handle_kick);
 void vhost_accel_vq_reset(struct vhost_accel_vq *vq);
 long vhost_accel_vring_ioctl(struct vhost_accel_dev *dev, unsigned int cmd,
 			     void __user *argp);
@@ -324,7 +325,8 @@ int vhost_accel_backend_start(struct vhost_accel_dev *dev,
 void vhost_accel_backend_stop(struct vhost_accel_dev *dev,
 			      struct vhost_accel_vq *vq);
 void vhost_accel_dp_release(struct vhost_accel_vq *vq);
-void vhost_accel_dp_handle(struct vhost_accel_vq *vq);
+void vhost_accel_dp_init(struct vhost_accel_vq *vq);
+void vhost_accel_dp_handle_kick(struct vhost_accel_work *work);
 void vhost_accel_dp_queue(struct vhost_accel_vq *vq);
 void vhost_accel_dp_complete(struct vhost_accel_vq *vq,
 			     const struct vhost_accel_completion *c,

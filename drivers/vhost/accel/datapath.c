@@ -835,14 +835,12 @@ static void rx_handle(struct vhost_accel_vq *vq, struct dp_budget *bg)
 	vhost_accel_bp_rx_pumped(vq, b, depleted, posted, empty, bg->yielded);
 }
 
-/**
- * vhost_accel_dp_handle - run a virtqueue's datapath
- * @vq: the queue, vq->mutex held, in the worker
- *
- * Turns completions into used entries, then moves new guest buffers to the
- * NIC while a backend is set.  Safe to call with no datapath state.
+/*
+ * Run a virtqueue's datapath: vq->mutex held, in the worker.  Turns
+ * completions into used entries, then moves new guest buffers to the NIC
+ * while a backend is set.  Safe to call with no datapath state.
  */
-void vhost_accel_dp_handle(struct vhost_accel_vq *vq)
+static void dp_handle(struct vhost_accel_vq *vq)
 {
 	struct dp_budget bg = {};
 
@@ -860,6 +858,41 @@ void vhost_accel_dp_handle(struct vhost_accel_vq *vq)
 		trace_vhost_accel_budget_yield(vq->dev->id, vq->index,
 					       bg.chains, bg.bytes);
 	}
+}
+
+/**
+ * vhost_accel_dp_handle_kick - the guest kicked a queue (vq->poll's work)
+ * @work: the queue's poll work
+ */
+void vhost_accel_dp_handle_kick(struct vhost_accel_work *work)
+{
+	struct vhost_accel_poll *poll = container_of(work,
+						     struct vhost_accel_poll,
+						     work);
+	struct vhost_accel_vq *vq = container_of(poll, struct vhost_accel_vq,
+						 poll);
+
+	mutex_lock(&vq->mutex);
+	vq->stats.kicks++;
+	dp_handle(vq);
+	mutex_unlock(&vq->mutex);
+}
+
+/* Completions or a depletion from the NIC (vq->dp_work). */
+static void dp_work(struct vhost_accel_work *work)
+{
+	struct vhost_accel_vq *vq = container_of(work, struct vhost_accel_vq,
+						 dp_work);
+
+	mutex_lock(&vq->mutex);
+	dp_handle(vq);
+	mutex_unlock(&vq->mutex);
+}
+
+/* At open: the work the NIC's callbacks queue. */
+void vhost_accel_dp_init(struct vhost_accel_vq *vq)
+{
+	vhost_accel_work_init(&vq->dp_work, dp_work);
 }
 
 /* ---- start and stop ---- */
@@ -917,7 +950,7 @@ int vhost_accel_backend_start(struct vhost_accel_dev *dev,
 	 * The guest's rings are read and written here, which may fault and
 	 * wait for as long as the owner lets it (userfaultfd): with no lock
 	 * but dev->mutex.  The queue is stopped, so no worker touches its
-	 * ring state (vhost_accel_dp_handle() needs datapath state), and
+	 * ring state (dp_handle() needs datapath state), and
 	 * SET_BACKEND, the memory table and the vring ioctls all need
 	 * dev->mutex.
 	 */

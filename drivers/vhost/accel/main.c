@@ -69,8 +69,10 @@ static int vhost_accel_open(struct inode *inode, struct file *f)
 	mutex_init(&dev->mutex);
 	init_waitqueue_head(&dev->dp_wait);
 	INIT_WORK(&dev->detach_work, vhost_accel_detach_work);
-	for (i = 0; i < VHOST_ACCEL_NVQS; i++)
-		vhost_accel_vq_init(dev, i);
+	for (i = 0; i < VHOST_ACCEL_NVQS; i++) {
+		vhost_accel_vq_init(dev, i, vhost_accel_dp_handle_kick);
+		vhost_accel_dp_init(&dev->vqs[i]);
+	}
 	vhost_accel_debugfs_add(dev);
 	f->private_data = dev;
 	return 0;

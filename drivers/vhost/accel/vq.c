@@ -21,31 +21,6 @@
 
 #include "accel.h"
 
-static void vq_kick_work(struct vhost_accel_work *work)
-{
-	struct vhost_accel_poll *poll = container_of(work,
-						     struct vhost_accel_poll,
-						     work);
-	struct vhost_accel_vq *vq = container_of(poll, struct vhost_accel_vq,
-						 poll);
-
-	mutex_lock(&vq->mutex);
-	vq->stats.kicks++;
-	vhost_accel_dp_handle(vq);
-	mutex_unlock(&vq->mutex);
-}
-
-/* Completions or a depletion from the NIC. */
-static void vq_dp_work(struct vhost_accel_work *work)
-{
-	struct vhost_accel_vq *vq = container_of(work, struct vhost_accel_vq,
-						 dp_work);
-
-	mutex_lock(&vq->mutex);
-	vhost_accel_dp_handle(vq);
-	mutex_unlock(&vq->mutex);
-}
-
 /**
  * vhost_accel_lock_vqs - take every queue's mutex, in index order
  * @dev: the device, dev->mutex held
@@ -69,15 +44,16 @@ void vhost_accel_unlock_vqs(struct vhost_accel_dev *dev)
 		mutex_unlock(&dev->vqs[i].mutex);
 }
 
-void vhost_accel_vq_init(struct vhost_accel_dev *dev, unsigned int index)
+/* @handle_kick runs in the worker when the guest kicks (vq->poll). */
+void vhost_accel_vq_init(struct vhost_accel_dev *dev, unsigned int index,
+			 vhost_accel_work_fn_t handle_kick)
 {
 	struct vhost_accel_vq *vq = &dev->vqs[index];
 
 	mutex_init(&vq->mutex);
 	vq->dev = dev;
 	vq->index = index;
-	vhost_accel_poll_init(&vq->poll, dev, vq_kick_work);
-	vhost_accel_work_init(&vq->dp_work, vq_dp_work);
+	vhost_accel_poll_init(&vq->poll, dev, handle_kick);
 	vhost_accel_vq_reset(vq);
 }
 
