@@ -28,9 +28,11 @@
 #include <linux/refcount.h>
 #include <linux/types.h>
 #include <linux/vhost_types.h>
+#include <linux/virtio_byteorder.h>
 #include <linux/virtio_ring.h>
 #include <linux/vhost_accel_nic.h>
 #include <uapi/linux/vhost_accel.h>
+#include <uapi/linux/virtio_config.h>
 
 #define VHOST_ACCEL_VQ_RX	0
 #define VHOST_ACCEL_VQ_TX	1
@@ -411,6 +413,48 @@ static inline bool vhost_accel_has_feature(const struct vhost_accel_dev *dev,
 					   unsigned int bit)
 {
 	return dev->features & BIT_ULL(bit);
+}
+
+/*
+ * Byte order of the rings and virtio-net headers: little endian with
+ * VIRTIO_F_VERSION_1, the guest's native order for a legacy device (we
+ * offer no cross-endian support, so that is the host's).  On a
+ * little-endian host both are little endian and this folds to a constant.
+ */
+static __always_inline bool vq_is_le(const struct vhost_accel_vq *vq)
+{
+	return virtio_legacy_is_little_endian() ||
+	       vhost_accel_has_feature(vq->dev, VIRTIO_F_VERSION_1);
+}
+
+static __always_inline u16 vq16_to_cpu(const struct vhost_accel_vq *vq,
+				       __virtio16 val)
+{
+	return __virtio16_to_cpu(vq_is_le(vq), val);
+}
+
+static __always_inline __virtio16 cpu_to_vq16(const struct vhost_accel_vq *vq,
+					      u16 val)
+{
+	return __cpu_to_virtio16(vq_is_le(vq), val);
+}
+
+static __always_inline u32 vq32_to_cpu(const struct vhost_accel_vq *vq,
+				       __virtio32 val)
+{
+	return __virtio32_to_cpu(vq_is_le(vq), val);
+}
+
+static __always_inline __virtio32 cpu_to_vq32(const struct vhost_accel_vq *vq,
+					      u32 val)
+{
+	return __cpu_to_virtio32(vq_is_le(vq), val);
+}
+
+static __always_inline u64 vq64_to_cpu(const struct vhost_accel_vq *vq,
+				       __virtio64 val)
+{
+	return __virtio64_to_cpu(vq_is_le(vq), val);
 }
 
 #endif /* _VHOST_ACCEL_CORE_H */

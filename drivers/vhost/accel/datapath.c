@@ -28,7 +28,6 @@
 #include <linux/ktime.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
-#include <linux/virtio_byteorder.h>
 #include <linux/virtio_net.h>
 #include <linux/vhost_accel_nic.h>
 
@@ -161,19 +160,13 @@ static void dp_unget(struct vhost_accel_vq *vq, unsigned int n)
 	vq->dp->seq -= n;
 }
 
-static bool dp_is_le(const struct vhost_accel_vq *vq)
-{
-	return vhost_accel_has_feature(vq->dev, VIRTIO_F_VERSION_1) ||
-	       virtio_legacy_is_little_endian();
-}
-
 /* A used-ring element in the ring's byte order. */
 static struct vring_used_elem dp_used(const struct vhost_accel_vq *vq,
 				      u32 id, u32 len)
 {
 	struct vring_used_elem e = {
-		.id = __cpu_to_virtio32(dp_is_le(vq), id),
-		.len = __cpu_to_virtio32(dp_is_le(vq), len),
+		.id = cpu_to_vq32(vq, id),
+		.len = cpu_to_vq32(vq, len),
 	};
 
 	return e;
@@ -504,15 +497,13 @@ static void tx_meta_from_hdr(struct vhost_accel_vq *vq,
 			     const struct virtio_net_hdr *hdr,
 			     struct vhost_accel_meta *meta)
 {
-	bool le = dp_is_le(vq);
-
 	meta->flags = hdr->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM ?
 		      VHOST_ACCEL_META_CSUM_PARTIAL : 0;
 	meta->gso_type = hdr->gso_type;
-	meta->hdr_len = __virtio16_to_cpu(le, hdr->hdr_len);
-	meta->gso_size = __virtio16_to_cpu(le, hdr->gso_size);
-	meta->csum_start = __virtio16_to_cpu(le, hdr->csum_start);
-	meta->csum_offset = __virtio16_to_cpu(le, hdr->csum_offset);
+	meta->hdr_len = vq16_to_cpu(vq, hdr->hdr_len);
+	meta->gso_size = vq16_to_cpu(vq, hdr->gso_size);
+	meta->csum_start = vq16_to_cpu(vq, hdr->csum_start);
+	meta->csum_offset = vq16_to_cpu(vq, hdr->csum_offset);
 }
 
 /* Drop the first @skip bytes (the header) from a chain's segments. */
@@ -587,19 +578,18 @@ static int rx_write_hdr(struct vhost_accel_vq *vq)
 	const struct vhost_accel_rx_head *rh;
 	struct virtio_net_hdr_mrg_rxbuf hdr = {};
 	const struct vhost_accel_meta *m = &dp->rx_meta;
-	bool le = dp_is_le(vq);
 	u32 plen[VHOST_ACCEL_VNET_HDR_MAX];
 	unsigned int i;
 
-	rh = &dp->rx_heads[__virtio32_to_cpu(le, dp->rx_frame[0].id)];
+	rh = &dp->rx_heads[vq32_to_cpu(vq, dp->rx_frame[0].id)];
 	if (m->flags & VHOST_ACCEL_META_CSUM_VALID)
 		hdr.hdr.flags = VIRTIO_NET_HDR_F_DATA_VALID;
 	hdr.hdr.gso_type = m->gso_type;
-	hdr.hdr.hdr_len = __cpu_to_virtio16(le, m->hdr_len);
-	hdr.hdr.gso_size = __cpu_to_virtio16(le, m->gso_size);
-	hdr.hdr.csum_start = __cpu_to_virtio16(le, m->csum_start);
-	hdr.hdr.csum_offset = __cpu_to_virtio16(le, m->csum_offset);
-	hdr.num_buffers = __cpu_to_virtio16(le, dp->rx_frame_n);
+	hdr.hdr.hdr_len = cpu_to_vq16(vq, m->hdr_len);
+	hdr.hdr.gso_size = cpu_to_vq16(vq, m->gso_size);
+	hdr.hdr.csum_start = cpu_to_vq16(vq, m->csum_start);
+	hdr.hdr.csum_offset = cpu_to_vq16(vq, m->csum_offset);
+	hdr.num_buffers = cpu_to_vq16(vq, dp->rx_frame_n);
 	for (i = 0; i < rh->npieces; i++)
 		plen[i] = rh->len[i];
 	return dp_hdr_copy(vq, rh->gpa, plen, rh->npieces, &hdr,
@@ -636,16 +626,15 @@ static int rx_log_buf(struct vhost_accel_vq *vq, u32 head, u32 len)
 static int rx_log_frame(struct vhost_accel_vq *vq)
 {
 	struct vhost_accel_dp *dp = vq->dp;
-	bool le = dp_is_le(vq);
 	unsigned int i;
 	u32 len;
 
 	for (i = 0; i < dp->rx_frame_n; i++) {
-		len = __virtio32_to_cpu(le, dp->rx_frame[i].len);
+		len = vq32_to_cpu(vq, dp->rx_frame[i].len);
 		/* The header is ours even if a NIC reported less. */
 		if (!i)
 			len = max(len, dp->vnet_hdr_len);
-		if (rx_log_buf(vq, __virtio32_to_cpu(le, dp->rx_frame[i].id),
+		if (rx_log_buf(vq, vq32_to_cpu(vq, dp->rx_frame[i].id),
 			       len))
 			return -EFAULT;
 	}
@@ -668,7 +657,7 @@ static int rx_finish_frame(struct vhost_accel_vq *vq)
 		return -EFAULT;
 	}
 	for (i = 0; i < dp->rx_frame_n; i++)
-		bytes += __virtio32_to_cpu(dp_is_le(vq), dp->rx_frame[i].len);
+		bytes += vq32_to_cpu(vq, dp->rx_frame[i].len);
 	if (vhost_accel_ring_add_used(vq, dp->rx_frame, dp->rx_frame_n))
 		return -EFAULT;
 	vq->stats.packets++;
@@ -703,14 +692,13 @@ static void rx_give_back(struct vhost_accel_vq *vq, u16 head, u64 seq)
 static void rx_cut_frame(struct vhost_accel_vq *vq)
 {
 	struct vhost_accel_dp *dp = vq->dp;
-	bool le = dp_is_le(vq);
 	unsigned int i;
 
 	/* The NIC did write into these: log them all the same. */
 	if (rx_log_frame(vq))
 		vhost_accel_vq_fail(vq, "RX dirty log unwritable");
 	for (i = 0; i < dp->rx_frame_n && !vq->broken; i++)
-		rx_give_back(vq, __virtio32_to_cpu(le, dp->rx_frame[i].id),
+		rx_give_back(vq, vq32_to_cpu(vq, dp->rx_frame[i].id),
 			     dp->rx_frame_seq[i]);
 	dp->rx_frame_n = 0;
 }

@@ -132,42 +132,6 @@ static unsigned int ring_max_indirect(const struct vhost_accel_vq *vq)
 	return min_t(unsigned int, vq->num, RING_MAX_INDIRECT);
 }
 
-/*
- * Byte order of the ring: little endian with VIRTIO_F_VERSION_1, the
- * guest's native order for a legacy device (we offer no cross-endian
- * support, so that is the host's).  On a little-endian host both are
- * little endian and this folds to a constant.
- */
-static __always_inline bool ring_le(const struct vhost_accel_vq *vq)
-{
-	return virtio_legacy_is_little_endian() ||
-	       vhost_accel_has_feature(vq->dev, VIRTIO_F_VERSION_1);
-}
-
-static __always_inline u16 vq16_to_cpu(const struct vhost_accel_vq *vq,
-				       __virtio16 val)
-{
-	return __virtio16_to_cpu(ring_le(vq), val);
-}
-
-static __always_inline __virtio16 cpu_to_vq16(const struct vhost_accel_vq *vq,
-					      u16 val)
-{
-	return __cpu_to_virtio16(ring_le(vq), val);
-}
-
-static __always_inline u32 vq32_to_cpu(const struct vhost_accel_vq *vq,
-				       __virtio32 val)
-{
-	return __virtio32_to_cpu(ring_le(vq), val);
-}
-
-static __always_inline u64 vq64_to_cpu(const struct vhost_accel_vq *vq,
-				       __virtio64 val)
-{
-	return __virtio64_to_cpu(ring_le(vq), val);
-}
-
 static __always_inline bool ring_event_idx(const struct vhost_accel_vq *vq)
 {
 	return vhost_accel_has_feature(vq->dev, VIRTIO_RING_F_EVENT_IDX);
