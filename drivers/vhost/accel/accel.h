@@ -256,7 +256,8 @@ long vhost_accel_vring_ioctl(struct vhost_accel_dev *dev, unsigned int cmd,
 bool vhost_accel_vq_rings_in_mem(const struct vhost_accel_vq *vq,
 				 const struct vhost_accel_mem *mem);
 void vhost_accel_vq_signal_err(struct vhost_accel_vq *vq);
-void vhost_accel_vq_fail(struct vhost_accel_vq *vq, const char *why);
+__cold __printf(2, 3)
+void vhost_accel_vq_err(struct vhost_accel_vq *vq, const char *fmt, ...);
 
 /* ring.c: the split virtqueue engine, run by the worker under vq->mutex */
 

@@ -540,7 +540,7 @@ static int tx_prepare(struct vhost_accel_vq *vq,
 	unsigned int i, np;
 
 	if (chain->nsegs != chain->nout || chain->out_len < hlen) {
-		vhost_accel_vq_fail(vq, "TX chain without a readable virtio-net header");
+		vhost_accel_vq_err(vq, "TX chain without a readable virtio-net header");
 		return -EINVAL;
 	}
 	/* A header and no frame: nothing to send, give it back. */
@@ -550,7 +550,7 @@ static int tx_prepare(struct vhost_accel_vq *vq,
 	for (i = 0; i < np; i++)
 		plen[i] = chain->segs[i].len;
 	if (dp_hdr_copy(vq, chain->gpas, plen, np, &hdr, hlen, false)) {
-		vhost_accel_vq_fail(vq, "TX virtio-net header unreadable");
+		vhost_accel_vq_err(vq, "TX virtio-net header unreadable");
 		return -EFAULT;
 	}
 	buf->len = chain->out_len - hlen;
@@ -649,11 +649,11 @@ static int rx_finish_frame(struct vhost_accel_vq *vq)
 	u64 bytes = 0;
 
 	if (rx_write_hdr(vq)) {
-		vhost_accel_vq_fail(vq, "RX virtio-net header unwritable");
+		vhost_accel_vq_err(vq, "RX virtio-net header unwritable");
 		return -EFAULT;
 	}
 	if (rx_log_frame(vq)) {
-		vhost_accel_vq_fail(vq, "RX dirty log unwritable");
+		vhost_accel_vq_err(vq, "RX dirty log unwritable");
 		return -EFAULT;
 	}
 	for (i = 0; i < dp->rx_frame_n; i++)
@@ -696,7 +696,7 @@ static void rx_cut_frame(struct vhost_accel_vq *vq)
 
 	/* The NIC did write into these: log them all the same. */
 	if (rx_log_frame(vq))
-		vhost_accel_vq_fail(vq, "RX dirty log unwritable");
+		vhost_accel_vq_err(vq, "RX dirty log unwritable");
 	for (i = 0; i < dp->rx_frame_n && !vq->broken; i++)
 		rx_give_back(vq, vq32_to_cpu(vq, dp->rx_frame[i].id),
 			     dp->rx_frame_seq[i]);
@@ -795,7 +795,7 @@ static int rx_prepare(struct vhost_accel_vq *vq,
 		      struct vhost_accel_buf *buf)
 {
 	if (chain->nout || chain->in_len < vq->dp->vnet_hdr_len) {
-		vhost_accel_vq_fail(vq, "RX chain not writable or smaller than the virtio-net header");
+		vhost_accel_vq_err(vq, "RX chain not writable or smaller than the virtio-net header");
 		return -EINVAL;
 	}
 	rx_note_hdr(vq, chain);

@@ -170,9 +170,9 @@ ring_avail_event(const struct vhost_accel_vq *vq)
 }
 
 /*
- * Stop the queue after a guest error (or a fault on its rings): log why,
- * signal the error eventfd once per breakage, and return @err so callers
- * can write "return ring_fail(...)".
+ * Stop the queue after a guest error (or a fault on its rings) with
+ * vhost_accel_vq_err(), and return @err so callers can write
+ * "return ring_fail(...)".
  */
 static __cold __printf(3, 4) int ring_fail(struct vhost_accel_vq *vq, int err,
 					   const char *fmt, ...)
@@ -183,15 +183,8 @@ static __cold __printf(3, 4) int ring_fail(struct vhost_accel_vq *vq, int err,
 	va_start(args, fmt);
 	vaf.fmt = fmt;
 	vaf.va = &args;
-	pr_debug_ratelimited("%s[%d] vq %u: %pV: queue stopped (%d)\n",
-			     current->comm, task_pid_nr(current), vq->index,
-			     &vaf, err);
+	vhost_accel_vq_err(vq, "%pV", &vaf);
 	va_end(args);
-
-	if (!vq->broken) {
-		vq->broken = true;
-		vhost_accel_vq_signal_err(vq);
-	}
 	return err;
 }
 

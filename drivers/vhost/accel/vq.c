@@ -94,6 +94,11 @@ void vhost_accel_vq_reset(struct vhost_accel_vq *vq)
 	memset(&vq->stats, 0, sizeof(vq->stats));
 }
 
+/*
+ * Signal the queue's error eventfd and count it: for a guest error
+ * (vhost_accel_vq_err()), or when the queue lost its NIC or could not be
+ * restarted.
+ */
 void vhost_accel_vq_signal_err(struct vhost_accel_vq *vq)
 {
 	vq->stats.errors++;
@@ -102,19 +107,29 @@ void vhost_accel_vq_signal_err(struct vhost_accel_vq *vq)
 }
 
 /**
- * vhost_accel_vq_fail - the guest broke this queue's rules
+ * vhost_accel_vq_err - the guest broke this queue's rules: stop the queue
  * @vq: the queue, vq->mutex held
- * @why: what was wrong, for the kernel log
+ * @fmt: what was wrong, for the kernel log
  *
- * The queue stops (until its ring is restarted) and its error eventfd is
- * signalled; nothing else is affected.
+ * The one way a guest error (or a fault on its rings) is reported: the
+ * queue stops until its ring is started again (vq->broken), its error
+ * eventfd is signalled and one rate-limited line is logged.  Nothing else
+ * is affected; errors of a queue already stopped are not reported again.
  */
-void vhost_accel_vq_fail(struct vhost_accel_vq *vq, const char *why)
+void vhost_accel_vq_err(struct vhost_accel_vq *vq, const char *fmt, ...)
 {
+	struct va_format vaf;
+	va_list args;
+
 	if (vq->broken)
 		return;
 	vq->broken = true;
-	pr_info_ratelimited("vq %u stopped: %s\n", vq->index, why);
+	va_start(args, fmt);
+	vaf.fmt = fmt;
+	vaf.va = &args;
+	pr_info_ratelimited("dev %u vq %u stopped: %pV\n", vq->dev->id,
+			    vq->index, &vaf);
+	va_end(args);
 	vhost_accel_vq_signal_err(vq);
 }
 
