@@ -330,10 +330,6 @@ void vhost_accel_backend_stop(struct vhost_accel_dev *dev,
 void vhost_accel_dp_release(struct vhost_accel_vq *vq);
 void vhost_accel_dp_init(struct vhost_accel_vq *vq);
 void vhost_accel_dp_handle_kick(struct vhost_accel_work *work);
-void vhost_accel_dp_queue(struct vhost_accel_vq *vq);
-void vhost_accel_dp_complete(struct vhost_accel_vq *vq,
-			     const struct vhost_accel_completion *c,
-			     unsigned int n);
 extern const struct vhost_accel_callbacks vhost_accel_nic_callbacks;
 
 /* backpressure.c: Rx saturation state, its tracepoints and events */

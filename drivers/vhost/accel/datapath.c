@@ -236,12 +236,12 @@ static void vhost_accel_dp_free(struct vhost_accel_vq *vq)
 	vq->dp = NULL;
 }
 
-void vhost_accel_dp_queue(struct vhost_accel_vq *vq)
+static void vhost_accel_dp_queue(struct vhost_accel_vq *vq)
 {
 	vhost_accel_work_queue(vq->dev, &vq->dp_work);
 }
 
-/**
+/*
  * vhost_accel_dp_complete - queue completions from the driver
  * @vq: the virtqueue the buffers belong to
  * @c: completions
@@ -251,9 +251,9 @@ void vhost_accel_dp_queue(struct vhost_accel_vq *vq)
  * and the NIC never holds more buffers than that, so it cannot overflow
  * unless the driver completes a buffer twice.
  */
-void vhost_accel_dp_complete(struct vhost_accel_vq *vq,
-			     const struct vhost_accel_completion *c,
-			     unsigned int n)
+static void vhost_accel_dp_complete(struct vhost_accel_vq *vq,
+				    const struct vhost_accel_completion *c,
+				    unsigned int n)
 {
 	struct vhost_accel_comp_fifo *fifo = &vq->dp->comp;
 	unsigned int i;
