@@ -1,138 +1,693 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# End to end with unmodified QEMU and a real Linux guest (nested, TCG).
-# In the test VM: a nicsim NIC whose wire peer lives in a network
-# namespace (10.77.0.1/24), a macvtap on the NIC with the guest's MAC, and
-# QEMU started with
-#   -netdev tap,id=n0,fd=3,vhost=on,vhostfd=4 -device virtio-net-pci,...
-# where fd 3 is the macvtap's /dev/tapN and fd 4 is /dev/vhost-accel.  The
-# second-level guest (the Debian kernel and the initramfs that
-# mkinitramfs.sh builds, see l2-init) gets 10.77.0.2/24, runs an iperf3
-# server and pings the peer.  Checked: ping both ways, iperf3 TCP both
-# ways with nonzero throughput, the vhost-accel device's counters
-# (debugfs: QEMU owns the fd) carried that traffic with nothing copied,
-# nicsim's queue pair counters agree, and the macvtap's own queue stayed
-# (almost) idle, so no fallback path carried it.  Then the same guest
-# with vhost=on on /dev/vhost-net and a macvtap on a veth, as the
-# reference; both throughputs are printed.
+# End to end with a real Linux guest (nested, TCG) on /dev/vhost-accel:
+# the second-level guest of lib.sh (the Debian kernel and the initramfs
+# that mkinitramfs.sh builds, see l2-init), 10.77.0.2/24, started by QEMU
+# inside the test VM; a nicsim NIC whose wire peer lives in a network
+# namespace (10.77.0.1/24); a macvtap on the NIC with the guest's MAC.
 #
-# The guest, QEMU and the peer side are in lib.sh (shared with the other
-# e2e tests and the demo); its E2E_* variables apply.
+#   e2e.sh [--qemu 7.2|10.0|patched] [--via qemu|libvirt] [--ref] [--demo]
+#
+#   --qemu 7.2      Debian 12's QEMU (default; E2E_QEMU overrides it) with
+#                   -netdev tap,id=n0,fd=3,vhost=on,vhostfd=4, fd 3 the
+#                   macvtap's /dev/tapN, fd 4 /dev/vhost-accel
+#   --qemu 10.0     the same with QEMU 10.0 from bookworm-backports,
+#                   unpacked into build/qemu-10.0/ by scripts/qemu-backports.sh
+#                   (E2E_QEMU10 overrides it); first case: it is 10.0 (a
+#                   missing one fails: make check installs it)
+#   --qemu patched  the QEMU of qemu-patches/ (`make qemu`, E2E_QEMU) with
+#                   its own netdev, no tap: -netdev vhost-accel,id=n0,
+#                   ifname=NIC; first three setups it must refuse, last
+#                   that no macvtap or tap exists nor does QEMU hold one
+#   --via qemu      QEMU started here (default)
+#   --via libvirt   started by libvirtd (libvirt_start below)
+#   --ref           then the same guest on /dev/vhost-net through a macvtap
+#                   on a veth, as the reference; both throughputs printed
+#   --demo          make demo's real-guest part (Documentation/demo.rst):
+#                   --ref, both guests boot at once, iperf3 UDP with 64-byte
+#                   datagrams both ways too, a table of both backends and
+#                   the device's counters
+#
+# Checked for each guest: QEMU started, the guest came up, it pinged the
+# peer, the peer pings it, iperf3 TCP both ways with nonzero throughput;
+# on /dev/vhost-accel, the device QEMU owns (debugfs) carried that traffic
+# with nothing copied, nicsim's queue pair agrees and the macvtap's own
+# queue (the copying fallback) stayed almost idle.  The tests.list
+# entries are wrappers of one line: e2e_qemu.sh (7.2, --ref),
+# e2e_qemu10.sh (10.0), e2e_libvirt.sh (libvirt), e2e_qemu_patched.sh
+# (patched, selftests/e2e/qemu.list) and the demo's demo_guest.sh (--demo).
+#
+# Installed as selftests/build/e2e/e2e.sh, beside lib.sh, whose E2E_*
+# variables apply.  TAP; exit 1 if any case failed.
 
 set -u
 
+QEMU_VER=7.2
+VIA=qemu
+REF=0
+DEMO=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	--qemu) QEMU_VER=${2:-}; shift ;;
+	--via) VIA=${2:-}; shift ;;
+	--ref) REF=1 ;;
+	--demo) DEMO=1 REF=1 ;;
+	*) echo "usage: $0 [--qemu 7.2|10.0|patched] [--via qemu|libvirt] [--ref] [--demo]" >&2
+	   exit 2 ;;
+	esac
+	shift
+done
+case $QEMU_VER/$VIA in
+7.2/qemu | 7.2/libvirt | 10.0/qemu | patched/qemu) ;;
+*) echo "$0: no test for QEMU '$QEMU_VER' by '$VIA'" >&2; exit 2 ;;
+esac
+
 SELF_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# installed as selftests/build/e2e/e2e.sh: the repository is three up
+TOP=$(cd "$SELF_DIR/../.." && pwd)
+
+# Per test: the label of the accelerated guest's cases, the prefix of the
+# links and namespaces, the nested boot's bound (lib.sh's default is
+# 220 s; QEMU 10.0, libvirt and the patched QEMU needed more on a loaded
+# host, a boot taking 120-250 s; the demo's two guests boot at once).
+ACCEL=accel P=e2e
+case $QEMU_VER/$VIA in
+10.0/qemu)
+	ACCEL=qemu10 P=e2e10
+	E2E_QEMU=${E2E_QEMU10:-$TOP/build/qemu-10.0/bin/qemu-system-x86_64}
+	E2E_BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-330} ;;
+7.2/libvirt)
+	ACCEL=libvirt P=e2elv
+	E2E_BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-330} ;;
+patched/qemu)
+	P=e2ep
+	: "${E2E_QEMU:=$TOP/build/qemu-accel/current/prefix/bin/qemu-system-x86_64}"
+	E2E_BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-330} ;;
+esac
+if ((DEMO)); then
+	P=demo
+	export E2E_BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-600}
+fi
 # shellcheck source=selftests/e2e/lib.sh
 . "$SELF_DIR/e2e/lib.sh"
 
-NIC=e2enic
-NS_ACCEL=e2e-accel
-NS_REF=e2e-ref
-MV_ACCEL=e2emv0
-MV_REF=e2emv1
-VETH=e2eve0
-# Per mode: 6 common cases; accel adds 4 counter cases.
-PLAN=16
+NIC=${P}nic
+VETH=${P}ve0
+GUESTS=("$ACCEL")
+((REF)) && GUESTS+=(ref)
+declare -A NS=([$ACCEL]=$P-accel [ref]=$P-ref)
+declare -A MV=([$ACCEL]=${P}mv0 [ref]=${P}mv1)
+declare -A VHOST=([$ACCEL]=/dev/vhost-accel [ref]=/dev/vhost-net)
+[ "$QEMU_VER" = patched ] && NS[$ACCEL]=e2e-patched MV[$ACCEL]=
+declare -A TAPDEV=() PID=() CONS=() UP=()
+DOM=e2e-vhost-accel
+URI=qemu:///system
+LVPID=
+T0=$SECONDS
+
+# ---- the cases of one guest, by phase
+
+# phase_cases GUEST PHASE: the names of that phase's cases, one a line
+phase_cases() {
+	local g=$1
+	case $2 in
+	start)
+		if [ "$VIA" = libvirt ]; then echo "domain started"; else echo "$g: qemu started"; fi ;;
+	ready) echo "$g: guest ready" ;;
+	traffic)
+		printf "$g: %s\n" "guest pings peer" "peer pings guest" \
+			"iperf3 guest->peer" "iperf3 peer->guest"
+		((DEMO)) && printf "$g: %s\n" "UDP 64 B guest->peer" "UDP 64 B peer->guest"
+		;;
+	counters)
+		[ "$g" = ref ] && return
+		if ((DEMO)); then
+			echo "$g: counters"
+		else
+			printf "$g: %s\n" "tx counters" "rx counters" "bytes_copied 0" \
+				"nicsim agrees"
+		fi ;;
+	notap)
+		[ "$g" != ref ] && [ "$QEMU_VER" = patched ] &&
+			printf "$g: %s\n" "no macvtap or tap exists" \
+				"qemu holds /dev/vhost-accel and no tap"
+		;;
+	esac
+}
+
+PHASES=(start ready traffic counters notap)
+
+# fail_phases GUEST WHY PHASE...: every case of those phases fails
+fail_phases() {
+	local g=$1 why=$2 c
+	shift 2
+	while IFS= read -r c; do
+		nok "$c # $why"
+	done < <(for ph in "$@"; do phase_cases "$g" "$ph"; done)
+}
+
+# plan: what the test reports before and besides its guests, then theirs
+plan() {
+	local p=0 g
+	case $QEMU_VER/$VIA in
+	10.0/qemu) p=1 ;;		# QEMU 10.0 found
+	7.2/libvirt) p=2 ;;		# libvirtd up, example valid
+	patched/qemu) p=3 ;;		# three refusals
+	esac
+	for g in "${GUESTS[@]}"; do
+		p=$((p + $(for ph in "${PHASES[@]}"; do phase_cases "$g" "$ph"; done | wc -l)))
+	done
+	echo $p
+}
+PLAN=$(plan)
 
 cleanup() {
-	kill_qemu
-	ip link del "$MV_ACCEL" 2>/dev/null
-	ip link del "$MV_REF" 2>/dev/null
+	local g
+	for g in "${GUESTS[@]}"; do
+		QPID=${PID[$g]:-}
+		[ "$VIA" = libvirt ] || kill_qemu
+	done
+	[ -z "$LVPID" ] || libvirt_stop
+	for g in "${GUESTS[@]}"; do
+		[ -z "${MV[$g]}" ] || ip link del "${MV[$g]}" 2>/dev/null
+	done
 	ip link del "$NIC" 2>/dev/null
-	ip link del "$VETH" 2>/dev/null
-	ip netns del "$NS_ACCEL" 2>/dev/null
-	ip netns del "$NS_REF" 2>/dev/null
+	((REF)) && ip link del "$VETH" 2>/dev/null
+	for g in "${GUESTS[@]}"; do
+		ip netns del "${NS[$g]}" 2>/dev/null
+	done
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-# near A B: within 10 of each other
-near() { [ $(($1 - $2)) -le 10 ] && [ $(($2 - $1)) -le 10 ]; }
-
-nic_agrees() {
-	near "$nic_tx" "$tx_p" && near "$nic_rx" "$rx_p" && [ "$mv_pk" -lt 100 ]
+# ---- the wire: nicsim (or a veth for the reference), its peer in the
+# guest's namespace, a macvtap with the guest's MAC (none for the patched
+# QEMU's netdev); TAPDEV[GUEST] is the macvtap's /dev/tapN ("-" without)
+setup_net() {
+	local g=$1 lower=$NIC
+	if [ "$g" = ref ]; then
+		lower=$VETH
+		ip link add "$VETH" type veth peer name "${VETH}p" &&
+			ip link set "$VETH" up || return 1
+	else
+		ip link add "$NIC" type nicsim && ip link set "$NIC" up || return 1
+	fi
+	setup_peer_ns "${NS[$g]}" "${lower}p" || return 1
+	if [ -z "${MV[$g]}" ]; then
+		TAPDEV[$g]=-
+	else
+		TAPDEV[$g]=$(macvtap "${MV[$g]}" "$lower")
+	fi
+	[ -n "${TAPDEV[$g]}" ]
 }
 
-e2e_require "$PLAN" "$QEMU" iperf3 ethtool
+# ---- the guest started by QEMU
+
+start_guest_qemu() {
+	local g=$1
+	if [ "$QEMU_VER" = patched ]; then
+		start_qemu "$g" "vhost-accel,id=n0,ifname=$NIC"
+	else
+		start_qemu "$g" tap,id=n0,fd=3,vhost=on,vhostfd=4 \
+			"${TAPDEV[$g]}" "${VHOST[$g]}"
+	fi
+	PID[$g]=$QPID CONS[$g]=$CON
+	QPID=
+}
+
+# started_qemu GUEST: case "qemu started" (QEMU still runs a second later)
+started_qemu() {
+	local g=$1 pid=${PID[$1]}
+	if kill -0 "$pid" 2>/dev/null; then
+		ok "$g: qemu started"
+		return 0
+	fi
+	diag <"$WORK/qemu-$g.log"
+	nok "$g: qemu started"
+	QPID=$pid
+	kill_qemu
+	PID[$g]=
+	return 1
+}
+
+# ---- the guest started by libvirt
+#
+# libvirtd runs in a private mount namespace whose /etc/libvirt is a
+# directory of this test (qemu.conf: root, no cgroups, namespaces,
+# seccomp or security driver, console and logs to files), with tmpfs
+# /var/lib/libvirt and /var/cache/libvirt: the VM's root may be the host's,
+# read-only, and the host's libvirt configuration stays untouched.
+#
+# The domain is Documentation/examples/libvirt-vhost-accel.xml with its
+# placeholders filled (direct kernel boot of the L2 guest, console to a
+# file for wait_ready, the nicsim NIC, MAC 52:54:00:77:00:02).  The test VM
+# has no KVM, and libvirt opens the <backend vhost=.../> device only for
+# type='kvm' domains (qemuInterfaceOpenVhostNet returns early otherwise,
+# so a type='qemu' domain's interface would silently run on QEMU's own
+# copying virtio-net).  So here, and only here, the domain is type='qemu'
+# without the interface element, started paused, and the interface is
+# added through libvirt's QEMU monitor passthrough before the guest first
+# runs: virsh qemu-monitor-command --pass-fds hands QEMU the macvtap's
+# /dev/tapN and an open /dev/vhost-accel (getfd), then netdev_add
+# tap,fd=...,vhost=on,vhostfd=... and device_add virtio-net-pci, i.e. the
+# netdev libvirt builds from the example on a KVM host.  The unmodified
+# example (placeholders filled) is checked against libvirt's
+# schema (virt-xml-validate).  Documentation/e2e.rst has the details.
+
+virsh_() { timeout 120 virsh -q -c "$URI" "$@"; }
+
+libvirt_stop() {
+	virsh_ destroy "$DOM" >/dev/null 2>&1
+	virsh_ undefine "$DOM" >/dev/null 2>&1
+	kill -TERM "$LVPID" 2>/dev/null
+	for _ in $(seq 50); do
+		kill -0 "$LVPID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$LVPID" 2>/dev/null
+	wait "$LVPID" 2>/dev/null
+}
+
+# libvirt_prepare: cases "libvirtd up" and "example XML valid"; the domain
+# XML adapted to TCG in $WORK/domain.xml
+libvirt_prepare() {
+	local up='' example=${E2E_LIBVIRT_XML:-$TOP/Documentation/examples/libvirt-vhost-accel.xml}
+	mkdir -p "$WORK/etc/qemu" /var/log/libvirt/qemu
+	cat >"$WORK/etc/qemu.conf" <<-CONF
+	user = "root"
+	group = "root"
+	dynamic_ownership = 0
+	remember_owner = 0
+	security_driver = "none"
+	namespaces = [ ]
+	cgroup_controllers = [ ]
+	seccomp_sandbox = 0
+	stdio_handler = "file"
+	CONF
+	cat >"$WORK/etc/libvirtd.conf" <<-CONF
+	auth_unix_ro = "none"
+	auth_unix_rw = "none"
+	log_outputs = "3:file:$WORK/libvirtd.log"
+	CONF
+	# shellcheck disable=SC2016  # expanded by the inner shell
+	unshare -m --propagation private sh -c '
+		mount --bind "$1" /etc/libvirt || exit 1
+		for d in /var/lib/libvirt /var/cache/libvirt; do
+			[ -d "$d" ] && mount -t tmpfs -o mode=0755 tmpfs "$d"
+		done
+		mkdir -p /var/lib/libvirt/qemu /var/cache/libvirt/qemu
+		exec libvirtd --timeout 0' sh "$WORK/etc" >"$WORK/libvirtd.out" 2>&1 &
+	LVPID=$!
+	for _ in $(seq 90); do
+		kill -0 "$LVPID" 2>/dev/null || break
+		virsh_ version >/dev/null 2>&1 && { up=1; break; }
+		sleep 1
+	done
+	if [ -z "$up" ]; then
+		diag <"$WORK/libvirtd.out"
+		tail -n 30 "$WORK/libvirtd.log" 2>/dev/null | diag
+		nok "libvirtd up"
+		return 1
+	fi
+	ok "libvirtd up (pid $LVPID)"
+
+	CONS[$ACCEL]=$WORK/console-$ACCEL
+	: >"${CONS[$ACCEL]}"
+	sed -e "s|@NAME@|$DOM|" -e "s|@KERNEL@|$VMLINUZ|" -e "s|@INITRD@|$INITRD|" \
+	    -e "s|@CMDLINE@|$(guest_cmdline)|" -e "s|@CONSOLE@|${CONS[$ACCEL]}|" \
+	    -e "s|@NIC@|$NIC|" -e "s|@MAC@|$MAC|" "$example" >"$WORK/example.xml"
+	# what a KVM host would define, against libvirt's own schema
+	check "example XML valid for libvirt $(virsh -v 2>/dev/null)" \
+		virt-xml-validate "$WORK/example.xml" domain
+	# TCG: no vhost from libvirt (see above), the interface comes by QMP
+	sed -e "s|<domain type='kvm'>|<domain type='qemu'>|" \
+	    -e "/<interface /,/<\/interface>/d" \
+	    "$WORK/example.xml" >"$WORK/domain.xml"
+	diag <"$WORK/domain.xml"
+}
+
+# qmp COMMAND ARGS-JSON [VIRSH-OPTION...]: one QMP command through libvirt
+qmp() {
+	virsh_ qemu-monitor-command "$DOM" "${@:3}" \
+		"{\"execute\":\"$1\",\"arguments\":$2}" >>"$WORK/virsh.out" 2>&1
+}
+
+# The accelerated interface: fds through libvirt (getfd), then the netdev
+# and the device while the guest has not run yet (so it is there at boot).
+add_accel_nic() {
+	local tap=$1
+	qmp getfd '{"fdname":"acceltap"}' --pass-fds 5 5<>"$tap" &&
+	qmp getfd '{"fdname":"accelvhost"}' --pass-fds 6 6<>/dev/vhost-accel &&
+	qmp netdev_add '{"type":"tap","id":"hostaccel0","fd":"acceltap","vhost":true,"vhostfd":"accelvhost"}' &&
+	qmp device_add "{\"driver\":\"virtio-net-pci\",\"netdev\":\"hostaccel0\",\"mac\":\"$MAC\",\"id\":\"net0\"}"
+}
+
+# libvirt_start GUEST: define, start paused, add the NIC, resume; case
+# "domain started" with QEMU's pid
+libvirt_start() {
+	local g=$1 started='' pid
+	: >"$WORK/virsh.out"
+	if virsh_ define "$WORK/domain.xml" >>"$WORK/virsh.out" 2>&1 &&
+	   virsh_ start --paused "$DOM" >>"$WORK/virsh.out" 2>&1 &&
+	   add_accel_nic "${TAPDEV[$g]}" &&
+	   virsh_ resume "$DOM" >>"$WORK/virsh.out" 2>&1; then
+		started=1
+	fi
+	diag <"$WORK/virsh.out"
+	pid=$(cat "/run/libvirt/qemu/$DOM.pid" 2>/dev/null)
+	if [ -z "$started" ] || [ -z "$pid" ]; then
+		tail -n 30 "$WORK/libvirtd.log" 2>/dev/null | diag
+		diag <"/var/log/libvirt/qemu/$DOM.log" 2>/dev/null
+		nok "domain started"
+		return 1
+	fi
+	# libvirt owns QEMU: kill_qemu must not reap it (cleanup destroys it)
+	PID[$g]=$pid
+	ok "domain started (qemu pid $pid)"
+}
+
+# ---- one guest's phases
+
+# ready GUEST: case "guest ready" (lib.sh's wait_ready on its console)
+ready() {
+	local g=$1 st
+	CON=${CONS[$g]}
+	if wait_ready "${PID[$g]}"; then
+		ok "$g: guest ready"
+		return 0
+	fi
+	diag <"$CON"
+	if [ "$VIA" = libvirt ]; then
+		diag <"/var/log/libvirt/qemu/$DOM.log" 2>/dev/null
+	else
+		diag <"$WORK/qemu-$g.log"
+		# Where QEMU and the device are: a hang in an ioctl or a slow boot.
+		echo "# qemu state: $(awk '{ print $3 }' "/proc/${PID[$g]}/stat" 2>/dev/null)" \
+			"wchan $(cat "/proc/${PID[$g]}/wchan" 2>/dev/null)"
+		diag <"/proc/${PID[$g]}/stack" 2>/dev/null
+		for st in "$DBG"/*/stats; do
+			[ -r "$st" ] && diag <"$st"
+		done
+	fi
+	nok "$g: guest ready"
+	return 1
+}
+
+# udp_cases GUEST: UDP both ways; sets UDP_<GUEST>_TX/_RX ("PPS LOST TOTAL")
+udp_cases() {
+	local g=$1 tx rx
+	tx=$(iperf_udp "${NS[$g]}" -R)
+	check "$g: UDP 64 B guest->peer ${tx:-?} (pps lost total)" test -n "$tx"
+	rx=$(iperf_udp "${NS[$g]}")
+	check "$g: UDP 64 B peer->guest ${rx:-?} (pps lost total)" test -n "$rx"
+	eval "UDP_${g}_TX=\${tx:-} UDP_${g}_RX=\${rx:-}"
+}
+
+# demo_counters: the demo's one counter case, the device's counters kept
+# for its table in ACCEL_STATS
+demo_counters() {
+	local f copied
+	f=$(accel_stats_file "${PID[accel]}")
+	if [ -z "$f" ]; then
+		nok "accel: counters # no debugfs stats owned by pid ${PID[accel]}"
+		return
+	fi
+	ACCEL_STATS=$(cat "$f")
+	NIC_STATS=$(ethtool -S "$NIC" 2>/dev/null | grep -v ' 0$')
+	copied=$(( $(stat_of "$f" tx_bytes_copied) + $(stat_of "$f" rx_bytes_copied) ))
+	# iperf3 moved megabytes each way, the device counted them and
+	# copied none of them.
+	check "accel: counters carried the traffic, bytes_copied $copied" \
+		test "$(stat_of "$f" tx_packets)" -ge 1000 -a \
+		     "$(stat_of "$f" rx_packets)" -ge 1000 -a "$copied" -eq 0
+}
+
+# no_tap_links: no macvtap or tap (tun) link exists
+no_tap_links() {
+	local links
+	links=$(ip -o link show type macvtap; ip -o link show type tun)
+	[ -z "$links" ] || { diag <<<"$links"; return 1; }
+}
+
+# qemu_fds_ok PID: PID holds /dev/vhost-accel and no tap, tun or vhost-net
+qemu_fds_ok() {
+	local fds
+	fds=$(for fd in "/proc/$1/fd"/*; do readlink "$fd"; done 2>/dev/null)
+	diag <<<"$(grep '^/dev/' <<<"$fds")"
+	grep -qx /dev/vhost-accel <<<"$fds" &&
+		! grep -Eq '^/dev/(tap[0-9]+|net/tun|vhost-net)$' <<<"$fds"
+}
+
+# checks GUEST: the traffic, counter and no-tap cases of a guest that is up
+checks() {
+	local g=$1
+	CON=${CONS[$g]}
+	guest_checks "$g" "${NS[$g]}"
+	((DEMO)) && udp_cases "$g"
+	[ "$g" = ref ] && return
+	if ((DEMO)); then
+		demo_counters
+	else
+		accel_counter_checks "$g" "${PID[$g]}" "$NIC" "${MV[$g]}"
+	fi
+	if [ "$QEMU_VER" = patched ]; then
+		check "$g: no macvtap or tap exists" no_tap_links
+		check "$g: qemu holds /dev/vhost-accel and no tap" qemu_fds_ok "${PID[$g]}"
+	fi
+}
+
+# finish GUEST: stop that guest's QEMU (libvirt's: at cleanup)
+finish() {
+	[ "$VIA" = libvirt ] && return
+	QPID=${PID[$1]:-}
+	kill_qemu
+	PID[$1]=
+}
+
+# start GUEST: the wire, then QEMU; UP[GUEST]=1 once it runs
+start() {
+	local g=$1
+	UP[$g]=0
+	if ! setup_net "$g"; then
+		fail_phases "$g" "setup failed" "${PHASES[@]}"
+		return 1
+	fi
+	if [ "$VIA" = libvirt ]; then
+		if ! libvirt_start "$g"; then
+			fail_phases "$g" "not reached" ready traffic counters notap
+			return 1
+		fi
+	else
+		start_guest_qemu "$g"
+	fi
+	UP[$g]=1
+}
+
+# started GUEST: after start and a second, its first case
+started() {
+	local g=$1
+	[ "${UP[$g]}" = 1 ] || return 1
+	[ "$VIA" = libvirt ] && return 0
+	started_qemu "$g" && return 0
+	UP[$g]=0
+	fail_phases "$g" "not reached" ready traffic counters notap
+	return 1
+}
+
+# came_up GUEST: case "guest ready" of a guest that started; if it fails,
+# so does every case after it
+came_up() {
+	local g=$1
+	[ "${UP[$g]}" = 1 ] || return 1
+	ready "$g" && return 0
+	UP[$g]=0
+	fail_phases "$g" "guest did not come up" traffic counters notap
+	return 1
+}
+
+# ---- the cases before the guests
+
+# refused NAME NETDEV PATTERN: the patched QEMU with NETDEV exits non-zero
+# at once and its message matches PATTERN.
+refused() {
+	local name=$1 netdev=$2 pattern=$3 rc=0
+	timeout 60 "$QEMU" -M pc -accel tcg -nodefaults -display none \
+		-netdev "$netdev" -device virtio-net-pci,netdev=n0 \
+		>"$WORK/refused.log" 2>&1 || rc=$?
+	diag <"$WORK/refused.log"
+	# 124: timeout killed it, so it did not refuse
+	local verdict=0
+	[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] &&
+		grep -q -- "$pattern" "$WORK/refused.log" && verdict=1
+	check "refused: $name (exit $rc)" test "$verdict" -eq 1
+}
+
+# before_guests: the cases of the QEMU or the libvirt in use
+before_guests() {
+	local ver
+	case $QEMU_VER/$VIA in
+	10.0/qemu)
+		ver=$("$QEMU" --version 2>&1 | head -1)
+		echo "# $QEMU: $ver"
+		if ! grep -q 'version 10\.0\.' <<<"$ver"; then
+			nok "qemu 10.0 at $QEMU # run scripts/qemu-backports.sh (make deps)"
+			return 1
+		fi
+		ok "qemu 10.0 at $QEMU"
+		;;
+	7.2/libvirt)
+		libvirt_prepare || { pad 1 1 "example XML valid # libvirtd down"; return 1; }
+		;;
+	patched/qemu)
+		"$QEMU" -netdev help | diag
+		refused "no such interface" "vhost-accel,id=n0,ifname=e2enonexist" \
+			"no such interface"
+		refused "not a vhost-accel device" \
+			"vhost-accel,id=n0,ifname=lo,vhostdev=/dev/vhost-net" \
+			"is not a vhost-accel device"
+		refused "queues out of range" "vhost-accel,id=n0,ifname=lo,queues=0" \
+			"out of range"
+		;;
+	esac
+}
+
+# ---- the demo's table
+
+# ratio A B: A / B with two decimals, "-" when either is missing
+ratio() {
+	awk -v a="${1:-0}" -v b="${2:-0}" \
+		'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "-" }'
+}
+
+# row NAME ACCEL REF
+row() {
+	printf '# %-30s | %11s | %11s | %5s\n' "$1" "${2:--}" "${3:--}" "$(ratio "$2" "$3")"
+}
+
+# loss "PPS LOST TOTAL": "LOST/TOTAL"
+loss() {
+	[ -n "$1" ] || { echo "-"; return; }
+	# shellcheck disable=SC2086  # split "PPS LOST TOTAL"
+	set -- $1
+	echo "$2/$3"
+}
+
+# first "PPS LOST TOTAL": PPS
+first() { echo "${1%% *}"; }
+
+demo_table() {
+	echo "#"
+	echo "# Linux guest (virtio_net, nested QEMU TCG inside the test VM, 1 vCPU),"
+	echo "# ${IPERF_TIME} s per iperf3 run, one run each: a demonstration, not a benchmark."
+	echo "#"
+	printf '# %-30s | %11s | %11s | %5s\n' "metric" "vhost-accel" "vhost-net" "ratio"
+	echo "# -------------------------------+-------------+-------------+------"
+	row "TCP guest->peer (Mbit/s)" "$TPUT_accel_TX" "$TPUT_ref_TX"
+	row "TCP peer->guest (Mbit/s)" "$TPUT_accel_RX" "$TPUT_ref_RX"
+	row "UDP 64 B guest->peer (pps)" "$(first "$UDP_accel_TX")" "$(first "$UDP_ref_TX")"
+	row "UDP 64 B peer->guest (pps)" "$(first "$UDP_accel_RX")" "$(first "$UDP_ref_RX")"
+	printf '# %-30s | %11s | %11s |\n' "  lost/sent guest->peer" \
+		"$(loss "$UDP_accel_TX")" "$(loss "$UDP_ref_TX")"
+	printf '# %-30s | %11s | %11s |\n' "  lost/sent peer->guest" \
+		"$(loss "$UDP_accel_RX")" "$(loss "$UDP_ref_RX")"
+	echo "#"
+	echo "# vhost-accel: nicsim $NIC + macvtap, /dev/vhost-accel; vhost-net: veth + macvtap, /dev/vhost-net"
+	[ -n "$ACCEL_STATS" ] || return 0
+	echo "# vhost-accel device counters (debugfs), whole guest lifetime:"
+	for q in rx tx; do
+		awk -v q="$q" '
+			{ v[$1] = $2 }
+			END {
+				p = q "_"
+				printf "#   %s: packets %d bytes %d bytes_copied %d depletions %d drops no_buf %d too_big %d nic %d saturations %d\n",
+					q, v[p "packets"], v[p "bytes"], v[p "bytes_copied"],
+					v[p "depletions"], v[p "drops_no_buf"], v[p "drops_too_big"],
+					v[p "drops_nic"], v[p "saturations"]
+			}' <<<"$ACCEL_STATS"
+	done
+	[ -z "$NIC_STATS" ] || { echo "# ethtool -S $NIC (zeros not shown):"; diag <<<"$NIC_STATS" | sed 's/^# /#  /'; }
+}
+
+# ---- the run
+
+if [ "$VIA" = libvirt ]; then
+	e2e_require "$PLAN" libvirtd virsh virt-xml-validate unshare iperf3 ethtool
+elif [ "$QEMU_VER" = 10.0 ]; then
+	e2e_require "$PLAN" iperf3 ethtool
+else
+	e2e_require "$PLAN" "$QEMU" iperf3 ethtool
+fi
 
 TPUT_accel_TX=0 TPUT_accel_RX=0 TPUT_ref_TX=0 TPUT_ref_RX=0
+UDP_accel_TX='' UDP_accel_RX='' UDP_ref_TX='' UDP_ref_RX=''
+ACCEL_STATS='' NIC_STATS=''
 
-# ---- vhost-accel: nicsim + macvtap + /dev/vhost-accel
-accel_tap=
-if ip link add "$NIC" type nicsim && ip link set "$NIC" up &&
-   setup_peer_ns "$NS_ACCEL" "${NIC}p"; then
-	accel_tap=$(macvtap "$MV_ACCEL" "$NIC")
-fi
-if [ -z "$accel_tap" ]; then
-	for c in "qemu started" "guest ready" "guest pings peer" \
-		 "peer pings guest" "iperf3 guest->peer" "iperf3 peer->guest" \
-		 "tx counters" "rx counters" "bytes_copied 0" "nicsim agrees"; do
-		nok "accel: $c # setup failed"
+if ! before_guests; then
+	for g in "${GUESTS[@]}"; do
+		fail_phases "$g" "not reached" "${PHASES[@]}"
 	done
-elif run_guest accel "$NS_ACCEL" tap,id=n0,fd=3,vhost=on,vhostfd=4 \
-	"$accel_tap" /dev/vhost-accel; then
-	f=$(accel_stats_file "$QPID")
-	if [ -z "$f" ]; then
-		nok "accel: tx counters # no debugfs stats owned by pid $QPID"
-		nok "accel: rx counters"
-		nok "accel: bytes_copied 0"
-		nok "accel: nicsim agrees"
-	else
-		diag <"$f"
-		ethtool -S "$NIC" | grep -v ' 0$' | diag
-		tx_p=$(stat_of "$f" tx_packets) tx_b=$(stat_of "$f" tx_bytes)
-		rx_p=$(stat_of "$f" rx_packets) rx_b=$(stat_of "$f" rx_bytes)
-		copied=$(( $(stat_of "$f" tx_bytes_copied) + $(stat_of "$f" rx_bytes_copied) ))
-		# iperf3 moved megabytes both ways (even at the 3 Mbit/s a
-		# loaded host gives), ping and ARP a few hundred bytes; the
-		# guest sends TSO frames (up to 64 KiB), so count bytes.
-		check "accel: tx counters ($tx_p packets, $tx_b bytes)" \
-			test "$tx_p" -ge 100 -a "$tx_b" -ge 500000
-		check "accel: rx counters ($rx_p packets, $rx_b bytes)" \
-			test "$rx_p" -ge 100 -a "$rx_b" -ge 500000
-		check "accel: bytes_copied 0 ($copied)" test "$copied" -eq 0
-		nic_tx=$(ethtool_of "$NIC" tx_packets)
-		nic_rx=$(ethtool_of "$NIC" rx_packets)
-		mv_pk=$(( $(cat "/sys/class/net/$MV_ACCEL/statistics/rx_packets") +
-			  $(cat "/sys/class/net/$MV_ACCEL/statistics/tx_packets") ))
-		echo "# nicsim qp tx_packets $nic_tx rx_packets $nic_rx, macvtap queue packets $mv_pk"
-		# The queue pair saw what the device counted (up to stray
-		# frames between the two reads); the macvtap's queue (the
-		# copying fallback) saw at most stray control frames.
-		check "accel: nicsim agrees" nic_agrees
-	fi
-	kill_qemu
-else
-	for c in "tx counters" "rx counters" "bytes_copied 0" "nicsim agrees"; do
-		nok "accel: $c # guest did not come up"
+elif ((DEMO)); then
+	# Both guests boot at once: each nested QEMU is one TCG thread and
+	# the test VM has two vCPUs, so that halves the longest part of the
+	# demo.  The traffic runs one guest at a time, the other one idle
+	# or gone.  One boot budget for both.
+	echo "# booting both guests (nested TCG: 2-6 minutes)"
+	T_BOOT=$SECONDS
+	for g in "${GUESTS[@]}"; do
+		start "$g"
 	done
-	kill_qemu
-fi
-
-# ---- reference: veth + macvtap + /dev/vhost-net
-ref_tap=
-if ip link add "$VETH" type veth peer name "${VETH}p" &&
-   ip link set "$VETH" up && setup_peer_ns "$NS_REF" "${VETH}p"; then
-	ref_tap=$(macvtap "$MV_REF" "$VETH")
-fi
-if [ -z "$ref_tap" ]; then
-	for c in "qemu started" "guest ready" "guest pings peer" \
-		 "peer pings guest" "iperf3 guest->peer" "iperf3 peer->guest"; do
-		nok "ref: $c # setup failed"
+	sleep 1
+	for g in "${GUESTS[@]}"; do
+		started "$g"
+	done
+	for g in "${GUESTS[@]}"; do
+		BOOT_TIMEOUT=$((E2E_BOOT_TIMEOUT - (SECONDS - T_BOOT)))
+		[ "$BOOT_TIMEOUT" -ge 10 ] || BOOT_TIMEOUT=10
+		came_up "$g"
+	done
+	echo "# guests booted at $((SECONDS - T0)) s"
+	for g in "${GUESTS[@]}"; do
+		[ "${UP[$g]}" = 1 ] && checks "$g"
+		finish "$g"
+		[ "$g" = ref ] || echo "# vhost-accel done at $((SECONDS - T0)) s"
 	done
 else
-	run_guest ref "$NS_REF" tap,id=n0,fd=3,vhost=on,vhostfd=4 \
-		"$ref_tap" /dev/vhost-net
-	kill_qemu
+	for g in "${GUESTS[@]}"; do
+		start "$g" || continue
+		[ "$VIA" = libvirt ] || sleep 1
+		started "$g" && came_up "$g" && checks "$g"
+		finish "$g"
+	done
 fi
-while [ $n -lt $PLAN ]; do
-	nok "ref: case not reached"
+while [ $n -lt "$PLAN" ]; do
+	nok "case not reached"
 done
 
-echo "# throughput (Mbit/s, nested TCG)  guest->peer  peer->guest"
-printf '# vhost-accel (nicsim+macvtap)     %11s  %11s\n' "$TPUT_accel_TX" "$TPUT_accel_RX"
-printf '# vhost-net   (veth+macvtap)       %11s  %11s\n' "$TPUT_ref_TX" "$TPUT_ref_RX"
-echo "# $((n - failed)) passed, $failed failed"
+case $QEMU_VER/$VIA/$DEMO in
+*/1)
+	demo_table
+	echo "# demo_guest: $((n - failed)) passed, $failed failed in $((SECONDS - T0)) s"
+	;;
+7.2/qemu/0)
+	echo "# throughput (Mbit/s, nested TCG)  guest->peer  peer->guest"
+	printf '# vhost-accel (nicsim+macvtap)     %11s  %11s\n' "$TPUT_accel_TX" "$TPUT_accel_RX"
+	printf '# vhost-net   (veth+macvtap)       %11s  %11s\n' "$TPUT_ref_TX" "$TPUT_ref_RX"
+	;;
+10.0/qemu/0)
+	printf '# throughput (Mbit/s, nested TCG, QEMU 10.0)  guest->peer %s  peer->guest %s\n' \
+		"${TPUT_qemu10_TX:-0}" "${TPUT_qemu10_RX:-0}"
+	;;
+7.2/libvirt/0)
+	printf '# throughput (Mbit/s, nested TCG, libvirt)  guest->peer %s  peer->guest %s\n' \
+		"${TPUT_libvirt_TX:-0}" "${TPUT_libvirt_RX:-0}"
+	;;
+patched/qemu/0)
+	echo "# throughput (Mbit/s, nested TCG, patched QEMU)  guest->peer  peer->guest"
+	printf '# vhost-accel netdev (nicsim, no tap)           %11s  %11s\n' \
+		"$TPUT_accel_TX" "$TPUT_accel_RX"
+	;;
+esac
+((DEMO)) || echo "# $((n - failed)) passed, $failed failed"
 [ $failed -eq 0 ]
