@@ -13,7 +13,7 @@
 # /lib/modules/<release>; the guest sees it at /lib/modules/<release>.  For
 # a self-built kernel (scripts/check-debug.sh), whose bzImage --kdir names.
 #
-# See selftests/vm/README for how it works and for the environment variables.
+# See Documentation/testing.rst for how it works and for the environment variables.
 
 set -euo pipefail
 
