@@ -10,7 +10,9 @@
 #   1 packages      scripts/deps.sh --if-missing (apt, only when needed)
 #   2 modules       make modules KDIR=...        (vhost_accel.ko, nicsim.ko)
 #   3 demo program  make -C selftests/demo        (selftests/demo/build/,
-#                   and the nested guest's initramfs in selftests/build/e2e/)
+#                   and in selftests/build/e2e/ the nested guest's test,
+#                   e2e.sh, which demo_guest.sh runs with --demo, and its
+#                   initramfs)
 #   4 VM run        selftests/vm/run.sh with the demo's own lists:
 #                   VM_TESTS_LIST=selftests/demo/tests.list,
 #                   VM_TESTS_DIR=selftests/demo/build,
