@@ -261,13 +261,7 @@ virsh_() { timeout 120 virsh -q -c "$URI" "$@"; }
 libvirt_stop() {
 	virsh_ destroy "$DOM" >/dev/null 2>&1
 	virsh_ undefine "$DOM" >/dev/null 2>&1
-	kill -TERM "$LVPID" 2>/dev/null
-	for _ in $(seq 50); do
-		kill -0 "$LVPID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$LVPID" 2>/dev/null
-	wait "$LVPID" 2>/dev/null
+	stop_pid "$LVPID"
 }
 
 # libvirt_prepare: cases "libvirtd up" and "example XML valid"; the domain

@@ -52,15 +52,20 @@ pad() {
 
 positive() { awk -v v="${1:-0}" 'BEGIN { exit !(v > 0) }'; }
 
-kill_qemu() {
-	[ -n "$QPID" ] || return 0
-	kill -TERM "$QPID" 2>/dev/null
+# stop_pid PID: SIGTERM, at most 5 s to go, then SIGKILL; reaped
+stop_pid() {
+	kill -TERM "$1" 2>/dev/null
 	for _ in $(seq 50); do
-		kill -0 "$QPID" 2>/dev/null || break
+		kill -0 "$1" 2>/dev/null || break
 		sleep 0.1
 	done
-	kill -KILL "$QPID" 2>/dev/null
-	wait "$QPID" 2>/dev/null
+	kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+
+kill_qemu() {
+	[ -n "$QPID" ] || return 0
+	stop_pid "$QPID"
 	QPID=
 }
 
