@@ -130,22 +130,30 @@ wait_ready() {
 	return 1
 }
 
-# iperf_mbps NS ARGS...: Mbit/s the receiver reported, "" on failure
-iperf_mbps() {
+# iperf_out NS ARGS...: the output of iperf3 -c GUEST ARGS in NS, for
+# E2E_IPERF_TIME s, also as diagnostics on stderr; tried again while the
+# connection is refused (the guest restarts its server after each test,
+# l2-init).
+iperf_out() {
 	local ns=$1 out try
 	shift
-	# Refused: the guest restarts its server after each test (l2-init).
 	for try in 1 2 3 4 5; do
 		out=$(timeout $((IPERF_TIME + 40)) ip netns exec "$ns" \
-			iperf3 -c "$GUEST" -t "$IPERF_TIME" -f m \
+			iperf3 -c "$GUEST" -t "$IPERF_TIME" \
 			--connect-timeout 10000 "$@" 2>&1)
 		grep -q 'Connection refused' <<<"$out" || break
 		echo "# iperf3: connection refused, try $try" >&2
 		sleep 2
 	done
 	diag <<<"$out" >&2
-	awk '/receiver/ { for (i = 1; i < NF; i++) if ($(i + 1) == "Mbits/sec") v = $i }
-	     END { if (v != "") print v }' <<<"$out"
+	printf '%s\n' "$out"
+}
+
+# iperf_mbps NS ARGS...: Mbit/s the receiver reported, "" on failure
+iperf_mbps() {
+	iperf_out "$@" -f m |
+		awk '/receiver/ { for (i = 1; i < NF; i++) if ($(i + 1) == "Mbits/sec") v = $i }
+		     END { if (v != "") print v }'
 }
 
 # guest_checks MODE NS: the four traffic cases once the guest is ready;
@@ -234,18 +242,7 @@ e2e_require() {
 # (PPS = datagrams received per second), "" on failure.  -R: the guest
 # sends.
 iperf_udp() {
-	local ns=$1 out try
-	shift
-	for try in 1 2 3 4 5; do
-		out=$(timeout $((IPERF_TIME + 40)) ip netns exec "$ns" \
-			iperf3 -c "$GUEST" -u -l "${E2E_UDP_LEN:-64}" \
-			-b "${E2E_UDP_RATE:-0}" -t "$IPERF_TIME" \
-			--connect-timeout 10000 "$@" 2>&1)
-		grep -q 'Connection refused' <<<"$out" || break
-		echo "# iperf3: connection refused, try $try" >&2
-		sleep 2
-	done
-	diag <<<"$out" >&2
+	iperf_out "$@" -u -l "${E2E_UDP_LEN:-64}" -b "${E2E_UDP_RATE:-0}" |
 	awk '/receiver/ {
 		for (i = 1; i <= NF; i++) {
 			if ($i ~ /^-?[0-9]+\/[0-9]+$/) { split($i, a, "/"); lost = a[1]; tot = a[2] }
@@ -253,7 +250,7 @@ iperf_udp() {
 		}
 		seen = 1
 	     }
-	     END { if (seen && d > 0 && tot > 0) printf "%d %d %d\n", (tot - lost) / d, lost, tot }' <<<"$out"
+	     END { if (seen && d > 0 && tot > 0) printf "%d %d %d\n", (tot - lost) / d, lost, tot }'
 }
 
 # accel_counter_checks MODE PID NIC [MACVTAP]: the four counter cases of
