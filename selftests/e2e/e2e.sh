@@ -62,6 +62,10 @@ case $QEMU_VER/$VIA in
 7.2/qemu | 7.2/libvirt | 10.0/qemu | patched/qemu) ;;
 *) echo "$0: no test for QEMU '$QEMU_VER' by '$VIA'" >&2; exit 2 ;;
 esac
+if ((DEMO)) && [ "$QEMU_VER/$VIA" != 7.2/qemu ]; then
+	echo "$0: --demo runs QEMU 7.2 by itself" >&2
+	exit 2
+fi
 
 SELF_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # installed as selftests/build/e2e/e2e.sh: the repository is three up
