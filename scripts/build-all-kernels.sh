@@ -67,7 +67,7 @@ fi
 # products in the source tree (from a plain `make`) are not copied: their
 # .cmd files belong to another kernel.
 ITEMS=()
-for f in Kbuild Makefile drivers include; do
+for f in Kbuild Makefile compat drivers include; do
 	[[ -e $SRC/$f ]] && ITEMS+=("$f")
 done
 if [[ ! -f $SRC/Kbuild ]]; then

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Run the kernel's checkpatch.pl over our sources: kernel code in drivers/
-# and include/, and the user-space selftests.  Any ERROR or WARNING fails
-# (checkpatch's default level: CHECKs are --strict only and not run).  Used
-# by `make checkpatch`.
+# Run the kernel's checkpatch.pl over our sources: kernel code in drivers/,
+# include/ and compat/, and the user-space selftests.  Any ERROR or WARNING
+# fails (checkpatch's default level: CHECKs are --strict only and not run).
+# Used by `make checkpatch`.
 #
 # checkpatch.pl is not packaged on its own in Debian, so it is taken from
 # the newest installed linux-source-*.tar.xz (scripts/deps.sh installs
@@ -28,8 +28,8 @@ cd "$TOP"
 USER_IGNORE=PREFER_DEFINED_ATTRIBUTE_MACRO,PREFER_FALLTHROUGH,SSCANF_TO_KSTRTO
 USER_IGNORE+=,STRLCPY,ENOSYS,MACRO_WITH_FLOW_CONTROL
 
-# The compat header (include/**/*compat*.h) is, by design, the one place
-# that tests kernel versions; checkpatch also misreads
+# compat/ is, by design, the one place that tests kernel versions;
+# checkpatch also misreads
 # `LINUX_VERSION_CODE >= KERNEL_VERSION(..)` as a constant on the left.
 COMPAT_IGNORE=LINUX_VERSION_CODE,CONSTANT_COMPARISON
 
@@ -90,19 +90,13 @@ list() {
 			-type f \( -name '*.c' -o -name '*.h' \) -print
 	fi | sort
 }
-mapfile -t kfiles < <(list drivers; list include)
+mapfile -t kmain < <(list drivers; list include)
+mapfile -t kcompat < <(list compat)
 mapfile -t ufiles < <(list selftests)
-kmain=() kcompat=()
-for f in "${kfiles[@]}"; do
-	if [[ $f == include/*compat*.h ]]; then
-		kcompat+=("$f")
-	else
-		kmain+=("$f")
-	fi
-done
+kfiles=("${kmain[@]}" "${kcompat[@]}")
 
 if ((${#kfiles[@]} == 0)); then
-	echo "checkpatch: no C sources under drivers/ or include/" >&2
+	echo "checkpatch: no C sources under drivers/, include/ or compat/" >&2
 	exit 1
 fi
 

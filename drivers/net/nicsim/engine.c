@@ -25,7 +25,6 @@
 #include <linux/delay.h>
 #include <linux/highmem.h>
 #include <linux/kthread.h>
-#include <linux/vhost_accel_compat.h>
 #include <linux/virtio_net.h>
 #include <net/flow_dissector.h>
 

@@ -24,7 +24,6 @@
 #include <linux/uaccess.h>
 #include <linux/vhost.h>
 
-#include <linux/vhost_accel_compat.h>
 
 #include "accel.h"
 

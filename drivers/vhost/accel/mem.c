@@ -14,7 +14,7 @@
  * page is an anonymous copy).  A shared mapping of any other file (ext4,
  * xfs, ...) is refused: the file system write-protects and cleans its
  * pages for writeback, and a page the NIC may write at any time for as
- * long as the table lives defeats that (see vhost_accel_compat.h for how
+ * long as the table lives defeats that (see compat/compat.h for how
  * the kernels differ).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -29,7 +29,6 @@
 #include <linux/sort.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
-#include <linux/vhost_accel_compat.h>
 
 #include "accel.h"
 

@@ -43,7 +43,6 @@
 #include <linux/uaccess.h>
 #include <linux/virtio_net.h>
 #include <linux/vhost_accel_nic.h>
-#include <linux/vhost_accel_compat.h>
 #include <net/net_namespace.h>
 
 #include "accel.h"

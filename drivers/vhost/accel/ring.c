@@ -34,7 +34,6 @@
 #include <linux/uaccess.h>
 #include <linux/virtio_byteorder.h>
 #include <linux/virtio_ring.h>
-#include <linux/vhost_accel_compat.h>
 #include <uapi/linux/virtio_config.h>
 
 #include "accel.h"

@@ -17,7 +17,6 @@
 #include <linux/uaccess.h>
 #include <linux/vhost.h>
 #include <linux/virtio_ring.h>
-#include <linux/vhost_accel_compat.h>
 
 #include "accel.h"
 

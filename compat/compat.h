@@ -3,9 +3,21 @@
  * Kernel-version differences for the vhost-accel modules, kept in one place
  * so the rest of the code is written against one API.  Each wrapper names
  * the kernel release that changed the underlying interface.
+ *
+ * Kbuild force-includes this file ahead of every source file.
  */
-#ifndef _LINUX_VHOST_ACCEL_COMPAT_H
-#define _LINUX_VHOST_ACCEL_COMPAT_H
+#ifndef _VHOST_ACCEL_COMPAT_H
+#define _VHOST_ACCEL_COMPAT_H
+
+/*
+ * The kernel headers below are read before the source file's own first
+ * line, and <linux/printk.h> would settle pr_fmt to its bare default
+ * there.  Every source file defines it as this, word for word, so its own
+ * definition is an identical redefinition.
+ */
+#ifndef pr_fmt
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+#endif
 
 #include <linux/version.h>
 #include <linux/eventfd.h>
@@ -152,4 +164,4 @@ static inline long vhost_accel_pin_user_pages(unsigned long start,
 #endif
 }
 
-#endif /* _LINUX_VHOST_ACCEL_COMPAT_H */
+#endif /* _VHOST_ACCEL_COMPAT_H */
