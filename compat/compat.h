@@ -21,7 +21,6 @@
 
 #include <linux/version.h>
 #include <linux/eventfd.h>
-#include <linux/if_tap.h>
 #include <linux/if_tun.h>
 #include <linux/mm.h>
 #include <linux/netdevice.h>
@@ -112,33 +111,6 @@ static inline bool vhost_accel_stack_takes_gso(const struct sk_buff *skb)
 #else
 	return true;
 #endif
-}
-
-/*
- * The netdev behind a macvtap or ipvtap queue fd, held with dev_hold(), or
- * NULL when @file is no such fd.  tap_get_socket() (tap.ko) and the public
- * struct tap_queue / struct tap_dev of <linux/if_tap.h> are as in 6.1 up
- * to 6.12; later releases may move them, which is why this lives here.
- */
-static inline struct net_device *vhost_accel_tap_netdev_get(struct file *file)
-{
-	struct net_device *dev = NULL;
-	struct tap_queue *q;
-	struct tap_dev *tap;
-	struct socket *sock;
-
-	sock = tap_get_socket(file);
-	if (IS_ERR(sock))
-		return NULL;
-	q = container_of(sock, struct tap_queue, sock);
-	rcu_read_lock();
-	tap = rcu_dereference(q->tap);
-	if (tap) {
-		dev = tap->dev;
-		dev_hold(dev);
-	}
-	rcu_read_unlock();
-	return dev;
 }
 
 /*

@@ -46,6 +46,7 @@
 #include <net/net_namespace.h>
 
 #include "accel.h"
+#include "tap_internals.h"
 
 static DEFINE_MUTEX(vhost_accel_nics_lock);
 static LIST_HEAD(vhost_accel_nics);
