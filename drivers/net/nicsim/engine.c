@@ -27,6 +27,7 @@
 #include <linux/kthread.h>
 #include <linux/virtio_net.h>
 #include <net/flow_dissector.h>
+#include <net/gso.h>
 
 #include "nicsim.h"
 
@@ -676,7 +677,8 @@ static void nicsim_fanout_gso(struct nicsim_nic *nic, struct sk_buff *skb,
 		nicsim_drop_offload(nic, skb);
 		return;
 	}
-	segs = vhost_accel_skb_gso_segment_rx(skb, 0);
+	/* the receive path's rules: CHECKSUM_UNNECESSARY is no error */
+	segs = __skb_gso_segment(skb, 0, false);
 	if (IS_ERR(segs)) {
 		nicsim_drop_offload(nic, skb);
 		return;
@@ -710,7 +712,7 @@ static void nicsim_switch(struct nicsim_nic *nic, struct sk_buff *skb,
 	skb_reset_mac_header(skb);
 	nicsim_route(nic, skb, src, from, &r);
 	if (!r.qp && !(r.flood && nic->nr_groups > (from ? 1 : 0)) &&
-	    (!skb_is_gso(skb) || vhost_accel_stack_takes_gso(skb))) {
+	    (!skb_is_gso(skb) || compat_stack_takes_gso(skb))) {
 		nicsim_out(nic, skb, &r);
 		return;
 	}
@@ -816,7 +818,7 @@ static int nicsim_tx_meta(struct nicsim_nic *nic, struct sk_buff *skb,
 		return -EINVAL;
 	if (partial)
 		hdr.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-	if (vhost_accel_virtio_net_hdr_to_skb(skb, &hdr))
+	if (virtio_net_hdr_to_skb(skb, &hdr, true))
 		return -EINVAL;
 	if (skb->ip_summed == CHECKSUM_PARTIAL && !skb_is_gso(skb)) {
 		if (skb_checksum_help(skb))

@@ -247,5 +247,5 @@ void vhost_accel_log_flush(struct vhost_accel_vq *vq)
 		return;
 	vq->log_pending = false;
 	if (vq->dev->log_ctx)
-		vhost_accel_eventfd_signal(vq->dev->log_ctx);
+		eventfd_signal(vq->dev->log_ctx);
 }

@@ -205,9 +205,8 @@ static long region_pin_chunk(unsigned long addr, unsigned long n,
 		return -EINTR;
 	ret = region_check_vmas(mm, addr, n << PAGE_SHIFT);
 	if (!ret)
-		ret = vhost_accel_pin_user_pages(addr, n,
-						 FOLL_WRITE | FOLL_LONGTERM,
-						 pages);
+		ret = pin_user_pages(addr, n, FOLL_WRITE | FOLL_LONGTERM,
+				     pages);
 	mmap_read_unlock(mm);
 	return ret;
 }

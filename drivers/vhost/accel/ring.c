@@ -28,10 +28,12 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/eventfd.h>
 #include <linux/kernel.h>
 #include <linux/nospec.h>
 #include <linux/sched.h>
 #include <linux/uaccess.h>
+#include <linux/unaligned.h>
 #include <linux/virtio_byteorder.h>
 #include <linux/virtio_ring.h>
 #include <uapi/linux/virtio_config.h>
@@ -735,7 +737,7 @@ static bool ring_need_signal(struct vhost_accel_vq *vq)
 void vhost_accel_ring_signal(struct vhost_accel_vq *vq)
 {
 	if (vq->call_ctx && ring_need_signal(vq)) {
-		vhost_accel_eventfd_signal(vq->call_ctx);
+		eventfd_signal(vq->call_ctx);
 		vq->stats.calls++;
 	}
 }

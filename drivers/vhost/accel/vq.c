@@ -102,7 +102,7 @@ void vhost_accel_vq_signal_err(struct vhost_accel_vq *vq)
 {
 	vq->stats.errors++;
 	if (vq->err_ctx)
-		vhost_accel_eventfd_signal(vq->err_ctx);
+		eventfd_signal(vq->err_ctx);
 }
 
 /**
