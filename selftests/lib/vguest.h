@@ -15,6 +15,14 @@
  *    virtual addresses), descriptor addresses inside the rings are GPAs;
  *  - rings are little endian (VIRTIO_F_VERSION_1 layout, also the legacy
  *    layout on the x86 hosts we run on).
+ *
+ * One header for the whole library, so a test includes one file; its
+ * sections follow the source files:
+ *  - vguest_dev.c: device, guest memory, raw per-vring ioctls, NIC binding;
+ *  - vguest_ring.c: split virtqueues (descriptors, avail, used, raw access);
+ *  - vguest_net.c: the virtio-net guest (header, Rx and Tx frames, bursts);
+ *  - vguest_sys.c: process helpers (time, capabilities, workers, kmsg).
+ * vguest_int.h holds what those files share and the tests do not use.
  */
 #ifndef VGUEST_H
 #define VGUEST_H
