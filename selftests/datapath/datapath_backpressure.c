@@ -1168,4 +1168,4 @@ TEST_F_TIMEOUT(bp, no_flow_control_drops_counted, 120)
 					       (struct vg_net *[]){ &self->g }, 1));
 }
 
-VG_HARNESS_MAIN
+TEST_HARNESS_MAIN

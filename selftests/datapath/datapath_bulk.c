@@ -601,4 +601,4 @@ TEST_F_TIMEOUT(bulk, tx_slow_nic, 90)
 					       (struct vg_net *[]){ &self->g }, 1));
 }
 
-VG_HARNESS_MAIN
+TEST_HARNESS_MAIN

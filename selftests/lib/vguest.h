@@ -490,6 +490,8 @@ void vg_sleep_ms(unsigned int ms);
  * several times slower; scripts/check-debug.sh sets it.
  */
 unsigned int vg_time_scale(void);
+/* alarm(@s * vg_time_scale()), 0 stays 0: what vharness.h arms tests with */
+unsigned int vg_harness_alarm(unsigned int s);
 /* Value of "<key>:" in /proc/self/status, in kB (VmLck, VmPin, ...). */
 int vg_proc_status_kb(const char *key, uint64_t *kb);
 int vg_vmlck_kb(uint64_t *kb);

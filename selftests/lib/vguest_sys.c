@@ -60,6 +60,11 @@ unsigned int vg_time_scale(void)
 	return scale;
 }
 
+unsigned int vg_harness_alarm(unsigned int s)
+{
+	return alarm(s ? s * vg_time_scale() : 0);
+}
+
 void vg_sleep_ms(unsigned int ms)
 {
 	struct timespec ts = {
