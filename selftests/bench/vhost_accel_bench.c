@@ -811,77 +811,30 @@ out:
 
 /* --------------------------------------------------------- guest Rx */
 
-struct sender {
-	struct vp_nic *nic;
-	int fd;
-	const uint8_t *frame;
-	size_t len;
-	unsigned int pps;	/* 0: as fast as it goes */
-	atomic_bool stop;
-	atomic_uint_fast64_t sent, full;
-	int err;
-};
-
 /*
- * Offer s->pps frames per second whatever the path does with them: a batch
- * whenever the schedule is behind, each frame the netdev refuses counted
- * in s->full (and not retried), so every path gets the same offered load.
+ * The far side's sender (a vg_sender): the frame over and over, either as
+ * fast as the netdev takes it or @pps frames per second whatever the path
+ * does with them, so every path gets the same offered load.  A refused
+ * frame is not sent again.  "full" counts the sends the netdev refused:
+ * frames when paced, calls when not.
  */
-static void sender_paced(struct sender *s, void **bufs, size_t *lens)
+static int sender_start(struct vg_sender *s, struct vp_nic *nic, int fd,
+			const uint8_t *frame, size_t len, unsigned int pps)
 {
-	const struct timespec nap = { .tv_nsec = 200000 };
-	uint64_t t0 = now_ns(), offered = 0, due;
-	unsigned int want;
-	int n;
-
-	while (!atomic_load(&s->stop)) {
-		due = (now_ns() - t0) * s->pps / 1000000000ULL;
-		if (due <= offered) {
-			nanosleep(&nap, NULL);
-			continue;
-		}
-		want = due - offered < BATCH ? (unsigned int)(due - offered) : BATCH;
-		n = vp_packet_send_many(s->nic, s->fd, bufs, lens, want);
-		if (n < 0 && n != -ENOBUFS && n != -EAGAIN && n != -EINTR) {
-			s->err = -n;
-			return;
-		}
-		if (n < 0)
-			n = 0;
-		atomic_fetch_add(&s->sent, (uint64_t)n);
-		atomic_fetch_add(&s->full, want - (unsigned int)n);
-		offered += want;
-	}
+	memset(s, 0, sizeof(*s));
+	s->fd = fd;
+	s->ifindex = nic->peer_ifindex;
+	s->tmpl = frame;
+	s->len = len;
+	s->seq_off = -1;
+	s->batch = BATCH;
+	s->pps = pps;
+	return vg_sender_start(s);
 }
 
-static void *sender_main(void *arg)
+static uint64_t sender_full(struct vg_sender *s)
 {
-	struct sender *s = arg;
-	void *bufs[BATCH];
-	size_t lens[BATCH];
-	int i, n;
-
-	for (i = 0; i < BATCH; i++) {
-		bufs[i] = (void *)s->frame;
-		lens[i] = s->len;
-	}
-	if (s->pps) {
-		sender_paced(s, bufs, lens);
-		return NULL;
-	}
-	while (!atomic_load(&s->stop)) {
-		n = vp_packet_send_many(s->nic, s->fd, bufs, lens, BATCH);
-		if (n > 0) {
-			atomic_fetch_add(&s->sent, (uint64_t)n);
-		} else if (n == -ENOBUFS || n == -EAGAIN) {
-			atomic_fetch_add(&s->full, 1);
-			sched_yield();	/* the device queue is full */
-		} else if (n < 0 && n != -EINTR) {
-			s->err = -n;
-			break;
-		}
-	}
-	return NULL;
+	return s->pps ? atomic_load(&s->refused) : atomic_load(&s->busy);
 }
 
 struct rx_result {
@@ -939,25 +892,25 @@ static int rx_window(struct bpath *p, const uint8_t *frame, size_t len,
 		     unsigned int pps, struct rx_result *res)
 {
 	struct bdev *d = &p->dev[0];
-	struct sender s = { .nic = far_nic(p, 0), .frame = frame, .len = len,
-			    .pps = pps };
+	struct vp_nic *nic = far_nic(p, 0);
+	struct vg_sender s;
 	struct cpu_snap c0, c1;
 	uint64_t fr = 0, by = 0, sent0, full0, k0, s0, ca0;
-	pthread_t th;
-	int r;
+	int r, fd;
 
 	memset(res, 0, sizeof(*res));
 	/*
 	 * Direct xmit (QDISC_BYPASS) drops a frame that validation changes,
 	 * e.g. GSO to a netdev without TSO: GSO goes through the qdisc.
 	 */
-	s.fd = vp_packet_open(s.nic, proto, vnet_hdr ? VP_PKT_VNET_HDR :
-			      VP_PKT_QDISC_BYPASS);
-	if (s.fd < 0)
-		return s.fd;
-	if (pthread_create(&th, NULL, sender_main, &s)) {
-		close(s.fd);
-		return -EAGAIN;
+	fd = vp_packet_open(nic, proto, vnet_hdr ? VP_PKT_VNET_HDR :
+			    VP_PKT_QDISC_BYPASS);
+	if (fd < 0)
+		return fd;
+	r = sender_start(&s, nic, fd, frame, len, pps);
+	if (r) {
+		close(fd);
+		return r;
 	}
 	r = rx_run(d, WARM_MS, work_ns, &fr, &by);
 	fr = by = 0;
@@ -965,17 +918,16 @@ static int rx_window(struct bpath *p, const uint8_t *frame, size_t len,
 	s0 = d->sleeps;
 	ca0 = d->calls;
 	sent0 = atomic_load(&s.sent);
-	full0 = atomic_load(&s.full);
+	full0 = sender_full(&s);
 	cpu_snap(p, &c0);
 	if (!r)
 		r = rx_run(d, window_ms, work_ns, &fr, &by);
 	cpu_snap(p, &c1);
 	res->sent = (double)(atomic_load(&s.sent) - sent0);
-	res->full = atomic_load(&s.full);
+	res->full = sender_full(&s);
 	res->full_win = res->full - full0;
-	atomic_store(&s.stop, true);
-	pthread_join(th, NULL);
-	close(s.fd);
+	vg_sender_stop(&s);
+	close(fd);
 	if (!r) {
 		uint64_t f2 = 0, b2 = 0;
 
@@ -984,7 +936,7 @@ static int rx_window(struct bpath *p, const uint8_t *frame, size_t len,
 	if (r)
 		return r;
 	if (s.err)
-		return -s.err;
+		return s.err;
 	if (!fr)
 		return -ENODATA;	/* nothing got through: no figure */
 	res->got = (double)fr;

@@ -344,7 +344,7 @@ FIXTURE_SETUP(compat)
 	struct vg_dev d;
 
 	if (access(VG_DEV_NET, F_OK))
-		SKIP(return, "%s not present", VG_DEV_NET);
+		VT_SETUP_SKIP("%s not present", VG_DEV_NET);
 	VT_OPEN_DUT(&d);
 	vg_close(&d);
 	self->ready = true;
@@ -887,4 +887,4 @@ TEST(reference_datapath_vhost_net)
 	vg_close(&d);
 }
 
-VG_HARNESS_MAIN
+TEST_HARNESS_MAIN

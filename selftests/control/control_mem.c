@@ -746,4 +746,4 @@ TEST(lib_gpa_translation)
 	vg_mem_release(&d);
 }
 
-VG_HARNESS_MAIN
+TEST_HARNESS_MAIN

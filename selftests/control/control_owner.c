@@ -565,4 +565,4 @@ TEST(lib_worker_name)
 		EXPECT_TRUE(kthread);
 }
 
-VG_HARNESS_MAIN
+TEST_HARNESS_MAIN

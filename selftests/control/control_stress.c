@@ -375,4 +375,4 @@ TEST_F(stress, kick_burst)
 					       VT_GONE_WAIT_MS));
 }
 
-VG_HARNESS_MAIN
+TEST_HARNESS_MAIN

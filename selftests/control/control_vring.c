@@ -694,4 +694,4 @@ TEST_F(vring, kick_rebind)
 	close(old);
 }
 
-VG_HARNESS_MAIN
+TEST_HARNESS_MAIN

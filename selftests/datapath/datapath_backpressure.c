@@ -25,7 +25,6 @@
 #include <linux/netlink.h>
 #include <linux/capability.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -894,57 +893,6 @@ static unsigned int bp_frames(void)
 	return n > 0 && n <= 100000000 ? (unsigned int)n : BP_FRAMES;
 }
 
-/* The peer sends @want frames as fast as its device takes them. */
-struct blaster {
-	struct vp_nic *nic;
-	int fd;
-	const uint8_t *tmpl;
-	unsigned int want;
-	atomic_uint sent;
-	atomic_bool stop;
-	unsigned int busy;	/* sends refused: queue stopped */
-	int err;
-};
-
-static void *blaster_fn(void *arg)
-{
-	enum { BATCH = 64 };
-	struct blaster *bl = arg;
-	static uint8_t bufs[BATCH][BP_LEN];
-	void *ptrs[BATCH];
-	size_t lens[BATCH];
-	unsigned int i, sent = 0, k;
-	int r;
-
-	for (i = 0; i < BATCH; i++) {
-		memcpy(bufs[i], bl->tmpl, BP_LEN);
-		ptrs[i] = bufs[i];
-		lens[i] = BP_LEN;
-	}
-	while (sent < bl->want && !atomic_load(&bl->stop)) {
-		k = bl->want - sent < BATCH ? bl->want - sent : BATCH;
-		for (i = 0; i < k; i++) {
-			uint32_t s = htole32(sent + i);
-
-			memcpy(bufs[i] + SEQ_OFF, &s, 4);
-		}
-		r = vp_packet_send_many(bl->nic, bl->fd, ptrs, lens, k);
-		if (r == -ENOBUFS || r == -EAGAIN || r == 0) {
-			/* held back (flow control or a full NIC queue) */
-			bl->busy++;
-			sched_yield();
-			continue;
-		}
-		if (r < 0) {
-			bl->err = r;
-			break;
-		}
-		sent += (unsigned int)r;
-		atomic_store(&bl->sent, sent);
-	}
-	return NULL;
-}
-
 /* Guest side: frames must be ours and in increasing order. */
 struct bp_rx {
 	const uint8_t *tmpl;
@@ -961,15 +909,12 @@ static int bp_rx_cb(void *ctx, const struct vg_net_rx *f)
 
 	if (vp_test_frame_seq(f->data, f->len) < 0)
 		return 0;	/* not ours */
-	if (f->len != BP_LEN || memcmp(f->data, rx->tmpl, SEQ_OFF) ||
-	    memcmp(f->data + SEQ_OFF + 4, rx->tmpl + SEQ_OFF + 4,
-		   BP_LEN - SEQ_OFF - 4)) {
+	if (vg_frame_seq_check(rx->tmpl, BP_LEN, SEQ_OFF, f->data, f->len,
+			       &s)) {
 		snprintf(rx->why, sizeof(rx->why), "frame %u: content differs",
 			 rx->got);
 		return -EBADMSG;
 	}
-	memcpy(&s, f->data + SEQ_OFF, 4);
-	s = le32toh(s);
 	if (rx->exact ? s != rx->last + 1 : (int64_t)s <= rx->last) {
 		snprintf(rx->why, sizeof(rx->why), "seq %u after %lld", s,
 			 (long long)rx->last);
@@ -1032,11 +977,10 @@ static int bp_stall(struct _test_data_bp *self, struct bp_rx *rx,
  * nothing arrived for a while; a quarter of the way in, the guest stalls
  * (bp_stall()).  Returns 0 or the guest's -errno.
  */
-static int bp_blast(struct _test_data_bp *self, struct blaster *bl,
+static int bp_blast(struct _test_data_bp *self, struct vg_sender *bl,
 		    struct bp_rx *rx, unsigned int want, bool flow_control,
 		    uint64_t *ms)
 {
-	pthread_t th;
 	uint64_t t0 = vg_now_ms(), last = t0;
 	bool stalled = false;
 	int r = 0, fd;
@@ -1046,16 +990,22 @@ static int bp_blast(struct _test_data_bp *self, struct blaster *bl,
 	fd = vp_packet_open(&self->c.nic, VP_ETH_P_TEST, VP_PKT_QDISC_BYPASS);
 	if (fd < 0)
 		return fd;
+	/* as fast as the device takes them; held back frames go again */
 	memset(bl, 0, sizeof(*bl));
-	bl->nic = &self->c.nic;
 	bl->fd = fd;
+	bl->ifindex = self->c.nic.peer_ifindex;
 	bl->tmpl = self->tmpl;
-	bl->want = want;
+	bl->len = BP_LEN;
+	bl->seq_off = SEQ_OFF;
+	bl->count = want;
+	bl->batch = 64;
+	bl->retry = true;
 	rx->tmpl = self->tmpl;
 	rx->last = -1;
-	if (pthread_create(&th, NULL, blaster_fn, bl)) {
+	r = vg_sender_start(bl);
+	if (r) {
 		close(fd);
-		return -EAGAIN;
+		return r;
 	}
 	for (;;) {
 		unsigned int got = rx->got, max = want - rx->got;
@@ -1084,8 +1034,7 @@ static int bp_blast(struct _test_data_bp *self, struct blaster *bl,
 			break;
 		}
 	}
-	atomic_store(&bl->stop, true);
-	pthread_join(th, NULL);
+	vg_sender_stop(bl);
 	close(fd);
 	*ms = vg_now_ms() - t0;
 	return r;
@@ -1100,7 +1049,7 @@ static int bp_blast(struct _test_data_bp *self, struct blaster *bl,
 TEST_F_TIMEOUT(bp, flow_control_1m, 150)
 {
 	const unsigned int want = bp_frames();
-	struct blaster bl;
+	struct vg_sender bl;
 	struct bp_rx rx = { .exact = true };
 	uint64_t ms, pauses = 0;
 	int r;
@@ -1111,7 +1060,8 @@ TEST_F_TIMEOUT(bp, flow_control_1m, 150)
 	r = bp_blast(self, &bl, &rx, want, true, &ms);
 	TH_LOG("%u of %u frames of %u bytes in %llu ms (%llu frames/s), sender held back %u times",
 	       rx.got, want, BP_LEN, (unsigned long long)ms,
-	       (unsigned long long)(ms ? rx.got * 1000ULL / ms : 0), bl.busy);
+	       (unsigned long long)(ms ? rx.got * 1000ULL / ms : 0),
+	       (unsigned int)bl.busy);
 	ASSERT_EQ(0, r) TH_LOG("%s%s", rx.why, r == -EIO ? self->g.err : "");
 	EXPECT_EQ(0, bl.err) TH_LOG("peer send: %s", dp_strerr(bl.err));
 	EXPECT_EQ(want, atomic_load(&bl.sent));
@@ -1141,7 +1091,7 @@ TEST_F_TIMEOUT(bp, flow_control_1m, 150)
 TEST_F_TIMEOUT(bp, no_flow_control_drops_counted, 120)
 {
 	const unsigned int want = 200000;
-	struct blaster bl;
+	struct vg_sender bl;
 	struct bp_rx rx = { .exact = false };
 	uint64_t ms, drops;
 	unsigned int sent;
@@ -1168,4 +1118,4 @@ TEST_F_TIMEOUT(bp, no_flow_control_drops_counted, 120)
 					       (struct vg_net *[]){ &self->g }, 1));
 }
 
-VG_HARNESS_MAIN
+TEST_HARNESS_MAIN

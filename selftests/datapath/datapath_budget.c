@@ -696,4 +696,4 @@ TEST_F_TIMEOUT(unget, stop_with_returned_and_reclaimed, 60)
 					       (struct vg_net *[]){ &self->g }, 1));
 }
 
-VG_HARNESS_MAIN
+TEST_HARNESS_MAIN

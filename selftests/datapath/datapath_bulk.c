@@ -14,8 +14,6 @@
  * The fast path is vg_net_tx_burst() / vg_net_rx_burst(), the same calls
  * the benchmark uses.  VG_BULK_FRAMES=<n> overrides 100 000.
  */
-#include <poll.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
 
@@ -139,114 +137,81 @@ static void make_tmpl(struct _test_data_bulk *self, const uint8_t *dst,
 static int bulk_check(const uint8_t *tmpl, const uint8_t *f, size_t len,
 		      uint32_t *seq)
 {
-	uint32_t s;
-
-	if (len != BULK_LEN || memcmp(f, tmpl, SEQ_OFF) ||
-	    memcmp(f + SEQ_OFF + 4, tmpl + SEQ_OFF + 4,
-		   BULK_LEN - SEQ_OFF - 4))
-		return -1;
-	memcpy(&s, f + SEQ_OFF, 4);
-	*seq = le32toh(s);
-	return 0;
+	return vg_frame_seq_check(tmpl, BULK_LEN, SEQ_OFF, f, len, seq);
 }
 
 /* ---- guest -> peer ---- */
 
-struct peer_reader {
-	struct _test_data_bulk *self;
-	unsigned int want;
-	atomic_uint got;	/* in order so far */
-	atomic_bool stop;
+/* The peer's reader (vg_reader): the guest's frames, each in turn. */
+struct peer_check {
+	const uint8_t *tmpl;
+	uint32_t next;		/* = frames in order so far */
 	unsigned int bad_len, bad_data, bad_seq;
 	uint32_t first_bad_seq, first_bad_want;
-	int err;
 };
 
-static void *peer_reader_fn(void *arg)
+static int peer_check_fn(void *ctx, const uint8_t *f, size_t len)
 {
-	struct peer_reader *pr = arg;
-	struct _test_data_bulk *self = pr->self;
-	enum { VLEN = 64 };
-	static uint8_t bufs[VLEN][2048];
-	struct mmsghdr msgs[VLEN];
-	struct iovec iov[VLEN];
-	uint64_t last = vg_now_ms();
-	unsigned int i;
+	struct peer_check *pc = ctx;
+	uint32_t seq;
+	int r;
 
-	while (atomic_load(&pr->got) < pr->want && !atomic_load(&pr->stop)) {
-		struct pollfd pfd = { .fd = self->c.pkt, .events = POLLIN };
-		int n;
-
-		memset(msgs, 0, sizeof(msgs));
-		for (i = 0; i < VLEN; i++) {
-			iov[i].iov_base = bufs[i];
-			iov[i].iov_len = sizeof(bufs[i]);
-			msgs[i].msg_hdr.msg_iov = &iov[i];
-			msgs[i].msg_hdr.msg_iovlen = 1;
-		}
-		n = recvmmsg(self->c.pkt, msgs, VLEN, MSG_DONTWAIT, NULL);
-		if (n < 0 && errno != EAGAIN && errno != EINTR) {
-			pr->err = -errno;
-			break;
-		}
-		if (n <= 0) {
-			if (vg_now_ms() - last > 10000) {
-				pr->err = -ETIMEDOUT;
-				break;
-			}
-			poll(&pfd, 1, 50);
-			continue;
-		}
-		last = vg_now_ms();
-		for (i = 0; i < (unsigned int)n; i++) {
-			unsigned int got = atomic_load(&pr->got);
-			uint32_t seq;
-
-			if (bulk_check(self->tmpl, bufs[i], msgs[i].msg_len,
-				       &seq)) {
-				if (msgs[i].msg_len != BULK_LEN)
-					pr->bad_len++;
-				else
-					pr->bad_data++;
-				continue;
-			}
-			if (seq != got) {
-				if (!pr->bad_seq++) {
-					pr->first_bad_seq = seq;
-					pr->first_bad_want = got;
-				}
-				continue;
-			}
-			atomic_store(&pr->got, got + 1);
-		}
+	r = vg_frame_seq_check(pc->tmpl, BULK_LEN, SEQ_OFF, f, len, &seq);
+	if (r) {
+		if (r == -EMSGSIZE)
+			pc->bad_len++;
+		else
+			pc->bad_data++;
+		return r;
 	}
-	return NULL;
+	if (seq != pc->next) {
+		if (!pc->bad_seq++) {
+			pc->first_bad_seq = seq;
+			pc->first_bad_want = pc->next;
+		}
+		return -EBADMSG;
+	}
+	pc->next++;
+	return 0;
+}
+
+/* Start reading the peer's socket until @want frames came in order. */
+static int peer_reader_start(struct _test_data_bulk *self,
+			     struct vg_reader *rd, struct peer_check *pc,
+			     unsigned int want)
+{
+	memset(pc, 0, sizeof(*pc));
+	pc->tmpl = self->tmpl;
+	memset(rd, 0, sizeof(*rd));
+	rd->fd = self->c.pkt;
+	rd->check = peer_check_fn;
+	rd->ctx = pc;
+	rd->count = want;
+	rd->idle_ms = 10000;
+	return vg_reader_start(rd);
 }
 
 TEST_F_TIMEOUT(bulk, tx_100k, 120)
 {
 	const unsigned int want = bulk_frames();
-	struct peer_reader pr;
+	struct peer_check pc;
+	struct vg_reader pr;
 	struct vg_net_cfg cfg;
 	unsigned int sent = 0;
 	uint64_t t0, ms;
-	pthread_t th;
 	int r;
 
 	bulk_cfg(variant, &cfg);
 	GUEST_UP_FLAGS(&cfg, 0, true);
 	make_tmpl(self, self->c.nic.peer_mac, self->mac);
-	memset(&pr, 0, sizeof(pr));
-	pr.self = self;
-	pr.want = want;
-	ASSERT_EQ(0, pthread_create(&th, NULL, peer_reader_fn, &pr));
+	ASSERT_EQ(0, peer_reader_start(self, &pr, &pc, want));
 
 	t0 = vg_now_ms();
 	while (sent < want) {
 		unsigned int chunk = want - sent < TX_CHUNK ? want - sent :
 							      TX_CHUNK;
 
-		if (sent - atomic_load(&pr.got) > TX_WINDOW) {
+		if (sent - atomic_load(&pr.good) > TX_WINDOW) {
 			if (pr.err || vg_now_ms() - t0 > 100000)
 				break;
 			vg_net_tx_reap(&self->g);
@@ -262,22 +227,22 @@ TEST_F_TIMEOUT(bulk, tx_100k, 120)
 	EXPECT_EQ(want, sent) TH_LOG("burst stopped: %s",
 				     self->g.err[0] ? self->g.err : "timeout");
 	EXPECT_EQ(0, vg_net_tx_drain(&self->g, DP_WAIT_MS));
-	while (atomic_load(&pr.got) < want && !pr.err &&
+	while (atomic_load(&pr.good) < want && !pr.err &&
 	       vg_now_ms() - t0 < 110000)
 		vg_sleep_ms(5);
-	atomic_store(&pr.stop, true);
-	pthread_join(th, NULL);
+	vg_reader_stop(&pr);
 	ms = vg_now_ms() - t0;
 	TH_LOG("%u frames of %u bytes guest -> peer in %llu ms (%llu frames/s)",
-	       atomic_load(&pr.got), BULK_LEN, (unsigned long long)ms,
-	       (unsigned long long)(ms ? atomic_load(&pr.got) * 1000ULL / ms : 0));
+	       (unsigned int)atomic_load(&pr.good), BULK_LEN,
+	       (unsigned long long)ms,
+	       (unsigned long long)(ms ? atomic_load(&pr.good) * 1000ULL / ms : 0));
 	EXPECT_EQ(0, pr.err);
-	EXPECT_EQ(0U, pr.bad_len);
-	EXPECT_EQ(0U, pr.bad_data);
-	EXPECT_EQ(0U, pr.bad_seq)
+	EXPECT_EQ(0U, pc.bad_len);
+	EXPECT_EQ(0U, pc.bad_data);
+	EXPECT_EQ(0U, pc.bad_seq)
 		TH_LOG("first out of order: seq %u where %u was due",
-		       pr.first_bad_seq, pr.first_bad_want);
-	ASSERT_EQ(want, atomic_load(&pr.got));
+		       pc.first_bad_seq, pc.first_bad_want);
+	ASSERT_EQ(want, atomic_load(&pr.good));
 	EXPECT_EQ(0, dp_peer_quiet(&self->c, DP_QUIET_MS))
 		TH_LOG("a duplicate or extra frame reached the peer");
 
@@ -567,9 +532,9 @@ TEST_F_TIMEOUT(bulk, rx_flow_control, 90)
 TEST_F_TIMEOUT(bulk, tx_slow_nic, 90)
 {
 	const unsigned int total = 3000;
-	struct peer_reader pr;
+	struct peer_check pc;
+	struct vg_reader pr;
 	struct vg_net_cfg cfg;
-	pthread_t th;
 	int r;
 
 	ASSERT_EQ(0, vp_nic_knob_write(&self->c.nic, "ring_size", "8"))
@@ -580,25 +545,21 @@ TEST_F_TIMEOUT(bulk, tx_slow_nic, 90)
 	/* no Rx buffers: an 8-entry NIC ring takes only 8 anyway */
 	GUEST_UP_FLAGS(&cfg, 0, false);
 	make_tmpl(self, self->c.nic.peer_mac, self->mac);
-	memset(&pr, 0, sizeof(pr));
-	pr.self = self;
-	pr.want = total;
-	ASSERT_EQ(0, pthread_create(&th, NULL, peer_reader_fn, &pr));
+	ASSERT_EQ(0, peer_reader_start(self, &pr, &pc, total));
 	r = vg_net_tx_burst(&self->g, self->tmpl, BULK_LEN, 0, SEQ_OFF, total,
 			    TX_BATCH, DP_WAIT_MS);
 	EXPECT_EQ((int)total, r) TH_LOG("%s", self->g.err);
 	EXPECT_EQ(0, vg_net_tx_drain(&self->g, DP_WAIT_MS));
-	while (atomic_load(&pr.got) < total && !pr.err)
+	while (atomic_load(&pr.good) < total && !pr.err)
 		vg_sleep_ms(5);
-	atomic_store(&pr.stop, true);
-	pthread_join(th, NULL);
+	vg_reader_stop(&pr);
 	EXPECT_EQ(0, pr.err);
-	EXPECT_EQ(0U, pr.bad_seq + pr.bad_data + pr.bad_len);
-	ASSERT_EQ(total, atomic_load(&pr.got));
+	EXPECT_EQ(0U, pc.bad_seq + pc.bad_data + pc.bad_len);
+	ASSERT_EQ(total, atomic_load(&pr.good));
 	EXPECT_EQ(0ULL, dp_stat(&self->g, VG_VQ_TX, DP_STAT_OFF(drops_nic)));
 	EXPECT_EQ(total, dp_stat(&self->g, VG_VQ_TX, DP_STAT_OFF(packets)));
 	EXPECT_EQ(self->c.vmlck0, dp_close_all(&self->c,
 					       (struct vg_net *[]){ &self->g }, 1));
 }
 
-VG_HARNESS_MAIN
+TEST_HARNESS_MAIN

@@ -778,4 +778,4 @@ TEST_F_TIMEOUT(dirtylog, rx_scattered_chain, 60)
 	dl_close(_metadata, self);
 }
 
-VG_HARNESS_MAIN
+TEST_HARNESS_MAIN

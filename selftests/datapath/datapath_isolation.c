@@ -630,4 +630,4 @@ TEST_F_TIMEOUT(iso, spoof_optout, 90)
 	iso_close(_metadata, self);
 }
 
-VG_HARNESS_MAIN
+TEST_HARNESS_MAIN

@@ -1623,4 +1623,4 @@ TEST_F_TIMEOUT(life, close_during_ioctls, 90)
 	vg_net_close(&self->g);
 }
 
-VG_HARNESS_MAIN
+TEST_HARNESS_MAIN

@@ -664,4 +664,4 @@ TEST_F_TIMEOUT(mvt, macvtap_deleted_while_bound, 60)
 	close_all(_metadata, self);
 }
 
-VG_HARNESS_MAIN
+TEST_HARNESS_MAIN

@@ -517,4 +517,4 @@ TEST_F_TIMEOUT(segs, rx_too_many_segments, 45)
 					       (struct vg_net *[]){ &self->g }, 1));
 }
 
-VG_HARNESS_MAIN
+TEST_HARNESS_MAIN

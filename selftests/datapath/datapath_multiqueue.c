@@ -654,4 +654,4 @@ TEST_F_TIMEOUT(mq, from_guest, 150)
 	EXPECT_EQ(self->c.vmlck0, dp_close_all(&self->c, gs, NQ + 1));
 }
 
-VG_HARNESS_MAIN
+TEST_HARNESS_MAIN

@@ -699,4 +699,4 @@ TEST_F_TIMEOUT(offload, rx_gso_tcp4_64k, 60)
 					       (struct vg_net *[]){ &self->g }, 1));
 }
 
-VG_HARNESS_MAIN
+TEST_HARNESS_MAIN

@@ -1207,4 +1207,4 @@ TEST_F_TIMEOUT(races, tap_gone, 180)
 	vg_net_close(&o);
 }
 
-VG_HARNESS_MAIN
+TEST_HARNESS_MAIN

@@ -1115,4 +1115,4 @@ TEST_F_TIMEOUT(sec, nicsim_create_needs_init_cap_net_admin, 60)
 	EXPECT_EQ(0, vp_nl_link_del(ifindex));
 }
 
-VG_HARNESS_MAIN
+TEST_HARNESS_MAIN

@@ -557,4 +557,4 @@ TEST_F_TIMEOUT(steer, nic_deleted_while_running, 60)
 	EXPECT_EQ(self->c.vmlck0, close_all(self));
 }
 
-VG_HARNESS_MAIN
+TEST_HARNESS_MAIN

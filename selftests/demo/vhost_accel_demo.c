@@ -43,7 +43,6 @@
 #include <inttypes.h>
 #include <net/if.h>
 #include <poll.h>
-#include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -411,96 +410,29 @@ static uint64_t far_arrivals(int fd, uint64_t *drops)
 	return st.tp_packets;
 }
 
-struct reader {
-	int fd;
-	atomic_bool stop;
-	atomic_uint_fast64_t good, bad;
-};
-
-/* Far side of guest Tx: read and check everything that arrives. */
-static void *reader_main(void *arg)
+/* Far side of guest Tx (a vg_reader): everything that arrives is checked. */
+static int tx_frame_check(void *ctx, const uint8_t *f, size_t len)
 {
-	struct reader *rd = arg;
-	static uint8_t buf[BATCH][128];
-	struct mmsghdr m[BATCH];
-	struct iovec iov[BATCH];
-	int i, n;
-
-	for (i = 0; i < BATCH; i++) {
-		iov[i].iov_base = buf[i];
-		iov[i].iov_len = sizeof(buf[i]);
-		memset(&m[i], 0, sizeof(m[i]));
-		m[i].msg_hdr.msg_iov = &iov[i];
-		m[i].msg_hdr.msg_iovlen = 1;
-	}
-	while (!atomic_load(&rd->stop)) {
-		n = recvmmsg(rd->fd, m, BATCH, MSG_TRUNC, NULL);
-		if (n <= 0)
-			continue;	/* timeout: look at stop again */
-		for (i = 0; i < n; i++) {
-			if (m[i].msg_len == FRAME_LEN &&
-			    frame_matches(buf[i], tx_tmpl))
-				atomic_fetch_add(&rd->good, 1);
-			else
-				atomic_fetch_add(&rd->bad, 1);
-		}
-	}
-	return NULL;
+	(void)ctx;
+	return len == FRAME_LEN && frame_matches(f, tx_tmpl) ? 0 : -EBADMSG;
 }
 
-struct sender {
-	int fd, ifindex;
-	atomic_bool stop;
-	atomic_uint_fast64_t sent, nobufs;
-	int err;
-};
-
-/* Far side of guest Rx: send 64-byte frames as fast as it goes. */
-static void *sender_main(void *arg)
+/*
+ * Far side of guest Rx (a vg_sender): 64-byte frames as fast as it goes;
+ * what the backend's full queue refuses is dropped, not sent again.
+ */
+static void rx_sender_init(struct vg_sender *sd, int fd, int ifindex)
 {
-	struct sender *sd = arg;
-	static uint8_t buf[BATCH][FRAME_LEN];
-	struct sockaddr_ll sll = {
-		.sll_family = AF_PACKET,
-		.sll_protocol = htons(ETH_P_IP),
-		.sll_ifindex = sd->ifindex,
-		.sll_halen = ETH_ALEN,
-	};
-	struct mmsghdr m[BATCH];
-	struct iovec iov[BATCH];
-	uint32_t seq = 1;
-	int i, n;
-
-	memcpy(sll.sll_addr, guest_mac, ETH_ALEN);
-	for (i = 0; i < BATCH; i++) {
-		memcpy(buf[i], rx_tmpl, FRAME_LEN);
-		iov[i].iov_base = buf[i];
-		iov[i].iov_len = FRAME_LEN;
-		memset(&m[i], 0, sizeof(m[i]));
-		m[i].msg_hdr.msg_iov = &iov[i];
-		m[i].msg_hdr.msg_iovlen = 1;
-		m[i].msg_hdr.msg_name = &sll;
-		m[i].msg_hdr.msg_namelen = sizeof(sll);
-	}
-	while (!atomic_load(&sd->stop)) {
-		for (i = 0; i < BATCH; i++)
-			set_seq(buf[i], seq++);
-		n = sendmmsg(sd->fd, m, BATCH, 0);
-		if (n > 0) {
-			atomic_fetch_add(&sd->sent, (uint64_t)n);
-			if (n < BATCH)
-				atomic_fetch_add(&sd->nobufs,
-						 (uint64_t)(BATCH - n));
-		} else if (errno == ENOBUFS || errno == EAGAIN) {
-			/* the backend's queue is full: it drops, we go on */
-			atomic_fetch_add(&sd->nobufs, BATCH);
-			sched_yield();
-		} else if (errno != EINTR) {
-			sd->err = errno;
-			break;
-		}
-	}
-	return NULL;
+	memset(sd, 0, sizeof(*sd));
+	sd->fd = fd;
+	sd->ifindex = ifindex;
+	sd->proto = ETH_P_IP;
+	sd->dst_mac = guest_mac;
+	sd->tmpl = rx_tmpl;
+	sd->len = FRAME_LEN;
+	sd->seq_off = SEQ_OFF;
+	sd->seq = 1;
+	sd->batch = BATCH;
 }
 
 /* --------------------------------------------------------- the guest */
@@ -921,9 +853,8 @@ static bool do_setup(struct path *p)
 
 static bool do_tx(struct path *p)
 {
-	struct reader rd = { 0 };
+	struct vg_reader rd = { .check = tx_frame_check };
 	char err[ERRLEN] = "";
-	pthread_t th;
 	uint64_t arrivals, drops = 0, sent0;
 	double t0, t1;
 	int r;
@@ -931,7 +862,7 @@ static bool do_tx(struct path *p)
 	rd.fd = far_socket(p->far_ifindex, ETH_P_IP, err);
 	if (rd.fd < 0)
 		goto fail;
-	if (pthread_create(&th, NULL, reader_main, &rd)) {
+	if (vg_reader_start(&rd)) {
 		seterr(err, "pthread_create failed");
 		close(rd.fd);
 		goto fail;
@@ -968,8 +899,7 @@ static bool do_tx(struct path *p)
 			    p->far_if, drops);
 		}
 	}
-	atomic_store(&rd.stop, true);
-	pthread_join(th, NULL);
+	vg_reader_stop(&rd);
 	close(rd.fd);
 	if (!r && atomic_load(&rd.bad)) {
 		seterr(err, "%" PRIu64 " frames arrived on %s corrupted",
@@ -1001,7 +931,7 @@ fail:
 static bool do_rx(struct path *p)
 {
 	struct rtnl_link_stats ls0, ls1;
-	struct sender sd = { 0 };
+	struct vg_sender sd;
 	char err[ERRLEN] = "";
 	struct sockaddr_ll sll = {
 		.sll_family = AF_PACKET,
@@ -1009,15 +939,14 @@ static bool do_rx(struct path *p)
 		.sll_halen = ETH_ALEN,
 	};
 	uint64_t good0, sent0;
-	pthread_t th;
 	double t0, t1;
 	uint8_t f[FRAME_LEN];
 	int r;
 
-	sd.fd = far_socket(p->far_ifindex, 0, err);
+	rx_sender_init(&sd, far_socket(p->far_ifindex, 0, err),
+		       p->far_ifindex);
 	if (sd.fd < 0)
 		goto fail;
-	sd.ifindex = p->far_ifindex;
 	sll.sll_ifindex = p->far_ifindex;
 	memcpy(sll.sll_addr, guest_mac, ETH_ALEN);
 
@@ -1042,7 +971,7 @@ static bool do_rx(struct path *p)
 		r = -1;
 	}
 	if (!r) {
-		if (pthread_create(&th, NULL, sender_main, &sd)) {
+		if (vg_sender_start(&sd)) {
 			seterr(err, "pthread_create failed");
 			close(sd.fd);
 			goto fail;
@@ -1058,15 +987,14 @@ static bool do_rx(struct path *p)
 		p->rx_pps = (double)(p->g.rx_good - good0) / (t1 - t0);
 		link_stats(p->far_if, &ls1);
 		sent0 = atomic_load(&sd.sent) - sent0;
-		atomic_store(&sd.stop, true);
-		pthread_join(th, NULL);
+		vg_sender_stop(&sd);
 		if (!r)
 			r = guest_rx_run(&p->g, DRAIN_MS, 0);
 		if (r) {
 			seterr(err, "guest Rx: %s", strerror(-r));
 		} else if (sd.err) {
 			seterr(err, "sendmmsg on %s: %s", p->far_if,
-			       strerror(sd.err));
+			       strerror(-sd.err));
 			r = -1;
 		} else {
 			vtap_out("#   rx: in %.2f s the guest reaped %" PRIu64 " intact frames; meanwhile %s sent %" PRIu64 " (its tx_dropped +%u)\n",

@@ -15,10 +15,21 @@
  *    virtual addresses), descriptor addresses inside the rings are GPAs;
  *  - rings are little endian (VIRTIO_F_VERSION_1 layout, also the legacy
  *    layout on the x86 hosts we run on).
+ *
+ * One header for the whole library, so a test includes one file; its
+ * sections follow the source files:
+ *  - vguest_dev.c: device, guest memory, raw per-vring ioctls, NIC binding;
+ *  - vguest_ring.c: split virtqueues (descriptors, avail, used, raw access);
+ *  - vguest_net.c: the virtio-net guest (header, Rx and Tx frames, bursts);
+ *  - vguest_sys.c: process helpers (time, capabilities, workers, kmsg);
+ *  - vguest_traffic.c: the traffic engine (peer sender and reader threads).
+ * vguest_int.h holds what those files share and the tests do not use.
  */
 #ifndef VGUEST_H
 #define VGUEST_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -482,6 +493,8 @@ void vg_sleep_ms(unsigned int ms);
  * several times slower; scripts/check-debug.sh sets it.
  */
 unsigned int vg_time_scale(void);
+/* alarm(@s * vg_time_scale()), 0 stays 0: what vharness.h arms tests with */
+unsigned int vg_harness_alarm(unsigned int s);
 /* Value of "<key>:" in /proc/self/status, in kB (VmLck, VmPin, ...). */
 int vg_proc_status_kb(const char *key, uint64_t *kb);
 int vg_vmlck_kb(uint64_t *kb);
@@ -516,5 +529,69 @@ int vg_kmsg_open(void);
  */
 int vg_kmsg_count(int fd, const char *tag, char *last, size_t len,
 		  bool echo);
+
+/* ---- traffic engine (vguest_traffic.c) ------------------------------- */
+
+/*
+ * The far end of a guest's queues, one thread each way.  A sender puts
+ * copies of a template frame on an AF_PACKET socket, each numbered with a
+ * little-endian 32-bit counter; a reader takes frames off a socket and
+ * hands each to a check.  Set the fields marked "in", then start; the
+ * counters may be read while the thread runs; stop sets @stop and joins.
+ * A frame is counted in @sent once the socket took it: what becomes of it
+ * after that is the guest side's to check.
+ */
+struct vg_sender {
+	/* in */
+	int fd;			/* AF_PACKET socket, bound */
+	int ifindex;		/* destination device */
+	uint16_t proto;		/* sll_protocol (host order), 0: none */
+	const uint8_t *dst_mac;	/* sll_addr, NULL: none */
+	const void *tmpl;	/* the frame */
+	size_t len;
+	int seq_off;		/* where the counter goes, < 0: not numbered */
+	uint32_t seq;		/* the first frame's number */
+	uint64_t count;		/* frames to offer, 0: until stopped */
+	unsigned int batch;	/* frames per sendmmsg(), 1..64 */
+	unsigned int pps;	/* offered load, 0: as fast as it goes */
+	bool retry;		/* refused frames are offered again */
+	/* out */
+	atomic_uint_fast64_t sent;	/* frames the socket took */
+	atomic_uint_fast64_t refused;	/* not taken and not retried */
+	atomic_uint_fast64_t busy;	/* sendmmsg() calls that took none */
+	atomic_bool stop;
+	int err;		/* -errno that ended the thread, 0 */
+	pthread_t th;
+	bool running;
+};
+int vg_sender_start(struct vg_sender *s);
+void vg_sender_stop(struct vg_sender *s);
+
+struct vg_reader {
+	/* in */
+	int fd;			/* AF_PACKET socket, bound */
+	size_t cap;		/* bytes kept per frame, 0: 2048 */
+	/* 0: counted in @good; < 0: in @bad; > 0: not ours, not counted */
+	int (*check)(void *ctx, const uint8_t *f, size_t len);
+	void *ctx;		/* the check's, touched by the thread only */
+	uint64_t count;		/* stop after this many good, 0: when stopped */
+	unsigned int idle_ms;	/* nothing for so long: -ETIMEDOUT; 0: wait */
+	/* out */
+	atomic_uint_fast64_t good, bad;
+	atomic_bool stop;
+	int err;		/* -errno that ended the thread, 0 */
+	pthread_t th;
+	bool running;
+};
+int vg_reader_start(struct vg_reader *rd);
+void vg_reader_stop(struct vg_reader *rd);
+
+/*
+ * @f (@len bytes) is the template @tmpl (@tmpl_len bytes) with a counter
+ * at @seq_off: 0 and the counter in *@seq, -EMSGSIZE for another length,
+ * -EBADMSG for other bytes.
+ */
+int vg_frame_seq_check(const uint8_t *tmpl, size_t tmpl_len, size_t seq_off,
+		       const uint8_t *f, size_t len, uint32_t *seq);
 
 #endif /* VGUEST_H */
