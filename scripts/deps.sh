@@ -102,6 +102,9 @@ missing() {
 	done
 	[[ -n $bpo_ok ]] || out+=("linux-headers-$BPO_SERIES-amd64($BPO_SUITE)")
 
+	[[ -f /usr/src/linux-source-$BPO_SERIES.tar.xz ]] ||
+		out+=("linux-source-$BPO_SERIES($BPO_SUITE)")
+
 	local f
 	for f in "${FILES[@]}"; do
 		[[ -e $f ]] || out+=("$f")
@@ -301,11 +304,15 @@ if [[ $bpo_pkg != linux-headers-$BPO_SERIES.*-amd64 ]]; then
 		"update BPO_SERIES in $0" >&2
 	exit 1
 fi
-"${APT[@]}" install --no-install-recommends --no-upgrade "$bpo_pkg"
+# Its source too: the tests are also built against 6.12's kselftest
+# harness (make -C selftests harness-check); like the headers, the package
+# exists only in backports.
+"${APT[@]}" install --no-install-recommends --no-upgrade "$bpo_pkg" \
+	"linux-source-$BPO_SERIES"
 
 m=$(missing)
 if [[ -n $m ]]; then
 	echo "deps: still missing after install: $m" >&2
 	exit 1
 fi
-echo "deps: all present (6.1 image+headers, $bpo_pkg, tools)"
+echo "deps: all present (6.1 image+headers, $bpo_pkg, linux-source-$BPO_SERIES, tools)"
