@@ -31,7 +31,7 @@ KDIR_WHY = $(if $(filter command line environment,$(origin KDIR)),set by the cal
 KBUILD_ARGS = -C $(KDIR) M=$(TOP) W=1 KCFLAGS=-Werror
 
 .PHONY: all modules sparse checkpatch kernels check deps deps-if-missing \
-	selftests vm-tests demo bench clean help
+	selftests harness-check vm-tests demo bench clean help
 
 all: modules
 
@@ -56,6 +56,10 @@ kernels: deps-if-missing
 
 selftests: deps-if-missing
 	$(MAKE) -C $(TOP)/selftests
+
+# The tests built against every installed kselftest harness (6.1's, 6.12's).
+harness-check: deps-if-missing
+	$(MAKE) -C $(TOP)/selftests harness-check
 
 vm-tests: modules selftests
 	$(NEED_KDIR)
