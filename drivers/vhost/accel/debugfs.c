@@ -18,22 +18,32 @@ static struct dentry *vhost_accel_debugfs_root;
 
 static const char *const vq_names[VHOST_ACCEL_NVQS] = { "rx", "tx" };
 
+/* Every counter of struct vhost_accel_vq_stats, in its order. */
+#define VQ_STAT(field) { #field, offsetof(struct vhost_accel_vq_stats, field) }
+static const struct {
+	const char *name;
+	size_t offset;
+} vq_stats[] = {
+	VQ_STAT(kicks), VQ_STAT(calls), VQ_STAT(errors), VQ_STAT(packets),
+	VQ_STAT(bytes), VQ_STAT(bytes_copied), VQ_STAT(bufs_posted),
+	VQ_STAT(depletions), VQ_STAT(drops_no_buf), VQ_STAT(drops_too_big),
+	VQ_STAT(drops_nic), VQ_STAT(saturations), VQ_STAT(saturated_ns),
+	VQ_STAT(run_chains_max), VQ_STAT(budget_yields), VQ_STAT(drops_spoofed),
+};
+#undef VQ_STAT
+
+/* A table, so that a counter added to the uapi struct is one line here. */
+static_assert(ARRAY_SIZE(vq_stats) * sizeof(u64) ==
+	      sizeof(struct vhost_accel_vq_stats));
+
 static void show_vq(struct seq_file *m, const char *name,
 		    const struct vhost_accel_vq_stats *s)
 {
-	seq_printf(m, "%s_kicks %llu\n", name, s->kicks);
-	seq_printf(m, "%s_calls %llu\n", name, s->calls);
-	seq_printf(m, "%s_errors %llu\n", name, s->errors);
-	seq_printf(m, "%s_packets %llu\n", name, s->packets);
-	seq_printf(m, "%s_bytes %llu\n", name, s->bytes);
-	seq_printf(m, "%s_bytes_copied %llu\n", name, s->bytes_copied);
-	seq_printf(m, "%s_bufs_posted %llu\n", name, s->bufs_posted);
-	seq_printf(m, "%s_depletions %llu\n", name, s->depletions);
-	seq_printf(m, "%s_drops_no_buf %llu\n", name, s->drops_no_buf);
-	seq_printf(m, "%s_drops_too_big %llu\n", name, s->drops_too_big);
-	seq_printf(m, "%s_drops_nic %llu\n", name, s->drops_nic);
-	seq_printf(m, "%s_saturations %llu\n", name, s->saturations);
-	seq_printf(m, "%s_saturated_ns %llu\n", name, s->saturated_ns);
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(vq_stats); i++)
+		seq_printf(m, "%s_%s %llu\n", name, vq_stats[i].name,
+			   *(const u64 *)((const u8 *)s + vq_stats[i].offset));
 }
 
 static int stats_show(struct seq_file *m, void *unused)
