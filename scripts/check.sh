@@ -88,7 +88,7 @@ step "make sparse" "$T_BUILD" "${MAKE[@]}" sparse
 step "make checkpatch" "$T_CHECKPATCH" "${MAKE[@]}" checkpatch
 step "make kernels" "$T_KERNELS" "${MAKE[@]}" kernels
 step "make selftests" "$T_SELFTESTS" "${MAKE[@]}" selftests
-step "selftests against 6.1's and 6.12's kselftest harness" "$T_SELFTESTS" \
+step "make harness-check" "$T_SELFTESTS" \
 	"${MAKE[@]}" harness-check
 
 # --- the VM suites ------------------------------------------------------------
