@@ -308,6 +308,25 @@ static long vhost_accel_set_backend(struct vhost_accel_dev *dev,
 	return vhost_accel_backend_start(dev, vq, false);
 }
 
+/*
+ * A queue's counters.  The worker holds vq->mutex for a whole run, and a
+ * run may wait on guest memory: a stats call must not wait behind it.
+ * When the queue is busy its counters are read as they are (each an
+ * aligned u64 written under vq->mutex only), a snapshot that may be a
+ * moment old, and a saturation still running is not yet counted.
+ */
+static void vq_stats(struct vhost_accel_vq *vq, struct vhost_accel_vq_stats *s)
+{
+	if (!mutex_trylock(&vq->mutex)) {
+		/* Busy: a racy copy, see above. */
+		*s = data_race(vq->stats);
+		return;
+	}
+	*s = vq->stats;
+	s->saturated_ns = vhost_accel_bp_saturated_ns(vq);
+	mutex_unlock(&vq->mutex);
+}
+
 /**
  * vhost_accel_dev_stats - snapshot a device's counters
  * @dev: the device, dev->mutex held
@@ -322,11 +341,8 @@ void vhost_accel_dev_stats(struct vhost_accel_dev *dev,
 	st->nvqs = VHOST_ACCEL_NVQS;
 	st->pinned_pages = dev->mem->npages;
 	st->worker_wakeups = READ_ONCE(dev->worker.wakeups);
-	for (i = 0; i < VHOST_ACCEL_NVQS; i++) {
-		mutex_lock(&dev->vqs[i].mutex);
-		st->vq[i] = dev->vqs[i].stats;
-		mutex_unlock(&dev->vqs[i].mutex);
-	}
+	for (i = 0; i < VHOST_ACCEL_NVQS; i++)
+		vq_stats(&dev->vqs[i], &st->vq[i]);
 	vhost_accel_nic_stats(dev, st);
 }
 

@@ -794,7 +794,6 @@ int vhost_accel_binding_refresh(struct vhost_accel_binding *b)
 void vhost_accel_nic_stats(struct vhost_accel_dev *dev,
 			   struct vhost_accel_stats *st)
 {
-	struct vhost_accel_vq *rx = &dev->vqs[VHOST_ACCEL_VQ_RX];
 	struct vhost_accel_qp_stats qs = {};
 	struct vhost_accel_binding *b = vhost_accel_binding_get(dev);
 
@@ -807,11 +806,6 @@ void vhost_accel_nic_stats(struct vhost_accel_dev *dev,
 		mutex_unlock(&b->lock);
 		vhost_accel_binding_put(b);
 	}
-	/* Includes a saturation still running. */
-	mutex_lock(&rx->mutex);
-	st->vq[VHOST_ACCEL_VQ_RX].saturated_ns =
-		vhost_accel_bp_saturated_ns(rx);
-	mutex_unlock(&rx->mutex);
 	/* TX drops by the NIC already came back as ERROR completions. */
 	st->vq[VHOST_ACCEL_VQ_RX].drops_no_buf = qs.rx_dropped_no_buf;
 	st->vq[VHOST_ACCEL_VQ_RX].drops_too_big += qs.rx_dropped_too_big;
