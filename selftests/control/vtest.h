@@ -25,7 +25,14 @@
 #include <unistd.h>
 
 #include "vguest.h"
+/*
+ * The test file gets the harness from here; the helpers' own .c file, linked
+ * beside it, defines NO_KSFT_HARNESS first: kselftest_harness.h defines
+ * global symbols, so one binary can hold it once only.
+ */
+#ifndef NO_KSFT_HARNESS
 #include "vharness.h"
+#endif
 
 /*
  * What /dev/vhost-accel answers to VHOST_NET_SET_BACKEND with a real
@@ -49,24 +56,11 @@
 /* Clearly not a user address on x86-64 (direct map). */
 #define VT_KERNEL_ADDR		0xffff888000000000ULL
 
-static inline const char *vt_dut(void)
-{
-	const char *p = getenv("VG_DEVICE");
+const char *vt_dut(void);
 
-	return p && *p ? p : VG_DEV_ACCEL;
-}
+bool vt_skip_absent(void);
 
-static inline bool vt_skip_absent(void)
-{
-	const char *e = getenv("VG_SKIP_NO_DEVICE");
-
-	return e && *e && strcmp(e, "0");
-}
-
-static inline uint64_t vt_page(void)
-{
-	return (uint64_t)sysconf(_SC_PAGESIZE);
-}
+uint64_t vt_page(void);
 
 /*
  * Open @_path into @_d.  A missing device fails the test, or skips it if
@@ -87,9 +81,9 @@ static inline uint64_t vt_page(void)
  * The 6.1 harness still runs a test whose FIXTURE_SETUP skipped: a setup
  * skips with VT_SETUP_SKIP(), and every TEST_F body of a fixture that can
  * skip starts with VT_SKIPPED().  Each test runs in a process of its own,
- * so one flag serves them all.
+ * so one flag (in vtest.c) serves them all.
  */
-static bool vt_setup_skipped;
+extern bool vt_setup_skipped;
 
 #define VT_SETUP_SKIP(fmt, ...) do {					\
 	vt_setup_skipped = true;					\
@@ -106,115 +100,19 @@ static bool vt_setup_skipped;
 	ASSERT_EQ(0, __r) TH_LOG("VmLck: %s", strerror(-__r));		\
 } while (0)
 
-/* Poll VmLck until it equals @want_kb or @timeout_ms passes; last value. */
-static inline uint64_t vt_wait_vmlck(uint64_t want_kb, int timeout_ms)
-{
-	uint64_t deadline = vg_now_ms() + (uint64_t)timeout_ms;
-	uint64_t kb = UINT64_MAX;
+uint64_t vt_wait_vmlck(uint64_t want_kb, int timeout_ms);
 
-	for (;;) {
-		if (vg_vmlck_kb(&kb))
-			return UINT64_MAX;
-		if (kb == want_kb || vg_now_ms() >= deadline)
-			return kb;
-		vg_sleep_ms(10);
-	}
-}
+bool vt_wait_task_gone(pid_t tid, const char *name,
+		       int timeout_ms);
 
-/* Kernel thread @tid named @name is gone within @timeout_ms. */
-static inline bool vt_wait_task_gone(pid_t tid, const char *name,
-				     int timeout_ms)
-{
-	uint64_t deadline = vg_now_ms() + (uint64_t)timeout_ms;
-	char now[VG_COMM_BUF];
-	bool kthread;
+int vt_wait_worker(pid_t owner, pid_t *tid, int timeout_ms);
 
-	for (;;) {
-		if (vg_task_comm(tid, now, sizeof(now), &kthread) ||
-		    !kthread || !vg_comm_matches(now, name))
-			return true;
-		if (vg_now_ms() >= deadline)
-			return false;
-		vg_sleep_ms(10);
-	}
-}
+bool vt_wait_no_worker(pid_t owner, int timeout_ms);
 
-/* Worker of @owner appears within @timeout_ms; count (> 0) or -ENOENT. */
-static inline int vt_wait_worker(pid_t owner, pid_t *tid, int timeout_ms)
-{
-	uint64_t deadline = vg_now_ms() + (uint64_t)timeout_ms;
-	int r;
+int vt_wait_kicks(struct vg_dev *d, unsigned int idx,
+		  uint64_t min, int timeout_ms, uint64_t *seen);
 
-	for (;;) {
-		r = vg_find_worker(owner, tid);
-		if (r > 0 || vg_now_ms() >= deadline)
-			return r;
-		vg_sleep_ms(10);
-	}
-}
-
-/*
- * No worker named after @owner within @timeout_ms.  Worker names carry
- * only the first digits of the pid, so a previous test's worker that is
- * still exiting can share ours: wait for it before counting on a name.
- */
-static inline bool vt_wait_no_worker(pid_t owner, int timeout_ms)
-{
-	uint64_t deadline = vg_now_ms() + (uint64_t)timeout_ms;
-	pid_t tid;
-
-	for (;;) {
-		if (vg_find_worker(owner, &tid) == -ENOENT)
-			return true;
-		if (vg_now_ms() >= deadline)
-			return false;
-		vg_sleep_ms(10);
-	}
-}
-
-/* Until stats.vq[@idx].kicks >= @min; 0, -ETIMEDOUT or -errno. */
-static inline int vt_wait_kicks(struct vg_dev *d, unsigned int idx,
-				uint64_t min, int timeout_ms, uint64_t *seen)
-{
-	uint64_t deadline = vg_now_ms() + (uint64_t)timeout_ms;
-	struct vhost_accel_stats st;
-	int r;
-
-	for (;;) {
-		r = vg_get_stats(d, &st);
-		if (r)
-			return r;
-		*seen = st.vq[idx].kicks;
-		if (*seen >= min)
-			return 0;
-		if (vg_now_ms() >= deadline)
-			return -ETIMEDOUT;
-		vg_sleep_ms(5);
-	}
-}
-
-/*
- * Run @fn(@arg) in a forked child (which must not use the harness
- * asserts) and return its exit status, or 256 + signal if it died.
- */
-static inline int vt_run_child(int (*fn)(void *), void *arg)
-{
-	int status;
-	pid_t pid;
-
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (!pid)
-		_exit(fn(arg) & 0xff);
-	if (waitpid(pid, &status, 0) != pid)
-		return -errno;
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	return 256 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-}
+int vt_run_child(int (*fn)(void *), void *arg);
 
 /* In a child: report the first mismatch as exit code @step. */
 #define VT_CHILD_EXPECT(_step, _want, _expr) do {			\
@@ -226,27 +124,8 @@ static inline int vt_run_child(int (*fn)(void *), void *arg)
 	}								\
 } while (0)
 
-/* A mapping that is certainly not mapped any more. */
-static inline void *vt_unmapped_area(size_t len)
-{
-	void *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
-		       -1, 0);
+void *vt_unmapped_area(size_t len);
 
-	if (p == MAP_FAILED)
-		return NULL;
-	munmap(p, len);
-	return p;
-}
-
-/* An fd number that is not open (stable: far above what tests open). */
-static inline int vt_closed_fd(void)
-{
-	int fd;
-
-	for (fd = 900; fd < 1000; fd++)
-		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF)
-			return fd;
-	return 999;
-}
+int vt_closed_fd(void);
 
 #endif /* VTEST_H */

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * macvtap helpers of the datapath tests (mvtap.h): rtnetlink requests for
+ * macvtap and veth links and the macvtap's queue character device.
+ */
+#define NO_KSFT_HARNESS
+#include "mvtap.h"
+
+void mv_put(struct mv_nlreq *m, unsigned short type, const void *d,
+	    size_t len)
+{
+	struct nlmsghdr *n = &m->n;
+	/* from the whole request, so the compiler sees the room there is */
+	struct rtattr *a = (struct rtattr *)((char *)m + NLMSG_ALIGN(n->nlmsg_len));
+
+	a->rta_type = type;
+	a->rta_len = (unsigned short)RTA_LENGTH(len);
+	if (len)
+		memcpy(RTA_DATA(a), d, len);
+	n->nlmsg_len = NLMSG_ALIGN(n->nlmsg_len) + RTA_ALIGN(a->rta_len);
+}
+
+struct rtattr *mv_nest(struct mv_nlreq *m, unsigned short type)
+{
+	struct rtattr *a = (struct rtattr *)((char *)m +
+					     NLMSG_ALIGN(m->n.nlmsg_len));
+
+	mv_put(m, type, NULL, 0);
+	return a;
+}
+
+void mv_nest_end(struct mv_nlreq *m, struct rtattr *a)
+{
+	a->rta_len = (unsigned short)((char *)m + m->n.nlmsg_len - (char *)a);
+}
+
+int mv_nl_talk(struct nlmsghdr *n)
+{
+	char resp[4096];
+	struct nlmsghdr *h;
+	ssize_t got;
+	int fd, r;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	n->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	n->nlmsg_seq = 1;
+	if (send(fd, n, n->nlmsg_len, 0) < 0) {
+		r = -errno;
+		goto out;
+	}
+	got = recv(fd, resp, sizeof(resp), 0);
+	if (got < 0) {
+		r = -errno;
+		goto out;
+	}
+	h = (struct nlmsghdr *)resp;
+	r = -EIO;
+	if (NLMSG_OK(h, (unsigned int)got) && h->nlmsg_type == NLMSG_ERROR)
+		r = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+out:
+	close(fd);
+	return r;
+}
+
+void mv_req_init(struct mv_nlreq *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->n.nlmsg_len = NLMSG_LENGTH(sizeof(m->i));
+	m->n.nlmsg_type = RTM_NEWLINK;
+	m->n.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+	m->i.ifi_family = AF_UNSPEC;
+}
+
+/* ip link add link LOWER name NAME address MAC type macvtap mode bridge */
+int mv_macvtap_add(const char *name, int lower, const uint8_t *mac)
+{
+	uint32_t link = (uint32_t)lower, mode = MACVLAN_MODE_BRIDGE;
+	struct rtattr *li, *data;
+	struct mv_nlreq m;
+
+	mv_req_init(&m);
+	mv_put(&m, IFLA_IFNAME, name, strlen(name) + 1);
+	mv_put(&m, IFLA_LINK, &link, 4);
+	mv_put(&m, IFLA_ADDRESS, mac, 6);
+	li = mv_nest(&m, IFLA_LINKINFO);
+	mv_put(&m, IFLA_INFO_KIND, "macvtap", 7);
+	data = mv_nest(&m, IFLA_INFO_DATA);
+	mv_put(&m, IFLA_MACVLAN_MODE, &mode, 4);
+	mv_nest_end(&m, data);
+	mv_nest_end(&m, li);
+	return mv_nl_talk(&m.n);
+}
+
+/* ip link add A type veth peer name B */
+int mv_veth_add(const char *a, const char *b)
+{
+	struct rtattr *li, *data, *peer;
+	struct ifinfomsg pi = { .ifi_family = AF_UNSPEC };
+	struct mv_nlreq m;
+
+	mv_req_init(&m);
+	mv_put(&m, IFLA_IFNAME, a, strlen(a) + 1);
+	li = mv_nest(&m, IFLA_LINKINFO);
+	mv_put(&m, IFLA_INFO_KIND, "veth", 4);
+	data = mv_nest(&m, IFLA_INFO_DATA);
+	peer = mv_nest(&m, VETH_INFO_PEER);
+	memcpy((char *)&m + m.n.nlmsg_len, &pi, sizeof(pi));
+	m.n.nlmsg_len += NLMSG_ALIGN(sizeof(pi));
+	mv_put(&m, IFLA_IFNAME, b, strlen(b) + 1);
+	mv_nest_end(&m, peer);
+	mv_nest_end(&m, data);
+	mv_nest_end(&m, li);
+	return mv_nl_talk(&m.n);
+}
+
+void mv_write(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (write(fd, val, strlen(val)) < 0)
+		fprintf(stderr, "# %s: %s\n", path, strerror(errno));
+	close(fd);
+}
+
+/*
+ * The character device of macvtap @name (ifindex @idx): /dev/tapN from
+ * devtmpfs, or a node made from /sys/class/net/NAME/macvtap/tapN/dev.
+ */
+int mv_tap_open(const char *name, int idx)
+{
+	char path[128], sys[160], dev[32] = "";
+	unsigned int maj, mnr;
+	int fd, sfd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/dev/tap%d", idx);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd >= 0 || errno != ENOENT)
+		return fd >= 0 ? fd : -errno;
+	snprintf(sys, sizeof(sys), "/sys/class/net/%s/macvtap/tap%d/dev", name,
+		 idx);
+	sfd = open(sys, O_RDONLY | O_CLOEXEC);
+	if (sfd < 0)
+		return -errno;
+	n = read(sfd, dev, sizeof(dev) - 1);
+	close(sfd);
+	if (n <= 0 || sscanf(dev, "%u:%u", &maj, &mnr) != 2)
+		return -ENODEV;
+	snprintf(path, sizeof(path), "/tmp/dpt-tap%d-%d", idx, (int)getpid());
+	unlink(path);
+	if (mknod(path, S_IFCHR | 0600, makedev(maj, mnr)))
+		return -errno;
+	fprintf(stderr, "# /dev/tap%d missing: made %s\n", idx, path);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	n = fd < 0 ? -errno : fd;
+	unlink(path);
+	return (int)n;
+}
+
+/*
+ * A macvtap VP_NAME_PREFIX<pid><tag> on @lower with @mac, IPv6 off, NOARP,
+ * up; its ifindex in *@idx.
+ */
+int mv_macvtap_create(char *name, char tag, int lower,
+		      const uint8_t *mac, int *idx)
+{
+	char p[128];
+	int r;
+
+	snprintf(name, VP_IFNAMSIZ, VP_NAME_PREFIX "%d%c", (int)getpid(), tag);
+	r = mv_macvtap_add(name, lower, mac);
+	if (r)
+		return r;
+	*idx = (int)if_nametoindex(name);
+	if (!*idx)
+		return -ENODEV;
+	snprintf(p, sizeof(p), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", name);
+	mv_write(p, "1");
+	return vp_nl_link_set(*idx, 1, 0, -1, 1);
+}
