@@ -78,46 +78,6 @@ FIXTURE_TEARDOWN(iso)
 	dp_ctx_fini(&self->c);
 }
 
-/* ip link add link NIC name NAME [address MAC] type macvtap mode @mode */
-static int iso_macvtap_add(const char *name, int lower, const uint8_t *mac,
-			   uint32_t mode)
-{
-	struct rtattr *li, *data;
-	struct mv_nlreq m;
-	uint32_t link = (uint32_t)lower;
-
-	mv_req_init(&m);
-	mv_put(&m, IFLA_IFNAME, name, strlen(name) + 1);
-	mv_put(&m, IFLA_LINK, &link, 4);
-	if (mac)
-		mv_put(&m, IFLA_ADDRESS, mac, 6);
-	li = mv_nest(&m, IFLA_LINKINFO);
-	mv_put(&m, IFLA_INFO_KIND, "macvtap", 7);
-	data = mv_nest(&m, IFLA_INFO_DATA);
-	mv_put(&m, IFLA_MACVLAN_MODE, &mode, 4);
-	mv_nest_end(&m, data);
-	mv_nest_end(&m, li);
-	return mv_nl_talk(&m.n);
-}
-
-/* ip link set dev IFINDEX type macvtap mode @mode */
-static int iso_macvtap_mode(int ifindex, uint32_t mode)
-{
-	struct rtattr *li, *data;
-	struct mv_nlreq m;
-
-	mv_req_init(&m);
-	m.n.nlmsg_flags = 0;
-	m.i.ifi_index = ifindex;
-	li = mv_nest(&m, IFLA_LINKINFO);
-	mv_put(&m, IFLA_INFO_KIND, "macvtap", 7);
-	data = mv_nest(&m, IFLA_INFO_DATA);
-	mv_put(&m, IFLA_MACVLAN_MODE, &mode, 4);
-	mv_nest_end(&m, data);
-	mv_nest_end(&m, li);
-	return mv_nl_talk(&m.n);
-}
-
 /* The MAC address of link @name, from sysfs. */
 static int iso_link_mac(const char *name, uint8_t *mac)
 {
@@ -155,8 +115,8 @@ static void iso_macvtap(struct __test_metadata *_metadata,
 
 	snprintf(self->mvt[i], VP_IFNAMSIZ, VP_NAME_PREFIX "%d%c",
 		 (int)getpid(), 'a' + i);
-	r = iso_macvtap_add(self->mvt[i], self->c.nic.ifindex,
-			    pt ? NULL : self->mac[i], mode);
+	r = mv_macvtap_add(self->mvt[i], self->c.nic.ifindex,
+			   pt ? NULL : self->mac[i], mode);
 	ASSERT_EQ(0, r) TH_LOG("macvtap %s mode %u on %s: %s", self->mvt[i],
 			       mode, self->c.nic.name, dp_strerr(r));
 	self->idx[i] = (int)if_nametoindex(self->mvt[i]);
@@ -173,12 +133,16 @@ static void iso_macvtap(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, ioctl(self->fd[i], TUNSETVNETHDRSZ, &vhdr));
 }
 
-static void iso_cfg(struct vg_net_cfg *cfg)
+/* Guest @i opened on /dev/vhost-accel, neither bound nor started. */
+static int iso_open(struct _test_data_iso *self, unsigned int i)
 {
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->features = DP_F_V1 | DP_F_MRG | DP_F_EVIDX;
-	cfg->rx_num = 256;
-	cfg->tx_num = 64;
+	struct vg_net_cfg cfg = {
+		.features = DP_F_V1 | DP_F_MRG | DP_F_EVIDX,
+		.rx_num = 256,
+		.tx_num = 64,
+	};
+
+	return vg_net_open(&self->g[i], VG_DEV_ACCEL, &cfg);
 }
 
 /* Post every Rx buffer and wait until the NIC holds them. */
@@ -193,11 +157,9 @@ static int iso_fill(struct vg_net *g)
 static int iso_guest_tap(struct _test_data_iso *self, unsigned int i)
 {
 	struct vg_net *g = &self->g[i];
-	struct vg_net_cfg cfg;
 	int r;
 
-	iso_cfg(&cfg);
-	r = vg_net_open(g, VG_DEV_ACCEL, &cfg);
+	r = iso_open(self, i);
 	if (r)
 		return r;
 	r = vg_set_backend(&g->d, VG_VQ_RX, self->fd[i]);
@@ -213,11 +175,9 @@ static int iso_guest_nic(struct _test_data_iso *self, unsigned int i,
 			 uint32_t flags)
 {
 	struct vg_net *g = &self->g[i];
-	struct vg_net_cfg cfg;
 	int r;
 
-	iso_cfg(&cfg);
-	r = vg_net_open(g, VG_DEV_ACCEL, &cfg);
+	r = iso_open(self, i);
 	if (r)
 		return r;
 	r = vg_net_bind(g, self->c.nic.ifindex, self->mac[i], flags);
@@ -236,6 +196,16 @@ static int iso_guest_nic(struct _test_data_iso *self, unsigned int i,
 					self->mvt[i], dp_strerr(_r), \
 					dp_hint(_r)); \
 	} while (0)
+
+/* Guests 0 and 1 on macvtaps 0 and 1 in @mode, up. */
+static void iso_two_guests(struct __test_metadata *_metadata,
+			   struct _test_data_iso *self, uint32_t mode)
+{
+	iso_macvtap(_metadata, self, 0, mode, true);
+	iso_macvtap(_metadata, self, 1, mode, true);
+	GUEST_TAP(0);
+	GUEST_TAP(1);
+}
 
 /* Guest @i sends a test frame @dst <- @src with @seq; it completes. */
 static int iso_send(struct _test_data_iso *self, unsigned int i,
@@ -318,6 +288,20 @@ static int iso_peer_send(struct _test_data_iso *self, const uint8_t *dst,
 	return vp_packet_send(&self->c.nic, self->c.pkt, self->c.tx, LEN);
 }
 
+/*
+ * Guest 0 sends test frame @seq to @dst; guest 1 does not get it through
+ * the NIC (@leak: the failure); the wire gets it and reflects it.
+ */
+static void iso_send_to_wire(struct __test_metadata *_metadata,
+			     struct _test_data_iso *self, const uint8_t *dst,
+			     uint32_t seq, const char *leak)
+{
+	ASSERT_EQ(0, iso_send(self, 0, dst, self->mac[0], seq));
+	EXPECT_EQ(0, dp_guest_quiet(&self->g[1], DP_QUIET_MS))
+		TH_LOG("%s", leak);
+	ASSERT_EQ(0, iso_reflect(self, self->mac[0], seq)) TH_LOG("%s", self->why);
+}
+
 static void iso_close(struct __test_metadata *_metadata,
 		      struct _test_data_iso *self)
 {
@@ -343,22 +327,15 @@ static void iso_close(struct __test_metadata *_metadata,
  */
 TEST_F_TIMEOUT(iso, private_mode, 90)
 {
-	iso_macvtap(_metadata, self, 0, MACVLAN_MODE_PRIVATE, true);
-	iso_macvtap(_metadata, self, 1, MACVLAN_MODE_PRIVATE, true);
-	GUEST_TAP(0);
-	GUEST_TAP(1);
+	iso_two_guests(_metadata, self, MACVLAN_MODE_PRIVATE);
 
-	ASSERT_EQ(0, iso_send(self, 0, self->mac[1], self->mac[0], 1));
-	EXPECT_EQ(0, dp_guest_quiet(&self->g[1], DP_QUIET_MS))
-		TH_LOG("private guest 1 got guest 0's unicast through the NIC");
-	ASSERT_EQ(0, iso_reflect(self, self->mac[0], 1)) TH_LOG("%s", self->why);
+	iso_send_to_wire(_metadata, self, self->mac[1], 1,
+			 "private guest 1 got guest 0's unicast through the NIC");
 	EXPECT_EQ(0, dp_guest_quiet(&self->g[1], DP_QUIET_MS))
 		TH_LOG("private guest 1 got guest 0's unicast reflected by the wire");
 
-	ASSERT_EQ(0, iso_send(self, 0, bcast, self->mac[0], 2));
-	EXPECT_EQ(0, dp_guest_quiet(&self->g[1], DP_QUIET_MS))
-		TH_LOG("private guest 1 got guest 0's broadcast through the NIC");
-	ASSERT_EQ(0, iso_reflect(self, self->mac[0], 2)) TH_LOG("%s", self->why);
+	iso_send_to_wire(_metadata, self, bcast, 2,
+			 "private guest 1 got guest 0's broadcast through the NIC");
 	EXPECT_EQ(0, dp_guest_quiet(&self->g[1], DP_QUIET_MS))
 		TH_LOG("private guest 1 got a reflected broadcast of guest 0");
 	EXPECT_EQ(0, dp_guest_quiet(&self->g[0], 50));
@@ -418,22 +395,15 @@ TEST_F_TIMEOUT(iso, bridge_mode, 90)
  */
 TEST_F_TIMEOUT(iso, vepa_mode, 90)
 {
-	iso_macvtap(_metadata, self, 0, MACVLAN_MODE_VEPA, true);
-	iso_macvtap(_metadata, self, 1, MACVLAN_MODE_VEPA, true);
-	GUEST_TAP(0);
-	GUEST_TAP(1);
+	iso_two_guests(_metadata, self, MACVLAN_MODE_VEPA);
 
-	ASSERT_EQ(0, iso_send(self, 0, self->mac[1], self->mac[0], 1));
-	EXPECT_EQ(0, dp_guest_quiet(&self->g[1], DP_QUIET_MS))
-		TH_LOG("vepa guest 1 got guest 0's frame inside the NIC");
-	ASSERT_EQ(0, iso_reflect(self, self->mac[0], 1)) TH_LOG("%s", self->why);
+	iso_send_to_wire(_metadata, self, self->mac[1], 1,
+			 "vepa guest 1 got guest 0's frame inside the NIC");
 	EXPECT_EQ(0, iso_got(self, 1, self->mac[0], 1, DP_WAIT_MS))
 		TH_LOG("reflected: %s", self->why);
 
-	ASSERT_EQ(0, iso_send(self, 0, bcast, self->mac[0], 2));
-	EXPECT_EQ(0, dp_guest_quiet(&self->g[1], DP_QUIET_MS))
-		TH_LOG("vepa guest 1 got guest 0's broadcast inside the NIC");
-	ASSERT_EQ(0, iso_reflect(self, self->mac[0], 2)) TH_LOG("%s", self->why);
+	iso_send_to_wire(_metadata, self, bcast, 2,
+			 "vepa guest 1 got guest 0's broadcast inside the NIC");
 	EXPECT_EQ(0, iso_got(self, 1, self->mac[0], 2, DP_WAIT_MS))
 		TH_LOG("reflected broadcast: %s", self->why);
 	EXPECT_EQ(0, dp_guest_quiet(&self->g[0], DP_QUIET_MS))
@@ -448,13 +418,11 @@ TEST_F_TIMEOUT(iso, vepa_mode, 90)
  */
 TEST_F_TIMEOUT(iso, passthru_mode, 90)
 {
-	struct vg_net_cfg cfg;
 	int r;
 
 	iso_macvtap(_metadata, self, 0, MACVLAN_MODE_PASSTHRU, true);
 	ASSERT_EQ(0, iso_guest_nic(self, 1, 0));
-	iso_cfg(&cfg);
-	ASSERT_EQ(0, vg_net_open(&self->g[0], VG_DEV_ACCEL, &cfg));
+	ASSERT_EQ(0, iso_open(self, 0));
 	r = vg_set_backend(&self->g[0].d, VG_VQ_RX, self->fd[0]);
 	EXPECT_EQ(-EBUSY, r) TH_LOG("passthru beside another binding: %s",
 				    r ? dp_strerr(r) : "accepted");
@@ -536,24 +504,19 @@ TEST_F_TIMEOUT(iso, mode_change, 90)
 {
 	int r;
 
-	iso_macvtap(_metadata, self, 0, MACVLAN_MODE_BRIDGE, true);
-	iso_macvtap(_metadata, self, 1, MACVLAN_MODE_BRIDGE, true);
-	GUEST_TAP(0);
-	GUEST_TAP(1);
+	iso_two_guests(_metadata, self, MACVLAN_MODE_BRIDGE);
 	ASSERT_EQ(0, iso_send(self, 0, self->mac[1], self->mac[0], 1));
 	EXPECT_EQ(0, iso_got(self, 1, self->mac[0], 1, DP_WAIT_MS))
 		TH_LOG("%s", self->why);
 
-	r = iso_macvtap_mode(self->idx[1], MACVLAN_MODE_PRIVATE);
+	r = mv_macvtap_set_mode(self->idx[1], MACVLAN_MODE_PRIVATE);
 	ASSERT_EQ(0, r) TH_LOG("mode private: %s", dp_strerr(r));
-	ASSERT_EQ(0, iso_send(self, 0, self->mac[1], self->mac[0], 2));
-	EXPECT_EQ(0, dp_guest_quiet(&self->g[1], DP_QUIET_MS))
-		TH_LOG("guest 1, now private, got a frame through the NIC");
-	ASSERT_EQ(0, iso_reflect(self, self->mac[0], 2)) TH_LOG("%s", self->why);
+	iso_send_to_wire(_metadata, self, self->mac[1], 2,
+			 "guest 1, now private, got a frame through the NIC");
 	EXPECT_EQ(0, dp_guest_quiet(&self->g[1], DP_QUIET_MS))
 		TH_LOG("guest 1, now private, got a reflected frame");
 
-	r = iso_macvtap_mode(self->idx[1], MACVLAN_MODE_BRIDGE);
+	r = mv_macvtap_set_mode(self->idx[1], MACVLAN_MODE_BRIDGE);
 	ASSERT_EQ(0, r) TH_LOG("mode bridge: %s", dp_strerr(r));
 	ASSERT_EQ(0, iso_send(self, 0, self->mac[1], self->mac[0], 3));
 	EXPECT_EQ(0, iso_got(self, 1, self->mac[0], 3, DP_WAIT_MS))

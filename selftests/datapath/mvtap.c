@@ -6,8 +6,16 @@
 #define NO_KSFT_HARNESS
 #include "mvtap.h"
 
-void mv_put(struct mv_nlreq *m, unsigned short type, const void *d,
-	    size_t len)
+/* ---- rtnetlink requests (vpeer only knows "type KIND") ----------------- */
+
+struct mv_nlreq {
+	struct nlmsghdr n;
+	struct ifinfomsg i;
+	char buf[1024];
+};
+
+static void mv_put(struct mv_nlreq *m, unsigned short type, const void *d,
+		   size_t len)
 {
 	struct nlmsghdr *n = &m->n;
 	/* from the whole request, so the compiler sees the room there is */
@@ -20,7 +28,7 @@ void mv_put(struct mv_nlreq *m, unsigned short type, const void *d,
 	n->nlmsg_len = NLMSG_ALIGN(n->nlmsg_len) + RTA_ALIGN(a->rta_len);
 }
 
-struct rtattr *mv_nest(struct mv_nlreq *m, unsigned short type)
+static struct rtattr *mv_nest(struct mv_nlreq *m, unsigned short type)
 {
 	struct rtattr *a = (struct rtattr *)((char *)m +
 					     NLMSG_ALIGN(m->n.nlmsg_len));
@@ -29,12 +37,12 @@ struct rtattr *mv_nest(struct mv_nlreq *m, unsigned short type)
 	return a;
 }
 
-void mv_nest_end(struct mv_nlreq *m, struct rtattr *a)
+static void mv_nest_end(struct mv_nlreq *m, struct rtattr *a)
 {
 	a->rta_len = (unsigned short)((char *)m + m->n.nlmsg_len - (char *)a);
 }
 
-int mv_nl_talk(struct nlmsghdr *n)
+static int mv_nl_talk(struct nlmsghdr *n)
 {
 	char resp[4096];
 	struct nlmsghdr *h;
@@ -64,7 +72,7 @@ out:
 	return r;
 }
 
-void mv_req_init(struct mv_nlreq *m)
+static void mv_req_init(struct mv_nlreq *m)
 {
 	memset(m, 0, sizeof(*m));
 	m->n.nlmsg_len = NLMSG_LENGTH(sizeof(m->i));
@@ -73,23 +81,47 @@ void mv_req_init(struct mv_nlreq *m)
 	m->i.ifi_family = AF_UNSPEC;
 }
 
-/* ip link add link LOWER name NAME address MAC type macvtap mode bridge */
-int mv_macvtap_add(const char *name, int lower, const uint8_t *mac)
+/* ... type macvtap mode @mode */
+static void mv_put_macvtap_mode(struct mv_nlreq *m, uint32_t mode)
 {
-	uint32_t link = (uint32_t)lower, mode = MACVLAN_MODE_BRIDGE;
 	struct rtattr *li, *data;
+
+	li = mv_nest(m, IFLA_LINKINFO);
+	mv_put(m, IFLA_INFO_KIND, "macvtap", 7);
+	data = mv_nest(m, IFLA_INFO_DATA);
+	mv_put(m, IFLA_MACVLAN_MODE, &mode, 4);
+	mv_nest_end(m, data);
+	mv_nest_end(m, li);
+}
+
+/*
+ * ip link add link LOWER name NAME [address MAC] type macvtap mode @mode
+ * (@mac NULL: macvlan picks the address; passthru: the lower device's).
+ */
+int mv_macvtap_add(const char *name, int lower, const uint8_t *mac,
+		   uint32_t mode)
+{
+	uint32_t link = (uint32_t)lower;
 	struct mv_nlreq m;
 
 	mv_req_init(&m);
 	mv_put(&m, IFLA_IFNAME, name, strlen(name) + 1);
 	mv_put(&m, IFLA_LINK, &link, 4);
-	mv_put(&m, IFLA_ADDRESS, mac, 6);
-	li = mv_nest(&m, IFLA_LINKINFO);
-	mv_put(&m, IFLA_INFO_KIND, "macvtap", 7);
-	data = mv_nest(&m, IFLA_INFO_DATA);
-	mv_put(&m, IFLA_MACVLAN_MODE, &mode, 4);
-	mv_nest_end(&m, data);
-	mv_nest_end(&m, li);
+	if (mac)
+		mv_put(&m, IFLA_ADDRESS, mac, 6);
+	mv_put_macvtap_mode(&m, mode);
+	return mv_nl_talk(&m.n);
+}
+
+/* ip link set dev IFINDEX type macvtap mode @mode */
+int mv_macvtap_set_mode(int ifindex, uint32_t mode)
+{
+	struct mv_nlreq m;
+
+	mv_req_init(&m);
+	m.n.nlmsg_flags = 0;
+	m.i.ifi_index = ifindex;
+	mv_put_macvtap_mode(&m, mode);
 	return mv_nl_talk(&m.n);
 }
 
@@ -172,7 +204,7 @@ int mv_macvtap_create(char *name, char tag, int lower,
 	int r;
 
 	snprintf(name, VP_IFNAMSIZ, VP_NAME_PREFIX "%d%c", (int)getpid(), tag);
-	r = mv_macvtap_add(name, lower, mac);
+	r = mv_macvtap_add(name, lower, mac, MACVLAN_MODE_BRIDGE);
 	if (r)
 		return r;
 	*idx = (int)if_nametoindex(name);

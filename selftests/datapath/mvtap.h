@@ -19,26 +19,10 @@
 
 #include "dptest.h"
 
-/* ---- rtnetlink: macvtap and veth (vpeer only knows "type KIND") ------ */
+int mv_macvtap_add(const char *name, int lower, const uint8_t *mac,
+		   uint32_t mode);
 
-struct mv_nlreq {
-	struct nlmsghdr n;
-	struct ifinfomsg i;
-	char buf[1024];
-};
-
-void mv_put(struct mv_nlreq *m, unsigned short type, const void *d,
-	    size_t len);
-
-struct rtattr *mv_nest(struct mv_nlreq *m, unsigned short type);
-
-void mv_nest_end(struct mv_nlreq *m, struct rtattr *a);
-
-int mv_nl_talk(struct nlmsghdr *n);
-
-void mv_req_init(struct mv_nlreq *m);
-
-int mv_macvtap_add(const char *name, int lower, const uint8_t *mac);
+int mv_macvtap_set_mode(int ifindex, uint32_t mode);
 
 int mv_veth_add(const char *a, const char *b);
 
