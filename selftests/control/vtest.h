@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Shared helpers for the vhost-accel control-plane tests.
+ * Shared helpers for the vhost-accel control-plane tests (vtest.c); the
+ * datapath tests use the VmLck wait and the child runner too.
  *
  * Environment:
  *   VG_DEVICE=<path>      device under test (default /dev/vhost-accel)

@@ -15,10 +15,10 @@
  *    buffers come back); the NIC deleted under running devices.
  */
 #include <net/if.h>
-#include <sys/wait.h>
 #include <linux/capability.h>
 
 #include "dptest.h"
+#include "../control/vtest.h"	/* vt_run_child() */
 
 #define NG	3
 #define PER	50
@@ -307,23 +307,6 @@ static int eperm_child(void *p)
 	return r == -EPERM ? 0 : 100 + (r < 0 ? -r : r) % 100;
 }
 
-static int run_child(int (*fn)(void *), void *arg)
-{
-	int status;
-	pid_t pid;
-
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (!pid)
-		_exit(fn(arg) & 0xff);
-	if (waitpid(pid, &status, 0) != pid)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 256;
-}
-
 TEST_F_TIMEOUT(steer, bind_errors, 60)
 {
 	static const uint8_t mcast[6] = { 0x01, 0x00, 0x5e, 0x00, 0x00, 0x01 };
@@ -362,7 +345,7 @@ TEST_F_TIMEOUT(steer, bind_errors, 60)
 	ea.g = &d;
 	ea.ifindex = self->c.nic.ifindex;
 	memcpy(ea.mac, fresh, 6);
-	EXPECT_EQ(0, run_child(eperm_child, &ea)) TH_LOG("EPERM expected");
+	EXPECT_EQ(0, vt_run_child(eperm_child, &ea)) TH_LOG("EPERM expected");
 	/* NIC down */
 	ASSERT_EQ(0, vp_nic_set_up(&self->c.nic, false));
 	EXPECT_EQ(-ENETDOWN, vg_net_bind(&d, self->c.nic.ifindex, fresh, 0));

@@ -6,6 +6,7 @@
  */
 #define NO_KSFT_HARNESS
 #include "dptest.h"
+#include "../control/vtest.h"	/* vt_wait_vmlck() */
 
 /*
  * VG_DP_TIMING=1 in the environment: phases print their time on stderr
@@ -97,10 +98,10 @@ int dp_set_mtu(struct dp_ctx *c, unsigned int want)
 }
 
 /*
- * NIC + peer netns + peer socket.  @tag makes the names unique within the
- * process; @mtu 0 keeps the default.  Returns 0 or -errno with c->why.
+ * What either kind of world starts with: memlock raised, VmLck read before
+ * any guest, the scratch buffers.  Returns 0 or -errno with c->why.
  */
-int dp_ctx_init(struct dp_ctx *c, char tag, unsigned int mtu)
+static int dp_ctx_start(struct dp_ctx *c)
 {
 	int r;
 
@@ -120,14 +121,14 @@ int dp_ctx_init(struct dp_ctx *c, char tag, unsigned int mtu)
 	c->rx = calloc(1, DP_BUFSZ);
 	if (!c->tx || !c->rx)
 		return -ENOMEM;
-	dp_mark("ctx: start");
-	r = vp_nic_create(&c->nic, tag);
-	if (r) {
-		snprintf(c->why, sizeof(c->why), "nicsim instance: %s",
-			 c->nic.err);
-		return r;
-	}
-	dp_mark("ctx: nic created");
+	return 0;
+}
+
+/* And once the link exists: its MTU and the peer's AF_PACKET socket. */
+static int dp_ctx_peer(struct dp_ctx *c, unsigned int mtu)
+{
+	int r;
+
 	r = dp_set_mtu(c, mtu);
 	if (r)
 		return r;
@@ -142,40 +143,43 @@ int dp_ctx_init(struct dp_ctx *c, char tag, unsigned int mtu)
 	return 0;
 }
 
+/*
+ * NIC + peer netns + peer socket.  @tag makes the names unique within the
+ * process; @mtu 0 keeps the default.  Returns 0 or -errno with c->why.
+ */
+int dp_ctx_init(struct dp_ctx *c, char tag, unsigned int mtu)
+{
+	int r;
+
+	r = dp_ctx_start(c);
+	if (r)
+		return r;
+	dp_mark("ctx: start");
+	r = vp_nic_create(&c->nic, tag);
+	if (r) {
+		snprintf(c->why, sizeof(c->why), "nicsim instance: %s",
+			 c->nic.err);
+		return r;
+	}
+	dp_mark("ctx: nic created");
+	return dp_ctx_peer(c, mtu);
+}
+
 /* Reference mode: a tap in place of nicsim, for /dev/vhost-net. */
 int dp_ctx_init_tap(struct dp_ctx *c, char tag, unsigned int mtu,
 		    unsigned int hdr_len)
 {
 	int r;
 
-	vg_set_memlock(DP_MEMLOCK);
-	memset(c, 0, sizeof(*c));
-	c->pkt = -1;
-	c->tapfd = -1;
-	c->mtu = 1500;
-	r = vg_vmlck_kb(&c->vmlck0);
+	r = dp_ctx_start(c);
 	if (r)
 		return r;
-	c->tx = calloc(1, DP_BUFSZ);
-	c->rx = calloc(1, DP_BUFSZ);
-	if (!c->tx || !c->rx)
-		return -ENOMEM;
 	r = vp_tap_create(&c->nic, tag, (int)hdr_len, &c->tapfd);
 	if (r) {
 		snprintf(c->why, sizeof(c->why), "tap: %s", c->nic.err);
 		return r;
 	}
-	r = dp_set_mtu(c, mtu);
-	if (r)
-		return r;
-	c->pkt = vp_packet_open(&c->nic, VP_ETH_P_TEST, VP_PKT_AUXDATA);
-	if (c->pkt < 0) {
-		r = c->pkt;
-		snprintf(c->why, sizeof(c->why), "AF_PACKET on %s: %s",
-			 c->nic.peer, dp_strerr(r));
-		return r;
-	}
-	return 0;
+	return dp_ctx_peer(c, mtu);
 }
 
 /*
@@ -306,15 +310,7 @@ uint64_t dp_wait_stat(struct vg_net *g, unsigned int q,
 /* Poll VmLck until it equals @want_kb or @ms passes; last value. */
 uint64_t dp_wait_vmlck(uint64_t want_kb, int ms)
 {
-	uint64_t deadline = vg_now_ms() + (uint64_t)ms, kb = UINT64_MAX;
-
-	for (;;) {
-		if (vg_vmlck_kb(&kb))
-			return UINT64_MAX;
-		if (kb == want_kb || vg_now_ms() >= deadline)
-			return kb;
-		vg_sleep_ms(10);
-	}
+	return vt_wait_vmlck(want_kb, ms);
 }
 
 /*
