@@ -208,21 +208,34 @@ static int guest_up(struct dp_ctx *c, struct vg_net *g, const uint8_t *mac,
 	return 0;
 }
 
+/*
+ * The end of a fixture's set-up, the NIC ready unless @r: the guest up
+ * with rings of @num entries and its spare memory cleared, or all of it
+ * released and the case failed with what went wrong.
+ */
+static void fixture_guest_up(struct __test_metadata *_metadata,
+			     struct dp_ctx *c, struct vg_net *g,
+			     const uint8_t *mac, unsigned int num,
+			     uint64_t *xgpa, uint8_t **xhva, int r)
+{
+	if (!r)
+		r = guest_up(c, g, mac, num, xgpa, xhva);
+	if (r) {
+		vg_net_close(g);
+		dp_ctx_fini(c);
+		ASSERT_EQ(0, r) TH_LOG("%s", c->why);
+	}
+	memset(*xhva, 0, XMEM - 8192);
+}
+
 FIXTURE_SETUP(spin)
 {
 	int r;
 
 	dp_guest_mac(self->mac, 0);
 	r = dp_ctx_init(&self->c, 'b', 0);
-	if (!r)
-		r = guest_up(&self->c, &self->g, self->mac, NUM, &self->xgpa,
-			     &self->xhva);
-	if (r) {
-		vg_net_close(&self->g);
-		dp_ctx_fini(&self->c);
-		ASSERT_EQ(0, r) TH_LOG("%s", self->c.why);
-	}
-	memset(self->xhva, 0, XMEM - 8192);
+	fixture_guest_up(_metadata, &self->c, &self->g, self->mac, NUM,
+			 &self->xgpa, &self->xhva, r);
 }
 
 FIXTURE_TEARDOWN(spin)
@@ -505,15 +518,8 @@ FIXTURE_SETUP(unget)
 	if (r && !self->c.why[0])
 		snprintf(self->c.why, sizeof(self->c.why), "nicsim knobs: %s",
 			 self->c.nic.err);
-	if (!r)
-		r = guest_up(&self->c, &self->g, self->mac, UNUM, &self->xgpa,
-			     &self->xhva);
-	if (r) {
-		vg_net_close(&self->g);
-		dp_ctx_fini(&self->c);
-		ASSERT_EQ(0, r) TH_LOG("%s", self->c.why);
-	}
-	memset(self->xhva, 0, XMEM - 8192);
+	fixture_guest_up(_metadata, &self->c, &self->g, self->mac, UNUM,
+			 &self->xgpa, &self->xhva, r);
 }
 
 FIXTURE_TEARDOWN(unget)

@@ -163,15 +163,6 @@ static int dl_alloc_logs(struct _test_data_dirtylog *self)
 	return self->min && self->max ? 0 : -ENOMEM;
 }
 
-#define GUEST_UP(_cfg) do {						\
-	int __r = dp_guest_up(&self->c, &self->g, (_cfg), self->mac);	\
-	ASSERT_EQ(0, __r) TH_LOG("%s", self->c.why);			\
-	self->g.rx_used_cb = rx_used_seen;				\
-	self->g.rx_used_ctx = self;					\
-	ASSERT_EQ(0, dl_alloc_logs(self));				\
-	ASSERT_EQ(0, vg_set_log_fd(&self->g.d, self->log_efd));	\
-} while (0)
-
 /* Migration start / end as QEMU does it, while the datapath runs. */
 static int dl_logging(struct _test_data_dirtylog *self,
 		      const struct _fixture_variant_dirtylog *v, bool log_all,
@@ -186,6 +177,39 @@ static int dl_logging(struct _test_data_dirtylog *self,
 		r = vg_vq_set_log(&self->g.d, q, log_rings);
 	self->mark_rx = log_all;
 	return r;
+}
+
+/*
+ * The logs allocated and the log eventfd set on the running guest; with
+ * @log, migration started on log[0] (LOG_ALL and used-ring logging).
+ */
+static void dl_logs_ready(struct __test_metadata *_metadata,
+			  struct _test_data_dirtylog *self,
+			  const struct _fixture_variant_dirtylog *variant,
+			  bool log)
+{
+	ASSERT_EQ(0, dl_alloc_logs(self));
+	ASSERT_EQ(0, vg_set_log_fd(&self->g.d, self->log_efd));
+	if (!log)
+		return;
+	ASSERT_EQ(0, vg_set_log_base(&self->g.d, (uintptr_t)self->log[0]));
+	ASSERT_EQ(0, dl_logging(self, variant, true, true));
+}
+
+/* The variant's guest up, Rx buffers observed, the logs ready (@log). */
+static void dl_up(struct __test_metadata *_metadata,
+		  struct _test_data_dirtylog *self,
+		  const struct _fixture_variant_dirtylog *variant, bool log)
+{
+	struct vg_net_cfg cfg;
+	int r;
+
+	dl_cfg(variant, &cfg);
+	r = dp_guest_up(&self->c, &self->g, &cfg, self->mac);
+	ASSERT_EQ(0, r) TH_LOG("%s", self->c.why);
+	self->g.rx_used_cb = rx_used_seen;
+	self->g.rx_used_ctx = self;
+	dl_logs_ready(_metadata, self, variant, log);
 }
 
 /* Start a phase: nothing expected yet, used indices as they are now. */
@@ -393,44 +417,73 @@ static void dl_close(struct __test_metadata *_metadata,
 		TH_LOG("%s", __why);					\
 } while (0)
 
+/* No queue failed; the fd closed and every page unpinned. */
+static void dl_end(struct __test_metadata *_metadata,
+		   struct _test_data_dirtylog *self)
+{
+	dl_no_errors(_metadata, self);
+	dl_close(_metadata, self);
+}
+
+/* Each size once from the peer to the guest, then once back. */
+static void dl_traffic(struct __test_metadata *_metadata,
+		       struct _test_data_dirtylog *self, uint32_t *seq)
+{
+	rx_traffic(_metadata, self, 1, seq);
+	tx_traffic(_metadata, self, seq);
+}
+
+/*
+ * A logged phase: each size @rx_n times to the guest (none if 0), then
+ * once back if @tx; @bm holds exactly the pages written, used rings
+ * included.
+ */
+static void dl_phase(struct __test_metadata *_metadata,
+		     struct _test_data_dirtylog *self, unsigned int rx_n,
+		     bool tx, const uint8_t *bm, uint32_t *seq)
+{
+	exp_begin(self);
+	if (rx_n)
+		rx_traffic(_metadata, self, rx_n, seq);
+	if (tx)
+		tx_traffic(_metadata, self, seq);
+	exp_used_rings(self);
+	DL_CHECK(bm);
+}
+
+/* Traffic both ways with logging off: log[0] stays clear (@why if not). */
+static void dl_unlogged(struct __test_metadata *_metadata,
+			struct _test_data_dirtylog *self, uint32_t *seq,
+			const char *why)
+{
+	dl_traffic(_metadata, self, seq);
+	vg_sleep_ms(SETTLE_MS);
+	EXPECT_TRUE(dl_all_zero(self->log[0], self->log_len))
+		TH_LOG("%s", why);
+}
+
 /* Rx of every size: exactly the buffer and used-ring pages written. */
 TEST_F_TIMEOUT(dirtylog, rx_exact, 90)
 {
-	struct vg_net_cfg cfg;
 	uint32_t seq = 0;
 
-	dl_cfg(variant, &cfg);
-	GUEST_UP(&cfg);
-	ASSERT_EQ(0, vg_set_log_base(&self->g.d, (uintptr_t)self->log[0]));
-	ASSERT_EQ(0, dl_logging(self, variant, true, true));
+	dl_up(_metadata, self, variant, true);
 	dl_log_signals(self);
-	exp_begin(self);
-	rx_traffic(_metadata, self, REPEAT, &seq);
-	exp_used_rings(self);
-	DL_CHECK(self->log[0]);
+	dl_phase(_metadata, self, REPEAT, false, self->log[0], &seq);
 	EXPECT_LT(0ULL, dl_log_signals(self)) TH_LOG("log eventfd not signalled");
-	dl_no_errors(_metadata, self);
-	dl_close(_metadata, self);
+	dl_end(_metadata, self);
 }
 
 /* Tx marks its used ring only: no slot, no Rx buffer. */
 TEST_F_TIMEOUT(dirtylog, tx_used_ring_only, 60)
 {
-	struct vg_net_cfg cfg;
 	uint32_t seq = 0;
 
-	dl_cfg(variant, &cfg);
-	GUEST_UP(&cfg);
-	ASSERT_EQ(0, vg_set_log_base(&self->g.d, (uintptr_t)self->log[0]));
-	ASSERT_EQ(0, dl_logging(self, variant, true, true));
-	exp_begin(self);
-	tx_traffic(_metadata, self, &seq);
-	exp_used_rings(self);
+	dl_up(_metadata, self, variant, true);
+	dl_phase(_metadata, self, 0, true, self->log[0], &seq);
 	ASSERT_NE(self->used0[VG_VQ_TX], vg_vq_used_idx(&self->g.d, VG_VQ_TX));
-	DL_CHECK(self->log[0]);
 	EXPECT_LT(0ULL, dl_log_signals(self)) TH_LOG("log eventfd not signalled");
-	dl_no_errors(_metadata, self);
-	dl_close(_metadata, self);
+	dl_end(_metadata, self);
 }
 
 /*
@@ -439,26 +492,18 @@ TEST_F_TIMEOUT(dirtylog, tx_used_ring_only, 60)
  */
 TEST_F_TIMEOUT(dirtylog, off_no_access, 90)
 {
-	struct vg_net_cfg cfg;
 	uint32_t seq = 0;
 
-	dl_cfg(variant, &cfg);
-	GUEST_UP(&cfg);
+	dl_up(_metadata, self, variant, false);
 	ASSERT_EQ(0, mprotect(self->log[1], self->log_len, PROT_NONE));
 	ASSERT_EQ(0, vg_set_log_base(&self->g.d, (uintptr_t)self->log[1]));
-	rx_traffic(_metadata, self, 1, &seq);
-	tx_traffic(_metadata, self, &seq);
+	dl_traffic(_metadata, self, &seq);
 	dl_no_errors(_metadata, self);
 
 	ASSERT_EQ(0, vg_set_log_base(&self->g.d, (uintptr_t)self->log[0]));
-	rx_traffic(_metadata, self, 1, &seq);
-	tx_traffic(_metadata, self, &seq);
-	vg_sleep_ms(SETTLE_MS);
-	EXPECT_TRUE(dl_all_zero(self->log[0], self->log_len))
-		TH_LOG("pages marked with logging off");
+	dl_unlogged(_metadata, self, &seq, "pages marked with logging off");
 	EXPECT_EQ(0ULL, dl_log_signals(self)) TH_LOG("log eventfd signalled");
-	dl_no_errors(_metadata, self);
-	dl_close(_metadata, self);
+	dl_end(_metadata, self);
 }
 
 /* Used-ring logging on, LOG_ALL off, traffic: exactly the used rings. */
@@ -469,22 +514,16 @@ static void rings_logged(struct __test_metadata *_metadata,
 {
 	ASSERT_EQ(0, vg_set_log_base(&self->g.d, (uintptr_t)self->log[0]));
 	ASSERT_EQ(0, dl_logging(self, variant, false, true));
-	exp_begin(self);
-	rx_traffic(_metadata, self, 1, seq);
-	tx_traffic(_metadata, self, seq);
-	exp_used_rings(self);
-	DL_CHECK(self->log[0]);
+	dl_phase(_metadata, self, 1, true, self->log[0], seq);
 	dl_no_errors(_metadata, self);
 }
 
 /* VRING_F_LOG without LOG_ALL (vhost-net): used rings only. */
 TEST_F_TIMEOUT(dirtylog, ring_log_without_log_all, 60)
 {
-	struct vg_net_cfg cfg;
 	uint32_t seq = 0;
 
-	dl_cfg(variant, &cfg);
-	GUEST_UP(&cfg);
+	dl_up(_metadata, self, variant, false);
 	rings_logged(_metadata, self, variant, &seq);
 	dl_close(_metadata, self);
 }
@@ -499,18 +538,15 @@ TEST_F_TIMEOUT(dirtylog, ring_log_without_log_all, 60)
 TEST_F_TIMEOUT(dirtylog, vring_log_uncovered, 60)
 {
 	const uint64_t high = 0xffff800000000000ULL;
-	struct vg_net_cfg cfg;
 	uint32_t seq = 0;
 	unsigned int q;
 
-	dl_cfg(variant, &cfg);
-	GUEST_UP(&cfg);
+	dl_up(_metadata, self, variant, false);
 	ASSERT_EQ(0, vg_set_log_base(&self->g.d, high));
 	for (q = 0; q < VG_NVQS; q++)
 		ASSERT_EQ(-EINVAL, vg_vq_set_log(&self->g.d, q, true))
 			TH_LOG("vq %u: a log that cannot cover the used ring", q);
-	rx_traffic(_metadata, self, 1, &seq);
-	tx_traffic(_metadata, self, &seq);
+	dl_traffic(_metadata, self, &seq);
 	dl_no_errors(_metadata, self);
 
 	rings_logged(_metadata, self, variant, &seq);
@@ -520,38 +556,25 @@ TEST_F_TIMEOUT(dirtylog, vring_log_uncovered, 60)
 /* Migration start, then end, then start again, all under traffic. */
 TEST_F_TIMEOUT(dirtylog, toggle_while_running, 90)
 {
-	struct vg_net_cfg cfg;
 	uint32_t seq = 0;
 
-	dl_cfg(variant, &cfg);
-	GUEST_UP(&cfg);
+	dl_up(_metadata, self, variant, false);
 	ASSERT_EQ(0, vg_set_log_base(&self->g.d, (uintptr_t)self->log[0]));
 	rx_traffic(_metadata, self, 1, &seq);
 	vg_sleep_ms(SETTLE_MS);
 	ASSERT_TRUE(dl_all_zero(self->log[0], self->log_len));
 
 	ASSERT_EQ(0, dl_logging(self, variant, true, true));
-	exp_begin(self);
-	rx_traffic(_metadata, self, 1, &seq);
-	tx_traffic(_metadata, self, &seq);
-	exp_used_rings(self);
-	DL_CHECK(self->log[0]);
+	dl_phase(_metadata, self, 1, true, self->log[0], &seq);
 
 	ASSERT_EQ(0, dl_logging(self, variant, false, false));
 	memset(self->log[0], 0, self->log_len);
-	rx_traffic(_metadata, self, 1, &seq);
-	tx_traffic(_metadata, self, &seq);
-	vg_sleep_ms(SETTLE_MS);
-	EXPECT_TRUE(dl_all_zero(self->log[0], self->log_len))
-		TH_LOG("pages marked after logging was turned off");
+	dl_unlogged(_metadata, self, &seq,
+		    "pages marked after logging was turned off");
 
 	ASSERT_EQ(0, dl_logging(self, variant, true, true));
-	exp_begin(self);
-	rx_traffic(_metadata, self, 1, &seq);
-	exp_used_rings(self);
-	DL_CHECK(self->log[0]);
-	dl_no_errors(_metadata, self);
-	dl_close(_metadata, self);
+	dl_phase(_metadata, self, 1, false, self->log[0], &seq);
+	dl_end(_metadata, self);
 }
 
 /*
@@ -562,31 +585,22 @@ TEST_F_TIMEOUT(dirtylog, toggle_while_running, 90)
 TEST_F_TIMEOUT(dirtylog, base_change, 90)
 {
 	const unsigned int inflight = 6;
-	struct vg_net_cfg cfg;
 	struct vg_net_rx f;
 	uint8_t *snap;
 	uint32_t seq = 0;
 	unsigned int i, stray = 0;
 	size_t k;
 
-	dl_cfg(variant, &cfg);
-	GUEST_UP(&cfg);
+	dl_up(_metadata, self, variant, false);
 	snap = malloc(self->log_len);
 	ASSERT_NE(NULL, snap);
 	ASSERT_EQ(0, vg_set_log_base(&self->g.d, (uintptr_t)self->log[0]));
 	ASSERT_EQ(0, dl_logging(self, variant, true, true));
-	exp_begin(self);
-	rx_traffic(_metadata, self, 1, &seq);
-	exp_used_rings(self);
-	DL_CHECK(self->log[0]);
+	dl_phase(_metadata, self, 1, false, self->log[0], &seq);
 
 	ASSERT_EQ(0, vg_set_log_base(&self->g.d, (uintptr_t)self->log[1]));
 	memcpy(snap, self->log[0], self->log_len);
-	exp_begin(self);
-	rx_traffic(_metadata, self, 1, &seq);
-	tx_traffic(_metadata, self, &seq);
-	exp_used_rings(self);
-	DL_CHECK(self->log[1]);
+	dl_phase(_metadata, self, 1, true, self->log[1], &seq);
 	EXPECT_EQ(0, memcmp(snap, self->log[0], self->log_len))
 		TH_LOG("the old log changed after SET_LOG_BASE");
 
@@ -618,8 +632,7 @@ TEST_F_TIMEOUT(dirtylog, base_change, 90)
 		snap[k] = self->log[0][k] | self->log[1][k];
 	DL_CHECK(snap);
 	free(snap);
-	dl_no_errors(_metadata, self);
-	dl_close(_metadata, self);
+	dl_end(_metadata, self);
 }
 
 /* Wait for vq @q's error eventfd; the other queue must not fail. */
@@ -634,27 +647,33 @@ static void dl_expect_stopped(struct __test_metadata *_metadata,
 	EXPECT_EQ(1ULL, st.vq[q].errors);
 }
 
-/* A read-only log under traffic: each queue stops at its next write. */
-TEST_F_TIMEOUT(dirtylog, log_readonly, 60)
+/*
+ * A frame of @len bytes from the peer once the log cannot be written:
+ * the Rx queue stops and the guest gets nothing.
+ */
+static void dl_rx_stops(struct __test_metadata *_metadata,
+			struct _test_data_dirtylog *self, uint32_t len,
+			uint32_t seq)
 {
-	struct vg_net_cfg cfg;
-	uint32_t seq = 0, len = 1514;
-
-	dl_cfg(variant, &cfg);
-	GUEST_UP(&cfg);
-	ASSERT_EQ(0, vg_set_log_base(&self->g.d, (uintptr_t)self->log[0]));
-	ASSERT_EQ(0, dl_logging(self, variant, true, true));
-	rx_traffic(_metadata, self, 1, &seq);
-	tx_traffic(_metadata, self, &seq);
-	dl_no_errors(_metadata, self);
-
-	ASSERT_EQ(0, mprotect(self->log[0], self->log_len, PROT_READ));
 	vp_test_frame(self->c.tx, len, self->mac, self->c.nic.peer_mac, seq);
 	ASSERT_EQ(0, vp_packet_send(&self->c.nic, self->c.pkt, self->c.tx,
 				    len));
 	dl_expect_stopped(_metadata, self, VG_VQ_RX);
 	EXPECT_EQ(0, dp_guest_quiet(&self->g, DP_QUIET_MS))
 		TH_LOG("a frame was delivered without its pages logged");
+}
+
+/* A read-only log under traffic: each queue stops at its next write. */
+TEST_F_TIMEOUT(dirtylog, log_readonly, 60)
+{
+	uint32_t seq = 0, len = 1514;
+
+	dl_up(_metadata, self, variant, true);
+	dl_traffic(_metadata, self, &seq);
+	dl_no_errors(_metadata, self);
+
+	ASSERT_EQ(0, mprotect(self->log[0], self->log_len, PROT_READ));
+	dl_rx_stops(_metadata, self, len, seq);
 
 	vp_test_frame(self->c.tx, len, self->c.nic.peer_mac, self->mac, ++seq);
 	ASSERT_LE(0, vg_net_tx(&self->g, NULL, self->c.tx, len, NULL));
@@ -666,22 +685,14 @@ TEST_F_TIMEOUT(dirtylog, log_readonly, 60)
 /* The log unmapped under traffic: the Rx queue stops, nothing crashes. */
 TEST_F_TIMEOUT(dirtylog, log_unmapped, 60)
 {
-	struct vg_net_cfg cfg;
 	uint32_t seq = 0, len = 4000;
 
-	dl_cfg(variant, &cfg);
-	GUEST_UP(&cfg);
-	ASSERT_EQ(0, vg_set_log_base(&self->g.d, (uintptr_t)self->log[0]));
-	ASSERT_EQ(0, dl_logging(self, variant, true, true));
+	dl_up(_metadata, self, variant, true);
 	rx_traffic(_metadata, self, 1, &seq);
 
 	ASSERT_EQ(0, munmap(self->log[0], self->log_len));
 	self->log_mapped[0] = false;
-	vp_test_frame(self->c.tx, len, self->mac, self->c.nic.peer_mac, seq);
-	ASSERT_EQ(0, vp_packet_send(&self->c.nic, self->c.pkt, self->c.tx,
-				    len));
-	dl_expect_stopped(_metadata, self, VG_VQ_RX);
-	EXPECT_EQ(0, dp_guest_quiet(&self->g, DP_QUIET_MS));
+	dl_rx_stops(_metadata, self, len, seq);
 	dl_close(_metadata, self);
 }
 
@@ -735,10 +746,7 @@ TEST_F_TIMEOUT(dirtylog, rx_scattered_chain, 60)
 	ASSERT_EQ(0, r) TH_LOG("guest: %s", dp_strerr(r));
 	ASSERT_EQ(0, vg_net_bind(&self->g, self->c.nic.ifindex, self->mac, 0));
 	ASSERT_EQ(0, vg_net_start(&self->g, -1));
-	ASSERT_EQ(0, dl_alloc_logs(self));
-	ASSERT_EQ(0, vg_set_log_fd(&self->g.d, self->log_efd));
-	ASSERT_EQ(0, vg_set_log_base(&self->g.d, (uintptr_t)self->log[0]));
-	ASSERT_EQ(0, dl_logging(self, variant, true, true));
+	dl_logs_ready(_metadata, self, variant, true);
 
 	/* 9000 bytes reach page 9; with a smaller MTU, at least page 6 */
 	lens[1] = self->c.mtu + 14 < 9000 ? self->c.mtu + 14 : 9000;
@@ -774,8 +782,7 @@ TEST_F_TIMEOUT(dirtylog, rx_scattered_chain, 60)
 	}
 	exp_used_rings(self);
 	DL_CHECK(self->log[0]);
-	dl_no_errors(_metadata, self);
-	dl_close(_metadata, self);
+	dl_end(_metadata, self);
 }
 
 TEST_HARNESS_MAIN

@@ -727,26 +727,87 @@ static const struct vg_net_cfg lc_cfg = {
 };
 
 /*
- * Guest up on the fixture's NIC, traffic on both ends running, the peer
- * sending on @_tx.
+ * Guest up on the fixture's NIC (@when prefixes a failure), traffic on
+ * both ends running, the peer sending on @tx; with @drain_ms, what an
+ * earlier guest left on the wire is taken off the peer's socket first.
  */
-#define LC_UP_TX(_self, _tx) do {					\
-	int __r = dp_guest_up(&(_self)->c, &(_self)->g, &lc_cfg,	\
-			      (_self)->mac);				\
-	ASSERT_EQ(0, __r) TH_LOG("%s", (_self)->c.why);			\
-	lc_traffic_init((_self)->t, &(_self)->g, (_self)->mac);		\
-	lc_traffic_peer((_self)->t, &(_self)->c.nic, (_self)->c.pkt,	\
-			(_tx));						\
-	ASSERT_EQ(0, lc_traffic_start((_self)->t, true, true));	\
-} while (0)
+static void lc_up(struct __test_metadata *_metadata,
+		  struct _test_data_life *self, int tx, const char *when,
+		  unsigned int drain_ms)
+{
+	int r = dp_guest_up(&self->c, &self->g, &lc_cfg, self->mac);
 
-#define LC_UP(_self)	LC_UP_TX(_self, (_self)->tx_fd)
+	ASSERT_EQ(0, r) TH_LOG("%s%s", when, self->c.why);
+	lc_traffic_init(self->t, &self->g, self->mac);
+	lc_traffic_peer(self->t, &self->c.nic, self->c.pkt, tx);
+	if (drain_ms)
+		lc_peer_drain(self->c.pkt, drain_ms);
+	ASSERT_EQ(0, lc_traffic_start(self->t, true, true));
+}
+
+#define LC_UP(_self)	lc_up(_metadata, (_self), (_self)->tx_fd, "", 0)
 
 #define LC_FLOWS(_t) do {						\
 	char __why[512];						\
 	ASSERT_EQ(0, lc_wait_flow((_t), LC_FLOW, __why, sizeof(__why)))	\
 		TH_LOG("%s", __why);					\
 } while (0)
+
+/* Threads stopped, what was on its way taken on both ends. */
+static void lc_stop(struct __test_metadata *_metadata, struct lc_traffic *t)
+{
+	lc_traffic_stop(t);
+	ASSERT_EQ(0, lc_settle(t, true));
+}
+
+/* What lc_check_end() checks beyond clean threads and a full unpin. */
+#define LC_END_EXACT	0x01	/* every frame counted (LC_CHECK_EXACT) */
+#define LC_END_TX_BACK	0x02	/* every Tx chain came back */
+#define LC_END_NO_NICTX	0x04	/* the NIC dropped no guest frame */
+#define LC_END_NO_ERR	0x08	/* no queue error */
+#define LC_END_NO_COPY	0x10	/* no byte copied */
+
+/*
+ * Traffic stopped: no thread saw a bad frame, what @flags asks holds,
+ * the guest's own frames all arrived in order unless @gaps is NULL (the
+ * message for a gap), and closing the fd unpins every page.
+ */
+static void lc_check_end(struct __test_metadata *_metadata,
+			 struct _test_data_life *self, unsigned int flags,
+			 const char *gaps)
+{
+	struct lc_traffic *t = self->t;
+	unsigned int q;
+
+	LC_CHECK_CLEAN(t);
+	if (flags & LC_END_EXACT)
+		LC_CHECK_EXACT(t, &self->c.nic);
+	if (flags & LC_END_TX_BACK)
+		EXPECT_EQ(self->g.tx_queued, self->g.tx_completed);
+	if (gaps)
+		EXPECT_EQ(0U, t->peer_gaps) TH_LOG("%s", gaps);
+	if (flags & LC_END_NO_NICTX)
+		EXPECT_EQ(0ULL, dp_stat(&self->g, VG_VQ_TX,
+					DP_STAT_OFF(drops_nic)));
+	for (q = 0; q < VG_NVQS; q++) {
+		if (flags & LC_END_NO_ERR)
+			EXPECT_EQ(0ULL, dp_stat(&self->g, q,
+						DP_STAT_OFF(errors)));
+		if (flags & LC_END_NO_COPY)
+			EXPECT_EQ(0ULL, dp_stat(&self->g, q,
+						DP_STAT_OFF(bytes_copied)));
+	}
+	EXPECT_EQ(self->c.vmlck0, dp_close_all(&self->c,
+					       (struct vg_net *[]){ &self->g }, 1));
+}
+
+static void lc_end(struct __test_metadata *_metadata,
+		   struct _test_data_life *self, unsigned int flags,
+		   const char *gaps)
+{
+	lc_stop(_metadata, self->t);
+	lc_check_end(_metadata, self, flags, gaps);
+}
 
 /*
  * After the NIC went away: the queue is stopped at GET_VRING_BASE's
@@ -825,7 +886,7 @@ static void lc_removal(struct __test_metadata *_metadata,
 	 * packet_pick_tx_queue() (real_num_tx_queues is 0 by then) on 6.1,
 	 * a kernel bug outside this project.
 	 */
-	LC_UP_TX(self, self->c.pkt);
+	lc_up(_metadata, self, self->c.pkt, "", 0);
 	LC_FLOWS(t);
 	ASSERT_EQ(0, gone(arg));
 	for (q = 0; q < VG_NVQS; q++)
@@ -861,14 +922,7 @@ static void lc_removal(struct __test_metadata *_metadata,
 	lc_traffic_peer(t, &self->nic2, self->rx2, self->tx2);
 	ASSERT_EQ(0, lc_traffic_start(t, true, true));
 	LC_FLOWS(t);
-	lc_traffic_stop(t);
-	ASSERT_EQ(0, lc_settle(t, true));
-	LC_CHECK_CLEAN(t);
-	EXPECT_EQ(self->g.tx_queued, self->g.tx_completed);
-	EXPECT_EQ(0ULL, dp_stat(&self->g, VG_VQ_RX, DP_STAT_OFF(bytes_copied)));
-	EXPECT_EQ(0ULL, dp_stat(&self->g, VG_VQ_TX, DP_STAT_OFF(bytes_copied)));
-	EXPECT_EQ(self->c.vmlck0, dp_close_all(&self->c,
-					       (struct vg_net *[]){ &self->g }, 1));
+	lc_end(_metadata, self, LC_END_TX_BACK | LC_END_NO_COPY, NULL);
 }
 
 static int lc_link_del(void *arg)
@@ -1047,16 +1101,8 @@ static void lc_link_bounce(struct __test_metadata *_metadata,
 		/* the host stack does not hear of the NIC: no ARP, no IPv6 */
 		LC_FLOWS(t);
 	}
-	lc_traffic_stop(t);
-	ASSERT_EQ(0, lc_settle(t, true));
-	LC_CHECK_CLEAN(t);
-	LC_CHECK_EXACT(t, &self->c.nic);
-	for (q = 0; q < VG_NVQS; q++) {
-		EXPECT_EQ(0ULL, dp_stat(&self->g, q, DP_STAT_OFF(errors)));
-		EXPECT_EQ(0ULL, dp_stat(&self->g, q, DP_STAT_OFF(bytes_copied)));
-	}
-	EXPECT_EQ(self->c.vmlck0, dp_close_all(&self->c,
-					       (struct vg_net *[]){ &self->g }, 1));
+	lc_end(_metadata, self, LC_END_EXACT | LC_END_NO_ERR | LC_END_NO_COPY,
+	       NULL);
 }
 
 TEST_F_TIMEOUT(life, nic_link_down_up, 90)
@@ -1154,22 +1200,10 @@ TEST_F_TIMEOUT(life, owner_sigkill, 90)
 	EXPECT_EQ(0U, t->rx_bad + t->peer_bad + t->rx_stray);
 
 	/* the same MAC binds again, and carries traffic */
-	lc_traffic_init(t, &self->g, self->mac);
-	lc_traffic_peer(t, &self->c.nic, self->c.pkt, self->tx_fd);
-	{
-		int r = dp_guest_up(&self->c, &self->g, &lc_cfg, self->mac);
-
-		ASSERT_EQ(0, r) TH_LOG("binding the killed owner's MAC again: %s",
-				       self->c.why);
-	}
-	lc_peer_drain(self->c.pkt, 300);
-	ASSERT_EQ(0, lc_traffic_start(t, true, true));
+	lc_up(_metadata, self, self->tx_fd,
+	      "binding the killed owner's MAC again: ", 300);
 	LC_FLOWS(t);
-	lc_traffic_stop(t);
-	ASSERT_EQ(0, lc_settle(t, true));
-	LC_CHECK_CLEAN(t);
-	EXPECT_EQ(self->c.vmlck0, dp_close_all(&self->c,
-					       (struct vg_net *[]){ &self->g }, 1));
+	lc_end(_metadata, self, 0, NULL);
 }
 
 /* ---- memory table replaced under traffic ---- */
@@ -1272,19 +1306,11 @@ TEST_F_TIMEOUT(life, mem_table_replace, 90)
 	EXPECT_EQ(size / (uint64_t)getpagesize(), lc_pinned(&self->g));
 	LC_FLOWS(t);
 
-	lc_traffic_stop(t);
-	ASSERT_EQ(0, lc_settle(t, true));
+	lc_stop(_metadata, t);
 	munmap(hot, plug);
-	LC_CHECK_CLEAN(t);
-	LC_CHECK_EXACT(t, &self->c.nic);
-	EXPECT_EQ(0U, t->peer_gaps) TH_LOG("guest frames lost on the way");
-	EXPECT_EQ(0ULL, dp_stat(&self->g, VG_VQ_TX, DP_STAT_OFF(drops_nic)));
-	EXPECT_EQ(0ULL, dp_stat(&self->g, VG_VQ_RX, DP_STAT_OFF(errors)));
-	EXPECT_EQ(0ULL, dp_stat(&self->g, VG_VQ_TX, DP_STAT_OFF(errors)));
-	EXPECT_EQ(0ULL, dp_stat(&self->g, VG_VQ_RX, DP_STAT_OFF(bytes_copied)));
-	EXPECT_EQ(0ULL, dp_stat(&self->g, VG_VQ_TX, DP_STAT_OFF(bytes_copied)));
-	EXPECT_EQ(self->c.vmlck0, dp_close_all(&self->c,
-					       (struct vg_net *[]){ &self->g }, 1));
+	lc_check_end(_metadata, self, LC_END_EXACT | LC_END_NO_NICTX |
+		     LC_END_NO_ERR | LC_END_NO_COPY,
+		     "guest frames lost on the way");
 }
 
 /* ---- QEMU's stop and cont ---- */
@@ -1319,18 +1345,8 @@ TEST_F_TIMEOUT(life, vring_base_stop_resume, 90)
 		ASSERT_EQ(0, vg_net_start(&self->g, -1));
 		LC_FLOWS(t);
 	}
-	lc_traffic_stop(t);
-	ASSERT_EQ(0, lc_settle(t, true));
-	LC_CHECK_CLEAN(t);
-	LC_CHECK_EXACT(t, &self->c.nic);
-	EXPECT_EQ(0U, t->peer_gaps) TH_LOG("guest frames lost or reordered");
-	EXPECT_EQ(0ULL, dp_stat(&self->g, VG_VQ_TX, DP_STAT_OFF(drops_nic)));
-	for (q = 0; q < VG_NVQS; q++) {
-		EXPECT_EQ(0ULL, dp_stat(&self->g, q, DP_STAT_OFF(errors)));
-		EXPECT_EQ(0ULL, dp_stat(&self->g, q, DP_STAT_OFF(bytes_copied)));
-	}
-	EXPECT_EQ(self->c.vmlck0, dp_close_all(&self->c,
-					       (struct vg_net *[]){ &self->g }, 1));
+	lc_end(_metadata, self, LC_END_EXACT | LC_END_NO_NICTX | LC_END_NO_ERR |
+	       LC_END_NO_COPY, "guest frames lost or reordered");
 }
 
 /* ---- fd closed by another thread ---- */
@@ -1379,20 +1395,9 @@ TEST_F_TIMEOUT(life, close_under_traffic, 90)
 	vg_net_close(&self->g);
 
 	/* the MAC is free again */
-	lc_traffic_init(t, &self->g, self->mac);
-	lc_traffic_peer(t, &self->c.nic, self->c.pkt, self->tx_fd);
-	{
-		int r = dp_guest_up(&self->c, &self->g, &lc_cfg, self->mac);
-
-		ASSERT_EQ(0, r) TH_LOG("after close: %s", self->c.why);
-	}
-	ASSERT_EQ(0, lc_traffic_start(t, true, true));
+	lc_up(_metadata, self, self->tx_fd, "after close: ", 0);
 	LC_FLOWS(t);
-	lc_traffic_stop(t);
-	ASSERT_EQ(0, lc_settle(t, true));
-	LC_CHECK_CLEAN(t);
-	EXPECT_EQ(self->c.vmlck0, dp_close_all(&self->c,
-					       (struct vg_net *[]){ &self->g }, 1));
+	lc_end(_metadata, self, 0, NULL);
 }
 
 /* ---- the fault matrix, continued (Documentation/fault-matrix.rst) ---- */
@@ -1438,18 +1443,8 @@ TEST_F_TIMEOUT(life, completion_delayed, 90)
 	LC_FLOWS(t);
 	ASSERT_EQ(0, lc_knob(&self->c.nic, "completion_delay_us", 0));
 	LC_FLOWS(t);
-	lc_traffic_stop(t);
-	ASSERT_EQ(0, lc_settle(t, true));
-	LC_CHECK_CLEAN(t);
-	LC_CHECK_EXACT(t, &self->c.nic);
-	EXPECT_EQ(0U, t->peer_gaps) TH_LOG("guest frames lost or reordered");
-	EXPECT_EQ(0ULL, dp_stat(&self->g, VG_VQ_TX, DP_STAT_OFF(drops_nic)));
-	for (q = 0; q < VG_NVQS; q++) {
-		EXPECT_EQ(0ULL, dp_stat(&self->g, q, DP_STAT_OFF(errors)));
-		EXPECT_EQ(0ULL, dp_stat(&self->g, q, DP_STAT_OFF(bytes_copied)));
-	}
-	EXPECT_EQ(self->c.vmlck0, dp_close_all(&self->c,
-					       (struct vg_net *[]){ &self->g }, 1));
+	lc_end(_metadata, self, LC_END_EXACT | LC_END_NO_NICTX | LC_END_NO_ERR |
+	       LC_END_NO_COPY, "guest frames lost or reordered");
 }
 
 /*
@@ -1462,7 +1457,6 @@ TEST_F_TIMEOUT(life, nic_drops_frames, 90)
 {
 	struct lc_traffic *t = self->t;
 	struct lc_drops d0, d1;
-	unsigned int q;
 	int r;
 
 	LC_UP(self);
@@ -1481,17 +1475,8 @@ TEST_F_TIMEOUT(life, nic_drops_frames, 90)
 	TH_LOG("%llu frames dropped by the NIC on purpose",
 	       (unsigned long long)(d1.injected - d0.injected));
 	LC_FLOWS(t);
-	lc_traffic_stop(t);
-	ASSERT_EQ(0, lc_settle(t, true));
-	LC_CHECK_CLEAN(t);
-	LC_CHECK_EXACT(t, &self->c.nic);
-	EXPECT_EQ(0U, t->peer_gaps) TH_LOG("guest frames lost on the way");
-	for (q = 0; q < VG_NVQS; q++) {
-		EXPECT_EQ(0ULL, dp_stat(&self->g, q, DP_STAT_OFF(errors)));
-		EXPECT_EQ(0ULL, dp_stat(&self->g, q, DP_STAT_OFF(bytes_copied)));
-	}
-	EXPECT_EQ(self->c.vmlck0, dp_close_all(&self->c,
-					       (struct vg_net *[]){ &self->g }, 1));
+	lc_end(_metadata, self, LC_END_EXACT | LC_END_NO_ERR | LC_END_NO_COPY,
+	       "guest frames lost on the way");
 }
 
 /*
@@ -1539,16 +1524,10 @@ TEST_F_TIMEOUT(life, mem_table_pin_refused, 90)
 	LC_FLOWS(t);
 	ASSERT_EQ(0, vg_set_mem_table(&self->g.d));
 	EXPECT_EQ(kb0, lc_vmlck());
-	lc_traffic_stop(t);
-	ASSERT_EQ(0, lc_settle(t, true));
+	lc_stop(_metadata, t);
 	munmap(hot, plug);
-	LC_CHECK_CLEAN(t);
-	LC_CHECK_EXACT(t, &self->c.nic);
-	EXPECT_EQ(0U, t->peer_gaps) TH_LOG("guest frames lost on the way");
-	EXPECT_EQ(0ULL, dp_stat(&self->g, VG_VQ_RX, DP_STAT_OFF(errors)));
-	EXPECT_EQ(0ULL, dp_stat(&self->g, VG_VQ_TX, DP_STAT_OFF(errors)));
-	EXPECT_EQ(self->c.vmlck0, dp_close_all(&self->c,
-					       (struct vg_net *[]){ &self->g }, 1));
+	lc_check_end(_metadata, self, LC_END_EXACT | LC_END_NO_ERR,
+		     "guest frames lost on the way");
 }
 
 /* Owner-side control thread: ioctls on the fd until it is gone. */

@@ -375,6 +375,41 @@ TEST_F_TIMEOUT(txrx, rx_split_buffers, 60)
 }
 
 /*
+ * @buf (@len bytes) is a test frame to @dst from @src (NULL: any) and the
+ * next of its direction, *@next, which it advances; @what on a reorder.
+ */
+static void frame_in_order(struct __test_metadata *_metadata,
+			   const uint8_t *buf, size_t len, const uint8_t *dst,
+			   const uint8_t *src, unsigned int *next,
+			   const char *what)
+{
+	char why[256];
+	uint32_t seq;
+
+	ASSERT_EQ(0, vp_test_frame_check(buf, len, dst, src, &seq, why,
+					 sizeof(why)))
+		TH_LOG("%s", why);
+	ASSERT_EQ(*next, seq) TH_LOG("%s", what);
+	(*next)++;
+}
+
+/*
+ * Once the NIC holds every buffer the guest gave, the peer sends the
+ * guest frame number *@sent (@len bytes) and counts it.
+ */
+static void peer_send_next(struct __test_metadata *_metadata,
+			   struct _test_data_txrx *self,
+			   const struct _fixture_variant_txrx *variant,
+			   uint32_t len, unsigned int *sent)
+{
+	ASSERT_EQ(0, dp_wait_rx_posted(&self->g, variant->ref, 0));
+	vp_test_frame(self->c.tx, len, self->mac, self->c.nic.peer_mac, *sent);
+	ASSERT_EQ(0, vp_packet_send(&self->c.nic, self->c.pkt, self->c.tx,
+				    len));
+	(*sent)++;
+}
+
+/*
  * Both directions at once, frames interleaved: every frame once, in
  * order, on each side.
  */
@@ -386,8 +421,6 @@ TEST_F_TIMEOUT(txrx, bidirectional, 60)
 	unsigned int sent_rx = 0, got_rx = 0, got_tx = 0, stray = 0, i, win;
 	struct vg_net_cfg cfg;
 	struct vg_net_rx f;
-	char why[256];
-	uint32_t seq;
 	int r;
 
 	txrx_cfg(variant, &cfg);
@@ -411,68 +444,38 @@ TEST_F_TIMEOUT(txrx, bidirectional, 60)
 		 * with flow control off, a frame that overtakes the repost
 		 * is a legitimate drop, not what this test is about.
 		 */
-		if (sent_rx - got_rx < win && sent_rx < n) {
-			ASSERT_EQ(0, dp_wait_rx_posted(&self->g, variant->ref,
-						       0));
-			vp_test_frame(self->c.tx, len, self->mac,
-				      self->c.nic.peer_mac, sent_rx);
-			ASSERT_EQ(0, vp_packet_send(&self->c.nic, self->c.pkt,
-						    self->c.tx, len));
-			sent_rx++;
-		}
-		while (!(r = vg_net_rx_get(&self->g, &f))) {
-			ASSERT_EQ(0, vp_test_frame_check(f.data, f.len,
-							 self->mac, NULL, &seq,
-							 why, sizeof(why)))
-				TH_LOG("%s", why);
-			ASSERT_EQ(got_rx, seq) TH_LOG("Rx order");
-			got_rx++;
-		}
+		if (sent_rx - got_rx < win && sent_rx < n)
+			peer_send_next(_metadata, self, variant, len, &sent_rx);
+		while (!(r = vg_net_rx_get(&self->g, &f)))
+			frame_in_order(_metadata, f.data, f.len, self->mac,
+				       NULL, &got_rx, "Rx order");
 		ASSERT_EQ(-EAGAIN, r) TH_LOG("%s", self->g.err);
 		ASSERT_LE(0, vg_net_rx_fill(&self->g, self->g.rx_nfree));
 		ASSERT_LE(0, vg_net_rx_kick(&self->g));
 		/* what reached the peer so far */
 		while (vp_packet_recv(self->c.pkt, self->c.rx, DP_BUFSZ, 0,
-				      NULL) > 0) {
-			ASSERT_EQ(0, vp_test_frame_check(self->c.rx, len, NULL,
-							 self->mac, &seq, why,
-							 sizeof(why)))
-				TH_LOG("%s", why);
-			ASSERT_EQ(got_tx, seq) TH_LOG("Tx order");
-			got_tx++;
-		}
+				      NULL) > 0)
+			frame_in_order(_metadata, self->c.rx, len, NULL,
+				       self->mac, &got_tx, "Tx order");
 	}
 	while (sent_rx < n || got_rx < n) {
 		if (sent_rx < n && sent_rx - got_rx < win) {
-			ASSERT_EQ(0, dp_wait_rx_posted(&self->g, variant->ref,
-						       0));
-			vp_test_frame(self->c.tx, len, self->mac,
-				      self->c.nic.peer_mac, sent_rx);
-			ASSERT_EQ(0, vp_packet_send(&self->c.nic, self->c.pkt,
-						    self->c.tx, len));
-			sent_rx++;
+			peer_send_next(_metadata, self, variant, len, &sent_rx);
 			continue;
 		}
 		ASSERT_EQ(0, dp_guest_recv(&self->g, &f, DP_WAIT_MS, &stray))
 			TH_LOG("Rx frame %u of %u missing (%s)", got_rx, n,
 			       self->g.err);
-		ASSERT_EQ(0, vp_test_frame_check(f.data, f.len, self->mac,
-						 NULL, &seq, why, sizeof(why)))
-			TH_LOG("%s", why);
-		ASSERT_EQ(got_rx, seq) TH_LOG("Rx order");
-		got_rx++;
+		frame_in_order(_metadata, f.data, f.len, self->mac, NULL,
+			       &got_rx, "Rx order");
 	}
 	ASSERT_EQ(0, vg_net_tx_drain(&self->g, DP_WAIT_MS));
 	while (got_tx < n) {
 		ASSERT_EQ(0, vp_packet_recv(self->c.pkt, self->c.rx, DP_BUFSZ,
 					    DP_WAIT_MS, NULL) == len ? 0 : -1)
 			TH_LOG("Tx frame %u of %u missing", got_tx, n);
-		ASSERT_EQ(0, vp_test_frame_check(self->c.rx, len, NULL,
-						 self->mac, &seq, why,
-						 sizeof(why)))
-			TH_LOG("%s", why);
-		ASSERT_EQ(got_tx, seq) TH_LOG("Tx order");
-		got_tx++;
+		frame_in_order(_metadata, self->c.rx, len, NULL, self->mac,
+			       &got_tx, "Tx order");
 	}
 	ASSERT_EQ(0, dp_peer_quiet(&self->c, DP_QUIET_MS));
 	check_tx_counters(_metadata, self, variant, n, (uint64_t)n * len);
