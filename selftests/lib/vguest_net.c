@@ -232,32 +232,81 @@ int vg_net_stop(struct vg_net *n)
 	return vg_backend_stop(&n->d);
 }
 
+/* Spread @len bytes at @gpa over @k buffers, the first ones a byte longer. */
+static void vg_split(struct vg_buf *b, unsigned int k, uint64_t gpa,
+		     uint32_t len)
+{
+	uint32_t each = len / k, rem = len % k;
+	unsigned int i;
+
+	for (i = 0; i < k; i++) {
+		b[i].gpa = gpa;
+		b[i].len = each + (i < rem ? 1 : 0);
+		gpa += b[i].len;
+	}
+}
+
+/* Sleep on @vq's call eventfd until @deadline, 50 ms at most; -ETIMEDOUT past it. */
+static int vg_net_wait_until(struct vg_net *n, unsigned int vq,
+			     uint64_t deadline)
+{
+	uint64_t now = vg_now_ms();
+	int r;
+
+	if (now >= deadline)
+		return -ETIMEDOUT;
+	r = vg_vq_wait_call(&n->d, vq,
+			    (int)(deadline - now < 50 ? deadline - now : 50));
+	return r == -ETIMEDOUT ? 0 : r;
+}
+
+/*
+ * The next used entry of @vq: its pool index in @id (the cookie is index + 1,
+ * below @nids), or -EAGAIN; -EIO with n->err set on a bad entry.
+ */
+static int vg_net_used_id(struct vg_net *n, unsigned int vq, uint32_t *len,
+			  uint32_t nids, uint32_t *id)
+{
+	const char *dir = vq == VG_VQ_RX ? "Rx" : "Tx";
+	void *cookie = NULL;
+	int r;
+
+	r = vg_vq_get_used(&n->d, vq, len, &cookie);
+	if (r == -EAGAIN)
+		return r;
+	if (r < 0) {
+		if (vq == VG_VQ_RX)
+			vg_net_set_err(n, "Rx used entry with a bad id (%d)", r);
+		else
+			vg_net_set_err(n, "Tx used entry with a bad id");
+		return -EIO;
+	}
+	*id = (uint32_t)((uintptr_t)cookie - 1);
+	if (!cookie || *id >= nids) {
+		vg_net_set_err(n, "%s used id %d has no %s", dir, r,
+			       vq == VG_VQ_RX ? "buffer" : "slot");
+		return -EIO;
+	}
+	return 0;
+}
+
 /* ---- Rx ---- */
 
 static int vg_net_rx_add(struct vg_net *n, uint32_t id)
 {
 	struct vg_buf in[VG_NET_MAX_BUF_DESCS];
 	uint64_t gpa = n->rx_pool_gpa + (uint64_t)id * n->rx_stride;
-	unsigned int k = n->rx_buf_descs, i;
+	unsigned int k = n->rx_buf_descs;
 	int r;
 
 	if (k > VG_NET_MAX_BUF_DESCS)
 		return -EINVAL;
 	if (k == 1) {
-		in[0].gpa = gpa;
-		in[0].len = n->rx_buf_len;
+		vg_split(in, 1, gpa, n->rx_buf_len);
 	} else {
-		uint32_t data = n->rx_buf_len - n->hdr_len;
-		uint32_t each = data / (k - 1), rem = data % (k - 1);
-
-		in[0].gpa = gpa;
-		in[0].len = n->hdr_len;
-		gpa += n->hdr_len;
-		for (i = 1; i < k; i++) {
-			in[i].gpa = gpa;
-			in[i].len = each + (i - 1 < rem ? 1 : 0);
-			gpa += in[i].len;
-		}
+		vg_split(in, 1, gpa, n->hdr_len);
+		vg_split(in + 1, k - 1, gpa + n->hdr_len,
+			 n->rx_buf_len - n->hdr_len);
 	}
 	r = vg_vq_add(&n->d, VG_VQ_RX, NULL, 0, in, k,
 		      (void *)(uintptr_t)(id + 1),
@@ -300,21 +349,11 @@ static uint8_t *vg_net_rx_buf(struct vg_net *n, uint32_t id)
 /* One used Rx entry: buffer id and length, or -EAGAIN / -EIO. */
 static int vg_net_rx_used(struct vg_net *n, uint32_t *id, uint32_t *len)
 {
-	void *cookie = NULL;
 	int r;
 
-	r = vg_vq_get_used(&n->d, VG_VQ_RX, len, &cookie);
-	if (r == -EAGAIN)
+	r = vg_net_used_id(n, VG_VQ_RX, len, n->rx_nbufs, id);
+	if (r)
 		return r;
-	if (r < 0) {
-		vg_net_set_err(n, "Rx used entry with a bad id (%d)", r);
-		return -EIO;
-	}
-	*id = (uint32_t)((uintptr_t)cookie - 1);
-	if (!cookie || *id >= n->rx_nbufs) {
-		vg_net_set_err(n, "Rx used id %d has no buffer", r);
-		return -EIO;
-	}
 	n->rx_free[n->rx_nfree++] = *id;
 	n->rx_bufs_used++;
 	if (n->rx_used_cb)
@@ -396,36 +435,16 @@ int vg_net_rx_wait(struct vg_net *n, struct vg_net_rx *f, int timeout_ms)
 	int r;
 
 	for (;;) {
-		uint64_t now;
-
 		r = vg_net_rx_get(n, f);
 		if (r != -EAGAIN)
 			return r;
-		now = vg_now_ms();
-		if (now >= deadline)
-			return -ETIMEDOUT;
-		r = vg_vq_wait_call(&n->d, VG_VQ_RX,
-				    (int)(deadline - now < 50 ?
-					  deadline - now : 50));
-		if (r && r != -ETIMEDOUT)
+		r = vg_net_wait_until(n, VG_VQ_RX, deadline);
+		if (r)
 			return r;
 	}
 }
 
 /* ---- Tx ---- */
-
-static void vg_split(struct vg_buf *b, unsigned int k, uint64_t gpa,
-		     uint32_t len)
-{
-	uint32_t each = len / k, rem = len % k;
-	unsigned int i;
-
-	for (i = 0; i < k; i++) {
-		b[i].gpa = gpa;
-		b[i].len = each + (i < rem ? 1 : 0);
-		gpa += b[i].len;
-	}
-}
 
 int vg_net_tx(struct vg_net *n, const struct virtio_net_hdr_mrg_rxbuf *hdr,
 	      const void *frame, uint32_t len,
@@ -489,21 +508,13 @@ int vg_net_tx_reap(struct vg_net *n)
 	int done = 0, r;
 
 	for (;;) {
-		void *cookie = NULL;
 		uint32_t id;
 
-		r = vg_vq_get_used(&n->d, VG_VQ_TX, NULL, &cookie);
+		r = vg_net_used_id(n, VG_VQ_TX, NULL, n->tx_nslots, &id);
 		if (r == -EAGAIN)
 			return done;
-		if (r < 0) {
-			vg_net_set_err(n, "Tx used entry with a bad id");
-			return -EIO;
-		}
-		id = (uint32_t)((uintptr_t)cookie - 1);
-		if (!cookie || id >= n->tx_nslots) {
-			vg_net_set_err(n, "Tx used id %d has no slot", r);
-			return -EIO;
-		}
+		if (r)
+			return r;
 		n->tx_free[n->tx_nfree++] = id;
 		n->tx_completed++;
 		done++;
@@ -521,22 +532,29 @@ int vg_net_tx_drain(struct vg_net *n, int timeout_ms)
 	int r;
 
 	for (;;) {
-		uint64_t now;
-
 		r = vg_net_tx_reap(n);
 		if (r < 0)
 			return r;
 		if (!vg_net_tx_inflight(n))
 			return 0;
-		now = vg_now_ms();
-		if (now >= deadline)
-			return -ETIMEDOUT;
-		r = vg_vq_wait_call(&n->d, VG_VQ_TX,
-				    (int)(deadline - now < 50 ?
-					  deadline - now : 50));
-		if (r && r != -ETIMEDOUT)
+		r = vg_net_wait_until(n, VG_VQ_TX, deadline);
+		if (r)
 			return r;
 	}
+}
+
+/* Kick Tx if @pending frames were queued since the last kick. */
+static int vg_net_tx_flush(struct vg_net *n, unsigned int *pending)
+{
+	int r;
+
+	if (!*pending)
+		return 0;
+	r = vg_vq_notify(&n->d, VG_VQ_TX);
+	if (r < 0)
+		return r;
+	*pending = 0;
+	return 0;
 }
 
 int vg_net_tx_burst(struct vg_net *n, const void *frame, uint32_t len,
@@ -558,12 +576,9 @@ int vg_net_tx_burst(struct vg_net *n, const void *frame, uint32_t len,
 		uint32_t id, s;
 
 		if (!n->tx_nfree || !vq->num_free) {
-			if (pending) {
-				r = vg_vq_notify(&n->d, VG_VQ_TX);
-				if (r < 0)
-					return r;
-				pending = 0;
-			}
+			r = vg_net_tx_flush(n, &pending);
+			if (r < 0)
+				return r;
 			r = vg_net_tx_reap(n);
 			if (r < 0)
 				return r;
@@ -597,10 +612,9 @@ int vg_net_tx_burst(struct vg_net *n, const void *frame, uint32_t len,
 		n->tx_queued++;
 		sent++;
 		if (batch && ++pending >= batch) {
-			r = vg_vq_notify(&n->d, VG_VQ_TX);
+			r = vg_net_tx_flush(n, &pending);
 			if (r < 0)
 				return r;
-			pending = 0;
 			r = vg_net_tx_reap(n);
 			if (r < 0)
 				return r;
@@ -610,12 +624,21 @@ int vg_net_tx_burst(struct vg_net *n, const void *frame, uint32_t len,
 			pending++;
 		}
 	}
-	if (pending) {
-		r = vg_vq_notify(&n->d, VG_VQ_TX);
-		if (r < 0)
-			return r;
-	}
+	r = vg_net_tx_flush(n, &pending);
+	if (r < 0)
+		return r;
 	return (int)count;
+}
+
+/* Post every free Rx buffer and kick. */
+static int vg_net_rx_refill(struct vg_net *n)
+{
+	int r;
+
+	r = vg_net_rx_fill(n, n->rx_nfree);
+	if (r < 0)
+		return r;
+	return vg_net_rx_kick(n);
 }
 
 int vg_net_rx_burst(struct vg_net *n, unsigned int max, int idle_ms,
@@ -628,10 +651,7 @@ int vg_net_rx_burst(struct vg_net *n, unsigned int max, int idle_ms,
 
 	if (got)
 		*got = 0;
-	r = vg_net_rx_fill(n, n->rx_nbufs);
-	if (r < 0)
-		return r;
-	r = vg_net_rx_kick(n);
+	r = vg_net_rx_refill(n);
 	if (r < 0)
 		return r;
 	while (rcvd < max) {
@@ -647,10 +667,7 @@ int vg_net_rx_burst(struct vg_net *n, unsigned int max, int idle_ms,
 					return r;
 			}
 			if (n->rx_nfree >= low) {
-				r = vg_net_rx_fill(n, n->rx_nfree);
-				if (r < 0)
-					return r;
-				r = vg_net_rx_kick(n);
+				r = vg_net_rx_refill(n);
 				if (r < 0)
 					return r;
 			}
@@ -659,10 +676,7 @@ int vg_net_rx_burst(struct vg_net *n, unsigned int max, int idle_ms,
 		if (r != -EAGAIN)
 			return r;
 		if (n->rx_nfree) {
-			r = vg_net_rx_fill(n, n->rx_nfree);
-			if (r < 0)
-				return r;
-			r = vg_net_rx_kick(n);
+			r = vg_net_rx_refill(n);
 			if (r < 0)
 				return r;
 		}
