@@ -77,14 +77,27 @@ void vg_net_close(struct vg_net *n)
 	n->d.nregions = 0;
 }
 
+/* @count buffers of @stride bytes in guest memory, page aligned. */
+static int vg_net_pool(struct vg_net *n, unsigned int count,
+		       unsigned int stride, uint8_t **pool, uint64_t *gpa)
+{
+	void *hva;
+	int r;
+
+	r = vg_mem_alloc(&n->d, (uint64_t)count * stride, vg_page_size(), gpa,
+			 &hva);
+	if (!r)
+		*pool = hva;
+	return r;
+}
+
 int vg_net_open(struct vg_net *n, const char *path,
 		const struct vg_net_cfg *cfg)
 {
-	uint64_t ps = vg_page_size(), size, gpa;
+	uint64_t ps = vg_page_size(), size;
 	struct vg_net_cfg c = *cfg;
 	bool indirect;
 	unsigned int i, vqflags;
-	void *hva;
 	int r;
 
 	memset(n, 0, sizeof(*n));
@@ -167,18 +180,14 @@ int vg_net_open(struct vg_net *n, const char *path,
 	r = vg_vq_init2(&n->d, VG_VQ_TX, c.tx_num, vqflags, 0, c.indirect_max);
 	if (r)
 		goto err;
-	r = vg_mem_alloc(&n->d, (uint64_t)n->rx_nbufs * n->rx_stride, ps,
-			 &gpa, &hva);
+	r = vg_net_pool(n, n->rx_nbufs, n->rx_stride, &n->rx_pool,
+			&n->rx_pool_gpa);
 	if (r)
 		goto err;
-	n->rx_pool = hva;
-	n->rx_pool_gpa = gpa;
-	r = vg_mem_alloc(&n->d, (uint64_t)n->tx_nslots * n->tx_stride, ps,
-			 &gpa, &hva);
+	r = vg_net_pool(n, n->tx_nslots, n->tx_stride, &n->tx_pool,
+			&n->tx_pool_gpa);
 	if (r)
 		goto err;
-	n->tx_pool = hva;
-	n->tx_pool_gpa = gpa;
 
 	r = -ENOMEM;
 	n->rx_free = calloc(n->rx_nbufs, sizeof(*n->rx_free));
@@ -557,6 +566,21 @@ static int vg_net_tx_flush(struct vg_net *n, unsigned int *pending)
 	return 0;
 }
 
+/* Kick what is pending, then reap; a completion restarts the @last clock. */
+static int vg_net_tx_turn(struct vg_net *n, unsigned int *pending,
+			  uint64_t *last)
+{
+	int r;
+
+	r = vg_net_tx_flush(n, pending);
+	if (r < 0)
+		return r;
+	r = vg_net_tx_reap(n);
+	if (r > 0)
+		*last = vg_now_ms();
+	return r;
+}
+
 int vg_net_tx_burst(struct vg_net *n, const void *frame, uint32_t len,
 		    uint32_t seq, size_t seq_off, unsigned int count,
 		    unsigned int batch, int timeout_ms)
@@ -576,16 +600,11 @@ int vg_net_tx_burst(struct vg_net *n, const void *frame, uint32_t len,
 		uint32_t id, s;
 
 		if (!n->tx_nfree || !vq->num_free) {
-			r = vg_net_tx_flush(n, &pending);
+			r = vg_net_tx_turn(n, &pending, &last);
 			if (r < 0)
 				return r;
-			r = vg_net_tx_reap(n);
-			if (r < 0)
-				return r;
-			if (r > 0) {
-				last = vg_now_ms();
+			if (r > 0)
 				continue;
-			}
 			if (vg_now_ms() - last > (uint64_t)timeout_ms)
 				return -ETIMEDOUT;
 			r = vg_vq_wait_call(&n->d, VG_VQ_TX, 20);
@@ -612,14 +631,9 @@ int vg_net_tx_burst(struct vg_net *n, const void *frame, uint32_t len,
 		n->tx_queued++;
 		sent++;
 		if (batch && ++pending >= batch) {
-			r = vg_net_tx_flush(n, &pending);
+			r = vg_net_tx_turn(n, &pending, &last);
 			if (r < 0)
 				return r;
-			r = vg_net_tx_reap(n);
-			if (r < 0)
-				return r;
-			if (r)
-				last = vg_now_ms();
 		} else if (!batch) {
 			pending++;
 		}
