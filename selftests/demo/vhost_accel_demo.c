@@ -64,6 +64,7 @@
 #include <linux/sockios.h>
 
 #include "vguest.h"
+#include "vpeer.h"
 #include "vtap.h"
 
 #define RING		256		/* entries per virtqueue (QEMU's default) */
@@ -203,37 +204,11 @@ static int run(char *buf, size_t len, const char *fmt, ...)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, s, strlen(s));
-	close(fd);
-	return n == (ssize_t)strlen(s) ? 0 : -EIO;
-}
-
 static int if_up(const char *name)
 {
-	struct ifreq ifr;
-	int fd, r = 0;
+	int ifindex = (int)if_nametoindex(name);
 
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) {
-		r = -errno;
-	} else {
-		ifr.ifr_flags |= IFF_UP;
-		if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
-			r = -errno;
-	}
-	close(fd);
-	return r;
+	return ifindex ? vp_nl_link_set(ifindex, 1, 0, -1, -1) : -ENODEV;
 }
 
 /* Kernel counters of netdev @name (getifaddrs: rtnl_link_stats). */
@@ -268,11 +243,9 @@ static int print_ethtool_stats(const char *name)
 	unsigned int n, i, shown = 0;
 	int fd, r = 0;
 
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	fd = vp_ifreq_socket(&ifr, name);
 	if (fd < 0)
-		return -errno;
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+		return fd;
 	ifr.ifr_data = (void *)&di;
 	if (ioctl(fd, SIOCETHTOOL, &ifr) < 0) {
 		r = -errno;
@@ -851,10 +824,31 @@ static bool do_setup(struct path *p)
 	return vtap_case(true, name, NULL);
 }
 
+/*
+ * The end of a direction's step: @r so far, then the checks both directions
+ * make (no error eventfd, a nonzero rate); the TAP case @name, *@ok on success.
+ */
+static bool dir_done(struct path *p, const char *step, int r, double pps,
+		     const char *none, char *err, const char *name, bool *ok)
+{
+	if (!r && error_signalled(&p->g, err))
+		r = -1;
+	if (!r && !pps) {
+		seterr(err, "%s", none);
+		r = -1;
+	}
+	if (r) {
+		path_fail(p, step, err);
+		return false;
+	}
+	*ok = true;
+	return vtap_case(true, name, NULL);
+}
+
 static bool do_tx(struct path *p)
 {
 	struct vg_reader rd = { .check = tx_frame_check };
-	char err[ERRLEN] = "";
+	char err[ERRLEN] = "", name[96];
 	uint64_t arrivals, drops = 0, sent0;
 	double t0, t1;
 	int r;
@@ -906,23 +900,10 @@ static bool do_tx(struct path *p)
 		       (uint64_t)atomic_load(&rd.bad), p->far_if);
 		r = -1;
 	}
-	if (!r && error_signalled(&p->g, err))
-		r = -1;
-	if (!r && !p->tx_pps) {
-		seterr(err, "nothing arrived during the window");
-		r = -1;
-	}
-	if (r)
-		goto fail;
-	p->tx_ok = true;
-	{
-		char name[96];
-
-		snprintf(name, sizeof(name),
-			 "%s: guest tx frames arrive intact on %s", p->name,
-			 p->far_if);
-		return vtap_case(true, name, NULL);
-	}
+	snprintf(name, sizeof(name), "%s: guest tx frames arrive intact on %s",
+		 p->name, p->far_if);
+	return dir_done(p, "tx", r, p->tx_pps, "nothing arrived during the window",
+			err, name, &p->tx_ok);
 fail:
 	path_fail(p, "tx", err);
 	return false;
@@ -932,7 +913,7 @@ static bool do_rx(struct path *p)
 {
 	struct rtnl_link_stats ls0, ls1;
 	struct vg_sender sd;
-	char err[ERRLEN] = "";
+	char err[ERRLEN] = "", name[96];
 	struct sockaddr_ll sll = {
 		.sll_family = AF_PACKET,
 		.sll_protocol = htons(ETH_P_IP),
@@ -1010,23 +991,12 @@ static bool do_rx(struct path *p)
 		       p->g.rx_bad, p->g.first_bad);
 		r = -1;
 	}
-	if (!r && error_signalled(&p->g, err))
-		r = -1;
-	if (!r && !p->rx_pps) {
-		seterr(err, "the guest received nothing during the window");
-		r = -1;
-	}
-	if (r)
-		goto fail;
-	p->rx_ok = true;
-	{
-		char name[96];
-
-		snprintf(name, sizeof(name),
-			 "%s: frames sent on %s arrive intact in the guest",
-			 p->name, p->far_if);
-		return vtap_case(true, name, NULL);
-	}
+	snprintf(name, sizeof(name),
+		 "%s: frames sent on %s arrive intact in the guest", p->name,
+		 p->far_if);
+	return dir_done(p, "rx", r, p->rx_pps,
+			"the guest received nothing during the window", err,
+			name, &p->rx_ok);
 fail:
 	path_fail(p, "rx", err);
 	return false;
@@ -1180,8 +1150,8 @@ int main(void)
 		return 1;
 	}
 	/* No IPv6 autoconfiguration chatter on the far-side interfaces. */
-	write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
-	write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
+	vp_write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
+	vp_write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
 	vg_set_memlock(256ULL << 20);
 
 	for (i = 0; i < 2; i++) {

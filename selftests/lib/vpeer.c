@@ -418,17 +418,27 @@ int vp_nicsim_ensure(char *why, size_t len)
 	return -ENOENT;
 }
 
+int vp_ifreq_socket(struct ifreq *ifr, const char *ifname)
+{
+	int fd;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	memset(ifr, 0, sizeof(*ifr));
+	snprintf(ifr->ifr_name, sizeof(ifr->ifr_name), "%s", ifname);
+	return fd;
+}
+
 /* Address of @ifname in the calling thread's netns. */
 static int vp_read_mac(const char *ifname, uint8_t *mac)
 {
 	struct ifreq ifr;
 	int fd, r = 0;
 
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	fd = vp_ifreq_socket(&ifr, ifname);
 	if (fd < 0)
-		return -errno;
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+		return fd;
 	if (ioctl(fd, SIOCGIFHWADDR, &ifr))
 		r = -errno;
 	else
@@ -437,7 +447,7 @@ static int vp_read_mac(const char *ifname, uint8_t *mac)
 	return r;
 }
 
-static int vp_write_file(const char *path, const char *val)
+int vp_write_file(const char *path, const char *val)
 {
 	int fd, r = 0;
 	size_t n = strlen(val);

@@ -94,6 +94,14 @@ int vp_peer_run(struct vp_nic *nic, const char *fmt, ...)
 /* First line of a command's stdout into @buf; exit status or -errno. */
 int vp_capture(char *buf, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/*
+ * An AF_INET socket for the SIOC* ioctls of @ifname (the calling thread's
+ * netns), @ifr zeroed but for the name; the fd or -errno.
+ */
+struct ifreq;
+int vp_ifreq_socket(struct ifreq *ifr, const char *ifname);
+/* Write @val to the file @path (sysfs, procfs); 0 or -errno. */
+int vp_write_file(const char *path, const char *val);
 /* socket(2) in the peer's netns. */
 int vp_peer_socket(struct vp_nic *nic, int domain, int type, int proto);
 /* Enter the peer's netns (this thread) / come back. */
