@@ -486,6 +486,8 @@ int vg_vq_set_log(struct vg_dev *d, unsigned int idx, bool on);
 
 uint64_t vg_now_ms(void);
 void vg_sleep_ms(unsigned int ms);
+/* poll(2) @fd for POLLIN, again after EINTR: 0, -ETIMEDOUT or -errno. */
+int vg_poll_in(int fd, int timeout_ms);
 /*
  * VG_TIME_SCALE=N in the environment (an integer, 1..20; 1 when unset or
  * invalid): every "must happen within" bound of the tests is N times

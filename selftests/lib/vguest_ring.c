@@ -411,19 +411,14 @@ int vg_vq_get_used(struct vg_dev *d, unsigned int idx, uint32_t *len,
 
 static int vg_wait_fd(int fd, int timeout_ms)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	uint64_t v;
 	int r;
 
 	if (fd < 0)
 		return -EINVAL;
-	do {
-		r = poll(&pfd, 1, timeout_ms);
-	} while (r < 0 && errno == EINTR);
-	if (r < 0)
-		return -errno;
-	if (!r)
-		return -ETIMEDOUT;
+	r = vg_poll_in(fd, timeout_ms);
+	if (r)
+		return r;
 	if (read(fd, &v, sizeof(v)) != sizeof(v) && errno != EAGAIN)
 		return -errno;
 	return 0;

@@ -76,6 +76,19 @@ void vg_sleep_ms(unsigned int ms)
 		;
 }
 
+int vg_poll_in(int fd, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	int r;
+
+	do {
+		r = poll(&pfd, 1, timeout_ms);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	return r ? 0 : -ETIMEDOUT;
+}
+
 int vg_proc_status_kb(const char *key, uint64_t *kb)
 {
 	size_t klen = strlen(key);

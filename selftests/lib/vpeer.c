@@ -32,6 +32,7 @@
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 
+#include "vguest.h"
 #include "vpeer.h"
 
 static void vp_set_err(struct vp_nic *nic, const char *fmt, ...)
@@ -869,7 +870,6 @@ ssize_t vp_packet_recv(int fd, void *buf, size_t cap, int timeout_ms,
 		       struct vp_rxinfo *info)
 {
 	char cbuf[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	struct sockaddr_ll sll;
 	struct iovec iov;
 	struct msghdr mh;
@@ -878,13 +878,9 @@ ssize_t vp_packet_recv(int fd, void *buf, size_t cap, int timeout_ms,
 	int r;
 
 	for (;;) {
-		do {
-			r = poll(&pfd, 1, timeout_ms);
-		} while (r < 0 && errno == EINTR);
-		if (r < 0)
-			return -errno;
-		if (!r)
-			return -ETIMEDOUT;
+		r = vg_poll_in(fd, timeout_ms);
+		if (r)
+			return r;
 		iov.iov_base = buf;
 		iov.iov_len = cap;
 		memset(&mh, 0, sizeof(mh));
@@ -1128,21 +1124,35 @@ static void vp_l4_csum(uint8_t *l4, size_t l4len, const struct vp_l4_opts *o,
 		*csum_offset = (uint16_t)field;
 }
 
+/*
+ * Ethernet and IPv4 headers, the ports of an @hlen-byte L4 header, and the
+ * payload (@payload, or the test pattern) after it; the L4 header.
+ */
+static uint8_t *vp_l4_frame(uint8_t *buf, const uint8_t *dst,
+			    const uint8_t *src, const struct vp_l4_opts *o,
+			    uint8_t proto, size_t hlen, const void *payload,
+			    size_t plen)
+{
+	uint8_t *l4 = buf + VP_ETH_HLEN + 20;
+
+	vp_eth(buf, dst, src, 0x0800);
+	vp_ip4(buf + VP_ETH_HLEN, o, proto, hlen + plen);
+	vp_put16(l4, o->sport);
+	vp_put16(l4 + 2, o->dport);
+	if (payload)
+		memcpy(l4 + hlen, payload, plen);
+	else
+		vp_pattern(l4 + hlen, plen, 0);
+	return l4;
+}
+
 size_t vp_build_udp4(uint8_t *buf, const uint8_t *dst, const uint8_t *src,
 		     const struct vp_l4_opts *o, const void *payload,
 		     size_t plen, uint16_t *csum_start, uint16_t *csum_offset)
 {
-	uint8_t *udp = buf + VP_ETH_HLEN + 20;
+	uint8_t *udp = vp_l4_frame(buf, dst, src, o, 17, 8, payload, plen);
 
-	vp_eth(buf, dst, src, 0x0800);
-	vp_ip4(buf + VP_ETH_HLEN, o, 17, 8 + plen);
-	vp_put16(udp, o->sport);
-	vp_put16(udp + 2, o->dport);
 	vp_put16(udp + 4, (uint16_t)(8 + plen));
-	if (payload)
-		memcpy(udp + 8, payload, plen);
-	else
-		vp_pattern(udp + 8, plen, 0);
 	vp_l4_csum(udp, 8 + plen, o, 17, 6, csum_start, csum_offset);
 	return VP_ETH_HLEN + 20 + 8 + plen;
 }
@@ -1151,22 +1161,14 @@ size_t vp_build_tcp4(uint8_t *buf, const uint8_t *dst, const uint8_t *src,
 		     const struct vp_l4_opts *o, const void *payload,
 		     size_t plen, uint16_t *csum_start, uint16_t *csum_offset)
 {
-	uint8_t *tcp = buf + VP_ETH_HLEN + 20;
+	uint8_t *tcp = vp_l4_frame(buf, dst, src, o, 6, 20, payload, plen);
 
-	vp_eth(buf, dst, src, 0x0800);
-	vp_ip4(buf + VP_ETH_HLEN, o, 6, 20 + plen);
-	vp_put16(tcp, o->sport);
-	vp_put16(tcp + 2, o->dport);
 	vp_put32(tcp + 4, o->tcp_seq);
 	vp_put32(tcp + 8, 1);			/* ack */
 	tcp[12] = 5 << 4;
 	tcp[13] = o->tcp_flags ? o->tcp_flags : 0x18;	/* PSH|ACK */
 	vp_put16(tcp + 14, 65535);
 	vp_put16(tcp + 18, 0);
-	if (payload)
-		memcpy(tcp + 20, payload, plen);
-	else
-		vp_pattern(tcp + 20, plen, 0);
 	vp_l4_csum(tcp, 20 + plen, o, 6, 16, csum_start, csum_offset);
 	return VP_ETH_HLEN + 20 + 20 + plen;
 }
