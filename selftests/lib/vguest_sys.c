@@ -130,15 +130,21 @@ static int vg_caps(struct __user_cap_data_struct data[2], bool set)
 	return r ? -errno : 0;
 }
 
+/* Our capability sets, once @cap is known to be a valid number. */
+static int vg_caps_for(int cap, struct __user_cap_data_struct data[2])
+{
+	if (cap < 0 || cap >= 64)
+		return -EINVAL;
+	return vg_caps(data, false);
+}
+
 int vg_drop_cap(int cap)
 {
 	struct __user_cap_data_struct data[2];
 	__u32 bit;
 	int r;
 
-	if (cap < 0 || cap >= 64)
-		return -EINVAL;
-	r = vg_caps(data, false);
+	r = vg_caps_for(cap, data);
 	if (r)
 		return r;
 	bit = 1U << (cap % 32);
@@ -153,9 +159,7 @@ int vg_have_cap(int cap)
 	struct __user_cap_data_struct data[2];
 	int r;
 
-	if (cap < 0 || cap >= 64)
-		return -EINVAL;
-	r = vg_caps(data, false);
+	r = vg_caps_for(cap, data);
 	if (r)
 		return r;
 	return !!(data[cap / 32].effective & (1U << (cap % 32)));
