@@ -1739,12 +1739,36 @@ static void ep_close(struct ep *e)
 	e->fd = -1;
 }
 
+/* An episode's guest memory (1 MiB, MAP_FAILED if none) and eventfds. */
+static void ep_res_get(struct ep *e)
+{
+	int k;
+
+	e->mem = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	for (k = 0; k < 3; k++)
+		e->efd[k] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+/* Close the episode's device, free what ep_res_get() got, and @e. */
+static void ep_free(struct ep *e)
+{
+	int k;
+
+	ep_close(e);
+	for (k = 0; k < 3; k++)
+		if (e->efd[k] >= 0)
+			close(e->efd[k]);
+	if (e->mem != MAP_FAILED)
+		munmap(e->mem, 1 << 20);
+	free(e);
+}
+
 static void ioctl_episode(struct fz *f, uint64_t first, unsigned int n)
 {
 	struct rng r = rng_for(f, first);
 	struct ep *e = calloc(1, sizeof(*e));
 	unsigned int i;
-	int k;
 
 	if (!e)
 		return;
@@ -1752,10 +1776,7 @@ static void ioctl_episode(struct fz *f, uint64_t first, unsigned int n)
 	/* every episode starts with the churn NIC there: replays match */
 	if (!f->churn_ifindex && churn_add(f))
 		failf(f, first, "re-creating the churn NIC failed");
-	e->mem = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	for (k = 0; k < 3; k++)
-		e->efd[k] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ep_res_get(e);
 	e->churn = chance(&r, 12);
 	if (e->mem == MAP_FAILED || ep_open(f, &r, e)) {
 		failf(f, first, "opening the episode's device failed");
@@ -1789,13 +1810,7 @@ static void ioctl_episode(struct fz *f, uint64_t first, unsigned int n)
 	}
 	f->episodes++;
 out:
-	ep_close(e);
-	for (k = 0; k < 3; k++)
-		if (e->efd[k] >= 0)
-			close(e->efd[k]);
-	if (e->mem != MAP_FAILED)
-		munmap(e->mem, 1 << 20);
-	free(e);
+	ep_free(e);
 }
 
 /* ---- dynamic and concurrent cases ---------------------------------- */
@@ -2256,7 +2271,6 @@ static void conc_unit(struct fz *f, uint64_t first, unsigned int n)
 	struct conc c = { .f = f, .e = e, .first = first };
 	uint64_t next = 0;
 	unsigned int i, started = 0;
-	int k;
 
 	if (!e)
 		return;
@@ -2265,10 +2279,7 @@ static void conc_unit(struct fz *f, uint64_t first, unsigned int n)
 	if (!f->churn_ifindex && churn_add(f))
 		failf(f, first, "re-creating the churn NIC failed");
 	churn_knob(f, "link", "1");
-	e->mem = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	for (k = 0; k < 3; k++)
-		e->efd[k] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ep_res_get(e);
 	if (e->mem == MAP_FAILED || conc_open(f, first, e)) {
 		failf(f, first, "concurrent: opening the device failed");
 		goto out;
@@ -2302,13 +2313,7 @@ static void conc_unit(struct fz *f, uint64_t first, unsigned int n)
 	f->conc_resets += c.resets;
 	f->conc_units++;
 out:
-	ep_close(e);
-	for (k = 0; k < 3; k++)
-		if (e->efd[k] >= 0)
-			close(e->efd[k]);
-	if (e->mem != MAP_FAILED)
-		munmap(e->mem, 1 << 20);
-	free(e);
+	ep_free(e);
 }
 
 /* ---- driver -------------------------------------------------------- */
@@ -2557,6 +2562,17 @@ static int flood_regression(struct fz *f, char *why, size_t wl)
 	return 0;
 }
 
+/* 0 if no case failed since @failures, else -1 with @why. */
+static int window_failures(struct fz *f, uint64_t failures, char *why,
+			   size_t wl)
+{
+	if (f->failures == failures)
+		return 0;
+	snprintf(why, wl, "%" PRIu64 " failures in the window",
+		 f->failures - failures);
+	return -1;
+}
+
 /*
  * Regression of seed 1796574000: in cases 142 880 to 143 039 (five ring
  * batches, no earlier history needed) a grey chain of the last batch
@@ -2574,11 +2590,7 @@ static int window_regression(struct fz *f, char *why, size_t wl)
 	for (k = 142880; k < 143040; k += RING_BATCH)
 		ring_batch(f, k, RING_BATCH);
 	f->seed = seed;
-	if (f->failures == failures)
-		return 0;
-	snprintf(why, wl, "%" PRIu64 " failures in the window",
-		 f->failures - failures);
-	return -1;
+	return window_failures(f, failures, why, wl);
 }
 
 /*
@@ -2617,11 +2629,7 @@ static int race_fix_regression(struct fz *f, char *why, size_t wl)
 		f->failures++;
 		return -1;
 	}
-	if (f->failures == failures)
-		return 0;
-	snprintf(why, wl, "%" PRIu64 " failures in the window",
-		 f->failures - failures);
-	return -1;
+	return window_failures(f, failures, why, wl);
 }
 
 static int final_checks(struct fz *f, char *why, size_t wl)
