@@ -250,32 +250,14 @@ static void *gpa_hva(struct fz *f, uint64_t gpa, uint64_t len)
 	return vg_gpa_to_hva(&f->a.d, gpa, len);
 }
 
-/* Copy @len bytes to guest @gpa, across the R1/R2 boundary if need be. */
-static void guest_write(struct fz *f, uint64_t gpa, const void *src,
-			uint32_t len)
+/*
+ * Copy @len bytes at guest @gpa from @src (to the guest) or, with @src
+ * NULL, to @dst, across the R1/R2 boundary if need be; what a read finds
+ * no memory for reads as 0.
+ */
+static void guest_copy(struct fz *f, uint64_t gpa, const uint8_t *src,
+		       uint8_t *dst, uint32_t len)
 {
-	const uint8_t *s = src;
-
-	while (len) {
-		uint32_t n = len;
-		uint8_t *h;
-
-		if (gpa < R2_GPA && gpa + n > R2_GPA)
-			n = (uint32_t)(R2_GPA - gpa);
-		h = gpa_hva(f, gpa, n);
-		if (!h)
-			return;
-		memcpy(h, s, n);
-		gpa += n;
-		s += n;
-		len -= n;
-	}
-}
-
-static void guest_read(struct fz *f, uint64_t gpa, void *dst, uint32_t len)
-{
-	uint8_t *d = dst;
-
 	while (len) {
 		uint32_t n = len;
 		uint8_t *h;
@@ -284,14 +266,31 @@ static void guest_read(struct fz *f, uint64_t gpa, void *dst, uint32_t len)
 			n = (uint32_t)(R2_GPA - gpa);
 		h = gpa_hva(f, gpa, n);
 		if (!h) {
-			memset(d, 0, len);
+			if (!src)
+				memset(dst, 0, len);
 			return;
 		}
-		memcpy(d, h, n);
+		if (src) {
+			memcpy(h, src, n);
+			src += n;
+		} else {
+			memcpy(dst, h, n);
+			dst += n;
+		}
 		gpa += n;
-		d += n;
 		len -= n;
 	}
+}
+
+static void guest_write(struct fz *f, uint64_t gpa, const void *src,
+			uint32_t len)
+{
+	guest_copy(f, gpa, src, NULL, len);
+}
+
+static void guest_read(struct fz *f, uint64_t gpa, void *dst, uint32_t len)
+{
+	guest_copy(f, gpa, NULL, dst, len);
 }
 
 static int canaries_ok(struct fz *f)
@@ -1484,6 +1483,12 @@ static int ep_mem_table(struct rng *r, struct ep *e, int fd)
 	return vg_set_mem_table_raw(fd, reg, n, chance(r, 95) ? 0 : 1);
 }
 
+/* Requests 9 to 12 of ep_step(): a vhost_vring_file with a random fd. */
+static const unsigned long vring_file_req[] = {
+	VHOST_SET_VRING_KICK, VHOST_SET_VRING_CALL, VHOST_SET_VRING_ERR,
+	VHOST_NET_SET_BACKEND,
+};
+
 /* One random ioctl on the episode's fd; the kernel's answer, -errno. */
 static int ep_step(struct fz *f, struct rng *r, struct ep *e)
 {
@@ -1495,8 +1500,10 @@ static int ep_step(struct fz *f, struct rng *r, struct ep *e)
 	uint64_t u64;
 	uint8_t mac[6];
 	unsigned long req;
+	unsigned int op;
 
-	switch (below(r, 22)) {
+	op = below(r, 22);
+	switch (op) {
 	case 0: return vg_xioctl(fd, VHOST_SET_OWNER, NULL);
 	case 1: return vg_xioctl(fd, VHOST_RESET_OWNER, NULL);
 	case 2: return vg_xioctl(fd, VHOST_GET_FEATURES, &u64);
@@ -1520,18 +1527,9 @@ static int ep_step(struct fz *f, struct rng *r, struct ep *e)
 		a.used_user_addr = ep_hva(r, e);
 		a.log_guest_addr = rnd(r);
 		return vg_xioctl(fd, VHOST_SET_VRING_ADDR, &a);
-	case 9:
+	case 9 ... 12:
 		vf.fd = ep_fd(f, r, e);
-		return vg_xioctl(fd, VHOST_SET_VRING_KICK, &vf);
-	case 10:
-		vf.fd = ep_fd(f, r, e);
-		return vg_xioctl(fd, VHOST_SET_VRING_CALL, &vf);
-	case 11:
-		vf.fd = ep_fd(f, r, e);
-		return vg_xioctl(fd, VHOST_SET_VRING_ERR, &vf);
-	case 12:
-		vf.fd = ep_fd(f, r, e);
-		return vg_xioctl(fd, VHOST_NET_SET_BACKEND, &vf);
+		return vg_xioctl(fd, vring_file_req[op - 9], &vf);
 	case 13: {
 		struct vhost_accel_stats st;
 
