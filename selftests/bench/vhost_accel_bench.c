@@ -986,15 +986,20 @@ static void gso_hdr(struct virtio_net_hdr_mrg_rxbuf *h, uint16_t cs,
 	h->hdr.csum_offset = htole16(co);
 }
 
+/* A 64 KiB TCP frame in @buf and the virtio-net header that sends it. */
 static size_t build_gso(uint8_t *buf, const uint8_t *dst, const uint8_t *src,
-			uint16_t *cs, uint16_t *co)
+			struct virtio_net_hdr_mrg_rxbuf *h)
 {
 	struct vp_l4_opts o = {
 		.saddr = htonl(0x0a630001), .daddr = htonl(0x0a630002),
 		.sport = 5001, .dport = 5001, .partial = true,
 	};
+	uint16_t cs, co;
+	size_t len;
 
-	return vp_build_tcp4(buf, dst, src, &o, NULL, 65535 - 40, cs, co);
+	len = vp_build_tcp4(buf, dst, src, &o, NULL, 65535 - 40, &cs, &co);
+	gso_hdr(h, cs, co);
+	return len;
 }
 
 /* ------------------------------------------------------- the measures */
@@ -1075,7 +1080,6 @@ static void measure_tx_gso(unsigned int rep)
 {
 	struct virtio_net_hdr_mrg_rxbuf h;
 	struct tx_result res;
-	uint16_t cs, co;
 	size_t len;
 	int k, r;
 
@@ -1087,8 +1091,7 @@ static void measure_tx_gso(unsigned int rep)
 			continue;
 		len = build_gso(gso_frame, p->kind == K_TAP ?
 				p->dev[0].tapnic.peer_mac : far_mac,
-				p->dev[0].mac, &cs, &co);
-		gso_hdr(&h, cs, co);
+				p->dev[0].mac, &h);
 		tx_prefill(&p->dev[0], &h, gso_frame, (uint32_t)len);
 		r = tx_window(p, (uint32_t)len, true, &res);
 		if (r) {
@@ -1151,7 +1154,6 @@ static void measure_rx_gso(unsigned int rep)
 {
 	struct virtio_net_hdr_mrg_rxbuf h;
 	struct rx_result res;
-	uint16_t cs, co;
 	size_t len;
 	int k, r;
 
@@ -1162,8 +1164,7 @@ static void measure_rx_gso(unsigned int rep)
 		if (!p->up)
 			continue;
 		len = build_gso(gso_rx_frame + sizeof(struct virtio_net_hdr),
-				p->dev[0].mac, far_mac, &cs, &co);
-		gso_hdr(&h, cs, co);
+				p->dev[0].mac, far_mac, &h);
 		/* PACKET_VNET_HDR takes the 10-byte header */
 		memcpy(gso_rx_frame, &h.hdr, sizeof(h.hdr));
 		r = rx_window(p, gso_rx_frame, sizeof(struct virtio_net_hdr) + len,
