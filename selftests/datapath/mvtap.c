@@ -14,34 +14,6 @@ struct mv_nlreq {
 	char buf[1024];
 };
 
-static void mv_put(struct mv_nlreq *m, unsigned short type, const void *d,
-		   size_t len)
-{
-	struct nlmsghdr *n = &m->n;
-	/* from the whole request, so the compiler sees the room there is */
-	struct rtattr *a = (struct rtattr *)((char *)m + NLMSG_ALIGN(n->nlmsg_len));
-
-	a->rta_type = type;
-	a->rta_len = (unsigned short)RTA_LENGTH(len);
-	if (len)
-		memcpy(RTA_DATA(a), d, len);
-	n->nlmsg_len = NLMSG_ALIGN(n->nlmsg_len) + RTA_ALIGN(a->rta_len);
-}
-
-static struct rtattr *mv_nest(struct mv_nlreq *m, unsigned short type)
-{
-	struct rtattr *a = (struct rtattr *)((char *)m +
-					     NLMSG_ALIGN(m->n.nlmsg_len));
-
-	mv_put(m, type, NULL, 0);
-	return a;
-}
-
-static void mv_nest_end(struct mv_nlreq *m, struct rtattr *a)
-{
-	a->rta_len = (unsigned short)((char *)m + m->n.nlmsg_len - (char *)a);
-}
-
 static int mv_nl_talk(struct nlmsghdr *n)
 {
 	char resp[4096];
@@ -86,12 +58,12 @@ static void mv_put_macvtap_mode(struct mv_nlreq *m, uint32_t mode)
 {
 	struct rtattr *li, *data;
 
-	li = mv_nest(m, IFLA_LINKINFO);
-	mv_put(m, IFLA_INFO_KIND, "macvtap", 7);
-	data = mv_nest(m, IFLA_INFO_DATA);
-	mv_put(m, IFLA_MACVLAN_MODE, &mode, 4);
-	mv_nest_end(m, data);
-	mv_nest_end(m, li);
+	li = vp_nla_nest(&m->n, IFLA_LINKINFO);
+	vp_nla_put(&m->n, IFLA_INFO_KIND, "macvtap", 7);
+	data = vp_nla_nest(&m->n, IFLA_INFO_DATA);
+	vp_nla_put(&m->n, IFLA_MACVLAN_MODE, &mode, 4);
+	vp_nla_nest_end(&m->n, data);
+	vp_nla_nest_end(&m->n, li);
 }
 
 /*
@@ -105,10 +77,10 @@ int mv_macvtap_add(const char *name, int lower, const uint8_t *mac,
 	struct mv_nlreq m;
 
 	mv_req_init(&m);
-	mv_put(&m, IFLA_IFNAME, name, strlen(name) + 1);
-	mv_put(&m, IFLA_LINK, &link, 4);
+	vp_nla_put(&m.n, IFLA_IFNAME, name, strlen(name) + 1);
+	vp_nla_put(&m.n, IFLA_LINK, &link, 4);
 	if (mac)
-		mv_put(&m, IFLA_ADDRESS, mac, 6);
+		vp_nla_put(&m.n, IFLA_ADDRESS, mac, 6);
 	mv_put_macvtap_mode(&m, mode);
 	return mv_nl_talk(&m.n);
 }
@@ -133,17 +105,17 @@ int mv_veth_add(const char *a, const char *b)
 	struct mv_nlreq m;
 
 	mv_req_init(&m);
-	mv_put(&m, IFLA_IFNAME, a, strlen(a) + 1);
-	li = mv_nest(&m, IFLA_LINKINFO);
-	mv_put(&m, IFLA_INFO_KIND, "veth", 4);
-	data = mv_nest(&m, IFLA_INFO_DATA);
-	peer = mv_nest(&m, VETH_INFO_PEER);
+	vp_nla_put(&m.n, IFLA_IFNAME, a, strlen(a) + 1);
+	li = vp_nla_nest(&m.n, IFLA_LINKINFO);
+	vp_nla_put(&m.n, IFLA_INFO_KIND, "veth", 4);
+	data = vp_nla_nest(&m.n, IFLA_INFO_DATA);
+	peer = vp_nla_nest(&m.n, VETH_INFO_PEER);
 	memcpy((char *)&m + m.n.nlmsg_len, &pi, sizeof(pi));
 	m.n.nlmsg_len += NLMSG_ALIGN(sizeof(pi));
-	mv_put(&m, IFLA_IFNAME, b, strlen(b) + 1);
-	mv_nest_end(&m, peer);
-	mv_nest_end(&m, data);
-	mv_nest_end(&m, li);
+	vp_nla_put(&m.n, IFLA_IFNAME, b, strlen(b) + 1);
+	vp_nla_nest_end(&m.n, peer);
+	vp_nla_nest_end(&m.n, data);
+	vp_nla_nest_end(&m.n, li);
 	return mv_nl_talk(&m.n);
 }
 

@@ -161,7 +161,7 @@ struct vp_nlmsg {
 	char attrs[VP_NL_BUF];
 };
 
-static void vp_nla_put(struct nlmsghdr *n, unsigned short type,
+void vp_nla_put(struct nlmsghdr *n, unsigned short type,
 		       const void *data, size_t len)
 {
 	struct rtattr *rta = (struct rtattr *)((char *)n +
@@ -174,7 +174,7 @@ static void vp_nla_put(struct nlmsghdr *n, unsigned short type,
 	n->nlmsg_len = NLMSG_ALIGN(n->nlmsg_len) + RTA_ALIGN(rta->rta_len);
 }
 
-static struct rtattr *vp_nla_nest(struct nlmsghdr *n, unsigned short type)
+struct rtattr *vp_nla_nest(struct nlmsghdr *n, unsigned short type)
 {
 	struct rtattr *rta = (struct rtattr *)((char *)n +
 					       NLMSG_ALIGN(n->nlmsg_len));
@@ -183,7 +183,7 @@ static struct rtattr *vp_nla_nest(struct nlmsghdr *n, unsigned short type)
 	return rta;
 }
 
-static void vp_nla_nest_end(struct nlmsghdr *n, struct rtattr *nest)
+void vp_nla_nest_end(struct nlmsghdr *n, struct rtattr *nest)
 {
 	nest->rta_len = (unsigned short)((char *)n + n->nlmsg_len -
 					 (char *)nest);

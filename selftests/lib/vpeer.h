@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <linux/rtnetlink.h>
 
 #define VP_IFNAMSIZ	16
 #define VP_ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
@@ -231,5 +232,14 @@ int vp_csum_complete(uint8_t *frame, size_t len, uint16_t start, uint16_t off);
 
 /* Fill @n bytes with the payload pattern of byte offset @off onwards. */
 void vp_pattern(uint8_t *buf, size_t n, size_t off);
+
+/*
+ * rtnetlink attributes appended to the request @n (whose buffer has the
+ * room): a plain one, a nest opened and closed.
+ */
+void vp_nla_put(struct nlmsghdr *n, unsigned short type, const void *data,
+		size_t len);
+struct rtattr *vp_nla_nest(struct nlmsghdr *n, unsigned short type);
+void vp_nla_nest_end(struct nlmsghdr *n, struct rtattr *nest);
 
 #endif /* VPEER_H */
