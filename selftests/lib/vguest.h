@@ -541,7 +541,8 @@ int vg_kmsg_count(int fd, const char *tag, char *last, size_t len,
  * hands each to a check.  Set the fields marked "in", then start; the
  * counters may be read while the thread runs; stop sets @stop and joins.
  * A frame is counted in @sent once the socket took it: what becomes of it
- * after that is the guest side's to check.
+ * after that is the guest side's to check.  Hooks left NULL and flags
+ * left false keep the plain behaviour.
  */
 struct vg_sender {
 	/* in */
@@ -557,10 +558,18 @@ struct vg_sender {
 	unsigned int batch;	/* frames per sendmmsg(), 1..64 */
 	unsigned int pps;	/* offered load, 0: as fast as it goes */
 	bool retry;		/* refused frames are offered again */
+	bool keep_going;	/* a failed send is counted, not the end */
+	/* builds frame @seq in @f (@len bytes) instead of the template */
+	void (*fill)(void *ctx, uint8_t *f, size_t len, uint32_t seq);
+	/* frames that may go now, @sent so far (0: wait); NULL: no limit */
+	unsigned int (*pace)(void *ctx, uint64_t sent);
+	void *ctx;		/* fill's and pace's */
 	/* out */
 	atomic_uint_fast64_t sent;	/* frames the socket took */
 	atomic_uint_fast64_t refused;	/* not taken and not retried */
 	atomic_uint_fast64_t busy;	/* sendmmsg() calls that took none */
+	atomic_uint_fast64_t failed;	/* sendmmsg() calls that failed */
+	atomic_uint_fast64_t cut;	/* calls that took some, not all */
 	atomic_bool stop;
 	int err;		/* -errno that ended the thread, 0 */
 	pthread_t th;
@@ -578,6 +587,8 @@ struct vg_reader {
 	void *ctx;		/* the check's, touched by the thread only */
 	uint64_t count;		/* stop after this many good, 0: when stopped */
 	unsigned int idle_ms;	/* nothing for so long: -ETIMEDOUT; 0: wait */
+	bool skip_outgoing;	/* frames this host sent are not checked */
+	bool down_ok;		/* ENETDOWN on receive: nothing came */
 	/* out */
 	atomic_uint_fast64_t good, bad;
 	atomic_bool stop;
@@ -587,6 +598,13 @@ struct vg_reader {
 };
 int vg_reader_start(struct vg_reader *rd);
 void vg_reader_stop(struct vg_reader *rd);
+/*
+ * With the thread stopped: take what @rd's socket holds now, as the
+ * thread would; how many frames were checked, or -errno.
+ */
+int vg_reader_poll(struct vg_reader *rd);
+/* Discard what @fd receives until it stayed empty for @quiet_ms. */
+void vg_traffic_drain(int fd, unsigned int quiet_ms);
 
 /*
  * @f (@len bytes) is the template @tmpl (@tmpl_len bytes) with a counter

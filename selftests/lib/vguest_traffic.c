@@ -54,13 +54,13 @@ static int vg_send_ctx_init(struct vg_sender *s, struct vg_send_ctx *c)
 	c->to.sll_halen = ETH_ALEN;
 	if (s->dst_mac)
 		memcpy(c->to.sll_addr, s->dst_mac, ETH_ALEN);
-	if (s->seq_off >= 0) {
+	if (s->seq_off >= 0 || s->fill) {
 		c->bufs = malloc(s->batch * s->len);
 		if (!c->bufs)
 			return -ENOMEM;
 	}
 	for (i = 0; i < s->batch; i++) {
-		if (c->bufs)
+		if (c->bufs && s->tmpl)
 			memcpy(c->bufs + i * s->len, s->tmpl, s->len);
 		c->iov[i].iov_base = c->bufs ? c->bufs + i * s->len :
 					       (void *)s->tmpl;
@@ -80,7 +80,9 @@ static int vg_send_batch(struct vg_sender *s, struct vg_send_ctx *c,
 	int r;
 
 	for (i = 0; i < n; i++) {
-		if (c->bufs) {
+		if (s->fill) {
+			s->fill(s->ctx, c->bufs + i * s->len, s->len, seq + i);
+		} else if (c->bufs) {
 			uint32_t le = htole32(seq + i);
 
 			memcpy(c->bufs + i * s->len + s->seq_off, &le, 4);
@@ -109,6 +111,12 @@ static unsigned int vg_send_due(struct vg_sender *s, uint64_t t0,
 	}
 	if (s->count && due > s->count - offered)
 		due = s->count - offered;
+	if (s->pace && due) {
+		uint64_t may = s->pace(s->ctx, atomic_load(&s->sent));
+
+		if (due > may)
+			due = may;
+	}
 	return due < s->batch ? (unsigned int)due : s->batch;
 }
 
@@ -130,9 +138,19 @@ static void *vg_sender_main(void *arg)
 			continue;
 		}
 		n = vg_send_batch(s, &c, s->seq + (uint32_t)offered, want);
-		if (n < 0 && n != -ENOBUFS && n != -EAGAIN && n != -EINTR) {
+		if (n < 0)
+			atomic_fetch_add(&s->failed, 1);
+		else if ((unsigned int)n < want)
+			atomic_fetch_add(&s->cut, 1);
+		if (n < 0 && n != -ENOBUFS && n != -EAGAIN && n != -EINTR &&
+		    !s->keep_going) {
 			s->err = n;
 			break;
+		}
+		if (n < 0 && s->keep_going) {
+			/* a downed or deleted device: try again later */
+			nanosleep(&nap, NULL);
+			n = 0;
 		}
 		if (n < 0)
 			n = 0;
@@ -156,6 +174,7 @@ static void *vg_sender_main(void *arg)
 int vg_sender_start(struct vg_sender *s)
 {
 	if (!s->batch || s->batch > VG_TRAFFIC_BATCH_MAX || !s->len ||
+	    (!s->tmpl && !s->fill) ||
 	    (s->seq_off >= 0 && (size_t)s->seq_off + 4 > s->len))
 		return -EINVAL;
 	atomic_store(&s->stop, false);
@@ -176,15 +195,55 @@ void vg_sender_stop(struct vg_sender *s)
 
 /* ---- reader ----------------------------------------------------------- */
 
+/*
+ * One non-blocking pass over @rd's socket into @bufs (@cap bytes a
+ * frame): how many frames went to the check, or -errno (-EAGAIN: none
+ * there).
+ */
+static int vg_reader_take(struct vg_reader *rd, uint8_t *bufs, size_t cap)
+{
+	struct mmsghdr msgs[VG_TRAFFIC_BATCH_MAX];
+	struct iovec iov[VG_TRAFFIC_BATCH_MAX];
+	struct sockaddr_ll from[VG_TRAFFIC_BATCH_MAX];
+	int i, n, r, got = 0;
+
+	memset(msgs, 0, sizeof(msgs));
+	for (i = 0; i < VG_TRAFFIC_BATCH_MAX; i++) {
+		iov[i].iov_base = bufs + i * cap;
+		iov[i].iov_len = cap;
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+		if (rd->skip_outgoing) {
+			msgs[i].msg_hdr.msg_name = &from[i];
+			msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+		}
+	}
+	n = recvmmsg(rd->fd, msgs, VG_TRAFFIC_BATCH_MAX,
+		     MSG_DONTWAIT | MSG_TRUNC, NULL);
+	if (n < 0)
+		return errno == EINTR || (errno == ENETDOWN && rd->down_ok) ?
+		       -EAGAIN : -errno;
+	for (i = 0; i < n; i++) {
+		if (rd->skip_outgoing &&
+		    from[i].sll_pkttype == PACKET_OUTGOING)
+			continue;
+		got++;
+		r = rd->check(rd->ctx, bufs + i * cap, msgs[i].msg_len);
+		if (!r)
+			atomic_fetch_add(&rd->good, 1);
+		else if (r < 0)
+			atomic_fetch_add(&rd->bad, 1);
+	}
+	return n ? got : -EAGAIN;
+}
+
 static void *vg_reader_main(void *arg)
 {
 	struct vg_reader *rd = arg;
-	struct mmsghdr msgs[VG_TRAFFIC_BATCH_MAX];
-	struct iovec iov[VG_TRAFFIC_BATCH_MAX];
 	size_t cap = rd->cap ? rd->cap : VG_READER_CAP;
 	uint64_t last = vg_now_ms();
 	uint8_t *bufs;
-	int i, n, r;
+	int n;
 
 	bufs = malloc(VG_TRAFFIC_BATCH_MAX * cap);
 	if (!bufs) {
@@ -195,20 +254,12 @@ static void *vg_reader_main(void *arg)
 	       (!rd->count || atomic_load(&rd->good) < rd->count)) {
 		struct pollfd pfd = { .fd = rd->fd, .events = POLLIN };
 
-		memset(msgs, 0, sizeof(msgs));
-		for (i = 0; i < VG_TRAFFIC_BATCH_MAX; i++) {
-			iov[i].iov_base = bufs + i * cap;
-			iov[i].iov_len = cap;
-			msgs[i].msg_hdr.msg_iov = &iov[i];
-			msgs[i].msg_hdr.msg_iovlen = 1;
-		}
-		n = recvmmsg(rd->fd, msgs, VG_TRAFFIC_BATCH_MAX,
-			     MSG_DONTWAIT | MSG_TRUNC, NULL);
-		if (n < 0 && errno != EAGAIN && errno != EINTR) {
-			rd->err = -errno;
+		n = vg_reader_take(rd, bufs, cap);
+		if (n < 0 && n != -EAGAIN) {
+			rd->err = n;
 			break;
 		}
-		if (n <= 0) {
+		if (n < 0) {
 			if (rd->idle_ms && vg_now_ms() - last > rd->idle_ms) {
 				rd->err = -ETIMEDOUT;
 				break;
@@ -217,16 +268,32 @@ static void *vg_reader_main(void *arg)
 			continue;
 		}
 		last = vg_now_ms();
-		for (i = 0; i < n; i++) {
-			r = rd->check(rd->ctx, bufs + i * cap, msgs[i].msg_len);
-			if (!r)
-				atomic_fetch_add(&rd->good, 1);
-			else if (r < 0)
-				atomic_fetch_add(&rd->bad, 1);
-		}
 	}
 	free(bufs);
 	return NULL;
+}
+
+int vg_reader_poll(struct vg_reader *rd)
+{
+	size_t cap = rd->cap ? rd->cap : VG_READER_CAP;
+	uint8_t *bufs = malloc(VG_TRAFFIC_BATCH_MAX * cap);
+	int n;
+
+	if (!bufs)
+		return -ENOMEM;
+	n = vg_reader_take(rd, bufs, cap);
+	free(bufs);
+	return n == -EAGAIN ? 0 : n;
+}
+
+void vg_traffic_drain(int fd, unsigned int quiet_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	uint8_t buf[VG_READER_CAP];
+
+	while (poll(&p, 1, quiet_ms) > 0)
+		while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) >= 0)
+			;
 }
 
 int vg_reader_start(struct vg_reader *rd)
