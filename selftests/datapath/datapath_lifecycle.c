@@ -3,9 +3,9 @@
  * Lifecycle events while traffic flows both ways.
  *
  * A guest thread keeps transmitting numbered frames and receiving the
- * peer's; a peer thread keeps sending numbered frames to the guest and
- * receiving the guest's (AF_PACKET on the wire end of nicsim).  While
- * both directions are busy, the test:
+ * peer's; the traffic engine's sender and reader threads keep sending
+ * numbered frames to the guest and receiving the guest's (AF_PACKET on
+ * the wire end of nicsim).  While both directions are busy, the test:
  *
  *  - deletes the NIC, or unloads nicsim: both queues signal their error
  *    eventfd, every head the guest made available is either in the used
@@ -57,13 +57,13 @@
 #define NICSIM_DEBUGFS	"/sys/kernel/debug/nicsim"
 
 /*
- * Shared by the guest loop, the peer thread and the test; in a
- * MAP_SHARED mapping so that a forked owner (the SIGKILL case) reports
- * its progress too.
+ * Shared by the guest loop, the peer's threads (the traffic engine's
+ * sender and reader) and the test; in a MAP_SHARED mapping so that a
+ * forked owner (the SIGKILL case) reports its progress too.
  */
 struct lc_traffic {
 	struct vg_net *g;
-	struct vp_nic *nic;	/* whose peer the peer thread drives */
+	struct vp_nic *nic;	/* whose peer the peer threads drive */
 	int rx_fd;		/* peer socket receiving the guest's frames */
 	int tx_fd;		/* peer socket sending (qdisc bypass) */
 	uint8_t gmac[6];
@@ -72,8 +72,8 @@ struct lc_traffic {
 	atomic_bool stop;
 	atomic_bool hold;	/* guest loop: park */
 	atomic_bool parked;
-	bool guest_thread, peer_thread;
-	pthread_t guest_th, peer_th;
+	bool guest_thread;
+	pthread_t guest_th;
 
 	/* guest side */
 	uint32_t tx_seq;	/* next sequence the guest queues */
@@ -84,18 +84,24 @@ struct lc_traffic {
 	int guest_err;
 	char guest_why[200];
 
-	/* peer side */
-	uint32_t peer_seq;	/* next sequence; = frames accepted */
-	atomic_uint peer_sent;
-	atomic_uint peer_got;
-	int64_t peer_last;
+	/* peer side: sent (next sequence) and got are the engine's */
+	struct vg_sender tx;
+	struct vg_reader rd;
+	int64_t peer_last;	/* the reader's check only */
 	unsigned int peer_bad, peer_gaps;
-	unsigned int peer_send_err;	/* sends that failed outright */
-	unsigned int peer_send_short;	/* sends cut short by an error */
 	int peer_err;
 	char peer_why[200];
-	uint64_t assumed_lost;	/* pacing only */
+	/* the sender's pacing only */
+	uint64_t assumed_lost, last_got_ms;
+	unsigned int last_got;
 };
+
+/* Frames the wire end accepted (the next sequence) and received. */
+#define LC_PEER_SEQ(_t)		((unsigned int)atomic_load(&(_t)->tx.sent))
+#define LC_PEER_GOT(_t)		((unsigned int)atomic_load(&(_t)->rd.good))
+/* Sends that failed outright, and sends cut short by an error. */
+#define LC_SEND_ERR(_t)		((unsigned int)atomic_load(&(_t)->tx.failed))
+#define LC_SEND_SHORT(_t)	((unsigned int)atomic_load(&(_t)->tx.cut))
 
 FIXTURE(life) {
 	struct dp_ctx c;
@@ -294,141 +300,73 @@ static void *lc_guest_fn(void *arg)
 	return NULL;
 }
 
-/* ---- the peer ---- */
+/* ---- the peer (the traffic engine's sender and reader) ---- */
 
-/* Receive the guest's frames; how many, or -errno. */
-static int lc_peer_rx(struct lc_traffic *t)
+/* A frame the guest sent, in order after the last one. */
+static int lc_peer_check(void *ctx, const uint8_t *b, size_t len)
 {
-	enum { VLEN = 32 };
-	static __thread uint8_t bufs[VLEN][2048];
-	struct sockaddr_ll from[VLEN];
-	struct mmsghdr msgs[VLEN];
-	struct iovec iov[VLEN];
+	struct lc_traffic *t = ctx;
 	char why[120];
 	uint32_t seq;
-	int n, i, got = 0;
 
-	memset(msgs, 0, sizeof(msgs));
-	for (i = 0; i < VLEN; i++) {
-		iov[i].iov_base = bufs[i];
-		iov[i].iov_len = sizeof(bufs[i]);
-		msgs[i].msg_hdr.msg_iov = &iov[i];
-		msgs[i].msg_hdr.msg_iovlen = 1;
-		msgs[i].msg_hdr.msg_name = &from[i];
-		msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+	if (len != LC_LEN ||
+	    vp_test_frame_check(b, len, NULL, t->gmac, &seq, why,
+				sizeof(why)) ||
+	    (int64_t)seq <= t->peer_last) {
+		if (!t->peer_bad++)
+			snprintf(t->peer_why, sizeof(t->peer_why),
+				 "peer: frame %zu bytes seq %lld after %lld",
+				 len, (long long)vp_test_frame_seq(b, len),
+				 (long long)t->peer_last);
+		return -EBADMSG;
 	}
-	n = recvmmsg(t->rx_fd, msgs, VLEN, MSG_DONTWAIT, NULL);
-	if (n < 0)
-		/* a downed peer reports it once on its sockets */
-		return errno == EAGAIN || errno == EINTR ||
-		       errno == ENETDOWN ? 0 : -errno;
-	for (i = 0; i < n; i++) {
-		const uint8_t *b = bufs[i];
-		size_t len = msgs[i].msg_len;
-
-		if (from[i].sll_pkttype == PACKET_OUTGOING)
-			continue;
-		got++;
-		if (len != LC_LEN ||
-		    vp_test_frame_check(b, len, NULL, t->gmac, &seq, why,
-					sizeof(why)) ||
-		    (int64_t)seq <= t->peer_last) {
-			if (!t->peer_bad++)
-				snprintf(t->peer_why, sizeof(t->peer_why),
-					 "peer: frame %zu bytes seq %lld after %lld",
-					 len, (long long)vp_test_frame_seq(b, len),
-					 (long long)t->peer_last);
-			continue;
-		}
-		if ((int64_t)seq != t->peer_last + 1)
-			t->peer_gaps++;
-		t->peer_last = seq;
-		atomic_fetch_add(&t->peer_got, 1);
-	}
-	return got;
+	if ((int64_t)seq != t->peer_last + 1)
+		t->peer_gaps++;
+	t->peer_last = seq;
+	return 0;
 }
 
-/* Send a batch to the guest when the window allows. */
-static int lc_peer_tx(struct lc_traffic *t, uint64_t *last_got_ms,
-		      unsigned int *last_got)
+static void lc_peer_fill(void *ctx, uint8_t *f, size_t len, uint32_t seq)
 {
-	static __thread uint8_t bufs[LC_BATCH][LC_LEN];
-	void *ptrs[LC_BATCH];
-	size_t lens[LC_BATCH];
-	unsigned int got = atomic_load(&t->rx_got), i;
+	struct lc_traffic *t = ctx;
+
+	vp_test_frame(f, len, t->gmac, t->nic->peer_mac, seq);
+}
+
+/* A batch may go while the guest is less than a window behind. */
+static unsigned int lc_peer_pace(void *ctx, uint64_t sent)
+{
+	struct lc_traffic *t = ctx;
+	unsigned int got = atomic_load(&t->rx_got);
 	uint64_t now = vg_now_ms();
 	int64_t ahead;
-	int r;
 
-	if (got != *last_got) {
-		*last_got = got;
-		*last_got_ms = now;
+	if (got != t->last_got) {
+		t->last_got = got;
+		t->last_got_ms = now;
 	}
-	ahead = (int64_t)t->peer_seq - got - (int64_t)t->assumed_lost;
+	ahead = (int64_t)sent - got - (int64_t)t->assumed_lost;
 	if (ahead >= LC_RX_WINDOW) {
-		if (now - *last_got_ms < LC_STALL_MS)
+		if (now - t->last_got_ms < LC_STALL_MS)
 			return 0;
 		/* nothing arrived for a while: what is out was dropped */
-		t->assumed_lost = t->peer_seq - got;
-		*last_got_ms = now;
+		t->assumed_lost = sent - got;
+		t->last_got_ms = now;
 	}
-	for (i = 0; i < LC_BATCH; i++) {
-		vp_test_frame(bufs[i], LC_LEN, t->gmac, t->nic->peer_mac,
-			      t->peer_seq + i);
-		ptrs[i] = bufs[i];
-		lens[i] = LC_LEN;
-	}
-	r = vp_packet_send_many(t->nic, t->tx_fd, ptrs, lens, LC_BATCH);
-	if (r < 0) {
-		t->peer_send_err++;
-		/* a full, downed or deleted wire end: try again later */
-		return 0;
-	}
-	if (r < LC_BATCH)
-		t->peer_send_short++;
-	t->peer_seq += (unsigned int)r;
-	atomic_store(&t->peer_sent, t->peer_seq);
-	return r;
+	return LC_BATCH;
 }
 
-static void *lc_peer_fn(void *arg)
+/* The reader's failure, once, as its message; 0 if none. */
+static int lc_peer_failed(struct lc_traffic *t)
 {
-	struct lc_traffic *t = arg;
-	uint64_t last_got_ms = vg_now_ms();
-	unsigned int last_got = 0;
+	int err = t->rd.err;
 
-	while (!atomic_load(&t->stop)) {
-		struct pollfd p = { .fd = t->rx_fd, .events = POLLIN };
-		int rx, tx;
-
-		rx = lc_peer_rx(t);
-		if (rx < 0) {
-			t->peer_err = rx;
-			snprintf(t->peer_why, sizeof(t->peer_why),
-				 "peer recv: %s", dp_strerr(rx));
-			break;
-		}
-		tx = lc_peer_tx(t, &last_got_ms, &last_got);
-		if (!rx && !tx)
-			poll(&p, 1, 1);
+	if (err && !t->peer_err) {
+		t->peer_err = err;
+		snprintf(t->peer_why, sizeof(t->peer_why), "peer recv: %s",
+			 dp_strerr(err));
 	}
-	return NULL;
-}
-
-/*
- * Discard what the wire end's socket holds until it stayed empty for
- * @quiet_ms: frames a previous guest sent (the NIC may still put them on
- * the wire after that guest's device went away) must not be taken for the
- * next guest's.
- */
-static void lc_peer_drain(int fd, unsigned int quiet_ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	uint8_t buf[2048];
-
-	while (poll(&p, 1, quiet_ms) > 0)
-		while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) >= 0)
-			;
+	return t->peer_err;
 }
 
 /* ---- driving it ---- */
@@ -441,6 +379,9 @@ static void lc_traffic_peer(struct lc_traffic *t, struct vp_nic *nic,
 	t->rx_fd = rx_fd;
 	t->tx_fd = tx_fd;
 	memcpy(t->pmac, nic->peer_mac, 6);
+	t->tx.fd = tx_fd;
+	t->tx.ifindex = nic->peer_ifindex;
+	t->rd.fd = rx_fd;
 }
 
 static void lc_traffic_init(struct lc_traffic *t, struct vg_net *g,
@@ -451,6 +392,20 @@ static void lc_traffic_init(struct lc_traffic *t, struct vg_net *g,
 	memcpy(t->gmac, gmac, 6);
 	t->rx_last = -1;
 	t->peer_last = -1;
+	/* numbered test frames, a window ahead of the guest, never giving up */
+	t->tx.len = LC_LEN;
+	t->tx.seq_off = -1;
+	t->tx.batch = LC_BATCH;
+	t->tx.retry = true;
+	t->tx.keep_going = true;
+	t->tx.fill = lc_peer_fill;
+	t->tx.pace = lc_peer_pace;
+	t->tx.ctx = t;
+	/* the guest's frames in order; a downed peer reports it once */
+	t->rd.check = lc_peer_check;
+	t->rd.ctx = t;
+	t->rd.skip_outgoing = true;
+	t->rd.down_ok = true;
 }
 
 static int lc_traffic_start(struct lc_traffic *t, bool guest, bool peer)
@@ -463,9 +418,14 @@ static int lc_traffic_start(struct lc_traffic *t, bool guest, bool peer)
 		t->guest_thread = true;
 	}
 	if (peer) {
-		if (pthread_create(&t->peer_th, NULL, lc_peer_fn, t))
+		if (vg_reader_start(&t->rd))
 			return -EAGAIN;
-		t->peer_thread = true;
+		/* numbering goes on where an earlier run stopped */
+		t->tx.seq = LC_PEER_SEQ(t);
+		t->last_got = 0;
+		t->last_got_ms = vg_now_ms();
+		if (vg_sender_start(&t->tx))
+			return -EAGAIN;
 	}
 	return 0;
 }
@@ -477,9 +437,10 @@ static void lc_traffic_stop(struct lc_traffic *t)
 	atomic_store(&t->stop, true);
 	if (t->guest_thread)
 		pthread_join(t->guest_th, NULL);
-	if (t->peer_thread)
-		pthread_join(t->peer_th, NULL);
-	t->guest_thread = t->peer_thread = false;
+	vg_sender_stop(&t->tx);
+	vg_reader_stop(&t->rd);
+	lc_peer_failed(t);
+	t->guest_thread = false;
 }
 
 /* Park the guest loop (it stops touching the rings). */
@@ -503,15 +464,15 @@ static int lc_guest_hold(struct lc_traffic *t)
 static int lc_wait_flow(struct lc_traffic *t, unsigned int n, char *why,
 			size_t wl)
 {
-	unsigned int tx0 = atomic_load(&t->peer_got);
+	unsigned int tx0 = LC_PEER_GOT(t);
 	unsigned int rx0 = atomic_load(&t->rx_got);
 	uint64_t deadline = vg_now_ms() + LC_FLOW_MS;
 
 	for (;;) {
-		unsigned int tx = atomic_load(&t->peer_got) - tx0;
+		unsigned int tx = LC_PEER_GOT(t) - tx0;
 		unsigned int rx = atomic_load(&t->rx_got) - rx0;
 
-		if (t->guest_err || t->peer_err) {
+		if (t->guest_err || lc_peer_failed(t)) {
 			snprintf(why, wl, "%s%s", t->guest_why, t->peer_why);
 			return -EIO;
 		}
@@ -520,8 +481,7 @@ static int lc_wait_flow(struct lc_traffic *t, unsigned int n, char *why,
 		if (vg_now_ms() > deadline) {
 			snprintf(why, wl,
 				 "traffic stalled: %u guest->peer, %u peer->guest of %u (peer sent %u, %u send errors)",
-				 tx, rx, n, atomic_load(&t->peer_sent),
-				 t->peer_send_err);
+				 tx, rx, n, LC_PEER_SEQ(t), LC_SEND_ERR(t));
 			return -ETIMEDOUT;
 		}
 		vg_sleep_ms(10);
@@ -541,7 +501,7 @@ static int lc_settle(struct lc_traffic *t, bool with_peer)
 		r = lc_guest_step(t, false);
 		if (r < 0)
 			return r;
-		p = with_peer ? lc_peer_rx(t) : 0;
+		p = with_peer ? vg_reader_poll(&t->rd) : 0;
 		if (p < 0)
 			return p;
 		if (r || p)
@@ -687,27 +647,27 @@ static int lc_read_drops(struct lc_traffic *t, struct vp_nic *nic,
 	ASSERT_EQ(0, lc_read_drops((_t), (_nic), &__d));		\
 	__nic_tx = dp_stat((_t)->g, VG_VQ_TX, DP_STAT_OFF(drops_nic));	\
 	TH_LOG("peer->guest: %u sent, %u received, drops: %llu no buffer, %llu too big, %llu link down, %llu at the wire end",	\
-	       (_t)->peer_seq, atomic_load(&(_t)->rx_got),		\
+	       LC_PEER_SEQ(_t), atomic_load(&(_t)->rx_got),		\
 	       (unsigned long long)__d.no_buf,				\
 	       (unsigned long long)__d.too_big,				\
 	       (unsigned long long)__d.link_down,			\
 	       (unsigned long long)__d.peer_tx);			\
 	TH_LOG("guest->peer: %llu sent, %u received, drops: %llu NIC, %llu at the wire end, %llu socket",	\
 	       (unsigned long long)(_t)->g->tx_completed,		\
-	       atomic_load(&(_t)->peer_got),				\
+	       LC_PEER_GOT(_t),						\
 	       (unsigned long long)__nic_tx,				\
 	       (unsigned long long)__d.peer_rx,				\
 	       (unsigned long long)__d.sock);				\
-	__lost = (_t)->peer_seq - atomic_load(&(_t)->rx_got);		\
+	__lost = LC_PEER_SEQ(_t) - atomic_load(&(_t)->rx_got);		\
 	__nic_rx = __d.no_buf + __d.too_big + __d.link_down + __d.injected;	\
 	EXPECT_LE(__lost, __nic_rx + __d.peer_tx)			\
 		TH_LOG("peer->guest: frames lost without a count");	\
-	EXPECT_GE(__lost + (_t)->peer_send_err + (_t)->peer_send_short,	\
+	EXPECT_GE(__lost + LC_SEND_ERR(_t) + LC_SEND_SHORT(_t),		\
 		  __nic_rx + __d.peer_tx)				\
 		TH_LOG("peer->guest: more drops counted than frames lost (%u failed sends)",	\
-		       (_t)->peer_send_err + (_t)->peer_send_short);	\
+		       LC_SEND_ERR(_t) + LC_SEND_SHORT(_t));		\
 	EXPECT_EQ((_t)->g->tx_completed,				\
-		  atomic_load(&(_t)->peer_got) + __nic_tx + __d.peer_rx +	\
+		  LC_PEER_GOT(_t) + __nic_tx + __d.peer_rx +		\
 		  __d.sock);						\
 	EXPECT_EQ((_t)->g->tx_queued, (_t)->g->tx_completed)		\
 		TH_LOG("Tx chains never came back");			\
@@ -741,7 +701,7 @@ static void lc_up(struct __test_metadata *_metadata,
 	lc_traffic_init(self->t, &self->g, self->mac);
 	lc_traffic_peer(self->t, &self->c.nic, self->c.pkt, tx);
 	if (drain_ms)
-		lc_peer_drain(self->c.pkt, drain_ms);
+		vg_traffic_drain(self->c.pkt, drain_ms);
 	ASSERT_EQ(0, lc_traffic_start(self->t, true, true));
 }
 
@@ -1086,10 +1046,10 @@ static void lc_link_bounce(struct __test_metadata *_metadata,
 				    vp_nic_set_up(&self->c.nic, false));
 		/* what was on its way lands; then nothing moves */
 		vg_sleep_ms(LC_EVENT_MS / 2);
-		tx0 = atomic_load(&t->peer_got);
+		tx0 = LC_PEER_GOT(t);
 		rx0 = atomic_load(&t->rx_got);
 		vg_sleep_ms(LC_EVENT_MS);
-		EXPECT_EQ(tx0, atomic_load(&t->peer_got))
+		EXPECT_EQ(tx0, LC_PEER_GOT(t))
 			TH_LOG("guest frames crossed a link that is down");
 		EXPECT_EQ(rx0, atomic_load(&t->rx_got))
 			TH_LOG("wire frames crossed a link that is down");
