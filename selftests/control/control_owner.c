@@ -2,7 +2,6 @@
 /*
  * Ownership, features, reset and the worker thread of /dev/vhost-accel.
  */
-#include <dirent.h>
 #include <pthread.h>
 
 #include "vtest.h"
@@ -56,40 +55,6 @@ TEST_F(dev, stats_after_owner)
 	}
 }
 
-/*
- * Find the debugfs stats file whose owner_pid is @pid; copy its text into
- * @buf.  Return 1 when found, 0 when not, -errno when debugfs is missing.
- */
-static int debugfs_stats_of(pid_t pid, char *buf, size_t size)
-{
-	const char *root = "/sys/kernel/debug/vhost-accel";
-	char path[320], want[32];
-	struct dirent *e;
-	int found = 0;
-	DIR *dir;
-	FILE *f;
-	size_t n;
-
-	dir = opendir(root);
-	if (!dir)
-		return -errno;
-	snprintf(want, sizeof(want), "owner_pid %d\n", pid);
-	while (!found && (e = readdir(dir))) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s/stats", root, e->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		n = fread(buf, 1, size - 1, f);
-		fclose(f);
-		buf[n] = '\0';
-		found = strstr(buf, want) != NULL;
-	}
-	closedir(dir);
-	return found;
-}
-
 /* The host administrator's view: debugfs shows the owner and counters. */
 TEST_F(dev, debugfs_stats)
 {
@@ -98,7 +63,7 @@ TEST_F(dev, debugfs_stats)
 
 	VT_SKIPPED();
 	ASSERT_EQ(0, vg_set_owner(&self->d));
-	ASSERT_EQ(1, debugfs_stats_of(getpid(), buf, sizeof(buf)));
+	ASSERT_EQ(1, vg_debugfs_stats(getpid(), buf, sizeof(buf)));
 	EXPECT_NE(NULL, strstr(buf, "nic none\n"));
 	EXPECT_NE(NULL, strstr(buf, "tx_kicks 0\n"));
 	EXPECT_NE(NULL, strstr(buf, "rx_bytes_copied 0\n"));
@@ -108,11 +73,11 @@ TEST_F(dev, debugfs_stats)
 		  write(self->d.vq[VG_VQ_TX].kick_fd, &one, sizeof(one)));
 	ASSERT_EQ(0, vt_wait_kicks(&self->d, VG_VQ_TX, 1, VT_KICK_WAIT_MS,
 				   &seen));
-	ASSERT_EQ(1, debugfs_stats_of(getpid(), buf, sizeof(buf)));
+	ASSERT_EQ(1, vg_debugfs_stats(getpid(), buf, sizeof(buf)));
 	EXPECT_NE(NULL, strstr(buf, "tx_kicks 1\n")) TH_LOG("%s", buf);
 	EXPECT_EQ(NULL, strstr(buf, "pinned_pages 0\n"));
 	ASSERT_EQ(0, vg_close_fd(&self->d));
-	EXPECT_EQ(0, debugfs_stats_of(getpid(), buf, sizeof(buf)));
+	EXPECT_EQ(0, vg_debugfs_stats(getpid(), buf, sizeof(buf)));
 }
 
 /* Every ioctl but SET_OWNER and the feature ioctls needs an owner. */

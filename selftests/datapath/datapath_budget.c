@@ -28,7 +28,6 @@
  * the datapath gives back what xmit refused between chains it already
  * returned to the guest.
  */
-#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -280,50 +279,6 @@ static int spin_settle(struct _test_data_spin *self, unsigned int q)
 }
 
 /* After the guest stopped: counters add up, the queue is healthy. */
-/*
- * The counter @key ("tx_run_chains_max"...) of this process's device as
- * debugfs shows it: the stats file whose owner_pid is ours.
- */
-static int debugfs_counter(const char *key, uint64_t *val)
-{
-	char path[300], buf[4096], owner[32], *line;
-	const char *root = "/sys/kernel/debug/vhost-accel";
-	struct dirent *e;
-	int ret = -ENOENT;
-	size_t n;
-	DIR *dir;
-	FILE *f;
-
-	dir = opendir(root);
-	if (!dir)
-		return -errno;
-	snprintf(owner, sizeof(owner), "owner_pid %d\n", getpid());
-	while (ret == -ENOENT && (e = readdir(dir))) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s/stats", root, e->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		buf[n] = '\0';
-		if (!strstr(buf, owner))
-			continue;
-		for (line = buf; line; line = strchr(line, '\n')) {
-			line += *line == '\n';
-			if (!strncmp(line, key, strlen(key)) &&
-			    line[strlen(key)] == ' ') {
-				*val = strtoull(line + strlen(key) + 1, NULL, 10);
-				ret = 0;
-				break;
-			}
-		}
-	}
-	closedir(dir);
-	return ret;
-}
-
 static void spin_check_done(struct __test_metadata *_metadata,
 			    struct _test_data_spin *self,
 			    const struct _fixture_variant_spin *variant)
@@ -357,11 +312,13 @@ static void spin_check_done(struct __test_metadata *_metadata,
 	 */
 	EXPECT_LE((uint64_t)(NUM / BUDGET_CHAINS - 1), st.vq[q].budget_yields);
 	/* debugfs shows the same two counters (the queue is idle now) */
-	ASSERT_EQ(0, debugfs_counter(q == VG_VQ_TX ? "tx_run_chains_max" :
-				     "rx_run_chains_max", &dbg));
+	ASSERT_EQ(0, vg_debugfs_counter(getpid(), q == VG_VQ_TX ?
+					"tx_run_chains_max" :
+					"rx_run_chains_max", &dbg));
 	EXPECT_EQ(max, dbg);
-	ASSERT_EQ(0, debugfs_counter(q == VG_VQ_TX ? "tx_budget_yields" :
-				     "rx_budget_yields", &dbg));
+	ASSERT_EQ(0, vg_debugfs_counter(getpid(), q == VG_VQ_TX ?
+					"tx_budget_yields" :
+					"rx_budget_yields", &dbg));
 	EXPECT_EQ(st.vq[q].budget_yields, dbg);
 	EXPECT_EQ(0ULL, self->bad_len);
 	EXPECT_EQ(0ULL, st.vq[q].errors);

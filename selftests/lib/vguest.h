@@ -532,6 +532,15 @@ int vg_kmsg_open(void);
 int vg_kmsg_count(int fd, const char *tag, char *last, size_t len,
 		  bool echo);
 
+/*
+ * The debugfs stats file (/sys/kernel/debug/vhost-accel/<id>/stats) of the
+ * device owned by @pid, its text in @buf: 1 when found, 0 when not,
+ * -errno when debugfs has no vhost-accel directory.
+ */
+int vg_debugfs_stats(pid_t pid, char *buf, size_t size);
+/* The counter @key ("tx_kicks"...) of that file: 0, or -ENOENT. */
+int vg_debugfs_counter(pid_t pid, const char *key, uint64_t *val);
+
 /* ---- traffic engine (vguest_traffic.c) ------------------------------- */
 
 /*

@@ -331,3 +331,52 @@ int vg_kmsg_count(int fd, const char *tag, char *last, size_t len,
 	}
 	return n;
 }
+
+int vg_debugfs_stats(pid_t pid, char *buf, size_t size)
+{
+	const char *root = "/sys/kernel/debug/vhost-accel";
+	char path[320], want[32];
+	struct dirent *e;
+	int found = 0;
+	DIR *dir;
+	FILE *f;
+	size_t n;
+
+	dir = opendir(root);
+	if (!dir)
+		return -errno;
+	snprintf(want, sizeof(want), "owner_pid %d\n", pid);
+	while (!found && (e = readdir(dir))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/stats", root, e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		n = fread(buf, 1, size - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		found = strstr(buf, want) != NULL;
+	}
+	closedir(dir);
+	return found;
+}
+
+int vg_debugfs_counter(pid_t pid, const char *key, uint64_t *val)
+{
+	size_t klen = strlen(key);
+	char buf[4096], *line;
+	int r;
+
+	r = vg_debugfs_stats(pid, buf, sizeof(buf));
+	if (r <= 0)
+		return r ? r : -ENOENT;
+	for (line = buf; line; line = strchr(line, '\n')) {
+		line += *line == '\n';
+		if (!strncmp(line, key, klen) && line[klen] == ' ') {
+			*val = strtoull(line + klen + 1, NULL, 10);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
