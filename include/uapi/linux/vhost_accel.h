@@ -42,19 +42,30 @@ struct vhost_accel_vq_stats {
 	__u64 drops_spoofed;	/* TX: frames the NIC dropped for a source MAC not the bound one */
 };
 
+/* vhost_accel_stats.datapath: how the device's frames move now */
+#define VHOST_ACCEL_DATAPATH_NONE	0 /* no backend set */
+#define VHOST_ACCEL_DATAPATH_ACCEL	1 /* NIC queue pair, no payload copy */
+#define VHOST_ACCEL_DATAPATH_COPY	2 /* the backend's socket, as vhost-net */
+
 /*
  * VHOST_ACCEL_GET_STATS: read the device's counters.
  *
  * @version is set by the kernel to VHOST_ACCEL_ABI_VERSION.
  * @pinned_pages is the number of guest pages currently pinned for the
  * memory table; it is charged to the owner's locked_vm.
+ * @datapath is a VHOST_ACCEL_DATAPATH_* value; @datapath_switches counts
+ * the times a running device moved between the accelerated and the
+ * copying datapath without its owner asking.  Older kernels leave both 0.
  */
 struct vhost_accel_stats {
 	__u32 version;
 	__u32 nvqs;
 	__u64 pinned_pages;
 	__u64 worker_wakeups;
-	__u64 reserved[5];
+	__u32 datapath;
+	__u32 pad;
+	__u64 datapath_switches;
+	__u64 reserved[3];
 	struct vhost_accel_vq_stats vq[2];
 };
 
@@ -68,6 +79,14 @@ struct vhost_accel_stats {
  * them in drops_spoofed.
  */
 #define VHOST_ACCEL_BIND_F_NO_SPOOFCHK	(1U << 1)
+/*
+ * Accelerated or nothing: with this flag and @ifindex 0, VHOST_ACCEL_SET_NIC
+ * only sets the device's policy for VHOST_NET_SET_BACKEND: a backend fd
+ * that cannot be accelerated (not a macvtap on a cooperating NIC with a
+ * free queue pair) is refused as before, instead of running the copying
+ * datapath.  The module parameter accel_only sets it for every device.
+ */
+#define VHOST_ACCEL_BIND_F_ACCEL_ONLY	(1U << 2)
 
 /*
  * VHOST_ACCEL_SET_NIC: bind the device's queue pair to a queue pair of a
@@ -136,6 +155,8 @@ enum vhost_accel_genl_attr {
 	VHOST_ACCEL_A_DURATION_NS,	/* u64: RECOVERED: the episode's length */
 	VHOST_ACCEL_A_FLOW_CONTROL,	/* u8: binding holds instead of dropping */
 	VHOST_ACCEL_A_PAD,
+	VHOST_ACCEL_A_DATAPATH,		/* u8: VHOST_ACCEL_DATAPATH_* */
+	VHOST_ACCEL_A_DATAPATH_SWITCHES,	/* u64: see vhost_accel_stats */
 	__VHOST_ACCEL_A_MAX,
 };
 #define VHOST_ACCEL_A_MAX	(__VHOST_ACCEL_A_MAX - 1)
