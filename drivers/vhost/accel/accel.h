@@ -45,6 +45,7 @@ extern unsigned short vhost_accel_max_mem_regions;
 
 struct pid_namespace;
 struct vhost_accel_dev;
+struct vhost_accel_copy;
 struct vhost_accel_dp;
 struct vhost_accel_work;
 
@@ -65,8 +66,9 @@ struct vhost_accel_worker {
 	u64 wakeups;
 };
 
-/* Watches an eventfd (a kick) and queues @work when it is signalled. */
+/* Watches a file (a kick eventfd, a backend socket) and queues @work. */
 struct vhost_accel_poll {
+	__poll_t mask;			/* the events that queue @work */
 	poll_table table;
 	wait_queue_head_t *wqh;
 	wait_queue_entry_t wait;
@@ -185,6 +187,12 @@ struct vhost_accel_vq {
 	 */
 	struct vhost_accel_dp *dp;
 	struct vhost_accel_work dp_work;	/* completions, depletion */
+	/*
+	 * The copying datapath (copy.c), set instead of @backend for a
+	 * backend that cannot be accelerated: set and cleared under
+	 * vq->mutex and dev->mutex, freed after the worker let it go.
+	 */
+	struct vhost_accel_copy *copy;
 	bool log_pending;	/* log.c: bits set, log eventfd not signalled */
 
 	struct vhost_accel_vq_stats stats;
@@ -208,6 +216,8 @@ struct vhost_accel_dev {
 	bool mem_table_set;		/* SET_MEM_TABLE succeeded since reset */
 	u64 features;
 	u64 backend_features;
+	bool accel_only;		/* VHOST_ACCEL_BIND_F_ACCEL_ONLY */
+	u32 datapath;			/* VHOST_ACCEL_DATAPATH_*, as logged */
 	u64 log_base;			/* user address of the dirty bitmap */
 	struct eventfd_ctx *log_ctx;
 	struct vhost_accel_vq vqs[VHOST_ACCEL_NVQS];
@@ -241,7 +251,7 @@ void vhost_accel_work_queue(struct vhost_accel_dev *dev,
 void vhost_accel_worker_flush(struct vhost_accel_dev *dev);
 void vhost_accel_poll_init(struct vhost_accel_poll *poll,
 			   struct vhost_accel_dev *dev,
-			   vhost_accel_work_fn_t fn);
+			   vhost_accel_work_fn_t fn, __poll_t mask);
 void vhost_accel_poll_start(struct vhost_accel_poll *poll, struct file *file);
 void vhost_accel_poll_stop(struct vhost_accel_poll *poll);
 
@@ -303,6 +313,43 @@ bool vhost_accel_ring_avail_empty(struct vhost_accel_vq *vq);
 int vhost_accel_gpa_to_uaddr(const struct vhost_accel_vq *vq, u64 gpa,
 			     u64 len, void __user **uaddr);
 
+/*
+ * The budget of one run of a queue's handler, on either datapath ("Worker
+ * budget" in Documentation/datapath.rst): every chain taken from the avail
+ * ring counts, whatever becomes of it, and so do its bytes; a chain weighs
+ * at least VHOST_ACCEL_DESC_WEIGHT bytes per descriptor walked, so that
+ * chains of many small or empty descriptors are not cheap.  A run that
+ * spent either limit requeues itself and returns: the worker then runs its
+ * other work and reaches cond_resched().
+ */
+#define VHOST_ACCEL_BUDGET_CHAINS	256
+#define VHOST_ACCEL_BUDGET_BYTES	(512 * 1024)
+#define VHOST_ACCEL_DESC_WEIGHT		256
+
+struct vhost_accel_budget {
+	unsigned int chains;
+	u64 bytes;
+	bool yielded;
+};
+
+static inline bool
+vhost_accel_budget_left(const struct vhost_accel_budget *bg)
+{
+	return bg->chains < VHOST_ACCEL_BUDGET_CHAINS &&
+	       bg->bytes < VHOST_ACCEL_BUDGET_BYTES;
+}
+
+static inline void
+vhost_accel_budget_charge(struct vhost_accel_budget *bg,
+			  const struct vhost_accel_chain *chain)
+{
+	u64 len = (u64)chain->out_len + chain->in_len;
+
+	bg->chains++;
+	bg->bytes += max_t(u64, len,
+			   (u64)chain->ndesc * VHOST_ACCEL_DESC_WEIGHT);
+}
+
 /* nic.c: the registry of cooperating NICs and binding to them */
 long vhost_accel_set_nic(struct vhost_accel_dev *dev,
 			 struct vhost_accel_nic_bind __user *argp);
@@ -330,7 +377,35 @@ void vhost_accel_backend_stop(struct vhost_accel_dev *dev,
 void vhost_accel_dp_release(struct vhost_accel_vq *vq);
 void vhost_accel_dp_init(struct vhost_accel_vq *vq);
 void vhost_accel_dp_handle_kick(struct vhost_accel_work *work);
+void vhost_accel_dp_queue(struct vhost_accel_vq *vq);
+void vhost_accel_dp_run(struct vhost_accel_vq *vq);
 extern const struct vhost_accel_callbacks vhost_accel_nic_callbacks;
+
+/* copy.c: the copying datapath, through the backend fd's socket */
+enum vhost_accel_copy_kind {
+	VHOST_ACCEL_COPY_TUN,
+	VHOST_ACCEL_COPY_TAP,		/* macvtap or ipvtap */
+	VHOST_ACCEL_COPY_PACKET,
+};
+
+int vhost_accel_copy_socket_ok(struct file *file);
+int vhost_accel_copy_start(struct vhost_accel_dev *dev,
+			   struct vhost_accel_vq *vq, struct file *file);
+void vhost_accel_copy_stop(struct vhost_accel_dev *dev,
+			   struct vhost_accel_vq *vq);
+void vhost_accel_copy_handle(struct vhost_accel_vq *vq,
+			     struct vhost_accel_budget *bg);
+bool vhost_accel_copy_same_file(const struct vhost_accel_vq *vq,
+				const struct file *file);
+enum vhost_accel_copy_kind
+vhost_accel_copy_kind(const struct vhost_accel_vq *vq);
+const char *vhost_accel_copy_kind_name(enum vhost_accel_copy_kind kind);
+
+/* Is a datapath of either kind set on @vq?  dev->mutex or vq->mutex held. */
+static inline bool vhost_accel_vq_running(const struct vhost_accel_vq *vq)
+{
+	return vq->backend || vq->copy;
+}
 
 /* backpressure.c: Rx saturation state, its tracepoints and events */
 
@@ -340,6 +415,7 @@ struct vhost_accel_bp_state {
 	u32 owner_pid;
 	int ifindex;
 	u8 mac[ETH_ALEN];
+	u8 datapath;			/* VHOST_ACCEL_DATAPATH_* */
 	bool saturated;
 	bool flow_control;
 	bool have_drops;
@@ -379,6 +455,7 @@ int vhost_accel_bindings_walk(struct net *net,
 /* main.c */
 void vhost_accel_dev_stats(struct vhost_accel_dev *dev,
 			   struct vhost_accel_stats *st);
+u32 vhost_accel_dev_datapath(const struct vhost_accel_dev *dev);
 
 /* debugfs.c: counters readable by the host administrator */
 void vhost_accel_debugfs_init(void);

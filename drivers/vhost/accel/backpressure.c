@@ -82,6 +82,7 @@ static void __bp_snapshot(struct vhost_accel_vq *vq,
 	s->ifindex = b->netdev->ifindex;
 	ether_addr_copy(s->mac, b->mac);
 	s->flow_control = b->flags & VHOST_ACCEL_BIND_F_FLOW_CONTROL;
+	s->datapath = vhost_accel_dev_datapath(vq->dev);
 	s->depletions = atomic64_read(&b->rx_depletions);
 	/* The worker's; read without vq->mutex by vhost_accel_bp_snapshot(). */
 	s->saturated = data_race(vq->rx_saturated);

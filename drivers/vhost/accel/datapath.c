@@ -102,39 +102,6 @@ struct vhost_accel_dp {
 };
 
 /*
- * The budget of one run of a queue's handler ("Worker budget" in
- * Documentation/datapath.rst): every chain taken from the avail ring
- * counts, whatever becomes of it, and so do its bytes; a chain weighs at
- * least DP_DESC_WEIGHT bytes per descriptor walked, so that chains of many
- * small or empty descriptors are not cheap.  A run that spent either limit requeues
- * itself and returns: the worker then runs its other work and reaches
- * cond_resched().
- */
-#define DP_BUDGET_CHAINS	256
-#define DP_BUDGET_BYTES		(512 * 1024)
-#define DP_DESC_WEIGHT		256
-
-struct dp_budget {
-	unsigned int chains;
-	u64 bytes;
-	bool yielded;
-};
-
-static bool dp_budget_left(const struct dp_budget *bg)
-{
-	return bg->chains < DP_BUDGET_CHAINS && bg->bytes < DP_BUDGET_BYTES;
-}
-
-static void dp_budget_charge(struct dp_budget *bg,
-			     const struct vhost_accel_chain *chain)
-{
-	u64 len = (u64)chain->out_len + chain->in_len;
-
-	bg->chains++;
-	bg->bytes += max_t(u64, len, (u64)chain->ndesc * DP_DESC_WEIGHT);
-}
-
-/*
  * A buffer's cookie: the chain's head and its place in the sequence of
  * chains taken (dp->seq when it was taken), 48 bits that never wrap.
  */
@@ -236,7 +203,8 @@ static void vhost_accel_dp_free(struct vhost_accel_vq *vq)
 	vq->dp = NULL;
 }
 
-static void vhost_accel_dp_queue(struct vhost_accel_vq *vq)
+/* Run the queue's handler in the worker: completions, a yield, a start. */
+void vhost_accel_dp_queue(struct vhost_accel_vq *vq)
 {
 	vhost_accel_work_queue(vq->dev, &vq->dp_work);
 }
@@ -358,7 +326,7 @@ typedef int (*dp_prepare_fn)(struct vhost_accel_vq *vq,
  * can be ungot.  Return how many buffers are ready.
  */
 static unsigned int dp_gather(struct vhost_accel_vq *vq, unsigned int room,
-			      dp_prepare_fn prepare, struct dp_budget *bg)
+			      dp_prepare_fn prepare, struct vhost_accel_budget *bg)
 {
 	struct vhost_accel_dp *dp = vq->dp;
 	struct vhost_accel_chain chain;
@@ -367,14 +335,14 @@ static unsigned int dp_gather(struct vhost_accel_vq *vq, unsigned int room,
 	int ret;
 
 	room = min_t(unsigned int, room, DP_BATCH);
-	while (n < room && dp_budget_left(bg)) {
+	while (n < room && vhost_accel_budget_left(bg)) {
 		chain.segs = dp->segs + n * dp->max_segs;
 		chain.gpas = dp->gpas + n * dp->max_segs;
 		chain.max_segs = dp->max_segs;
 		ret = vhost_accel_ring_get_chain(vq, &chain);
 		if (ret != 1 && ret != -ENOSPC)
 			break;
-		dp_budget_charge(bg, &chain);
+		vhost_accel_budget_charge(bg, &chain);
 		dp->seq++;
 		too_big = ret == -ENOSPC;
 		if (!too_big) {
@@ -412,7 +380,7 @@ typedef unsigned int (*dp_hand_fn)(struct vhost_accel_qp *qp,
 static unsigned int dp_pump(struct vhost_accel_vq *vq, dp_prepare_fn prepare,
 			    dp_hand_fn hand,
 			    unsigned int (*space)(struct vhost_accel_qp *qp),
-			    struct dp_budget *bg, bool *empty)
+			    struct vhost_accel_budget *bg, bool *empty)
 {
 	struct vhost_accel_dp *dp = vq->dp;
 	unsigned int room, n, accepted, i, done = 0;
@@ -420,7 +388,7 @@ static unsigned int dp_pump(struct vhost_accel_vq *vq, dp_prepare_fn prepare,
 	*empty = false;
 	vhost_accel_ring_disable_notify(vq);
 	for (;;) {
-		if (!dp_budget_left(bg)) {
+		if (!vhost_accel_budget_left(bg)) {
 			bg->yielded = true;
 			vhost_accel_dp_queue(vq);
 			return done;
@@ -433,7 +401,7 @@ static unsigned int dp_pump(struct vhost_accel_vq *vq, dp_prepare_fn prepare,
 		if (vq->broken)
 			return done;
 		/* Every chain went back and the budget is spent: yield. */
-		if (!n && !dp_budget_left(bg))
+		if (!n && !vhost_accel_budget_left(bg))
 			continue;
 		if (!n) {
 			/*
@@ -559,7 +527,7 @@ static int tx_prepare(struct vhost_accel_vq *vq,
 	return 1;
 }
 
-static void tx_handle(struct vhost_accel_vq *vq, struct dp_budget *bg)
+static void tx_handle(struct vhost_accel_vq *vq, struct vhost_accel_budget *bg)
 {
 	struct vhost_accel_binding *b = vq->backend;
 	bool empty;
@@ -808,7 +776,7 @@ static int rx_prepare(struct vhost_accel_vq *vq,
 }
 
 /* Completions, then new buffers; backpressure.c follows the saturation. */
-static void rx_handle(struct vhost_accel_vq *vq, struct dp_budget *bg)
+static void rx_handle(struct vhost_accel_vq *vq, struct vhost_accel_budget *bg)
 {
 	struct vhost_accel_binding *b = vq->backend;
 	bool depleted, empty;
@@ -824,17 +792,20 @@ static void rx_handle(struct vhost_accel_vq *vq, struct dp_budget *bg)
 }
 
 /*
- * Run a virtqueue's datapath: vq->mutex held, in the worker.  Turns
- * completions into used entries, then moves new guest buffers to the NIC
- * while a backend is set.  Safe to call with no datapath state.
+ * Run a virtqueue's datapath, accelerated or copying: vq->mutex held, in
+ * the worker.  Accelerated, turns completions into used entries, then
+ * moves new guest buffers to the NIC while a backend is set.  Safe to call
+ * with neither datapath set.
  */
 static void dp_handle(struct vhost_accel_vq *vq)
 {
-	struct dp_budget bg = {};
+	struct vhost_accel_budget bg = {};
 
-	if (!vq->dp)
+	if (vq->copy)
+		vhost_accel_copy_handle(vq, &bg);
+	else if (!vq->dp)
 		return;
-	if (vq->index == VHOST_ACCEL_VQ_RX)
+	else if (vq->index == VHOST_ACCEL_VQ_RX)
 		rx_handle(vq, &bg);
 	else
 		tx_handle(vq, &bg);
@@ -846,6 +817,17 @@ static void dp_handle(struct vhost_accel_vq *vq)
 		trace_vhost_accel_budget_yield(vq->dev->id, vq->index,
 					       bg.chains, bg.bytes);
 	}
+}
+
+/**
+ * vhost_accel_dp_run - run a queue's datapath now, in the worker
+ * @vq: the queue; vq->mutex not held
+ */
+void vhost_accel_dp_run(struct vhost_accel_vq *vq)
+{
+	mutex_lock(&vq->mutex);
+	dp_handle(vq);
+	mutex_unlock(&vq->mutex);
 }
 
 /**
@@ -869,12 +851,7 @@ void vhost_accel_dp_handle_kick(struct vhost_accel_work *work)
 /* Completions or a depletion from the NIC (vq->dp_work). */
 static void dp_work(struct vhost_accel_work *work)
 {
-	struct vhost_accel_vq *vq = container_of(work, struct vhost_accel_vq,
-						 dp_work);
-
-	mutex_lock(&vq->mutex);
-	dp_handle(vq);
-	mutex_unlock(&vq->mutex);
+	vhost_accel_dp_run(container_of(work, struct vhost_accel_vq, dp_work));
 }
 
 /* At open: the work the NIC's callbacks queue. */

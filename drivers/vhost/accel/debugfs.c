@@ -46,6 +46,28 @@ static void show_vq(struct seq_file *m, const char *name,
 			   *(const u64 *)((const u8 *)s + vq_stats[i].offset));
 }
 
+static const char *const datapath_names[] = {
+	[VHOST_ACCEL_DATAPATH_NONE] = "none",
+	[VHOST_ACCEL_DATAPATH_ACCEL] = "accel",
+	[VHOST_ACCEL_DATAPATH_COPY] = "copy",
+};
+
+/* The datapath and, for the copying one, the kind of backend socket. */
+static void show_datapath(struct seq_file *m, struct vhost_accel_dev *dev,
+			  const struct vhost_accel_stats *st)
+{
+	unsigned int i;
+
+	seq_printf(m, "datapath %s\n", datapath_names[st->datapath]);
+	for (i = 0; i < VHOST_ACCEL_NVQS; i++)
+		if (dev->vqs[i].copy) {
+			seq_printf(m, "copy_backend %s\n",
+				   vhost_accel_copy_kind_name(vhost_accel_copy_kind(&dev->vqs[i])));
+			break;
+		}
+	seq_printf(m, "datapath_switches %llu\n", st->datapath_switches);
+}
+
 static int stats_show(struct seq_file *m, void *unused)
 {
 	struct vhost_accel_dev *dev = m->private;
@@ -59,6 +81,8 @@ static int stats_show(struct seq_file *m, void *unused)
 	vhost_accel_dev_stats(dev, st);
 	/* in the reader's pid namespace, 0 when the owner is not in it */
 	seq_printf(m, "owner_pid %d\n", pid_vnr(dev->owner_pid));
+	/* dev->mutex: vq->copy stays */
+	show_datapath(m, dev, st);
 	mutex_unlock(&dev->mutex);
 	vhost_accel_binding_show(dev, m);
 	seq_printf(m, "pinned_pages %llu\n", st->pinned_pages);

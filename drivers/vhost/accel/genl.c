@@ -65,6 +65,7 @@ static int bp_fill(struct sk_buff *skb, const struct vhost_accel_bp_state *s,
 	    nla_put(skb, VHOST_ACCEL_A_MAC, ETH_ALEN, s->mac) ||
 	    nla_put_u8(skb, VHOST_ACCEL_A_SATURATED, s->saturated) ||
 	    nla_put_u8(skb, VHOST_ACCEL_A_FLOW_CONTROL, s->flow_control) ||
+	    nla_put_u8(skb, VHOST_ACCEL_A_DATAPATH, s->datapath) ||
 	    nla_put_u64_64bit(skb, VHOST_ACCEL_A_DEPLETIONS, s->depletions,
 			      VHOST_ACCEL_A_PAD) ||
 	    nla_put_u64_64bit(skb, VHOST_ACCEL_A_SATURATIONS, s->saturations,

@@ -83,7 +83,7 @@ bool vhost_accel_log_access_ok(const struct vhost_accel_dev *dev, u64 base,
 	for (i = 0; i < VHOST_ACCEL_NVQS; i++) {
 		const struct vhost_accel_vq *vq = &dev->vqs[i];
 
-		if (!vq->backend)
+		if (!vhost_accel_vq_running(vq))
 			continue;
 		if (vq->log_used &&
 		    !log_used_ok(base, vq, vq->log_guest_addr))

@@ -36,6 +36,11 @@ module_param_named(max_mem_regions, vhost_accel_max_mem_regions, ushort,
 MODULE_PARM_DESC(max_mem_regions,
 		 "Maximum number of memory regions in a memory table (default 509)");
 
+static bool accel_only;
+module_param(accel_only, bool, 0644);
+MODULE_PARM_DESC(accel_only,
+		 "Refuse backends that cannot be accelerated instead of copying through them, as vhost-net does (every device; default N)");
+
 #define VHOST_ACCEL_FEATURES (BIT_ULL(VIRTIO_F_VERSION_1) |		\
 			      BIT_ULL(VIRTIO_RING_F_EVENT_IDX) |	\
 			      BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC) |	\
@@ -98,6 +103,8 @@ static void vhost_accel_dev_cleanup(struct vhost_accel_dev *dev)
 {
 	unsigned int i;
 
+	for (i = 0; i < VHOST_ACCEL_NVQS; i++)
+		vhost_accel_copy_stop(dev, &dev->vqs[i]);
 	/* The NIC returns every buffer before we unpin guest memory. */
 	vhost_accel_unbind(dev);
 	for (i = 0; i < VHOST_ACCEL_NVQS; i++)
@@ -117,6 +124,8 @@ static void vhost_accel_dev_cleanup(struct vhost_accel_dev *dev)
 	dev_set_owner_pid(dev, NULL);
 	dev->features = 0;
 	dev->backend_features = 0;
+	dev->accel_only = false;
+	dev->datapath = VHOST_ACCEL_DATAPATH_NONE;
 }
 
 static int vhost_accel_release(struct inode *inode, struct file *f)
@@ -223,7 +232,8 @@ static long vhost_accel_set_mem_table(struct vhost_accel_dev *dev,
 	for (i = 0; i < VHOST_ACCEL_NVQS; i++) {
 		const struct vhost_accel_vq *vq = &dev->vqs[i];
 
-		if (vq->backend && !vhost_accel_vq_rings_in_mem(vq, mem)) {
+		if (vhost_accel_vq_running(vq) &&
+		    !vhost_accel_vq_rings_in_mem(vq, mem)) {
 			ret = -EFAULT;
 			goto err;
 		}
@@ -277,12 +287,88 @@ static bool vq_access_ok(struct vhost_accel_dev *dev,
 	       vhost_accel_log_vq_ok(vq);
 }
 
+/* The datapath the device runs now (VHOST_ACCEL_DATAPATH_*); any lock. */
+u32 vhost_accel_dev_datapath(const struct vhost_accel_dev *dev)
+{
+	unsigned int i;
+
+	for (i = 0; i < VHOST_ACCEL_NVQS; i++) {
+		if (READ_ONCE(dev->vqs[i].backend))
+			return VHOST_ACCEL_DATAPATH_ACCEL;
+		if (READ_ONCE(dev->vqs[i].copy))
+			return VHOST_ACCEL_DATAPATH_COPY;
+	}
+	return VHOST_ACCEL_DATAPATH_NONE;
+}
+
+/*
+ * One line in the log each time a device starts moving frames, saying how;
+ * @why: the reason a copying device is not accelerated.
+ */
+static void dev_note_datapath(struct vhost_accel_dev *dev,
+			      struct vhost_accel_vq *vq, int why)
+{
+	u32 now = vhost_accel_dev_datapath(dev);
+
+	if (!vq->copy)
+		vq = &dev->vqs[!vq->index];
+
+	if (now == dev->datapath)
+		return;
+	dev->datapath = now;
+	if (now == VHOST_ACCEL_DATAPATH_ACCEL)
+		pr_info("dev %u: accelerated datapath\n", dev->id);
+	else if (now == VHOST_ACCEL_DATAPATH_COPY)
+		pr_info("dev %u: copying datapath through a %s (not accelerated: %pe)\n",
+			dev->id,
+			vhost_accel_copy_kind_name(vhost_accel_copy_kind(vq)),
+			ERR_PTR(why));
+}
+
+static void vq_stop(struct vhost_accel_dev *dev, struct vhost_accel_vq *vq)
+{
+	vhost_accel_copy_stop(dev, vq);
+	vhost_accel_backend_stop(dev, vq);
+}
+
+/*
+ * Which datapath a queue runs on @file: the one its device runs already;
+ * else accelerated when @file is a macvtap whose lower device cooperates
+ * and lends a queue pair; else the copying one, unless the device or the
+ * module parameter wants acceleration or nothing.  A MAC bound with
+ * SET_NIC elsewhere (-EADDRINUSE) and a lack of memory are errors on
+ * either path.  *@why: what kept the queue from being accelerated.
+ */
+static int vq_start(struct vhost_accel_dev *dev, struct vhost_accel_vq *vq,
+		    struct file *file, int *why)
+{
+	struct vhost_accel_vq *other = &dev->vqs[!vq->index];
+	int ret;
+
+	*why = -EOPNOTSUPP;
+	if (vhost_accel_copy_same_file(vq, file))
+		return 0;
+	vhost_accel_copy_stop(dev, vq);
+	if (other->copy)
+		return vhost_accel_copy_start(dev, vq, file);
+	ret = 0;
+	if (!vhost_accel_is_bound(dev))
+		ret = vhost_accel_bind_tap(dev, file);
+	if (!ret)
+		return vhost_accel_backend_start(dev, vq, false);
+	if (ret == -ENOTSOCK || ret == -EADDRINUSE || ret == -ENOMEM ||
+	    dev->accel_only || READ_ONCE(accel_only))
+		return ret;
+	*why = ret;
+	return vhost_accel_copy_start(dev, vq, file);
+}
+
 static long vhost_accel_set_backend(struct vhost_accel_dev *dev,
 				    const struct vhost_vring_file *backend)
 {
 	struct vhost_accel_vq *vq;
 	struct file *file;
-	int ret;
+	int ret, why;
 
 	if (backend->index >= VHOST_ACCEL_NVQS)
 		return -ENOBUFS;
@@ -290,22 +376,19 @@ static long vhost_accel_set_backend(struct vhost_accel_dev *dev,
 	if (!vq_access_ok(dev, vq))
 		return -EFAULT;
 	if (backend->fd == -1) {
-		vhost_accel_backend_stop(dev, vq);
+		vq_stop(dev, vq);
 		vhost_accel_unbind_idle_tap(dev);
+		dev_note_datapath(dev, vq, 0);
 		return 0;
 	}
 	/* As vhost-net, an fd that is no socket or tap at all is -ENOTSOCK. */
 	file = fget(backend->fd);
 	if (!file)
 		return -ENOTSOCK;
-	ret = 0;
-	/* Unbound: the fd must be a macvtap on a cooperating NIC. */
-	if (!vhost_accel_is_bound(dev))
-		ret = vhost_accel_bind_tap(dev, file);
+	ret = vq_start(dev, vq, file, &why);
 	fput(file);
-	if (ret)
-		return ret;
-	return vhost_accel_backend_start(dev, vq, false);
+	dev_note_datapath(dev, vq, why);
+	return ret;
 }
 
 /*
@@ -341,6 +424,7 @@ void vhost_accel_dev_stats(struct vhost_accel_dev *dev,
 	st->nvqs = VHOST_ACCEL_NVQS;
 	st->pinned_pages = dev->mem->npages;
 	st->worker_wakeups = READ_ONCE(dev->worker.wakeups);
+	st->datapath = vhost_accel_dev_datapath(dev);
 	for (i = 0; i < VHOST_ACCEL_NVQS; i++)
 		vq_stats(&dev->vqs[i], &st->vq[i]);
 	vhost_accel_nic_stats(dev, st);

@@ -406,7 +406,8 @@ bool vhost_accel_is_bound(struct vhost_accel_dev *dev)
 static int bind_check(const struct vhost_accel_nic_bind *req)
 {
 	if (req->flags & ~(VHOST_ACCEL_BIND_F_FLOW_CONTROL |
-			   VHOST_ACCEL_BIND_F_NO_SPOOFCHK))
+			   VHOST_ACCEL_BIND_F_NO_SPOOFCHK |
+			   VHOST_ACCEL_BIND_F_ACCEL_ONLY))
 		return -EINVAL;
 	if (req->pad[0] || req->pad[1])
 		return -EINVAL;
@@ -578,11 +579,12 @@ long vhost_accel_set_nic(struct vhost_accel_dev *dev,
 	ret = bind_check(&req);
 	if (ret)
 		return ret;
-	if (dev->vqs[VHOST_ACCEL_VQ_RX].backend ||
-	    dev->vqs[VHOST_ACCEL_VQ_TX].backend)
+	if (vhost_accel_vq_running(&dev->vqs[VHOST_ACCEL_VQ_RX]) ||
+	    vhost_accel_vq_running(&dev->vqs[VHOST_ACCEL_VQ_TX]))
 		return -EBUSY;
 	if (!req.ifindex) {
 		unbind(dev);
+		dev->accel_only = req.flags & VHOST_ACCEL_BIND_F_ACCEL_ONLY;
 		return 0;
 	}
 
@@ -595,6 +597,8 @@ long vhost_accel_set_nic(struct vhost_accel_dev *dev,
 	}
 	unbind(dev);
 	ret = bind_new(dev, &req, netdev, NULL, NULL);
+	if (!ret)
+		dev->accel_only = req.flags & VHOST_ACCEL_BIND_F_ACCEL_ONLY;
 	if (!ret)
 		pr_debug("pid %d bound to %s\n", task_pid_nr(current),
 			 netdev_name(netdev));
@@ -614,8 +618,9 @@ out:
  * macvtap's queue fds (QEMU's fds=, one per vhost device) bind one queue
  * pair each, sharing the MAC; the NIC spreads the flows over them.
  *
- * Return: 0, -ENOTSOCK (not a tap of any kind), -EOPNOTSUPP (a tun/tap,
- * an ipvtap, or a lower device that does not cooperate), -EBUSY (this
+ * Return: 0, -ENOTSOCK (no socket vhost-net takes), -EOPNOTSUPP (a
+ * tun/tap, an ipvtap, a packet socket, or a lower device that does not
+ * cooperate; the caller says which datapath runs instead), -EBUSY (this
  * queue fd already backs another device), -EADDRINUSE (the MAC is bound
  * with VHOST_ACCEL_SET_NIC), or an error of binding (see
  * VHOST_ACCEL_SET_NIC).
@@ -627,22 +632,11 @@ int vhost_accel_bind_tap(struct vhost_accel_dev *dev, struct file *file)
 	int ret;
 
 	tapdev = vhost_accel_tap_netdev_get(file);
-	if (!tapdev) {
-		if (!sock_from_file(file) && IS_ERR(tun_get_socket(file))) {
-			pr_info_ratelimited("pid %d: backend fd is no tap or socket\n",
-					    task_pid_nr(current));
-			return -ENOTSOCK;
-		}
-		pr_info_ratelimited("pid %d: fd is no macvtap; a tun/tap or socket cannot be accelerated (use /dev/vhost-net)\n",
-				    task_pid_nr(current));
-		return -EOPNOTSUPP;
-	}
+	if (!tapdev)
+		return vhost_accel_copy_socket_ok(file) ?: -EOPNOTSUPP;
 	ret = -EOPNOTSUPP;
-	if (!netif_is_macvlan(tapdev)) {
-		pr_info_ratelimited("%s: only macvtap lower devices can be accelerated\n",
-				    netdev_name(tapdev));
+	if (!netif_is_macvlan(tapdev))
 		goto out;
-	}
 	lower = macvlan_dev_real_dev(tapdev);
 	ether_addr_copy(req.mac, tapdev->dev_addr);
 	req.ifindex = lower->ifindex;

@@ -52,7 +52,7 @@ void vhost_accel_vq_init(struct vhost_accel_dev *dev, unsigned int index,
 	mutex_init(&vq->mutex);
 	vq->dev = dev;
 	vq->index = index;
-	vhost_accel_poll_init(&vq->poll, dev, handle_kick);
+	vhost_accel_poll_init(&vq->poll, dev, handle_kick, EPOLLIN);
 	vhost_accel_vq_reset(vq);
 }
 
@@ -173,7 +173,7 @@ static long vq_set_num(struct vhost_accel_vq *vq, void __user *argp)
 {
 	struct vhost_vring_state s;
 
-	if (vq->backend)
+	if (vhost_accel_vq_running(vq))
 		return -EBUSY;
 	if (copy_from_user(&s, argp, sizeof(s)))
 		return -EFAULT;
@@ -204,7 +204,7 @@ static long vq_set_addr(struct vhost_accel_vq *vq, void __user *argp)
 			 a.avail_user_addr, a.used_user_addr))
 		return -EINVAL;
 	/* A running queue logs at once: the log must cover its used ring. */
-	if (vq->backend && (a.flags & BIT(VHOST_VRING_F_LOG)) &&
+	if (vhost_accel_vq_running(vq) && (a.flags & BIT(VHOST_VRING_F_LOG)) &&
 	    !vhost_accel_log_used_ok(vq, a.log_guest_addr))
 		return -EINVAL;
 
@@ -220,7 +220,7 @@ static long vq_set_base(struct vhost_accel_vq *vq, void __user *argp)
 {
 	struct vhost_vring_state s;
 
-	if (vq->backend)
+	if (vhost_accel_vq_running(vq))
 		return -EBUSY;
 	if (copy_from_user(&s, argp, sizeof(s)))
 		return -EFAULT;

@@ -162,7 +162,7 @@ static int poll_wakeup(wait_queue_entry_t *wait, unsigned int mode, int sync,
 						     struct vhost_accel_poll,
 						     wait);
 
-	if (!(key_to_poll(key) & EPOLLIN))
+	if (!(key_to_poll(key) & poll->mask))
 		return 0;
 	vhost_accel_work_queue(poll->dev, &poll->work);
 	return 0;
@@ -179,18 +179,23 @@ static void poll_add_waiter(struct file *file, wait_queue_head_t *wqh,
 	add_wait_queue(wqh, &poll->wait);
 }
 
+/*
+ * @mask: the events that queue @fn: EPOLLIN for a kick eventfd or a
+ * backend socket with frames to read, EPOLLOUT for one with room again.
+ */
 void vhost_accel_poll_init(struct vhost_accel_poll *poll,
 			   struct vhost_accel_dev *dev,
-			   vhost_accel_work_fn_t fn)
+			   vhost_accel_work_fn_t fn, __poll_t mask)
 {
 	init_waitqueue_func_entry(&poll->wait, poll_wakeup);
 	init_poll_funcptr(&poll->table, poll_add_waiter);
 	vhost_accel_work_init(&poll->work, fn);
 	poll->dev = dev;
 	poll->wqh = NULL;
+	poll->mask = mask;
 }
 
-/* Start watching @file (an eventfd); a kick already pending runs at once. */
+/* Start watching @file; an event already pending queues the work at once. */
 void vhost_accel_poll_start(struct vhost_accel_poll *poll, struct file *file)
 {
 	__poll_t mask;
@@ -198,7 +203,7 @@ void vhost_accel_poll_start(struct vhost_accel_poll *poll, struct file *file)
 	if (poll->wqh)
 		return;
 	mask = vfs_poll(file, &poll->table);
-	if (mask & EPOLLIN)
+	if (mask & poll->mask)
 		vhost_accel_work_queue(poll->dev, &poll->work);
 }
 
