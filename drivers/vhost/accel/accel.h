@@ -222,7 +222,11 @@ struct vhost_accel_dev {
 	struct eventfd_ctx *log_ctx;
 	struct vhost_accel_vq vqs[VHOST_ACCEL_NVQS];
 	struct vhost_accel_binding *binding;	/* under the nics lock */
-	struct work_struct detach_work;		/* the NIC dropped us */
+	/* the NIC dropped us, or a degraded device tries to get a qp back */
+	struct delayed_work detach_work;
+	bool degraded;		/* dev->mutex: copying through the binding's macvtap */
+	u64 datapath_switches;	/* dev->mutex */
+	u64 switch_drops;	/* dev->mutex */
 	wait_queue_head_t dp_wait;		/* inflight reaching 0 */
 };
 
@@ -397,6 +401,7 @@ void vhost_accel_copy_handle(struct vhost_accel_vq *vq,
 			     struct vhost_accel_budget *bg);
 bool vhost_accel_copy_same_file(const struct vhost_accel_vq *vq,
 				const struct file *file);
+unsigned int vhost_accel_copy_discard(struct file *file, unsigned int max);
 enum vhost_accel_copy_kind
 vhost_accel_copy_kind(const struct vhost_accel_vq *vq);
 const char *vhost_accel_copy_kind_name(enum vhost_accel_copy_kind kind);
@@ -456,6 +461,7 @@ int vhost_accel_bindings_walk(struct net *net,
 void vhost_accel_dev_stats(struct vhost_accel_dev *dev,
 			   struct vhost_accel_stats *st);
 u32 vhost_accel_dev_datapath(const struct vhost_accel_dev *dev);
+bool vhost_accel_dev_accel_only(const struct vhost_accel_dev *dev);
 
 /* debugfs.c: counters readable by the host administrator */
 void vhost_accel_debugfs_init(void);

@@ -671,6 +671,33 @@ void vhost_accel_copy_stop(struct vhost_accel_dev *dev,
 	copy_free(c);
 }
 
+/**
+ * vhost_accel_copy_discard - throw away the frames a backend socket holds
+ * @file: the backend fd's file
+ * @max: at most this many
+ *
+ * For a switch of datapath (nic.c): what a macvtap queued while the NIC
+ * steered the guest's frames elsewhere is stale or a copy.  The caller
+ * holds dev->mutex and no queue of the device reads @file meanwhile.
+ *
+ * Return: how many frames were thrown away.
+ */
+unsigned int vhost_accel_copy_discard(struct file *file, unsigned int max)
+{
+	enum vhost_accel_copy_kind kind;
+	struct vhost_accel_copy c = {};
+	unsigned int n = 0;
+
+	c.sock = copy_socket(file, &kind);
+	if (IS_ERR(c.sock))
+		return 0;
+	while (n < max && copy_rx_peek(c.sock) > 0) {
+		copy_rx_discard(&c);
+		n++;
+	}
+	return n;
+}
+
 /* The same socket again (vhost-net: no change) or another one? */
 bool vhost_accel_copy_same_file(const struct vhost_accel_vq *vq,
 				const struct file *file)

@@ -1041,7 +1041,7 @@ static void cb_detached(void *ctx)
 	struct vhost_accel_binding *b = ctx;
 
 	WRITE_ONCE(b->detach_requested, true);
-	schedule_work(&b->dev->detach_work);
+	mod_delayed_work(system_wq, &b->dev->detach_work, 0);
 }
 
 const struct vhost_accel_callbacks vhost_accel_nic_callbacks = {

@@ -73,7 +73,7 @@ static int vhost_accel_open(struct inode *inode, struct file *f)
 	dev->id = atomic_inc_return(&vhost_accel_dev_ids);
 	mutex_init(&dev->mutex);
 	init_waitqueue_head(&dev->dp_wait);
-	INIT_WORK(&dev->detach_work, vhost_accel_detach_work);
+	INIT_DELAYED_WORK(&dev->detach_work, vhost_accel_detach_work);
 	for (i = 0; i < VHOST_ACCEL_NVQS; i++) {
 		vhost_accel_vq_init(dev, i, vhost_accel_dp_handle_kick);
 		vhost_accel_dp_init(&dev->vqs[i]);
@@ -126,6 +126,7 @@ static void vhost_accel_dev_cleanup(struct vhost_accel_dev *dev)
 	dev->backend_features = 0;
 	dev->accel_only = false;
 	dev->datapath = VHOST_ACCEL_DATAPATH_NONE;
+	dev->degraded = false;
 }
 
 static int vhost_accel_release(struct inode *inode, struct file *f)
@@ -133,7 +134,10 @@ static int vhost_accel_release(struct inode *inode, struct file *f)
 	struct vhost_accel_dev *dev = f->private_data;
 
 	vhost_accel_debugfs_remove(dev);
+	/* the detach work may switch datapaths under it until cancelled */
+	mutex_lock(&dev->mutex);
 	vhost_accel_dev_cleanup(dev);
+	mutex_unlock(&dev->mutex);
 	kfree(dev);
 	return 0;
 }
@@ -301,6 +305,12 @@ u32 vhost_accel_dev_datapath(const struct vhost_accel_dev *dev)
 	return VHOST_ACCEL_DATAPATH_NONE;
 }
 
+/* Acceleration or nothing: the module parameter or the device's flag. */
+bool vhost_accel_dev_accel_only(const struct vhost_accel_dev *dev)
+{
+	return READ_ONCE(dev->accel_only) || READ_ONCE(accel_only);
+}
+
 /*
  * One line in the log each time a device starts moving frames, saying how;
  * @why: the reason a copying device is not accelerated.
@@ -357,7 +367,7 @@ static int vq_start(struct vhost_accel_dev *dev, struct vhost_accel_vq *vq,
 	if (!ret)
 		return vhost_accel_backend_start(dev, vq, false);
 	if (ret == -ENOTSOCK || ret == -EADDRINUSE || ret == -ENOMEM ||
-	    dev->accel_only || READ_ONCE(accel_only))
+	    vhost_accel_dev_accel_only(dev))
 		return ret;
 	*why = ret;
 	return vhost_accel_copy_start(dev, vq, file);
@@ -425,6 +435,8 @@ void vhost_accel_dev_stats(struct vhost_accel_dev *dev,
 	st->pinned_pages = dev->mem->npages;
 	st->worker_wakeups = READ_ONCE(dev->worker.wakeups);
 	st->datapath = vhost_accel_dev_datapath(dev);
+	st->datapath_switches = dev->datapath_switches;
+	st->switch_drops = dev->switch_drops;
 	for (i = 0; i < VHOST_ACCEL_NVQS; i++)
 		vq_stats(&dev->vqs[i], &st->vq[i]);
 	vhost_accel_nic_stats(dev, st);

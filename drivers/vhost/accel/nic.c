@@ -363,17 +363,162 @@ void vhost_accel_nic_unregister(struct vhost_accel_nic *nic)
 }
 EXPORT_SYMBOL_GPL(vhost_accel_nic_unregister);
 
-/* The driver lost the queue pair on its own (cb->detached).  The work
- * belongs to the device, so it finds the binding, if still there, anew.
+/* ---- degrading to the copying datapath, and back ---- */
+
+/* A degraded device tries for a queue pair again this often. */
+#define VHOST_ACCEL_RESTORE_DELAY	msecs_to_jiffies(200)
+/* Frames a macvtap may hold (its queue length is a few hundred). */
+#define VHOST_ACCEL_SWITCH_DISCARD_MAX	4096
+
+/*
+ * A binding made through a macvtap that stays can lose its queue pair
+ * without its guest noticing: the queues go on through the macvtap on the
+ * copying datapath.  Not for SET_NIC bindings (no socket to go through),
+ * nor when the device wants acceleration or nothing.
+ */
+static bool binding_may_degrade(struct vhost_accel_binding *b)
+{
+	bool ok;
+
+	mutex_lock(&vhost_accel_nics_lock);
+	ok = b->from_tap && !b->tap_gone;
+	mutex_unlock(&vhost_accel_nics_lock);
+	return ok && !vhost_accel_dev_accel_only(b->dev);
+}
+
+/*
+ * The NIC took the queue pair back (a queue reset, cb->detached) or cannot
+ * follow the macvtap: detach it, and run the queues that used it on the
+ * copying datapath through the macvtap, with their rings as they are.  What
+ * the macvtap queued meanwhile is thrown away first: the NIC may have
+ * delivered a copy of it to the guest already (broadcasts), and a frame
+ * must never arrive twice.  dev->mutex held.
+ */
+static void binding_degrade(struct vhost_accel_dev *dev,
+			    struct vhost_accel_binding *b)
+{
+	bool ran[VHOST_ACCEL_NVQS];
+	unsigned int i;
+
+	mutex_lock(&b->lock);
+	if (b->dead) {
+		mutex_unlock(&b->lock);
+		return;
+	}
+	for (i = 0; i < VHOST_ACCEL_NVQS; i++)
+		ran[i] = dev->vqs[i].backend == b;
+	binding_detach(b);
+	WRITE_ONCE(b->detach_requested, false);
+	mutex_unlock(&b->lock);
+	dev->switch_drops += vhost_accel_copy_discard(b->tapfile,
+						      VHOST_ACCEL_SWITCH_DISCARD_MAX);
+	for (i = 0; i < VHOST_ACCEL_NVQS; i++) {
+		if (!ran[i])
+			continue;
+		if (vhost_accel_copy_start(dev, &dev->vqs[i], b->tapfile)) {
+			mutex_lock(&dev->vqs[i].mutex);
+			vhost_accel_vq_signal_err(&dev->vqs[i]);
+			mutex_unlock(&dev->vqs[i].mutex);
+		}
+	}
+	WRITE_ONCE(dev->degraded, true);
+	dev->datapath = VHOST_ACCEL_DATAPATH_COPY;
+	dev->datapath_switches++;
+	pr_info_ratelimited("dev %u: %s took its queue pair back: copying through the macvtap until it lends one again\n",
+			    dev->id, netdev_name(b->netdev));
+	mod_delayed_work(system_wq, &dev->detach_work,
+			 VHOST_ACCEL_RESTORE_DELAY);
+}
+
+/*
+ * A degraded device gets a queue pair again: attach, let the copying Rx
+ * queue deliver what the macvtap still holds (the NIC steers the guest's
+ * frames to the queue pair from the attach on), throw away and count what
+ * found no guest buffer, and start the accelerated datapath on the queues.
+ * dev->mutex held.
+ */
+static void binding_restore(struct vhost_accel_dev *dev,
+			    struct vhost_accel_binding *b)
+{
+	bool on[VHOST_ACCEL_NVQS], any = false;
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < VHOST_ACCEL_NVQS; i++) {
+		on[i] = vhost_accel_copy_same_file(&dev->vqs[i], b->tapfile);
+		any |= on[i];
+	}
+	mutex_lock(&b->lock);
+	ret = b->dead || !any ? -ENOLINK : vhost_accel_binding_refresh(b);
+	mutex_unlock(&b->lock);
+	if (ret == -ENOLINK) {
+		WRITE_ONCE(dev->degraded, false);
+		return;
+	}
+	if (ret) {
+		mod_delayed_work(system_wq, &dev->detach_work,
+				 VHOST_ACCEL_RESTORE_DELAY);
+		return;
+	}
+	if (on[VHOST_ACCEL_VQ_RX]) {
+		vhost_accel_dp_queue(&dev->vqs[VHOST_ACCEL_VQ_RX]);
+		vhost_accel_worker_flush(dev);
+	}
+	for (i = 0; i < VHOST_ACCEL_NVQS; i++)
+		if (on[i])
+			vhost_accel_copy_stop(dev, &dev->vqs[i]);
+	dev->switch_drops += vhost_accel_copy_discard(b->tapfile,
+						      VHOST_ACCEL_SWITCH_DISCARD_MAX);
+	for (i = 0; i < VHOST_ACCEL_NVQS; i++) {
+		if (!on[i] || !vhost_accel_backend_start(dev, &dev->vqs[i],
+							 false))
+			continue;
+		/* the queue pair went again meanwhile: copy on */
+		if (vhost_accel_copy_start(dev, &dev->vqs[i], b->tapfile)) {
+			mutex_lock(&dev->vqs[i].mutex);
+			vhost_accel_vq_signal_err(&dev->vqs[i]);
+			mutex_unlock(&dev->vqs[i].mutex);
+		}
+	}
+	WRITE_ONCE(dev->degraded, false);
+	dev->datapath = vhost_accel_dev_datapath(dev);
+	dev->datapath_switches++;
+	pr_info_ratelimited("dev %u: %s lends a queue pair again: accelerated\n",
+			    dev->id, netdev_name(b->netdev));
+}
+
+/*
+ * The driver lost the queue pair on its own (cb->detached), the macvtap
+ * went or changed, or a degraded device tries for a queue pair again.
+ * The work belongs to the device, so it finds the binding, if still
+ * there, anew.  Switching datapaths needs dev->mutex, which an owner's
+ * ioctl may hold while it waits for this work (reset, release): the work
+ * only tries it, and comes back.
  */
 void vhost_accel_detach_work(struct work_struct *work)
 {
-	struct vhost_accel_dev *dev = container_of(work, struct vhost_accel_dev,
+	struct vhost_accel_dev *dev = container_of(to_delayed_work(work),
+						   struct vhost_accel_dev,
 						   detach_work);
 	struct vhost_accel_binding *b = vhost_accel_binding_get(dev);
+	bool detach = b && READ_ONCE(b->detach_requested);
 
-	if (b && READ_ONCE(b->detach_requested))
+	if (!b || (!detach && !READ_ONCE(dev->degraded)))
+		goto out;
+	if (detach && !binding_may_degrade(b)) {
 		vhost_accel_binding_teardown(b, true);
+		goto out;
+	}
+	if (!mutex_trylock(&dev->mutex)) {
+		mod_delayed_work(system_wq, &dev->detach_work, 1);
+		goto out;
+	}
+	if (READ_ONCE(b->detach_requested))
+		binding_degrade(dev, b);
+	else if (dev->degraded)
+		binding_restore(dev, b);
+	mutex_unlock(&dev->mutex);
+out:
 	vhost_accel_binding_put(b);
 }
 
@@ -390,7 +535,7 @@ static void unbind(struct vhost_accel_dev *dev)
 void vhost_accel_unbind(struct vhost_accel_dev *dev)
 {
 	unbind(dev);
-	cancel_work_sync(&dev->detach_work);
+	cancel_delayed_work_sync(&dev->detach_work);
 }
 
 bool vhost_accel_is_bound(struct vhost_accel_dev *dev)
@@ -541,7 +686,7 @@ static int bind_new(struct vhost_accel_dev *dev,
 		 * work may have run before dev->binding was set.
 		 */
 		if (READ_ONCE(b->detach_requested))
-			schedule_work(&dev->detach_work);
+			mod_delayed_work(system_wq, &dev->detach_work, 0);
 	}
 	mutex_unlock(&vhost_accel_nics_lock);
 	if (!ret && gone) {
@@ -692,7 +837,7 @@ static int tap_port_changed(struct net_device *tapdev)
 						    netdev_name(b->netdev));
 				WRITE_ONCE(b->detach_requested, true);
 				/* dev is alive: b is not torn down */
-				schedule_work(&b->dev->detach_work);
+				mod_delayed_work(system_wq, &b->dev->detach_work, 0);
 			}
 		}
 		mutex_unlock(&b->lock);
@@ -729,7 +874,7 @@ static int vhost_accel_netdev_event(struct notifier_block *nb,
 				b->tap_gone = true;
 				WRITE_ONCE(b->detach_requested, true);
 				/* dev is alive while b is listed */
-				schedule_work(&b->dev->detach_work);
+				mod_delayed_work(system_wq, &b->dev->detach_work, 0);
 			}
 	mutex_unlock(&vhost_accel_nics_lock);
 	return NOTIFY_DONE;

@@ -55,7 +55,9 @@ struct vhost_accel_vq_stats {
  * memory table; it is charged to the owner's locked_vm.
  * @datapath is a VHOST_ACCEL_DATAPATH_* value; @datapath_switches counts
  * the times a running device moved between the accelerated and the
- * copying datapath without its owner asking.  Older kernels leave both 0.
+ * copying datapath without its owner asking (the NIC took its queue pair
+ * back, or lent one again), and @switch_drops the received frames lost in
+ * those moves.  Older kernels leave these 0.
  */
 struct vhost_accel_stats {
 	__u32 version;
@@ -65,7 +67,8 @@ struct vhost_accel_stats {
 	__u32 datapath;
 	__u32 pad;
 	__u64 datapath_switches;
-	__u64 reserved[3];
+	__u64 switch_drops;
+	__u64 reserved[2];
 	struct vhost_accel_vq_stats vq[2];
 };
 
