@@ -47,6 +47,7 @@
 
 #include "accel.h"
 #include "tap_internals.h"
+#include "trace.h"
 
 static DEFINE_MUTEX(vhost_accel_nics_lock);
 static LIST_HEAD(vhost_accel_nics);
@@ -370,6 +371,17 @@ EXPORT_SYMBOL_GPL(vhost_accel_nic_unregister);
 /* Frames a macvtap may hold (its queue length is a few hundred). */
 #define VHOST_ACCEL_SWITCH_DISCARD_MAX	4096
 
+/* Count and trace a switch of datapath; dev->mutex held. */
+static void dev_switched(struct vhost_accel_dev *dev,
+			 struct vhost_accel_binding *b, unsigned int drops)
+{
+	dev->datapath_switches++;
+	dev->switch_drops += drops;
+	trace_vhost_accel_datapath_switch(dev->id, b->netdev->ifindex,
+					  dev->datapath,
+					  dev->datapath_switches, drops);
+}
+
 /*
  * A binding made through a macvtap that stays can lose its queue pair
  * without its guest noticing: the queues go on through the macvtap on the
@@ -398,7 +410,7 @@ static void binding_degrade(struct vhost_accel_dev *dev,
 			    struct vhost_accel_binding *b)
 {
 	bool ran[VHOST_ACCEL_NVQS];
-	unsigned int i;
+	unsigned int i, drops;
 
 	mutex_lock(&b->lock);
 	if (b->dead) {
@@ -410,8 +422,8 @@ static void binding_degrade(struct vhost_accel_dev *dev,
 	binding_detach(b);
 	WRITE_ONCE(b->detach_requested, false);
 	mutex_unlock(&b->lock);
-	dev->switch_drops += vhost_accel_copy_discard(b->tapfile,
-						      VHOST_ACCEL_SWITCH_DISCARD_MAX);
+	drops = vhost_accel_copy_discard(b->tapfile,
+					 VHOST_ACCEL_SWITCH_DISCARD_MAX);
 	for (i = 0; i < VHOST_ACCEL_NVQS; i++) {
 		if (!ran[i])
 			continue;
@@ -423,7 +435,7 @@ static void binding_degrade(struct vhost_accel_dev *dev,
 	}
 	WRITE_ONCE(dev->degraded, true);
 	dev->datapath = VHOST_ACCEL_DATAPATH_COPY;
-	dev->datapath_switches++;
+	dev_switched(dev, b, drops);
 	pr_info_ratelimited("dev %u: %s took its queue pair back: copying through the macvtap until it lends one again\n",
 			    dev->id, netdev_name(b->netdev));
 	mod_delayed_work(system_wq, &dev->detach_work,
@@ -441,7 +453,7 @@ static void binding_restore(struct vhost_accel_dev *dev,
 			    struct vhost_accel_binding *b)
 {
 	bool on[VHOST_ACCEL_NVQS], any = false;
-	unsigned int i;
+	unsigned int i, drops;
 	int ret;
 
 	for (i = 0; i < VHOST_ACCEL_NVQS; i++) {
@@ -467,8 +479,8 @@ static void binding_restore(struct vhost_accel_dev *dev,
 	for (i = 0; i < VHOST_ACCEL_NVQS; i++)
 		if (on[i])
 			vhost_accel_copy_stop(dev, &dev->vqs[i]);
-	dev->switch_drops += vhost_accel_copy_discard(b->tapfile,
-						      VHOST_ACCEL_SWITCH_DISCARD_MAX);
+	drops = vhost_accel_copy_discard(b->tapfile,
+					 VHOST_ACCEL_SWITCH_DISCARD_MAX);
 	for (i = 0; i < VHOST_ACCEL_NVQS; i++) {
 		if (!on[i] || !vhost_accel_backend_start(dev, &dev->vqs[i],
 							 false))
@@ -482,7 +494,7 @@ static void binding_restore(struct vhost_accel_dev *dev,
 	}
 	WRITE_ONCE(dev->degraded, false);
 	dev->datapath = vhost_accel_dev_datapath(dev);
-	dev->datapath_switches++;
+	dev_switched(dev, b, drops);
 	pr_info_ratelimited("dev %u: %s lends a queue pair again: accelerated\n",
 			    dev->id, netdev_name(b->netdev));
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * vhost-accel tracepoints: Rx backpressure state changes and worker runs
- * cut short by their budget.  Enable with
+ * vhost-accel tracepoints: Rx backpressure state changes, worker runs
+ * cut short by their budget, and switches between the accelerated and the
+ * copying datapath.  Enable with
  *   echo 1 > /sys/kernel/tracing/events/vhost_accel/enable
  * They fire once per state change or per run, never per frame.
  */
@@ -12,6 +13,33 @@
 #define _VHOST_ACCEL_TRACE_H
 
 #include <linux/tracepoint.h>
+
+/*
+ * A device moved between datapaths on its own (nic.c): @datapath is the
+ * new one (VHOST_ACCEL_DATAPATH_*), @drops the frames the move threw away.
+ */
+TRACE_EVENT(vhost_accel_datapath_switch,
+	TP_PROTO(u32 dev_id, int ifindex, u32 datapath, u64 switches,
+		 unsigned int drops),
+	TP_ARGS(dev_id, ifindex, datapath, switches, drops),
+	TP_STRUCT__entry(
+		__field(u32, dev_id)
+		__field(int, ifindex)
+		__field(u32, datapath)
+		__field(u64, switches)
+		__field(unsigned int, drops)
+	),
+	TP_fast_assign(
+		__entry->dev_id = dev_id;
+		__entry->ifindex = ifindex;
+		__entry->datapath = datapath;
+		__entry->switches = switches;
+		__entry->drops = drops;
+	),
+	TP_printk("dev %u ifindex %d datapath %u switches %llu drops %u",
+		  __entry->dev_id, __entry->ifindex, __entry->datapath,
+		  __entry->switches, __entry->drops)
+);
 
 /* The NIC ran out of posted guest buffers (any context but hard irq). */
 TRACE_EVENT(vhost_accel_rx_depleted,
