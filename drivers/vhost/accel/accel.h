@@ -359,6 +359,7 @@ long vhost_accel_set_nic(struct vhost_accel_dev *dev,
 			 struct vhost_accel_nic_bind __user *argp);
 void vhost_accel_unbind(struct vhost_accel_dev *dev);
 int vhost_accel_bind_tap(struct vhost_accel_dev *dev, struct file *file);
+bool vhost_accel_tap_accelerated(struct file *file);
 int vhost_accel_nic_init(void);
 void vhost_accel_nic_exit(void);
 void vhost_accel_unbind_idle_tap(struct vhost_accel_dev *dev);

@@ -346,8 +346,10 @@ static void vq_stop(struct vhost_accel_dev *dev, struct vhost_accel_vq *vq)
  * else accelerated when @file is a macvtap whose lower device cooperates
  * and lends a queue pair; else the copying one, unless the device or the
  * module parameter wants acceleration or nothing.  A MAC bound with
- * SET_NIC elsewhere (-EADDRINUSE) and a lack of memory are errors on
- * either path.  *@why: what kept the queue from being accelerated.
+ * SET_NIC elsewhere (-EADDRINUSE), a macvtap through which other devices
+ * run accelerated (the queues of one multiqueue guest run on one
+ * datapath) and a lack of memory are errors on either path.  *@why: what
+ * kept the queue from being accelerated.
  */
 static int vq_start(struct vhost_accel_dev *dev, struct vhost_accel_vq *vq,
 		    struct file *file, int *why)
@@ -367,7 +369,8 @@ static int vq_start(struct vhost_accel_dev *dev, struct vhost_accel_vq *vq,
 	if (!ret)
 		return vhost_accel_backend_start(dev, vq, false);
 	if (ret == -ENOTSOCK || ret == -EADDRINUSE || ret == -ENOMEM ||
-	    vhost_accel_dev_accel_only(dev))
+	    vhost_accel_dev_accel_only(dev) ||
+	    vhost_accel_tap_accelerated(file))
 		return ret;
 	*why = ret;
 	return vhost_accel_copy_start(dev, vq, file);

@@ -809,6 +809,33 @@ out:
 	return ret;
 }
 
+/**
+ * vhost_accel_tap_accelerated - does another device run accelerated
+ *	through the macvtap behind @file?
+ * @file: a backend fd's file
+ *
+ * Then a queue fd of that macvtap must not back a copying device: the NIC
+ * delivers the macvtap MAC's broadcasts to the accelerated queue pairs and
+ * to the macvtap too, and a multiqueue guest would get them twice.
+ */
+bool vhost_accel_tap_accelerated(struct file *file)
+{
+	struct net_device *tapdev = vhost_accel_tap_netdev_get(file);
+	struct vhost_accel_binding *b;
+	struct vhost_accel_nic *nic;
+	bool found = false;
+
+	if (!tapdev)
+		return false;
+	mutex_lock(&vhost_accel_nics_lock);
+	list_for_each_entry(nic, &vhost_accel_nics, list)
+		list_for_each_entry(b, &nic->users, nic_node)
+			found |= b->tapdev == tapdev && !b->tap_gone;
+	mutex_unlock(&vhost_accel_nics_lock);
+	dev_put(tapdev);
+	return found;
+}
+
 /*
  * A macvtap went up or down or changed mode (RTNL held): the ports of the
  * bindings made through it follow.  A NIC that cannot follow loses them,
