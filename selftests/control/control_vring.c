@@ -573,12 +573,22 @@ static int open_tap(char *name, size_t len)
 	return fd;
 }
 
+/* The datapath GET_STATS reports, or -errno. */
+static int vt_datapath(struct vg_dev *d)
+{
+	struct vhost_accel_stats st;
+	int r = vg_get_stats(d, &st);
+
+	return r ? r : (int)st.datapath;
+}
+
 /*
- * On an unbound device, a socket or tun/tap backend fd cannot be
- * accelerated (only a macvtap on a cooperating NIC can):
- * VT_ACCEL_BACKEND_ERRNO, and the refusal leaves the vq as it was.
+ * On an unbound device, what vhost-net accepts but cannot be accelerated
+ * (only a macvtap on a cooperating NIC can), an AF_PACKET raw socket and a
+ * tun/tap, runs the copying datapath; while it runs, the ring layout is
+ * fixed (-EBUSY), as on vhost-net.
  */
-TEST_F(vring, backend_real_fd_refused)
+TEST_F(vring, backend_real_fd_copying)
 {
 	char tapname[IFNAMSIZ] = "";
 	int sock, tap;
@@ -587,14 +597,56 @@ TEST_F(vring, backend_real_fd_refused)
 	ASSERT_EQ(0, vg_setup_vring(&self->d, 0, NUM));
 	ASSERT_EQ(0, vg_setup_vring(&self->d, 1, NUM));
 
-	/* what vhost-net accepts: an AF_PACKET raw socket ... */
+	sock = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+	ASSERT_LE(0, sock) TH_LOG("AF_PACKET socket: %s", strerror(errno));
+	EXPECT_EQ(0, vg_set_backend(&self->d, 0, sock));
+	EXPECT_EQ(0, vg_set_backend(&self->d, 1, sock));
+	EXPECT_EQ(VHOST_ACCEL_DATAPATH_COPY, vt_datapath(&self->d));
+	EXPECT_EQ(-EBUSY, vg_set_vring_num(&self->d, 0, NUM));
+	EXPECT_EQ(-EBUSY, vg_set_vring_base(&self->d, 1, 0));
+
+	/* another backend on a running queue: the tap, if tun is there */
+	tap = open_tap(tapname, sizeof(tapname));
+	if (tap >= 0) {
+		EXPECT_EQ(0, vg_set_backend(&self->d, 0, tap));
+		EXPECT_EQ(0, vg_set_backend(&self->d, 1, tap));
+		EXPECT_EQ(VHOST_ACCEL_DATAPATH_COPY, vt_datapath(&self->d));
+		close(tap);
+	} else {
+		TH_LOG("no tap (%s): socket case only", strerror(-tap));
+	}
+	close(sock);
+
+	EXPECT_EQ(0, vg_set_backend(&self->d, 0, -1));
+	EXPECT_EQ(0, vg_set_backend(&self->d, 1, -1));
+	EXPECT_EQ(VHOST_ACCEL_DATAPATH_NONE, vt_datapath(&self->d));
+	EXPECT_EQ(0, vg_set_vring_num(&self->d, 0, NUM));
+	EXPECT_EQ(0, vg_set_vring_base(&self->d, 1, 0));
+}
+
+/*
+ * A device that wants acceleration or nothing (VHOST_ACCEL_SET_NIC with
+ * ifindex 0 and VHOST_ACCEL_BIND_F_ACCEL_ONLY) refuses those backends as
+ * before the copying datapath: VT_ACCEL_BACKEND_ERRNO, and the refusal
+ * leaves the vq as it was.  SET_NIC {0, 0} lifts it again.
+ */
+TEST_F(vring, backend_real_fd_accel_only)
+{
+	static const uint8_t none[6];
+	char tapname[IFNAMSIZ] = "";
+	int sock, tap;
+
+	VT_SKIPPED();
+	ASSERT_EQ(0, vg_setup_vring(&self->d, 0, NUM));
+	ASSERT_EQ(0, vg_setup_vring(&self->d, 1, NUM));
+	ASSERT_EQ(0, vg_set_nic(&self->d, 0, none,
+				VHOST_ACCEL_BIND_F_ACCEL_ONLY));
+
 	sock = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
 	ASSERT_LE(0, sock) TH_LOG("AF_PACKET socket: %s", strerror(errno));
 	EXPECT_EQ(-VT_ACCEL_BACKEND_ERRNO, vg_set_backend(&self->d, 0, sock));
 	EXPECT_EQ(-VT_ACCEL_BACKEND_ERRNO, vg_set_backend(&self->d, 1, sock));
-	close(sock);
 
-	/* ... and a tap (if tun is there) */
 	tap = open_tap(tapname, sizeof(tapname));
 	if (tap >= 0) {
 		EXPECT_EQ(-VT_ACCEL_BACKEND_ERRNO,
@@ -607,9 +659,17 @@ TEST_F(vring, backend_real_fd_refused)
 	}
 
 	/* nothing attached: a running backend would make these -EBUSY */
+	EXPECT_EQ(VHOST_ACCEL_DATAPATH_NONE, vt_datapath(&self->d));
 	EXPECT_EQ(0, vg_set_vring_num(&self->d, 0, NUM));
 	EXPECT_EQ(0, vg_set_vring_base(&self->d, 1, 0));
 	EXPECT_EQ(0, vg_set_backend(&self->d, 0, -1));
+
+	/* the policy is the device's: lifted, the socket runs copying */
+	ASSERT_EQ(0, vg_set_nic(&self->d, 0, none, 0));
+	EXPECT_EQ(0, vg_set_backend(&self->d, 0, sock));
+	EXPECT_EQ(VHOST_ACCEL_DATAPATH_COPY, vt_datapath(&self->d));
+	EXPECT_EQ(0, vg_set_backend(&self->d, 0, -1));
+	close(sock);
 }
 
 TEST_F(vring, unknown_ioctl_enotty)
