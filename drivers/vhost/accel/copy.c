@@ -286,8 +286,9 @@ static bool copy_rx_ready(struct vhost_accel_vq *vq)
  * Take chains until they hold @need bytes: one chain without mergeable
  * buffers, as many as it takes with them.  Return how many, 0 when the
  * avail ring ran out first (every chain taken went back), -E2BIG when the
- * frame cannot fit (chains back too; the caller drops the frame), or
- * another -errno after a guest error.
+ * frame cannot fit (chains back too; the caller drops the frame), -EAGAIN
+ * when chains no frame can use spent the run's budget, or another -errno
+ * after a guest error.
  */
 static int copy_rx_bufs(struct vhost_accel_vq *vq, u32 need, bool merge,
 			unsigned int *nsegs, struct vhost_accel_budget *bg)
@@ -317,6 +318,8 @@ static int copy_rx_bufs(struct vhost_accel_vq *vq, u32 need, bool merge,
 			c->used[0] = copy_used(vq, chain.head, 0);
 			if (!vhost_accel_ring_add_used(vq, c->used, 1))
 				vhost_accel_ring_signal(vq);
+			if (!vhost_accel_budget_left(bg))
+				return -EAGAIN;
 			continue;
 		}
 		if (ret == -ENOSPC) {
@@ -470,6 +473,8 @@ static void copy_rx(struct vhost_accel_vq *vq, struct vhost_accel_budget *bg)
 			vq->stats.drops_too_big++;
 			continue;
 		}
+		if (n == -EAGAIN)
+			continue;
 		if (n < 0)
 			break;
 		if (!n) {
