@@ -173,7 +173,7 @@ static bool copy_tx_ready(struct vhost_accel_vq *vq)
  */
 static int copy_tx_one(struct vhost_accel_vq *vq,
 		       const struct vhost_accel_chain *chain,
-		       unsigned int vhost_hlen)
+		       unsigned int vhost_hlen, unsigned int sock_hlen)
 {
 	struct vhost_accel_copy *c = vq->copy;
 	struct msghdr msg = { .msg_flags = MSG_DONTWAIT };
@@ -197,6 +197,8 @@ static int copy_tx_one(struct vhost_accel_vq *vq,
 		vq->stats.drops_nic++;
 		return 1;
 	}
+	/* the frame's bytes, as on Rx: not the socket's header */
+	len -= min_t(size_t, len, sock_hlen);
 	vq->stats.packets++;
 	vq->stats.bytes += len;
 	vq->stats.bytes_copied += len;
@@ -238,7 +240,7 @@ static void copy_tx(struct vhost_accel_vq *vq, struct vhost_accel_budget *bg)
 		if (ret == -ENOSPC) {
 			vq->stats.drops_too_big++;
 		} else {
-			ret = copy_tx_one(vq, &chain, vhost_hlen);
+			ret = copy_tx_one(vq, &chain, vhost_hlen, sock_hlen);
 			if (ret < 0)
 				break;
 			if (!ret) {

@@ -341,6 +341,20 @@ static void vq_stop(struct vhost_accel_dev *dev, struct vhost_accel_vq *vq)
 	vhost_accel_backend_stop(dev, vq);
 }
 
+/* One line in the log for each backend SET_BACKEND refuses. */
+static void vq_refused(struct vhost_accel_dev *dev, int err)
+{
+	if (err == -ENOTSOCK)
+		pr_info_ratelimited("dev %u: backend fd is no socket or tap vhost-net takes\n",
+				    dev->id);
+	else if (vhost_accel_dev_accel_only(dev))
+		pr_info_ratelimited("dev %u: backend refused: it cannot be accelerated (%pe) and the device wants acceleration or nothing\n",
+				    dev->id, ERR_PTR(err));
+	else
+		pr_info_ratelimited("dev %u: backend refused (%pe)\n", dev->id,
+				    ERR_PTR(err));
+}
+
 /*
  * Which datapath a queue runs on @file: the one its device runs already;
  * else accelerated when @file is a macvtap whose lower device cooperates
@@ -370,8 +384,10 @@ static int vq_start(struct vhost_accel_dev *dev, struct vhost_accel_vq *vq,
 		return vhost_accel_backend_start(dev, vq, false);
 	if (ret == -ENOTSOCK || ret == -EADDRINUSE || ret == -ENOMEM ||
 	    vhost_accel_dev_accel_only(dev) ||
-	    vhost_accel_tap_accelerated(file))
+	    vhost_accel_tap_accelerated(file)) {
+		vq_refused(dev, ret);
 		return ret;
+	}
 	*why = ret;
 	return vhost_accel_copy_start(dev, vq, file);
 }

@@ -609,8 +609,10 @@ static int bind_list(struct vhost_accel_binding *b,
 	lockdep_assert_held(&vhost_accel_nics_lock);
 	nic = nic_find(netdev);
 	if (!nic) {
-		pr_info_ratelimited("%s does not cooperate with vhost-accel\n",
-				    netdev_name(netdev));
+		/* through a macvtap, SET_BACKEND says what runs instead */
+		if (!tapdev)
+			pr_info_ratelimited("%s does not cooperate with vhost-accel\n",
+					    netdev_name(netdev));
 		return -EOPNOTSUPP;
 	}
 	if (!netif_running(netdev))
@@ -800,10 +802,6 @@ int vhost_accel_bind_tap(struct vhost_accel_dev *dev, struct file *file)
 	if (!READ_ONCE(macvtap_spoofchk))
 		req.flags |= VHOST_ACCEL_BIND_F_NO_SPOOFCHK;
 	ret = bind_new(dev, &req, lower, tapdev, file);
-	/* bind_list() already named a NIC that does not cooperate. */
-	if (ret && ret != -EOPNOTSUPP)
-		pr_info_ratelimited("%s on %s: binding refused (%d)\n",
-				    netdev_name(tapdev), netdev_name(lower), ret);
 out:
 	dev_put(tapdev);
 	return ret;
