@@ -468,7 +468,7 @@ TEST_F_TIMEOUT(mvt, refusals, 90)
 	/* a macvtap whose lower device (a veth) does not cooperate */
 	snprintf(veth, sizeof(veth), VP_NAME_PREFIX "%dv", (int)getpid());
 	snprintf(vethp, sizeof(vethp), VP_NAME_PREFIX "%dw", (int)getpid());
-	r = mv_veth_add(veth, vethp);
+	r = vp_nl_veth_add(veth, vethp);
 	ASSERT_EQ(0, r) TH_LOG("veth %s/%s: %s", veth, vethp, dp_strerr(r));
 	snprintf(self->extra[1], VP_IFNAMSIZ, "%s", veth);
 	vidx = (int)if_nametoindex(veth);
