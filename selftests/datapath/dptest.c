@@ -5,10 +5,7 @@
  * waits and checks every datapath test makes.
  */
 #define NO_KSFT_HARNESS
-#include <arpa/inet.h>
 #include <sys/ioctl.h>
-#include <linux/if_ether.h>
-#include <linux/if_packet.h>
 #include <linux/if_tun.h>
 
 #include "dptest.h"
@@ -202,16 +199,11 @@ static int dp_ctx_macvtap(struct dp_ctx *c, unsigned int hdr_len)
  */
 static int dp_ctx_packet(struct dp_ctx *c)
 {
-	struct sockaddr_ll sll = {
-		.sll_family = AF_PACKET,
-		.sll_protocol = htons(ETH_P_ALL),
-		.sll_ifindex = c->nic.ifindex,
-	};
 	int r;
 
-	c->bfd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
-	if (c->bfd < 0 || bind(c->bfd, (struct sockaddr *)&sll, sizeof(sll))) {
-		r = -errno;
+	c->bfd = vp_packet_backend(c->nic.ifindex);
+	if (c->bfd < 0) {
+		r = c->bfd;
 		snprintf(c->why, sizeof(c->why), "AF_PACKET on %s: %s",
 			 c->nic.name, dp_strerr(r));
 		return r;

@@ -852,6 +852,26 @@ err:
 	}
 }
 
+int vp_packet_backend(int ifindex)
+{
+	struct sockaddr_ll sll = {
+		.sll_family = AF_PACKET,
+		.sll_protocol = htons(ETH_P_ALL),
+		.sll_ifindex = ifindex,
+	};
+	int fd, r;
+
+	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll))) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
 static void vp_sll_to(struct vp_nic *nic, struct sockaddr_ll *sll)
 {
 	memset(sll, 0, sizeof(*sll));

@@ -155,6 +155,14 @@ int vp_nl_neigh4_add(int ifindex, uint32_t addr, const uint8_t *mac);
  */
 int vp_packet_open(struct vp_nic *nic, uint16_t proto, unsigned int flags);
 
+/*
+ * The other use of a packet socket: the backend of a vhost device (what
+ * vhost-net takes besides taps).  SOCK_RAW, every Ethertype, no
+ * PACKET_VNET_HDR, bound to @ifindex of the calling thread's netns.
+ * The fd or -errno.
+ */
+int vp_packet_backend(int ifindex);
+
 struct vp_rxinfo {
 	unsigned int pkttype;		/* PACKET_HOST, PACKET_OTHERHOST, ... */
 	bool csum_not_ready;		/* TP_STATUS_CSUMNOTREADY (AUXDATA) */
