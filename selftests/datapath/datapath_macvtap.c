@@ -18,6 +18,7 @@
  *  - what vhost-net takes and no NIC accelerates (tun/tap fd, macvtap on
  *    a veth, AF_PACKET socket) runs the copying datapath (stats: COPY),
  *    and the same device is accelerated with the macvtap fd afterwards;
+ *    the second queue follows the mode the first one got;
  *  - "accelerated or nothing" (SET_NIC {0, VHOST_ACCEL_BIND_F_ACCEL_ONLY},
  *    or the module parameter accel_only=1, put back after): those are
  *    refused with EOPNOTSUPP and one kernel line, an eventfd still with
@@ -642,6 +643,43 @@ TEST_F_TIMEOUT(mvt, copy_backends, 90)
 }
 
 /*
+ * 5. The second queue follows the mode the first one got, whatever fd it is
+ * given: the macvtap on nicsim after a tap copies (through that macvtap),
+ * a tap after the macvtap on nicsim is accelerated (the binding the first
+ * queue made serves both).
+ */
+TEST_F_TIMEOUT(mvt, second_queue_follows, 60)
+{
+	uint64_t base = 0;
+	int fd[BE_N], r;
+
+	make_backends(_metadata, self, fd);
+	guest_open(_metadata, self, 0);
+
+	ASSERT_EQ(0, vg_set_backend(&self->g[0].d, VG_VQ_RX, fd[BE_TAP]));
+	r = vg_set_backend(&self->g[0].d, VG_VQ_TX, self->tapfd);
+	EXPECT_EQ(0, r) TH_LOG("Tx on the macvtap after Rx on a tap: %s",
+			       dp_strerr(r));
+	expect_datapath(_metadata, self, 0, VHOST_ACCEL_DATAPATH_COPY,
+			"Rx on a tap, then Tx on the macvtap on nicsim");
+	base = guest_stop(_metadata, self, 0);
+
+	ASSERT_EQ(0, vg_set_backend(&self->g[0].d, VG_VQ_RX, self->tapfd));
+	expect_datapath(_metadata, self, 0, VHOST_ACCEL_DATAPATH_ACCEL,
+			"Rx on the macvtap on nicsim");
+	r = vg_set_backend(&self->g[0].d, VG_VQ_TX, fd[BE_TAP]);
+	EXPECT_EQ(0, r) TH_LOG("Tx on a tap after Rx on the macvtap: %s",
+			       dp_strerr(r));
+	expect_datapath(_metadata, self, 0, VHOST_ACCEL_DATAPATH_ACCEL,
+			"Rx on the macvtap on nicsim, then Tx on a tap");
+	base = guest_stop(_metadata, self, 0);
+
+	good_fd_works(_metadata, self, base, 0);
+	expect_clean(_metadata, self, 0);
+	close_all(_metadata, self);
+}
+
+/*
  * The policy "accelerated or nothing" is set (by the caller): each of
  * those backends refused on both queues of guest 0 with EOPNOTSUPP and
  * one kernel line, an fd that is no socket still with ENOTSOCK; the
@@ -668,7 +706,7 @@ static void accel_only_refusals(struct __test_metadata *_metadata,
 	expect_clean(_metadata, self, 0);
 }
 
-/* 5. The bind flag: SET_NIC {ifindex 0, VHOST_ACCEL_BIND_F_ACCEL_ONLY}. */
+/* 6. The bind flag: SET_NIC {ifindex 0, VHOST_ACCEL_BIND_F_ACCEL_ONLY}. */
 TEST_F_TIMEOUT(mvt, accel_only_flag, 90)
 {
 	static const uint8_t none[6];
@@ -682,7 +720,7 @@ TEST_F_TIMEOUT(mvt, accel_only_flag, 90)
 }
 
 /*
- * 6. The module parameter accel_only=1, for every device (one opened
+ * 7. The module parameter accel_only=1, for every device (one opened
  * before it was set too); back at 0, a new device copies again.
  */
 TEST_F_TIMEOUT(mvt, accel_only_param, 90)
@@ -713,7 +751,7 @@ TEST_F_TIMEOUT(mvt, accel_only_param, 90)
 }
 
 /*
- * 7. The same MAC on a second device: a second queue fd of the macvtap
+ * 8. The same MAC on a second device: a second queue fd of the macvtap
  * binds a second queue pair of that MAC (multiqueue; the frames of one
  * flow go to one of them); the very same queue fd is refused with EBUSY
  * and the macvtap's MAC through VHOST_ACCEL_SET_NIC with EADDRINUSE, each
@@ -789,7 +827,7 @@ TEST_F_TIMEOUT(mvt, same_mac_twice, 60)
 }
 
 /*
- * 8. The macvtap deleted (ip link del) under a running device.
+ * 9. The macvtap deleted (ip link del) under a running device.
  *
  * As with vhost-net, deleting the macvtap revokes what it granted: the
  * binding made through it ends, both queues report it on their error
