@@ -25,9 +25,11 @@
  *    ENOTSOCK;
  *  - a second queue fd of the same macvtap on a second device binds a
  *    second queue pair of the MAC (multiqueue, datapath_multiqueue spreads
- *    flows over them); the same queue fd on a second device -> EBUSY, the
- *    macvtap's MAC through VHOST_ACCEL_SET_NIC -> EADDRINUSE;
- *  - the macvtap deleted under a running device (see that test).
+ *    flows over them); the same queue fd on a second device copies
+ *    (accelerated or nothing: EBUSY), the macvtap's MAC through
+ *    VHOST_ACCEL_SET_NIC -> EADDRINUSE;
+ *  - the macvtap deleted under a running device (see that test); its fd
+ *    still copies afterwards, as on vhost-net.
  *
  * Everything lives in this process's network namespace and the peer's
  * (private MACs, Ethertype 0x88b5 test frames only).
@@ -323,6 +325,19 @@ static void expect_clean(struct __test_metadata *_metadata,
 	expect_errors(_metadata, self, i, 0);
 }
 
+/* stats.datapath of guest @i must be @want. */
+static void expect_datapath(struct __test_metadata *_metadata,
+			    struct _test_data_mvt *self, unsigned int i,
+			    unsigned int want, const char *what)
+{
+	struct vhost_accel_stats st;
+
+	ASSERT_EQ(0, vg_get_stats(&self->g[i].d, &st));
+	EXPECT_EQ(want, st.datapath)
+		TH_LOG("%s: datapath %u, want %u (1 ACCEL, 2 COPY)", what,
+		       st.datapath, want);
+}
+
 static void close_all(struct __test_metadata *_metadata,
 		      struct _test_data_mvt *self)
 {
@@ -401,10 +416,17 @@ TEST_F_TIMEOUT(mvt, stop_restart, 60)
 	guest_start(_metadata, self, 0, self->tapfd, 0);
 	exchange(_metadata, self, 0, 0, 3);
 
-	/* only Rx stopped: the binding (and the queue fd) is still held */
+	/*
+	 * only Rx stopped: the binding (and the queue fd) is still held; a
+	 * second device given the fd copies through the macvtap, as a second
+	 * vhost-net device would (accelerated or nothing: EBUSY, see
+	 * same_mac_twice)
+	 */
 	ASSERT_EQ(0, vg_set_backend(&self->g[0].d, VG_VQ_RX, -1));
-	EXPECT_EQ(-EBUSY, vg_set_backend(&self->g[1].d, VG_VQ_RX, self->tapfd))
-		TH_LOG("queue fd taken over while guest 0's Tx still runs");
+	EXPECT_EQ(0, vg_set_backend(&self->g[1].d, VG_VQ_RX, self->tapfd));
+	expect_datapath(_metadata, self, 1, VHOST_ACCEL_DATAPATH_COPY,
+			"the queue fd while guest 0's Tx still runs");
+	EXPECT_EQ(0, vg_set_backend(&self->g[1].d, VG_VQ_RX, -1));
 	/* both stopped */
 	ASSERT_EQ(0, vg_set_backend(&self->g[0].d, VG_VQ_TX, -1));
 	vp_test_frame(self->c.tx, 200, self->mac, self->c.nic.peer_mac, 99);
@@ -418,6 +440,8 @@ TEST_F_TIMEOUT(mvt, stop_restart, 60)
 	/* released: guest 1 may take the queue fd (and then gives it back) */
 	EXPECT_EQ(0, vg_set_backend(&self->g[1].d, VG_VQ_RX, self->tapfd))
 		TH_LOG("queue fd/queue pair not released by SET_BACKEND -1 on both");
+	expect_datapath(_metadata, self, 1, VHOST_ACCEL_DATAPATH_ACCEL,
+			"the queue fd guest 0 released");
 	EXPECT_EQ(0, vg_set_backend(&self->g[1].d, VG_VQ_RX, -1));
 	EXPECT_EQ(0, dp_guest_quiet(&self->g[1], 50));
 
@@ -524,19 +548,6 @@ static void make_backends(struct __test_metadata *_metadata,
 	ASSERT_LE(0, fd[BE_PACKET]) TH_LOG("AF_PACKET on %s: %s", veth,
 					   dp_strerr(fd[BE_PACKET]));
 	self->fds[2] = fd[BE_PACKET];
-}
-
-/* stats.datapath of guest @i must be @want. */
-static void expect_datapath(struct __test_metadata *_metadata,
-			    struct _test_data_mvt *self, unsigned int i,
-			    unsigned int want, const char *what)
-{
-	struct vhost_accel_stats st;
-
-	ASSERT_EQ(0, vg_get_stats(&self->g[i].d, &st));
-	EXPECT_EQ(want, st.datapath)
-		TH_LOG("%s: datapath %u, want %u (1 ACCEL, 2 COPY)", what,
-		       st.datapath, want);
 }
 
 /*
@@ -753,13 +764,16 @@ TEST_F_TIMEOUT(mvt, accel_only_param, 90)
 /*
  * 8. The same MAC on a second device: a second queue fd of the macvtap
  * binds a second queue pair of that MAC (multiqueue; the frames of one
- * flow go to one of them); the very same queue fd is refused with EBUSY
- * and the macvtap's MAC through VHOST_ACCEL_SET_NIC with EADDRINUSE, each
- * with one kernel line (SET_BACKEND) or none (SET_NIC); the first device
- * carries on throughout and alone again after the second stops.
+ * flow go to one of them); the very same queue fd copies through the
+ * macvtap (as a second vhost-net device would), or with "accelerated or
+ * nothing" is refused with EBUSY and one kernel line; the macvtap's MAC
+ * through VHOST_ACCEL_SET_NIC is refused with EADDRINUSE and no line; the
+ * first device carries on throughout and alone again after the second
+ * stops.
  */
 TEST_F_TIMEOUT(mvt, same_mac_twice, 60)
 {
+	static const uint8_t none[6];
 	unsigned int q, k, at[2] = { 0 };
 	struct vg_net_rx f;
 	int fd2;
@@ -771,8 +785,17 @@ TEST_F_TIMEOUT(mvt, same_mac_twice, 60)
 	exchange(_metadata, self, 0, 0, 2);
 
 	for (q = 0; q < VG_NVQS; q++)
+		EXPECT_EQ(0, vg_set_backend(&self->g[1].d, q, self->tapfd))
+			TH_LOG("the same queue fd on a second device, vq %u", q);
+	expect_datapath(_metadata, self, 1, VHOST_ACCEL_DATAPATH_COPY,
+			"the same macvtap queue fd on a second device");
+	for (q = 0; q < VG_NVQS; q++)
+		EXPECT_EQ(0, vg_set_backend(&self->g[1].d, q, -1));
+	ASSERT_EQ(0, vg_net_bind(&self->g[1], 0, none,
+				 VHOST_ACCEL_BIND_F_ACCEL_ONLY));
+	for (q = 0; q < VG_NVQS; q++)
 		expect_refused(_metadata, self, 1, q, self->tapfd, -EBUSY,
-			       "the same macvtap queue fd on a second device");
+			       "the same macvtap queue fd, accelerated or nothing");
 	EXPECT_EQ(-EADDRINUSE, vg_net_bind(&self->g[1], self->c.nic.ifindex,
 					   self->mac, 0))
 		TH_LOG("SET_NIC with the macvtap's MAC");
@@ -863,13 +886,16 @@ TEST_F_TIMEOUT(mvt, macvtap_deleted_while_bound, 60)
 	ASSERT_LE(0, fd3);
 	self->fds[0] = fd3;
 
-	/* the VMM stops; the dead fd binds no more */
+	/*
+	 * the VMM stops; the dead fd is still a tap queue, which vhost-net
+	 * takes: it binds nothing, it is copied through (and carries nothing)
+	 */
 	guest_stop(_metadata, self, 0);
 	r = vg_set_backend(&self->g[0].d, VG_VQ_RX, self->tapfd);
-	EXPECT_GT(0, r) TH_LOG("fd of the deleted macvtap: %s",
-			       r ? dp_strerr(r) : "accepted");
-	if (!r)
-		vg_set_backend(&self->g[0].d, VG_VQ_RX, -1);
+	EXPECT_EQ(0, r) TH_LOG("fd of the deleted macvtap: %s", dp_strerr(r));
+	expect_datapath(_metadata, self, 0, VHOST_ACCEL_DATAPATH_COPY,
+			"fd of the deleted macvtap");
+	EXPECT_EQ(0, vg_set_backend(&self->g[0].d, VG_VQ_RX, -1));
 	guest_start(_metadata, self, 1, fd3, 0);
 	{
 		/* guest 1 now owns the MAC: traffic reaches it, not guest 0 */
