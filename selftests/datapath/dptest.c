@@ -5,7 +5,11 @@
  * waits and checks every datapath test makes.
  */
 #define NO_KSFT_HARNESS
+#include <sys/ioctl.h>
+#include <linux/if_tun.h>
+
 #include "dptest.h"
+#include "mvtap.h"
 #include "../control/vtest.h"	/* vt_wait_vmlck() */
 
 /*
@@ -51,13 +55,19 @@ const char *dp_strerr(int r)
 
 void dp_ctx_fini(struct dp_ctx *c)
 {
+	int idx;
+
 	dp_mark("fini: start");
 	if (c->pkt >= 0)
 		close(c->pkt);
 	c->pkt = -1;
-	if (c->tapfd >= 0)
-		close(c->tapfd);
-	c->tapfd = -1;
+	if (c->bfd >= 0)
+		close(c->bfd);
+	c->bfd = -1;
+	idx = c->mvt[0] ? (int)if_nametoindex(c->mvt) : 0;
+	if (idx)
+		vp_nl_link_del(idx);
+	c->mvt[0] = '\0';
 	vp_nic_destroy(&c->nic);
 	dp_mark("fini: nic destroyed");
 	free(c->tx);
@@ -109,7 +119,7 @@ static int dp_ctx_start(struct dp_ctx *c)
 	vg_set_memlock(DP_MEMLOCK);
 	memset(c, 0, sizeof(*c));
 	c->pkt = -1;
-	c->tapfd = -1;
+	c->bfd = -1;
 	c->nic.self_ns = c->nic.peer_ns = -1;
 	c->mtu = 1500;
 	r = vg_vmlck_kb(&c->vmlck0);
@@ -144,50 +154,180 @@ static int dp_ctx_peer(struct dp_ctx *c, unsigned int mtu)
 }
 
 /*
- * NIC + peer netns + peer socket.  @tag makes the names unique within the
- * process; @mtu 0 keeps the default.  Returns 0 or -errno with c->why.
+ * The macvtap of DP_BE_MACVTAP_VETH on the veth end in our netns, with
+ * guest 0's MAC, made once the MTU is set (it takes its lower device's),
+ * and its queue fd with the header QEMU would set (none: @hdr_len 0).
  */
-int dp_ctx_init(struct dp_ctx *c, char tag, unsigned int mtu)
+static int dp_ctx_macvtap(struct dp_ctx *c, unsigned int hdr_len)
 {
+	struct ifreq ifr;
+	int r, idx, sz = (int)hdr_len;
+
+	dp_guest_mac(c->mvt_mac, 0);
+	r = mv_macvtap_create(c->mvt, 't', c->nic.ifindex, c->mvt_mac, &idx);
+	if (r) {
+		snprintf(c->why, sizeof(c->why),
+			 "ip link add link %s name %s type macvtap: %s",
+			 c->nic.name, c->mvt, dp_strerr(r));
+		return r;
+	}
+	c->bfd = mv_tap_open(c->mvt, idx);
+	if (c->bfd < 0) {
+		r = c->bfd;
+		snprintf(c->why, sizeof(c->why), "open /dev/tap%d: %s", idx,
+			 dp_strerr(r));
+		return r;
+	}
+	/* a macvtap queue starts with IFF_VNET_HDR; TUNSETIFF clears it */
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	if (sz ? ioctl(c->bfd, TUNSETVNETHDRSZ, &sz) :
+		 ioctl(c->bfd, TUNSETIFF, &ifr)) {
+		r = -errno;
+		snprintf(c->why, sizeof(c->why), "%s on /dev/tap%d: %s",
+			 sz ? "TUNSETVNETHDRSZ" : "TUNSETIFF", idx,
+			 dp_strerr(r));
+		return r;
+	}
+	return 0;
+}
+
+/*
+ * The backend of DP_BE_PACKET_VETH: a packet socket of every Ethertype
+ * bound to the veth end in our netns (no PACKET_VNET_HDR: the device
+ * handles the header).
+ */
+static int dp_ctx_packet(struct dp_ctx *c)
+{
+	int r;
+
+	c->bfd = vp_packet_backend(c->nic.ifindex);
+	if (c->bfd < 0) {
+		r = c->bfd;
+		snprintf(c->why, sizeof(c->why), "AF_PACKET on %s: %s",
+			 c->nic.name, dp_strerr(r));
+		return r;
+	}
+	return 0;
+}
+
+/*
+ * The world of one test on backend @be, for a guest that will negotiate
+ * @features: nicsim, a tap, a macvtap or a packet socket on a veth, the
+ * peer (the far end, in a netns of its own but for the tap) and its
+ * socket.  @tag makes the names unique within the process; @mtu 0 keeps
+ * the default.  Returns 0 or -errno with c->why.
+ */
+int dp_ctx_init_be(struct dp_ctx *c, char tag, unsigned int mtu,
+		   const struct dp_be *be, uint64_t features)
+{
+	unsigned int hdr = vg_net_hdr_len(features);
 	int r;
 
 	r = dp_ctx_start(c);
 	if (r)
 		return r;
+	c->be = *be;
+	if (be->kind == DP_BE_PACKET_VETH)
+		c->be.dev_hdr = true;
+	if (c->be.dev_hdr)
+		hdr = 0;
 	dp_mark("ctx: start");
-	r = vp_nic_create(&c->nic, tag);
+	switch (be->kind) {
+	case DP_BE_NICSIM:
+		r = vp_nic_create(&c->nic, tag);
+		break;
+	case DP_BE_TAP:
+		r = vp_tap_create(&c->nic, tag, (int)hdr, &c->bfd);
+		break;
+	default:
+		r = vp_veth_create(&c->nic, tag);
+		break;
+	}
 	if (r) {
-		snprintf(c->why, sizeof(c->why), "nicsim instance: %s",
+		snprintf(c->why, sizeof(c->why), "%s: %s", dp_be_name(c),
 			 c->nic.err);
 		return r;
 	}
 	dp_mark("ctx: nic created");
-	return dp_ctx_peer(c, mtu);
-}
-
-/* Reference mode: a tap in place of nicsim, for /dev/vhost-net. */
-int dp_ctx_init_tap(struct dp_ctx *c, char tag, unsigned int mtu,
-		    unsigned int hdr_len)
-{
-	int r;
-
-	r = dp_ctx_start(c);
+	r = dp_ctx_peer(c, mtu);
 	if (r)
 		return r;
-	r = vp_tap_create(&c->nic, tag, (int)hdr_len, &c->tapfd);
-	if (r) {
-		snprintf(c->why, sizeof(c->why), "tap: %s", c->nic.err);
-		return r;
+	if (be->kind == DP_BE_MACVTAP_VETH)
+		return dp_ctx_macvtap(c, hdr);
+	if (be->kind == DP_BE_PACKET_VETH)
+		return dp_ctx_packet(c);
+	return 0;
+}
+
+/* NIC + peer netns + peer socket: the accelerated world. */
+int dp_ctx_init(struct dp_ctx *c, char tag, unsigned int mtu)
+{
+	static const struct dp_be nicsim = { .kind = DP_BE_NICSIM };
+
+	return dp_ctx_init_be(c, tag, mtu, &nicsim, 0);
+}
+
+/* For the log: the device and the backend. */
+const char *dp_be_name(const struct dp_ctx *c)
+{
+	static const char *const kinds[] = {
+		[DP_BE_NICSIM] = "nicsim",
+		[DP_BE_TAP] = "tap",
+		[DP_BE_MACVTAP_VETH] = "macvtap on a veth",
+		[DP_BE_PACKET_VETH] = "packet socket on a veth",
+	};
+	static char buf[96];
+
+	snprintf(buf, sizeof(buf), "%s + %s%s",
+		 c->be.vhost_net ? VG_DEV_NET : VG_DEV_ACCEL,
+		 kinds[c->be.kind], c->be.dev_hdr ? " (device adds the header)" : "");
+	return buf;
+}
+
+/*
+ * The guest's frames are copied (vhost-net, or vhost-accel's copying
+ * datapath): the device takes Rx buffers as frames come and posts none
+ * to a NIC.
+ */
+bool dp_copies(const struct dp_ctx *c)
+{
+	return c->be.vhost_net || c->be.kind != DP_BE_NICSIM;
+}
+
+/*
+ * On /dev/vhost-accel the stats say which datapath runs: the accelerated
+ * one on nicsim, the copying one on every other backend.  0, or -EPROTO
+ * with c->why.
+ */
+int dp_check_datapath(struct dp_ctx *c, struct vg_net *g)
+{
+	unsigned int want = dp_copies(c) ? VHOST_ACCEL_DATAPATH_COPY :
+					   VHOST_ACCEL_DATAPATH_ACCEL;
+	struct vhost_accel_stats st;
+
+	if (c->be.vhost_net)
+		return 0;
+	if (vg_get_stats(&g->d, &st)) {
+		snprintf(c->why, sizeof(c->why), "GET_STATS: %s",
+			 dp_strerr(-errno));
+		return -EIO;
 	}
-	return dp_ctx_peer(c, mtu);
+	if (st.datapath == want)
+		return 0;
+	snprintf(c->why, sizeof(c->why),
+		 "%s: stats.datapath %u, want %u (%s)", dp_be_name(c),
+		 st.datapath, want, dp_copies(c) ? "COPY" : "ACCEL");
+	return -EPROTO;
 }
 
 /*
  * Posting Rx buffers only puts them in the avail ring; the worker hands
  * them to the NIC a moment later, and a frame arriving before that has no
  * buffer.  Wait until the NIC got @base + every buffer the guest holds
- * posted now (counter bufs_posted).  vhost-net (@ref) takes buffers on
- * demand: nothing to wait for.
+ * posted now (counter bufs_posted).  A device that copies (@ref:
+ * vhost-net, or vhost-accel's copying datapath, dp_copies()) takes
+ * buffers on demand: nothing to wait for.
  */
 int dp_wait_rx_posted(struct vg_net *g, bool ref, uint64_t base)
 {
@@ -226,27 +366,30 @@ const char *dp_hint(int r)
 }
 
 /*
- * Open a guest with @cfg, bind it to the NIC with @mac, start both queues
- * and post every Rx buffer.  In reference mode (c->tapfd >= 0) the guest
- * is a /dev/vhost-net device with the tap as backend.
+ * Open a guest with @cfg on the device of c->be, bind it to nicsim with
+ * @mac (other backends: the backend decides; a macvtap's MAC is
+ * c->mvt_mac), start both queues with the backend fd, check the datapath
+ * it runs, and post every Rx buffer.
  */
 int dp_guest_up(struct dp_ctx *c, struct vg_net *g,
-		const struct vg_net_cfg *cfg, const uint8_t *mac)
+		const struct vg_net_cfg *cfg_in, const uint8_t *mac)
 {
-	bool ref = c->tapfd >= 0;
+	const char *dev = c->be.vhost_net ? VG_DEV_NET : VG_DEV_ACCEL;
+	struct vg_net_cfg cfg = *cfg_in;
 	int r;
 
+	if (c->be.dev_hdr)
+		cfg.features |= VG_FBIT(VHOST_NET_F_VIRTIO_NET_HDR);
 	dp_mark("guest: open");
-	r = vg_net_open(g, ref ? VG_DEV_NET : VG_DEV_ACCEL, cfg);
+	r = vg_net_open(g, dev, &cfg);
 	dp_mark("guest: opened");
 	if (r) {
 		snprintf(c->why, sizeof(c->why),
-			 "guest setup on %s (features %#llx): %s",
-			 ref ? VG_DEV_NET : VG_DEV_ACCEL,
-			 (unsigned long long)cfg->features, dp_strerr(r));
+			 "guest setup on %s (features %#llx): %s", dev,
+			 (unsigned long long)cfg.features, dp_strerr(r));
 		return r;
 	}
-	if (!ref) {
+	if (c->be.kind == DP_BE_NICSIM) {
 		r = vg_net_bind(g, c->nic.ifindex, mac, 0);
 		if (r) {
 			snprintf(c->why, sizeof(c->why),
@@ -255,12 +398,15 @@ int dp_guest_up(struct dp_ctx *c, struct vg_net *g,
 			return r;
 		}
 	}
-	r = vg_net_start(g, ref ? c->tapfd : -1);
+	r = vg_net_start(g, c->bfd);
 	if (r) {
-		snprintf(c->why, sizeof(c->why), "VHOST_NET_SET_BACKEND: %s%s",
-			 dp_strerr(r), dp_hint(r));
+		snprintf(c->why, sizeof(c->why), "VHOST_NET_SET_BACKEND (%s): %s%s",
+			 dp_be_name(c), dp_strerr(r), dp_hint(r));
 		return r;
 	}
+	r = dp_check_datapath(c, g);
+	if (r)
+		return r;
 	r = vg_net_rx_fill(g, g->rx_nbufs);
 	if (r < 0) {
 		snprintf(c->why, sizeof(c->why), "posting Rx buffers: %s",
@@ -272,7 +418,7 @@ int dp_guest_up(struct dp_ctx *c, struct vg_net *g,
 		snprintf(c->why, sizeof(c->why), "Rx kick: %s", dp_strerr(r));
 		return r;
 	}
-	r = dp_wait_rx_posted(g, ref, 0);
+	r = dp_wait_rx_posted(g, dp_copies(c), 0);
 	if (r)
 		snprintf(c->why, sizeof(c->why),
 			 "the NIC did not get the %u Rx buffers posted",

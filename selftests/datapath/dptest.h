@@ -5,7 +5,10 @@
  * Every test builds its own world: a nicsim instance whose wire peer sits
  * in a network namespace of its own, an AF_PACKET socket on that peer (the
  * far end of the wire), and one or more user-space guests (vg_net) on
- * /dev/vhost-accel bound to the NIC.  Everything is torn down at the end,
+ * /dev/vhost-accel bound to the NIC.  Tests that also run where nothing
+ * cooperates put a tap, a macvtap on a veth or a packet socket on a veth
+ * in nicsim's place (enum dp_backend), on /dev/vhost-accel (its copying
+ * datapath) and on /dev/vhost-net (the reference).  Everything is torn down at the end,
  * and VmLck must be back where it was before the first guest was opened.
  *
  * Nothing here skips: a missing nicsim.ko or a vhost_accel.ko without the
@@ -65,11 +68,37 @@ void dp_guest_mac(uint8_t *mac, unsigned int idx);
 
 const char *dp_strerr(int r);
 
+/*
+ * What carries a test's frames between its guest and the peer.  Only
+ * nicsim is accelerated; every other backend is one /dev/vhost-net takes,
+ * and /dev/vhost-accel runs its copying datapath on it, as vhost-net does.
+ */
+enum dp_backend {
+	DP_BE_NICSIM,		/* nicsim NIC, guest bound by VHOST_ACCEL_SET_NIC */
+	DP_BE_TAP,		/* a tap; the peer is the tap itself */
+	DP_BE_MACVTAP_VETH,	/* a macvtap on veth end NAME; peer: NAMEp */
+	DP_BE_PACKET_VETH,	/* AF_PACKET SOCK_RAW bound to NAME; peer: NAMEp */
+};
+
+struct dp_be {
+	enum dp_backend kind;
+	bool vhost_net;		/* the guest on /dev/vhost-net (the reference) */
+	/*
+	 * VHOST_NET_F_VIRTIO_NET_HDR acked: the device adds and strips the
+	 * guest's virtio-net header and the backend carries none (tap
+	 * without IFF_VNET_HDR).  Always so with a packet socket.
+	 */
+	bool dev_hdr;
+};
+
 /* The world of one test. */
 struct dp_ctx {
-	struct vp_nic nic;
+	struct vp_nic nic;	/* nicsim, the tap, or the veth pair */
+	struct dp_be be;
 	int pkt;		/* AF_PACKET on the peer, VP_ETH_P_TEST */
-	int tapfd;		/* reference mode: the tap (vhost-net backend) */
+	int bfd;		/* backend fd (not with nicsim: -1) */
+	char mvt[VP_IFNAMSIZ];	/* DP_BE_MACVTAP_VETH: the macvtap */
+	uint8_t mvt_mac[6];	/* its MAC: dp_guest_mac(, 0) */
 	unsigned int mtu;	/* MTU of NIC and peer */
 	uint64_t vmlck0;	/* VmLck (kB) before any guest */
 	uint8_t *tx, *rx;	/* DP_BUFSZ scratch each */
@@ -82,8 +111,14 @@ int dp_set_mtu(struct dp_ctx *c, unsigned int want);
 
 int dp_ctx_init(struct dp_ctx *c, char tag, unsigned int mtu);
 
-int dp_ctx_init_tap(struct dp_ctx *c, char tag, unsigned int mtu,
-		    unsigned int hdr_len);
+int dp_ctx_init_be(struct dp_ctx *c, char tag, unsigned int mtu,
+		   const struct dp_be *be, uint64_t features);
+
+const char *dp_be_name(const struct dp_ctx *c);
+
+bool dp_copies(const struct dp_ctx *c);
+
+int dp_check_datapath(struct dp_ctx *c, struct vg_net *g);
 
 int dp_wait_rx_posted(struct vg_net *g, bool ref, uint64_t base);
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * macvtap helpers of the datapath tests (mvtap.h): rtnetlink requests for
- * macvtap and veth links and the macvtap's queue character device.
+ * macvtap links and the macvtap's queue character device (veth pairs:
+ * vp_nl_veth_add()).
  */
 #define NO_KSFT_HARNESS
 #include "mvtap.h"
@@ -94,28 +95,6 @@ int mv_macvtap_set_mode(int ifindex, uint32_t mode)
 	m.n.nlmsg_flags = 0;
 	m.i.ifi_index = ifindex;
 	mv_put_macvtap_mode(&m, mode);
-	return mv_nl_talk(&m.n);
-}
-
-/* ip link add A type veth peer name B */
-int mv_veth_add(const char *a, const char *b)
-{
-	struct rtattr *li, *data, *peer;
-	struct ifinfomsg pi = { .ifi_family = AF_UNSPEC };
-	struct mv_nlreq m;
-
-	mv_req_init(&m);
-	vp_nla_put(&m.n, IFLA_IFNAME, a, strlen(a) + 1);
-	li = vp_nla_nest(&m.n, IFLA_LINKINFO);
-	vp_nla_put(&m.n, IFLA_INFO_KIND, "veth", 4);
-	data = vp_nla_nest(&m.n, IFLA_INFO_DATA);
-	peer = vp_nla_nest(&m.n, VETH_INFO_PEER);
-	memcpy((char *)&m + m.n.nlmsg_len, &pi, sizeof(pi));
-	m.n.nlmsg_len += NLMSG_ALIGN(sizeof(pi));
-	vp_nla_put(&m.n, IFLA_IFNAME, b, strlen(b) + 1);
-	vp_nla_nest_end(&m.n, peer);
-	vp_nla_nest_end(&m.n, data);
-	vp_nla_nest_end(&m.n, li);
 	return mv_nl_talk(&m.n);
 }
 

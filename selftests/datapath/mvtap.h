@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * macvtap helpers of the datapath tests: create a macvtap (or a veth) with
+ * macvtap helpers of the datapath tests: create a macvtap with
  * rtnetlink and open its queue character device, as libvirt does for
  * QEMU's -netdev tap,fds=...
  */
@@ -23,8 +23,6 @@ int mv_macvtap_add(const char *name, int lower, const uint8_t *mac,
 		   uint32_t mode);
 
 int mv_macvtap_set_mode(int ifindex, uint32_t mode);
-
-int mv_veth_add(const char *a, const char *b);
 
 void mv_write(const char *path, const char *val);
 

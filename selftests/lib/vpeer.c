@@ -31,6 +31,7 @@
 #include <linux/if_tun.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
+#include <linux/veth.h>
 
 #include "vguest.h"
 #include "vpeer.h"
@@ -258,6 +259,29 @@ int vp_nl_link_add(const char *name, const char *kind)
 	vp_nla_put(&m.n, IFLA_IFNAME, name, strlen(name) + 1);
 	li = vp_nla_nest(&m.n, IFLA_LINKINFO);
 	vp_nla_put(&m.n, IFLA_INFO_KIND, kind, strlen(kind));
+	vp_nla_nest_end(&m.n, li);
+	return vp_nl_talk(&m.n, NULL, 0);
+}
+
+int vp_nl_veth_add(const char *a, const char *b)
+{
+	struct ifinfomsg pi = { .ifi_family = AF_UNSPEC };
+	struct rtattr *li, *data, *peer;
+	struct vp_nlmsg m;
+
+	vp_nl_init(&m, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, sizeof(m.i));
+	m.i.ifi_family = AF_UNSPEC;
+	vp_nla_put(&m.n, IFLA_IFNAME, a, strlen(a) + 1);
+	li = vp_nla_nest(&m.n, IFLA_LINKINFO);
+	vp_nla_put(&m.n, IFLA_INFO_KIND, "veth", 4);
+	data = vp_nla_nest(&m.n, IFLA_INFO_DATA);
+	/* VETH_INFO_PEER holds an ifinfomsg, then the peer's attributes */
+	peer = vp_nla_nest(&m.n, VETH_INFO_PEER);
+	memcpy((char *)&m + m.n.nlmsg_len, &pi, sizeof(pi));
+	m.n.nlmsg_len += NLMSG_ALIGN(sizeof(pi));
+	vp_nla_put(&m.n, IFLA_IFNAME, b, strlen(b) + 1);
+	vp_nla_nest_end(&m.n, peer);
+	vp_nla_nest_end(&m.n, data);
 	vp_nla_nest_end(&m.n, li);
 	return vp_nl_talk(&m.n, NULL, 0);
 }
@@ -491,7 +515,11 @@ void vp_nic_reap_stale(void)
 	closedir(dir);
 }
 
-int vp_nic_create(struct vp_nic *nic, char tag)
+/*
+ * The two ends of a link pair: NAME in our netns, NAMEp (made by nicsim,
+ * or as the veth's peer) moved into a fresh netns; @veth chooses.
+ */
+static int vp_pair_create(struct vp_nic *nic, char tag, bool veth)
 {
 	char why[512];
 	int r, ns;
@@ -500,7 +528,7 @@ int vp_nic_create(struct vp_nic *nic, char tag)
 	nic->self_ns = -1;
 	nic->peer_ns = -1;
 	vp_nic_reap_stale();
-	r = vp_nicsim_ensure(why, sizeof(why));
+	r = veth ? 0 : vp_nicsim_ensure(why, sizeof(why));
 	if (r) {
 		vp_set_err(nic, "%s", why);
 		return r;
@@ -515,14 +543,16 @@ int vp_nic_create(struct vp_nic *nic, char tag)
 		vp_set_err(nic, "open own netns: %s", strerror(-r));
 		goto err;
 	}
-	r = vp_nl_link_add(nic->name, "nicsim");
+	r = veth ? vp_nl_veth_add(nic->name, nic->peer) :
+		   vp_nl_link_add(nic->name, "nicsim");
 	if (r) {
-		vp_set_err(nic, "ip link add %s type nicsim: %s", nic->name,
-			   strerror(-r));
+		vp_set_err(nic, "ip link add %s type %s: %s", nic->name,
+			   veth ? "veth" : "nicsim", strerror(-r));
 		r = -ENODEV;
 		goto err;
 	}
 	nic->created = true;
+	nic->is_veth = veth;
 	nic->ifindex = (int)if_nametoindex(nic->name);
 	nic->peer_ifindex = (int)if_nametoindex(nic->peer);
 	if (!nic->ifindex || !nic->peer_ifindex) {
@@ -597,6 +627,16 @@ err:
 	return r;
 }
 
+int vp_nic_create(struct vp_nic *nic, char tag)
+{
+	return vp_pair_create(nic, tag, false);
+}
+
+int vp_veth_create(struct vp_nic *nic, char tag)
+{
+	return vp_pair_create(nic, tag, true);
+}
+
 void vp_nic_destroy(struct vp_nic *nic)
 {
 	if (nic->created && nic->self_ns >= 0 && if_nametoindex(nic->name))
@@ -640,12 +680,12 @@ int vp_tap_create(struct vp_nic *nic, char tag, int vnet_hdr_sz, int *tapfd)
 	if (fd < 0)
 		goto err_errno;
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (vnet_hdr_sz ? IFF_VNET_HDR : 0);
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), VP_NAME_PREFIX "%d%c",
 		 (int)getpid(), tag);
 	if (ioctl(fd, TUNSETIFF, &ifr))
 		goto err_errno;
-	if (ioctl(fd, TUNSETVNETHDRSZ, &vnet_hdr_sz))
+	if (vnet_hdr_sz && ioctl(fd, TUNSETVNETHDRSZ, &vnet_hdr_sz))
 		goto err_errno;
 	snprintf(nic->name, sizeof(nic->name), "%s", ifr.ifr_name);
 	snprintf(nic->peer, sizeof(nic->peer), "%s", ifr.ifr_name);
@@ -810,6 +850,26 @@ err:
 		close(fd);
 		return e;
 	}
+}
+
+int vp_packet_backend(int ifindex)
+{
+	struct sockaddr_ll sll = {
+		.sll_family = AF_PACKET,
+		.sll_protocol = htons(ETH_P_ALL),
+		.sll_ifindex = ifindex,
+	};
+	int fd, r;
+
+	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll))) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
 }
 
 static void vp_sll_to(struct vp_nic *nic, struct sockaddr_ll *sll)

@@ -43,6 +43,7 @@ struct vp_nic {
 	uint8_t peer_mac[6];
 	bool created;
 	bool is_tap;			/* vp_tap_create(): no NIC, peer = tap */
+	bool is_veth;			/* vp_veth_create(): NIC = a veth end */
 	char err[256];			/* what went wrong in vp_* */
 };
 
@@ -55,6 +56,13 @@ struct vp_nic {
  * nic->err says what failed and nothing is left behind.
  */
 int vp_nic_create(struct vp_nic *nic, char tag);
+/*
+ * The same world on a veth pair instead of nicsim: NAME (nic->name,
+ * nic->ifindex) in our netns, a lower device that does not cooperate,
+ * and its other end NAMEp as the peer in a fresh netns.  vp_nic_destroy()
+ * removes both.
+ */
+int vp_veth_create(struct vp_nic *nic, char tag);
 /* Delete the instance and the namespace (safe on a zeroed struct). */
 void vp_nic_destroy(struct vp_nic *nic);
 /* Remove instances of earlier test processes that are gone. */
@@ -66,10 +74,12 @@ void vp_nic_reap_stale(void);
 int vp_nicsim_ensure(char *why, size_t len);
 
 /*
- * Reference peer without nicsim: a tap device VP_NAME_PREFIX<pid><tag> in
- * our own netns (IPv6 off, NOARP, up) with a @vnet_hdr_sz-byte virtio-net
- * header, for /dev/vhost-net.  *@tapfd is the backend fd; nic->peer* is
- * the tap, so the vp_packet_* calls work unchanged.
+ * A peer without nicsim: a tap device VP_NAME_PREFIX<pid><tag> in our own
+ * netns (IPv6 off, NOARP, up) with a @vnet_hdr_sz-byte virtio-net header
+ * (IFF_VNET_HDR and TUNSETVNETHDRSZ, as QEMU sets them; 0: neither), the
+ * backend of a device that copies (/dev/vhost-net, or /dev/vhost-accel's
+ * copying datapath).  *@tapfd is the backend fd; nic->peer* is the tap,
+ * so the vp_packet_* calls work unchanged.
  */
 int vp_tap_create(struct vp_nic *nic, char tag, int vnet_hdr_sz, int *tapfd);
 
@@ -113,6 +123,8 @@ int vp_leave_peer(struct vp_nic *nic);
 
 /* ip link add NAME type KIND */
 int vp_nl_link_add(const char *name, const char *kind);
+/* ip link add A type veth peer name B */
+int vp_nl_veth_add(const char *a, const char *b);
 int vp_nl_link_del(int ifindex);
 /*
  * Change a link: @up 1/0 (-1: leave), @mtu (0: leave), @nsfd move it to
@@ -142,6 +154,14 @@ int vp_nl_neigh4_add(int ifindex, uint32_t addr, const uint8_t *mac);
  * @proto (host order; ETH_P_ALL for everything), big receive buffer.
  */
 int vp_packet_open(struct vp_nic *nic, uint16_t proto, unsigned int flags);
+
+/*
+ * The other use of a packet socket: the backend of a vhost device (what
+ * vhost-net takes besides taps).  SOCK_RAW, every Ethertype, no
+ * PACKET_VNET_HDR, bound to @ifindex of the calling thread's netns.
+ * The fd or -errno.
+ */
+int vp_packet_backend(int ifindex);
 
 struct vp_rxinfo {
 	unsigned int pkttype;		/* PACKET_HOST, PACKET_OTHERHOST, ... */
