@@ -25,6 +25,7 @@
 #include <linux/spinlock.h>
 #include <linux/workqueue.h>
 #include <linux/poll.h>
+#include <linux/ratelimit.h>
 #include <linux/refcount.h>
 #include <linux/types.h>
 #include <linux/vhost_types.h>
@@ -217,6 +218,7 @@ struct vhost_accel_dev {
 	u64 features;
 	u64 backend_features;
 	bool accel_only;		/* VHOST_ACCEL_BIND_F_ACCEL_ONLY */
+	struct ratelimit_state log_rs;	/* its SET_BACKEND refusals */
 	u32 datapath;			/* VHOST_ACCEL_DATAPATH_*, as logged */
 	u64 log_base;			/* user address of the dirty bitmap */
 	struct eventfd_ctx *log_ctx;

@@ -72,6 +72,8 @@ static int vhost_accel_open(struct inode *inode, struct file *f)
 	/* Names the device in debugfs, netlink, tracepoints and the log. */
 	dev->id = atomic_inc_return(&vhost_accel_dev_ids);
 	mutex_init(&dev->mutex);
+	ratelimit_state_init(&dev->log_rs, DEFAULT_RATELIMIT_INTERVAL,
+			     DEFAULT_RATELIMIT_BURST);
 	init_waitqueue_head(&dev->dp_wait);
 	INIT_DELAYED_WORK(&dev->detach_work, vhost_accel_detach_work);
 	for (i = 0; i < VHOST_ACCEL_NVQS; i++) {
@@ -341,18 +343,22 @@ static void vq_stop(struct vhost_accel_dev *dev, struct vhost_accel_vq *vq)
 	vhost_accel_backend_stop(dev, vq);
 }
 
-/* One line in the log for each backend SET_BACKEND refuses. */
+/*
+ * One line in the log for each backend SET_BACKEND refuses, rate-limited
+ * per device: one owner's refusals do not hide another's.
+ */
 static void vq_refused(struct vhost_accel_dev *dev, int err)
 {
+	if (!__ratelimit(&dev->log_rs))
+		return;
 	if (err == -ENOTSOCK)
-		pr_info_ratelimited("dev %u: backend fd is no socket or tap vhost-net takes\n",
-				    dev->id);
+		pr_info("dev %u: backend fd is no socket or tap vhost-net takes\n",
+			dev->id);
 	else if (vhost_accel_dev_accel_only(dev))
-		pr_info_ratelimited("dev %u: backend refused: it cannot be accelerated (%pe) and the device wants acceleration or nothing\n",
-				    dev->id, ERR_PTR(err));
+		pr_info("dev %u: backend refused: it cannot be accelerated (%pe) and the device wants acceleration or nothing\n",
+			dev->id, ERR_PTR(err));
 	else
-		pr_info_ratelimited("dev %u: backend refused (%pe)\n", dev->id,
-				    ERR_PTR(err));
+		pr_info("dev %u: backend refused (%pe)\n", dev->id, ERR_PTR(err));
 }
 
 /*
