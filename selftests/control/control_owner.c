@@ -203,10 +203,13 @@ TEST_F(dev, backend_features)
 	uint64_t f = ~0ULL;
 
 	VT_SKIPPED();
+	/* vhost-net's one bit (no IOTLB message is ever sent without
+	 * ACCESS_PLATFORM, so it changes nothing)
+	 */
 	ASSERT_EQ(0, vg_get_backend_features(&self->d, &f));
-	EXPECT_EQ(0ULL, f);
+	EXPECT_EQ(VG_FBIT(VHOST_BACKEND_F_IOTLB_MSG_V2), f);
 	EXPECT_EQ(0, vg_set_backend_features(&self->d, 0));
-	EXPECT_EQ(-EOPNOTSUPP, vg_set_backend_features(&self->d,
+	EXPECT_EQ(0, vg_set_backend_features(&self->d,
 			VG_FBIT(VHOST_BACKEND_F_IOTLB_MSG_V2)));
 	EXPECT_EQ(-EOPNOTSUPP, vg_set_backend_features(&self->d,
 			VG_FBIT(VHOST_BACKEND_F_IOTLB_BATCH)));
@@ -214,7 +217,7 @@ TEST_F(dev, backend_features)
 	ASSERT_EQ(0, vg_set_owner(&self->d));
 	f = ~0ULL;
 	ASSERT_EQ(0, vg_get_backend_features(&self->d, &f));
-	EXPECT_EQ(0ULL, f);
+	EXPECT_EQ(VG_FBIT(VHOST_BACKEND_F_IOTLB_MSG_V2), f);
 	EXPECT_EQ(0, vg_set_backend_features(&self->d, 0));
 }
 

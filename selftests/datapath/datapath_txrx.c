@@ -9,6 +9,11 @@
  * stop / restart keeping the ring indices exact, the copy counter, and
  * VmLck back to its baseline after close.
  *
+ * Variants "*_midpage" put guest memory at a user address in the middle
+ * of a page (VG_MEM_MIDPAGE, as a malloc'd buffer would be): every buffer
+ * then crosses host pages at other offsets than guest pages, through
+ * a memory table whose region is not page aligned.
+ *
  * Variant "ref_vhost_net" runs the same tests against /dev/vhost-net with
  * a tap backend, "ref_vhost_net_packet" with a packet socket on a veth:
  * they check the tests and the guest library, so a failure in another
@@ -40,6 +45,7 @@ FIXTURE_VARIANT(txrx) {
 	bool tx_indirect;
 	bool rx_indirect;
 	struct dp_be be;	/* nicsim on /dev/vhost-accel unless set */
+	unsigned int mem_flags;	/* VG_MEM_* for guest memory */
 };
 
 FIXTURE_VARIANT_ADD(txrx, legacy_hdr10) {
@@ -78,6 +84,18 @@ FIXTURE_VARIANT_ADD(txrx, all) {
 	.tx_indirect = true,
 };
 
+FIXTURE_VARIANT_ADD(txrx, v1_mrg_evidx_midpage) {
+	.features = DP_F_V1 | DP_F_MRG | DP_F_EVIDX,
+	.mem_flags = VG_MEM_MIDPAGE,
+};
+
+FIXTURE_VARIANT_ADD(txrx, v1_indirect_big_midpage) {
+	.features = DP_F_V1 | DP_F_IND,
+	.tx_indirect = true,
+	.rx_indirect = true,
+	.mem_flags = VG_MEM_MIDPAGE,
+};
+
 FIXTURE_VARIANT_ADD(txrx, ref_vhost_net) {
 	.features = DP_F_V1 | DP_F_MRG | DP_F_EVIDX | DP_F_IND,
 	.tx_indirect = true,
@@ -94,6 +112,13 @@ FIXTURE_VARIANT_ADD(txrx, copy_tap) {
 	.features = DP_F_V1 | DP_F_MRG | DP_F_EVIDX | DP_F_IND,
 	.tx_indirect = true,
 	.be = { .kind = DP_BE_TAP },
+};
+
+/* the copying path over a table whose region starts mid-page */
+FIXTURE_VARIANT_ADD(txrx, copy_tap_midpage) {
+	.features = DP_F_V1 | DP_F_MRG | DP_F_EVIDX,
+	.be = { .kind = DP_BE_TAP },
+	.mem_flags = VG_MEM_MIDPAGE,
 };
 
 /* the device adds and strips the header; big Rx buffers, indirect */
@@ -154,6 +179,7 @@ static void txrx_cfg(const struct _fixture_variant_txrx *v, struct vg_net_cfg *c
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->features = v->features;
 	cfg->rx_indirect = v->rx_indirect;
+	cfg->mem_flags = v->mem_flags;
 	cfg->tx_slot_len = 12 + VG_NET_MAX_FRAME;
 	cfg->tx_slots = TX_SLOTS;
 	if (!(v->features & DP_F_MRG) && v->rx_indirect)

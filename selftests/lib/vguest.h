@@ -78,12 +78,20 @@
 /* vg_mem_add() flags */
 #define VG_MEM_SHARED		0x1	/* MAP_SHARED instead of MAP_PRIVATE */
 #define VG_MEM_POPULATE		0x2	/* prefault (MAP_POPULATE) */
+/*
+ * hva starts VG_MEM_MIDPAGE_OFF bytes into a page, as a malloc'd buffer
+ * would: guest and host page boundaries then differ (16-byte alignment
+ * is kept, so rings placed in it stay aligned)
+ */
+#define VG_MEM_MIDPAGE		0x4
+#define VG_MEM_MIDPAGE_OFF	0x830
 
 struct vg_region {
 	uint64_t gpa;
 	uint64_t size;
 	void *hva;
 	uint64_t used;		/* bytes handed out by vg_mem_alloc() */
+	uint64_t map_off;	/* hva - start of its mapping (VG_MEM_MIDPAGE) */
 };
 
 /* vg_vq_init() flags */

@@ -164,6 +164,7 @@ int vg_mem_add(struct vg_dev *d, uint64_t gpa, uint64_t size,
 	uint64_t ps = vg_page_size();
 	struct vg_region *rg;
 	unsigned int i;
+	uint64_t off;
 	int mflags;
 	void *p;
 
@@ -181,14 +182,17 @@ int vg_mem_add(struct vg_dev *d, uint64_t gpa, uint64_t size,
 	mflags |= (flags & VG_MEM_SHARED) ? MAP_SHARED : MAP_PRIVATE;
 	if (flags & VG_MEM_POPULATE)
 		mflags |= MAP_POPULATE;
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, mflags, -1, 0);
+	off = (flags & VG_MEM_MIDPAGE) ? VG_MEM_MIDPAGE_OFF : 0;
+	p = mmap(NULL, size + (off ? ps : 0), PROT_READ | PROT_WRITE, mflags,
+		 -1, 0);
 	if (p == MAP_FAILED)
 		return -errno;
 
 	rg = &d->region[d->nregions];
 	rg->gpa = gpa;
 	rg->size = size;
-	rg->hva = p;
+	rg->hva = (char *)p + off;
+	rg->map_off = off;
 	rg->used = 0;
 	return d->nregions++;
 }
@@ -205,7 +209,9 @@ void vg_mem_release(struct vg_dev *d)
 	unsigned int i;
 
 	for (i = 0; i < d->nregions; i++)
-		munmap(d->region[i].hva, d->region[i].size);
+		munmap((char *)d->region[i].hva - d->region[i].map_off,
+		       d->region[i].size +
+		       (d->region[i].map_off ? vg_page_size() : 0));
 	d->nregions = 0;
 }
 

@@ -118,7 +118,10 @@ struct vhost_accel_binding {
 	struct file *tapfile;		/* its queue fd's file, held */
 };
 
-/* One pinned memory-table region; @pages[i] backs gpa + i * PAGE_SIZE. */
+/*
+ * One pinned memory-table region.  Any alignment: guest address gpa + n is
+ * byte offset_in_page(uaddr) + n of the @npages pages from @pages[0] on.
+ */
 struct vhost_accel_region {
 	u64 gpa;
 	u64 size;
@@ -243,9 +246,6 @@ void vhost_accel_mem_take_charge(struct vhost_accel_mem *mem,
 				 struct vhost_accel_mem *old);
 const struct vhost_accel_region *
 vhost_accel_mem_find_gpa(const struct vhost_accel_mem *mem, u64 gpa, u64 len);
-const struct vhost_accel_region *
-vhost_accel_mem_find_uaddr(const struct vhost_accel_mem *mem, u64 uaddr,
-			   u64 len);
 
 /* worker.c */
 int vhost_accel_worker_start(struct vhost_accel_dev *dev);
@@ -269,8 +269,7 @@ void vhost_accel_vq_init(struct vhost_accel_dev *dev, unsigned int index,
 void vhost_accel_vq_reset(struct vhost_accel_vq *vq);
 long vhost_accel_vring_ioctl(struct vhost_accel_dev *dev, unsigned int cmd,
 			     void __user *argp);
-bool vhost_accel_vq_rings_in_mem(const struct vhost_accel_vq *vq,
-				 const struct vhost_accel_mem *mem);
+bool vhost_accel_vq_rings_ok(const struct vhost_accel_vq *vq);
 void vhost_accel_vq_signal_err(struct vhost_accel_vq *vq);
 __cold __printf(2, 3)
 void vhost_accel_vq_err(struct vhost_accel_vq *vq, const char *fmt, ...);

@@ -50,8 +50,12 @@ MODULE_PARM_DESC(accel_only,
 			      BIT_ULL(VHOST_F_LOG_ALL) |		\
 			      BIT_ULL(VHOST_NET_F_VIRTIO_NET_HDR))
 
-/* No IOTLB: we offer no VIRTIO_F_ACCESS_PLATFORM, so no backend features. */
-#define VHOST_ACCEL_BACKEND_FEATURES	0ULL
+/*
+ * No IOTLB: we offer no VIRTIO_F_ACCESS_PLATFORM, so no IOTLB message is
+ * ever exchanged.  The message format bit vhost-net offers is accepted all
+ * the same (it changes nothing here), so QEMU sets what it sets there.
+ */
+#define VHOST_ACCEL_BACKEND_FEATURES	BIT_ULL(VHOST_BACKEND_F_IOTLB_MSG_V2)
 
 /* Device ids, one per open, never reused while the module is loaded. */
 static atomic_t vhost_accel_dev_ids = ATOMIC_INIT(0);
@@ -153,6 +157,8 @@ static long vhost_accel_reset_owner(struct vhost_accel_dev *dev)
 		return -ENOMEM;
 	vhost_accel_dev_cleanup(dev);
 	dev->mem = empty;
+	/* vhost-net's reset leaves an empty table in place, not none. */
+	dev->mem_table_set = true;
 	return 0;
 }
 
@@ -234,16 +240,7 @@ static long vhost_accel_set_mem_table(struct vhost_accel_dev *dev,
 	ret = vhost_accel_mem_from_user(dev, argp, &mem);
 	if (ret)
 		return ret;
-	/* A bound queue must keep its rings and log inside the new table. */
-	for (i = 0; i < VHOST_ACCEL_NVQS; i++) {
-		const struct vhost_accel_vq *vq = &dev->vqs[i];
-
-		if (vhost_accel_vq_running(vq) &&
-		    !vhost_accel_vq_rings_in_mem(vq, mem)) {
-			ret = -EFAULT;
-			goto err;
-		}
-	}
+	/* A bound queue's log must cover the new table (rings need not). */
 	if (!vhost_accel_log_access_ok(dev, dev->log_base, mem)) {
 		ret = -EFAULT;
 		goto err;
@@ -283,13 +280,13 @@ err:
 }
 
 /* The checks vhost-net makes before binding or unbinding a queue: a memory
- * table was set and the rings and log lie where the device can reach them.
+ * table was set (RESET_OWNER sets an empty one) and the rings and log lie
+ * where the device can reach them.
  */
 static bool vq_access_ok(struct vhost_accel_dev *dev,
 			 const struct vhost_accel_vq *vq)
 {
-	return dev->mem_table_set &&
-	       vhost_accel_vq_rings_in_mem(vq, dev->mem) &&
+	return dev->mem_table_set && vhost_accel_vq_rings_ok(vq) &&
 	       vhost_accel_log_vq_ok(vq);
 }
 

@@ -8,6 +8,14 @@
  * move while they are posted.  Translation from a guest-physical address to
  * a page is then a binary search over the sorted regions and an array index.
  *
+ * The table vhost-net accepts is accepted: regions need not be page aligned
+ * (a client may hand in a malloc'd buffer), so a region pins every page its
+ * user range touches, from the one holding its first byte, and translation
+ * stays inside [gpa, gpa + size); two regions may pin the same page, each
+ * counted.  Regions may overlap: a guest address belongs to the region that
+ * starts lowest, as vhost-net looks it up, so the table keeps only the part
+ * of each region no earlier one covers.
+ *
  * Only memory whose pages no file system tracks may be pinned that way:
  * anonymous memory, shmem (memfd, tmpfs, shared anonymous) and hugetlbfs,
  * and private mappings of a file (a write pin breaks COW, so the pinned
@@ -52,49 +60,93 @@ struct vhost_accel_mem *vhost_accel_mem_alloc_empty(void)
 	return mem;
 }
 
-static bool region_is_valid(const struct vhost_memory_region *r)
+/* One region as user space gave it, with its place in the table. */
+struct mem_in {
+	struct vhost_memory_region r;
+	u32 idx;
+};
+
+/* The pages a user range touches: its first page holds @uaddr. */
+static unsigned long region_pages(u64 uaddr, u64 size)
+{
+	return DIV_ROUND_UP(offset_in_page(uaddr) + size, PAGE_SIZE);
+}
+
+/*
+ * The checks vhost-net makes (a guest-physical range that wraps, which
+ * includes a size of 0, is -EFAULT; a size of 0 at guest address 0 is
+ * accepted, see mem_add_region()) and those pinning needs: a user range
+ * (-EFAULT) whose page array kvmalloc() can allocate (-EINVAL).  Any
+ * alignment is accepted.
+ */
+static int region_check(const struct vhost_memory_region *r)
 {
 	if (!r->memory_size)
-		return false;
-	if (!PAGE_ALIGNED(r->guest_phys_addr) ||
-	    !PAGE_ALIGNED(r->userspace_addr) ||
-	    !PAGE_ALIGNED(r->memory_size))
-		return false;
-	if (r->memory_size >> PAGE_SHIFT > VHOST_ACCEL_REGION_MAX_PAGES)
-		return false;
-	/* Neither range may wrap around the end of the address space. */
+		return r->guest_phys_addr ? -EFAULT : 0;
 	if (r->guest_phys_addr + r->memory_size - 1 < r->guest_phys_addr)
-		return false;
-	if (r->userspace_addr + r->memory_size - 1 < r->userspace_addr)
-		return false;
-	return true;
-}
-
-static bool region_is_user(const struct vhost_memory_region *r)
-{
+		return -EFAULT;
 	if (!vhost_accel_addr_fits(r->userspace_addr) ||
-	    !vhost_accel_addr_fits(r->memory_size))
-		return false;
-	return access_ok((void __user *)(unsigned long)r->userspace_addr,
-			 r->memory_size);
+	    !vhost_accel_addr_fits(r->memory_size) ||
+	    !access_ok((void __user *)(unsigned long)r->userspace_addr,
+		       r->memory_size))
+		return -EFAULT;
+	if (region_pages(r->userspace_addr, r->memory_size) >
+	    VHOST_ACCEL_REGION_MAX_PAGES)
+		return -EINVAL;
+	return 0;
 }
 
-static int cmp_region_gpa(const void *a, const void *b)
+static int cmp_mem_in(const void *a, const void *b)
 {
-	const struct vhost_accel_region *ra = a, *rb = b;
+	const struct mem_in *ia = a, *ib = b;
 
-	if (ra->gpa < rb->gpa)
-		return -1;
-	return ra->gpa > rb->gpa;
+	if (ia->r.guest_phys_addr != ib->r.guest_phys_addr)
+		return ia->r.guest_phys_addr < ib->r.guest_phys_addr ? -1 : 1;
+	return ia->idx < ib->idx ? -1 : ia->idx > ib->idx;
 }
 
-/* Copy, check and sort the regions; nothing is pinned yet. */
+/*
+ * Append the part of @r no region before it in gpa order covers (they all
+ * start at or below it, so what they cover of it is [gpa, *@covered)):
+ * where regions overlap, a guest address belongs to the one that starts
+ * lowest, the first given on a tie, as vhost-net's interval tree finds
+ * it.  A region left empty, and one of size 0, maps nothing.
+ */
+static void mem_add_region(struct vhost_accel_mem *mem,
+			   const struct vhost_memory_region *r, u64 *covered,
+			   bool *top)
+{
+	u64 gpa = r->guest_phys_addr, skip = 0, last;
+	struct vhost_accel_region *reg;
+
+	if (!r->memory_size || *top)
+		return;
+	last = gpa + r->memory_size - 1;
+	if (last < *covered)
+		return;
+	if (gpa < *covered)
+		skip = *covered - gpa;
+	reg = &mem->region[mem->nregions++];
+	reg->gpa = gpa + skip;
+	reg->size = r->memory_size - skip;
+	reg->uaddr = r->userspace_addr + skip;
+	reg->npages = region_pages(reg->uaddr, reg->size);
+	mem->npages += reg->npages;
+	/* A region that ends at the top of the space covers the rest. */
+	*covered = last + 1;
+	*top = !*covered;
+}
+
+/* Copy, check, sort and de-overlap the regions; nothing is pinned yet. */
 static int mem_copy_regions(struct vhost_memory __user *umem,
 			    struct vhost_accel_mem **out)
 {
-	struct vhost_memory hdr;
-	struct vhost_memory_region r;
 	struct vhost_accel_mem *mem;
+	struct vhost_memory hdr;
+	struct mem_in *in;
+	bool top = false;
+	u64 covered = 0;
+	int ret = 0;
 	u32 i;
 
 	if (copy_from_user(&hdr, umem, sizeof(hdr)))
@@ -104,44 +156,35 @@ static int mem_copy_regions(struct vhost_memory __user *umem,
 	if (hdr.nregions > vhost_accel_max_mem_regions)
 		return -E2BIG;
 
+	in = kvmalloc_array(hdr.nregions, sizeof(*in), GFP_KERNEL);
 	mem = kvzalloc(struct_size(mem, region, hdr.nregions), GFP_KERNEL);
-	if (!mem)
-		return -ENOMEM;
-	mem->nregions = hdr.nregions;
-
+	if (!mem || (hdr.nregions && !in)) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	/* As vhost-net: the whole array is read before any is checked. */
 	for (i = 0; i < hdr.nregions; i++) {
-		if (copy_from_user(&r, &umem->regions[i], sizeof(r)))
-			goto err_fault;
-		if (!region_is_valid(&r)) {
-			kvfree(mem);
-			return -EINVAL;
+		if (copy_from_user(&in[i].r, &umem->regions[i],
+				   sizeof(in[i].r))) {
+			ret = -EFAULT;
+			goto out;
 		}
-		if (!region_is_user(&r))
-			goto err_fault;
-		mem->region[i].gpa = r.guest_phys_addr;
-		mem->region[i].size = r.memory_size;
-		mem->region[i].uaddr = r.userspace_addr;
-		mem->region[i].npages = r.memory_size >> PAGE_SHIFT;
-		mem->npages += mem->region[i].npages;
+		in[i].idx = i;
 	}
+	for (i = 0; i < hdr.nregions && !ret; i++)
+		ret = region_check(&in[i].r);
+	if (ret)
+		goto out;
 
-	sort(mem->region, mem->nregions, sizeof(mem->region[0]),
-	     cmp_region_gpa, NULL);
-	/* Guest-physical ranges must be disjoint so translation is unique. */
-	for (i = 1; i < mem->nregions; i++) {
-		const struct vhost_accel_region *prev = &mem->region[i - 1];
-
-		if (prev->gpa + prev->size > mem->region[i].gpa) {
-			kvfree(mem);
-			return -EINVAL;
-		}
-	}
+	sort(in, hdr.nregions, sizeof(*in), cmp_mem_in, NULL);
+	for (i = 0; i < hdr.nregions; i++)
+		mem_add_region(mem, &in[i].r, &covered, &top);
 	*out = mem;
-	return 0;
-
-err_fault:
+	mem = NULL;
+out:
 	kvfree(mem);
-	return -EFAULT;
+	kvfree(in);
+	return ret;
 }
 
 static void region_unpin(struct vhost_accel_region *reg, unsigned long pinned)
@@ -211,8 +254,13 @@ static long region_pin_chunk(unsigned long addr, unsigned long n,
 	return ret;
 }
 
+/*
+ * Pin every page @reg touches: the first holds reg->uaddr, which need not
+ * be page aligned, and the last may be shared with the next region.
+ */
 static int region_pin(struct vhost_accel_region *reg)
 {
+	unsigned long first = reg->uaddr & PAGE_MASK;
 	struct mm_struct *mm = current->mm;
 	unsigned long done = 0;
 	long ret;
@@ -220,7 +268,7 @@ static int region_pin(struct vhost_accel_region *reg)
 	/* A region that cannot be pinned fails before its array exists. */
 	if (mmap_read_lock_killable(mm))
 		return -EINTR;
-	ret = region_check_vmas(mm, reg->uaddr, reg->size);
+	ret = region_check_vmas(mm, first, reg->npages << PAGE_SHIFT);
 	mmap_read_unlock(mm);
 	if (ret)
 		return ret;
@@ -233,7 +281,7 @@ static int region_pin(struct vhost_accel_region *reg)
 	while (done < reg->npages) {
 		unsigned long chunk = min_t(unsigned long, reg->npages - done,
 					    VHOST_ACCEL_PIN_CHUNK);
-		unsigned long addr = reg->uaddr + (done << PAGE_SHIFT);
+		unsigned long addr = first + (done << PAGE_SHIFT);
 
 		if (fatal_signal_pending(current)) {
 			ret = -EINTR;
@@ -278,11 +326,13 @@ static void mem_uncharge(struct mm_struct *mm, unsigned long npages)
  * a new layout (memory hotplug) needs no room for two tables under
  * RLIMIT_MEMLOCK.
  *
- * Return: 0, -EFAULT (bad pointer or region not pinnable), -EINVAL (bad
- * region, or one of VHOST_ACCEL_REGION_MAX_PAGES pages or more), -E2BIG
- * (too many regions), -EOPNOTSUPP (padding set, or a region maps a file
- * shared that is neither shmem nor hugetlbfs), -ENOMEM (over
- * RLIMIT_MEMLOCK or out of memory) or -EINTR.
+ * Return: 0, -EFAULT (bad pointer, a guest-physical range that wraps or
+ * is empty away from 0, or a user range that is not user memory or not
+ * pinnable), -EINVAL (a region touching more than
+ * VHOST_ACCEL_REGION_MAX_PAGES pages), -E2BIG (too many regions),
+ * -EOPNOTSUPP (padding set, or a region maps a file shared that is neither
+ * shmem nor hugetlbfs), -ENOMEM (over RLIMIT_MEMLOCK or out of memory) or
+ * -EINTR.
  */
 int vhost_accel_mem_from_user(struct vhost_accel_dev *dev,
 			      struct vhost_memory __user *umem,
@@ -405,27 +455,6 @@ vhost_accel_mem_find_gpa(const struct vhost_accel_mem *mem, u64 gpa, u64 len)
 				return NULL;
 			return reg;
 		}
-	}
-	return NULL;
-}
-
-/* Same as vhost_accel_mem_find_gpa() for a user (QEMU virtual) range;
- * used only at configuration time, so a linear scan is fine.
- */
-const struct vhost_accel_region *
-vhost_accel_mem_find_uaddr(const struct vhost_accel_mem *mem, u64 uaddr,
-			   u64 len)
-{
-	u32 i;
-
-	if (!len || uaddr + len - 1 < uaddr)
-		return NULL;
-	for (i = 0; i < mem->nregions; i++) {
-		const struct vhost_accel_region *reg = &mem->region[i];
-
-		if (uaddr >= reg->uaddr && uaddr - reg->uaddr < reg->size &&
-		    len <= reg->size - (uaddr - reg->uaddr))
-			return reg;
 	}
 	return NULL;
 }

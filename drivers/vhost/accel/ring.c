@@ -290,10 +290,11 @@ static void walk_add_segs(struct ring_walk *w,
 	u64 off = gpa - reg->gpa;
 
 	while (len) {
-		/* Regions are page aligned: in-page offsets agree. */
-		u32 poff = off & ~PAGE_MASK;
+		/* Pages are counted from the one holding reg->uaddr. */
+		u64 uoff = off + offset_in_page(reg->uaddr);
+		u32 poff = offset_in_page(uoff);
 		u32 slen = min_t(u64, len, PAGE_SIZE - poff);
-		unsigned long pg = off >> PAGE_SHIFT;
+		unsigned long pg = uoff >> PAGE_SHIFT;
 		struct vhost_accel_seg *seg;
 
 		if (unlikely(chain->nsegs == chain->max_segs)) {
@@ -440,32 +441,25 @@ static int walk_indirect(struct ring_walk *w, const struct vring_desc *ind,
  * vhost_accel_ring_start - prepare the rings for the datapath
  * @vq: the queue, vq->mutex held, in the owner's mm
  *
- * Checks that the rings lie inside the memory table and can be read and
- * written, reads used->idx into vq->last_used_idx (the guest's ring is the
+ * Checks that the rings are user memory (as vhost-net, they need not lie
+ * in the memory table: they are reached at their user addresses) and can
+ * be read and written, reads used->idx into vq->last_used_idx (the guest's ring is the
  * authority, as in vhost-net), and resets the engine state: avail_idx =
  * last_avail_idx, no signal recorded, not broken.  Guest kicks are enabled
  * (used->flags = 0 and, with EVENT_IDX, avail_event = last_avail_idx) so a
  * queue that was stopped with kicks suppressed cannot stay silent.
  *
- * Return: 0, or -EFAULT if the rings are unsized, outside guest memory or
- * unreachable; the queue is then left broken.
+ * Return: 0, or -EFAULT if the rings are unsized or unreachable; the
+ * queue is then left broken.
  */
 int vhost_accel_ring_start(struct vhost_accel_vq *vq)
 {
-	const struct vhost_accel_mem *mem = vq->dev->mem;
 	size_t event = ring_event_idx(vq) ? sizeof(__virtio16) : 0;
 	size_t num = vq->num;
 	__virtio16 raw;
 
 	vq->broken = true;
-	if (!num || !mem || !mem->nregions ||
-	    !vhost_accel_vq_rings_in_mem(vq, mem))
-		return -EFAULT;
-	if (!access_ok(ring_desc(vq), num * sizeof(struct vring_desc)) ||
-	    !access_ok(ring_avail(vq), sizeof(struct vring_avail) +
-		       num * sizeof(__virtio16) + event) ||
-	    !access_ok(ring_used(vq), sizeof(struct vring_used) +
-		       num * sizeof(struct vring_used_elem) + event))
+	if (!num || !vhost_accel_vq_rings_ok(vq))
 		return -EFAULT;
 
 	if (get_user(raw, &ring_avail(vq)->idx))

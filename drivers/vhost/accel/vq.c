@@ -3,11 +3,10 @@
  * vhost-accel virtqueue configuration: the VHOST_*_VRING_* ioctls.
  *
  * Semantics and error codes follow vhost-net so that QEMU and libvirt can
- * use /dev/vhost-accel in its place.  One deliberate difference: once a
- * memory table is set, a ring must lie entirely inside one region (the
- * datapath reads rings through the pinned pages), so SET_VRING_ADDR refuses
- * rings outside guest memory with -EINVAL where vhost-net only checks that
- * the addresses are user addresses.
+ * use /dev/vhost-accel in its place, and every argument vhost-net takes is
+ * taken: the rings are reached at their user addresses, so they need not
+ * lie in the memory table, and (as vhost-net) only the avail and used rings
+ * and the used ring's log address have an alignment.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -132,41 +131,33 @@ void vhost_accel_vq_err(struct vhost_accel_vq *vq, const char *fmt, ...)
 	vhost_accel_vq_signal_err(vq);
 }
 
-/* Do the three parts of a split ring of @num entries lie in guest memory? */
-static bool ring_in_mem(const struct vhost_accel_vq *vq,
-			const struct vhost_accel_mem *mem, u64 desc,
-			u64 avail, u64 used)
+/* Are the three parts of a split ring of vq->num entries user memory? */
+static bool rings_ok(const struct vhost_accel_vq *vq, u64 desc, u64 avail,
+		     u64 used)
 {
 	u64 num = vq->num;
 	u64 event = vhost_accel_has_feature(vq->dev, VIRTIO_RING_F_EVENT_IDX) ?
 		    sizeof(__virtio16) : 0;
 
-	if (!mem->nregions || !num)
-		return true;
-	return vhost_accel_mem_find_uaddr(mem, desc,
-					  num * sizeof(struct vring_desc)) &&
-	       vhost_accel_mem_find_uaddr(mem, avail,
-					  sizeof(struct vring_avail) +
-					  num * sizeof(__virtio16) + event) &&
-	       vhost_accel_mem_find_uaddr(mem, used,
-					  sizeof(struct vring_used) +
-					  num * sizeof(struct vring_used_elem) +
-					  event);
+	return access_ok(u64_to_user_ptr(desc),
+			 num * sizeof(struct vring_desc)) &&
+	       access_ok(u64_to_user_ptr(avail), sizeof(struct vring_avail) +
+			 num * sizeof(__virtio16) + event) &&
+	       access_ok(u64_to_user_ptr(used), sizeof(struct vring_used) +
+			 num * sizeof(struct vring_used_elem) + event);
 }
 
 /**
- * vhost_accel_vq_rings_in_mem - are the vq's rings inside guest memory?
+ * vhost_accel_vq_rings_ok - may the queue's rings be used?
  * @vq: the queue
- * @mem: the memory table to check against
  *
- * An empty table or an unsized ring checks nothing: QEMU may configure
- * rings before the table; the check is repeated when a backend is bound.
+ * The check vhost-net makes before a queue runs: the rings, at the size
+ * SET_VRING_NUM gave, are user addresses.  Whether they are mapped shows
+ * when they are read.
  */
-bool vhost_accel_vq_rings_in_mem(const struct vhost_accel_vq *vq,
-				 const struct vhost_accel_mem *mem)
+bool vhost_accel_vq_rings_ok(const struct vhost_accel_vq *vq)
 {
-	return ring_in_mem(vq, mem, vq->desc_uaddr, vq->avail_uaddr,
-			   vq->used_uaddr);
+	return rings_ok(vq, vq->desc_uaddr, vq->avail_uaddr, vq->used_uaddr);
 }
 
 static long vq_set_num(struct vhost_accel_vq *vq, void __user *argp)
@@ -195,17 +186,21 @@ static long vq_set_addr(struct vhost_accel_vq *vq, void __user *argp)
 	    !vhost_accel_addr_fits(a.used_user_addr) ||
 	    !vhost_accel_addr_fits(a.avail_user_addr))
 		return -EFAULT;
-	if ((a.desc_user_addr & (VRING_DESC_ALIGN_SIZE - 1)) ||
-	    (a.avail_user_addr & (VRING_AVAIL_ALIGN_SIZE - 1)) ||
+	/* Descriptors are copied, so their table may sit anywhere. */
+	if ((a.avail_user_addr & (VRING_AVAIL_ALIGN_SIZE - 1)) ||
 	    (a.used_user_addr & (VRING_USED_ALIGN_SIZE - 1)) ||
 	    (a.log_guest_addr & (VRING_USED_ALIGN_SIZE - 1)))
 		return -EINVAL;
-	if (!ring_in_mem(vq, vq->dev->mem, a.desc_user_addr,
-			 a.avail_user_addr, a.used_user_addr))
-		return -EINVAL;
-	/* A running queue logs at once: the log must cover its used ring. */
-	if (vhost_accel_vq_running(vq) && (a.flags & BIT(VHOST_VRING_F_LOG)) &&
-	    !vhost_accel_log_used_ok(vq, a.log_guest_addr))
+	/*
+	 * A queue without a backend is checked when one is bound.  A running
+	 * one uses the new rings at once, and logs at once: the log must
+	 * cover its used ring.
+	 */
+	if (vhost_accel_vq_running(vq) &&
+	    (!rings_ok(vq, a.desc_user_addr, a.avail_user_addr,
+		       a.used_user_addr) ||
+	     ((a.flags & BIT(VHOST_VRING_F_LOG)) &&
+	      !vhost_accel_log_used_ok(vq, a.log_guest_addr))))
 		return -EINVAL;
 
 	vq->desc_uaddr = a.desc_user_addr;
@@ -372,7 +367,8 @@ static bool is_vring_ioctl(unsigned int cmd)
  * @cmd: ioctl number
  * @argp: user argument; its first u32 is the virtqueue index
  *
- * Return: 0, a negative errno, or -ENOIOCTLCMD for an unknown @cmd.
+ * Return: 0, a negative errno, or -ENOIOCTLCMD for an unknown @cmd with a
+ * readable, valid queue index.
  */
 long vhost_accel_vring_ioctl(struct vhost_accel_dev *dev, unsigned int cmd,
 			     void __user *argp)
@@ -381,12 +377,18 @@ long vhost_accel_vring_ioctl(struct vhost_accel_dev *dev, unsigned int cmd,
 	u32 idx;
 	long ret;
 
-	if (!is_vring_ioctl(cmd))
-		return -ENOIOCTLCMD;
+	/*
+	 * As vhost-net, any ioctl that reaches here reads a queue index
+	 * first, even one that turns out to be unknown (VHOST_SET_VRING_ENDIAN
+	 * included: legacy cross-endian rings are not supported, as in
+	 * kernels built without CONFIG_VHOST_CROSS_ENDIAN_LEGACY).
+	 */
 	if (get_user(idx, (u32 __user *)argp))
 		return -EFAULT;
 	if (idx >= VHOST_ACCEL_NVQS)
 		return -ENOBUFS;
+	if (!is_vring_ioctl(cmd))
+		return -ENOIOCTLCMD;
 
 	vq = &dev->vqs[array_index_nospec(idx, VHOST_ACCEL_NVQS)];
 	mutex_lock(&vq->mutex);
