@@ -22,6 +22,9 @@
  *    traffic both ways after every cycle, and at the end a phase with
  *    exact delivery (nothing lost, in order); which cycles bounce the
  *    link is random: the seed is printed, VG_SWITCH_SEED=n replays it;
+ *  - switch_busy_host: switch_once while another process (an address
+ *    space without the guest's memory) spins on every CPU: the switches
+ *    run outside the owner's threads and must still reach its rings;
  *  - accel_only: VHOST_ACCEL_BIND_F_ACCEL_ONLY (SET_NIC, ifindex 0) before
  *    SET_BACKEND keeps the old behaviour: the reset stops both queues
  *    with their error eventfd, datapath NONE, no switch, nothing copied;
@@ -37,9 +40,12 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <linux/if_packet.h>
 #include <linux/if_tun.h>
 
@@ -74,6 +80,7 @@
 #define SW_LOSS_MAX(qlen)	(SW_VQ_NUM + (qlen))
 
 #define SW_DP(x)	VHOST_ACCEL_DATAPATH_##x
+#define SW_MAX_SPIN	64
 
 /* Shared by the guest thread, the peer's threads and the test. */
 struct sw_traffic {
@@ -122,10 +129,25 @@ FIXTURE(sw) {
 	int tapfd;		/* the macvtap's queue fd */
 	int tx_fd;		/* the peer's sending socket */
 	unsigned int qlen;	/* the macvtap's tx_queue_len */
+	pid_t spin[SW_MAX_SPIN];	/* busy processes (switch_busy_host) */
+	unsigned int nspin;
 	char why[800];
 };
 
 /* ---- the guest thread ---- */
+
+/* The datapath and switches now, for a message about a frame. */
+static void sw_when(struct vg_net *g, char *buf, size_t len)
+{
+	struct vhost_accel_stats st;
+
+	memset(&st, 0, sizeof(st));
+	if (vg_get_stats(&g->d, &st))
+		snprintf(buf, len, "stats unreadable");
+	else
+		snprintf(buf, len, "datapath %u after %llu switches",
+			 st.datapath, (unsigned long long)st.datapath_switches);
+}
 
 static void sw_guest_fail(struct sw_traffic *t, int r, const char *what)
 {
@@ -150,11 +172,13 @@ static void sw_guest_frame(struct sw_traffic *t, const struct vg_net_rx *f)
 	    vp_test_frame_check(f->data, f->len, t->gmac, NULL, &seq, why,
 				sizeof(why)) ||
 	    (int64_t)seq <= t->rx_last) {
-		if (!t->rx_bad++)
+		if (!t->rx_bad++) {
+			sw_when(t->g, why, sizeof(why));
 			snprintf(t->guest_why, sizeof(t->guest_why),
-				 "guest Rx: frame %u bytes seq %lld after %lld",
+				 "guest Rx: frame %u bytes seq %lld after %lld (%s)",
 				 f->len, (long long)vp_test_frame_seq(f->data, f->len),
-				 (long long)t->rx_last);
+				 (long long)t->rx_last, why);
+		}
 		return;
 	}
 	if ((int64_t)seq != t->rx_last + 1)
@@ -274,11 +298,13 @@ static int sw_peer_check(void *ctx, const uint8_t *b, size_t len)
 	    vp_test_frame_check(b, len, NULL, t->gmac, &seq, why,
 				sizeof(why)) ||
 	    (int64_t)seq <= t->peer_last) {
-		if (!t->peer_bad++)
+		if (!t->peer_bad++) {
+			sw_when(t->g, why, sizeof(why));
 			snprintf(t->peer_why, sizeof(t->peer_why),
-				 "peer: frame %zu bytes seq %lld after %lld",
+				 "peer: frame %zu bytes seq %lld after %lld (%s)",
 				 len, (long long)vp_test_frame_seq(b, len),
-				 (long long)t->peer_last);
+				 (long long)t->peer_last, why);
+		}
 		return -EBADMSG;
 	}
 	if ((int64_t)seq != t->peer_last + 1)
@@ -654,6 +680,34 @@ static void sw_no_error(struct __test_metadata *_metadata,
 	}
 }
 
+/* A process of its own (no guest memory in its mm) spinning on @cpu. */
+static pid_t sw_spin(int cpu)
+{
+	pid_t pid = fork();
+	cpu_set_t set;
+
+	if (pid)
+		return pid;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+	execl("/bin/sh", "sh", "-c", "while :; do :; done", (char *)NULL);
+	_exit(127);
+}
+
+static void sw_spin_stop(pid_t *pids, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		if (pids[i] <= 0)
+			continue;
+		kill(pids[i], SIGKILL);
+		waitpid(pids[i], NULL, 0);
+		pids[i] = 0;
+	}
+}
+
 /* ---- the fixture ---- */
 
 static int sw_build(struct _test_data_sw *self)
@@ -741,6 +795,7 @@ FIXTURE_SETUP(sw)
 
 FIXTURE_TEARDOWN(sw)
 {
+	sw_spin_stop(self->spin, self->nspin);
 	/* a test that failed with the link down leaves it up again */
 	vp_nic_knob_write(&self->c.nic, "link", "1");
 	sw_destroy(self);
@@ -937,6 +992,7 @@ TEST_F_TIMEOUT(sw, switch_cycles, 300)
 	unsigned int seed = sw_seed(), i, kind, max_ms = 0, copies = 0;
 	unsigned int sent0, got0, tx0, pgot0;
 	struct vhost_accel_stats st;
+	struct sw_drops d0, d1;
 	bool saw_copy;
 	int ms;
 
@@ -985,10 +1041,22 @@ TEST_F_TIMEOUT(sw, switch_cycles, 300)
 	got0 = atomic_load(&t->rx_got);
 	tx0 = (unsigned int)self->g.tx_completed;
 	pgot0 = SW_PEER_GOT(t);
+	ASSERT_EQ(0, sw_read_drops(self, &d0));
 	ASSERT_EQ(0, sw_traffic_start(t));
 	SW_FLOWS(t, SW_FLOW);
 	sw_stop(_metadata, self);
 	sw_check_clean(_metadata, t);
+	ASSERT_EQ(0, sw_read_drops(self, &d1));
+	ASSERT_EQ(0, sw_stats(&self->g, &st));
+	EXPECT_EQ(2ULL * SW_CYCLES, st.datapath_switches)
+		TH_LOG("a switch in the last phase");
+	TH_LOG("last phase: peer->guest %u sent, %u received, drops %llu (NIC no buffer %llu, switch %llu); guest->peer %u sent, %u received",
+	       SW_PEER_SENT(t) - sent0, atomic_load(&t->rx_got) - got0,
+	       (unsigned long long)(sw_rx_counted(&d1) - sw_rx_counted(&d0)),
+	       (unsigned long long)(d1.no_buf - d0.no_buf),
+	       (unsigned long long)(d1.switch_drops - d0.switch_drops),
+	       (unsigned int)self->g.tx_completed - tx0,
+	       SW_PEER_GOT(t) - pgot0);
 	EXPECT_EQ(SW_PEER_SENT(t) - sent0, atomic_load(&t->rx_got) - got0)
 		TH_LOG("peer->guest: lost after the cycles");
 	EXPECT_EQ((unsigned int)self->g.tx_completed - tx0,
@@ -1031,6 +1099,45 @@ TEST_F_TIMEOUT(sw, accel_only, 60)
 	EXPECT_EQ(0, sw_qps_attached(&self->c.nic));
 	sw_stop(_metadata, self);
 	sw_check_clean(_metadata, &self->t);
+	EXPECT_EQ(self->c.vmlck0, dp_close_all(&self->c,
+					       (struct vg_net *[]){ &self->g }, 1));
+}
+
+/*
+ * 4. One switch on a busy host: another process (a shell's busy loop, an
+ * address space without the guest's memory) runs on every CPU while the
+ * device switches and comes back.  The switches are made outside the
+ * owner's threads: they must reach the guest's rings through the owner's
+ * address space, not whichever one the CPU had last.
+ */
+TEST_F_TIMEOUT(sw, switch_busy_host, 90)
+{
+	struct sw_traffic *t = &self->t;
+	struct vhost_accel_stats st;
+	bool saw_copy;
+	int ms, i;
+
+	self->nspin = (unsigned int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (self->nspin > SW_MAX_SPIN)
+		self->nspin = SW_MAX_SPIN;
+	sw_up(_metadata, self, 0);
+	for (i = 0; i < (int)self->nspin; i++)
+		ASSERT_LT(0, self->spin[i] = sw_spin(i));
+	vg_sleep_ms(100);
+	ms = sw_one_reset(_metadata, self, 0, 0, &saw_copy);
+	TH_LOG("reset -> accelerated again: %d ms (copying seen: %s)", ms,
+	       saw_copy ? "yes" : "no");
+	sw_no_error(_metadata, self, "after a switch and back on a busy host");
+	ASSERT_EQ(0, sw_stats(&self->g, &st));
+	EXPECT_EQ(SW_DP(ACCEL), st.datapath)
+		TH_LOG("datapath %s, %llu switches", sw_dp_name(st.datapath),
+		       (unsigned long long)st.datapath_switches);
+	sw_spin_stop(self->spin, self->nspin);
+	SW_FLOWS(t, SW_FLOW);
+	sw_switches_are(_metadata, self, 2);
+	sw_stop(_metadata, self);
+	sw_check_clean(_metadata, t);
+	sw_account(_metadata, self, 2, true);
 	EXPECT_EQ(self->c.vmlck0, dp_close_all(&self->c,
 					       (struct vg_net *[]){ &self->g }, 1));
 }
@@ -1109,7 +1216,7 @@ static void sw_after_degraded(struct __test_metadata *_metadata,
 					       (struct vg_net *[]){ &g2 }, 1));
 }
 
-/* 4. The fd closed while the device copies (and cannot go back). */
+/* 5. The fd closed while the device copies (and cannot go back). */
 TEST_F_TIMEOUT(sw, release_degraded, 90)
 {
 	uint64_t ref0;
@@ -1121,7 +1228,7 @@ TEST_F_TIMEOUT(sw, release_degraded, 90)
 }
 
 /*
- * 5. VHOST_RESET_OWNER while the device copies: the datapath stops, the
+ * 6. VHOST_RESET_OWNER while the device copies: the datapath stops, the
  * binding and the queue pair go; the fd, owned again, starts accelerated.
  */
 TEST_F_TIMEOUT(sw, reset_owner_degraded, 90)
