@@ -119,6 +119,20 @@ struct sw_traffic {
 #define SW_SEND_ERR(_t)		((unsigned int)(atomic_load(&(_t)->tx.failed) + \
 						atomic_load(&(_t)->tx.cut)))
 
+/* Where a frame may be lost, every counter of it. */
+struct sw_drops {
+	/* peer -> guest */
+	uint64_t no_buf, too_big, link_down, injected;	/* the NIC */
+	uint64_t peer_tx;	/* the wire end refused it */
+	uint64_t nic_rx;	/* the NIC's host port (to the macvtap) */
+	uint64_t mvt_rx;	/* the macvtap's queue was full */
+	uint64_t switch_drops, copy_too_big;	/* the device */
+	/* guest -> peer */
+	uint64_t dev_tx;	/* drops_nic of the Tx queue */
+	uint64_t nic_tx;	/* the NIC's host port (from the macvtap) */
+	uint64_t mvt_tx, peer_rx, sock;
+};
+
 FIXTURE(sw) {
 	struct dp_ctx c;
 	struct vg_net g;
@@ -129,6 +143,8 @@ FIXTURE(sw) {
 	int tapfd;		/* the macvtap's queue fd */
 	int tx_fd;		/* the peer's sending socket */
 	unsigned int qlen;	/* the macvtap's tx_queue_len */
+	/* the counters once the guest ran, before the traffic */
+	struct sw_drops base;
 	pid_t spin[SW_MAX_SPIN];	/* busy processes (switch_busy_host) */
 	unsigned int nspin;
 	char why[800];
@@ -538,20 +554,6 @@ static int sw_netdev_drops(const char *name, uint64_t *rx_drop,
 	return r;
 }
 
-/* Where a frame may be lost, every counter of it. */
-struct sw_drops {
-	/* peer -> guest */
-	uint64_t no_buf, too_big, link_down, injected;	/* the NIC */
-	uint64_t peer_tx;	/* the wire end refused it */
-	uint64_t nic_rx;	/* the NIC's host port (to the macvtap) */
-	uint64_t mvt_rx;	/* the macvtap's queue was full */
-	uint64_t switch_drops, copy_too_big;	/* the device */
-	/* guest -> peer */
-	uint64_t dev_tx;	/* drops_nic of the Tx queue */
-	uint64_t nic_tx;	/* the NIC's host port (from the macvtap) */
-	uint64_t mvt_tx, peer_rx, sock;
-};
-
 static int sw_read_drops(struct _test_data_sw *self, struct sw_drops *d)
 {
 	struct sw_traffic *t = &self->t;
@@ -588,6 +590,17 @@ static int sw_read_drops(struct _test_data_sw *self, struct sw_drops *d)
 	return 0;
 }
 
+/* @d minus @base, counter by counter. */
+static void sw_drops_since(struct sw_drops *d, const struct sw_drops *base)
+{
+	uint64_t *v = (uint64_t *)d;
+	const uint64_t *b = (const uint64_t *)base;
+	size_t i;
+
+	for (i = 0; i < sizeof(*d) / sizeof(*v); i++)
+		v[i] -= b[i];
+}
+
 static uint64_t sw_rx_counted(const struct sw_drops *d)
 {
 	return d->no_buf + d->too_big + d->link_down + d->injected +
@@ -618,6 +631,7 @@ static uint64_t sw_account(struct __test_metadata *_metadata,
 	struct sw_drops d;
 
 	EXPECT_EQ(0, sw_read_drops(self, &d));
+	sw_drops_since(&d, &self->base);
 	/* a frame out of order is no loss (sw_check_clean() fails it) */
 	lost = SW_PEER_SENT(t) - atomic_load(&t->rx_got) - t->rx_bad;
 	counted = sw_rx_counted(&d);
@@ -853,6 +867,8 @@ static void sw_up(struct __test_metadata *_metadata,
 	sw_guest_start(_metadata, self, &self->g, bind_flags);
 	sw_traffic_init(&self->t, &self->g, &self->c.nic, self->c.pkt,
 			self->tx_fd, self->mac);
+	/* what the host sent or dropped before (a macvtap coming up) */
+	ASSERT_EQ(0, sw_read_drops(self, &self->base));
 	ASSERT_EQ(0, sw_traffic_start(&self->t));
 	SW_FLOWS(&self->t, SW_FLOW);
 }
