@@ -371,9 +371,11 @@ static int copy_rx_log(struct vhost_accel_vq *vq, unsigned int n)
 static void copy_rx_discard(struct vhost_accel_copy *c)
 {
 	struct msghdr msg = {};
-	struct kvec none = {};
+	u8 byte;
+	struct kvec one = { .iov_base = &byte, .iov_len = 1 };
 
-	iov_iter_kvec(&msg.msg_iter, ITER_DEST, &none, 1, 0);
+	/* a tap or tun read into no room at all takes no frame off */
+	iov_iter_kvec(&msg.msg_iter, ITER_DEST, &one, 1, 1);
 	c->sock->ops->recvmsg(c->sock, &msg, 1, MSG_DONTWAIT | MSG_TRUNC);
 }
 
