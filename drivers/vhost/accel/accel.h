@@ -404,6 +404,7 @@ void vhost_accel_copy_handle(struct vhost_accel_vq *vq,
 bool vhost_accel_copy_same_file(const struct vhost_accel_vq *vq,
 				const struct file *file);
 unsigned int vhost_accel_copy_discard(struct file *file, unsigned int max);
+void vhost_accel_copy_wait_sent(struct file *file, unsigned int timeout_ms);
 enum vhost_accel_copy_kind
 vhost_accel_copy_kind(const struct vhost_accel_vq *vq);
 const char *vhost_accel_copy_kind_name(enum vhost_accel_copy_kind kind);

@@ -28,6 +28,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/bvec.h>
+#include <linux/delay.h>
 #include <linux/if_packet.h>
 #include <linux/if_tap.h>
 #include <linux/if_tun.h>
@@ -705,6 +706,29 @@ unsigned int vhost_accel_copy_discard(struct file *file, unsigned int max)
 		n++;
 	}
 	return n;
+}
+
+/**
+ * vhost_accel_copy_wait_sent - wait until a backend socket let go of the
+ *	frames it was given to send
+ * @file: the backend fd's file
+ * @timeout_ms: at most this long
+ *
+ * A frame written to a macvtap or tap is charged to its socket until the
+ * device below sent (or dropped) it: for a switch of datapath (nic.c), so
+ * that the guest's next frames, sent another way, do not overtake it.
+ */
+void vhost_accel_copy_wait_sent(struct file *file, unsigned int timeout_ms)
+{
+	unsigned long end = jiffies + msecs_to_jiffies(timeout_ms);
+	enum vhost_accel_copy_kind kind;
+	struct socket *sock;
+
+	sock = copy_socket(file, &kind);
+	if (IS_ERR(sock))
+		return;
+	while (sk_wmem_alloc_get(sock->sk) && time_before(jiffies, end))
+		usleep_range(100, 200);
 }
 
 /* The same socket again (vhost-net: no change) or another one? */

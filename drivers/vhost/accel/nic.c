@@ -35,9 +35,11 @@
 #include <linux/etherdevice.h>
 #include <linux/if_macvlan.h>
 #include <linux/if_tun.h>
+#include <linux/kthread.h>
 #include <linux/net.h>
 #include <linux/refcount.h>
 #include <linux/module.h>
+#include <linux/sched/mm.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -370,6 +372,8 @@ EXPORT_SYMBOL_GPL(vhost_accel_nic_unregister);
 #define VHOST_ACCEL_RESTORE_DELAY	msecs_to_jiffies(200)
 /* Frames a macvtap may hold (its queue length is a few hundred). */
 #define VHOST_ACCEL_SWITCH_DISCARD_MAX	4096
+/* How long the frames the guest sent through the macvtap may take to go. */
+#define VHOST_ACCEL_SWITCH_DRAIN_MS	100
 
 /* Count and trace a switch of datapath; dev->mutex held. */
 static void dev_switched(struct vhost_accel_dev *dev,
@@ -446,7 +450,9 @@ static void binding_degrade(struct vhost_accel_dev *dev,
  * A degraded device gets a queue pair again: attach, let the copying Rx
  * queue deliver what the macvtap still holds (the NIC steers the guest's
  * frames to the queue pair from the attach on), throw away and count what
- * found no guest buffer, and start the accelerated datapath on the queues.
+ * found no guest buffer, let what the guest sent through the macvtap leave
+ * first (so that no frame overtakes an earlier one of the guest's), and
+ * start the accelerated datapath on the queues.
  * dev->mutex held.
  */
 static void binding_restore(struct vhost_accel_dev *dev,
@@ -479,6 +485,10 @@ static void binding_restore(struct vhost_accel_dev *dev,
 	for (i = 0; i < VHOST_ACCEL_NVQS; i++)
 		if (on[i])
 			vhost_accel_copy_stop(dev, &dev->vqs[i]);
+	/* the guest's frames in the macvtap go out before the NIC's */
+	if (on[VHOST_ACCEL_VQ_TX])
+		vhost_accel_copy_wait_sent(b->tapfile,
+					   VHOST_ACCEL_SWITCH_DRAIN_MS);
 	drops = vhost_accel_copy_discard(b->tapfile,
 					 VHOST_ACCEL_SWITCH_DISCARD_MAX);
 	for (i = 0; i < VHOST_ACCEL_NVQS; i++) {
@@ -525,10 +535,19 @@ void vhost_accel_detach_work(struct work_struct *work)
 		mod_delayed_work(system_wq, &dev->detach_work, 1);
 		goto out;
 	}
-	if (READ_ONCE(b->detach_requested))
-		binding_degrade(dev, b);
-	else if (dev->degraded)
-		binding_restore(dev, b);
+	/*
+	 * Starting a datapath reads and writes the guest's rings at their
+	 * user addresses: do it in the owner's address space, as the worker
+	 * does.  No owner (reset meanwhile): nothing runs to switch.
+	 */
+	if (dev->mm) {
+		kthread_use_mm(dev->mm);
+		if (READ_ONCE(b->detach_requested))
+			binding_degrade(dev, b);
+		else if (dev->degraded)
+			binding_restore(dev, b);
+		kthread_unuse_mm(dev->mm);
+	}
 	mutex_unlock(&dev->mutex);
 out:
 	vhost_accel_binding_put(b);
