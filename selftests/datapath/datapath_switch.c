@@ -661,7 +661,12 @@ static uint64_t sw_account(struct __test_metadata *_metadata,
 		EXPECT_GE(lost + SW_SEND_ERR(t), counted)
 			TH_LOG("peer->guest: more drops counted than frames lost (%u failed sends)",
 			       SW_SEND_ERR(t));
-		EXPECT_GE(tx_lost, sw_tx_counted(&d))
+		/*
+		 * The macvtap's tx_dropped also counts the host's own frames
+		 * (IPv6 neighbour discovery while it comes up): not an
+		 * upper bound of the guest's.
+		 */
+		EXPECT_GE(tx_lost, sw_tx_counted(&d) - d.mvt_tx)
 			TH_LOG("guest->peer: more drops counted than frames lost");
 	}
 	return lost;
