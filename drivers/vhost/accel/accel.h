@@ -384,6 +384,8 @@ void vhost_accel_dp_release(struct vhost_accel_vq *vq);
 void vhost_accel_dp_init(struct vhost_accel_vq *vq);
 void vhost_accel_dp_handle_kick(struct vhost_accel_work *work);
 void vhost_accel_dp_queue(struct vhost_accel_vq *vq);
+bool vhost_accel_budget_yield(struct vhost_accel_vq *vq,
+			      struct vhost_accel_budget *bg);
 void vhost_accel_dp_run(struct vhost_accel_vq *vq);
 extern const struct vhost_accel_callbacks vhost_accel_nic_callbacks;
 
@@ -538,6 +540,18 @@ static __always_inline u64 vq64_to_cpu(const struct vhost_accel_vq *vq,
 				       __virtio64 val)
 {
 	return __virtio64_to_cpu(vq_is_le(vq), val);
+}
+
+/* A used-ring element in the ring's byte order. */
+static inline struct vring_used_elem
+vhost_accel_used_elem(const struct vhost_accel_vq *vq, u32 id, u32 len)
+{
+	struct vring_used_elem e = {
+		.id = cpu_to_vq32(vq, id),
+		.len = cpu_to_vq32(vq, len),
+	};
+
+	return e;
 }
 
 #endif /* _VHOST_ACCEL_CORE_H */

@@ -102,17 +102,6 @@ static void copy_hdr_lens(const struct vhost_accel_vq *vq,
 	}
 }
 
-static struct vring_used_elem copy_used(const struct vhost_accel_vq *vq,
-					u32 head, u32 len)
-{
-	struct vring_used_elem e = {
-		.id = cpu_to_vq32(vq, head),
-		.len = cpu_to_vq32(vq, len),
-	};
-
-	return e;
-}
-
 /* @n segments as a bio_vec iterator of @len bytes. */
 static void copy_iter(struct vhost_accel_copy *c, struct iov_iter *iter,
 		      unsigned int dir, const struct vhost_accel_seg *segs,
@@ -218,11 +207,8 @@ static void copy_tx(struct vhost_accel_vq *vq, struct vhost_accel_budget *bg)
 	vhost_accel_poll_stop(&c->poll);
 	vhost_accel_ring_disable_notify(vq);
 	while (!vq->broken) {
-		if (!vhost_accel_budget_left(bg)) {
-			bg->yielded = true;
-			vhost_accel_dp_queue(vq);
+		if (vhost_accel_budget_yield(vq, bg))
 			break;
-		}
 		chain.segs = c->segs;
 		chain.gpas = c->gpas;
 		chain.max_segs = COPY_SEGS;
@@ -250,7 +236,7 @@ static void copy_tx(struct vhost_accel_vq *vq, struct vhost_accel_budget *bg)
 				break;
 			}
 		}
-		c->used[n++] = copy_used(vq, chain.head, 0);
+		c->used[n++] = vhost_accel_used_elem(vq, chain.head, 0);
 		if (n == COPY_TX_BATCH)
 			copy_tx_flush(vq, &n);
 	}
@@ -318,7 +304,7 @@ static int copy_rx_bufs(struct vhost_accel_vq *vq, u32 need, bool merge,
 			/* a chain no frame can use: back to the guest, empty */
 			vhost_accel_budget_charge(bg, &chain);
 			vq->stats.drops_too_big++;
-			c->used[0] = copy_used(vq, chain.head, 0);
+			c->used[0] = vhost_accel_used_elem(vq, chain.head, 0);
 			if (!vhost_accel_ring_add_used(vq, c->used, 1))
 				vhost_accel_ring_signal(vq);
 			if (!vhost_accel_budget_left(bg))
@@ -440,7 +426,7 @@ static int copy_rx_one(struct vhost_accel_vq *vq, unsigned int n,
 		return -EFAULT;
 	}
 	for (i = 0; i < n; i++)
-		c->used[i] = copy_used(vq, c->rx_bufs[i].head,
+		c->used[i] = vhost_accel_used_elem(vq, c->rx_bufs[i].head,
 				       c->rx_bufs[i].len);
 	if (vhost_accel_ring_add_used(vq, c->used, n))
 		return -EFAULT;
@@ -458,11 +444,8 @@ static void copy_rx(struct vhost_accel_vq *vq, struct vhost_accel_budget *bg)
 	vhost_accel_poll_stop(&c->poll);
 	vhost_accel_ring_disable_notify(vq);
 	while (!vq->broken) {
-		if (!vhost_accel_budget_left(bg)) {
-			bg->yielded = true;
-			vhost_accel_dp_queue(vq);
+		if (vhost_accel_budget_yield(vq, bg))
 			break;
-		}
 		len = copy_rx_peek(c->sock);
 		if (len <= 0) {
 			if (copy_busy_wait(vq, copy_rx_ready))

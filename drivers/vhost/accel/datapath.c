@@ -127,18 +127,6 @@ static void dp_unget(struct vhost_accel_vq *vq, unsigned int n)
 	vq->dp->seq -= n;
 }
 
-/* A used-ring element in the ring's byte order. */
-static struct vring_used_elem dp_used(const struct vhost_accel_vq *vq,
-				      u32 id, u32 len)
-{
-	struct vring_used_elem e = {
-		.id = cpu_to_vq32(vq, id),
-		.len = cpu_to_vq32(vq, len),
-	};
-
-	return e;
-}
-
 static void dp_destroy(struct vhost_accel_dp *dp)
 {
 	kvfree(dp->comp.ents);
@@ -207,6 +195,24 @@ static void vhost_accel_dp_free(struct vhost_accel_vq *vq)
 void vhost_accel_dp_queue(struct vhost_accel_vq *vq)
 {
 	vhost_accel_work_queue(vq->dev, &vq->dp_work);
+}
+
+/**
+ * vhost_accel_budget_yield - end a run whose budget is spent
+ * @vq: the queue, in its handler
+ * @bg: the run's budget
+ *
+ * Return: true when @bg is spent: the run is marked as yielded and queued
+ * again, and the caller returns.
+ */
+bool vhost_accel_budget_yield(struct vhost_accel_vq *vq,
+			      struct vhost_accel_budget *bg)
+{
+	if (vhost_accel_budget_left(bg))
+		return false;
+	bg->yielded = true;
+	vhost_accel_dp_queue(vq);
+	return true;
 }
 
 /*
@@ -292,7 +298,7 @@ static unsigned int dp_space(struct vhost_accel_vq *vq,
 /* Give a chain back to the guest untouched (used, length 0). */
 static void dp_return_chain(struct vhost_accel_vq *vq, u16 head)
 {
-	struct vring_used_elem used = dp_used(vq, head, 0);
+	struct vring_used_elem used = vhost_accel_used_elem(vq, head, 0);
 
 	if (!vhost_accel_ring_add_used(vq, &used, 1))
 		vhost_accel_ring_signal(vq);
@@ -388,11 +394,8 @@ static unsigned int dp_pump(struct vhost_accel_vq *vq, dp_prepare_fn prepare,
 	*empty = false;
 	vhost_accel_ring_disable_notify(vq);
 	for (;;) {
-		if (!vhost_accel_budget_left(bg)) {
-			bg->yielded = true;
-			vhost_accel_dp_queue(vq);
+		if (vhost_accel_budget_yield(vq, bg))
 			return done;
-		}
 		/* The NIC never holds more of our buffers than the ring has. */
 		room = min(vq->num - dp->inflight, dp_space(vq, space));
 		if (!room)
@@ -442,6 +445,7 @@ static void tx_reap(struct vhost_accel_vq *vq)
 	struct vhost_accel_dp *dp = vq->dp;
 	struct vhost_accel_completion c[DP_POP];
 	unsigned int n, i, total = 0;
+	u16 head;
 
 	while ((n = comp_pop(vq, c))) {
 		dp_inflight_sub(vq, n);
@@ -449,8 +453,8 @@ static void tx_reap(struct vhost_accel_vq *vq)
 		if (vq->broken)
 			continue;
 		for (i = 0; i < n; i++) {
-			dp->used[i] = dp_used(vq, dp_cookie_head(c[i].cookie),
-					      0);
+			head = dp_cookie_head(c[i].cookie);
+			dp->used[i] = vhost_accel_used_elem(vq, head, 0);
 			if (c[i].flags & VHOST_ACCEL_COMP_ERROR)
 				vq->stats.drops_nic++;
 		}
@@ -697,8 +701,8 @@ static void rx_reap(struct vhost_accel_vq *vq)
 			if (!dp->rx_frame_n)
 				dp->rx_meta = c[i].meta;
 			dp->rx_frame_seq[dp->rx_frame_n] = seq;
-			dp->rx_frame[dp->rx_frame_n++] = dp_used(vq, head,
-								 c[i].len);
+			dp->rx_frame[dp->rx_frame_n++] =
+				vhost_accel_used_elem(vq, head, c[i].len);
 			if (merge && !(c[i].flags & VHOST_ACCEL_COMP_EOP))
 				continue;
 			if (rx_finish_frame(vq))
