@@ -1337,6 +1337,15 @@ static void measure_tx_gso(unsigned int rep, unsigned int kinds)
 	}
 }
 
+/* An Rx window where the guest got nothing: what the far side offered. */
+static void rx_nodata(int k, const char *row, unsigned int rep, int r,
+		      const struct rx_result *res)
+{
+	if (r == -ENODATA)
+		vtap_out("#   %s %s rep %u: the guest got nothing (in the window: %.0f sent, refused by the far netdev %" PRIu64 ")\n",
+		    kind_name[k], row, rep, res->sent, res->full_win);
+}
+
 static void measure_rx_size(unsigned int sz, unsigned int rep,
 			    unsigned int kinds)
 {
@@ -1358,6 +1367,7 @@ static void measure_rx_size(unsigned int sz, unsigned int rep,
 		r = rx_window(p, small_frame[k][1], sz - 4, VP_ETH_P_TEST,
 			      false, 0, 0, &res);
 		if (r) {
+			rx_nodata(k, nm, rep, r, &res);
 			fail_row((enum kind)k, nm, r, p);
 			continue;
 		}
@@ -1406,6 +1416,7 @@ static void measure_rx_gso(unsigned int rep, unsigned int kinds)
 		r = rx_window(p, gso_rx_frame, sizeof(struct virtio_net_hdr) + len,
 			      ETH_P_IP, true, 0, 0, &res);
 		if (r) {
+			rx_nodata(k, "rx-gso64k", rep, r, &res);
 			fail_row((enum kind)k, "rx-gso64k", r, p);
 			continue;
 		}
