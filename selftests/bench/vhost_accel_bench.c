@@ -343,10 +343,10 @@ static void print_copy_table(enum kind k)
 
 	vtap_out("#\n# copying datapath, %s against %s (median of the copy / median of vhost-net; target: rate >= %.2fx, CPU per frame <= %.2fx):\n",
 	    kind_name[k], kind_name[ref], TARGET_RATE, TARGET_CPU);
-	vtap_out("# %-16s %-9s %-24s %-24s %6s %-8s\n", "row", "unit",
+	vtap_out("# %-16s %-9s %-24s %-24s %6s %s\n", "row", "unit",
 	    k == K_COPY_TAP ? "accel-copy+tap" : "accel-copy+macvtap",
 	    k == K_COPY_TAP ? "net+tap" : "net+macvtap", "ratio", "target");
-	vtap_out("# %.16s %.9s %.24s %.24s %.6s %.8s\n",
+	vtap_out("# %.16s %.9s %.24s %.24s %.6s %.7s\n",
 	    "--------------------------------", "---------------",
 	    "--------------------------------", "--------------------------------",
 	    "------", "--------");
@@ -361,7 +361,7 @@ static void print_copy_table(enum kind k)
 		if (row_ratio_of(r, k, ref, &x))
 			snprintf(rt, sizeof(rt), "%.2f", x);
 		t = row_target(r, k, &x);
-		vtap_out("# %-16s %-9s %-24s %-24s %6s %-8s\n", r->name,
+		vtap_out("# %-16s %-9s %-24s %-24s %6s %s\n", r->name,
 		    r->unit, c[0], c[1], rt, t ? t : "-");
 	}
 }
@@ -1731,7 +1731,7 @@ struct sw_state {
 	struct vg_sender s;
 	bool sending;
 	uint32_t dp;		/* GET_STATS datapath of the last turn */
-	uint64_t switches, switch_drops;
+	uint64_t switches, switch_drops, no_buf;
 	uint64_t rx;		/* frames the guest got */
 	uint32_t tx_seq;	/* last numbered guest frame posted */
 	uint64_t tx_posted, tx_arrived;
@@ -1775,6 +1775,7 @@ static int sw_turn(struct sw_state *w)
 	w->dp = st.datapath;
 	w->switches = st.datapath_switches;
 	w->switch_drops = st.switch_drops;
+	w->no_buf = st.vq[VG_VQ_RX].drops_no_buf;
 	while ((r = vg_net_rx_get(&w->d.g, &f)) == 0)
 		got++;
 	if (r != -EAGAIN)
@@ -1948,7 +1949,7 @@ static int sw_up(struct sw_state *w)
 static int sw_cycle(struct sw_state *w, unsigned int rep)
 {
 	uint64_t t_reset, c_seen, c_flow, a_seen, a_flow, end;
-	uint64_t sw0, dr0, rx0, sent0, posted0, arr0;
+	uint64_t sw0, dr0, nb0, rx0, sent0, posted0, arr0;
 	char name[160];
 	int r;
 
@@ -1957,6 +1958,7 @@ static int sw_cycle(struct sw_state *w, unsigned int rep)
 		return r;
 	sw0 = w->switches;
 	dr0 = w->switch_drops;
+	nb0 = w->no_buf;
 	rx0 = w->rx;
 	sent0 = atomic_load(&w->s.sent);
 	posted0 = w->tx_posted;
@@ -1977,11 +1979,11 @@ static int sw_cycle(struct sw_state *w, unsigned int rep)
 	if (r)
 		return snprintf(w->err, sizeof(w->err), "guest turn: %s",
 				strerror(-r)), r;
-	vtap_out("#   switch rep %u: reset_qps -> COPY seen %.1f ms, frames both ways %.1f ms; COPY -> ACCEL seen %.1f ms, frames both ways %.1f ms; datapath_switches +%" PRIu64 ", switch_drops +%" PRIu64 "; guest Rx %" PRIu64 " of %" PRIu64 " sent, far side got %" PRIu64 " of %" PRIu64 " posted (counted %u ms after)\n",
+	vtap_out("#   switch rep %u: reset_qps -> COPY seen %.1f ms, frames both ways %.1f ms; COPY -> ACCEL seen %.1f ms, frames both ways %.1f ms; datapath_switches +%" PRIu64 ", switch_drops +%" PRIu64 ", Rx drops_no_buf +%" PRIu64 "; guest Rx %" PRIu64 " of %" PRIu64 " sent, far side got %" PRIu64 " of %" PRIu64 " posted (counted %u ms after)\n",
 	    rep, (double)(c_seen - t_reset) / 1e6,
 	    (double)(c_flow - t_reset) / 1e6, (double)(a_seen - c_seen) / 1e6,
 	    (double)(a_flow - c_seen) / 1e6, w->switches - sw0,
-	    w->switch_drops - dr0, w->rx - rx0,
+	    w->switch_drops - dr0, w->no_buf - nb0, w->rx - rx0,
 	    (uint64_t)atomic_load(&w->s.sent) - sent0,
 	    w->tx_arrived - arr0, w->tx_posted - posted0, SW_SETTLE_MS);
 	snprintf(name, sizeof(name),
