@@ -1883,6 +1883,7 @@ static void sw_down(struct sw_state *w)
 /* nicsim, a macvtap on it, /dev/vhost-accel through it: accelerated. */
 static int sw_up(struct sw_state *w)
 {
+	static const uint8_t sw_mac[6] = { 0x02, 0x76, 0x78, 0x62, 0x70, 0 };
 	static uint8_t rx_frame[60];
 	struct virtio_net_hdr_mrg_rxbuf h = { 0 };
 	struct vg_net_cfg cfg = {
@@ -1898,8 +1899,7 @@ static int sw_up(struct sw_state *w)
 	int r;
 
 	w->fd = w->d.tapfd = -1;
-	memcpy(w->d.mac, (const uint8_t[6]){ 0x02, 0x76, 0x78, 0x62, 0x70, 0 },
-	       6);
+	memcpy(w->d.mac, sw_mac, sizeof(sw_mac));
 	r = vp_nic_create(&w->nic, 'W');
 	if (r)
 		return snprintf(w->err, sizeof(w->err), "%s", w->nic.err), r;
