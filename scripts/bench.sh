@@ -3,7 +3,9 @@
 #
 # `make bench`: build, boot the test VM once and measure vhost-accel + nicsim
 # against vhost-net + tap and vhost-net + macvtap from the same user-space
-# guest (Documentation/performance.rst).
+# guest, vhost-accel's copying datapath over the same tap and macvtap
+# against vhost-net on them, and the switch to copying and back
+# (Documentation/performance.rst).
 #
 #   1 packages, modules, selftests/bench/build/vhost_accel_bench
 #   2 VM run        selftests/vm/run.sh with the benchmark's own lists
@@ -11,7 +13,10 @@
 #                   build/bench/modules.list); full TAP in build/bench/vm.tap
 #   3 results       build/bench/results/bench-<UTC time>.{csv,json,txt}
 #                   and latest.{csv,json,txt}; then one line per table row,
-#                   "ratio <row> <accel / vhost-net+tap>", last.
+#                   "ratio <row> <accel / vhost-net+tap>", and per row
+#                   with a target of the copying datapath and path,
+#                   "target <row> copy-tap/tap|copy-macvtap/macvtap
+#                   <ratio> met|not met", last.
 #
 # Exit status 0 iff every step and every case in the VM passed.  Run as
 # root on Debian 12.  Environment: KDIR, BENCH_MS (window per figure,
@@ -48,7 +53,7 @@ if [[ ${BENCH_PROFILE:-0} == 1 ]]; then
 	PROGS=profile.sh
 fi
 rc=0
-vmp_run "${BENCH_VM_TIMEOUT:-1700}" '^(csv,|ratio )' || rc=$?
+vmp_run "${BENCH_VM_TIMEOUT:-1700}" '^(csv,|ratio |target )' || rc=$?
 
 RES=$OUT/results
 mkdir -p "$RES"
@@ -82,5 +87,5 @@ if ((rc == 0)); then
 else
 	say "FAILED (exit $rc) after $((SECONDS - T_START)) s; partial results in ${RES#"$TOP"/}/bench-$stamp.*"
 fi
-prog_lines | grep '^ratio ' || true
+prog_lines | grep -E '^(ratio|target) ' || true
 exit "$rc"

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * vhost_accel_bench: the same user-space virtio-net guest
- * (selftests/lib/vguest) on three backends, measured side by side in one
+ * (selftests/lib/vguest) on five backends, measured side by side in one
  * run (`make bench`, Documentation/performance.rst):
  *
  *   accel    /dev/vhost-accel bound to a nicsim NIC; far side: its wire
@@ -10,23 +10,32 @@
  *            sets it up); far side: the tap netdev
  *   macvtap  /dev/vhost-net + macvtap (bridge mode) on one end of a veth
  *            pair; far side: the other end
+ *   copy-tap, copy-macvtap
+ *            /dev/vhost-accel on the tap and macvtap set-ups: its copying
+ *            datapath (GET_STATS says so at set-up, or the path fails),
+ *            against vhost-net on the same backend, with the targets of
+ *            the copying datapath (rate >= 0.95x, CPU per frame <= 1.05x)
  *
- * The far side is the same for all three: AF_PACKET sockets (a sink that
+ * The far side is the same for all: AF_PACKET sockets (a sink that
  * only counts with PACKET_STATISTICS, a sendmmsg source with
  * PACKET_QDISC_BYPASS, an echo thread).  Every figure is measured REPS
  * times, the paths interleaved within each repetition; the table gives
- * the median and min-max, and the ratio accel / each vhost-net path.
+ * the median and min-max, and the ratio accel / each vhost-net path;
+ * two more tables the copying paths against their vhost-net path.  Apart
+ * from those, the switch: a device bound through a macvtap on nicsim
+ * whose queue pair nicsim resets, timed to copying and back.
  *
  * Output: TAP (one case per setup and per measurement group) with the
  * report as "#" lines, "csv,..." lines (the machine-readable copy, pulled
- * out by scripts/bench.sh) and "ratio <row> <accel / tap>" lines.
+ * out by scripts/bench.sh), "ratio <row> <accel / tap>" lines and
+ * "target <row> copy-tap/tap|copy-macvtap/macvtap <ratio> met|not met".
  *
  * Environment: BENCH_MS (window, default 1000), BENCH_REPS (default 3),
  * BENCH_SLOW_US (guest work per frame in the slow-Rx rows, default 40),
  * BENCH_SLOW_PPS (the load offered to them, default 40000; 0: unpaced),
- * BENCH_PARTS (any of "size,slow,scale,lat", default all); also read from
- * ./bench.env (KEY=VALUE lines), which scripts/bench.sh writes because
- * the VM runner passes no environment.
+ * BENCH_PARTS (any of "size,copy,switch,slow,scale,lat", default all);
+ * also read from ./bench.env (KEY=VALUE lines), which scripts/bench.sh
+ * writes because the VM runner passes no environment.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -67,10 +76,48 @@
 #define MAX_ROWS	64
 #define LAT_MAX		200000
 
-enum kind { K_ACCEL, K_TAP, K_MACVTAP, NKINDS };
-static const char *const kind_name[NKINDS] = {
-	"vhost-accel+nicsim", "vhost-net+tap", "vhost-net+macvtap"
+/*
+ * The paths.  The first NBASE are the original comparison; the copying
+ * ones are /dev/vhost-accel on the tap and macvtap set-ups of K_TAP and
+ * K_MACVTAP (its copying datapath, checked at set-up), compared with those.
+ */
+enum kind {
+	K_ACCEL, K_TAP, K_MACVTAP, NBASE,
+	K_COPY_TAP = NBASE, K_COPY_MACVTAP, NKINDS
 };
+static const char *const kind_name[NKINDS] = {
+	"vhost-accel+nicsim", "vhost-net+tap", "vhost-net+macvtap",
+	"vhost-accel-copy+tap", "vhost-accel-copy+macvtap"
+};
+
+#define KBIT(k)		(1u << (k))
+#define BASE_KINDS	(KBIT(K_ACCEL) | KBIT(K_TAP) | KBIT(K_MACVTAP))
+#define COPY_KINDS	(KBIT(K_COPY_TAP) | KBIT(K_COPY_MACVTAP))
+
+/* The order the paths run in within a repetition: each copy after its reference. */
+static const enum kind run_order[NKINDS] = {
+	K_ACCEL, K_TAP, K_COPY_TAP, K_MACVTAP, K_COPY_MACVTAP
+};
+
+static bool kind_is_tap(enum kind k)
+{
+	return k == K_TAP || k == K_COPY_TAP;
+}
+
+static bool kind_is_macvtap(enum kind k)
+{
+	return k == K_MACVTAP || k == K_COPY_MACVTAP;
+}
+
+/* Opens /dev/vhost-accel (else /dev/vhost-net). */
+static bool kind_is_vhost_accel(enum kind k)
+{
+	return k == K_ACCEL || k == K_COPY_TAP || k == K_COPY_MACVTAP;
+}
+
+/* Targets of the copying datapath (issue 15): vs vhost-net on the same backend. */
+#define TARGET_RATE	0.95	/* rate at least this times vhost-net's */
+#define TARGET_CPU	1.05	/* host CPU per frame at most this times */
 
 static unsigned int window_ms = 1000, reps = 3, slow_us = 40;
 /* Offered load of the slow-Rx rows, the same on every path (0: unpaced). */
@@ -100,8 +147,9 @@ static void spin_ns(uint64_t ns)
 struct row {
 	char name[32];
 	char unit[24];
-	char what[96];
+	char what[224];
 	bool lower_better;
+	bool target;			/* the copying datapath's target applies */
 	double v[NKINDS][MAX_REPS];
 	unsigned int nv[NKINDS];
 	bool na[NKINDS];		/* not applicable to that path */
@@ -197,26 +245,67 @@ static void fmt_cell(char *b, size_t l, const struct row *r, enum kind k)
 	snprintf(b, l, "%s [%s-%s]", m, a, z);
 }
 
-static bool row_ratio(const struct row *r, enum kind ref, double *ratio)
+/* Median of path @k divided by that of path @ref; false if there is none. */
+static bool row_ratio_of(const struct row *r, enum kind k, enum kind ref,
+			 double *ratio)
 {
 	double a, b, lo, hi;
 
-	if (r->na[K_ACCEL] || r->na[ref] ||
-	    !row_stat(r, K_ACCEL, &a, &lo, &hi) ||
+	if (r->na[k] || r->na[ref] || !row_stat(r, k, &a, &lo, &hi) ||
 	    !row_stat(r, ref, &b, &lo, &hi) || b == 0)
 		return false;
 	*ratio = a / b;
 	return true;
 }
 
-static void print_table(void)
+static bool row_ratio(const struct row *r, enum kind ref, double *ratio)
 {
-	char c[NKINDS][64], rt[16], rm[16];
-	double x, med, lo, hi;
-	unsigned int i, j;
+	return row_ratio_of(r, K_ACCEL, ref, ratio);
+}
+
+/* The vhost-net path a copying path is compared with. */
+static enum kind copy_ref(enum kind k)
+{
+	return k == K_COPY_TAP ? K_TAP : K_MACVTAP;
+}
+
+/*
+ * A copying path's row against its target: "met" or "not met", and the
+ * ratio; NULL where the row has no target or no ratio.
+ */
+static const char *row_target(const struct row *r, enum kind k, double *ratio)
+{
+	if (!r->target || !row_ratio_of(r, k, copy_ref(k), ratio))
+		return NULL;
+	if (r->lower_better)
+		return *ratio <= TARGET_CPU ? "met" : "not met";
+	return *ratio >= TARGET_RATE ? "met" : "not met";
+}
+
+/* Path @k was measured, or failed, in some row. */
+static bool kind_ran(enum kind k)
+{
+	unsigned int i;
+
+	for (i = 0; i < n_rows; i++)
+		if (rows[i].nv[k] || rows[i].failed[k])
+			return true;
+	return false;
+}
+
+/* A row has something to show for the copying paths. */
+static bool row_has_copy(const struct row *r)
+{
+	return !r->na[K_COPY_TAP] || !r->na[K_COPY_MACVTAP];
+}
+
+static void print_main_table(void)
+{
+	char c[NBASE][64], rt[16], rm[16];
+	unsigned int i;
+	double x;
 	int k;
 
-	vtap_out("# table:\n");
 	vtap_out("# %-16s %-9s %-24s %-24s %-24s %6s %6s\n", "row", "unit",
 	    "accel+nicsim", "net+tap", "net+macvtap", "/tap", "/mvtap");
 	vtap_out("# %.16s %.9s %.24s %.24s %.24s %.6s %.6s\n",
@@ -226,7 +315,7 @@ static void print_table(void)
 	for (i = 0; i < n_rows; i++) {
 		const struct row *r = &rows[i];
 
-		for (k = 0; k < NKINDS; k++)
+		for (k = 0; k < NBASE; k++)
 			fmt_cell(c[k], sizeof(c[k]), r, (enum kind)k);
 		snprintf(rt, sizeof(rt), "-");
 		snprintf(rm, sizeof(rm), "-");
@@ -237,47 +326,128 @@ static void print_table(void)
 		vtap_out("# %-16s %-9s %-24s %-24s %-24s %6s %6s\n", r->name,
 		    r->unit, c[0], c[1], c[2], rt, rm);
 	}
+}
+
+/*
+ * The copying datapath against vhost-net on the same backend, one table
+ * per backend: the rows measured on the copying paths, with the ratio and
+ * whether the target holds.
+ */
+static void print_copy_table(enum kind k)
+{
+	enum kind ref = copy_ref(k);
+	char c[2][64], rt[32];
+	const char *t;
+	unsigned int i;
+	double x;
+
+	vtap_out("#\n# copying datapath, %s against %s (median of the copy / median of vhost-net; target: rate >= %.2fx, CPU per frame <= %.2fx):\n",
+	    kind_name[k], kind_name[ref], TARGET_RATE, TARGET_CPU);
+	vtap_out("# %-16s %-9s %-24s %-24s %6s %s\n", "row", "unit",
+	    k == K_COPY_TAP ? "accel-copy+tap" : "accel-copy+macvtap",
+	    k == K_COPY_TAP ? "net+tap" : "net+macvtap", "ratio", "target");
+	vtap_out("# %.16s %.9s %.24s %.24s %.6s %.7s\n",
+	    "--------------------------------", "---------------",
+	    "--------------------------------", "--------------------------------",
+	    "------", "--------");
+	for (i = 0; i < n_rows; i++) {
+		const struct row *r = &rows[i];
+
+		if (r->na[k])
+			continue;
+		fmt_cell(c[0], sizeof(c[0]), r, k);
+		fmt_cell(c[1], sizeof(c[1]), r, ref);
+		snprintf(rt, sizeof(rt), "-");
+		if (row_ratio_of(r, k, ref, &x))
+			snprintf(rt, sizeof(rt), "%.2f", x);
+		t = row_target(r, k, &x);
+		vtap_out("# %-16s %-9s %-24s %-24s %6s %s\n", r->name,
+		    r->unit, c[0], c[1], rt, t ? t : "-");
+	}
+}
+
+/* Machine-readable copy: one line per row and path. */
+static void print_csv(void)
+{
+	char a[16], b[16];
+	const char *t;
+	double x, med, lo, hi;
+	unsigned int i;
+	int k;
+
+	vtap_out("csv,row,unit,path,median,min,max,runs,ratio_vs_tap,ratio_vs_macvtap,target\n");
+	for (i = 0; i < n_rows; i++) {
+		const struct row *r = &rows[i];
+
+		for (k = 0; k < NKINDS; k++) {
+			a[0] = b[0] = '\0';
+			t = NULL;
+			if ((k == K_ACCEL || k == K_COPY_TAP) &&
+			    row_ratio_of(r, (enum kind)k, K_TAP, &x))
+				snprintf(a, sizeof(a), "%.4f", x);
+			if ((k == K_ACCEL || k == K_COPY_MACVTAP) &&
+			    row_ratio_of(r, (enum kind)k, K_MACVTAP, &x))
+				snprintf(b, sizeof(b), "%.4f", x);
+			if (k >= NBASE)
+				t = row_target(r, (enum kind)k, &x);
+			if (r->na[k]) {
+				vtap_out("csv,%s,%s,%s,na,na,na,0,,,\n", r->name,
+				    r->unit, kind_name[k]);
+				continue;
+			}
+			if (!row_stat(r, (enum kind)k, &med, &lo, &hi)) {
+				vtap_out("csv,%s,%s,%s,%s,,,0,,,\n", r->name,
+				    r->unit, kind_name[k],
+				    r->failed[k] ? "failed" : "not-run");
+				continue;
+			}
+			vtap_out("csv,%s,%s,%s,%.6g,%.6g,%.6g,%u,%s,%s,%s\n",
+			    r->name, r->unit, kind_name[k], med, lo, hi,
+			    r->nv[k], a, b, t ? t : "");
+		}
+	}
+}
+
+static void print_table(void)
+{
+	const char *t;
+	char v[32];
+	double x = 0;
+	unsigned int i;
+	int k;
+
+	vtap_out("# table:\n");
+	print_main_table();
+	for (k = NBASE; k < NKINDS; k++)
+		if (kind_ran((enum kind)k))
+			print_copy_table((enum kind)k);
 	vtap_out("#\n# rows:\n");
 	for (i = 0; i < n_rows; i++)
 		vtap_out("#   %-16s %s%s\n", rows[i].name, rows[i].what,
 		    rows[i].lower_better ? " (lower is better)" : "");
 	vtap_out("# end of table\n");
-	/* machine-readable copy: one line per row and path */
-	vtap_out("csv,row,unit,path,median,min,max,runs,ratio_vs_tap,ratio_vs_macvtap\n");
-	for (i = 0; i < n_rows; i++) {
-		const struct row *r = &rows[i];
-		char a[16], b[16];
-
-		snprintf(a, sizeof(a), "%s", "");
-		snprintf(b, sizeof(b), "%s", "");
-		if (row_ratio(r, K_TAP, &x))
-			snprintf(a, sizeof(a), "%.4f", x);
-		if (row_ratio(r, K_MACVTAP, &x))
-			snprintf(b, sizeof(b), "%.4f", x);
-		for (k = 0; k < NKINDS; k++) {
-			if (r->na[k]) {
-				vtap_out("csv,%s,%s,%s,na,na,na,0,,\n", r->name,
-				    r->unit, kind_name[k]);
-				continue;
-			}
-			if (!row_stat(r, (enum kind)k, &med, &lo, &hi)) {
-				vtap_out("csv,%s,%s,%s,%s,,,0,,\n", r->name,
-				    r->unit, kind_name[k],
-				    r->failed[k] ? "failed" : "not-run");
-				continue;
-			}
-			vtap_out("csv,%s,%s,%s,%.6g,%.6g,%.6g,%u,%s,%s\n", r->name,
-			    r->unit, kind_name[k], med, lo, hi, r->nv[k],
-			    k == K_ACCEL ? a : "", k == K_ACCEL ? b : "");
-		}
-	}
+	print_csv();
 	for (i = 0; i < n_rows; i++) {
 		if (row_ratio(&rows[i], K_TAP, &x))
 			vtap_out("ratio %s %.2f\n", rows[i].name, x);
 		else
 			vtap_out("ratio %s -\n", rows[i].name);
 	}
-	(void)j;
+	/* "target <row> <copy-tap/tap|copy-macvtap/macvtap> <ratio> met|not met" */
+	for (i = 0; i < n_rows; i++) {
+		if (!rows[i].target || !row_has_copy(&rows[i]))
+			continue;
+		for (k = NBASE; k < NKINDS; k++) {
+			t = row_target(&rows[i], (enum kind)k, &x);
+			if (t)
+				snprintf(v, sizeof(v), "%.2f %s", x, t);
+			else
+				snprintf(v, sizeof(v), "- -");
+			vtap_out("target %s %s %s\n", rows[i].name,
+			    k == K_COPY_TAP ? "copy-tap/tap" :
+			    "copy-macvtap/macvtap", v);
+		}
+	}
 }
 
 /* ----------------------------------------------- host CPU accounting */
@@ -379,10 +549,10 @@ struct cpu_snap {
 
 struct bdev {
 	struct vg_net g;
-	struct vp_nic tapnic;		/* K_TAP: the tap is this device's far side */
+	struct vp_nic tapnic;		/* tap paths: the tap is this device's far side */
 	int tapfd;
 	uint8_t mac[6];
-	char mvtap[VP_IFNAMSIZ];	/* K_MACVTAP */
+	char mvtap[VP_IFNAMSIZ];	/* macvtap paths */
 	uint64_t kicks, sleeps, calls, reaps;
 };
 
@@ -402,7 +572,13 @@ struct bpath {
 /* The far side of device @i: where frames from it arrive. */
 static struct vp_nic *far_nic(struct bpath *p, unsigned int i)
 {
-	return p->kind == K_TAP ? &p->dev[i].tapnic : &p->nic;
+	return kind_is_tap(p->kind) ? &p->dev[i].tapnic : &p->nic;
+}
+
+/* Where guest Tx frames of device @i are addressed. */
+static const uint8_t *far_mac_of(struct bpath *p, unsigned int i)
+{
+	return kind_is_tap(p->kind) ? p->dev[i].tapnic.peer_mac : far_mac;
 }
 
 static void guest_mac(uint8_t *mac, struct bpath *p, unsigned int i)
@@ -417,9 +593,11 @@ static void guest_mac(uint8_t *mac, struct bpath *p, unsigned int i)
 
 /*
  * The last character of tap device i's name (vpeer names every netdev
- * VP_NAME_PREFIX<pid><tag>): the scaling path's taps take tap_tags[i],
- * which lacks the paths' own tags ("ATMF" and "SUV" name their NICs and
- * taps) and '%' (a name template to the kernel).
+ * VP_NAME_PREFIX<pid><tag>): a path of one device takes the path's tag,
+ * the scaling path's taps take tap_tags[i], which lacks the scaling
+ * phase's own tags ("SUV" name its NICs and taps) and '%' (a name
+ * template to the kernel).  The phases run one after the other; within
+ * the single-device phase the tags "ATMCDF" differ, the switch uses "W".
  */
 static char tap_tag(const struct bpath *p, unsigned int i)
 {
@@ -427,7 +605,52 @@ static char tap_tag(const struct bpath *p, unsigned int i)
 		"abcdefghijklmnopqrstuvwxyz0123456789BCDEGHIJKLNOPQRWXYZ_-+=.,~^!";
 
 	_Static_assert(sizeof(tap_tags) - 1 >= MAX_DEVS, "tap tags");
-	return p->ndev > 1 || p->tag != 'T' ? tap_tags[i] : p->tag;
+	return p->ndev > 1 ? tap_tags[i] : p->tag;
+}
+
+/*
+ * A macvtap (bridge mode) with the guest's MAC on @lower, up; its queue fd
+ * with a HDR_LEN-byte virtio-net header in *@fd.  0 or -errno, @err says.
+ */
+static int macvtap_open(const char *lower, const char *name,
+			const uint8_t *mac, int *fd, char *err, size_t errlen)
+{
+	int hdr = HDR_LEN, r;
+	unsigned int idx;
+	char path[32];
+
+	r = vp_run("ip link add link %s name %s address %02x:%02x:%02x:%02x:%02x:%02x type macvtap mode bridge && ip link set %s up",
+		   lower, name, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5],
+		   name);
+	idx = if_nametoindex(name);
+	if (r || !idx)
+		return snprintf(err, errlen,
+				"ip link add %s type macvtap: exit %d", name,
+				r), -ENODEV;
+	snprintf(path, sizeof(path), "/dev/tap%u", idx);
+	*fd = open(path, O_RDWR | O_CLOEXEC);
+	if (*fd < 0 || ioctl(*fd, TUNSETVNETHDRSZ, &hdr))
+		return snprintf(err, errlen, "%s: %s", path, strerror(errno)),
+		       -errno;
+	return 0;
+}
+
+/* A copying path's device: GET_STATS must say it copies. */
+static int check_copying(struct bpath *p, unsigned int i)
+{
+	struct vhost_accel_stats st;
+	int r = vg_get_stats(&p->dev[i].g.d, &st);
+
+	if (r)
+		return snprintf(p->err, sizeof(p->err),
+				"VHOST_ACCEL_GET_STATS dev %u: %s", i,
+				strerror(-r)), r;
+	if (st.datapath != VHOST_ACCEL_DATAPATH_COPY)
+		return snprintf(p->err, sizeof(p->err),
+				"dev %u: GET_STATS datapath %u, not VHOST_ACCEL_DATAPATH_COPY (%u)",
+				i, st.datapath, VHOST_ACCEL_DATAPATH_COPY),
+		       -EPROTO;
+	return 0;
 }
 
 static int open_dev(struct bpath *p, unsigned int i, bool big)
@@ -443,7 +666,6 @@ static int open_dev(struct bpath *p, unsigned int i, bool big)
 		.rx_bufs = big ? 0 : 16,
 	};
 	struct bdev *d = &p->dev[i];
-	char path[32];
 	int r, fd;
 
 	guest_mac(d->mac, p, i);
@@ -460,7 +682,7 @@ static int open_dev(struct bpath *p, unsigned int i, bool big)
 					"VHOST_ACCEL_SET_NIC %s dev %u: %s",
 					p->nic.name, i, strerror(-r)), r;
 		fd = -1;
-	} else if (p->kind == K_TAP) {
+	} else if (kind_is_tap(p->kind)) {
 		r = vp_tap_create(&d->tapnic, tap_tag(p, i), HDR_LEN,
 				  &d->tapfd);
 		if (r)
@@ -468,32 +690,21 @@ static int open_dev(struct bpath *p, unsigned int i, bool big)
 					d->tapnic.err), r;
 		fd = d->tapfd;
 	} else {
-		int hdr = HDR_LEN;
-		unsigned int idx;
-
-		snprintf(d->mvtap, sizeof(d->mvtap), "bmv%u", i);
-		r = vp_run("ip link add link %s name %s address %02x:%02x:%02x:%02x:%02x:%02x type macvtap mode bridge && ip link set %s up",
-			   p->veth[0], d->mvtap, d->mac[0], d->mac[1],
-			   d->mac[2], d->mac[3], d->mac[4], d->mac[5],
-			   d->mvtap);
-		idx = if_nametoindex(d->mvtap);
-		if (r || !idx)
-			return snprintf(p->err, sizeof(p->err),
-					"ip link add %s type macvtap: exit %d",
-					d->mvtap, r), -ENODEV;
-		snprintf(path, sizeof(path), "/dev/tap%u", idx);
-		d->tapfd = open(path, O_RDWR | O_CLOEXEC);
-		if (d->tapfd < 0 ||
-		    ioctl(d->tapfd, TUNSETVNETHDRSZ, &hdr))
-			return snprintf(p->err, sizeof(p->err), "%s: %s", path,
-					strerror(errno)), -errno;
+		snprintf(d->mvtap, sizeof(d->mvtap), "bm%c%u", p->tag, i);
+		r = macvtap_open(p->veth[0], d->mvtap, d->mac, &d->tapfd,
+				 p->err, sizeof(p->err));
+		if (r)
+			return r;
 		fd = d->tapfd;
 	}
 	if (p->kind != K_ACCEL) {
-		r = vg_net_open(&d->g, VG_DEV_NET, &cfg);
+		const char *dev = kind_is_vhost_accel(p->kind) ? VG_DEV_ACCEL :
+				  VG_DEV_NET;
+
+		r = vg_net_open(&d->g, dev, &cfg);
 		if (r)
 			return snprintf(p->err, sizeof(p->err), "open %s: %s",
-					VG_DEV_NET, strerror(-r)), r;
+					dev, strerror(-r)), r;
 	}
 	r = vg_net_rx_fill(&d->g, d->g.rx_nbufs);
 	if (r >= 0)
@@ -504,6 +715,11 @@ static int open_dev(struct bpath *p, unsigned int i, bool big)
 		return snprintf(p->err, sizeof(p->err),
 				"Rx buffers/SET_BACKEND dev %u: %s", i,
 				strerror(-r)), r;
+	if (p->kind >= NBASE) {
+		r = check_copying(p, i);
+		if (r)
+			return r;
+	}
 	/* callbacks off unless we sleep (as a NAPI driver) */
 	vg_vq_disable_cb(&d->g.d, VG_VQ_RX);
 	vg_vq_disable_cb(&d->g.d, VG_VQ_TX);
@@ -520,7 +736,7 @@ static int far_side_create(struct bpath *p)
 			snprintf(p->err, sizeof(p->err), "%s", p->nic.err);
 		return r;
 	}
-	if (p->kind == K_TAP)
+	if (kind_is_tap(p->kind))
 		return 0;
 	/* veth pair in our netns; the far end stands in for a wire peer */
 	snprintf(p->veth[0], VP_IFNAMSIZ, "bv%ca", p->tag);
@@ -556,20 +772,20 @@ static void path_down(struct bpath *p)
 		if (d->tapfd >= 0)
 			close(d->tapfd);
 		d->tapfd = -1;
-		if (p->kind == K_TAP)
+		if (kind_is_tap(p->kind))
 			vp_nic_destroy(&d->tapnic);
 	}
 	free(p->dev);
 	p->dev = NULL;
 	vp_nic_destroy(&p->nic);
-	if (p->kind == K_MACVTAP && p->veth[0][0])
+	if (kind_is_macvtap(p->kind) && p->veth[0][0])
 		vp_run("ip link del %s 2>/dev/null", p->veth[0]);
 	p->up = false;
 }
 
 static const char *worker_name(enum kind k, char *buf, size_t len)
 {
-	if (k == K_ACCEL)
+	if (kind_is_vhost_accel(k))
 		vg_worker_comm(getpid(), buf, len);
 	else
 		snprintf(buf, len, "vhost-%d", (int)getpid());
@@ -754,7 +970,7 @@ struct tx_result {
 static void accel_stats(struct bpath *p, struct vhost_accel_stats *st)
 {
 	memset(st, 0, sizeof(*st));
-	if (p->kind == K_ACCEL)
+	if (kind_is_vhost_accel(p->kind))
 		vg_get_stats(&p->dev[0].g.d, st);
 }
 
@@ -1017,22 +1233,35 @@ static void fail_row(enum kind k, const char *row, int r, struct bpath *p)
 	vtap_case(false, name, why);
 }
 
+/*
+ * The @o-th path in run order if it is in @kinds and up (its kind in
+ * *@k), else NULL: the measures' loop over the paths.
+ */
+static struct bpath *path_in_turn(unsigned int kinds, unsigned int o, int *k)
+{
+	*k = run_order[o];
+	if (!(kinds & KBIT(*k)) || !paths[*k].up)
+		return NULL;
+	return &paths[*k];
+}
+
 static void measure_tx_size(unsigned int sz, unsigned int rep, bool delayed,
-			    const char *rname)
+			    const char *rname, unsigned int kinds)
 {
 	struct virtio_net_hdr_mrg_rxbuf h = { 0 };
 	struct tx_result res;
+	struct bpath *p;
+	unsigned int o;
 	char nm[32];
 	int k, r;
 
-	for (k = 0; k < NKINDS; k++) {
-		struct bpath *p = &paths[k];
+	for (o = 0; o < NKINDS; o++) {
 		struct row *rr = row_find(rname);
 
-		if (!p->up)
+		p = path_in_turn(kinds, o, &k);
+		if (!p)
 			continue;
-		vp_test_frame(small_frame[k][0], sz - 4, p->kind == K_TAP ?
-			      p->dev[0].tapnic.peer_mac : far_mac,
+		vp_test_frame(small_frame[k][0], sz - 4, far_mac_of(p, 0),
 			      p->dev[0].mac, 1);
 		tx_prefill(&p->dev[0], &h, small_frame[k][0], sz - 4);
 		r = tx_window(p, sz - 4, delayed, &res);
@@ -1058,7 +1287,7 @@ static void measure_tx_size(unsigned int sz, unsigned int rep, bool delayed,
 		    res.completed * 1000.0 / window_ms, res.cpu_ns / 1e3,
 		    res.engine_ns / 1e3, res.kicks, res.sleeps, res.calls,
 		    res.reaps > 0 ? 1 / res.reaps : 0);
-		if (k == K_ACCEL) {
+		if (kind_is_vhost_accel(k)) {
 			const struct vhost_accel_vq_stats *a = &res.st0.vq[VG_VQ_TX],
 				*b = &res.st1.vq[VG_VQ_TX];
 			double c = (double)(b->packets - a->packets);
@@ -1076,22 +1305,22 @@ static void measure_tx_size(unsigned int sz, unsigned int rep, bool delayed,
 	}
 }
 
-static void measure_tx_gso(unsigned int rep)
+static void measure_tx_gso(unsigned int rep, unsigned int kinds)
 {
 	struct virtio_net_hdr_mrg_rxbuf h;
 	struct tx_result res;
+	struct bpath *p;
+	unsigned int o;
 	size_t len;
 	int k, r;
 
-	for (k = 0; k < NKINDS; k++) {
-		struct bpath *p = &paths[k];
+	for (o = 0; o < NKINDS; o++) {
 		struct row *rr = row_find("tx-gso64k");
 
-		if (!p->up)
+		p = path_in_turn(kinds, o, &k);
+		if (!p)
 			continue;
-		len = build_gso(gso_frame, p->kind == K_TAP ?
-				p->dev[0].tapnic.peer_mac : far_mac,
-				p->dev[0].mac, &h);
+		len = build_gso(gso_frame, far_mac_of(p, 0), p->dev[0].mac, &h);
 		tx_prefill(&p->dev[0], &h, gso_frame, (uint32_t)len);
 		r = tx_window(p, (uint32_t)len, true, &res);
 		if (r) {
@@ -1099,6 +1328,8 @@ static void measure_tx_gso(unsigned int rep)
 			continue;
 		}
 		row_add(rr, (enum kind)k, res.bps / 1e9);
+		row_add(row_find("cpu-tx-gso64k"), (enum kind)k,
+			res.cpu_ns / 1e3);
 		vtap_out("#   %s tx-gso64k rep %u: %.0f frames/s completed, %.3f Gbit/s; %.0f packets at the far side; cpu %.1f us/frame, engine %.1f us/frame\n",
 		    kind_name[k], rep, res.completed * 1000.0 / window_ms,
 		    res.bps / 1e9, res.arrived, res.cpu_ns / 1e3,
@@ -1106,24 +1337,37 @@ static void measure_tx_gso(unsigned int rep)
 	}
 }
 
-static void measure_rx_size(unsigned int sz, unsigned int rep)
+/* An Rx window where the guest got nothing: what the far side offered. */
+static void rx_nodata(int k, const char *row, unsigned int rep, int r,
+		      const struct rx_result *res)
+{
+	if (r == -ENODATA)
+		vtap_out("#   %s %s rep %u: the guest got nothing (in the window: %.0f sent, refused by the far netdev %" PRIu64 ")\n",
+		    kind_name[k], row, rep, res->sent, res->full_win);
+}
+
+static void measure_rx_size(unsigned int sz, unsigned int rep,
+			    unsigned int kinds)
 {
 	struct rx_result res;
+	struct bpath *p;
+	unsigned int o;
 	char nm[32];
 	int k, r;
 
 	snprintf(nm, sizeof(nm), "rx-%u", sz);
-	for (k = 0; k < NKINDS; k++) {
-		struct bpath *p = &paths[k];
+	for (o = 0; o < NKINDS; o++) {
 		struct row *rr = row_find(nm);
 
-		if (!p->up)
+		p = path_in_turn(kinds, o, &k);
+		if (!p)
 			continue;
 		vp_test_frame(small_frame[k][1], sz - 4, p->dev[0].mac,
 			      far_mac, 2);
 		r = rx_window(p, small_frame[k][1], sz - 4, VP_ETH_P_TEST,
 			      false, 0, 0, &res);
 		if (r) {
+			rx_nodata(k, nm, rep, r, &res);
 			fail_row((enum kind)k, nm, r, p);
 			continue;
 		}
@@ -1150,18 +1394,20 @@ static void measure_rx_size(unsigned int sz, unsigned int rep)
 	}
 }
 
-static void measure_rx_gso(unsigned int rep)
+static void measure_rx_gso(unsigned int rep, unsigned int kinds)
 {
 	struct virtio_net_hdr_mrg_rxbuf h;
 	struct rx_result res;
+	struct bpath *p;
+	unsigned int o;
 	size_t len;
 	int k, r;
 
-	for (k = 0; k < NKINDS; k++) {
-		struct bpath *p = &paths[k];
+	for (o = 0; o < NKINDS; o++) {
 		struct row *rr = row_find("rx-gso64k");
 
-		if (!p->up)
+		p = path_in_turn(kinds, o, &k);
+		if (!p)
 			continue;
 		len = build_gso(gso_rx_frame + sizeof(struct virtio_net_hdr),
 				p->dev[0].mac, far_mac, &h);
@@ -1170,13 +1416,16 @@ static void measure_rx_gso(unsigned int rep)
 		r = rx_window(p, gso_rx_frame, sizeof(struct virtio_net_hdr) + len,
 			      ETH_P_IP, true, 0, 0, &res);
 		if (r) {
+			rx_nodata(k, "rx-gso64k", rep, r, &res);
 			fail_row((enum kind)k, "rx-gso64k", r, p);
 			continue;
 		}
 		row_add(rr, (enum kind)k, res.bps / 1e9);
-		vtap_out("#   %s rx-gso64k rep %u: %.3f Gbit/s in %.0f guest frames/s; %.0f GSO frames sent (refused %" PRIu64 ")\n",
+		row_add(row_find("cpu-rx-gso64k"), (enum kind)k,
+			res.cpu_ns / 1e3);
+		vtap_out("#   %s rx-gso64k rep %u: %.3f Gbit/s in %.0f guest frames/s; %.0f GSO frames sent (refused %" PRIu64 "); cpu %.1f us/frame\n",
 		    kind_name[k], rep, res.bps / 1e9, res.pps, res.sent,
-		    res.full_win);
+		    res.full_win, res.cpu_ns / 1e3);
 	}
 }
 
@@ -1192,7 +1441,7 @@ static void measure_slow(unsigned int rep, struct bpath *fcpath)
 	int k, r;
 
 	for (fc = 0; fc < 2; fc++) {
-		for (k = 0; k < NKINDS; k++) {
+		for (k = 0; k < NBASE; k++) {
 			struct bpath *p = fc && k == K_ACCEL ? fcpath : &paths[k];
 			struct row *rc = row_find(rn[fc][0]);
 			struct row *rl = row_find(rn[fc][1]);
@@ -1233,7 +1482,7 @@ static void measure_scale(unsigned int n, struct bpath *sp, unsigned int rep)
 
 	snprintf(nm, sizeof(nm), "scale-%u", n);
 	snprintf(nf, sizeof(nf), "scale-%u-fair", n);
-	for (k = 0; k < NKINDS; k++) {
+	for (k = 0; k < NBASE; k++) {
 		struct bpath *p = &sp[k];
 		double sum = 0, mn = 1e30, t;
 		uint64_t t0;
@@ -1242,8 +1491,7 @@ static void measure_scale(unsigned int n, struct bpath *sp, unsigned int rep)
 			continue;
 		for (i = 0; i < n; i++) {
 			devs[i] = &p->dev[i];
-			vp_test_frame(small_frame[k][0], 60, p->kind == K_TAP ?
-				      p->dev[i].tapnic.peer_mac : far_mac,
+			vp_test_frame(small_frame[k][0], 60, far_mac_of(p, i),
 				      p->dev[i].mac, 4);
 			tx_prefill(devs[i], &h, small_frame[k][0], 60);
 		}
@@ -1306,7 +1554,7 @@ static void *echo_main(void *arg)
 
 #define LAT_SLICES	10
 
-static uint64_t lat[NKINDS][LAT_MAX];
+static uint64_t lat[NBASE][LAT_MAX];
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -1399,12 +1647,12 @@ static int lat_slice(struct bpath *p, enum kind k, unsigned int ms,
 static void measure_latency(unsigned int rep)
 {
 	struct virtio_net_hdr_mrg_rxbuf h = { 0 };
-	struct lat_state st[NKINDS];
+	struct lat_state st[NBASE];
 	unsigned int sl;
 	int k;
 
 	memset(st, 0, sizeof(st));
-	for (k = 0; k < NKINDS; k++) {
+	for (k = 0; k < NBASE; k++) {
 		struct bpath *p = &paths[k];
 		struct bdev *d;
 
@@ -1422,17 +1670,17 @@ static void measure_latency(unsigned int rep)
 			continue;
 		}
 		st[k].running = true;
-		vp_test_frame(small_frame[k][0], 60, p->kind == K_TAP ?
-			      d->tapnic.peer_mac : far_mac, d->mac, 5);
+		vp_test_frame(small_frame[k][0], 60, far_mac_of(p, 0), d->mac,
+			      5);
 		tx_prefill(d, &h, small_frame[k][0], 60);
 	}
 	for (sl = 0; sl < LAT_SLICES; sl++)
-		for (k = 0; k < NKINDS; k++)
+		for (k = 0; k < NBASE; k++)
 			if (st[k].running && !st[k].err)
 				st[k].err = lat_slice(&paths[k], (enum kind)k,
 						      window_ms / LAT_SLICES,
 						      &st[k]);
-	for (k = 0; k < NKINDS; k++) {
+	for (k = 0; k < NBASE; k++) {
 		struct lat_state *s = &st[k];
 		uint64_t n = s->n;
 
@@ -1460,52 +1708,389 @@ static void measure_latency(unsigned int rep)
 	}
 }
 
+/* ------------------------------------------------------------ switch */
+
+/*
+ * The switch: a device bound through a macvtap on nicsim (accelerated),
+ * traffic both ways at a modest paced rate; nicsim's reset_qps takes the
+ * queue pair back, the device goes on copying through the macvtap, and
+ * the kernel attaches a queue pair again 200 ms later.  Timed by polling
+ * GET_STATS between guest turns, SW_TURN_US apart.
+ */
+#define SW_RX_PPS	10000	/* far side -> guest */
+#define SW_TX_PER_MS	8	/* guest -> far side, numbered frames */
+#define SW_TURN_US	200
+#define SW_WAIT_MS	5000	/* for a datapath and frames on it */
+#define SW_SETTLE_MS	300	/* traffic after a repetition, before counting */
+
+struct sw_state {
+	struct vp_nic nic;
+	struct bdev d;
+	char mvtap[VP_IFNAMSIZ];
+	int fd;			/* far side: sender and sink */
+	struct vg_sender s;
+	bool sending;
+	uint32_t dp;		/* GET_STATS datapath of the last turn */
+	uint64_t switches, switch_drops, no_buf;
+	uint64_t rx;		/* frames the guest got */
+	uint32_t tx_seq;	/* last numbered guest frame posted */
+	uint64_t tx_posted, tx_arrived;
+	uint32_t arrived_max;	/* highest number the far side got */
+	uint64_t next_tx;
+	char err[320];
+};
+
+/* The far side's arrivals since the last turn: count, highest number. */
+static int sw_far_rx(struct sw_state *w)
+{
+	uint8_t buf[128];
+	int64_t seq;
+	ssize_t n;
+
+	for (;;) {
+		n = recv(w->fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
+		if (n < 0)
+			return errno == EAGAIN ? 0 : -errno;
+		seq = vp_test_frame_seq(buf, (size_t)n < sizeof(buf) ?
+					(size_t)n : sizeof(buf));
+		if (seq < 0 || memcmp(buf + 6, w->d.mac, 6))
+			continue;
+		w->tx_arrived++;
+		if ((uint32_t)seq > w->arrived_max)
+			w->arrived_max = (uint32_t)seq;
+	}
+}
+
+/* One guest turn: datapath, Rx reaped and reposted, Tx paced, far side. */
+static int sw_turn(struct sw_state *w)
+{
+	struct vhost_accel_stats st;
+	struct vg_net_rx f;
+	unsigned int i;
+	int r, got = 0;
+
+	r = vg_get_stats(&w->d.g.d, &st);
+	if (r)
+		return r;
+	w->dp = st.datapath;
+	w->switches = st.datapath_switches;
+	w->switch_drops = st.switch_drops;
+	w->no_buf = st.vq[VG_VQ_RX].drops_no_buf;
+	while ((r = vg_net_rx_get(&w->d.g, &f)) == 0)
+		got++;
+	if (r != -EAGAIN)
+		return r;
+	if (got) {
+		w->rx += (uint64_t)got;
+		r = vg_net_rx_fill(&w->d.g, w->d.g.rx_nfree);
+		if (r >= 0)
+			r = vg_net_rx_kick(&w->d.g);
+		if (r < 0)
+			return r;
+	}
+	r = vg_net_tx_reap(&w->d.g);
+	if (r < 0)
+		return r;
+	if (now_ns() >= w->next_tx) {
+		for (i = 0; i < SW_TX_PER_MS && w->d.g.tx_nfree; i++) {
+			lat_number(&w->d, w->tx_seq + 1);
+			r = tx_fill(&w->d, 60, 1);
+			if (r < 0)
+				return r;
+			if (!r)
+				break;
+			w->tx_seq++;
+			w->tx_posted++;
+		}
+		w->next_tx = now_ns() + 1000000;
+	}
+	r = sw_far_rx(w);
+	if (r)
+		return r;
+	usleep(SW_TURN_US);
+	return 0;
+}
+
+static const char *dp_name(uint32_t dp)
+{
+	return dp == VHOST_ACCEL_DATAPATH_ACCEL ? "ACCEL" :
+	       dp == VHOST_ACCEL_DATAPATH_COPY ? "COPY" : "NONE";
+}
+
+/*
+ * Turns until GET_STATS says @want (*@seen: the start of that turn), then
+ * until frames flow both ways on it (*@flow): a frame the guest reaped
+ * after that turn, and a frame the guest posted after it at the far side.
+ */
+static int sw_wait(struct sw_state *w, uint32_t want, uint64_t *seen,
+		   uint64_t *flow)
+{
+	uint64_t end = now_ns() + SW_WAIT_MS * 1000000ULL, t, rx_mark = 0;
+	uint32_t seq_mark = 0;
+	bool marked = false;
+	int r;
+
+	*seen = *flow = 0;
+	while ((t = now_ns()) < end) {
+		r = sw_turn(w);
+		if (r)
+			return snprintf(w->err, sizeof(w->err), "guest turn: %s",
+					strerror(-r)), r;
+		if (!marked) {
+			if (w->dp != want)
+				continue;
+			marked = true;
+			*seen = t;
+			rx_mark = w->rx;
+			seq_mark = w->tx_seq;
+			continue;
+		}
+		if (w->dp != want)
+			return snprintf(w->err, sizeof(w->err),
+					"datapath %s, then %s before frames flowed on it",
+					dp_name(want), dp_name(w->dp)), -EPROTO;
+		if (w->rx > rx_mark && w->arrived_max > seq_mark) {
+			*flow = now_ns();
+			return 0;
+		}
+	}
+	return snprintf(w->err, sizeof(w->err),
+			"%s: datapath %s, guest got %" PRIu64 " frames since, far side highest %u of %u posted",
+			marked ? "no frames both ways within 5 s" :
+			"not seen within 5 s", dp_name(w->dp),
+			w->rx - rx_mark, w->arrived_max, w->tx_seq), -ETIMEDOUT;
+}
+
+static void sw_down(struct sw_state *w)
+{
+	if (w->sending)
+		vg_sender_stop(&w->s);
+	w->sending = false;
+	if (w->fd >= 0)
+		close(w->fd);
+	w->fd = -1;
+	if (w->d.g.opened) {
+		vg_net_stop(&w->d.g);
+		vg_net_close(&w->d.g);
+	}
+	if (w->d.tapfd >= 0)
+		close(w->d.tapfd);
+	w->d.tapfd = -1;
+	/* the macvtap goes with its lower device */
+	vp_nic_destroy(&w->nic);
+}
+
+/* nicsim, a macvtap on it, /dev/vhost-accel through it: accelerated. */
+static int sw_up(struct sw_state *w)
+{
+	static const uint8_t sw_mac[6] = { 0x02, 0x76, 0x78, 0x62, 0x70, 0 };
+	static uint8_t rx_frame[60];
+	struct virtio_net_hdr_mrg_rxbuf h = { 0 };
+	struct vg_net_cfg cfg = {
+		.features = VG_FBIT(VIRTIO_F_VERSION_1) |
+			    VG_FBIT(VIRTIO_RING_F_EVENT_IDX) |
+			    VG_FBIT(VIRTIO_NET_F_MRG_RXBUF),
+		.rx_num = RING,
+		.tx_num = RING,
+		.tx_slot_len = 2048,
+	};
+	struct vhost_accel_stats st;
+	uint8_t frame[60];
+	int r;
+
+	w->fd = w->d.tapfd = -1;
+	memcpy(w->d.mac, sw_mac, sizeof(sw_mac));
+	r = vp_nic_create(&w->nic, 'W');
+	if (r)
+		return snprintf(w->err, sizeof(w->err), "%s", w->nic.err), r;
+	snprintf(w->mvtap, sizeof(w->mvtap), "bmW0");
+	r = macvtap_open(w->nic.name, w->mvtap, w->d.mac, &w->d.tapfd, w->err,
+			 sizeof(w->err));
+	if (r)
+		return r;
+	r = vg_net_open(&w->d.g, VG_DEV_ACCEL, &cfg);
+	if (r)
+		return snprintf(w->err, sizeof(w->err), "open %s: %s",
+				VG_DEV_ACCEL, strerror(-r)), r;
+	r = vg_net_rx_fill(&w->d.g, w->d.g.rx_nbufs);
+	if (r >= 0)
+		r = vg_net_start(&w->d.g, w->d.tapfd);
+	if (!r)
+		r = vg_vq_kick(&w->d.g.d, VG_VQ_RX);
+	if (!r)
+		r = vg_get_stats(&w->d.g.d, &st);
+	if (r)
+		return snprintf(w->err, sizeof(w->err),
+				"Rx buffers/SET_BACKEND/GET_STATS: %s",
+				strerror(-r)), r;
+	if (st.datapath != VHOST_ACCEL_DATAPATH_ACCEL)
+		return snprintf(w->err, sizeof(w->err),
+				"GET_STATS datapath %s, not ACCEL",
+				dp_name(st.datapath)), -EPROTO;
+	vg_vq_disable_cb(&w->d.g.d, VG_VQ_RX);
+	vg_vq_disable_cb(&w->d.g.d, VG_VQ_TX);
+	vp_test_frame(frame, sizeof(frame), far_mac, w->d.mac, 0);
+	tx_prefill(&w->d, &h, frame, sizeof(frame));
+	w->fd = vp_packet_open(&w->nic, VP_ETH_P_TEST, VP_PKT_QDISC_BYPASS);
+	if (w->fd < 0)
+		return snprintf(w->err, sizeof(w->err), "far-side socket: %s",
+				strerror(-w->fd)), w->fd;
+	vp_test_frame(rx_frame, sizeof(rx_frame), w->d.mac, far_mac, 6);
+	r = sender_start(&w->s, &w->nic, w->fd, rx_frame, sizeof(rx_frame),
+			 SW_RX_PPS);
+	if (r)
+		return snprintf(w->err, sizeof(w->err), "sender: %s",
+				strerror(-r)), r;
+	w->sending = true;
+	return 0;
+}
+
+/* One reset of the queue pair: to copying and back, timed. */
+static int sw_cycle(struct sw_state *w, unsigned int rep)
+{
+	uint64_t t_reset, c_seen, c_flow, a_seen, a_flow, end;
+	uint64_t sw0, dr0, nb0, rx0, sent0, posted0, arr0;
+	char name[160];
+	int r;
+
+	r = sw_wait(w, VHOST_ACCEL_DATAPATH_ACCEL, &a_seen, &a_flow);
+	if (r)
+		return r;
+	sw0 = w->switches;
+	dr0 = w->switch_drops;
+	nb0 = w->no_buf;
+	rx0 = w->rx;
+	sent0 = atomic_load(&w->s.sent);
+	posted0 = w->tx_posted;
+	arr0 = w->tx_arrived;
+	t_reset = now_ns();
+	r = vp_nic_knob_write(&w->nic, "reset_qps", "1");
+	if (r)
+		return snprintf(w->err, sizeof(w->err), "reset_qps: %s",
+				strerror(-r)), r;
+	r = sw_wait(w, VHOST_ACCEL_DATAPATH_COPY, &c_seen, &c_flow);
+	if (!r)
+		r = sw_wait(w, VHOST_ACCEL_DATAPATH_ACCEL, &a_seen, &a_flow);
+	if (r)
+		return r;
+	end = now_ns() + SW_SETTLE_MS * 1000000ULL;
+	while (!r && now_ns() < end)
+		r = sw_turn(w);
+	if (r)
+		return snprintf(w->err, sizeof(w->err), "guest turn: %s",
+				strerror(-r)), r;
+	vtap_out("#   switch rep %u: reset_qps -> COPY seen %.1f ms, frames both ways %.1f ms; COPY -> ACCEL seen %.1f ms, frames both ways %.1f ms; datapath_switches +%" PRIu64 ", switch_drops +%" PRIu64 ", Rx drops_no_buf +%" PRIu64 "; guest Rx %" PRIu64 " of %" PRIu64 " sent, far side got %" PRIu64 " of %" PRIu64 " posted (counted %u ms after)\n",
+	    rep, (double)(c_seen - t_reset) / 1e6,
+	    (double)(c_flow - t_reset) / 1e6, (double)(a_seen - c_seen) / 1e6,
+	    (double)(a_flow - c_seen) / 1e6, w->switches - sw0,
+	    w->switch_drops - dr0, w->no_buf - nb0, w->rx - rx0,
+	    (uint64_t)atomic_load(&w->s.sent) - sent0,
+	    w->tx_arrived - arr0, w->tx_posted - posted0, SW_SETTLE_MS);
+	snprintf(name, sizeof(name),
+		 "switch rep %u: to copying %.1f ms, back to accelerated %.1f ms",
+		 rep, (double)(c_flow - t_reset) / 1e6,
+		 (double)(a_flow - c_seen) / 1e6);
+	if (w->switches - sw0 != 2)
+		return snprintf(w->err, sizeof(w->err),
+				"%s: datapath_switches +%" PRIu64 ", not +2",
+				name, w->switches - sw0), -EPROTO;
+	row_add(row_find("switch-to-copy"), K_ACCEL,
+		(double)(c_flow - t_reset) / 1e6);
+	row_add(row_find("switch-to-accel"), K_ACCEL,
+		(double)(a_flow - c_seen) / 1e6);
+	vtap_case(true, name, NULL);
+	return 0;
+}
+
+static void phase_switch(void)
+{
+	struct sw_state w;
+	unsigned int rep;
+	int r;
+
+	memset(&w, 0, sizeof(w));
+	r = sw_up(&w);
+	vtap_case(!r, "switch: vhost-accel bound through a macvtap on nicsim, accelerated",
+		  w.err);
+	for (rep = 1; !r && rep <= reps; rep++) {
+		w.err[0] = '\0';
+		r = sw_cycle(&w, rep);
+		if (r) {
+			row_find("switch-to-copy")->failed[K_ACCEL] = true;
+			row_find("switch-to-accel")->failed[K_ACCEL] = true;
+			vtap_case(false, "switch", w.err);
+		}
+	}
+	sw_down(&w);
+}
+
 /* ------------------------------------------------------------- main */
 
 struct row_def {
 	const char *name, *unit, *what;
 	bool lower_better;
+	unsigned int flags;
 };
 
+#define R_COPY		0x1	/* measured on the copying paths too */
+#define R_TARGET	0x2	/* the copying datapath's target applies */
+#define R_SWITCH	0x4	/* the switch device only (vhost-accel column) */
+
 static const struct row_def row_defs[] = {
-	{ "tx-64", "kpps", "guest Tx, 64-byte frames (60 + FCS; 72-byte buffer with the 12-byte virtio-net header), arrivals at the far side", false },
-	{ "rx-64", "kpps", "guest Rx, 64-byte frames (60 + FCS; 72 with the header), frames the guest reaped", false },
-	{ "tx-512", "kpps", "guest Tx, 512-byte frames (508 + FCS; 520 with the header)", false },
-	{ "rx-512", "kpps", "guest Rx, 512-byte frames", false },
-	{ "tx-1500", "kpps", "guest Tx, 1500-byte frames (1496 + FCS; 1508 with the header)", false },
-	{ "rx-1500", "kpps", "guest Rx, 1500-byte frames", false },
-	{ "tx-gso64k", "Gbit/s", "guest Tx of 64 KiB TCP/IPv4 GSO frames (IP length 65535, MSS 1448): frame bits completed by the device", false },
-	{ "rx-gso64k", "Gbit/s", "64 KiB TCP GSO frames sent by the far side (PACKET_VNET_HDR): frame bits the guest received", false },
-	{ "tx-64-cbeach", "kpps", "as tx-64, but the guest asks for a call at every completion instead of at 3/4 of the ring", false },
-	{ "cpu-tx-64", "us/pkt", "host CPU per frame in tx-64: worker kthreads (schedstat) + all softirq (/proc/stat); nicsim engine excluded", true },
-	{ "cpu-rx-64", "us/pkt", "host CPU per frame in rx-64, as cpu-tx-64", true },
-	{ "cpu-tx-1500", "us/pkt", "host CPU per frame in tx-1500", true },
-	{ "cpu-rx-1500", "us/pkt", "host CPU per frame in rx-1500", true },
-	{ "engine-tx-64", "us/pkt", "nicsim engine kthread per frame in tx-64 (simulated hardware: reported apart, not in cpu-*)", true },
-	{ "engine-rx-64", "us/pkt", "nicsim engine kthread per frame in rx-64", true },
-	{ "copied-bytes", "B/pkt", "payload bytes the CPU copied per frame (VHOST_ACCEL_GET_STATS bytes_copied / packets, whole run)", true },
-	{ "slow-cpu/drop", "us/drop", "64-byte Rx at BENCH_SLOW_PPS to a guest that spends BENCH_SLOW_US per frame: host CPU (workers + softirq) per frame lost", true },
-	{ "slow-lost", "%", "frames the far side sent that the slow guest did not get", true },
-	{ "slowfc-cpu/drop", "us/drop", "as slow-cpu/drop, accel bound with VHOST_ACCEL_BIND_F_FLOW_CONTROL (vhost-net has no such mode: same set-up again)", true },
-	{ "slowfc-lost", "%", "as slow-lost, flow control on", true },
-	{ "scale-1", "kpps", "1 device, 64-byte guest Tx driven by one guest thread: aggregate completions", false },
-	{ "scale-4", "kpps", "4 devices on one NIC (distinct MACs; tap: 4 taps), aggregate", false },
-	{ "scale-16", "kpps", "16 devices, aggregate", false },
-	{ "scale-64", "kpps", "64 devices, aggregate", false },
-	{ "scale-4-fair", "min/mean", "slowest device's rate / mean device rate, 4 devices", false },
-	{ "scale-16-fair", "min/mean", "the same, 16 devices", false },
-	{ "scale-64-fair", "min/mean", "the same, 64 devices", false },
-	{ "lat-p50", "us", "request/response round trip, guest -> far-side echo thread -> guest, 64-byte frames: median", true },
-	{ "lat-p99", "us", "the same, 99th percentile", true },
+	{ "tx-64", "kpps", "guest Tx, 64-byte frames (60 + FCS; 72-byte buffer with the 12-byte virtio-net header), arrivals at the far side", false, R_COPY | R_TARGET },
+	{ "rx-64", "kpps", "guest Rx, 64-byte frames (60 + FCS; 72 with the header), frames the guest reaped", false, R_COPY | R_TARGET },
+	{ "tx-512", "kpps", "guest Tx, 512-byte frames (508 + FCS; 520 with the header)", false, 0 },
+	{ "rx-512", "kpps", "guest Rx, 512-byte frames", false, 0 },
+	{ "tx-1500", "kpps", "guest Tx, 1500-byte frames (1496 + FCS; 1508 with the header)", false, R_COPY | R_TARGET },
+	{ "rx-1500", "kpps", "guest Rx, 1500-byte frames", false, R_COPY | R_TARGET },
+	{ "tx-gso64k", "Gbit/s", "guest Tx of 64 KiB TCP/IPv4 GSO frames (IP length 65535, MSS 1448): frame bits completed by the device", false, R_COPY | R_TARGET },
+	{ "rx-gso64k", "Gbit/s", "64 KiB TCP GSO frames sent by the far side (PACKET_VNET_HDR): frame bits the guest received", false, R_COPY | R_TARGET },
+	{ "tx-64-cbeach", "kpps", "as tx-64, but the guest asks for a call at every completion instead of at 3/4 of the ring", false, 0 },
+	{ "cpu-tx-64", "us/pkt", "host CPU per frame in tx-64: worker kthreads (schedstat) + all softirq (/proc/stat); nicsim engine excluded", true, R_COPY | R_TARGET },
+	{ "cpu-rx-64", "us/pkt", "host CPU per frame in rx-64, as cpu-tx-64", true, R_COPY | R_TARGET },
+	{ "cpu-tx-1500", "us/pkt", "host CPU per frame in tx-1500", true, R_COPY | R_TARGET },
+	{ "cpu-rx-1500", "us/pkt", "host CPU per frame in rx-1500", true, R_COPY | R_TARGET },
+	{ "cpu-tx-gso64k", "us/frame", "host CPU per 64 KiB GSO frame completed in tx-gso64k", true, R_COPY | R_TARGET },
+	{ "cpu-rx-gso64k", "us/frame", "host CPU per frame the guest received in rx-gso64k", true, R_COPY | R_TARGET },
+	{ "engine-tx-64", "us/pkt", "nicsim engine kthread per frame in tx-64 (simulated hardware: reported apart, not in cpu-*)", true, 0 },
+	{ "engine-rx-64", "us/pkt", "nicsim engine kthread per frame in rx-64", true, 0 },
+	{ "copied-bytes", "B/pkt", "payload bytes the CPU copied per frame (VHOST_ACCEL_GET_STATS bytes_copied / packets, whole run; the copying paths too)", true, R_COPY },
+	{ "slow-cpu/drop", "us/drop", "64-byte Rx at BENCH_SLOW_PPS to a guest that spends BENCH_SLOW_US per frame: host CPU (workers + softirq) per frame lost", true, 0 },
+	{ "slow-lost", "%", "frames the far side sent that the slow guest did not get", true, 0 },
+	{ "slowfc-cpu/drop", "us/drop", "as slow-cpu/drop, accel bound with VHOST_ACCEL_BIND_F_FLOW_CONTROL (vhost-net has no such mode: same set-up again)", true, 0 },
+	{ "slowfc-lost", "%", "as slow-lost, flow control on", true, 0 },
+	{ "scale-1", "kpps", "1 device, 64-byte guest Tx driven by one guest thread: aggregate completions", false, 0 },
+	{ "scale-4", "kpps", "4 devices on one NIC (distinct MACs; tap: 4 taps), aggregate", false, 0 },
+	{ "scale-16", "kpps", "16 devices, aggregate", false, 0 },
+	{ "scale-64", "kpps", "64 devices, aggregate", false, 0 },
+	{ "scale-4-fair", "min/mean", "slowest device's rate / mean device rate, 4 devices", false, 0 },
+	{ "scale-16-fair", "min/mean", "the same, 16 devices", false, 0 },
+	{ "scale-64-fair", "min/mean", "the same, 64 devices", false, 0 },
+	{ "lat-p50", "us", "request/response round trip, guest -> far-side echo thread -> guest, 64-byte frames: median", true, 0 },
+	{ "lat-p99", "us", "the same, 99th percentile", true, 0 },
+	{ "switch-to-copy", "ms", "vhost-accel bound through a macvtap on nicsim, traffic both ways: nicsim reset_qps written -> GET_STATS says COPY and frames flow both ways again", true, R_SWITCH },
+	{ "switch-to-accel", "ms", "then: GET_STATS first said COPY -> says ACCEL and frames flow both ways again (the kernel retries every 200 ms)", true, R_SWITCH },
 };
 
 static void define_rows(void)
 {
 	unsigned int i;
 
-	for (i = 0; i < VP_ARRAY_SIZE(row_defs); i++)
-		row_get(row_defs[i].name, row_defs[i].unit, row_defs[i].what,
-			row_defs[i].lower_better);
+	const struct row_def *d;
+	struct row *r;
+	int k;
+
+	for (i = 0; i < VP_ARRAY_SIZE(row_defs); i++) {
+		d = &row_defs[i];
+		r = row_get(d->name, d->unit, d->what, d->lower_better);
+		r->target = d->flags & R_TARGET;
+		for (k = 0; k < NKINDS; k++) {
+			if (k >= NBASE && !(d->flags & R_COPY))
+				r->na[k] = true;
+			if (k != K_ACCEL && (d->flags & R_SWITCH))
+				r->na[k] = true;
+		}
+	}
 }
 
 static bool part(const char *parts, const char *name)
@@ -1525,60 +2110,103 @@ static unsigned int env_uint(const char *name, unsigned int def,
 	return v < lo ? lo : v > hi ? hi : (unsigned int)v;
 }
 
-/* Bytes the CPU copied per frame on the accelerated path, whole run. */
+/*
+ * Bytes the CPU copied per frame on a vhost-accel path, whole run; a
+ * copying path must still be copying.
+ */
 static void measure_copied(struct bpath *p)
 {
 	struct vhost_accel_stats st;
 	struct row *r = row_find("copied-bytes");
+	char name[96];
 	double pk, cp;
+	int e;
 
 	r->na[K_TAP] = r->na[K_MACVTAP] = true;
-	if (!p->up || vg_get_stats(&p->dev[0].g.d, &st))
+	if (!p->up)
 		return;
+	e = vg_get_stats(&p->dev[0].g.d, &st);
+	if (e) {
+		fail_row(p->kind, "copied-bytes", e, p);
+		return;
+	}
 	pk = (double)(st.vq[0].packets + st.vq[1].packets);
 	cp = (double)(st.vq[0].bytes_copied + st.vq[1].bytes_copied);
 	if (pk > 0)
-		row_add(r, K_ACCEL, cp / pk);
-	vtap_out("#   vhost-accel whole run: %.0f packets, %.0f bytes copied, worker_wakeups %" PRIu64 "\n",
-	    pk, cp, (uint64_t)st.worker_wakeups);
+		row_add(r, p->kind, cp / pk);
+	vtap_out("#   %s whole run: %.0f packets, %.0f bytes copied, worker_wakeups %" PRIu64 ", datapath %u\n",
+	    kind_name[p->kind], pk, cp, (uint64_t)st.worker_wakeups,
+	    st.datapath);
+	if (p->kind >= NBASE) {
+		snprintf(name, sizeof(name), "%s: still copying at the end",
+			 kind_name[p->kind]);
+		p->err[0] = '\0';
+		vtap_case(!check_copying(p, 0), name, p->err);
+	}
+}
+
+/*
+ * Rates at each size and GSO, both ways: the original three paths with
+ * "size", and the copying paths with their references at 64 and 1500
+ * bytes and GSO with "copy".
+ */
+static void phase_sizes(unsigned int size_kinds, unsigned int copy_kinds)
+{
+	static const unsigned int sizes[] = { 64, 512, 1500 };
+	unsigned int rep, i, kinds;
+	char nm[16];
+
+	for (rep = 1; rep <= reps; rep++) {
+		vtap_out("# sizes, repetition %u of %u\n", rep, reps);
+		for (i = 0; i < VP_ARRAY_SIZE(sizes); i++) {
+			kinds = size_kinds;
+			if (sizes[i] == 64 || sizes[i] == 1500)
+				kinds |= copy_kinds;
+			if (!kinds)
+				continue;
+			snprintf(nm, sizeof(nm), "tx-%u", sizes[i]);
+			measure_tx_size(sizes[i], rep, true, nm, kinds);
+			measure_rx_size(sizes[i], rep, kinds);
+		}
+		measure_tx_gso(rep, size_kinds | copy_kinds);
+		measure_rx_gso(rep, size_kinds | copy_kinds);
+		if (size_kinds)
+			measure_tx_size(64, rep, false, "tx-64-cbeach",
+					size_kinds);
+	}
 }
 
 static void phase_single(const char *parts)
 {
-	static const unsigned int sizes[] = { 64, 512, 1500 };
+	static const char tags[NKINDS] = "ATMCD";
 	struct bpath fcpath = { .kind = K_ACCEL, .fc = true, .tag = 'F' };
-	unsigned int rep, i;
+	unsigned int rep, up = 0, copy_kinds = 0;
 	int k;
 
+	if (part(parts, "size") || part(parts, "slow") || part(parts, "lat"))
+		up = BASE_KINDS;
+	if (part(parts, "copy"))
+		copy_kinds = COPY_KINDS | KBIT(K_TAP) | KBIT(K_MACVTAP);
+	up |= copy_kinds;
 	for (k = 0; k < NKINDS; k++) {
 		paths[k].kind = (enum kind)k;
-		paths[k].tag = "ATM"[k];
-		path_up(&paths[k], 1, true);
+		paths[k].tag = tags[k];
+		if (up & KBIT(k))
+			path_up(&paths[k], 1, true);
 	}
 	if (part(parts, "slow"))
 		path_up(&fcpath, 1, true);
-	if (part(parts, "size")) {
-		for (rep = 1; rep <= reps; rep++) {
-			vtap_out("# sizes, repetition %u of %u\n", rep, reps);
-			for (i = 0; i < 3; i++) {
-				char nm[16];
-
-				snprintf(nm, sizeof(nm), "tx-%u", sizes[i]);
-				measure_tx_size(sizes[i], rep, true, nm);
-				measure_rx_size(sizes[i], rep);
-			}
-			measure_tx_gso(rep);
-			measure_rx_gso(rep);
-			measure_tx_size(64, rep, false, "tx-64-cbeach");
-		}
-	}
+	if (part(parts, "size") || copy_kinds)
+		phase_sizes(part(parts, "size") ? BASE_KINDS : 0, copy_kinds);
 	if (part(parts, "lat"))
 		for (rep = 1; rep <= reps; rep++)
 			measure_latency(rep);
 	if (part(parts, "slow"))
 		for (rep = 1; rep <= reps; rep++)
 			measure_slow(rep, &fcpath);
-	measure_copied(&paths[K_ACCEL]);
+	for (k = 0; k < NKINDS; k++)
+		if (kind_is_vhost_accel((enum kind)k))
+			measure_copied(&paths[k]);
 	for (k = 0; k < NKINDS; k++)
 		if (paths[k].up)
 			path_down(&paths[k]);
@@ -1589,20 +2217,20 @@ static void phase_single(const char *parts)
 static void phase_scale(void)
 {
 	static const unsigned int ns[] = { 1, 4, 16, 64 };
-	struct bpath sp[NKINDS];
+	struct bpath sp[NBASE];
 	unsigned int i, rep;
 	int k;
 
 	for (i = 0; i < 4; i++) {
 		memset(sp, 0, sizeof(sp));
-		for (k = 0; k < NKINDS; k++) {
+		for (k = 0; k < NBASE; k++) {
 			sp[k].kind = (enum kind)k;
 			sp[k].tag = "SUV"[k];
 			path_up(&sp[k], ns[i], false);
 		}
 		for (rep = 1; rep <= reps; rep++)
 			measure_scale(ns[i], sp, rep);
-		for (k = 0; k < NKINDS; k++)
+		for (k = 0; k < NBASE; k++)
 			if (sp[k].up)
 				path_down(&sp[k]);
 	}
@@ -1669,8 +2297,11 @@ int main(void)
 		setrlimit(RLIMIT_NOFILE, &nf);
 	}
 
-	if (part(parts, "size") || part(parts, "slow") || part(parts, "lat"))
+	if (part(parts, "size") || part(parts, "slow") || part(parts, "lat") ||
+	    part(parts, "copy"))
 		phase_single(parts);
+	if (part(parts, "switch"))
+		phase_switch();
 	if (part(parts, "scale"))
 		phase_scale();
 
