@@ -19,6 +19,9 @@
  * IFF_VNET_HDR, a packet socket with PACKET_VNET_HDR) and only Rx's
  * num_buffers is ours to write.
  *
+ * Rx from a tun or tap queue takes frames off its pointer ring in batches
+ * (struct copy_rx_batch).
+ *
  * Wake-ups: guest kicks (vq->poll) run both queues; a socket with frames
  * to read runs Rx (c->poll, EPOLLIN), armed only while the socket has been
  * drained, so that a guest out of buffers is not woken once per frame; a
@@ -34,7 +37,9 @@
 #include <linux/if_tun.h>
 #include <linux/if_vlan.h>
 #include <linux/net.h>
+#include <linux/ptr_ring.h>
 #include <linux/sched/clock.h>
+#include <linux/skb_array.h>
 #include <linux/slab.h>
 #include <linux/socket.h>
 #include <linux/uio.h>
@@ -48,6 +53,21 @@
 #define COPY_SEGS		2048
 /* Tx used entries written to the ring at a time. */
 #define COPY_TX_BATCH		64
+/* Frames taken off a tun/tap's ring at a time. */
+#define COPY_RX_BATCH		64
+
+/*
+ * Rx frames taken off a tun or tap queue's pointer ring in one batch (one
+ * lock for many frames, as vhost-net does), each handed back to the
+ * socket's recvmsg in msg_control, which then reads it instead of the
+ * ring.  Whatever is left when the queue stops goes back to the ring.
+ */
+struct copy_rx_batch {
+	struct ptr_ring *ring;		/* NULL: a packet socket, no batching */
+	unsigned int head;		/* next to receive */
+	unsigned int tail;		/* taken */
+	void *ptrs[COPY_RX_BATCH];
+};
 
 /* One chain of the frame being received. */
 struct copy_rx_buf {
@@ -68,6 +88,7 @@ struct vhost_accel_copy {
 	struct bio_vec *bvec;
 	struct vring_used_elem *used;	/* Tx batch; Rx: a frame's chains */
 	struct copy_rx_buf *rx_bufs;	/* vq->num */
+	struct copy_rx_batch rxq;
 };
 
 static const char *const copy_kind_name[] = {
@@ -245,16 +266,33 @@ static void copy_tx(struct vhost_accel_vq *vq, struct vhost_accel_budget *bg)
 
 /* ---- RX ---- */
 
-/* Length of the next frame the socket holds, 0 if none. */
-static int copy_rx_peek(struct socket *sock)
+/* Length of a frame from a tun/tap ring (an skb or a tun XDP frame). */
+static int copy_ptr_len(void *ptr)
 {
-	struct sock *sk = sock->sk;
+	if (tun_is_xdp_frame(ptr))
+		return tun_ptr_to_xdp(ptr)->len;
+	return __skb_array_len_with_tag(ptr);
+}
+
+/* Length of the next frame the socket holds, 0 if none. */
+static int copy_rx_peek(struct vhost_accel_copy *c)
+{
+	struct copy_rx_batch *q = &c->rxq;
+	struct sock *sk = c->sock->sk;
 	struct sk_buff *skb;
 	unsigned long flags;
 	int len = 0;
 
-	if (sock->ops->peek_len)
-		return sock->ops->peek_len(sock);
+	if (q->ring) {
+		if (q->head == q->tail) {
+			q->head = 0;
+			q->tail = ptr_ring_consume_batched(q->ring, q->ptrs,
+							   COPY_RX_BATCH);
+		}
+		return q->head < q->tail ? copy_ptr_len(q->ptrs[q->head]) : 0;
+	}
+	if (c->sock->ops->peek_len)
+		return c->sock->ops->peek_len(c->sock);
 	spin_lock_irqsave(&sk->sk_receive_queue.lock, flags);
 	skb = skb_peek(&sk->sk_receive_queue);
 	if (skb) {
@@ -266,9 +304,32 @@ static int copy_rx_peek(struct socket *sock)
 	return len;
 }
 
+/*
+ * The frame copy_rx_peek() saw, for recvmsg's msg_control: the socket
+ * reads (and frees) it instead of taking one off its ring.
+ */
+static void *copy_rx_take(struct vhost_accel_copy *c)
+{
+	struct copy_rx_batch *q = &c->rxq;
+
+	return q->ring && q->head < q->tail ? q->ptrs[q->head++] : NULL;
+}
+
+/* Frames taken but not received go back to the ring, in order. */
+static void copy_rx_untake(struct vhost_accel_copy *c)
+{
+	struct copy_rx_batch *q = &c->rxq;
+
+	if (q->ring && q->head < q->tail)
+		ptr_ring_unconsume(q->ring, q->ptrs + q->head,
+				   q->tail - q->head, tun_ptr_free);
+	q->head = 0;
+	q->tail = 0;
+}
+
 static bool copy_rx_ready(struct vhost_accel_vq *vq)
 {
-	return copy_rx_peek(vq->copy->sock) > 0;
+	return copy_rx_peek(vq->copy) > 0;
 }
 
 /*
@@ -357,7 +418,7 @@ static int copy_rx_log(struct vhost_accel_vq *vq, unsigned int n)
 /* Throw away the frame at the head of the socket (no buffer fits it). */
 static void copy_rx_discard(struct vhost_accel_copy *c)
 {
-	struct msghdr msg = {};
+	struct msghdr msg = { .msg_control = copy_rx_take(c) };
 	u8 byte;
 	struct kvec one = { .iov_base = &byte, .iov_len = 1 };
 
@@ -399,7 +460,7 @@ static int copy_rx_one(struct vhost_accel_vq *vq, unsigned int n,
 		       unsigned int vhost_hlen, bool merge)
 {
 	struct vhost_accel_copy *c = vq->copy;
-	struct msghdr msg = {};
+	struct msghdr msg = { .msg_control = copy_rx_take(c) };
 	struct iov_iter fixup;
 	size_t total = 0;
 	unsigned int i;
@@ -446,7 +507,7 @@ static void copy_rx(struct vhost_accel_vq *vq, struct vhost_accel_budget *bg)
 	while (!vq->broken) {
 		if (vhost_accel_budget_yield(vq, bg))
 			break;
-		len = copy_rx_peek(c->sock);
+		len = copy_rx_peek(c);
 		if (len <= 0) {
 			if (copy_busy_wait(vq, copy_rx_ready))
 				continue;
@@ -541,6 +602,19 @@ static struct socket *copy_socket(struct file *file,
 	return ERR_PTR(-ENOTSOCK);
 }
 
+/* A tun or tap queue's pointer ring, for batched Rx; else NULL. */
+static struct ptr_ring *copy_rx_ring(struct file *file,
+				     enum vhost_accel_copy_kind kind)
+{
+	struct ptr_ring *ring = NULL;
+
+	if (kind == VHOST_ACCEL_COPY_TAP)
+		ring = tap_get_ptr_ring(file);
+	else if (kind == VHOST_ACCEL_COPY_TUN)
+		ring = tun_get_tx_ring(file);
+	return IS_ERR(ring) ? NULL : ring;
+}
+
 /**
  * vhost_accel_copy_socket_ok - could @file back the copying datapath?
  * @file: a backend fd's file
@@ -624,6 +698,8 @@ int vhost_accel_copy_start(struct vhost_accel_dev *dev,
 	if (!c)
 		return -ENOMEM;
 	c->kind = kind;
+	if (vq->index == VHOST_ACCEL_VQ_RX)
+		c->rxq.ring = copy_rx_ring(file, kind);
 	/* as in vhost_accel_backend_start(): only dev->mutex held here */
 	ret = vhost_accel_ring_start(vq);
 	if (ret) {
@@ -661,6 +737,7 @@ void vhost_accel_copy_stop(struct vhost_accel_dev *dev,
 	vhost_accel_poll_stop(&c->poll);
 	/* a wake-up may have queued c->poll's work: let it run first */
 	vhost_accel_worker_flush(dev);
+	copy_rx_untake(c);
 	copy_free(c);
 }
 
@@ -684,7 +761,7 @@ unsigned int vhost_accel_copy_discard(struct file *file, unsigned int max)
 	c.sock = copy_socket(file, &kind);
 	if (IS_ERR(c.sock))
 		return 0;
-	while (n < max && copy_rx_peek(c.sock) > 0) {
+	while (n < max && copy_rx_peek(&c) > 0) {
 		copy_rx_discard(&c);
 		n++;
 	}
