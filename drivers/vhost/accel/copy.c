@@ -86,7 +86,9 @@ struct vhost_accel_copy {
 	struct vhost_accel_seg *segs;
 	u64 *gpas;
 	struct bio_vec *bvec;
-	struct vring_used_elem *used;	/* Tx batch; Rx: a frame's chains */
+	struct vring_used_elem *used;	/* batch of used entries */
+	unsigned int nused;		/* its capacity */
+	unsigned int rx_pending;	/* Rx: entries in @used not written */
 	struct copy_rx_buf *rx_bufs;	/* vq->num */
 	struct copy_rx_batch rxq;
 };
@@ -363,10 +365,12 @@ static int copy_rx_bufs(struct vhost_accel_vq *vq, u32 need, bool merge,
 		}
 		if (ret == -ENOSPC && !n) {
 			/* a chain no frame can use: back to the guest, empty */
+			struct vring_used_elem e;
+
 			vhost_accel_budget_charge(bg, &chain);
 			vq->stats.drops_too_big++;
-			c->used[0] = vhost_accel_used_elem(vq, chain.head, 0);
-			if (!vhost_accel_ring_add_used(vq, c->used, 1))
+			e = vhost_accel_used_elem(vq, chain.head, 0);
+			if (!vhost_accel_ring_add_used(vq, &e, 1))
 				vhost_accel_ring_signal(vq);
 			if (!vhost_accel_budget_left(bg))
 				return -EAGAIN;
@@ -450,6 +454,19 @@ static int copy_rx_hdr(struct vhost_accel_vq *vq, struct iov_iter *fixup,
 }
 
 /*
+ * Write the used entries of the frames received so far: once per run or
+ * per full batch, not per frame (one used->idx update for all of them).
+ */
+static int copy_rx_flush(struct vhost_accel_vq *vq)
+{
+	struct vhost_accel_copy *c = vq->copy;
+	unsigned int n = c->rx_pending;
+
+	c->rx_pending = 0;
+	return n ? vhost_accel_ring_add_used(vq, c->used, n) : 0;
+}
+
+/*
  * Receive one frame of @sock_len bytes (the socket's header included)
  * into the chains gathered for it.  Return 1 when it went to the guest, 0
  * when it was lost (the chains went back), or -errno after an error that
@@ -486,11 +503,12 @@ static int copy_rx_one(struct vhost_accel_vq *vq, unsigned int n,
 		vhost_accel_vq_err(vq, "RX dirty log unwritable");
 		return -EFAULT;
 	}
-	for (i = 0; i < n; i++)
-		c->used[i] = vhost_accel_used_elem(vq, c->rx_bufs[i].head,
-				       c->rx_bufs[i].len);
-	if (vhost_accel_ring_add_used(vq, c->used, n))
+	if (c->rx_pending + n > c->nused && copy_rx_flush(vq))
 		return -EFAULT;
+	for (i = 0; i < n; i++)
+		c->used[c->rx_pending++] =
+			vhost_accel_used_elem(vq, c->rx_bufs[i].head,
+					      c->rx_bufs[i].len);
 	return 1;
 }
 
@@ -541,7 +559,7 @@ static void copy_rx(struct vhost_accel_vq *vq, struct vhost_accel_budget *bg)
 		vq->stats.bytes_copied += len - sock_hlen;
 		vq->stats.bufs_posted += n;
 	}
-	if (got)
+	if (!copy_rx_flush(vq) && got)
 		vhost_accel_ring_signal(vq);
 }
 
@@ -660,6 +678,7 @@ static struct vhost_accel_copy *copy_alloc(struct vhost_accel_vq *vq,
 	c->bvec = kvmalloc_array(COPY_SEGS, sizeof(*c->bvec),
 				 GFP_KERNEL_ACCOUNT);
 	c->used = kvmalloc_array(nused, sizeof(*c->used), GFP_KERNEL_ACCOUNT);
+	c->nused = nused;
 	c->rx_bufs = kvmalloc_array(nused, sizeof(*c->rx_bufs),
 				    GFP_KERNEL_ACCOUNT);
 	if (!c->segs || !c->gpas || !c->bvec || !c->used || !c->rx_bufs) {
