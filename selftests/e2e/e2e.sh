@@ -34,7 +34,10 @@
 #                   a tap on a Linux bridge (QEMU opens it by ifname=;
 #                   the bridge's veth leads to the peer namespace
 #                   P-br, 10.77.0.1) and a macvtap on a veth (its far end
-#                   in P-mv, 10.78.0.1; the guest is 10.78.0.2 there)
+#                   in P-mv, 10.78.0.1; the guest is 10.78.0.2 there);
+#                   E2E_COPY_VHOST=/dev/vhost-net puts both on vhost-net
+#                   instead, a check of the test's own plumbing (its
+#                   traffic cases pass, its counter cases fail)
 #
 # Checked for each guest: QEMU started, the guest came up, it pinged the
 # peer, the peer pings it, iperf3 TCP both ways with nonzero throughput;
@@ -151,6 +154,7 @@ if ((COPY)); then
 	IFLINK=([br]=${P}tap0 [mv]=${MV[$ACCEL]})
 	E2E_IFS="${IFMAC[br]},${IFADDR[br]}/24,${IFPEER[br]} ${IFMAC[mv]},${IFADDR[mv]}/24,${IFPEER[mv]}"
 fi
+COPY_VHOST=${E2E_COPY_VHOST:-/dev/vhost-accel}
 DOM=e2e-vhost-accel
 URI=qemu:///system
 LVPID=
@@ -305,9 +309,9 @@ start_guest_qemu() {
 		# n0: the tap by name, QEMU's fd 3 unused; n1: the macvtap
 		start_qemu "$g" \
 			"tap,id=n0,ifname=${IFLINK[br]},script=no,downscript=no,vhost=on,vhostfd=4" \
-			- /dev/vhost-accel \
+			- "$COPY_VHOST" \
 			tap,id=n1,fd=5,vhost=on,vhostfd=6 "${IFMAC[mv]}" \
-			"${TAPDEV[$g]}" /dev/vhost-accel
+			"${TAPDEV[$g]}" "$COPY_VHOST"
 	else
 		start_qemu "$g" tap,id=n0,fd=3,vhost=on,vhostfd=4 \
 			"${TAPDEV[$g]}" "${VHOST[$g]}"
@@ -448,11 +452,11 @@ add_accel_nic() {
 # veth, its /dev/tapN passed as above; each with its own /dev/vhost-accel.
 add_copy_nics() {
 	local tap=$1
-	qmp getfd '{"fdname":"vhostbr"}' --pass-fds 5 5<>/dev/vhost-accel &&
+	qmp getfd '{"fdname":"vhostbr"}' --pass-fds 5 5<>"$COPY_VHOST" &&
 	qmp netdev_add "{\"type\":\"tap\",\"id\":\"hostbr0\",\"ifname\":\"${IFLINK[br]}\",\"script\":\"no\",\"downscript\":\"no\",\"vhost\":true,\"vhostfd\":\"vhostbr\"}" &&
 	qmp device_add "{\"driver\":\"virtio-net-pci\",\"netdev\":\"hostbr0\",\"mac\":\"${IFMAC[br]}\",\"id\":\"net0\"}" &&
 	qmp getfd '{"fdname":"mvtap"}' --pass-fds 5 5<>"$tap" &&
-	qmp getfd '{"fdname":"vhostmv"}' --pass-fds 6 6<>/dev/vhost-accel &&
+	qmp getfd '{"fdname":"vhostmv"}' --pass-fds 6 6<>"$COPY_VHOST" &&
 	qmp netdev_add '{"type":"tap","id":"hostmv0","fd":"mvtap","vhost":true,"vhostfd":"vhostmv"}' &&
 	qmp device_add "{\"driver\":\"virtio-net-pci\",\"netdev\":\"hostmv0\",\"mac\":\"${IFMAC[mv]}\",\"id\":\"net1\"}"
 }
