@@ -143,7 +143,7 @@ declare -A TAPDEV=() PID=() CONS=() UP=()
 # checks read; E2E_IFS tells l2-init which MAC gets which address.
 IFACES=()
 BRIDGE=${P}br BVETH=${P}bv0
-declare -A IFLABEL=() IFNS=() IFMAC=() IFADDR=() IFPEER=() IFLINK=()
+declare -A IFLABEL=() IFNS=() IFMAC=() IFADDR=() IFPEER=() IFLINK=() IFKIND=()
 if ((COPY)); then
 	IFACES=(br mv)
 	IFLABEL=([br]="$ACCEL tap+bridge" [mv]="$ACCEL macvtap+veth")
@@ -152,6 +152,8 @@ if ((COPY)); then
 	IFADDR=([br]=$GUEST [mv]=10.78.0.2)
 	IFPEER=([br]=$PEER [mv]=10.78.0.1)
 	IFLINK=([br]=${P}tap0 [mv]=${MV[$ACCEL]})
+	# the backend's kind as debugfs and the kernel log name it
+	IFKIND=([br]=tun/tap [mv]=macvtap/ipvtap)
 	E2E_IFS="${IFMAC[br]},${IFADDR[br]}/24,${IFPEER[br]} ${IFMAC[mv]},${IFADDR[mv]}/24,${IFPEER[mv]}"
 fi
 COPY_VHOST=${E2E_COPY_VHOST:-/dev/vhost-accel}
@@ -188,8 +190,8 @@ phase_cases() {
 		if ((DEMO)); then
 			echo "$g: counters"
 		else
-			printf "$g: %s\n" "tx counters" "rx counters" "bytes_copied 0" \
-				"nicsim agrees"
+			printf "$g: %s\n" "datapath accel" "tx counters" \
+				"rx counters" "bytes_copied 0" "nicsim agrees"
 		fi ;;
 	notap)
 		[ "$g" != ref ] && [ "$QEMU_VER" = patched ] &&
@@ -285,6 +287,8 @@ setup_net() {
 # (TAPDEV[GUEST] its /dev/tapN)
 setup_copy_net() {
 	local g=$1
+	# (no module autoloading in the test VM)
+	modprobe bridge 2>/dev/null
 	ip link add "$BRIDGE" type bridge forward_delay 0 &&
 	ip link set "$BRIDGE" up &&
 	ip link add "$BVETH" type veth peer name "${BVETH}p" &&
@@ -566,7 +570,7 @@ copy_checks() {
 		counters_snapshot "${PID[$g]}" "${IFLINK[$i]}" "$WORK/before"
 		guest_checks "${IFLABEL[$i]}" "${IFNS[$i]}" "${IFADDR[$i]}" "${IFPEER[$i]}"
 		copy_counter_checks "${IFLABEL[$i]}" "${PID[$g]}" "${IFLINK[$i]}" \
-			"$WORK/before"
+			"${IFKIND[$i]}" "$WORK/before"
 	done
 }
 
