@@ -380,9 +380,10 @@ debugfs_value() {
 # BEFORE (counters_snapshot PID NETDEV BEFORE): the device of PID whose
 # packets grew most runs the copying datapath through a KIND backend
 # (debugfs "datapath copy", "copy_backend KIND"), moved >= 100 packets and
-# >= 500 000 bytes each way (iperf3 moved megabytes both ways, see
-# accel_counter_checks) and copied every byte of it (bytes_copied grew as
-# much as bytes); every other device of PID moved fewer than 100 packets
+# >= 100 000 bytes each way (ping and ARP are a few hundred bytes; iperf3
+# moved 650 kB guest->peer at 0.59 Mbit/s on a host with load 9, so the
+# 500 kB of accel_counter_checks would be near the edge) and copied every
+# byte of it (bytes_copied grew as much as bytes); every other device of PID moved fewer than 100 packets
 # in that time; the backend's link NETDEV (tap, macvtap) counted >= 100
 # packets each way (the frames went through it, the inverse of the
 # accelerated case); the kernel log has the device's line "dev ID:
@@ -423,9 +424,9 @@ copy_counter_checks() {
 	check "$l: datapath copy (device $id: ${mode:-?} through ${backend:-?})" \
 		test "$mode" = copy -a "$backend" = "$kind"
 	check "$l: tx counters ($tx_p packets, $tx_b bytes)" \
-		test "$tx_p" -ge 100 -a "$tx_b" -ge 500000
+		test "$tx_p" -ge 100 -a "$tx_b" -ge 100000
 	check "$l: rx counters ($rx_p packets, $rx_b bytes)" \
-		test "$rx_p" -ge 100 -a "$rx_b" -ge 500000
+		test "$rx_p" -ge 100 -a "$rx_b" -ge 100000
 	check "$l: bytes_copied (tx $tx_c, rx $rx_c)" \
 		test "$tx_c" -eq "$tx_b" -a "$rx_c" -eq "$rx_b" -a "$tx_c" -gt 0
 	check "$l: its own device (others moved at most $others packets)" \
