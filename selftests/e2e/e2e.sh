@@ -7,7 +7,7 @@
 # inside the test VM; a nicsim NIC whose wire peer lives in a network
 # namespace (10.77.0.1/24); a macvtap on the NIC with the guest's MAC.
 #
-#   e2e.sh [--qemu 7.2|10.0|patched] [--via qemu|libvirt] [--ref] [--demo]
+#   e2e.sh [--qemu 7.2|10.0|patched] [--via qemu|libvirt] [--ref|--demo|--copy]
 #
 #   --qemu 7.2      Debian 12's QEMU (default; E2E_QEMU overrides it) with
 #                   -netdev tap,id=n0,fd=3,vhost=on,vhostfd=4, fd 3 the
@@ -28,15 +28,31 @@
 #                   --ref, both guests boot at once, iperf3 UDP with 64-byte
 #                   datagrams both ways too, a table of both backends and
 #                   the device's counters
+#   --copy          (7.2 or 10.0 by qemu, 7.2 by libvirt) no nicsim: one
+#                   guest with two interfaces no NIC accelerates, both on
+#                   /dev/vhost-accel, so both run the copying datapath:
+#                   a tap on a Linux bridge (QEMU opens it by ifname=;
+#                   the bridge's veth leads to the peer namespace
+#                   P-br, 10.77.0.1) and a macvtap on a veth (its far end
+#                   in P-mv, 10.78.0.1; the guest is 10.78.0.2 there);
+#                   E2E_COPY_VHOST=/dev/vhost-net puts both on vhost-net
+#                   instead, a check of the test's own plumbing (its
+#                   traffic cases pass, its counter cases fail)
 #
 # Checked for each guest: QEMU started, the guest came up, it pinged the
 # peer, the peer pings it, iperf3 TCP both ways with nonzero throughput;
 # on /dev/vhost-accel, the device QEMU owns (debugfs) carried that traffic
 # with nothing copied, nicsim's queue pair agrees and the macvtap's own
-# queue (the copying fallback) stayed almost idle.  The tests.list
-# entries are wrappers of one line: e2e_qemu.sh (7.2, --ref),
-# e2e_qemu10.sh (10.0), e2e_libvirt.sh (libvirt), e2e_qemu_patched.sh
-# (patched, selftests/e2e/qemu.list) and the demo's demo_guest.sh (--demo).
+# queue (the copying fallback) stayed almost idle.  With --copy, for each
+# interface, its traffic cases, then (lib.sh copy_counter_checks) the
+# device that carried it runs the copying datapath, counted the traffic
+# and copied its payload, the other device stayed idle, the tap or
+# macvtap carried the frames and the kernel log named the mode.  The
+# tests.list entries are wrappers of one line: e2e_qemu.sh (7.2, --ref),
+# e2e_qemu10.sh (10.0), e2e_libvirt.sh (libvirt), e2e_copy.sh,
+# e2e_copy10.sh and e2e_libvirt_copy.sh (--copy of each),
+# e2e_qemu_patched.sh (patched, selftests/e2e/qemu.list) and the demo's
+# demo_guest.sh (--demo).
 #
 # Installed as selftests/build/e2e/e2e.sh, beside lib.sh, whose E2E_*
 # variables apply.  TAP; exit 1 if any case failed.
@@ -47,13 +63,15 @@ QEMU_VER=7.2
 VIA=qemu
 REF=0
 DEMO=0
+COPY=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--qemu) QEMU_VER=${2:-}; shift ;;
 	--via) VIA=${2:-}; shift ;;
 	--ref) REF=1 ;;
 	--demo) DEMO=1 REF=1 ;;
-	*) echo "usage: $0 [--qemu 7.2|10.0|patched] [--via qemu|libvirt] [--ref] [--demo]" >&2
+	--copy) COPY=1 ;;
+	*) echo "usage: $0 [--qemu 7.2|10.0|patched] [--via qemu|libvirt] [--ref|--demo|--copy]" >&2
 	   exit 2 ;;
 	esac
 	shift
@@ -64,6 +82,10 @@ case $QEMU_VER/$VIA in
 esac
 if ((DEMO)) && [ "$QEMU_VER/$VIA" != 7.2/qemu ]; then
 	echo "$0: --demo runs QEMU 7.2 by itself" >&2
+	exit 2
+fi
+if ((COPY)) && { ((REF)) || [ "$QEMU_VER" = patched ]; }; then
+	echo "$0: --copy is one guest of QEMU 7.2 or 10.0, without --ref or --demo" >&2
 	exit 2
 fi
 
@@ -93,6 +115,16 @@ if ((DEMO)); then
 	P=demo
 	export E2E_BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-600}
 fi
+# --copy: two interfaces, two pings in the guest's boot
+if ((COPY)); then
+	case $ACCEL in
+	accel) ACCEL=copy ;;
+	qemu10) ACCEL=copy10 ;;
+	libvirt) ACCEL=copylv ;;
+	esac
+	P=${P/e2e/e2ec}
+	E2E_BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-330}
+fi
 # shellcheck source=selftests/e2e/lib.sh
 . "$SELF_DIR/e2e/lib.sh"
 
@@ -105,6 +137,26 @@ declare -A MV=([$ACCEL]=${P}mv0 [ref]=${P}mv1)
 declare -A VHOST=([$ACCEL]=/dev/vhost-accel [ref]=/dev/vhost-net)
 [ "$QEMU_VER" = patched ] && NS[$ACCEL]=e2e-patched MV[$ACCEL]=
 declare -A TAPDEV=() PID=() CONS=() UP=()
+# --copy: the guest's two interfaces, br (a tap on the bridge BRIDGE, the
+# bridge's veth BVETH leading to the peer) and mv (the macvtap MV[guest]
+# on the veth VETH); IFLINK is the backend's link, whose counters the
+# checks read; E2E_IFS tells l2-init which MAC gets which address.
+IFACES=()
+BRIDGE=${P}br BVETH=${P}bv0
+declare -A IFLABEL=() IFNS=() IFMAC=() IFADDR=() IFPEER=() IFLINK=() IFKIND=()
+if ((COPY)); then
+	IFACES=(br mv)
+	IFLABEL=([br]="$ACCEL tap+bridge" [mv]="$ACCEL macvtap+veth")
+	IFNS=([br]=$P-br [mv]=$P-mv)
+	IFMAC=([br]=$MAC [mv]=52:54:00:78:00:02)
+	IFADDR=([br]=$GUEST [mv]=10.78.0.2)
+	IFPEER=([br]=$PEER [mv]=10.78.0.1)
+	IFLINK=([br]=${P}tap0 [mv]=${MV[$ACCEL]})
+	# the backend's kind as debugfs and the kernel log name it
+	IFKIND=([br]=tun/tap [mv]=macvtap/ipvtap)
+	E2E_IFS="${IFMAC[br]},${IFADDR[br]}/24,${IFPEER[br]} ${IFMAC[mv]},${IFADDR[mv]}/24,${IFPEER[mv]}"
+fi
+COPY_VHOST=${E2E_COPY_VHOST:-/dev/vhost-accel}
 DOM=e2e-vhost-accel
 URI=qemu:///system
 LVPID=
@@ -120,17 +172,26 @@ phase_cases() {
 		if [ "$VIA" = libvirt ]; then echo "domain started"; else echo "$g: qemu started"; fi ;;
 	ready) echo "$g: guest ready" ;;
 	traffic)
+		if ((COPY)); then
+			for i in "${IFACES[@]}"; do
+				printf "${IFLABEL[$i]}: %s\n" "guest pings peer" \
+					"peer pings guest" "iperf3 guest->peer" \
+					"iperf3 peer->guest"
+				copy_case_names "${IFLABEL[$i]}"
+			done
+			return
+		fi
 		printf "$g: %s\n" "guest pings peer" "peer pings guest" \
 			"iperf3 guest->peer" "iperf3 peer->guest"
 		((DEMO)) && printf "$g: %s\n" "UDP 64 B guest->peer" "UDP 64 B peer->guest"
 		;;
 	counters)
-		[ "$g" = ref ] && return
+		[ "$g" = ref ] || ((COPY)) && return
 		if ((DEMO)); then
 			echo "$g: counters"
 		else
-			printf "$g: %s\n" "tx counters" "rx counters" "bytes_copied 0" \
-				"nicsim agrees"
+			printf "$g: %s\n" "datapath accel" "tx counters" \
+				"rx counters" "bytes_copied 0" "nicsim agrees"
 		fi ;;
 	notap)
 		[ "$g" != ref ] && [ "$QEMU_VER" = patched ] &&
@@ -177,10 +238,18 @@ cleanup() {
 		[ -z "${MV[$g]}" ] || ip link del "${MV[$g]}" 2>/dev/null
 	done
 	ip link del "$NIC" 2>/dev/null
-	((REF)) && ip link del "$VETH" 2>/dev/null
+	((REF || COPY)) && ip link del "$VETH" 2>/dev/null
 	for g in "${GUESTS[@]}"; do
 		ip netns del "${NS[$g]}" 2>/dev/null
 	done
+	if ((COPY)); then
+		ip link del "${IFLINK[br]}" 2>/dev/null
+		ip link del "$BVETH" 2>/dev/null
+		ip link del "$BRIDGE" 2>/dev/null
+		for i in "${IFACES[@]}"; do
+			ip netns del "${IFNS[$i]}" 2>/dev/null
+		done
+	fi
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -191,6 +260,10 @@ trap 'exit 1' INT TERM
 # QEMU's netdev); TAPDEV[GUEST] is the macvtap's /dev/tapN ("-" without)
 setup_net() {
 	local g=$1 lower=$NIC
+	if ((COPY)); then
+		setup_copy_net "$g"
+		return
+	fi
 	if [ "$g" = ref ]; then
 		lower=$VETH
 		ip link add "$VETH" type veth peer name "${VETH}p" &&
@@ -207,12 +280,42 @@ setup_net() {
 	[ -n "${TAPDEV[$g]}" ]
 }
 
+# setup_copy_net GUEST: --copy's two wires: the bridge with its veth to
+# the peer P-br and a tap (not yet attached: QEMU attaches it by name, as
+# QEMU's own script or libvirt would do after creating it), and the veth
+# whose far end is the peer P-mv, with a macvtap on it
+# (TAPDEV[GUEST] its /dev/tapN)
+setup_copy_net() {
+	local g=$1
+	# (no module autoloading in the test VM)
+	modprobe bridge 2>/dev/null
+	ip link add "$BRIDGE" type bridge forward_delay 0 &&
+	ip link set "$BRIDGE" up &&
+	ip link add "$BVETH" type veth peer name "${BVETH}p" &&
+	ip link set "$BVETH" master "$BRIDGE" up &&
+	setup_peer_ns "${IFNS[br]}" "${BVETH}p" "${IFPEER[br]}" &&
+	ip tuntap add dev "${IFLINK[br]}" mode tap &&
+	ip link set "${IFLINK[br]}" master "$BRIDGE" up &&
+	ip link add "$VETH" type veth peer name "${VETH}p" &&
+	ip link set "$VETH" up &&
+	setup_peer_ns "${IFNS[mv]}" "${VETH}p" "${IFPEER[mv]}" || return 1
+	TAPDEV[$g]=$(macvtap "${IFLINK[mv]}" "$VETH" "${IFMAC[mv]}")
+	[ -n "${TAPDEV[$g]}" ]
+}
+
 # ---- the guest started by QEMU
 
 start_guest_qemu() {
 	local g=$1
 	if [ "$QEMU_VER" = patched ]; then
 		start_qemu "$g" "vhost-accel,id=n0,ifname=$NIC"
+	elif ((COPY)); then
+		# n0: the tap by name, QEMU's fd 3 unused; n1: the macvtap
+		start_qemu "$g" \
+			"tap,id=n0,ifname=${IFLINK[br]},script=no,downscript=no,vhost=on,vhostfd=4" \
+			- "$COPY_VHOST" \
+			tap,id=n1,fd=5,vhost=on,vhostfd=6 "${IFMAC[mv]}" \
+			"${TAPDEV[$g]}" "$COPY_VHOST"
 	else
 		start_qemu "$g" tap,id=n0,fd=3,vhost=on,vhostfd=4 \
 			"${TAPDEV[$g]}" "${VHOST[$g]}"
@@ -271,7 +374,9 @@ libvirt_stop() {
 # libvirt_prepare: cases "libvirtd up" and "example XML valid"; the domain
 # XML adapted to TCG in $WORK/domain.xml
 libvirt_prepare() {
-	local up='' example=${E2E_LIBVIRT_XML:-$TOP/Documentation/examples/libvirt-vhost-accel.xml}
+	local up='' example=libvirt-vhost-accel.xml
+	((COPY)) && example=libvirt-vhost-accel-copy.xml
+	example=${E2E_LIBVIRT_XML:-$TOP/Documentation/examples/$example}
 	mkdir -p "$WORK/etc/qemu" /var/log/libvirt/qemu
 	cat >"$WORK/etc/qemu.conf" <<-CONF
 	user = "root"
@@ -315,7 +420,9 @@ libvirt_prepare() {
 	: >"${CONS[$ACCEL]}"
 	sed -e "s|@NAME@|$DOM|" -e "s|@KERNEL@|$VMLINUZ|" -e "s|@INITRD@|$INITRD|" \
 	    -e "s|@CMDLINE@|$(guest_cmdline)|" -e "s|@CONSOLE@|${CONS[$ACCEL]}|" \
-	    -e "s|@NIC@|$NIC|" -e "s|@MAC@|$MAC|" "$example" >"$WORK/example.xml"
+	    -e "s|@NIC@|$NIC|" -e "s|@MAC@|$MAC|" -e "s|@BRIDGE@|$BRIDGE|" \
+	    -e "s|@LOWER@|$VETH|" -e "s|@MAC2@|${IFMAC[mv]:-}|" \
+	    "$example" >"$WORK/example.xml"
 	# what a KVM host would define, against libvirt's own schema
 	check "example XML valid for libvirt $(virsh -v 2>/dev/null)" \
 		virt-xml-validate "$WORK/example.xml" domain
@@ -342,14 +449,31 @@ add_accel_nic() {
 	qmp device_add "{\"driver\":\"virtio-net-pci\",\"netdev\":\"hostaccel0\",\"mac\":\"$MAC\",\"id\":\"net0\"}"
 }
 
-# libvirt_start GUEST: define, start paused, add the NIC, resume; case
+# --copy's two interfaces, the same way: the example's type='bridge' one
+# as the tap on the bridge, which QEMU opens by name (libvirt would
+# create a tap, put it into the bridge and pass its fd; the test made
+# the tap beforehand), and its type='direct' one as the macvtap on the
+# veth, its /dev/tapN passed as above; each with its own /dev/vhost-accel.
+add_copy_nics() {
+	local tap=$1
+	qmp getfd '{"fdname":"vhostbr"}' --pass-fds 5 5<>"$COPY_VHOST" &&
+	qmp netdev_add "{\"type\":\"tap\",\"id\":\"hostbr0\",\"ifname\":\"${IFLINK[br]}\",\"script\":\"no\",\"downscript\":\"no\",\"vhost\":true,\"vhostfd\":\"vhostbr\"}" &&
+	qmp device_add "{\"driver\":\"virtio-net-pci\",\"netdev\":\"hostbr0\",\"mac\":\"${IFMAC[br]}\",\"id\":\"net0\"}" &&
+	qmp getfd '{"fdname":"mvtap"}' --pass-fds 5 5<>"$tap" &&
+	qmp getfd '{"fdname":"vhostmv"}' --pass-fds 6 6<>"$COPY_VHOST" &&
+	qmp netdev_add '{"type":"tap","id":"hostmv0","fd":"mvtap","vhost":true,"vhostfd":"vhostmv"}' &&
+	qmp device_add "{\"driver\":\"virtio-net-pci\",\"netdev\":\"hostmv0\",\"mac\":\"${IFMAC[mv]}\",\"id\":\"net1\"}"
+}
+
+# libvirt_start GUEST: define, start paused, add the NIC(s), resume; case
 # "domain started" with QEMU's pid
 libvirt_start() {
-	local g=$1 started='' pid
+	local g=$1 started='' pid add=add_accel_nic
+	((COPY)) && add=add_copy_nics
 	: >"$WORK/virsh.out"
 	if virsh_ define "$WORK/domain.xml" >>"$WORK/virsh.out" 2>&1 &&
 	   virsh_ start --paused "$DOM" >>"$WORK/virsh.out" 2>&1 &&
-	   add_accel_nic "${TAPDEV[$g]}" &&
+	   "$add" "${TAPDEV[$g]}" &&
 	   virsh_ resume "$DOM" >>"$WORK/virsh.out" 2>&1; then
 		started=1
 	fi
@@ -438,10 +562,26 @@ qemu_fds_ok() {
 		! grep -Eq '^/dev/(tap[0-9]+|net/tun|vhost-net)$' <<<"$fds"
 }
 
+# copy_checks GUEST: each interface's traffic, then the counters of the
+# device that carried it (lib.sh copy_counter_checks)
+copy_checks() {
+	local g=$1 i
+	for i in "${IFACES[@]}"; do
+		counters_snapshot "${PID[$g]}" "${IFLINK[$i]}" "$WORK/before"
+		guest_checks "${IFLABEL[$i]}" "${IFNS[$i]}" "${IFADDR[$i]}" "${IFPEER[$i]}"
+		copy_counter_checks "${IFLABEL[$i]}" "${PID[$g]}" "${IFLINK[$i]}" \
+			"${IFKIND[$i]}" "$WORK/before"
+	done
+}
+
 # checks GUEST: the traffic, counter and no-tap cases of a guest that is up
 checks() {
 	local g=$1
 	CON=${CONS[$g]}
+	if ((COPY)); then
+		copy_checks "$g"
+		return
+	fi
 	guest_checks "$g" "${NS[$g]}"
 	((DEMO)) && udp_cases "$g"
 	[ "$g" = ref ] && return
@@ -663,25 +803,37 @@ while [ $n -lt "$PLAN" ]; do
 	nok "case not reached"
 done
 
-case $QEMU_VER/$VIA/$DEMO in
-*/1)
+# copy_summary: --copy's throughputs, one interface a line
+copy_summary() {
+	local i v tx rx
+	echo "# throughput (Mbit/s, nested TCG, copying datapath)  guest->peer  peer->guest"
+	for i in "${IFACES[@]}"; do
+		v=${IFLABEL[$i]//[^A-Za-z0-9_]/_}
+		eval "tx=\${TPUT_${v}_TX:-0} rx=\${TPUT_${v}_RX:-0}"
+		printf '# %-40s %11s  %11s\n' "${IFLABEL[$i]}" "$tx" "$rx"
+	done
+}
+
+case $QEMU_VER/$VIA/$DEMO/$COPY in
+*/*/0/1) copy_summary ;;
+*/1/0)
 	demo_table
 	echo "# demo_guest: $((n - failed)) passed, $failed failed in $((SECONDS - T0)) s"
 	;;
-7.2/qemu/0)
+7.2/qemu/0/0)
 	echo "# throughput (Mbit/s, nested TCG)  guest->peer  peer->guest"
 	printf '# vhost-accel (nicsim+macvtap)     %11s  %11s\n' "$TPUT_accel_TX" "$TPUT_accel_RX"
 	printf '# vhost-net   (veth+macvtap)       %11s  %11s\n' "$TPUT_ref_TX" "$TPUT_ref_RX"
 	;;
-10.0/qemu/0)
+10.0/qemu/0/0)
 	printf '# throughput (Mbit/s, nested TCG, QEMU 10.0)  guest->peer %s  peer->guest %s\n' \
 		"${TPUT_qemu10_TX:-0}" "${TPUT_qemu10_RX:-0}"
 	;;
-7.2/libvirt/0)
+7.2/libvirt/0/0)
 	printf '# throughput (Mbit/s, nested TCG, libvirt)  guest->peer %s  peer->guest %s\n' \
 		"${TPUT_libvirt_TX:-0}" "${TPUT_libvirt_RX:-0}"
 	;;
-patched/qemu/0)
+patched/qemu/0/0)
 	echo "# throughput (Mbit/s, nested TCG, patched QEMU)  guest->peer  peer->guest"
 	printf '# vhost-accel netdev (nicsim, no tap)           %11s  %11s\n' \
 		"$TPUT_accel_TX" "$TPUT_accel_RX"

@@ -91,17 +91,30 @@ accel_stats_file() {
 	return 1
 }
 
-# guest_cmdline: the kernel command line l2-init reads
+# guest_cmdline: the kernel command line l2-init reads: one interface
+# (GUEST, PEER), or those of E2E_IFS ("MAC,ADDR/LEN,PEER ...") if set
 guest_cmdline() {
-	echo "console=ttyS0 quiet panic=-1 e2e.ip=$GUEST/24 e2e.peer=$PEER"
+	local spec ifs=''
+	for spec in ${E2E_IFS:-}; do
+		ifs="$ifs e2e.if=$spec"
+	done
+	[ -n "$ifs" ] || ifs=" e2e.ip=$GUEST/24 e2e.peer=$PEER"
+	echo "console=ttyS0 quiet panic=-1$ifs"
 }
 
-# start_qemu MODE NETDEV [TAPDEV VHOSTDEV]: QEMU in the background with
-# -netdev NETDEV, console to $WORK/console-MODE (CON).  With TAPDEV and
-# VHOSTDEV, they are QEMU's fds 3 and 4 (NETDEV then says fd=3,vhostfd=4);
-# the fds are redirections of QEMU alone, this shell keeps none open.
+# start_qemu MODE NETDEV [TAPDEV VHOSTDEV [NETDEV1 MAC1 TAPDEV1 VHOSTDEV1]]:
+# QEMU in the background with -netdev NETDEV (id n0, MAC), console to
+# $WORK/console-MODE (CON).  With TAPDEV and VHOSTDEV, they are QEMU's
+# fds 3 and 4 (NETDEV then says fd=3,vhostfd=4; "-" for /dev/null, a tap
+# QEMU opens by ifname=); a second NIC (id n1, MAC1) has fds 5 and 6.
+# The fds are redirections of QEMU alone, this shell keeps none open.
 start_qemu() {
 	local mode=$1 netdev=$2 tap=${3:-/dev/null} vhost=${4:-/dev/null}
+	local tap1=${7:-/dev/null} vhost1=${8:-/dev/null} second=()
+	[ "$tap" != - ] || tap=/dev/null
+	[ "$tap1" != - ] || tap1=/dev/null
+	# shellcheck disable=SC2054  # the commas are QEMU's
+	[ $# -lt 6 ] || second=(-netdev "$5" -device "virtio-net-pci,netdev=n1,mac=$6")
 	CON=$WORK/console-$mode
 	: >"$CON"
 	# shellcheck disable=SC2054  # the commas are QEMU's
@@ -110,7 +123,9 @@ start_qemu() {
 		-kernel "$VMLINUZ" -initrd "$INITRD" -append "$(guest_cmdline)" \
 		-chardev "file,id=con,path=$CON" -serial chardev:con \
 		-netdev "$netdev" -device "virtio-net-pci,netdev=n0,mac=$MAC" \
-		3<>"$tap" 4<>"$vhost" >"$WORK/qemu-$mode.log" 2>&1 &
+		"${second[@]}" \
+		3<>"$tap" 4<>"$vhost" 5<>"$tap1" 6<>"$vhost1" \
+		>"$WORK/qemu-$mode.log" 2>&1 &
 	QPID=$!
 }
 
@@ -130,16 +145,16 @@ wait_ready() {
 	return 1
 }
 
-# iperf_out NS ARGS...: the output of iperf3 -c GUEST ARGS in NS, for
-# E2E_IPERF_TIME s, also as diagnostics on stderr; tried again while the
-# connection is refused (the guest restarts its server after each test,
-# l2-init).
+# iperf_out NS ARGS...: the output of iperf3 -c TARGET (default GUEST)
+# ARGS in NS, for E2E_IPERF_TIME s, also as diagnostics on stderr; tried
+# again while the connection is refused (the guest restarts its server
+# after each test, l2-init).
 iperf_out() {
 	local ns=$1 out try
 	shift
 	for try in 1 2 3 4 5; do
 		out=$(timeout $((IPERF_TIME + 40)) ip netns exec "$ns" \
-			iperf3 -c "$GUEST" -t "$IPERF_TIME" \
+			iperf3 -c "${TARGET:-$GUEST}" -t "$IPERF_TIME" \
 			--connect-timeout 10000 "$@" 2>&1)
 		grep -q 'Connection refused' <<<"$out" || break
 		echo "# iperf3: connection refused, try $try" >&2
@@ -156,20 +171,27 @@ iperf_mbps() {
 		     END { if (v != "") print v }'
 }
 
-# guest_checks MODE NS: the four traffic cases once the guest is ready;
-# sets TPUT_<MODE>_TX (guest->peer) and TPUT_<MODE>_RX (peer->guest)
+# guest_checks MODE NS [GUEST-ADDR PEER-ADDR]: the four traffic cases once
+# the guest is ready, between the guest's address (default GUEST) and the
+# peer's (default PEER) in NS; sets TPUT_<MODE>_TX (guest->peer) and
+# TPUT_<MODE>_RX (peer->guest), MODE's characters other than letters,
+# digits and _ read as _
 guest_checks() {
-	local mode=$1 ns=$2 tx rx
+	local mode=$1 ns=$2 tx rx var
+	local TARGET=${3:-$GUEST} peer=${4:-$PEER}
 	grep '^E2E:' "$CON" | diag
-	check "$mode: guest pings peer" grep -q '^E2E: ping-to-peer ok' "$CON"
+	# (the console's lines end in \r\n)
+	check "$mode: guest pings peer" \
+		grep -Eq "^E2E: ping-to-peer ok ${peer//./\\.}([^0-9]|\$)" "$CON"
 	check "$mode: peer pings guest" \
-		timeout 60 ip netns exec "$ns" ping -c 3 -w 30 "$GUEST"
+		timeout 60 ip netns exec "$ns" ping -c 3 -w 30 "$TARGET"
 	# -R: the guest's server sends
 	tx=$(iperf_mbps "$ns" -R)
 	check "$mode: iperf3 guest->peer ${tx:-?} Mbit/s" positive "$tx"
 	rx=$(iperf_mbps "$ns")
 	check "$mode: iperf3 peer->guest ${rx:-?} Mbit/s" positive "$rx"
-	eval "TPUT_${mode}_TX=\${tx:-0} TPUT_${mode}_RX=\${rx:-0}"
+	var=${mode//[^A-Za-z0-9_]/_}
+	eval "TPUT_${var}_TX=\${tx:-0} TPUT_${var}_RX=\${rx:-0}"
 }
 
 # run_guest MODE NS NETDEV [TAPDEV VHOSTDEV]: start_qemu, then the six
@@ -199,20 +221,22 @@ run_guest() {
 	return 0
 }
 
-# setup_peer_ns NS DEV: DEV into a new namespace NS, with address PEER
+# setup_peer_ns NS DEV [ADDR]: DEV into a new namespace NS, with address
+# ADDR (default PEER) /24
 setup_peer_ns() {
-	local ns=$1 dev=$2
+	local ns=$1 dev=$2 addr=${3:-$PEER}
 	ip netns add "$ns" &&
 	ip link set "$dev" netns "$ns" &&
-	ip -n "$ns" addr add "$PEER/24" dev "$dev" &&
+	ip -n "$ns" addr add "$addr/24" dev "$dev" &&
 	ip -n "$ns" link set lo up &&
 	ip -n "$ns" link set "$dev" up
 }
 
-# macvtap NAME LOWER: a macvtap with the guest's MAC; prints /dev/tapN
+# macvtap NAME LOWER [MAC]: a macvtap with the guest's MAC (default MAC);
+# prints /dev/tapN
 macvtap() {
-	local name=$1 lower=$2
-	ip link add link "$lower" name "$name" address "$MAC" type macvtap mode bridge ||
+	local name=$1 lower=$2 mac=${3:-$MAC}
+	ip link add link "$lower" name "$name" address "$mac" type macvtap mode bridge ||
 		return 1
 	ip link set "$name" up || return 1
 	echo "/dev/tap$(cat "/sys/class/net/$name/ifindex")"
@@ -253,19 +277,22 @@ iperf_udp() {
 	     END { if (seen && d > 0 && tot > 0) printf "%d %d %d\n", (tot - lost) / d, lost, tot }'
 }
 
-# accel_counter_checks MODE PID NIC [MACVTAP]: the four counter cases of
+# accel_counter_checks MODE PID NIC [MACVTAP]: the five counter cases of
 # the accelerated path for the QEMU process PID: the vhost-accel device it
-# owns moved >= 100 packets and >= 500 000 bytes each way (iperf3 moved
+# owns runs the accelerated datapath (debugfs "datapath accel", and its
+# kernel log line says so), moved >= 100 packets and >= 500 000 bytes
+# each way (iperf3 moved
 # megabytes both ways, even at the 3 Mbit/s a loaded host gives, ping and
 # ARP a few hundred bytes; the guest sends TSO frames of up to 64 KiB, so
 # count bytes), copied nothing, the queue pair of NIC saw the same packets
 # (within 10: stray frames between the two reads) and MACVTAP's own queue
 # (the copying fallback), if there is one, fewer than 100 packets.
 accel_counter_checks() {
-	local mode=$1 pid=$2 nic=$3 mv=${4:-} f tx_p tx_b rx_p rx_b copied nt nr mp=0
+	local mode=$1 pid=$2 nic=$3 mv=${4:-} f tx_p tx_b rx_p rx_b copied nt nr mp=0 id
 	f=$(accel_stats_file "$pid")
 	if [ -z "$f" ]; then
-		nok "$mode: tx counters # no debugfs stats owned by pid $pid"
+		nok "$mode: datapath accel # no debugfs stats owned by pid $pid"
+		nok "$mode: tx counters"
 		nok "$mode: rx counters"
 		nok "$mode: bytes_copied 0"
 		nok "$mode: nicsim agrees"
@@ -273,6 +300,10 @@ accel_counter_checks() {
 	fi
 	diag <"$f"
 	ethtool -S "$nic" | grep -v ' 0$' | diag
+	id=${f%/stats}
+	id=${id##*/}
+	check "$mode: datapath accel (device $id: $(debugfs_value "$f" datapath))" \
+		accel_mode_ok "$f" "$id"
 	tx_p=$(stat_of "$f" tx_packets) tx_b=$(stat_of "$f" tx_bytes)
 	rx_p=$(stat_of "$f" rx_packets) rx_b=$(stat_of "$f" rx_bytes)
 	copied=$(( $(stat_of "$f" tx_bytes_copied) + $(stat_of "$f" rx_bytes_copied) ))
@@ -293,4 +324,131 @@ accel_counter_checks() {
 	check "$mode: nicsim agrees" test $((nt - tx_p)) -le 10 -a \
 		$((tx_p - nt)) -le 10 -a $((nr - rx_p)) -le 10 -a \
 		$((rx_p - nr)) -le 10 -a "$mp" -lt 100
+}
+
+# ---- the copying datapath (e2e.sh --copy)
+#
+# A QEMU process may own several devices (one per interface), so their
+# counters are compared before and after one interface's traffic: the
+# device that moved it is the one whose counters grew.
+
+# accel_devs PID: the debugfs directories of the devices PID owns
+accel_devs() {
+	local f
+	for f in "$DBG"/*/stats; do
+		[ -r "$f" ] && [ "$(stat_of "$f" owner_pid)" = "$1" ] && echo "${f%/stats}"
+	done
+}
+
+# counters_snapshot PID NETDEV FILE: "DIR KEY VALUE" of every device PID
+# owns, and "NETDEV rx_packets N" / "NETDEV tx_packets N" of the backend's
+# link, into FILE
+counters_snapshot() {
+	local d k
+	for d in $(accel_devs "$1"); do
+		awk -v d="$d" 'NF == 2 { print d, $1, $2 }' "$d/stats"
+	done >"$3"
+	for k in rx_packets tx_packets; do
+		echo "$2 $k $(cat "/sys/class/net/$2/statistics/$k" 2>/dev/null || echo 0)"
+	done >>"$3"
+}
+
+# snap_of FILE DIR KEY: one value of a snapshot (0 when absent)
+snap_of() {
+	awk -v d="$2" -v k="$3" '$1 == d && $2 == k { v = $3 } END { print v + 0 }' "$1"
+}
+
+# grown BEFORE AFTER DIR KEY: how much KEY of DIR grew
+grown() {
+	echo $(( $(snap_of "$2" "$3" "$4") - $(snap_of "$1" "$3" "$4") ))
+}
+
+# copy_case_names LABEL: the cases of copy_counter_checks, one a line
+copy_case_names() {
+	printf "$1: %s\n" "datapath copy" "tx counters" "rx counters" \
+		"bytes_copied" "its own device" "backend carried it" "dmesg names copy"
+}
+
+# debugfs_value STATS KEY: the rest of the line of debugfs stats STATS
+# that starts with KEY ("datapath copy", "copy_backend tun/tap"), "" without
+debugfs_value() {
+	awk -v k="$2" '$1 == k { sub("^[^ ]+ ", ""); print }' "$1" 2>/dev/null
+}
+
+# copy_counter_checks LABEL PID NETDEV KIND BEFORE: the cases of
+# copy_case_names for the interface whose traffic ran since the snapshot
+# BEFORE (counters_snapshot PID NETDEV BEFORE): the device of PID whose
+# packets grew most runs the copying datapath through a KIND backend
+# (debugfs "datapath copy", "copy_backend KIND"), moved >= 100 packets and
+# >= 100 000 bytes each way (ping and ARP are a few hundred bytes; iperf3
+# moved 650 kB guest->peer at 0.59 Mbit/s on a host with load 9, so the
+# 500 kB of accel_counter_checks would be near the edge) and copied every
+# byte of it (bytes_copied grew as much as bytes); every other device of PID moved fewer than 100 packets
+# in that time; the backend's link NETDEV (tap, macvtap) counted >= 100
+# packets each way (the frames went through it, the inverse of the
+# accelerated case); the kernel log has the device's line "dev ID:
+# copying datapath through a KIND".
+copy_counter_checks() {
+	local l=$1 pid=$2 nd=$3 kind=$4 before=$5 after=$WORK/after d id best='' max=-1 g
+	local tx_p tx_b rx_p rx_b tx_c rx_c others=0 nd_rx nd_tx mode backend c
+	counters_snapshot "$pid" "$nd" "$after"
+	for d in $(accel_devs "$pid"); do
+		g=$(( $(grown "$before" "$after" "$d" tx_packets) +
+		      $(grown "$before" "$after" "$d" rx_packets) ))
+		echo "# $d: $g packets since the snapshot"
+		if [ "$g" -gt "$max" ]; then
+			[ -z "$best" ] || others=$((others > max ? others : max))
+			max=$g best=$d
+		else
+			others=$((others > g ? others : g))
+		fi
+	done
+	if [ -z "$best" ]; then
+		while IFS= read -r c; do
+			nok "$c # no debugfs stats owned by pid $pid"
+		done < <(copy_case_names "$l")
+		return 1
+	fi
+	diag <"$best/stats"
+	id=${best##*/}
+	mode=$(debugfs_value "$best/stats" datapath)
+	backend=$(debugfs_value "$best/stats" copy_backend)
+	tx_p=$(grown "$before" "$after" "$best" tx_packets)
+	tx_b=$(grown "$before" "$after" "$best" tx_bytes)
+	rx_p=$(grown "$before" "$after" "$best" rx_packets)
+	rx_b=$(grown "$before" "$after" "$best" rx_bytes)
+	tx_c=$(grown "$before" "$after" "$best" tx_bytes_copied)
+	rx_c=$(grown "$before" "$after" "$best" rx_bytes_copied)
+	nd_rx=$(grown "$before" "$after" "$nd" rx_packets)
+	nd_tx=$(grown "$before" "$after" "$nd" tx_packets)
+	check "$l: datapath copy (device $id: ${mode:-?} through ${backend:-?})" \
+		test "$mode" = copy -a "$backend" = "$kind"
+	check "$l: tx counters ($tx_p packets, $tx_b bytes)" \
+		test "$tx_p" -ge 100 -a "$tx_b" -ge 100000
+	check "$l: rx counters ($rx_p packets, $rx_b bytes)" \
+		test "$rx_p" -ge 100 -a "$rx_b" -ge 100000
+	check "$l: bytes_copied (tx $tx_c, rx $rx_c)" \
+		test "$tx_c" -eq "$tx_b" -a "$rx_c" -eq "$rx_b" -a "$tx_c" -gt 0
+	check "$l: its own device (others moved at most $others packets)" \
+		test "$others" -lt 100
+	check "$l: backend carried it ($nd rx $nd_rx tx $nd_tx packets)" \
+		test "$nd_rx" -ge 100 -a "$nd_tx" -ge 100
+	check "$l: dmesg names copy for device $id" \
+		dmesg_names_mode "$id" "copying datapath through a $kind"
+}
+
+# accel_mode_ok STATS ID: device ID (debugfs STATS) runs the accelerated
+# datapath, and the kernel log said so
+accel_mode_ok() {
+	[ "$(debugfs_value "$1" datapath)" = accel ] &&
+		dmesg_names_mode "$2" "accelerated datapath"
+}
+
+# dmesg_names_mode ID TEXT: the kernel log's last line on the datapath of
+# device ID (one each time it starts moving frames another way) says TEXT
+dmesg_names_mode() {
+	local line
+	line=$(dmesg | grep -F "vhost_accel: dev $1: " | grep datapath | tail -n 1)
+	echo "# dmesg: ${line:-no line for dev $1}"
+	grep -qF "$2" <<<"$line"
 }
