@@ -32,6 +32,7 @@
 
 #include <linux/bvec.h>
 #include <linux/delay.h>
+#include <linux/etherdevice.h>
 #include <linux/if_packet.h>
 #include <linux/if_tap.h>
 #include <linux/if_tun.h>
@@ -45,6 +46,7 @@
 #include <linux/uio.h>
 #include <linux/virtio_net.h>
 #include <net/sock.h>
+#include <net/xdp.h>
 
 #include "accel.h"
 #include "tap_internals.h"
@@ -693,6 +695,24 @@ static struct vhost_accel_copy *copy_alloc(struct vhost_accel_vq *vq,
 	return c;
 }
 
+/* What netlink tells of a copying device's backend (dev->mutex held). */
+static void copy_note_backend(struct vhost_accel_dev *dev, struct file *file,
+			      struct socket *sock)
+{
+	struct net_device *tapdev = vhost_accel_tap_netdev_get(file);
+	u8 mac[ETH_ALEN] = {};
+	int ifindex = 0;
+
+	if (tapdev) {
+		ifindex = tapdev->ifindex;
+		ether_addr_copy(mac, tapdev->dev_addr);
+		dev_put(tapdev);
+	}
+	WRITE_ONCE(dev->copy_net_cookie, sock_net(sock->sk)->net_cookie);
+	WRITE_ONCE(dev->copy_ifindex, ifindex);
+	memcpy(dev->copy_mac, mac, ETH_ALEN);
+}
+
 /**
  * vhost_accel_copy_start - run a queue on the copying datapath
  * @dev: the device, dev->mutex held
@@ -725,6 +745,7 @@ int vhost_accel_copy_start(struct vhost_accel_dev *dev,
 		copy_free(c);
 		return ret;
 	}
+	copy_note_backend(dev, file, sock);
 	mutex_lock(&vq->mutex);
 	vq->copy = c;
 	mutex_unlock(&vq->mutex);
