@@ -227,6 +227,16 @@ struct vhost_accel_dev {
 	struct eventfd_ctx *log_ctx;
 	struct vhost_accel_vq vqs[VHOST_ACCEL_NVQS];
 	struct vhost_accel_binding *binding;	/* under the nics lock */
+	struct list_head node;		/* on the device list (main.c) */
+	/*
+	 * The copying datapath's backend, for netlink (dev->mutex, read
+	 * without it): its socket's network namespace, and the macvtap's
+	 * ifindex and MAC (0 for other backends).
+	 */
+	u64 copy_net_cookie;
+	int copy_ifindex;
+	u8 copy_mac[ETH_ALEN];
+	pid_t owner_tgid;		/* in the initial pid namespace, or 0 */
 	/* the NIC dropped us, or a degraded device tries to get a qp back */
 	struct delayed_work detach_work;
 	bool degraded;		/* dev->mutex: copying through the binding's macvtap */
@@ -466,6 +476,9 @@ int vhost_accel_bindings_walk(struct net *net,
 void vhost_accel_dev_stats(struct vhost_accel_dev *dev,
 			   struct vhost_accel_stats *st);
 u32 vhost_accel_dev_datapath(const struct vhost_accel_dev *dev);
+int vhost_accel_copying_walk(struct net *net,
+			     int (*fn)(struct vhost_accel_dev *dev, void *arg),
+			     void *arg);
 bool vhost_accel_dev_accel_only(const struct vhost_accel_dev *dev);
 
 /* debugfs.c: counters readable by the host administrator */

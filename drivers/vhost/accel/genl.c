@@ -139,6 +139,32 @@ static int bp_find_fn(struct vhost_accel_binding *b, void *arg)
 	return 1;
 }
 
+/*
+ * A copying device's state, read without waiting for it: no NIC, no
+ * backpressure; the owner's pid only for a requester in the initial pid
+ * namespace (0 otherwise).
+ */
+static void copy_snapshot(struct vhost_accel_dev *dev,
+			  struct vhost_accel_bp_state *s)
+{
+	s->dev_id = dev->id;
+	if (task_active_pid_ns(current) == &init_pid_ns)
+		s->owner_pid = READ_ONCE(dev->owner_tgid);
+	s->ifindex = READ_ONCE(dev->copy_ifindex);
+	memcpy(s->mac, dev->copy_mac, ETH_ALEN);
+	s->datapath = VHOST_ACCEL_DATAPATH_COPY;
+}
+
+static int copy_find_fn(struct vhost_accel_dev *dev, void *arg)
+{
+	struct bp_find *f = arg;
+
+	if (dev->id != f->dev_id)
+		return 0;
+	copy_snapshot(dev, &f->s);
+	return 1;
+}
+
 static int bp_get_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr *attr = info->attrs[VHOST_ACCEL_A_DEV_ID];
@@ -152,9 +178,10 @@ static int bp_get_doit(struct sk_buff *skb, struct genl_info *info)
 		return -EINVAL;
 	}
 	f.dev_id = nla_get_u32(attr);
-	if (!vhost_accel_bindings_walk(genl_info_net(info), bp_find_fn, &f)) {
+	if (!vhost_accel_bindings_walk(genl_info_net(info), bp_find_fn, &f) &&
+	    !vhost_accel_copying_walk(genl_info_net(info), copy_find_fn, &f)) {
 		NL_SET_ERR_MSG_ATTR(info->extack, attr,
-				    "no device of that id bound to a NIC in this namespace");
+				    "no device of that id bound to a NIC or copying through a backend in this namespace");
 		return -ENODEV;
 	}
 	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
@@ -176,9 +203,14 @@ struct bp_dump {
 	long skip;		/* already sent in earlier parts */
 };
 
-static int bp_dump_fn(struct vhost_accel_binding *b, void *arg)
+/*
+ * Add one device to the dump, or skip it if an earlier part sent it;
+ * @snap fills its state (from a binding or a copying device).
+ */
+static int dump_one(struct bp_dump *d,
+		    void (*snap)(void *obj, struct vhost_accel_bp_state *s),
+		    void *obj)
 {
-	struct bp_dump *d = arg;
 	struct vhost_accel_bp_state s = {};
 	int ret;
 
@@ -186,7 +218,7 @@ static int bp_dump_fn(struct vhost_accel_binding *b, void *arg)
 		d->idx++;
 		return 0;
 	}
-	vhost_accel_bp_snapshot(b, &s, task_active_pid_ns(current));
+	snap(obj, &s);
 	ret = bp_fill(d->skb, &s, VHOST_ACCEL_CMD_GET, 0,
 		      NETLINK_CB(d->cb->skb).portid, d->cb->nlh->nlmsg_seq,
 		      NLM_F_MULTI);
@@ -196,23 +228,54 @@ static int bp_dump_fn(struct vhost_accel_binding *b, void *arg)
 	return 0;
 }
 
+static void bound_snap(void *obj, struct vhost_accel_bp_state *s)
+{
+	vhost_accel_bp_snapshot(obj, s, task_active_pid_ns(current));
+}
+
+static int bp_dump_fn(struct vhost_accel_binding *b, void *arg)
+{
+	return dump_one(arg, bound_snap, b);
+}
+
+static void copy_snap(void *obj, struct vhost_accel_bp_state *s)
+{
+	copy_snapshot(obj, s);
+}
+
+static int copy_dump_fn(struct vhost_accel_dev *dev, void *arg)
+{
+	return dump_one(arg, copy_snap, dev);
+}
+
 /*
- * Bindings that come or go between the parts of a dump may be missed or
- * listed twice; the events tell what changed after.
+ * The bound devices (cb->args[0] sent so far), then the copying ones
+ * (cb->args[1]).  Devices that come or go between the parts of a dump
+ * may be missed or listed twice; the events tell what changed after.
  */
 static int bp_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 {
+	struct net *net = sock_net(skb->sk);
 	struct bp_dump d = {
 		.skb = skb,
 		.cb = cb,
 		.skip = cb->args[0],
 	};
+	struct bp_dump c = {
+		.skb = skb,
+		.cb = cb,
+		.skip = cb->args[1],
+	};
 	int ret;
 
-	ret = vhost_accel_bindings_walk(sock_net(skb->sk), bp_dump_fn, &d);
+	ret = vhost_accel_bindings_walk(net, bp_dump_fn, &d);
 	cb->args[0] = d.idx;
+	if (!ret) {
+		ret = vhost_accel_copying_walk(net, copy_dump_fn, &c);
+		cb->args[1] = c.idx;
+	}
 	/* Not even one entry fits an empty message: report it. */
-	if (ret && d.idx == d.skip)
+	if (ret && d.idx == d.skip && c.idx == c.skip)
 		return ret;
 	return skb->len;
 }

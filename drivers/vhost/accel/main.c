@@ -60,6 +60,15 @@ MODULE_PARM_DESC(accel_only,
 /* Device ids, one per open, never reused while the module is loaded. */
 static atomic_t vhost_accel_dev_ids = ATOMIC_INIT(0);
 
+/*
+ * Every open device, for netlink requests about copying devices (bound
+ * ones are found through their NIC).  The lock is held only to walk the
+ * list and read fields without waiting: never across a device's mutex,
+ * guest memory or a worker.
+ */
+static LIST_HEAD(vhost_accel_devs);
+static DEFINE_MUTEX(vhost_accel_devs_lock);
+
 static int vhost_accel_open(struct inode *inode, struct file *f)
 {
 	struct vhost_accel_dev *dev;
@@ -85,6 +94,9 @@ static int vhost_accel_open(struct inode *inode, struct file *f)
 		vhost_accel_dp_init(&dev->vqs[i]);
 	}
 	vhost_accel_debugfs_add(dev);
+	mutex_lock(&vhost_accel_devs_lock);
+	list_add_tail(&dev->node, &vhost_accel_devs);
+	mutex_unlock(&vhost_accel_devs_lock);
 	f->private_data = dev;
 	return 0;
 }
@@ -97,6 +109,7 @@ static void dev_set_owner_pid(struct vhost_accel_dev *dev, struct pid *pid)
 	vhost_accel_lock_vqs(dev);
 	old = dev->owner_pid;
 	dev->owner_pid = pid;
+	WRITE_ONCE(dev->owner_tgid, pid_nr(pid));
 	vhost_accel_unlock_vqs(dev);
 	put_pid(old);
 }
@@ -139,6 +152,9 @@ static int vhost_accel_release(struct inode *inode, struct file *f)
 {
 	struct vhost_accel_dev *dev = f->private_data;
 
+	mutex_lock(&vhost_accel_devs_lock);
+	list_del(&dev->node);
+	mutex_unlock(&vhost_accel_devs_lock);
 	vhost_accel_debugfs_remove(dev);
 	/* the detach work may switch datapaths under it until cancelled */
 	mutex_lock(&dev->mutex);
@@ -302,6 +318,38 @@ u32 vhost_accel_dev_datapath(const struct vhost_accel_dev *dev)
 			return VHOST_ACCEL_DATAPATH_COPY;
 	}
 	return VHOST_ACCEL_DATAPATH_NONE;
+}
+
+/**
+ * vhost_accel_copying_walk - call @fn for each device that runs the
+ *	copying datapath unbound, through a backend in @net
+ * @net: the requester's network namespace
+ * @fn: called under the device list's lock: it reads the device without
+ *	waiting for it; a non-zero return stops the walk and is returned
+ * @arg: for @fn
+ *
+ * Devices bound to a NIC (degraded ones included) are the NIC's: see
+ * vhost_accel_bindings_walk().
+ */
+int vhost_accel_copying_walk(struct net *net,
+			     int (*fn)(struct vhost_accel_dev *dev, void *arg),
+			     void *arg)
+{
+	struct vhost_accel_dev *dev;
+	int ret = 0;
+
+	mutex_lock(&vhost_accel_devs_lock);
+	list_for_each_entry(dev, &vhost_accel_devs, node) {
+		if (vhost_accel_dev_datapath(dev) != VHOST_ACCEL_DATAPATH_COPY ||
+		    READ_ONCE(dev->binding) ||
+		    READ_ONCE(dev->copy_net_cookie) != net->net_cookie)
+			continue;
+		ret = fn(dev, arg);
+		if (ret)
+			break;
+	}
+	mutex_unlock(&vhost_accel_devs_lock);
+	return ret;
 }
 
 /* Acceleration or nothing: the module parameter or the device's flag. */
