@@ -325,7 +325,7 @@ static int sw_build(struct _test_data_sw *self)
 {
 	uint64_t qlen;
 	char path[128];
-	int vhdr = 12, r;
+	int r;
 
 	r = dp_ctx_init(&self->c, 's', 0);
 	if (r) {
@@ -333,27 +333,11 @@ static int sw_build(struct _test_data_sw *self)
 		return r;
 	}
 	dp_guest_mac(self->mac, 0);
-	r = mv_macvtap_create(self->mvt, 't', self->c.nic.ifindex, self->mac,
-			      &self->mvt_idx);
-	if (r) {
-		snprintf(self->why, sizeof(self->why), "macvtap on %s: %s",
-			 self->c.nic.name, dp_strerr(r));
-		return r;
-	}
-	self->tapfd = mv_tap_open(self->mvt, self->mvt_idx);
-	if (self->tapfd < 0) {
-		r = self->tapfd;
-		snprintf(self->why, sizeof(self->why), "open /dev/tap%d: %s",
-			 self->mvt_idx, dp_strerr(r));
-		return r;
-	}
-	/* as QEMU does on the tap fd it is given */
-	if (ioctl(self->tapfd, TUNSETVNETHDRSZ, &vhdr)) {
-		r = -errno;
-		snprintf(self->why, sizeof(self->why), "TUNSETVNETHDRSZ: %s",
-			 dp_strerr(r));
-		return r;
-	}
+	self->tapfd = mv_nic_macvtap(&self->c.nic, self->mvt, 't', self->mac,
+				     &self->mvt_idx, self->why,
+				     sizeof(self->why));
+	if (self->tapfd < 0)
+		return self->tapfd;
 	snprintf(path, sizeof(path), "/sys/class/net/%s/tx_queue_len",
 		 self->mvt);
 	r = vg_read_u64_file(path, &qlen);
