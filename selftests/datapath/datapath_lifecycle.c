@@ -146,18 +146,6 @@ static int lc_debugfs_devs(pid_t pid, bool *has_pid)
 	return n;
 }
 
-/* Queue pairs attached on @nic, from its debugfs "qps". */
-static int lc_qps_attached(struct vp_nic *nic)
-{
-	unsigned int max, attached;
-	char buf[512];
-
-	if (vp_nic_knob_read(nic, "qps", buf, sizeof(buf)) ||
-	    sscanf(buf, "%u queue pairs, %u attached", &max, &attached) != 2)
-		return -1;
-	return (int)attached;
-}
-
 /* The worker of @owner is gone (a reaped kthread leaves /proc soon). */
 static int lc_worker_gone(pid_t owner)
 {
@@ -457,7 +445,7 @@ static int lc_reset_qps(void *arg)
 	uint64_t end = vg_now_ms() + DP_WAIT_MS;
 	int r = vp_nic_knob_write(arg, "reset_qps", "1");
 
-	while (!r && lc_qps_attached(arg) > 0) {
+	while (!r && dp_qps_attached(arg) > 0) {
 		if (vg_now_ms() > end)
 			return -ETIMEDOUT;
 		vg_sleep_ms(10);
@@ -686,7 +674,7 @@ TEST_F_TIMEOUT(life, owner_sigkill, 90)
 	}
 	ASSERT_EQ(0, dp_traffic_start(t, false, true));
 	DP_TRAFFIC_FLOWS(t, LC_FLOW);
-	ASSERT_EQ(1, lc_qps_attached(&self->c.nic));
+	ASSERT_EQ(1, dp_qps_attached(&self->c.nic));
 	devs = lc_debugfs_devs(pid, &has);
 	EXPECT_EQ(devs0 + 1, devs);
 	EXPECT_TRUE(has);
@@ -706,7 +694,7 @@ TEST_F_TIMEOUT(life, owner_sigkill, 90)
 	EXPECT_EQ(ref_accel0, ref);
 	EXPECT_EQ(0, lc_refcnt("nicsim", &ref));
 	EXPECT_EQ(ref_nicsim0, ref);
-	EXPECT_EQ(0, lc_qps_attached(&self->c.nic));
+	EXPECT_EQ(0, dp_qps_attached(&self->c.nic));
 	EXPECT_EQ(self->c.vmlck0, dp_wait_vmlck(self->c.vmlck0, DP_VMLCK_MS));
 	EXPECT_EQ(0U, t->rx_bad + t->peer_bad + t->rx_stray);
 
@@ -892,7 +880,7 @@ TEST_F_TIMEOUT(life, close_under_traffic, 90)
 	EXPECT_FALSE(has);
 	EXPECT_EQ(0, lc_refcnt("vhost_accel", &ref));
 	EXPECT_EQ(ref0, ref);
-	EXPECT_EQ(0, lc_qps_attached(&self->c.nic));
+	EXPECT_EQ(0, dp_qps_attached(&self->c.nic));
 	/* every page unpinned although the memory is still mapped */
 	EXPECT_EQ(self->c.vmlck0, dp_wait_vmlck(self->c.vmlck0, DP_VMLCK_MS));
 
@@ -1109,7 +1097,7 @@ TEST_F_TIMEOUT(life, close_during_ioctls, 90)
 	EXPECT_EQ(-ENOENT, lc_worker_gone(getpid()));
 	EXPECT_EQ(0, lc_refcnt("vhost_accel", &ref));
 	EXPECT_EQ(ref0, ref);
-	EXPECT_EQ(0, lc_qps_attached(&self->c.nic));
+	EXPECT_EQ(0, dp_qps_attached(&self->c.nic));
 	EXPECT_EQ(self->c.vmlck0, dp_wait_vmlck(self->c.vmlck0, DP_VMLCK_MS));
 	ASSERT_EQ(0, dp_traffic_hold(t));
 	dp_traffic_stop(t);

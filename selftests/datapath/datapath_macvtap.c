@@ -90,15 +90,7 @@ static void mvt_cfg(struct vg_net_cfg *cfg)
 
 static int mvt_build(struct _test_data_mvt *self)
 {
-	int r;
-
-	r = dp_ctx_init(&self->c, 'm', 0);
-	if (r) {
-		snprintf(self->why, sizeof(self->why), "%s", self->c.why);
-		return r;
-	}
-	dp_guest_mac(self->mac, 0);
-	self->tapfd = mv_nic_macvtap(&self->c.nic, self->mvt, 't', self->mac,
+	self->tapfd = mv_ctx_macvtap(&self->c, 'm', self->mvt, self->mac,
 				     &self->mvt_idx, self->why,
 				     sizeof(self->why));
 	if (self->tapfd < 0)

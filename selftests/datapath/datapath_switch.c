@@ -149,18 +149,6 @@ static int sw_wait_dp(struct vg_net *g, uint32_t dp, uint64_t switches,
 	}
 }
 
-/* Queue pairs attached on @nic (debugfs "qps"), -1 if unreadable. */
-static int sw_qps_attached(struct vp_nic *nic)
-{
-	unsigned int max, attached;
-	char buf[512];
-
-	if (vp_nic_knob_read(nic, "qps", buf, sizeof(buf)) ||
-	    sscanf(buf, "%u queue pairs, %u attached", &max, &attached) != 2)
-		return -1;
-	return (int)attached;
-}
-
 static int sw_read_drops(struct _test_data_sw *self, struct sw_drops *d)
 {
 	struct dp_traffic *t = &self->t;
@@ -327,13 +315,7 @@ static int sw_build(struct _test_data_sw *self)
 	char path[128];
 	int r;
 
-	r = dp_ctx_init(&self->c, 's', 0);
-	if (r) {
-		snprintf(self->why, sizeof(self->why), "%s", self->c.why);
-		return r;
-	}
-	dp_guest_mac(self->mac, 0);
-	self->tapfd = mv_nic_macvtap(&self->c.nic, self->mvt, 't', self->mac,
+	self->tapfd = mv_ctx_macvtap(&self->c, 's', self->mvt, self->mac,
 				     &self->mvt_idx, self->why,
 				     sizeof(self->why));
 	if (self->tapfd < 0)
@@ -700,7 +682,7 @@ TEST_F_TIMEOUT(sw, accel_only, 60)
 		EXPECT_EQ(1ULL, st.vq[q].errors) TH_LOG("vq %u", q);
 		EXPECT_EQ(0ULL, st.vq[q].bytes_copied) TH_LOG("vq %u", q);
 	}
-	EXPECT_EQ(0, sw_qps_attached(&self->c.nic));
+	EXPECT_EQ(0, dp_qps_attached(&self->c.nic));
 	sw_stop(_metadata, self);
 	DP_TRAFFIC_CHECK_CLEAN(&self->t);
 	EXPECT_EQ(self->c.vmlck0, dp_close_all(&self->c,
@@ -800,7 +782,7 @@ static void sw_after_degraded(struct __test_metadata *_metadata,
 	struct vg_net g2 = { 0 };
 	uint64_t ref, deadline = vg_now_ms() + DP_WAIT_MS;
 
-	EXPECT_EQ(0, sw_qps_attached(&self->c.nic));
+	EXPECT_EQ(0, dp_qps_attached(&self->c.nic));
 	EXPECT_EQ(self->c.vmlck0, dp_wait_vmlck(self->c.vmlck0, DP_VMLCK_MS));
 	while (!sw_refcnt(&ref) && ref != ref0 && vg_now_ms() < deadline)
 		vg_sleep_ms(10);
@@ -852,7 +834,7 @@ TEST_F_TIMEOUT(sw, reset_owner_degraded, 90)
 			       sw_dp_name(st.datapath));
 	/* the device lets go of the macvtap fd: it binds elsewhere */
 	vg_sleep_ms(SW_BACK_MS);
-	EXPECT_EQ(0, sw_qps_attached(&self->c.nic));
+	EXPECT_EQ(0, dp_qps_attached(&self->c.nic));
 	vg_net_close(&self->g);
 	sw_after_degraded(_metadata, self, ref0);
 }

@@ -1065,3 +1065,15 @@ int dp_peer_netdev_drops(struct vp_nic *nic, uint64_t *rx_drop,
 		abort();
 	return r;
 }
+
+/* Queue pairs attached on @nic (its debugfs "qps"), -1 if unreadable. */
+int dp_qps_attached(struct vp_nic *nic)
+{
+	unsigned int max, attached;
+	char buf[512];
+
+	if (vp_nic_knob_read(nic, "qps", buf, sizeof(buf)) ||
+	    sscanf(buf, "%u queue pairs, %u attached", &max, &attached) != 2)
+		return -1;
+	return (int)attached;
+}

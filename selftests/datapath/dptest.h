@@ -255,6 +255,8 @@ int dp_netdev_drops(const char *name, uint64_t *rx_drop, uint64_t *tx_drop);
 int dp_peer_netdev_drops(struct vp_nic *nic, uint64_t *rx_drop,
 			 uint64_t *tx_drop);
 
+int dp_qps_attached(struct vp_nic *nic);
+
 /* @n more frames went each way (dp_traffic_wait_flow()). */
 #define DP_TRAFFIC_FLOWS(_t, _n) do {					\
 	char __why[512];						\

@@ -170,19 +170,27 @@ int mv_macvtap_create(char *name, char tag, int lower,
 }
 
 /*
- * What QEMU is given on nicsim: a macvtap (mv_macvtap_create()) on @nic
- * with @mac and its queue fd, which gets a 12-byte virtio-net header as
- * QEMU sets it.  The fd, or -errno with the reason in @why.
+ * A test's world on nicsim (dp_ctx_init(), @tag) and what QEMU is given
+ * there: a macvtap (mv_macvtap_create()) on its NIC with the first guest
+ * MAC (in @mac) and the macvtap's queue fd, which gets a 12-byte
+ * virtio-net header as QEMU sets it.  The fd, or -errno with the reason
+ * in @why.
  */
-int mv_nic_macvtap(struct vp_nic *nic, char *name, char tag,
-		   const uint8_t *mac, int *idx, char *why, size_t wl)
+int mv_ctx_macvtap(struct dp_ctx *c, char tag, char *name, uint8_t *mac,
+		   int *idx, char *why, size_t wl)
 {
 	int vhdr = 12, fd, r;
 
-	r = mv_macvtap_create(name, tag, nic->ifindex, mac, idx);
+	r = dp_ctx_init(c, tag, 0);
+	if (r) {
+		snprintf(why, wl, "%s", c->why);
+		return r;
+	}
+	dp_guest_mac(mac, 0);
+	r = mv_macvtap_create(name, 't', c->nic.ifindex, mac, idx);
 	if (r) {
 		snprintf(why, wl, "ip link add link %s name %s type macvtap: %s",
-			 nic->name, name, dp_strerr(r));
+			 c->nic.name, name, dp_strerr(r));
 		return r;
 	}
 	fd = mv_tap_open(name, *idx);
