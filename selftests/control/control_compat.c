@@ -129,27 +129,6 @@ struct ctx {
 #define HEAP_SIZE	(100 * 1000)
 #define OUTSIDE_SIZE	(64 * 1024)
 
-/* A tap as QEMU opens one (vnet header, 12 bytes), left down. */
-static int ctx_tap(void)
-{
-	int hdrsz = 12, fd, r;
-	struct ifreq ifr;
-
-	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "vgcmp%d",
-		 (int)(getpid() % 100000));
-	if (ioctl(fd, TUNSETIFF, &ifr) || ioctl(fd, TUNSETVNETHDRSZ, &hdrsz)) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	return fd;
-}
-
 static int ctx_open(struct ctx *c, const char *path)
 {
 	int r;
@@ -157,7 +136,8 @@ static int ctx_open(struct ctx *c, const char *path)
 	memset(c, 0, sizeof(*c));
 	c->efd = -1;
 	c->pipefd[0] = c->pipefd[1] = -1;
-	c->tapfd = ctx_tap();
+	/* as QEMU opens one: a 12-byte vnet header */
+	c->tapfd = vt_tap_open("vgcmp", 12, NULL, 0);
 	c->packetfd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
 	c->udpfd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (c->tapfd < 0 || c->packetfd < 0 || c->udpfd < 0)

@@ -548,28 +548,6 @@ TEST_F(vring, backend_unbind_ok)
 	EXPECT_EQ(0, vg_set_vring_base(&self->d, 1, 0));
 }
 
-static int open_tap(char *name, size_t len)
-{
-	struct ifreq ifr;
-	int fd;
-
-	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "vgtap%d",
-		 (int)(getpid() % 100000));
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-		int e = -errno;
-
-		close(fd);
-		return e;
-	}
-	snprintf(name, len, "%s", ifr.ifr_name);
-	return fd;
-}
-
 /* The datapath GET_STATS reports, or -errno. */
 static int vt_datapath(struct vg_dev *d)
 {
@@ -603,7 +581,7 @@ TEST_F(vring, backend_real_fd_copying)
 	EXPECT_EQ(-EBUSY, vg_set_vring_base(&self->d, 1, 0));
 
 	/* another backend on a running queue: the tap, if tun is there */
-	tap = open_tap(tapname, sizeof(tapname));
+	tap = vt_tap_open("vgtap", 0, tapname, sizeof(tapname));
 	if (tap >= 0) {
 		EXPECT_EQ(0, vg_set_backend(&self->d, 0, tap));
 		EXPECT_EQ(0, vg_set_backend(&self->d, 1, tap));
@@ -644,7 +622,7 @@ TEST_F(vring, backend_real_fd_accel_only)
 	EXPECT_EQ(-VT_ACCEL_BACKEND_ERRNO, vg_set_backend(&self->d, 0, sock));
 	EXPECT_EQ(-VT_ACCEL_BACKEND_ERRNO, vg_set_backend(&self->d, 1, sock));
 
-	tap = open_tap(tapname, sizeof(tapname));
+	tap = vt_tap_open("vgtap", 0, tapname, sizeof(tapname));
 	if (tap >= 0) {
 		EXPECT_EQ(-VT_ACCEL_BACKEND_ERRNO,
 			  vg_set_backend(&self->d, 0, tap));

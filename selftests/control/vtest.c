@@ -3,6 +3,10 @@
  * Shared helpers of the vhost-accel control-plane tests (vtest.h).
  */
 #define NO_KSFT_HARNESS
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <linux/if_tun.h>
+
 #include "vtest.h"
 
 bool vt_setup_skipped;
@@ -157,4 +161,32 @@ int vt_closed_fd(void)
 		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF)
 			return fd;
 	return 999;
+}
+
+/*
+ * A tap as QEMU opens one (IFF_VNET_HDR, no packet info), left down, named
+ * @prefix<pid>; with @hdrsz, TUNSETVNETHDRSZ to it.  Its name in @name
+ * (@len bytes) unless NULL.  The fd, or -errno.
+ */
+int vt_tap_open(const char *prefix, int hdrsz, char *name, size_t len)
+{
+	struct ifreq ifr;
+	int fd, r;
+
+	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s%d", prefix,
+		 (int)(getpid() % 100000));
+	if (ioctl(fd, TUNSETIFF, &ifr) ||
+	    (hdrsz && ioctl(fd, TUNSETVNETHDRSZ, &hdrsz))) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	if (name)
+		snprintf(name, len, "%s", ifr.ifr_name);
+	return fd;
 }

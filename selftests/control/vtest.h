@@ -129,4 +129,6 @@ void *vt_unmapped_area(size_t len);
 
 int vt_closed_fd(void);
 
+int vt_tap_open(const char *prefix, int hdrsz, char *name, size_t len);
+
 #endif /* VTEST_H */

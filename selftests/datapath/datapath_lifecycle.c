@@ -43,70 +43,19 @@
 
 #include "dptest.h"
 
-#define LC_LEN		128	/* bytes per test frame */
-#define LC_BATCH	16	/* frames per send/queue step */
-#define LC_TX_WINDOW	64	/* guest Tx frames in flight */
-#define LC_RX_WINDOW	128	/* peer frames ahead of the guest */
 #define LC_STALL_MS	20	/* peer: in-flight frames this old are lost */
 #define LC_FLOW		200	/* frames each way that make "traffic flows" */
-/* These two grow with VG_TIME_SCALE: frames in flight land later there. */
-#define LC_FLOW_MS	(20000 * vg_time_scale())
+/* Grows with VG_TIME_SCALE: frames in flight land later there. */
 #define LC_EVENT_MS	(300 * vg_time_scale())	/* traffic goes on this long after an event */
 
 #define VHOST_DEBUGFS	"/sys/kernel/debug/vhost-accel"
 #define NICSIM_DEBUGFS	"/sys/kernel/debug/nicsim"
 
-/*
- * Shared by the guest loop, the peer's threads (the traffic engine's
- * sender and reader) and the test; in a MAP_SHARED mapping so that a
- * forked owner (the SIGKILL case) reports its progress too.
- */
-struct lc_traffic {
-	struct vg_net *g;
-	struct vp_nic *nic;	/* whose peer the peer threads drive */
-	int rx_fd;		/* peer socket receiving the guest's frames */
-	int tx_fd;		/* peer socket sending (qdisc bypass) */
-	uint8_t gmac[6];
-	uint8_t pmac[6];	/* the guest's Tx destination */
-
-	atomic_bool stop;
-	atomic_bool hold;	/* guest loop: park */
-	atomic_bool parked;
-	bool guest_thread;
-	pthread_t guest_th;
-
-	/* guest side */
-	uint32_t tx_seq;	/* next sequence the guest queues */
-	atomic_uint tx_done;	/* Tx chains back from the device */
-	atomic_uint rx_got;	/* test frames received */
-	int64_t rx_last;	/* last sequence received, -1: none */
-	unsigned int rx_bad, rx_stray;
-	int guest_err;
-	char guest_why[200];
-
-	/* peer side: sent (next sequence) and got are the engine's */
-	struct vg_sender tx;
-	struct vg_reader rd;
-	int64_t peer_last;	/* the reader's check only */
-	unsigned int peer_bad, peer_gaps;
-	int peer_err;
-	char peer_why[200];
-	/* the sender's pacing only */
-	uint64_t assumed_lost, last_got_ms;
-	unsigned int last_got;
-};
-
-/* Frames the wire end accepted (the next sequence) and received. */
-#define LC_PEER_SEQ(_t)		((unsigned int)atomic_load(&(_t)->tx.sent))
-#define LC_PEER_GOT(_t)		((unsigned int)atomic_load(&(_t)->rd.good))
-/* Sends that failed outright, and sends cut short by an error. */
-#define LC_SEND_ERR(_t)		((unsigned int)atomic_load(&(_t)->tx.failed))
-#define LC_SEND_SHORT(_t)	((unsigned int)atomic_load(&(_t)->tx.cut))
-
 FIXTURE(life) {
 	struct dp_ctx c;
 	struct vg_net g;
-	struct lc_traffic *t;
+	/* MAP_SHARED: a forked owner (owner_sigkill) reports its progress */
+	struct dp_traffic *t;
 	uint8_t mac[6];
 	struct vp_nic nic2;	/* a second NIC to bind again to */
 	int rx2, tx2;
@@ -142,7 +91,6 @@ FIXTURE_SETUP(life)
 	ASSERT_LE(0, self->tx_fd);
 }
 
-static void lc_traffic_stop(struct lc_traffic *t);
 static int lc_insmod_nicsim(void *arg);
 
 FIXTURE_TEARDOWN(life)
@@ -150,7 +98,7 @@ FIXTURE_TEARDOWN(life)
 	/* the tests after this one need nicsim, with the runner's options */
 	if (self->reload && access("/sys/module/nicsim", F_OK))
 		lc_insmod_nicsim(self->reload);
-	lc_traffic_stop(self->t);
+	dp_traffic_stop(self->t);
 	vg_net_close(&self->g);
 	if (self->rx2 >= 0)
 		close(self->rx2);
@@ -161,355 +109,6 @@ FIXTURE_TEARDOWN(life)
 	vp_nic_destroy(&self->nic2);
 	dp_ctx_fini(&self->c);
 	munmap(self->t, sizeof(*self->t));
-}
-
-/* ---- the guest loop ---- */
-
-static void lc_guest_fail(struct lc_traffic *t, int r, const char *what)
-{
-	if (t->guest_err)
-		return;
-	t->guest_err = r;
-	snprintf(t->guest_why, sizeof(t->guest_why), "%s: %s %s", what,
-		 dp_strerr(r), t->g->err);
-}
-
-/* Take received frames; how many arrived, or -errno. */
-static int lc_guest_rx(struct lc_traffic *t)
-{
-	struct vg_net *g = t->g;
-	struct vg_net_rx f;
-	char why[120];
-	uint32_t seq;
-	int n = 0, r;
-
-	while (!(r = vg_net_rx_get(g, &f))) {
-		n++;
-		if (vp_test_frame_seq(f.data, f.len) < 0) {
-			t->rx_stray++;
-			continue;
-		}
-		if (f.len != LC_LEN ||
-		    vp_test_frame_check(f.data, f.len, t->gmac, NULL, &seq,
-					why, sizeof(why)) ||
-		    (int64_t)seq <= t->rx_last) {
-			if (!t->rx_bad++)
-				snprintf(t->guest_why, sizeof(t->guest_why),
-					 "Rx frame %u bytes seq %lld after %lld",
-					 f.len, (long long)vp_test_frame_seq(f.data, f.len),
-					 (long long)t->rx_last);
-			continue;
-		}
-		t->rx_last = seq;
-		atomic_fetch_add(&t->rx_got, 1);
-	}
-	if (r != -EAGAIN)
-		return r;
-	if (g->rx_nfree) {
-		r = vg_net_rx_fill(g, g->rx_nfree);
-		if (r < 0)
-			return r;
-		r = vg_net_rx_kick(g);
-		if (r < 0)
-			return r;
-	}
-	return n;
-}
-
-/* Reap Tx and queue more; how many came back, or -errno. */
-static int lc_guest_tx(struct lc_traffic *t, bool queue)
-{
-	struct vg_net *g = t->g;
-	uint8_t frame[LC_LEN];
-	unsigned int i;
-	int done, r;
-
-	done = vg_net_tx_reap(g);
-	if (done < 0)
-		return done;
-	atomic_fetch_add(&t->tx_done, (unsigned int)done);
-	if (!queue)
-		return done;
-	for (i = 0; i < LC_BATCH && vg_net_tx_inflight(g) < LC_TX_WINDOW; i++) {
-		vp_test_frame(frame, LC_LEN, t->pmac, t->gmac, t->tx_seq);
-		r = vg_net_tx(g, NULL, frame, LC_LEN, NULL);
-		if (r == -ENOSPC)
-			break;
-		if (r < 0)
-			return r;
-		t->tx_seq++;
-	}
-	if (i) {
-		r = vg_net_tx_kick(g);
-		if (r < 0)
-			return r;
-	}
-	return done;
-}
-
-/* One round of the guest: progress made (> 0), 0, or -errno. */
-static int lc_guest_step(struct lc_traffic *t, bool queue)
-{
-	int tx, rx;
-
-	tx = lc_guest_tx(t, queue);
-	if (tx < 0) {
-		lc_guest_fail(t, tx, "guest Tx");
-		return tx;
-	}
-	rx = lc_guest_rx(t);
-	if (rx < 0) {
-		lc_guest_fail(t, rx, "guest Rx");
-		return rx;
-	}
-	return tx + rx;
-}
-
-static void lc_guest_wait(struct lc_traffic *t, int ms)
-{
-	struct pollfd p[2] = {
-		{ .fd = t->g->d.vq[VG_VQ_RX].call_fd, .events = POLLIN },
-		{ .fd = t->g->d.vq[VG_VQ_TX].call_fd, .events = POLLIN },
-	};
-	uint64_t v;
-	int i;
-
-	if (poll(p, 2, ms) <= 0)
-		return;
-	for (i = 0; i < 2; i++)
-		if (p[i].revents & POLLIN &&
-		    read(p[i].fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-			return;
-}
-
-static void *lc_guest_fn(void *arg)
-{
-	struct lc_traffic *t = arg;
-
-	while (!atomic_load(&t->stop)) {
-		if (atomic_load(&t->hold)) {
-			atomic_store(&t->parked, true);
-			vg_sleep_ms(1);
-			continue;
-		}
-		atomic_store(&t->parked, false);
-		if (lc_guest_step(t, true) < 0)
-			break;
-		lc_guest_wait(t, 2);
-	}
-	return NULL;
-}
-
-/* ---- the peer (the traffic engine's sender and reader) ---- */
-
-/* A frame the guest sent, in order after the last one. */
-static int lc_peer_check(void *ctx, const uint8_t *b, size_t len)
-{
-	struct lc_traffic *t = ctx;
-	char why[120];
-	uint32_t seq;
-
-	if (len != LC_LEN ||
-	    vp_test_frame_check(b, len, NULL, t->gmac, &seq, why,
-				sizeof(why)) ||
-	    (int64_t)seq <= t->peer_last) {
-		if (!t->peer_bad++)
-			snprintf(t->peer_why, sizeof(t->peer_why),
-				 "peer: frame %zu bytes seq %lld after %lld",
-				 len, (long long)vp_test_frame_seq(b, len),
-				 (long long)t->peer_last);
-		return -EBADMSG;
-	}
-	if ((int64_t)seq != t->peer_last + 1)
-		t->peer_gaps++;
-	t->peer_last = seq;
-	return 0;
-}
-
-static void lc_peer_fill(void *ctx, uint8_t *f, size_t len, uint32_t seq)
-{
-	struct lc_traffic *t = ctx;
-
-	vp_test_frame(f, len, t->gmac, t->nic->peer_mac, seq);
-}
-
-/* A batch may go while the guest is less than a window behind. */
-static unsigned int lc_peer_pace(void *ctx, uint64_t sent)
-{
-	struct lc_traffic *t = ctx;
-	unsigned int got = atomic_load(&t->rx_got);
-	uint64_t now = vg_now_ms();
-	int64_t ahead;
-
-	if (got != t->last_got) {
-		t->last_got = got;
-		t->last_got_ms = now;
-	}
-	ahead = (int64_t)sent - got - (int64_t)t->assumed_lost;
-	if (ahead >= LC_RX_WINDOW) {
-		if (now - t->last_got_ms < LC_STALL_MS)
-			return 0;
-		/* nothing arrived for a while: what is out was dropped */
-		t->assumed_lost = sent - got;
-		t->last_got_ms = now;
-	}
-	return LC_BATCH;
-}
-
-/* The reader's failure, once, as its message; 0 if none. */
-static int lc_peer_failed(struct lc_traffic *t)
-{
-	int err = t->rd.err;
-
-	if (err && !t->peer_err) {
-		t->peer_err = err;
-		snprintf(t->peer_why, sizeof(t->peer_why), "peer recv: %s",
-			 dp_strerr(err));
-	}
-	return t->peer_err;
-}
-
-/* ---- driving it ---- */
-
-/* Point the traffic at @nic's wire end (sockets @rx_fd, @tx_fd). */
-static void lc_traffic_peer(struct lc_traffic *t, struct vp_nic *nic,
-			    int rx_fd, int tx_fd)
-{
-	t->nic = nic;
-	t->rx_fd = rx_fd;
-	t->tx_fd = tx_fd;
-	memcpy(t->pmac, nic->peer_mac, 6);
-	t->tx.fd = tx_fd;
-	t->tx.ifindex = nic->peer_ifindex;
-	t->rd.fd = rx_fd;
-}
-
-static void lc_traffic_init(struct lc_traffic *t, struct vg_net *g,
-			    const uint8_t *gmac)
-{
-	memset(t, 0, sizeof(*t));
-	t->g = g;
-	memcpy(t->gmac, gmac, 6);
-	t->rx_last = -1;
-	t->peer_last = -1;
-	/* numbered test frames, a window ahead of the guest, never giving up */
-	t->tx.len = LC_LEN;
-	t->tx.seq_off = -1;
-	t->tx.batch = LC_BATCH;
-	t->tx.retry = true;
-	t->tx.keep_going = true;
-	t->tx.fill = lc_peer_fill;
-	t->tx.pace = lc_peer_pace;
-	t->tx.ctx = t;
-	/* the guest's frames in order; a downed peer reports it once */
-	t->rd.check = lc_peer_check;
-	t->rd.ctx = t;
-	t->rd.skip_outgoing = true;
-	t->rd.down_ok = true;
-}
-
-static int lc_traffic_start(struct lc_traffic *t, bool guest, bool peer)
-{
-	atomic_store(&t->stop, false);
-	atomic_store(&t->hold, false);
-	if (guest) {
-		if (pthread_create(&t->guest_th, NULL, lc_guest_fn, t))
-			return -EAGAIN;
-		t->guest_thread = true;
-	}
-	if (peer) {
-		if (vg_reader_start(&t->rd))
-			return -EAGAIN;
-		/* numbering goes on where an earlier run stopped */
-		t->tx.seq = LC_PEER_SEQ(t);
-		t->last_got = 0;
-		t->last_got_ms = vg_now_ms();
-		if (vg_sender_start(&t->tx))
-			return -EAGAIN;
-	}
-	return 0;
-}
-
-static void lc_traffic_stop(struct lc_traffic *t)
-{
-	if (!t)
-		return;
-	atomic_store(&t->stop, true);
-	if (t->guest_thread)
-		pthread_join(t->guest_th, NULL);
-	vg_sender_stop(&t->tx);
-	vg_reader_stop(&t->rd);
-	lc_peer_failed(t);
-	t->guest_thread = false;
-}
-
-/* Park the guest loop (it stops touching the rings). */
-static int lc_guest_hold(struct lc_traffic *t)
-{
-	uint64_t deadline = vg_now_ms() + DP_WAIT_MS;
-
-	atomic_store(&t->hold, true);
-	while (t->guest_thread && !atomic_load(&t->parked)) {
-		if (vg_now_ms() > deadline)
-			return -ETIMEDOUT;
-		vg_sleep_ms(1);
-	}
-	return 0;
-}
-
-/*
- * Wait until @n more frames went each way (guest Tx reached the peer,
- * peer frames reached the guest) than at the call, or a thread failed.
- */
-static int lc_wait_flow(struct lc_traffic *t, unsigned int n, char *why,
-			size_t wl)
-{
-	unsigned int tx0 = LC_PEER_GOT(t);
-	unsigned int rx0 = atomic_load(&t->rx_got);
-	uint64_t deadline = vg_now_ms() + LC_FLOW_MS;
-
-	for (;;) {
-		unsigned int tx = LC_PEER_GOT(t) - tx0;
-		unsigned int rx = atomic_load(&t->rx_got) - rx0;
-
-		if (t->guest_err || lc_peer_failed(t)) {
-			snprintf(why, wl, "%s%s", t->guest_why, t->peer_why);
-			return -EIO;
-		}
-		if (tx >= n && rx >= n)
-			return 0;
-		if (vg_now_ms() > deadline) {
-			snprintf(why, wl,
-				 "traffic stalled: %u guest->peer, %u peer->guest of %u (peer sent %u, %u send errors)",
-				 tx, rx, n, LC_PEER_SEQ(t), LC_SEND_ERR(t));
-			return -ETIMEDOUT;
-		}
-		vg_sleep_ms(10);
-	}
-}
-
-/*
- * Threads stopped: take whatever is still on its way, on both ends,
- * until nothing moved for DP_QUIET_MS.
- */
-static int lc_settle(struct lc_traffic *t, bool with_peer)
-{
-	uint64_t last = vg_now_ms();
-	int r, p;
-
-	while (vg_now_ms() - last < DP_QUIET_MS) {
-		r = lc_guest_step(t, false);
-		if (r < 0)
-			return r;
-		p = with_peer ? vg_reader_poll(&t->rd) : 0;
-		if (p < 0)
-			return p;
-		if (r || p)
-			last = vg_now_ms();
-		else
-			vg_sleep_ms(5);
-	}
-	return 0;
 }
 
 /* ---- what the kernel shows ---- */
@@ -547,18 +146,6 @@ static int lc_debugfs_devs(pid_t pid, bool *has_pid)
 	return n;
 }
 
-/* Queue pairs attached on @nic, from its debugfs "qps". */
-static int lc_qps_attached(struct vp_nic *nic)
-{
-	unsigned int max, attached;
-	char buf[512];
-
-	if (vp_nic_knob_read(nic, "qps", buf, sizeof(buf)) ||
-	    sscanf(buf, "%u queue pairs, %u attached", &max, &attached) != 2)
-		return -1;
-	return (int)attached;
-}
-
 /* The worker of @owner is gone (a reaped kthread leaves /proc soon). */
 static int lc_worker_gone(pid_t owner)
 {
@@ -572,46 +159,12 @@ static int lc_worker_gone(pid_t owner)
 	return r;
 }
 
-/* The peer netdev's drop counters (/proc/net/dev in its namespace). */
-static int lc_peer_drops(struct vp_nic *nic, uint64_t *rx_drop,
-			 uint64_t *tx_drop)
-{
-	unsigned long long v[16];
-	char line[512], name[32];
-	int r = -ENOENT;
-	FILE *f;
-
-	if (vp_enter_peer(nic))
-		return -EIO;
-	f = fopen("/proc/thread-self/net/dev", "r");
-	while (f && fgets(line, sizeof(line), f)) {
-		char *colon = strchr(line, ':');
-
-		if (!colon)
-			continue;
-		*colon = ' ';
-		if (sscanf(line, "%31s %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
-			   name, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
-			   &v[7], &v[8], &v[9], &v[10], &v[11]) != 13 ||
-		    strcmp(name, nic->peer))
-			continue;
-		*rx_drop = v[3];
-		*tx_drop = v[11];
-		r = 0;
-	}
-	if (f)
-		fclose(f);
-	if (vp_leave_peer(nic))
-		abort();
-	return r;
-}
-
 struct lc_drops {
 	uint64_t no_buf, too_big, link_down, injected;
 	uint64_t peer_rx, peer_tx, sock;
 };
 
-static int lc_read_drops(struct lc_traffic *t, struct vp_nic *nic,
+static int lc_read_drops(struct dp_traffic *t, struct vp_nic *nic,
 			 struct lc_drops *d)
 {
 	struct tpacket_stats ps;
@@ -623,7 +176,7 @@ static int lc_read_drops(struct lc_traffic *t, struct vp_nic *nic,
 	    vp_nic_ethtool_stat(nic, "dropped_link_down", &d->link_down) ||
 	    vp_nic_ethtool_stat(nic, "rx_dropped_injected", &d->injected))
 		return -EIO;
-	if (lc_peer_drops(nic, &d->peer_rx, &d->peer_tx))
+	if (dp_peer_netdev_drops(nic, &d->peer_rx, &d->peer_tx))
 		return -EIO;
 	if (getsockopt(t->rx_fd, SOL_PACKET, PACKET_STATISTICS, &ps, &sl))
 		return -errno;
@@ -632,7 +185,7 @@ static int lc_read_drops(struct lc_traffic *t, struct vp_nic *nic,
 }
 
 /*
- * Accounting after lc_settle(), everything since the guest and @nic
+ * Accounting after dp_traffic_settle(), everything since the guest and @nic
  * were made: each frame the guest sent came back from the device and
  * reached the peer or is a counted drop (exactly); each frame the wire
  * end accepted reached the guest or is a counted drop.  For the latter
@@ -647,40 +200,32 @@ static int lc_read_drops(struct lc_traffic *t, struct vp_nic *nic,
 	ASSERT_EQ(0, lc_read_drops((_t), (_nic), &__d));		\
 	__nic_tx = dp_stat((_t)->g, VG_VQ_TX, DP_STAT_OFF(drops_nic));	\
 	TH_LOG("peer->guest: %u sent, %u received, drops: %llu no buffer, %llu too big, %llu link down, %llu at the wire end",	\
-	       LC_PEER_SEQ(_t), atomic_load(&(_t)->rx_got),		\
+	       DP_TR_SENT(_t), atomic_load(&(_t)->rx_got),		\
 	       (unsigned long long)__d.no_buf,				\
 	       (unsigned long long)__d.too_big,				\
 	       (unsigned long long)__d.link_down,			\
 	       (unsigned long long)__d.peer_tx);			\
 	TH_LOG("guest->peer: %llu sent, %u received, drops: %llu NIC, %llu at the wire end, %llu socket",	\
 	       (unsigned long long)(_t)->g->tx_completed,		\
-	       LC_PEER_GOT(_t),						\
+	       DP_TR_GOT(_t),						\
 	       (unsigned long long)__nic_tx,				\
 	       (unsigned long long)__d.peer_rx,				\
 	       (unsigned long long)__d.sock);				\
-	__lost = LC_PEER_SEQ(_t) - atomic_load(&(_t)->rx_got);		\
+	__lost = DP_TR_SENT(_t) - atomic_load(&(_t)->rx_got);		\
 	__nic_rx = __d.no_buf + __d.too_big + __d.link_down + __d.injected;	\
 	EXPECT_LE(__lost, __nic_rx + __d.peer_tx)			\
 		TH_LOG("peer->guest: frames lost without a count");	\
-	EXPECT_GE(__lost + LC_SEND_ERR(_t) + LC_SEND_SHORT(_t),		\
+	EXPECT_GE(__lost + DP_TR_SEND_FAILED(_t) + DP_TR_SEND_CUT(_t),		\
 		  __nic_rx + __d.peer_tx)				\
 		TH_LOG("peer->guest: more drops counted than frames lost (%u failed sends)",	\
-		       LC_SEND_ERR(_t) + LC_SEND_SHORT(_t));		\
+		       DP_TR_SEND_FAILED(_t) + DP_TR_SEND_CUT(_t));		\
 	EXPECT_EQ((_t)->g->tx_completed,				\
-		  LC_PEER_GOT(_t) + __nic_tx + __d.peer_rx +		\
+		  DP_TR_GOT(_t) + __nic_tx + __d.peer_rx +		\
 		  __d.sock);						\
 	EXPECT_EQ((_t)->g->tx_queued, (_t)->g->tx_completed)		\
 		TH_LOG("Tx chains never came back");			\
 } while (0)
 
-/* No thread saw a wrong, repeated or reordered frame. */
-#define LC_CHECK_CLEAN(_t) do {						\
-	EXPECT_EQ(0, (_t)->guest_err) TH_LOG("%s", (_t)->guest_why);	\
-	EXPECT_EQ(0, (_t)->peer_err) TH_LOG("%s", (_t)->peer_why);	\
-	EXPECT_EQ(0U, (_t)->rx_bad) TH_LOG("%s", (_t)->guest_why);	\
-	EXPECT_EQ(0U, (_t)->peer_bad) TH_LOG("%s", (_t)->peer_why);	\
-	EXPECT_EQ(0U, (_t)->rx_stray);					\
-} while (0)
 
 static const struct vg_net_cfg lc_cfg = {
 	.features = DP_F_V1 | DP_F_MRG | DP_F_EVIDX,
@@ -698,26 +243,20 @@ static void lc_up(struct __test_metadata *_metadata,
 	int r = dp_guest_up(&self->c, &self->g, &lc_cfg, self->mac);
 
 	ASSERT_EQ(0, r) TH_LOG("%s%s", when, self->c.why);
-	lc_traffic_init(self->t, &self->g, self->mac);
-	lc_traffic_peer(self->t, &self->c.nic, self->c.pkt, tx);
+	dp_traffic_init(self->t, &self->g, self->mac, LC_STALL_MS);
+	dp_traffic_peer(self->t, &self->c.nic, self->c.pkt, tx);
 	if (drain_ms)
 		vg_traffic_drain(self->c.pkt, drain_ms);
-	ASSERT_EQ(0, lc_traffic_start(self->t, true, true));
+	ASSERT_EQ(0, dp_traffic_start(self->t, true, true));
 }
 
 #define LC_UP(_self)	lc_up(_metadata, (_self), (_self)->tx_fd, "", 0)
 
-#define LC_FLOWS(_t) do {						\
-	char __why[512];						\
-	ASSERT_EQ(0, lc_wait_flow((_t), LC_FLOW, __why, sizeof(__why)))	\
-		TH_LOG("%s", __why);					\
-} while (0)
-
 /* Threads stopped, what was on its way taken on both ends. */
-static void lc_stop(struct __test_metadata *_metadata, struct lc_traffic *t)
+static void lc_stop(struct __test_metadata *_metadata, struct dp_traffic *t)
 {
-	lc_traffic_stop(t);
-	ASSERT_EQ(0, lc_settle(t, true));
+	dp_traffic_stop(t);
+	ASSERT_EQ(0, dp_traffic_settle(t, true));
 }
 
 /* What lc_check_end() checks beyond clean threads and a full unpin. */
@@ -736,10 +275,10 @@ static void lc_check_end(struct __test_metadata *_metadata,
 			 struct _test_data_life *self, unsigned int flags,
 			 const char *gaps)
 {
-	struct lc_traffic *t = self->t;
+	struct dp_traffic *t = self->t;
 	unsigned int q;
 
-	LC_CHECK_CLEAN(t);
+	DP_TRAFFIC_CHECK_CLEAN(t);
 	if (flags & LC_END_EXACT)
 		LC_CHECK_EXACT(t, &self->c.nic);
 	if (flags & LC_END_TX_BACK)
@@ -835,7 +374,7 @@ static void lc_removal(struct __test_metadata *_metadata,
 		       struct _test_data_life *self, int (*gone)(void *),
 		       int (*again)(void *), void *arg)
 {
-	struct lc_traffic *t = self->t;
+	struct dp_traffic *t = self->t;
 	char why[300];
 	unsigned int q;
 	int r;
@@ -847,22 +386,22 @@ static void lc_removal(struct __test_metadata *_metadata,
 	 * a kernel bug outside this project.
 	 */
 	lc_up(_metadata, self, self->c.pkt, "", 0);
-	LC_FLOWS(t);
+	DP_TRAFFIC_FLOWS(t, LC_FLOW);
 	ASSERT_EQ(0, gone(arg));
 	for (q = 0; q < VG_NVQS; q++)
 		EXPECT_EQ(0, vg_vq_wait_err(&self->g.d, q, DP_WAIT_MS))
 			TH_LOG("vq %u: no error eventfd after the NIC went", q);
 	/* the guest keeps posting and sending into stopped queues */
 	vg_sleep_ms(LC_EVENT_MS);
-	lc_traffic_stop(t);
-	ASSERT_EQ(0, lc_settle(t, false));
+	dp_traffic_stop(t);
+	ASSERT_EQ(0, dp_traffic_settle(t, false));
 	for (q = 0; q < VG_NVQS; q++) {
 		r = lc_heads_accounted(&self->g, q, why, sizeof(why));
 		EXPECT_LE(0, r) TH_LOG("%s", why);
 		TH_LOG("vq %u: %d heads outstanding in the avail ring", q, r);
 		EXPECT_LE(1ULL, dp_stat(&self->g, q, DP_STAT_OFF(errors)));
 	}
-	LC_CHECK_CLEAN(t);
+	DP_TRAFFIC_CHECK_CLEAN(t);
 
 	/* a new NIC: same fd, same rings, traffic again */
 	if (again) {
@@ -879,9 +418,9 @@ static void lc_removal(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, vg_net_bind(&self->g, self->nic2.ifindex, self->mac, 0));
 	ASSERT_EQ(0, vg_net_start(&self->g, -1));
 	/* frames queued for the old wire now go out on the new one */
-	lc_traffic_peer(t, &self->nic2, self->rx2, self->tx2);
-	ASSERT_EQ(0, lc_traffic_start(t, true, true));
-	LC_FLOWS(t);
+	dp_traffic_peer(t, &self->nic2, self->rx2, self->tx2);
+	ASSERT_EQ(0, dp_traffic_start(t, true, true));
+	DP_TRAFFIC_FLOWS(t, LC_FLOW);
 	lc_end(_metadata, self, LC_END_TX_BACK | LC_END_NO_COPY, NULL);
 }
 
@@ -906,7 +445,7 @@ static int lc_reset_qps(void *arg)
 	uint64_t end = vg_now_ms() + DP_WAIT_MS;
 	int r = vp_nic_knob_write(arg, "reset_qps", "1");
 
-	while (!r && lc_qps_attached(arg) > 0) {
+	while (!r && dp_qps_attached(arg) > 0) {
 		if (vg_now_ms() > end)
 			return -ETIMEDOUT;
 		vg_sleep_ms(10);
@@ -1036,20 +575,20 @@ static int lc_peer_set_up(struct vp_nic *nic, bool up)
 static void lc_link_bounce(struct __test_metadata *_metadata,
 			   struct _test_data_life *self, bool peer)
 {
-	struct lc_traffic *t = self->t;
+	struct dp_traffic *t = self->t;
 	unsigned int i, q, tx0, rx0;
 
 	LC_UP(self);
-	LC_FLOWS(t);
+	DP_TRAFFIC_FLOWS(t, LC_FLOW);
 	for (i = 0; i < 2; i++) {
 		ASSERT_EQ(0, peer ? lc_peer_set_up(&self->c.nic, false) :
 				    vp_nic_set_up(&self->c.nic, false));
 		/* what was on its way lands; then nothing moves */
 		vg_sleep_ms(LC_EVENT_MS / 2);
-		tx0 = LC_PEER_GOT(t);
+		tx0 = DP_TR_GOT(t);
 		rx0 = atomic_load(&t->rx_got);
 		vg_sleep_ms(LC_EVENT_MS);
-		EXPECT_EQ(tx0, LC_PEER_GOT(t))
+		EXPECT_EQ(tx0, DP_TR_GOT(t))
 			TH_LOG("guest frames crossed a link that is down");
 		EXPECT_EQ(rx0, atomic_load(&t->rx_got))
 			TH_LOG("wire frames crossed a link that is down");
@@ -1059,7 +598,7 @@ static void lc_link_bounce(struct __test_metadata *_metadata,
 		ASSERT_EQ(0, peer ? lc_peer_set_up(&self->c.nic, true) :
 				    vp_nic_set_up(&self->c.nic, true));
 		/* the host stack does not hear of the NIC: no ARP, no IPv6 */
-		LC_FLOWS(t);
+		DP_TRAFFIC_FLOWS(t, LC_FLOW);
 	}
 	lc_end(_metadata, self, LC_END_EXACT | LC_END_NO_ERR | LC_END_NO_COPY,
 	       NULL);
@@ -1088,7 +627,7 @@ static int lc_refcnt(const char *mod, uint64_t *v)
 /* The forked owner: a guest of its own, pumping until killed. */
 static void lc_owner_child(struct _test_data_life *self, int ready_fd)
 {
-	struct lc_traffic *t = self->t;
+	struct dp_traffic *t = self->t;
 	struct vg_net g;
 	char ok = 1;
 
@@ -1098,15 +637,15 @@ static void lc_owner_child(struct _test_data_life *self, int ready_fd)
 	if (write(ready_fd, &ok, 1) != 1 || !ok)
 		_exit(1);
 	for (;;) {
-		if (lc_guest_step(t, true) < 0)
+		if (dp_traffic_step(t, true) < 0)
 			pause();
-		lc_guest_wait(t, 2);
+		dp_traffic_wait(t, 2);
 	}
 }
 
 TEST_F_TIMEOUT(life, owner_sigkill, 90)
 {
-	struct lc_traffic *t = self->t;
+	struct dp_traffic *t = self->t;
 	uint64_t ref_accel0, ref_nicsim0, ref;
 	int devs0, devs, pfd[2], status;
 	bool has;
@@ -1117,8 +656,8 @@ TEST_F_TIMEOUT(life, owner_sigkill, 90)
 	ASSERT_EQ(0, lc_refcnt("nicsim", &ref_nicsim0));
 	devs0 = lc_debugfs_devs(0, &has);
 	ASSERT_LE(0, devs0) TH_LOG("no %s", VHOST_DEBUGFS);
-	lc_traffic_init(t, NULL, self->mac);
-	lc_traffic_peer(t, &self->c.nic, self->c.pkt, self->tx_fd);
+	dp_traffic_init(t, NULL, self->mac, LC_STALL_MS);
+	dp_traffic_peer(t, &self->c.nic, self->c.pkt, self->tx_fd);
 	ASSERT_EQ(0, pipe(pfd));
 	pid = fork();
 	ASSERT_LE(0, pid);
@@ -1133,9 +672,9 @@ TEST_F_TIMEOUT(life, owner_sigkill, 90)
 		waitpid(pid, NULL, 0);
 		ASSERT_TRUE(ok) TH_LOG("the owner could not set its guest up");
 	}
-	ASSERT_EQ(0, lc_traffic_start(t, false, true));
-	LC_FLOWS(t);
-	ASSERT_EQ(1, lc_qps_attached(&self->c.nic));
+	ASSERT_EQ(0, dp_traffic_start(t, false, true));
+	DP_TRAFFIC_FLOWS(t, LC_FLOW);
+	ASSERT_EQ(1, dp_qps_attached(&self->c.nic));
 	devs = lc_debugfs_devs(pid, &has);
 	EXPECT_EQ(devs0 + 1, devs);
 	EXPECT_TRUE(has);
@@ -1144,7 +683,7 @@ TEST_F_TIMEOUT(life, owner_sigkill, 90)
 	ASSERT_EQ(0, kill(pid, SIGKILL));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-	lc_traffic_stop(t);
+	dp_traffic_stop(t);
 
 	/* the last fput ran before the owner was reaped: all gone now */
 	EXPECT_EQ(-ENOENT, lc_worker_gone(pid));
@@ -1155,14 +694,14 @@ TEST_F_TIMEOUT(life, owner_sigkill, 90)
 	EXPECT_EQ(ref_accel0, ref);
 	EXPECT_EQ(0, lc_refcnt("nicsim", &ref));
 	EXPECT_EQ(ref_nicsim0, ref);
-	EXPECT_EQ(0, lc_qps_attached(&self->c.nic));
+	EXPECT_EQ(0, dp_qps_attached(&self->c.nic));
 	EXPECT_EQ(self->c.vmlck0, dp_wait_vmlck(self->c.vmlck0, DP_VMLCK_MS));
 	EXPECT_EQ(0U, t->rx_bad + t->peer_bad + t->rx_stray);
 
 	/* the same MAC binds again, and carries traffic */
 	lc_up(_metadata, self, self->tx_fd,
 	      "binding the killed owner's MAC again: ", 300);
-	LC_FLOWS(t);
+	DP_TRAFFIC_FLOWS(t, LC_FLOW);
 	lc_end(_metadata, self, 0, NULL);
 }
 
@@ -1193,7 +732,7 @@ static uint64_t lc_pinned(struct vg_net *g)
 TEST_F_TIMEOUT(life, mem_table_replace, 90)
 {
 	const uint64_t plug = 2 << 20;
-	struct lc_traffic *t = self->t;
+	struct dp_traffic *t = self->t;
 	struct vhost_memory_region r[4], bad[3];
 	struct vg_region *m;
 	uint64_t base, size, cut1, cut2, pinned, kb;
@@ -1214,7 +753,7 @@ TEST_F_TIMEOUT(life, mem_table_replace, 90)
 	hot = mmap(NULL, plug, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	ASSERT_NE(MAP_FAILED, hot);
-	LC_FLOWS(t);
+	DP_TRAFFIC_FLOWS(t, LC_FLOW);
 
 	/* hotplug: a second region appears */
 	memset(r, 0, sizeof(r));
@@ -1229,7 +768,7 @@ TEST_F_TIMEOUT(life, mem_table_replace, 90)
 	pinned = (size + plug) >> 10;
 	EXPECT_EQ(self->c.vmlck0 + pinned, lc_vmlck());
 	EXPECT_EQ((size + plug) / (uint64_t)getpagesize(), lc_pinned(&self->g));
-	LC_FLOWS(t);
+	DP_TRAFFIC_FLOWS(t, LC_FLOW);
 
 	/* refused: more than RLIMIT_MEMLOCK allows; nothing changes */
 	memcpy(bad, r, 2 * sizeof(r[0]));
@@ -1246,7 +785,7 @@ TEST_F_TIMEOUT(life, mem_table_replace, 90)
 	EXPECT_EQ(-EFAULT, ret);
 	EXPECT_EQ(self->c.vmlck0 + pinned, lc_vmlck());
 	EXPECT_EQ((size + plug) / (uint64_t)getpagesize(), lc_pinned(&self->g));
-	LC_FLOWS(t);
+	DP_TRAFFIC_FLOWS(t, LC_FLOW);
 
 	/* the same memory in three regions, as after a layout change */
 	r[3] = r[1];
@@ -1261,14 +800,14 @@ TEST_F_TIMEOUT(life, mem_table_replace, 90)
 	ASSERT_EQ(0, ret) TH_LOG("split table: %s", dp_strerr(ret));
 	EXPECT_EQ(self->c.vmlck0 + pinned, lc_vmlck());
 	EXPECT_EQ((size + plug) / (uint64_t)getpagesize(), lc_pinned(&self->g));
-	LC_FLOWS(t);
+	DP_TRAFFIC_FLOWS(t, LC_FLOW);
 
 	/* unplug: back to the original table */
 	ret = vg_set_mem_table(&self->g.d);
 	ASSERT_EQ(0, ret) TH_LOG("unplug table: %s", dp_strerr(ret));
 	EXPECT_EQ(self->c.vmlck0 + (size >> 10), lc_vmlck());
 	EXPECT_EQ(size / (uint64_t)getpagesize(), lc_pinned(&self->g));
-	LC_FLOWS(t);
+	DP_TRAFFIC_FLOWS(t, LC_FLOW);
 
 	lc_stop(_metadata, t);
 	munmap(hot, plug);
@@ -1281,12 +820,12 @@ TEST_F_TIMEOUT(life, mem_table_replace, 90)
 
 TEST_F_TIMEOUT(life, vring_base_stop_resume, 90)
 {
-	struct lc_traffic *t = self->t;
+	struct dp_traffic *t = self->t;
 	unsigned int i, q, base[VG_NVQS];
 	uint16_t used;
 
 	LC_UP(self);
-	LC_FLOWS(t);
+	DP_TRAFFIC_FLOWS(t, LC_FLOW);
 	for (i = 0; i < 4; i++) {
 		/* vm stop: backends off, then read where each ring stands */
 		ASSERT_EQ(0, vg_net_stop(&self->g));
@@ -1307,7 +846,7 @@ TEST_F_TIMEOUT(life, vring_base_stop_resume, 90)
 		for (q = 0; q < VG_NVQS; q++)
 			ASSERT_EQ(0, vg_set_vring_base(&self->g.d, q, base[q]));
 		ASSERT_EQ(0, vg_net_start(&self->g, -1));
-		LC_FLOWS(t);
+		DP_TRAFFIC_FLOWS(t, LC_FLOW);
 	}
 	lc_end(_metadata, self, LC_END_EXACT | LC_END_NO_NICTX | LC_END_NO_ERR |
 	       LC_END_NO_COPY, "guest frames lost or reordered");
@@ -1317,7 +856,7 @@ TEST_F_TIMEOUT(life, vring_base_stop_resume, 90)
 
 TEST_F_TIMEOUT(life, close_under_traffic, 90)
 {
-	struct lc_traffic *t = self->t;
+	struct dp_traffic *t = self->t;
 	uint64_t ref0, ref;
 	uint16_t used[VG_NVQS];
 	int devs0, devs, fd;
@@ -1327,7 +866,7 @@ TEST_F_TIMEOUT(life, close_under_traffic, 90)
 	ASSERT_EQ(0, lc_refcnt("vhost_accel", &ref0));
 	devs0 = lc_debugfs_devs(0, &has);
 	LC_UP(self);
-	LC_FLOWS(t);
+	DP_TRAFFIC_FLOWS(t, LC_FLOW);
 	EXPECT_EQ(0ULL, dp_stat(&self->g, VG_VQ_TX, DP_STAT_OFF(bytes_copied)));
 	EXPECT_EQ(0ULL, dp_stat(&self->g, VG_VQ_RX, DP_STAT_OFF(bytes_copied)));
 
@@ -1341,26 +880,26 @@ TEST_F_TIMEOUT(life, close_under_traffic, 90)
 	EXPECT_FALSE(has);
 	EXPECT_EQ(0, lc_refcnt("vhost_accel", &ref));
 	EXPECT_EQ(ref0, ref);
-	EXPECT_EQ(0, lc_qps_attached(&self->c.nic));
+	EXPECT_EQ(0, dp_qps_attached(&self->c.nic));
 	/* every page unpinned although the memory is still mapped */
 	EXPECT_EQ(self->c.vmlck0, dp_wait_vmlck(self->c.vmlck0, DP_VMLCK_MS));
 
 	/* nothing writes the rings any more */
 	vg_sleep_ms(LC_EVENT_MS);
-	ASSERT_EQ(0, lc_guest_hold(t));
+	ASSERT_EQ(0, dp_traffic_hold(t));
 	for (q = 0; q < VG_NVQS; q++)
 		used[q] = vg_vq_used_idx(&self->g.d, q);
 	vg_sleep_ms(LC_EVENT_MS);
 	for (q = 0; q < VG_NVQS; q++)
 		EXPECT_EQ(used[q], vg_vq_used_idx(&self->g.d, q))
 			TH_LOG("vq %u: used ring written after close", q);
-	lc_traffic_stop(t);
-	LC_CHECK_CLEAN(t);
+	dp_traffic_stop(t);
+	DP_TRAFFIC_CHECK_CLEAN(t);
 	vg_net_close(&self->g);
 
 	/* the MAC is free again */
 	lc_up(_metadata, self, self->tx_fd, "after close: ", 0);
-	LC_FLOWS(t);
+	DP_TRAFFIC_FLOWS(t, LC_FLOW);
 	lc_end(_metadata, self, 0, NULL);
 }
 
@@ -1384,16 +923,16 @@ static int lc_knob(struct vp_nic *nic, const char *knob, unsigned long v)
 TEST_F_TIMEOUT(life, completion_delayed, 90)
 {
 	static const unsigned long delays[] = { 2000, 20000 };
-	struct lc_traffic *t = self->t;
+	struct dp_traffic *t = self->t;
 	unsigned int i, q, base;
 	int r;
 
 	LC_UP(self);
-	LC_FLOWS(t);
+	DP_TRAFFIC_FLOWS(t, LC_FLOW);
 	for (i = 0; i < 2; i++) {
 		r = lc_knob(&self->c.nic, "completion_delay_us", delays[i]);
 		ASSERT_EQ(0, r) TH_LOG("completion_delay_us: %s", self->c.nic.err);
-		LC_FLOWS(t);
+		DP_TRAFFIC_FLOWS(t, LC_FLOW);
 	}
 	/* QEMU's stop while completions are held back */
 	ASSERT_EQ(0, vg_net_stop(&self->g));
@@ -1404,9 +943,9 @@ TEST_F_TIMEOUT(life, completion_delayed, 90)
 		ASSERT_EQ(0, vg_set_vring_base(&self->g.d, q, base));
 	}
 	ASSERT_EQ(0, vg_net_start(&self->g, -1));
-	LC_FLOWS(t);
+	DP_TRAFFIC_FLOWS(t, LC_FLOW);
 	ASSERT_EQ(0, lc_knob(&self->c.nic, "completion_delay_us", 0));
-	LC_FLOWS(t);
+	DP_TRAFFIC_FLOWS(t, LC_FLOW);
 	lc_end(_metadata, self, LC_END_EXACT | LC_END_NO_NICTX | LC_END_NO_ERR |
 	       LC_END_NO_COPY, "guest frames lost or reordered");
 }
@@ -1419,17 +958,17 @@ TEST_F_TIMEOUT(life, completion_delayed, 90)
  */
 TEST_F_TIMEOUT(life, nic_drops_frames, 90)
 {
-	struct lc_traffic *t = self->t;
+	struct dp_traffic *t = self->t;
 	struct lc_drops d0, d1;
 	int r;
 
 	LC_UP(self);
-	LC_FLOWS(t);
+	DP_TRAFFIC_FLOWS(t, LC_FLOW);
 	ASSERT_EQ(0, lc_read_drops(t, &self->c.nic, &d0));
 	r = lc_knob(&self->c.nic, "drop_every_n", 7);
 	ASSERT_EQ(0, r) TH_LOG("drop_every_n: %s", self->c.nic.err);
-	LC_FLOWS(t);
-	LC_FLOWS(t);
+	DP_TRAFFIC_FLOWS(t, LC_FLOW);
+	DP_TRAFFIC_FLOWS(t, LC_FLOW);
 	ASSERT_EQ(0, lc_knob(&self->c.nic, "drop_every_n", 0));
 	ASSERT_EQ(0, lc_read_drops(t, &self->c.nic, &d1));
 	/* 2 * LC_FLOW frames arrived: at least one in 7 of what was sent */
@@ -1438,7 +977,7 @@ TEST_F_TIMEOUT(life, nic_drops_frames, 90)
 		       (unsigned long long)(d1.injected - d0.injected));
 	TH_LOG("%llu frames dropped by the NIC on purpose",
 	       (unsigned long long)(d1.injected - d0.injected));
-	LC_FLOWS(t);
+	DP_TRAFFIC_FLOWS(t, LC_FLOW);
 	lc_end(_metadata, self, LC_END_EXACT | LC_END_NO_ERR | LC_END_NO_COPY,
 	       "guest frames lost on the way");
 }
@@ -1452,7 +991,7 @@ TEST_F_TIMEOUT(life, nic_drops_frames, 90)
 TEST_F_TIMEOUT(life, mem_table_pin_refused, 90)
 {
 	const size_t plug = 2 << 20;
-	struct lc_traffic *t = self->t;
+	struct dp_traffic *t = self->t;
 	struct vhost_memory_region r[2];
 	struct vg_region *m;
 	uint64_t kb0, pinned0;
@@ -1460,7 +999,7 @@ TEST_F_TIMEOUT(life, mem_table_pin_refused, 90)
 	int ret;
 
 	LC_UP(self);
-	LC_FLOWS(t);
+	DP_TRAFFIC_FLOWS(t, LC_FLOW);
 	kb0 = lc_vmlck();
 	pinned0 = lc_pinned(&self->g);
 	hot = mmap(NULL, plug, PROT_READ | PROT_WRITE,
@@ -1479,13 +1018,13 @@ TEST_F_TIMEOUT(life, mem_table_pin_refused, 90)
 	EXPECT_EQ(-EFAULT, ret);
 	EXPECT_EQ(kb0, lc_vmlck());
 	EXPECT_EQ(pinned0, lc_pinned(&self->g));
-	LC_FLOWS(t);
+	DP_TRAFFIC_FLOWS(t, LC_FLOW);
 	/* the same region writable: accepted, then unplugged again */
 	ASSERT_EQ(0, mprotect(hot + plug / 2, plug / 2, PROT_READ | PROT_WRITE));
 	ret = vg_set_mem_table_raw(self->g.d.fd, r, 2, 0);
 	ASSERT_EQ(0, ret) TH_LOG("writable hotplug: %s", dp_strerr(ret));
 	EXPECT_EQ(kb0 + (plug >> 10), lc_vmlck());
-	LC_FLOWS(t);
+	DP_TRAFFIC_FLOWS(t, LC_FLOW);
 	ASSERT_EQ(0, vg_set_mem_table(&self->g.d));
 	EXPECT_EQ(kb0, lc_vmlck());
 	lc_stop(_metadata, t);
@@ -1533,7 +1072,7 @@ static void *lc_ioctl_fn(void *arg)
  */
 TEST_F_TIMEOUT(life, close_during_ioctls, 90)
 {
-	struct lc_traffic *t = self->t;
+	struct dp_traffic *t = self->t;
 	struct lc_ioctl_loop l = { 0 };
 	pthread_t th;
 	uint64_t ref0, ref;
@@ -1541,7 +1080,7 @@ TEST_F_TIMEOUT(life, close_during_ioctls, 90)
 
 	ASSERT_EQ(0, lc_refcnt("vhost_accel", &ref0));
 	LC_UP(self);
-	LC_FLOWS(t);
+	DP_TRAFFIC_FLOWS(t, LC_FLOW);
 	l.fd = self->g.d.fd;
 	ASSERT_EQ(0, pthread_create(&th, NULL, lc_ioctl_fn, &l));
 	vg_sleep_ms(LC_EVENT_MS);
@@ -1558,11 +1097,11 @@ TEST_F_TIMEOUT(life, close_during_ioctls, 90)
 	EXPECT_EQ(-ENOENT, lc_worker_gone(getpid()));
 	EXPECT_EQ(0, lc_refcnt("vhost_accel", &ref));
 	EXPECT_EQ(ref0, ref);
-	EXPECT_EQ(0, lc_qps_attached(&self->c.nic));
+	EXPECT_EQ(0, dp_qps_attached(&self->c.nic));
 	EXPECT_EQ(self->c.vmlck0, dp_wait_vmlck(self->c.vmlck0, DP_VMLCK_MS));
-	ASSERT_EQ(0, lc_guest_hold(t));
-	lc_traffic_stop(t);
-	LC_CHECK_CLEAN(t);
+	ASSERT_EQ(0, dp_traffic_hold(t));
+	dp_traffic_stop(t);
+	DP_TRAFFIC_CHECK_CLEAN(t);
 	vg_net_close(&self->g);
 }
 

@@ -90,36 +90,11 @@ static void mvt_cfg(struct vg_net_cfg *cfg)
 
 static int mvt_build(struct _test_data_mvt *self)
 {
-	int vhdr = 12, r;
-
-	r = dp_ctx_init(&self->c, 'm', 0);
-	if (r) {
-		snprintf(self->why, sizeof(self->why), "%s", self->c.why);
-		return r;
-	}
-	dp_guest_mac(self->mac, 0);
-	r = mv_macvtap_create(self->mvt, 't', self->c.nic.ifindex, self->mac,
-			      &self->mvt_idx);
-	if (r) {
-		snprintf(self->why, sizeof(self->why),
-			 "ip link add link %s name %s type macvtap: %s",
-			 self->c.nic.name, self->mvt, dp_strerr(r));
-		return r;
-	}
-	self->tapfd = mv_tap_open(self->mvt, self->mvt_idx);
-	if (self->tapfd < 0) {
-		r = self->tapfd;
-		snprintf(self->why, sizeof(self->why), "open /dev/tap%d: %s",
-			 self->mvt_idx, dp_strerr(r));
-		return r;
-	}
-	/* as QEMU does on the tap fd it is given */
-	if (ioctl(self->tapfd, TUNSETVNETHDRSZ, &vhdr)) {
-		r = -errno;
-		snprintf(self->why, sizeof(self->why), "TUNSETVNETHDRSZ: %s",
-			 dp_strerr(r));
-		return r;
-	}
+	self->tapfd = mv_ctx_macvtap(&self->c, 'm', self->mvt, self->mac,
+				     &self->mvt_idx, self->why,
+				     sizeof(self->why));
+	if (self->tapfd < 0)
+		return self->tapfd;
 	self->kmsg = vg_kmsg_open();
 	return 0;
 }

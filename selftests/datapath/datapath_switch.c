@@ -52,17 +52,11 @@
 #include "dptest.h"
 #include "mvtap.h"
 
-#define SW_LEN		128	/* bytes per test frame */
-#define SW_BATCH	16	/* frames per send/queue step */
-#define SW_TX_WINDOW	64	/* guest Tx frames in flight */
-#define SW_RX_WINDOW	128	/* peer frames ahead of the guest */
 #define SW_FLOW		200	/* frames each way that make "traffic flows" */
 #define SW_CYCLE_FLOW	50	/* the same between two cycles */
 #define SW_CYCLES	20
 #define SW_VQ_NUM	256	/* guest rings; nicsim's ring is as large */
-/* These grow with VG_TIME_SCALE. */
-#define SW_FLOW_MS	(20000 * vg_time_scale())
-/* the peer's frames this long without progress are lost (pacing only) */
+/* Grows with VG_TIME_SCALE: the peer's frames this long without progress are lost (pacing only) */
 #define SW_STALL_MS	(50 * vg_time_scale())
 /*
  * Copying -> accelerated: the device tries every 200 ms (nic.c); a
@@ -82,43 +76,6 @@
 #define SW_DP(x)	VHOST_ACCEL_DATAPATH_##x
 #define SW_MAX_SPIN	64
 
-/* Shared by the guest thread, the peer's threads and the test. */
-struct sw_traffic {
-	struct vg_net *g;
-	struct vp_nic *nic;
-	int rx_fd;		/* peer socket receiving the guest's frames */
-	uint8_t gmac[6];
-
-	atomic_bool stop;
-	bool guest_thread;
-	pthread_t guest_th;
-
-	/* guest side */
-	uint32_t tx_seq;	/* next sequence the guest queues */
-	atomic_uint rx_got;	/* test frames received */
-	int64_t rx_last;	/* last sequence received, -1: none */
-	unsigned int rx_bad, rx_stray, rx_gaps;
-	int guest_err;
-	char guest_why[200];
-
-	/* peer side: the engine's sender and reader */
-	struct vg_sender tx;
-	struct vg_reader rd;
-	int64_t peer_last;
-	unsigned int peer_bad, peer_gaps;
-	char peer_why[200];
-	/* pacing: @strict assumes no frame lost (waits for every one) */
-	bool strict;
-	uint64_t assumed_lost, last_got_ms;
-	unsigned int last_got;
-	uint64_t sock_drops;	/* PACKET_STATISTICS, summed (reads reset) */
-};
-
-#define SW_PEER_SENT(_t)	((unsigned int)atomic_load(&(_t)->tx.sent))
-#define SW_PEER_GOT(_t)		((unsigned int)atomic_load(&(_t)->rd.good))
-#define SW_SEND_ERR(_t)		((unsigned int)(atomic_load(&(_t)->tx.failed) + \
-						atomic_load(&(_t)->tx.cut)))
-
 /* Where a frame may be lost, every counter of it. */
 struct sw_drops {
 	/* peer -> guest */
@@ -136,7 +93,8 @@ struct sw_drops {
 FIXTURE(sw) {
 	struct dp_ctx c;
 	struct vg_net g;
-	struct sw_traffic t;
+	struct dp_traffic t;
+	uint64_t sock_drops;	/* PACKET_STATISTICS, summed (reads reset) */
 	uint8_t mac[6];		/* the macvtap's */
 	char mvt[VP_IFNAMSIZ];
 	int mvt_idx;
@@ -149,326 +107,6 @@ FIXTURE(sw) {
 	unsigned int nspin;
 	char why[800];
 };
-
-/* ---- the guest thread ---- */
-
-/* The datapath and switches now, for a message about a frame. */
-static void sw_when(struct vg_net *g, char *buf, size_t len)
-{
-	struct vhost_accel_stats st;
-
-	memset(&st, 0, sizeof(st));
-	if (vg_get_stats(&g->d, &st))
-		snprintf(buf, len, "stats unreadable");
-	else
-		snprintf(buf, len, "datapath %u after %llu switches",
-			 st.datapath, (unsigned long long)st.datapath_switches);
-}
-
-static void sw_guest_fail(struct sw_traffic *t, int r, const char *what)
-{
-	if (t->guest_err)
-		return;
-	t->guest_err = r;
-	snprintf(t->guest_why, sizeof(t->guest_why), "%s: %s %s", what,
-		 dp_strerr(r), t->g->err);
-}
-
-/* One received frame: in order after the last one, never twice. */
-static void sw_guest_frame(struct sw_traffic *t, const struct vg_net_rx *f)
-{
-	char why[120];
-	uint32_t seq;
-
-	if (vp_test_frame_seq(f->data, f->len) < 0) {
-		t->rx_stray++;
-		return;
-	}
-	if (f->len != SW_LEN ||
-	    vp_test_frame_check(f->data, f->len, t->gmac, NULL, &seq, why,
-				sizeof(why)) ||
-	    (int64_t)seq <= t->rx_last) {
-		if (!t->rx_bad++) {
-			sw_when(t->g, why, sizeof(why));
-			snprintf(t->guest_why, sizeof(t->guest_why),
-				 "guest Rx: frame %u bytes seq %lld after %lld (%s)",
-				 f->len, (long long)vp_test_frame_seq(f->data, f->len),
-				 (long long)t->rx_last, why);
-		}
-		return;
-	}
-	if ((int64_t)seq != t->rx_last + 1)
-		t->rx_gaps++;
-	t->rx_last = seq;
-	atomic_fetch_add(&t->rx_got, 1);
-}
-
-static int sw_guest_rx(struct sw_traffic *t)
-{
-	struct vg_net *g = t->g;
-	struct vg_net_rx f;
-	int n = 0, r;
-
-	while (!(r = vg_net_rx_get(g, &f))) {
-		n++;
-		sw_guest_frame(t, &f);
-	}
-	if (r != -EAGAIN)
-		return r;
-	if (g->rx_nfree) {
-		r = vg_net_rx_fill(g, g->rx_nfree);
-		if (r < 0)
-			return r;
-		r = vg_net_rx_kick(g);
-		if (r < 0)
-			return r;
-	}
-	return n;
-}
-
-static int sw_guest_tx(struct sw_traffic *t, bool queue)
-{
-	struct vg_net *g = t->g;
-	uint8_t frame[SW_LEN];
-	unsigned int i;
-	int done, r;
-
-	done = vg_net_tx_reap(g);
-	if (done < 0 || !queue)
-		return done;
-	for (i = 0; i < SW_BATCH && vg_net_tx_inflight(g) < SW_TX_WINDOW; i++) {
-		vp_test_frame(frame, SW_LEN, t->nic->peer_mac, t->gmac,
-			      t->tx_seq);
-		r = vg_net_tx(g, NULL, frame, SW_LEN, NULL);
-		if (r == -ENOSPC)
-			break;
-		if (r < 0)
-			return r;
-		t->tx_seq++;
-	}
-	if (i) {
-		r = vg_net_tx_kick(g);
-		if (r < 0)
-			return r;
-	}
-	return done;
-}
-
-/* One round: progress made (> 0), 0, or -errno. */
-static int sw_guest_step(struct sw_traffic *t, bool queue)
-{
-	int tx, rx;
-
-	tx = sw_guest_tx(t, queue);
-	if (tx < 0) {
-		sw_guest_fail(t, tx, "guest Tx");
-		return tx;
-	}
-	rx = sw_guest_rx(t);
-	if (rx < 0) {
-		sw_guest_fail(t, rx, "guest Rx");
-		return rx;
-	}
-	return tx + rx;
-}
-
-static void sw_guest_wait(struct sw_traffic *t, int ms)
-{
-	struct pollfd p[2] = {
-		{ .fd = t->g->d.vq[VG_VQ_RX].call_fd, .events = POLLIN },
-		{ .fd = t->g->d.vq[VG_VQ_TX].call_fd, .events = POLLIN },
-	};
-	uint64_t v;
-	int i;
-
-	if (poll(p, 2, ms) <= 0)
-		return;
-	for (i = 0; i < 2; i++)
-		if (p[i].revents & POLLIN &&
-		    read(p[i].fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-			return;
-}
-
-static void *sw_guest_fn(void *arg)
-{
-	struct sw_traffic *t = arg;
-
-	while (!atomic_load(&t->stop)) {
-		if (sw_guest_step(t, true) < 0)
-			break;
-		sw_guest_wait(t, 2);
-	}
-	return NULL;
-}
-
-/* ---- the peer ---- */
-
-/* A frame the guest sent: in order after the last one, never twice. */
-static int sw_peer_check(void *ctx, const uint8_t *b, size_t len)
-{
-	struct sw_traffic *t = ctx;
-	char why[120];
-	uint32_t seq;
-
-	if (len != SW_LEN ||
-	    vp_test_frame_check(b, len, NULL, t->gmac, &seq, why,
-				sizeof(why)) ||
-	    (int64_t)seq <= t->peer_last) {
-		if (!t->peer_bad++) {
-			sw_when(t->g, why, sizeof(why));
-			snprintf(t->peer_why, sizeof(t->peer_why),
-				 "peer: frame %zu bytes seq %lld after %lld (%s)",
-				 len, (long long)vp_test_frame_seq(b, len),
-				 (long long)t->peer_last, why);
-		}
-		return -EBADMSG;
-	}
-	if ((int64_t)seq != t->peer_last + 1)
-		t->peer_gaps++;
-	t->peer_last = seq;
-	return 0;
-}
-
-static void sw_peer_fill(void *ctx, uint8_t *f, size_t len, uint32_t seq)
-{
-	struct sw_traffic *t = ctx;
-
-	vp_test_frame(f, len, t->gmac, t->nic->peer_mac, seq);
-}
-
-/*
- * A batch may go while the guest is less than a window behind; unless
- * @strict, frames out for SW_STALL_MS without any arriving count as lost.
- */
-static unsigned int sw_peer_pace(void *ctx, uint64_t sent)
-{
-	struct sw_traffic *t = ctx;
-	unsigned int got = atomic_load(&t->rx_got);
-	uint64_t now = vg_now_ms();
-	int64_t ahead;
-
-	if (got != t->last_got) {
-		t->last_got = got;
-		t->last_got_ms = now;
-	}
-	ahead = (int64_t)sent - got - (int64_t)t->assumed_lost;
-	if (ahead >= SW_RX_WINDOW) {
-		if (t->strict || now - t->last_got_ms < SW_STALL_MS)
-			return 0;
-		t->assumed_lost = sent - got;
-		t->last_got_ms = now;
-	}
-	return SW_BATCH;
-}
-
-static void sw_traffic_init(struct sw_traffic *t, struct vg_net *g,
-			    struct vp_nic *nic, int rx_fd, int tx_fd,
-			    const uint8_t *gmac)
-{
-	memset(t, 0, sizeof(*t));
-	t->g = g;
-	t->nic = nic;
-	t->rx_fd = rx_fd;
-	memcpy(t->gmac, gmac, 6);
-	t->rx_last = -1;
-	t->peer_last = -1;
-	t->tx.fd = tx_fd;
-	t->tx.ifindex = nic->peer_ifindex;
-	t->tx.len = SW_LEN;
-	t->tx.seq_off = -1;
-	t->tx.batch = SW_BATCH;
-	t->tx.retry = true;
-	t->tx.keep_going = true;
-	t->tx.fill = sw_peer_fill;
-	t->tx.pace = sw_peer_pace;
-	t->tx.ctx = t;
-	t->rd.fd = rx_fd;
-	t->rd.check = sw_peer_check;
-	t->rd.ctx = t;
-	t->rd.skip_outgoing = true;
-	t->rd.down_ok = true;
-}
-
-static int sw_traffic_start(struct sw_traffic *t)
-{
-	atomic_store(&t->stop, false);
-	if (pthread_create(&t->guest_th, NULL, sw_guest_fn, t))
-		return -EAGAIN;
-	t->guest_thread = true;
-	if (vg_reader_start(&t->rd))
-		return -EAGAIN;
-	/* numbering goes on where an earlier run stopped */
-	t->tx.seq = SW_PEER_SENT(t);
-	t->last_got = atomic_load(&t->rx_got);
-	t->last_got_ms = vg_now_ms();
-	return vg_sender_start(&t->tx) ? -EAGAIN : 0;
-}
-
-static void sw_traffic_stop(struct sw_traffic *t)
-{
-	atomic_store(&t->stop, true);
-	if (t->guest_thread)
-		pthread_join(t->guest_th, NULL);
-	t->guest_thread = false;
-	vg_sender_stop(&t->tx);
-	vg_reader_stop(&t->rd);
-}
-
-/* Threads stopped: take what is on its way until nothing moved a while. */
-static int sw_settle(struct sw_traffic *t)
-{
-	uint64_t last = vg_now_ms();
-	int r, p;
-
-	while (vg_now_ms() - last < DP_QUIET_MS) {
-		r = sw_guest_step(t, false);
-		if (r < 0)
-			return r;
-		p = vg_reader_poll(&t->rd);
-		if (p < 0)
-			return p;
-		if (r || p)
-			last = vg_now_ms();
-		else
-			vg_sleep_ms(5);
-	}
-	return 0;
-}
-
-/* @n more frames each way than at the call, or why not. */
-static int sw_wait_flow(struct sw_traffic *t, unsigned int n, char *why,
-			size_t wl)
-{
-	unsigned int tx0 = SW_PEER_GOT(t), rx0 = atomic_load(&t->rx_got);
-	uint64_t deadline = vg_now_ms() + SW_FLOW_MS;
-
-	for (;;) {
-		unsigned int tx = SW_PEER_GOT(t) - tx0;
-		unsigned int rx = atomic_load(&t->rx_got) - rx0;
-
-		if (t->guest_err || t->rd.err || t->tx.err) {
-			snprintf(why, wl, "%s; peer: reader %s, sender %s",
-				 t->guest_why, dp_strerr(t->rd.err),
-				 dp_strerr(t->tx.err));
-			return -EIO;
-		}
-		if (tx >= n && rx >= n)
-			return 0;
-		if (vg_now_ms() > deadline) {
-			snprintf(why, wl,
-				 "traffic stalled: %u guest->peer, %u peer->guest of %u (peer sent %u, %u failed sends)",
-				 tx, rx, n, SW_PEER_SENT(t), SW_SEND_ERR(t));
-			return -ETIMEDOUT;
-		}
-		vg_sleep_ms(10);
-	}
-}
-
-#define SW_FLOWS(_t, _n) do {						\
-	char __why[512];						\
-	ASSERT_EQ(0, sw_wait_flow((_t), (_n), __why, sizeof(__why)))	\
-		TH_LOG("%s", __why);					\
-} while (0)
 
 /* ---- what the kernel shows ---- */
 
@@ -511,52 +149,9 @@ static int sw_wait_dp(struct vg_net *g, uint32_t dp, uint64_t switches,
 	}
 }
 
-/* Queue pairs attached on @nic (debugfs "qps"), -1 if unreadable. */
-static int sw_qps_attached(struct vp_nic *nic)
-{
-	unsigned int max, attached;
-	char buf[512];
-
-	if (vp_nic_knob_read(nic, "qps", buf, sizeof(buf)) ||
-	    sscanf(buf, "%u queue pairs, %u attached", &max, &attached) != 2)
-		return -1;
-	return (int)attached;
-}
-
-/* rx_drop / tx_drop of @name in /proc/net/dev of the calling thread's netns. */
-static int sw_netdev_drops(const char *name, uint64_t *rx_drop,
-			   uint64_t *tx_drop)
-{
-	unsigned long long v[12];
-	char line[512], dev[32];
-	int r = -ENOENT;
-	FILE *f;
-
-	f = fopen("/proc/thread-self/net/dev", "r");
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		char *colon = strchr(line, ':');
-
-		if (!colon)
-			continue;
-		*colon = ' ';
-		if (sscanf(line, "%31s %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
-			   dev, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
-			   &v[7], &v[8], &v[9], &v[10], &v[11]) != 13 ||
-		    strcmp(dev, name))
-			continue;
-		*rx_drop = v[3];
-		*tx_drop = v[11];
-		r = 0;
-	}
-	fclose(f);
-	return r;
-}
-
 static int sw_read_drops(struct _test_data_sw *self, struct sw_drops *d)
 {
-	struct sw_traffic *t = &self->t;
+	struct dp_traffic *t = &self->t;
 	struct vhost_accel_stats st;
 	struct tpacket_stats ps;
 	socklen_t sl = sizeof(ps);
@@ -568,20 +163,16 @@ static int sw_read_drops(struct _test_data_sw *self, struct sw_drops *d)
 	    vp_nic_ethtool_stat(&self->c.nic, "dropped_link_down", &d->link_down) ||
 	    vp_nic_ethtool_stat(&self->c.nic, "rx_dropped_injected", &d->injected))
 		return -EIO;
-	if (sw_netdev_drops(self->c.nic.name, &d->nic_rx, &d->nic_tx) ||
-	    sw_netdev_drops(self->mvt, &d->mvt_rx, &d->mvt_tx))
+	if (dp_netdev_drops(self->c.nic.name, &d->nic_rx, &d->nic_tx) ||
+	    dp_netdev_drops(self->mvt, &d->mvt_rx, &d->mvt_tx))
 		return -EIO;
-	if (vp_enter_peer(&self->c.nic))
-		return -EIO;
-	r = sw_netdev_drops(self->c.nic.peer, &d->peer_rx, &d->peer_tx);
-	if (vp_leave_peer(&self->c.nic))
-		abort();
+	r = dp_peer_netdev_drops(&self->c.nic, &d->peer_rx, &d->peer_tx);
 	if (r)
 		return r;
 	if (getsockopt(t->rx_fd, SOL_PACKET, PACKET_STATISTICS, &ps, &sl))
 		return -errno;
-	t->sock_drops += ps.tp_drops;
-	d->sock = t->sock_drops;
+	self->sock_drops += ps.tp_drops;
+	d->sock = self->sock_drops;
 	if (sw_stats(&self->g, &st))
 		return -EIO;
 	d->switch_drops = st.switch_drops;
@@ -626,24 +217,24 @@ static uint64_t sw_account(struct __test_metadata *_metadata,
 			   struct _test_data_sw *self, uint64_t switches,
 			   bool exact)
 {
-	struct sw_traffic *t = &self->t;
+	struct dp_traffic *t = &self->t;
 	uint64_t lost, counted, tx_lost;
 	struct sw_drops d;
 
 	EXPECT_EQ(0, sw_read_drops(self, &d));
 	sw_drops_since(&d, &self->base);
-	/* a frame out of order is no loss (sw_check_clean() fails it) */
-	lost = SW_PEER_SENT(t) - atomic_load(&t->rx_got) - t->rx_bad;
+	/* a frame out of order is no loss (DP_TRAFFIC_CHECK_CLEAN() fails it) */
+	lost = DP_TR_SENT(t) - atomic_load(&t->rx_got) - t->rx_bad;
 	counted = sw_rx_counted(&d);
 	TH_LOG("peer->guest: %u sent, %u received in order, %u gaps; drops: NIC %llu no buffer, %llu too big, %llu link down; wire end %llu; host port %llu; macvtap %llu; switch_drops %llu",
-	       SW_PEER_SENT(t), atomic_load(&t->rx_got), t->rx_gaps,
+	       DP_TR_SENT(t), atomic_load(&t->rx_got), t->rx_gaps,
 	       (unsigned long long)d.no_buf, (unsigned long long)d.too_big,
 	       (unsigned long long)d.link_down, (unsigned long long)d.peer_tx,
 	       (unsigned long long)d.nic_rx, (unsigned long long)d.mvt_rx,
 	       (unsigned long long)d.switch_drops);
-	tx_lost = self->g.tx_completed - SW_PEER_GOT(t) - t->peer_bad;
+	tx_lost = self->g.tx_completed - DP_TR_GOT(t) - t->peer_bad;
 	TH_LOG("guest->peer: %llu sent, %u received in order, %u gaps; drops: device %llu, host port %llu, macvtap %llu, wire end %llu, socket %llu",
-	       (unsigned long long)self->g.tx_completed, SW_PEER_GOT(t),
+	       (unsigned long long)self->g.tx_completed, DP_TR_GOT(t),
 	       t->peer_gaps, (unsigned long long)d.dev_tx,
 	       (unsigned long long)d.nic_tx, (unsigned long long)d.mvt_tx,
 	       (unsigned long long)d.peer_rx, (unsigned long long)d.sock);
@@ -658,9 +249,9 @@ static uint64_t sw_account(struct __test_metadata *_metadata,
 	if (exact) {
 		EXPECT_LE(tx_lost, sw_tx_counted(&d))
 			TH_LOG("guest->peer: frames lost without a count");
-		EXPECT_GE(lost + SW_SEND_ERR(t), counted)
+		EXPECT_GE(lost + (DP_TR_SEND_FAILED(t) + DP_TR_SEND_CUT(t)), counted)
 			TH_LOG("peer->guest: more drops counted than frames lost (%u failed sends)",
-			       SW_SEND_ERR(t));
+			       (DP_TR_SEND_FAILED(t) + DP_TR_SEND_CUT(t)));
 		/*
 		 * The macvtap's tx_dropped also counts the host's own frames
 		 * (IPv6 neighbour discovery while it comes up): not an
@@ -670,18 +261,6 @@ static uint64_t sw_account(struct __test_metadata *_metadata,
 			TH_LOG("guest->peer: more drops counted than frames lost");
 	}
 	return lost;
-}
-
-/* No thread saw a wrong, repeated or reordered frame. */
-static void sw_check_clean(struct __test_metadata *_metadata,
-			   struct sw_traffic *t)
-{
-	EXPECT_EQ(0, t->guest_err) TH_LOG("%s", t->guest_why);
-	EXPECT_EQ(0, t->rd.err) TH_LOG("peer reader: %s", dp_strerr(t->rd.err));
-	EXPECT_EQ(0, t->tx.err) TH_LOG("peer sender: %s", dp_strerr(t->tx.err));
-	EXPECT_EQ(0U, t->rx_bad) TH_LOG("%s", t->guest_why);
-	EXPECT_EQ(0U, t->peer_bad) TH_LOG("%s", t->peer_why);
-	EXPECT_EQ(0U, t->rx_stray);
 }
 
 /* Neither queue reported an error: counter 0, eventfd never written. */
@@ -734,35 +313,13 @@ static int sw_build(struct _test_data_sw *self)
 {
 	uint64_t qlen;
 	char path[128];
-	int vhdr = 12, r;
+	int r;
 
-	r = dp_ctx_init(&self->c, 's', 0);
-	if (r) {
-		snprintf(self->why, sizeof(self->why), "%s", self->c.why);
-		return r;
-	}
-	dp_guest_mac(self->mac, 0);
-	r = mv_macvtap_create(self->mvt, 't', self->c.nic.ifindex, self->mac,
-			      &self->mvt_idx);
-	if (r) {
-		snprintf(self->why, sizeof(self->why), "macvtap on %s: %s",
-			 self->c.nic.name, dp_strerr(r));
-		return r;
-	}
-	self->tapfd = mv_tap_open(self->mvt, self->mvt_idx);
-	if (self->tapfd < 0) {
-		r = self->tapfd;
-		snprintf(self->why, sizeof(self->why), "open /dev/tap%d: %s",
-			 self->mvt_idx, dp_strerr(r));
-		return r;
-	}
-	/* as QEMU does on the tap fd it is given */
-	if (ioctl(self->tapfd, TUNSETVNETHDRSZ, &vhdr)) {
-		r = -errno;
-		snprintf(self->why, sizeof(self->why), "TUNSETVNETHDRSZ: %s",
-			 dp_strerr(r));
-		return r;
-	}
+	self->tapfd = mv_ctx_macvtap(&self->c, 's', self->mvt, self->mac,
+				     &self->mvt_idx, self->why,
+				     sizeof(self->why));
+	if (self->tapfd < 0)
+		return self->tapfd;
 	snprintf(path, sizeof(path), "/sys/class/net/%s/tx_queue_len",
 		 self->mvt);
 	r = vg_read_u64_file(path, &qlen);
@@ -787,7 +344,7 @@ static void sw_destroy(struct _test_data_sw *self)
 {
 	int idx;
 
-	sw_traffic_stop(&self->t);
+	dp_traffic_stop(&self->t);
 	vg_net_close(&self->g);
 	if (self->tx_fd >= 0)
 		close(self->tx_fd);
@@ -865,24 +422,31 @@ static void sw_guest_start(struct __test_metadata *_metadata,
 	ASSERT_EQ(0ULL, st.datapath_switches);
 }
 
+/* Traffic both ways for @g, bad frames told with the datapath then. */
+static void sw_traffic_init(struct _test_data_sw *self, struct vg_net *g)
+{
+	dp_traffic_init(&self->t, g, self->mac, SW_STALL_MS);
+	self->t.say_dp = true;
+	dp_traffic_peer(&self->t, &self->c.nic, self->c.pkt, self->tx_fd);
+}
+
 /* The fixture's guest started, traffic both ways. */
 static void sw_up(struct __test_metadata *_metadata,
 		  struct _test_data_sw *self, uint32_t bind_flags)
 {
 	sw_guest_start(_metadata, self, &self->g, bind_flags);
-	sw_traffic_init(&self->t, &self->g, &self->c.nic, self->c.pkt,
-			self->tx_fd, self->mac);
+	sw_traffic_init(self, &self->g);
 	/* what the host sent or dropped before (a macvtap coming up) */
 	ASSERT_EQ(0, sw_read_drops(self, &self->base));
-	ASSERT_EQ(0, sw_traffic_start(&self->t));
-	SW_FLOWS(&self->t, SW_FLOW);
+	ASSERT_EQ(0, dp_traffic_start(&self->t, true, true));
+	DP_TRAFFIC_FLOWS(&self->t, SW_FLOW);
 }
 
 static void sw_stop(struct __test_metadata *_metadata,
 		    struct _test_data_sw *self)
 {
-	sw_traffic_stop(&self->t);
-	ASSERT_EQ(0, sw_settle(&self->t));
+	dp_traffic_stop(&self->t);
+	ASSERT_EQ(0, dp_traffic_settle(&self->t, true));
 }
 
 static int sw_reset_qps(struct _test_data_sw *self)
@@ -955,7 +519,7 @@ static void sw_switches_are(struct __test_metadata *_metadata,
  */
 TEST_F_TIMEOUT(sw, switch_once, 90)
 {
-	struct sw_traffic *t = &self->t;
+	struct dp_traffic *t = &self->t;
 	struct vhost_accel_stats st;
 	uint64_t lost;
 	bool saw_copy;
@@ -968,7 +532,7 @@ TEST_F_TIMEOUT(sw, switch_once, 90)
 	TH_LOG("reset -> accelerated again: %d ms", ms);
 	sw_no_error(_metadata, self, "after a switch and back");
 	/* the guest noticed nothing: its rings go on */
-	SW_FLOWS(t, SW_FLOW);
+	DP_TRAFFIC_FLOWS(t, SW_FLOW);
 	sw_switches_are(_metadata, self, 2);
 	ASSERT_EQ(0, sw_stats(&self->g, &st));
 	EXPECT_LT(0ULL, st.vq[VG_VQ_RX].bytes_copied)
@@ -980,7 +544,7 @@ TEST_F_TIMEOUT(sw, switch_once, 90)
 	       (unsigned long long)st.vq[VG_VQ_TX].bytes_copied,
 	       (unsigned long long)st.switch_drops);
 	sw_stop(_metadata, self);
-	sw_check_clean(_metadata, t);
+	DP_TRAFFIC_CHECK_CLEAN(t);
 	lost = sw_account(_metadata, self, 2, true);
 	EXPECT_GE(2ULL * SW_LOSS_MAX(self->qlen), lost)
 		TH_LOG("more lost than two switches may lose (macvtap queue %u)",
@@ -1010,7 +574,7 @@ static unsigned int sw_seed(void)
  */
 TEST_F_TIMEOUT(sw, switch_cycles, 300)
 {
-	struct sw_traffic *t = &self->t;
+	struct dp_traffic *t = &self->t;
 	unsigned int seed = sw_seed(), i, kind, max_ms = 0, copies = 0;
 	unsigned int sent0, got0, tx0, pgot0;
 	struct vhost_accel_stats st;
@@ -1042,47 +606,47 @@ TEST_F_TIMEOUT(sw, switch_cycles, 300)
 		ASSERT_EQ(2ULL * (i + 1), st.datapath_switches)
 			TH_LOG("cycle %u (kind %u)", i, kind);
 		/* the guest's rings never stop */
-		SW_FLOWS(t, SW_CYCLE_FLOW);
+		DP_TRAFFIC_FLOWS(t, SW_CYCLE_FLOW);
 	}
 	TH_LOG("%u cycles, copying seen in %u, longest way back %u ms (without a held link)",
 	       SW_CYCLES, copies, max_ms);
 	sw_switches_are(_metadata, self, 2ULL * SW_CYCLES);
 	sw_no_error(_metadata, self, "after the cycles");
 	sw_stop(_metadata, self);
-	sw_check_clean(_metadata, t);
+	DP_TRAFFIC_CHECK_CLEAN(t);
 	/* links went down: only what was lost must have been counted */
 	sw_account(_metadata, self, 2ULL * SW_CYCLES, false);
 
 	/* a last phase without events: every frame arrives, in order */
 	t->rx_bad = t->peer_bad = 0;
-	t->rx_last = (int64_t)SW_PEER_SENT(t) - 1;
+	t->rx_last = (int64_t)DP_TR_SENT(t) - 1;
 	t->peer_last = (int64_t)t->tx_seq - 1;
 	t->rx_gaps = t->peer_gaps = 0;
 	t->strict = true;
-	sent0 = SW_PEER_SENT(t);
+	sent0 = DP_TR_SENT(t);
 	got0 = atomic_load(&t->rx_got);
 	tx0 = (unsigned int)self->g.tx_completed;
-	pgot0 = SW_PEER_GOT(t);
+	pgot0 = DP_TR_GOT(t);
 	ASSERT_EQ(0, sw_read_drops(self, &d0));
-	ASSERT_EQ(0, sw_traffic_start(t));
-	SW_FLOWS(t, SW_FLOW);
+	ASSERT_EQ(0, dp_traffic_start(t, true, true));
+	DP_TRAFFIC_FLOWS(t, SW_FLOW);
 	sw_stop(_metadata, self);
-	sw_check_clean(_metadata, t);
+	DP_TRAFFIC_CHECK_CLEAN(t);
 	ASSERT_EQ(0, sw_read_drops(self, &d1));
 	ASSERT_EQ(0, sw_stats(&self->g, &st));
 	EXPECT_EQ(2ULL * SW_CYCLES, st.datapath_switches)
 		TH_LOG("a switch in the last phase");
 	TH_LOG("last phase: peer->guest %u sent, %u received, drops %llu (NIC no buffer %llu, switch %llu); guest->peer %u sent, %u received",
-	       SW_PEER_SENT(t) - sent0, atomic_load(&t->rx_got) - got0,
+	       DP_TR_SENT(t) - sent0, atomic_load(&t->rx_got) - got0,
 	       (unsigned long long)(sw_rx_counted(&d1) - sw_rx_counted(&d0)),
 	       (unsigned long long)(d1.no_buf - d0.no_buf),
 	       (unsigned long long)(d1.switch_drops - d0.switch_drops),
 	       (unsigned int)self->g.tx_completed - tx0,
-	       SW_PEER_GOT(t) - pgot0);
-	EXPECT_EQ(SW_PEER_SENT(t) - sent0, atomic_load(&t->rx_got) - got0)
+	       DP_TR_GOT(t) - pgot0);
+	EXPECT_EQ(DP_TR_SENT(t) - sent0, atomic_load(&t->rx_got) - got0)
 		TH_LOG("peer->guest: lost after the cycles");
 	EXPECT_EQ((unsigned int)self->g.tx_completed - tx0,
-		  SW_PEER_GOT(t) - pgot0)
+		  DP_TR_GOT(t) - pgot0)
 		TH_LOG("guest->peer: lost after the cycles");
 	EXPECT_EQ(0U, t->rx_gaps);
 	EXPECT_EQ(0U, t->peer_gaps);
@@ -1118,9 +682,9 @@ TEST_F_TIMEOUT(sw, accel_only, 60)
 		EXPECT_EQ(1ULL, st.vq[q].errors) TH_LOG("vq %u", q);
 		EXPECT_EQ(0ULL, st.vq[q].bytes_copied) TH_LOG("vq %u", q);
 	}
-	EXPECT_EQ(0, sw_qps_attached(&self->c.nic));
+	EXPECT_EQ(0, dp_qps_attached(&self->c.nic));
 	sw_stop(_metadata, self);
-	sw_check_clean(_metadata, &self->t);
+	DP_TRAFFIC_CHECK_CLEAN(&self->t);
 	EXPECT_EQ(self->c.vmlck0, dp_close_all(&self->c,
 					       (struct vg_net *[]){ &self->g }, 1));
 }
@@ -1134,7 +698,7 @@ TEST_F_TIMEOUT(sw, accel_only, 60)
  */
 TEST_F_TIMEOUT(sw, switch_busy_host, 90)
 {
-	struct sw_traffic *t = &self->t;
+	struct dp_traffic *t = &self->t;
 	struct vhost_accel_stats st;
 	bool saw_copy;
 	int ms, i;
@@ -1155,10 +719,10 @@ TEST_F_TIMEOUT(sw, switch_busy_host, 90)
 		TH_LOG("datapath %s, %llu switches", sw_dp_name(st.datapath),
 		       (unsigned long long)st.datapath_switches);
 	sw_spin_stop(self->spin, self->nspin);
-	SW_FLOWS(t, SW_FLOW);
+	DP_TRAFFIC_FLOWS(t, SW_FLOW);
 	sw_switches_are(_metadata, self, 2);
 	sw_stop(_metadata, self);
-	sw_check_clean(_metadata, t);
+	DP_TRAFFIC_CHECK_CLEAN(t);
 	sw_account(_metadata, self, 2, true);
 	EXPECT_EQ(self->c.vmlck0, dp_close_all(&self->c,
 					       (struct vg_net *[]){ &self->g }, 1));
@@ -1198,7 +762,7 @@ static bool sw_degrade_held(struct __test_metadata *_metadata,
 	ASSERT_EQ(SW_DP(COPY), st.datapath);
 	ASSERT_EQ(1ULL, st.datapath_switches);
 	sw_stop(_metadata, self);
-	sw_check_clean(_metadata, &self->t);
+	DP_TRAFFIC_CHECK_CLEAN(&self->t);
 	return true;
 }
 
@@ -1218,7 +782,7 @@ static void sw_after_degraded(struct __test_metadata *_metadata,
 	struct vg_net g2 = { 0 };
 	uint64_t ref, deadline = vg_now_ms() + DP_WAIT_MS;
 
-	EXPECT_EQ(0, sw_qps_attached(&self->c.nic));
+	EXPECT_EQ(0, dp_qps_attached(&self->c.nic));
 	EXPECT_EQ(self->c.vmlck0, dp_wait_vmlck(self->c.vmlck0, DP_VMLCK_MS));
 	while (!sw_refcnt(&ref) && ref != ref0 && vg_now_ms() < deadline)
 		vg_sleep_ms(10);
@@ -1226,14 +790,13 @@ static void sw_after_degraded(struct __test_metadata *_metadata,
 	EXPECT_EQ(ref0, ref) TH_LOG("vhost_accel module references");
 	ASSERT_EQ(0, sw_link(self, true));
 	sw_guest_start(_metadata, self, &g2, 0);
-	sw_traffic_init(&self->t, &g2, &self->c.nic, self->c.pkt, self->tx_fd,
-			self->mac);
+	sw_traffic_init(self, &g2);
 	/* frames the old device left on the wire */
 	vg_traffic_drain(self->c.pkt, 100);
-	ASSERT_EQ(0, sw_traffic_start(&self->t));
-	SW_FLOWS(&self->t, SW_FLOW);
-	sw_traffic_stop(&self->t);
-	sw_check_clean(_metadata, &self->t);
+	ASSERT_EQ(0, dp_traffic_start(&self->t, true, true));
+	DP_TRAFFIC_FLOWS(&self->t, SW_FLOW);
+	dp_traffic_stop(&self->t);
+	DP_TRAFFIC_CHECK_CLEAN(&self->t);
 	EXPECT_EQ(self->c.vmlck0, dp_close_all(&self->c,
 					       (struct vg_net *[]){ &g2 }, 1));
 }
@@ -1271,7 +834,7 @@ TEST_F_TIMEOUT(sw, reset_owner_degraded, 90)
 			       sw_dp_name(st.datapath));
 	/* the device lets go of the macvtap fd: it binds elsewhere */
 	vg_sleep_ms(SW_BACK_MS);
-	EXPECT_EQ(0, sw_qps_attached(&self->c.nic));
+	EXPECT_EQ(0, dp_qps_attached(&self->c.nic));
 	vg_net_close(&self->g);
 	sw_after_degraded(_metadata, self, ref0);
 }

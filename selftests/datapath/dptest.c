@@ -5,6 +5,7 @@
  * waits and checks every datapath test makes.
  */
 #define NO_KSFT_HARNESS
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <linux/if_tun.h>
 
@@ -628,4 +629,451 @@ int dp_guest_send(struct vg_net *g, const uint8_t *frame,
 	if (r < 0)
 		return r;
 	return vg_net_tx_drain(g, DP_WAIT_MS);
+}
+
+/* ---- traffic both ways: the guest thread ---- */
+
+/*
+ * With @t->say_dp, the datapath and switches now, for a message about a
+ * frame (not where @t->g is another process's guest).
+ */
+static void dp_traffic_when(struct dp_traffic *t, char *buf, size_t len)
+{
+	struct vhost_accel_stats st;
+
+	memset(&st, 0, sizeof(st));
+	if (!t->say_dp)
+		snprintf(buf, len, "-");
+	else if (vg_get_stats(&t->g->d, &st))
+		snprintf(buf, len, "stats unreadable");
+	else
+		snprintf(buf, len, "datapath %u after %llu switches",
+			 st.datapath, (unsigned long long)st.datapath_switches);
+}
+
+static void dp_traffic_guest_fail(struct dp_traffic *t, int r,
+				  const char *what)
+{
+	if (t->guest_err)
+		return;
+	t->guest_err = r;
+	snprintf(t->guest_why, sizeof(t->guest_why), "%s: %s %s", what,
+		 dp_strerr(r), t->g->err);
+}
+
+/* One received frame: in order after the last one, never twice. */
+static void dp_traffic_guest_frame(struct dp_traffic *t,
+				   const struct vg_net_rx *f)
+{
+	char why[120];
+	uint32_t seq;
+
+	if (vp_test_frame_seq(f->data, f->len) < 0) {
+		t->rx_stray++;
+		return;
+	}
+	if (f->len != DP_TR_LEN ||
+	    vp_test_frame_check(f->data, f->len, t->gmac, NULL, &seq, why,
+				sizeof(why)) ||
+	    (int64_t)seq <= t->rx_last) {
+		if (!t->rx_bad++) {
+			dp_traffic_when(t, why, sizeof(why));
+			snprintf(t->guest_why, sizeof(t->guest_why),
+				 "guest Rx: frame %u bytes seq %lld after %lld (%s)",
+				 f->len, (long long)vp_test_frame_seq(f->data, f->len),
+				 (long long)t->rx_last, why);
+		}
+		return;
+	}
+	if ((int64_t)seq != t->rx_last + 1)
+		t->rx_gaps++;
+	t->rx_last = seq;
+	atomic_fetch_add(&t->rx_got, 1);
+}
+
+/* Take received frames, refill; how many arrived, or -errno. */
+static int dp_traffic_guest_rx(struct dp_traffic *t)
+{
+	struct vg_net *g = t->g;
+	struct vg_net_rx f;
+	int n = 0, r;
+
+	while (!(r = vg_net_rx_get(g, &f))) {
+		n++;
+		dp_traffic_guest_frame(t, &f);
+	}
+	if (r != -EAGAIN)
+		return r;
+	if (g->rx_nfree) {
+		r = vg_net_rx_fill(g, g->rx_nfree);
+		if (r < 0)
+			return r;
+		r = vg_net_rx_kick(g);
+		if (r < 0)
+			return r;
+	}
+	return n;
+}
+
+/* Reap Tx and (@queue) queue more; how many came back, or -errno. */
+static int dp_traffic_guest_tx(struct dp_traffic *t, bool queue)
+{
+	struct vg_net *g = t->g;
+	uint8_t frame[DP_TR_LEN];
+	unsigned int i;
+	int done, r;
+
+	done = vg_net_tx_reap(g);
+	if (done < 0)
+		return done;
+	atomic_fetch_add(&t->tx_done, (unsigned int)done);
+	if (!queue)
+		return done;
+	for (i = 0; i < DP_TR_BATCH && vg_net_tx_inflight(g) < DP_TR_TX_WINDOW;
+	     i++) {
+		vp_test_frame(frame, DP_TR_LEN, t->pmac, t->gmac, t->tx_seq);
+		r = vg_net_tx(g, NULL, frame, DP_TR_LEN, NULL);
+		if (r == -ENOSPC)
+			break;
+		if (r < 0)
+			return r;
+		t->tx_seq++;
+	}
+	if (i) {
+		r = vg_net_tx_kick(g);
+		if (r < 0)
+			return r;
+	}
+	return done;
+}
+
+/* One round of the guest: progress made (> 0), 0, or -errno. */
+int dp_traffic_step(struct dp_traffic *t, bool queue)
+{
+	int tx, rx;
+
+	tx = dp_traffic_guest_tx(t, queue);
+	if (tx < 0) {
+		dp_traffic_guest_fail(t, tx, "guest Tx");
+		return tx;
+	}
+	rx = dp_traffic_guest_rx(t);
+	if (rx < 0) {
+		dp_traffic_guest_fail(t, rx, "guest Rx");
+		return rx;
+	}
+	return tx + rx;
+}
+
+/* Up to @ms for a call on either queue. */
+void dp_traffic_wait(struct dp_traffic *t, int ms)
+{
+	struct pollfd p[2] = {
+		{ .fd = t->g->d.vq[VG_VQ_RX].call_fd, .events = POLLIN },
+		{ .fd = t->g->d.vq[VG_VQ_TX].call_fd, .events = POLLIN },
+	};
+	uint64_t v;
+	int i;
+
+	if (poll(p, 2, ms) <= 0)
+		return;
+	for (i = 0; i < 2; i++)
+		if (p[i].revents & POLLIN &&
+		    read(p[i].fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			return;
+}
+
+static void *dp_traffic_guest_fn(void *arg)
+{
+	struct dp_traffic *t = arg;
+
+	while (!atomic_load(&t->stop)) {
+		if (atomic_load(&t->hold)) {
+			atomic_store(&t->parked, true);
+			vg_sleep_ms(1);
+			continue;
+		}
+		atomic_store(&t->parked, false);
+		if (dp_traffic_step(t, true) < 0)
+			break;
+		dp_traffic_wait(t, 2);
+	}
+	return NULL;
+}
+
+/* Park the guest thread (it stops touching the rings). */
+int dp_traffic_hold(struct dp_traffic *t)
+{
+	uint64_t deadline = vg_now_ms() + DP_WAIT_MS;
+
+	atomic_store(&t->hold, true);
+	while (t->guest_thread && !atomic_load(&t->parked)) {
+		if (vg_now_ms() > deadline)
+			return -ETIMEDOUT;
+		vg_sleep_ms(1);
+	}
+	return 0;
+}
+
+/* ---- traffic both ways: the peer (the engine's sender and reader) ---- */
+
+/* A frame the guest sent: in order after the last one, never twice. */
+static int dp_traffic_peer_check(void *ctx, const uint8_t *b, size_t len)
+{
+	struct dp_traffic *t = ctx;
+	char why[120];
+	uint32_t seq;
+
+	if (len != DP_TR_LEN ||
+	    vp_test_frame_check(b, len, NULL, t->gmac, &seq, why,
+				sizeof(why)) ||
+	    (int64_t)seq <= t->peer_last) {
+		if (!t->peer_bad++) {
+			dp_traffic_when(t, why, sizeof(why));
+			snprintf(t->peer_why, sizeof(t->peer_why),
+				 "peer: frame %zu bytes seq %lld after %lld (%s)",
+				 len, (long long)vp_test_frame_seq(b, len),
+				 (long long)t->peer_last, why);
+		}
+		return -EBADMSG;
+	}
+	if ((int64_t)seq != t->peer_last + 1)
+		t->peer_gaps++;
+	t->peer_last = seq;
+	return 0;
+}
+
+static void dp_traffic_peer_fill(void *ctx, uint8_t *f, size_t len,
+				 uint32_t seq)
+{
+	struct dp_traffic *t = ctx;
+
+	vp_test_frame(f, len, t->gmac, t->nic->peer_mac, seq);
+}
+
+/* A batch may go while the guest is less than a window behind. */
+static unsigned int dp_traffic_peer_pace(void *ctx, uint64_t sent)
+{
+	struct dp_traffic *t = ctx;
+	unsigned int got = atomic_load(&t->rx_got);
+	uint64_t now = vg_now_ms();
+	int64_t ahead;
+
+	if (got != t->last_got) {
+		t->last_got = got;
+		t->last_got_ms = now;
+	}
+	ahead = (int64_t)sent - got - (int64_t)t->assumed_lost;
+	if (ahead >= DP_TR_RX_WINDOW) {
+		if (t->strict || now - t->last_got_ms < t->stall_ms)
+			return 0;
+		/* nothing arrived for a while: what is out was dropped */
+		t->assumed_lost = sent - got;
+		t->last_got_ms = now;
+	}
+	return DP_TR_BATCH;
+}
+
+/* The reader's or sender's first failure, kept with its message; 0 if none. */
+int dp_traffic_peer_failed(struct dp_traffic *t)
+{
+	int rerr = t->rd.err, serr = t->tx.err;
+
+	if ((rerr || serr) && !t->peer_err) {
+		t->peer_err = rerr ? rerr : serr;
+		snprintf(t->peer_why, sizeof(t->peer_why),
+			 "peer: reader %s, sender %s", dp_strerr(rerr),
+			 dp_strerr(serr));
+	}
+	return t->peer_err;
+}
+
+/* ---- traffic both ways: driving it ---- */
+
+/*
+ * Numbered test frames, the peer a window ahead of the guest and never
+ * giving up; a downed wire end reports it once.  dp_traffic_peer() says
+ * where the peer's sockets are.
+ */
+void dp_traffic_init(struct dp_traffic *t, struct vg_net *g,
+		     const uint8_t *gmac, unsigned int stall_ms)
+{
+	memset(t, 0, sizeof(*t));
+	t->g = g;
+	memcpy(t->gmac, gmac, 6);
+	t->rx_fd = t->tx_fd = -1;
+	t->rx_last = -1;
+	t->peer_last = -1;
+	t->stall_ms = stall_ms;
+	t->tx.len = DP_TR_LEN;
+	t->tx.seq_off = -1;
+	t->tx.batch = DP_TR_BATCH;
+	t->tx.retry = true;
+	t->tx.keep_going = true;
+	t->tx.fill = dp_traffic_peer_fill;
+	t->tx.pace = dp_traffic_peer_pace;
+	t->tx.ctx = t;
+	t->rd.check = dp_traffic_peer_check;
+	t->rd.ctx = t;
+	t->rd.skip_outgoing = true;
+	t->rd.down_ok = true;
+}
+
+/* Point the traffic at @nic's wire end (sockets @rx_fd, @tx_fd). */
+void dp_traffic_peer(struct dp_traffic *t, struct vp_nic *nic, int rx_fd,
+		     int tx_fd)
+{
+	t->nic = nic;
+	t->rx_fd = rx_fd;
+	t->tx_fd = tx_fd;
+	memcpy(t->pmac, nic->peer_mac, 6);
+	t->tx.fd = tx_fd;
+	t->tx.ifindex = nic->peer_ifindex;
+	t->rd.fd = rx_fd;
+}
+
+/* The guest thread (@guest) and the peer's threads (@peer) running. */
+int dp_traffic_start(struct dp_traffic *t, bool guest, bool peer)
+{
+	atomic_store(&t->stop, false);
+	atomic_store(&t->hold, false);
+	if (guest) {
+		if (pthread_create(&t->guest_th, NULL, dp_traffic_guest_fn, t))
+			return -EAGAIN;
+		t->guest_thread = true;
+	}
+	if (!peer)
+		return 0;
+	if (vg_reader_start(&t->rd))
+		return -EAGAIN;
+	/* numbering goes on where an earlier run stopped */
+	t->tx.seq = DP_TR_SENT(t);
+	t->last_got = atomic_load(&t->rx_got);
+	t->last_got_ms = vg_now_ms();
+	return vg_sender_start(&t->tx) ? -EAGAIN : 0;
+}
+
+/* Every thread stopped; a peer thread's failure is kept (peer_err). */
+void dp_traffic_stop(struct dp_traffic *t)
+{
+	if (!t)
+		return;
+	atomic_store(&t->stop, true);
+	if (t->guest_thread)
+		pthread_join(t->guest_th, NULL);
+	t->guest_thread = false;
+	vg_sender_stop(&t->tx);
+	vg_reader_stop(&t->rd);
+	dp_traffic_peer_failed(t);
+}
+
+/*
+ * Threads stopped: take whatever is still on its way, in the guest and
+ * (@with_peer) on the wire end, until nothing moved for DP_QUIET_MS.
+ */
+int dp_traffic_settle(struct dp_traffic *t, bool with_peer)
+{
+	uint64_t last = vg_now_ms();
+	int r, p;
+
+	while (vg_now_ms() - last < DP_QUIET_MS) {
+		r = dp_traffic_step(t, false);
+		if (r < 0)
+			return r;
+		p = with_peer ? vg_reader_poll(&t->rd) : 0;
+		if (p < 0)
+			return p;
+		if (r || p)
+			last = vg_now_ms();
+		else
+			vg_sleep_ms(5);
+	}
+	return 0;
+}
+
+/*
+ * Wait until @n more frames went each way (guest Tx reached the peer,
+ * peer frames reached the guest) than at the call, or a thread failed.
+ */
+int dp_traffic_wait_flow(struct dp_traffic *t, unsigned int n, char *why,
+			 size_t wl)
+{
+	unsigned int tx0 = DP_TR_GOT(t), rx0 = atomic_load(&t->rx_got);
+	uint64_t deadline = vg_now_ms() + DP_TR_FLOW_MS;
+
+	for (;;) {
+		unsigned int tx = DP_TR_GOT(t) - tx0;
+		unsigned int rx = atomic_load(&t->rx_got) - rx0;
+
+		if (t->guest_err || dp_traffic_peer_failed(t)) {
+			snprintf(why, wl, "%s; %s", t->guest_why, t->peer_why);
+			return -EIO;
+		}
+		if (tx >= n && rx >= n)
+			return 0;
+		if (vg_now_ms() > deadline) {
+			snprintf(why, wl,
+				 "traffic stalled: %u guest->peer, %u peer->guest of %u (peer sent %u, %u failed sends, %u cut short)",
+				 tx, rx, n, DP_TR_SENT(t), DP_TR_SEND_FAILED(t),
+				 DP_TR_SEND_CUT(t));
+			return -ETIMEDOUT;
+		}
+		vg_sleep_ms(10);
+	}
+}
+
+/* rx_drop / tx_drop of @name in /proc/net/dev of the calling thread's netns. */
+int dp_netdev_drops(const char *name, uint64_t *rx_drop, uint64_t *tx_drop)
+{
+	unsigned long long v[12];
+	char line[512], dev[32];
+	int r = -ENOENT;
+	FILE *f;
+
+	f = fopen("/proc/thread-self/net/dev", "r");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char *colon = strchr(line, ':');
+
+		if (!colon)
+			continue;
+		*colon = ' ';
+		if (sscanf(line, "%31s %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
+			   dev, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+			   &v[7], &v[8], &v[9], &v[10], &v[11]) != 13 ||
+		    strcmp(dev, name))
+			continue;
+		*rx_drop = v[3];
+		*tx_drop = v[11];
+		r = 0;
+	}
+	fclose(f);
+	return r;
+}
+
+/* The same for @nic's wire end, in the peer's namespace. */
+int dp_peer_netdev_drops(struct vp_nic *nic, uint64_t *rx_drop,
+			 uint64_t *tx_drop)
+{
+	int r;
+
+	if (vp_enter_peer(nic))
+		return -EIO;
+	r = dp_netdev_drops(nic->peer, rx_drop, tx_drop);
+	if (vp_leave_peer(nic))
+		abort();
+	return r;
+}
+
+/* Queue pairs attached on @nic (its debugfs "qps"), -1 if unreadable. */
+int dp_qps_attached(struct vp_nic *nic)
+{
+	unsigned int max, attached;
+	char buf[512];
+
+	if (vp_nic_knob_read(nic, "qps", buf, sizeof(buf)) ||
+	    sscanf(buf, "%u queue pairs, %u attached", &max, &attached) != 2)
+		return -1;
+	return (int)attached;
 }

@@ -18,6 +18,9 @@
 #define DPTEST_H
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -159,5 +162,117 @@ uint64_t dp_close_all(struct dp_ctx *c, struct vg_net **gs,
 int dp_guest_send(struct vg_net *g, const uint8_t *frame,
 		  uint32_t len, const struct vg_tx_layout *lay,
 		  const struct virtio_net_hdr_mrg_rxbuf *hdr);
+
+/* ---- traffic both ways (datapath_lifecycle, datapath_switch) ---- */
+
+/*
+ * A guest thread keeps transmitting numbered test frames and receiving
+ * the peer's; the traffic engine's sender and reader do the same on the
+ * wire end.  Each side checks that the other's frames come in order,
+ * never twice.  The peer sends while the guest is less than a window
+ * behind.
+ */
+#define DP_TR_LEN	128	/* bytes per test frame */
+#define DP_TR_BATCH	16	/* frames per send/queue step */
+#define DP_TR_TX_WINDOW	64	/* guest Tx frames in flight */
+#define DP_TR_RX_WINDOW	128	/* peer frames ahead of the guest */
+/* @n frames each way must flow within this (grows with VG_TIME_SCALE) */
+#define DP_TR_FLOW_MS	(20000 * vg_time_scale())
+
+struct dp_traffic {
+	struct vg_net *g;
+	struct vp_nic *nic;	/* whose wire end the peer threads drive */
+	int rx_fd;		/* peer socket receiving the guest's frames */
+	int tx_fd;		/* peer socket sending */
+	uint8_t gmac[6];
+	uint8_t pmac[6];	/* the guest's Tx destination */
+	bool say_dp;		/* a bad frame's message: the datapath then */
+
+	atomic_bool stop;
+	atomic_bool hold;	/* guest thread: park */
+	atomic_bool parked;
+	bool guest_thread;
+	pthread_t guest_th;
+
+	/* guest side */
+	uint32_t tx_seq;	/* next sequence the guest queues */
+	atomic_uint tx_done;	/* Tx chains back from the device */
+	atomic_uint rx_got;	/* test frames received in order */
+	int64_t rx_last;	/* last sequence received, -1: none */
+	unsigned int rx_bad, rx_stray, rx_gaps;
+	int guest_err;
+	char guest_why[200];
+
+	/* peer side: the engine's sender and reader */
+	struct vg_sender tx;
+	struct vg_reader rd;
+	int64_t peer_last;	/* the reader's check only */
+	unsigned int peer_bad, peer_gaps;
+	int peer_err;		/* the first reader or sender failure */
+	char peer_why[200];
+	/*
+	 * The sender's pacing: frames out for @stall_ms without any arriving
+	 * count as lost, unless @strict (then it waits for every one).
+	 */
+	unsigned int stall_ms;
+	bool strict;
+	uint64_t assumed_lost, last_got_ms;
+	unsigned int last_got;
+};
+
+/* Frames the wire end accepted (the next sequence) and received. */
+#define DP_TR_SENT(_t)		((unsigned int)atomic_load(&(_t)->tx.sent))
+#define DP_TR_GOT(_t)		((unsigned int)atomic_load(&(_t)->rd.good))
+/* Sends that failed outright, and sends cut short by an error. */
+#define DP_TR_SEND_FAILED(_t)	((unsigned int)atomic_load(&(_t)->tx.failed))
+#define DP_TR_SEND_CUT(_t)	((unsigned int)atomic_load(&(_t)->tx.cut))
+
+void dp_traffic_init(struct dp_traffic *t, struct vg_net *g,
+		     const uint8_t *gmac, unsigned int stall_ms);
+
+void dp_traffic_peer(struct dp_traffic *t, struct vp_nic *nic, int rx_fd,
+		     int tx_fd);
+
+int dp_traffic_start(struct dp_traffic *t, bool guest, bool peer);
+
+void dp_traffic_stop(struct dp_traffic *t);
+
+int dp_traffic_step(struct dp_traffic *t, bool queue);
+
+void dp_traffic_wait(struct dp_traffic *t, int ms);
+
+int dp_traffic_hold(struct dp_traffic *t);
+
+int dp_traffic_peer_failed(struct dp_traffic *t);
+
+int dp_traffic_settle(struct dp_traffic *t, bool with_peer);
+
+int dp_traffic_wait_flow(struct dp_traffic *t, unsigned int n, char *why,
+			 size_t wl);
+
+int dp_netdev_drops(const char *name, uint64_t *rx_drop, uint64_t *tx_drop);
+
+int dp_peer_netdev_drops(struct vp_nic *nic, uint64_t *rx_drop,
+			 uint64_t *tx_drop);
+
+int dp_qps_attached(struct vp_nic *nic);
+
+/* @n more frames went each way (dp_traffic_wait_flow()). */
+#define DP_TRAFFIC_FLOWS(_t, _n) do {					\
+	char __why[512];						\
+	ASSERT_EQ(0, dp_traffic_wait_flow((_t), (_n), __why,		\
+					  sizeof(__why)))		\
+		TH_LOG("%s", __why);					\
+} while (0)
+
+/* No thread saw a wrong, repeated or reordered frame, none failed. */
+#define DP_TRAFFIC_CHECK_CLEAN(_t) do {					\
+	EXPECT_EQ(0, (_t)->guest_err) TH_LOG("%s", (_t)->guest_why);	\
+	EXPECT_EQ(0, dp_traffic_peer_failed(_t))			\
+		TH_LOG("%s", (_t)->peer_why);				\
+	EXPECT_EQ(0U, (_t)->rx_bad) TH_LOG("%s", (_t)->guest_why);	\
+	EXPECT_EQ(0U, (_t)->peer_bad) TH_LOG("%s", (_t)->peer_why);	\
+	EXPECT_EQ(0U, (_t)->rx_stray);					\
+} while (0)
 
 #endif /* DPTEST_H */

@@ -5,6 +5,9 @@
  * vp_nl_veth_add()).
  */
 #define NO_KSFT_HARNESS
+#include <sys/ioctl.h>
+#include <linux/if_tun.h>
+
 #include "mvtap.h"
 
 /* ---- rtnetlink requests (vpeer only knows "type KIND") ----------------- */
@@ -164,4 +167,42 @@ int mv_macvtap_create(char *name, char tag, int lower,
 	snprintf(p, sizeof(p), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", name);
 	mv_write(p, "1");
 	return vp_nl_link_set(*idx, 1, 0, -1, 1);
+}
+
+/*
+ * A test's world on nicsim (dp_ctx_init(), @tag) and what QEMU is given
+ * there: a macvtap (mv_macvtap_create()) on its NIC with the first guest
+ * MAC (in @mac) and the macvtap's queue fd, which gets a 12-byte
+ * virtio-net header as QEMU sets it.  The fd, or -errno with the reason
+ * in @why.
+ */
+int mv_ctx_macvtap(struct dp_ctx *c, char tag, char *name, uint8_t *mac,
+		   int *idx, char *why, size_t wl)
+{
+	int vhdr = 12, fd, r;
+
+	r = dp_ctx_init(c, tag, 0);
+	if (r) {
+		snprintf(why, wl, "%s", c->why);
+		return r;
+	}
+	dp_guest_mac(mac, 0);
+	r = mv_macvtap_create(name, 't', c->nic.ifindex, mac, idx);
+	if (r) {
+		snprintf(why, wl, "ip link add link %s name %s type macvtap: %s",
+			 c->nic.name, name, dp_strerr(r));
+		return r;
+	}
+	fd = mv_tap_open(name, *idx);
+	if (fd < 0) {
+		snprintf(why, wl, "open /dev/tap%d: %s", *idx, dp_strerr(fd));
+		return fd;
+	}
+	if (ioctl(fd, TUNSETVNETHDRSZ, &vhdr)) {
+		r = -errno;
+		snprintf(why, wl, "TUNSETVNETHDRSZ: %s", dp_strerr(r));
+		close(fd);
+		return r;
+	}
+	return fd;
 }

@@ -31,4 +31,7 @@ int mv_tap_open(const char *name, int idx);
 int mv_macvtap_create(char *name, char tag, int lower,
 		      const uint8_t *mac, int *idx);
 
+int mv_ctx_macvtap(struct dp_ctx *c, char tag, char *name, uint8_t *mac,
+		   int *idx, char *why, size_t wl);
+
 #endif /* MVTAP_H */
