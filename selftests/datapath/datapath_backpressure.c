@@ -52,7 +52,7 @@ struct bp_msg {
 	bool has[VHOST_ACCEL_A_MAX + 1];
 	uint32_t dev_id, owner_pid, ifindex;
 	uint8_t mac[6];
-	uint8_t saturated, flow_control;
+	uint8_t saturated, flow_control, datapath;
 	uint64_t depletions, saturations, saturated_ns, drops_no_buf;
 	uint64_t duration_ns;
 };
@@ -262,6 +262,9 @@ static void bp_parse(const struct nlmsghdr *h, struct bp_msg *m)
 			break;
 		case VHOST_ACCEL_A_FLOW_CONTROL:
 			m->flow_control = *(const uint8_t *)d;
+			break;
+		case VHOST_ACCEL_A_DATAPATH:
+			m->datapath = *(const uint8_t *)d;
 			break;
 		case VHOST_ACCEL_A_DEPLETIONS:
 			memcpy(&m->depletions, d, 8);
@@ -789,6 +792,58 @@ TEST_F_TIMEOUT(bp, dump_lists_devices, 60)
 	EXPECT_EQ(self->c.vmlck0, dp_close_all(&self->c,
 					       (struct vg_net *[]){ &self->g }, 1));
 	EXPECT_EQ(0U, bp_dev_id(self, self->mac));
+}
+
+/*
+ * A device bound to no NIC, copying through a tap: GET and the dump list
+ * it too (after the bound ones), with its datapath; it leaves with its fd.
+ */
+TEST_F_TIMEOUT(bp, dump_lists_copying_devices, 60)
+{
+	struct vg_net copy = { 0 };
+	struct vp_nic tap = { 0 };
+	struct vg_net_cfg cfg;
+	struct bp_msg m[16], one;
+	uint32_t bound, id = 0;
+	int tapfd = -1, n, i, seen = 0;
+
+	GUEST_UP(&self->g, self->mac, 0);
+	bound = bp_dev_id(self, self->mac);
+	ASSERT_NE(0U, bound);
+	ASSERT_EQ(0, vp_tap_create(&tap, 'n', 12, &tapfd))
+		TH_LOG("tap: %s", tap.err);
+	bp_cfg(&cfg);
+	ASSERT_EQ(0, vg_net_open(&copy, VG_DEV_ACCEL, &cfg));
+	ASSERT_EQ(0, vg_net_start(&copy, tapfd));
+
+	n = bpnl_dump(&self->rq, m, 16);
+	ASSERT_LE(2, n) TH_LOG("dump: %s", dp_strerr(n));
+	for (i = 0; i < n; i++) {
+		if (m[i].dev_id == bound) {
+			EXPECT_TRUE(m[i].has[VHOST_ACCEL_A_DATAPATH]);
+			EXPECT_EQ(VHOST_ACCEL_DATAPATH_ACCEL, m[i].datapath);
+			seen++;
+		} else if (m[i].datapath == VHOST_ACCEL_DATAPATH_COPY &&
+			   m[i].owner_pid == (uint32_t)getpid()) {
+			EXPECT_EQ(0U, id) TH_LOG("two copying devices of ours");
+			id = m[i].dev_id;
+			/* a tun/tap has no macvtap to name */
+			EXPECT_EQ(0U, m[i].ifindex);
+			EXPECT_FALSE(m[i].has[VHOST_ACCEL_A_DROPS_NO_BUF]);
+		}
+	}
+	EXPECT_EQ(1, seen);
+	ASSERT_NE(0U, id) TH_LOG("the copying device is not in the dump");
+	ASSERT_EQ(0, bpnl_get(&self->rq, id, &one));
+	EXPECT_EQ(VHOST_ACCEL_DATAPATH_COPY, one.datapath);
+	EXPECT_EQ(id, one.dev_id);
+
+	vg_net_close(&copy);
+	EXPECT_EQ(-ENODEV, bpnl_get(&self->rq, id, &one));
+	close(tapfd);
+	vp_nic_destroy(&tap);
+	EXPECT_EQ(self->c.vmlck0, dp_close_all(&self->c,
+					       (struct vg_net *[]){ &self->g }, 1));
 }
 
 /* Child: without CAP_NET_ADMIN neither events nor state. 0 if refused. */
