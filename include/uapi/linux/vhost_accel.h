@@ -128,7 +128,8 @@ struct vhost_accel_nic_bind {
  * namespace of the NIC; joining needs CAP_NET_ADMIN there.
  *
  * VHOST_ACCEL_CMD_GET: with VHOST_ACCEL_A_DEV_ID, one device's state;
- * as a dump, every device bound to a NIC of the caller's namespace.
+ * as a dump, every device bound to a NIC of the caller's namespace, then
+ * every device copying through a backend socket of that namespace.
  * Also CAP_NET_ADMIN in that namespace.
  */
 #define VHOST_ACCEL_GENL_NAME		"vhost_accel"
