@@ -34,6 +34,7 @@
 #include <linux/vhost_accel_nic.h>
 #include <uapi/linux/vhost_accel.h>
 #include <uapi/linux/virtio_config.h>
+#include <uapi/linux/virtio_net.h>
 
 #define VHOST_ACCEL_VQ_RX	0
 #define VHOST_ACCEL_VQ_TX	1
@@ -553,6 +554,16 @@ static __always_inline u64 vq64_to_cpu(const struct vhost_accel_vq *vq,
 				       __virtio64 val)
 {
 	return __virtio64_to_cpu(vq_is_le(vq), val);
+}
+
+/* The guest's virtio-net header: 12 bytes with VERSION_1 or MRG_RXBUF. */
+static inline unsigned int
+vhost_accel_vnet_hdr_len(const struct vhost_accel_dev *dev)
+{
+	if (vhost_accel_has_feature(dev, VIRTIO_F_VERSION_1) ||
+	    vhost_accel_has_feature(dev, VIRTIO_NET_F_MRG_RXBUF))
+		return sizeof(struct virtio_net_hdr_mrg_rxbuf);
+	return sizeof(struct virtio_net_hdr);
 }
 
 /* A used-ring element in the ring's byte order. */

@@ -114,17 +114,26 @@ static void copy_hdr_lens(const struct vhost_accel_vq *vq,
 			  unsigned int *vhost_hlen, unsigned int *sock_hlen)
 {
 	const struct vhost_accel_dev *dev = vq->dev;
-	unsigned int hlen = sizeof(struct virtio_net_hdr);
+	unsigned int hlen = vhost_accel_vnet_hdr_len(dev);
 
-	if (vhost_accel_has_feature(dev, VIRTIO_F_VERSION_1) ||
-	    vhost_accel_has_feature(dev, VIRTIO_NET_F_MRG_RXBUF))
-		hlen = sizeof(struct virtio_net_hdr_mrg_rxbuf);
 	*vhost_hlen = 0;
 	*sock_hlen = hlen;
 	if (vhost_accel_has_feature(dev, VHOST_NET_F_VIRTIO_NET_HDR)) {
 		*vhost_hlen = hlen;
 		*sock_hlen = 0;
 	}
+}
+
+/*
+ * A run starts with the socket's wake-ups and the guest's kicks off: it
+ * drains what is there and re-arms what it waits for when it stops.
+ */
+static void copy_run_begin(struct vhost_accel_vq *vq,
+			   unsigned int *vhost_hlen, unsigned int *sock_hlen)
+{
+	copy_hdr_lens(vq, vhost_hlen, sock_hlen);
+	vhost_accel_poll_stop(&vq->copy->poll);
+	vhost_accel_ring_disable_notify(vq);
 }
 
 /* @n segments as a bio_vec iterator of @len bytes. */
@@ -228,9 +237,7 @@ static void copy_tx(struct vhost_accel_vq *vq, struct vhost_accel_budget *bg)
 	struct vhost_accel_chain chain;
 	int ret;
 
-	copy_hdr_lens(vq, &vhost_hlen, &sock_hlen);
-	vhost_accel_poll_stop(&c->poll);
-	vhost_accel_ring_disable_notify(vq);
+	copy_run_begin(vq, &vhost_hlen, &sock_hlen);
 	while (!vq->broken) {
 		if (vhost_accel_budget_yield(vq, bg))
 			break;
@@ -521,9 +528,7 @@ static void copy_rx(struct vhost_accel_vq *vq, struct vhost_accel_budget *bg)
 	unsigned int vhost_hlen, sock_hlen, nsegs, got = 0;
 	int len, n;
 
-	copy_hdr_lens(vq, &vhost_hlen, &sock_hlen);
-	vhost_accel_poll_stop(&c->poll);
-	vhost_accel_ring_disable_notify(vq);
+	copy_run_begin(vq, &vhost_hlen, &sock_hlen);
 	while (!vq->broken) {
 		if (vhost_accel_budget_yield(vq, bg))
 			break;

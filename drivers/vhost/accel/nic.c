@@ -156,14 +156,6 @@ static u32 attach_flags(const struct vhost_accel_dev *dev, u32 bind_flags)
 	return flags;
 }
 
-static unsigned int vnet_hdr_len(const struct vhost_accel_dev *dev)
-{
-	if (vhost_accel_has_feature(dev, VIRTIO_F_VERSION_1) ||
-	    vhost_accel_has_feature(dev, VIRTIO_NET_F_MRG_RXBUF))
-		return sizeof(struct virtio_net_hdr_mrg_rxbuf);
-	return sizeof(struct virtio_net_hdr);
-}
-
 /* ---- isolation: a binding's port on the NIC's switch ---- */
 
 /* The NIC's switching mode for a macvtap's mode (source mode: strictest). */
@@ -229,7 +221,7 @@ static int binding_attach(struct vhost_accel_binding *b)
 {
 	struct vhost_accel_attach args = {
 		.flags = attach_flags(b->dev, b->flags),
-		.rx_headroom = vnet_hdr_len(b->dev),
+		.rx_headroom = vhost_accel_vnet_hdr_len(b->dev),
 		.cb = &vhost_accel_nic_callbacks,
 		.ctx = b,
 	};
@@ -975,7 +967,7 @@ int vhost_accel_binding_refresh(struct vhost_accel_binding *b)
 
 	lockdep_assert_held(&b->lock);
 	if (b->qp && b->attach_flags == attach_flags(dev, b->flags) &&
-	    b->rx_headroom == vnet_hdr_len(dev))
+	    b->rx_headroom == vhost_accel_vnet_hdr_len(dev))
 		return 0;
 	if (dev->vqs[VHOST_ACCEL_VQ_RX].backend ||
 	    dev->vqs[VHOST_ACCEL_VQ_TX].backend)
