@@ -379,6 +379,21 @@ static void dev_switched(struct vhost_accel_dev *dev,
 }
 
 /*
+ * Run @vq on the copying datapath through the binding's macvtap; if that
+ * cannot start, the queue is stopped and says so on its error eventfd.
+ */
+static void copy_through_tap(struct vhost_accel_dev *dev,
+			     struct vhost_accel_vq *vq,
+			     struct vhost_accel_binding *b)
+{
+	if (!vhost_accel_copy_start(dev, vq, b->tapfile))
+		return;
+	mutex_lock(&vq->mutex);
+	vhost_accel_vq_signal_err(vq);
+	mutex_unlock(&vq->mutex);
+}
+
+/*
  * A binding made through a macvtap that stays can lose its queue pair
  * without its guest noticing: the queues go on through the macvtap on the
  * copying datapath.  Not for SET_NIC bindings (no socket to go through),
@@ -423,11 +438,7 @@ static void binding_degrade(struct vhost_accel_dev *dev,
 	for (i = 0; i < VHOST_ACCEL_NVQS; i++) {
 		if (!ran[i])
 			continue;
-		if (vhost_accel_copy_start(dev, &dev->vqs[i], b->tapfile)) {
-			mutex_lock(&dev->vqs[i].mutex);
-			vhost_accel_vq_signal_err(&dev->vqs[i]);
-			mutex_unlock(&dev->vqs[i].mutex);
-		}
+		copy_through_tap(dev, &dev->vqs[i], b);
 	}
 	WRITE_ONCE(dev->degraded, true);
 	dev->datapath = VHOST_ACCEL_DATAPATH_COPY;
@@ -488,11 +499,7 @@ static void binding_restore(struct vhost_accel_dev *dev,
 							 false))
 			continue;
 		/* the queue pair went again meanwhile: copy on */
-		if (vhost_accel_copy_start(dev, &dev->vqs[i], b->tapfile)) {
-			mutex_lock(&dev->vqs[i].mutex);
-			vhost_accel_vq_signal_err(&dev->vqs[i]);
-			mutex_unlock(&dev->vqs[i].mutex);
-		}
+		copy_through_tap(dev, &dev->vqs[i], b);
 	}
 	WRITE_ONCE(dev->degraded, false);
 	dev->datapath = vhost_accel_dev_datapath(dev);
