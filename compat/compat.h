@@ -41,6 +41,9 @@
 #ifndef VIRTIO_NET_HDR_GSO_UDP_L4
 #define VIRTIO_NET_HDR_GSO_UDP_L4	5
 #endif
+#ifndef VIRTIO_NET_F_HOST_USO
+#define VIRTIO_NET_F_HOST_USO		56	/* the device takes USO */
+#endif
 
 static inline int
 __compat_virtio_net_hdr_to_skb(struct sk_buff *skb,
@@ -129,5 +132,76 @@ static inline bool compat_stack_takes_gso(const struct sk_buff *skb)
  * to <linux/unaligned.h>: compat/include/linux/unaligned.h stands in for
  * the latter.
  */
+
+/*
+ * 6.11: virtio_find_vqs() takes an array of struct virtqueue_info (name,
+ * callback, ctx) instead of parallel arrays.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 11, 0)
+#include <linux/slab.h>
+#include <linux/virtio_config.h>
+
+struct virtqueue_info {
+	const char *name;
+	vq_callback_t *callback;
+	bool ctx;
+};
+
+static inline int
+__compat_virtio_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
+			 struct virtqueue *vqs[],
+			 struct virtqueue_info vqs_info[],
+			 struct irq_affinity *desc)
+{
+	vq_callback_t **callbacks;
+	const char **names;
+	unsigned int i;
+	int err;
+
+	callbacks = kcalloc(nvqs, sizeof(*callbacks), GFP_KERNEL);
+	names = kcalloc(nvqs, sizeof(*names), GFP_KERNEL);
+	err = -ENOMEM;
+	if (callbacks && names) {
+		for (i = 0; i < nvqs; i++) {
+			callbacks[i] = vqs_info[i].callback;
+			names[i] = vqs_info[i].name;
+		}
+		err = vdev->config->find_vqs(vdev, nvqs, vqs, callbacks, names,
+					     NULL, desc);
+	}
+	kfree(callbacks);
+	kfree(names);
+	return err;
+}
+#define virtio_find_vqs __compat_virtio_find_vqs
+#endif
+
+/*
+ * 6.12 (and its stable updates): virtqueue_reset() resets one virtqueue
+ * and hands back every buffer the device held, then calls recycle_done.
+ * Before, virtqueue_resize() is the only way in, and it resets only when
+ * the size changes: reset to half the size and back (every buffer comes
+ * back on the first; the ring is empty on the second).
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 12, 0)
+#include <linux/virtio.h>
+
+static inline int
+__compat_virtqueue_reset(struct virtqueue *vq,
+			 void (*recycle)(struct virtqueue *vq, void *buf),
+			 void (*recycle_done)(struct virtqueue *vq))
+{
+	unsigned int num = virtqueue_get_vring_size(vq);
+	int err;
+
+	err = virtqueue_resize(vq, num > 1 ? num / 2 : 2, recycle);
+	if (!err)
+		err = virtqueue_resize(vq, num, recycle);
+	if (!err && recycle_done)
+		recycle_done(vq);
+	return err;
+}
+#define virtqueue_reset __compat_virtqueue_reset
+#endif
 
 #endif /* _VHOST_ACCEL_COMPAT_H */
