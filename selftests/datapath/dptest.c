@@ -988,6 +988,13 @@ int dp_traffic_settle(struct dp_traffic *t, bool with_peer)
 		else
 			vg_sleep_ms(5);
 	}
+	/*
+	 * Whatever the guest has not got by now is lost.  A stall guessed
+	 * earlier may have counted frames that arrived after it; the next
+	 * run's window must not carry that guess, or the peer runs more
+	 * than a window ahead and overflows the guest's Rx ring.
+	 */
+	t->assumed_lost = DP_TR_SENT(t) - atomic_load(&t->rx_got);
 	return 0;
 }
 
