@@ -584,12 +584,12 @@ static void vna_rx_take_back(struct vna_qp *qp)
 	spin_lock_bh(&qp->rx.lock);
 	vna_rx_reap(qp, UINT_MAX);
 	spin_unlock_bh(&qp->rx.lock);
-	if (qp->rx_carry) {
-		/* a frame the device never finished: end it where it stops */
-		qp->rx_comp[qp->nrx_comp - 1].flags |= VHOST_ACCEL_COMP_EOP;
-		qp->rx_carry = 0;
-		qp->rx_frame_left = 0;
-	}
+	/*
+	 * A frame the device never finished goes as it is, without EOP: the
+	 * unused buffers after it tell vhost it was cut short.
+	 */
+	qp->rx_carry = 0;
+	qp->rx_frame_left = 0;
 	vna_rx_flush(qp);
 	vna_ring_take_back(qp, &qp->rx);
 	qp->depleted = false;
