@@ -238,6 +238,9 @@ int dp_ctx_init_be(struct dp_ctx *c, char tag, unsigned int mtu,
 	case DP_BE_NICSIM:
 		r = vp_nic_create(&c->nic, tag);
 		break;
+	case DP_BE_VNIC:
+		r = vp_vnic_create(&c->nic, tag);
+		break;
 	case DP_BE_TAP:
 		r = vp_tap_create(&c->nic, tag, (int)hdr, &c->bfd);
 		break;
@@ -274,6 +277,7 @@ const char *dp_be_name(const struct dp_ctx *c)
 {
 	static const char *const kinds[] = {
 		[DP_BE_NICSIM] = "nicsim",
+		[DP_BE_VNIC] = "virtio-net NIC",
 		[DP_BE_TAP] = "tap",
 		[DP_BE_MACVTAP_VETH] = "macvtap on a veth",
 		[DP_BE_PACKET_VETH] = "packet socket on a veth",
@@ -293,7 +297,24 @@ const char *dp_be_name(const struct dp_ctx *c)
  */
 bool dp_copies(const struct dp_ctx *c)
 {
-	return c->be.vhost_net || c->be.kind != DP_BE_NICSIM;
+	return c->be.vhost_net || !dp_accelerated(c);
+}
+
+/* The backend is a cooperating NIC the guest binds to (SET_NIC). */
+bool dp_accelerated(const struct dp_ctx *c)
+{
+	return c->be.kind == DP_BE_NICSIM || c->be.kind == DP_BE_VNIC;
+}
+
+/*
+ * Can this VM run a test on @be?  Only the virtio-net NIC may be missing
+ * (no such devices, or no virtio_net_accel): then why, for a SKIP.
+ */
+bool dp_be_available(const struct dp_be *be, char *why, size_t len)
+{
+	if (be->kind != DP_BE_VNIC)
+		return true;
+	return vp_vnic_available(why, len);
 }
 
 /*
@@ -390,7 +411,7 @@ int dp_guest_up(struct dp_ctx *c, struct vg_net *g,
 			 (unsigned long long)cfg.features, dp_strerr(r));
 		return r;
 	}
-	if (c->be.kind == DP_BE_NICSIM) {
+	if (dp_accelerated(c)) {
 		r = vg_net_bind(g, c->nic.ifindex, mac, 0);
 		if (r) {
 			snprintf(c->why, sizeof(c->why),

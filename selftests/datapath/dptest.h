@@ -73,11 +73,14 @@ const char *dp_strerr(int r);
 
 /*
  * What carries a test's frames between its guest and the peer.  Only
- * nicsim is accelerated; every other backend is one /dev/vhost-net takes,
+ * nicsim and the virtio-net NIC (selftests/vm/run.sh's, driven by
+ * virtio_net_accel) are accelerated; every other backend is one /dev/vhost-net takes,
  * and /dev/vhost-accel runs its copying datapath on it, as vhost-net does.
  */
 enum dp_backend {
 	DP_BE_NICSIM,		/* nicsim NIC, guest bound by VHOST_ACCEL_SET_NIC */
+	DP_BE_VNIC,		/* the VM's virtio-net NIC on virtio_net_accel,
+				 * bound the same way; peer: the far side */
 	DP_BE_TAP,		/* a tap; the peer is the tap itself */
 	DP_BE_MACVTAP_VETH,	/* a macvtap on veth end NAME; peer: NAMEp */
 	DP_BE_PACKET_VETH,	/* AF_PACKET SOCK_RAW bound to NAME; peer: NAMEp */
@@ -116,6 +119,10 @@ int dp_ctx_init(struct dp_ctx *c, char tag, unsigned int mtu);
 
 int dp_ctx_init_be(struct dp_ctx *c, char tag, unsigned int mtu,
 		   const struct dp_be *be, uint64_t features);
+
+bool dp_accelerated(const struct dp_ctx *c);
+
+bool dp_be_available(const struct dp_be *be, char *why, size_t len);
 
 const char *dp_be_name(const struct dp_ctx *c);
 

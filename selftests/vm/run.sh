@@ -324,7 +324,7 @@ vnic_probe() {
 	# shellcheck disable=SC2054  # the commas are QEMU's
 	for i in 0 1; do
 		VNIC_ARGS+=(-netdev "tap,id=vnic$i,ifname=vmtap$i,queues=$VNIC_QUEUES,vhost=off,script=no,downscript=no"
-			    -device "virtio-net-pci,netdev=vnic$i,mq=on,vectors=$((2 * VNIC_QUEUES + 2)),queue_reset=on,mac=${VNIC_MACS[i]}")
+			    -device "virtio-net-pci,netdev=vnic$i,mq=on,vectors=$((2 * VNIC_QUEUES + 2)),queue_reset=on,host_mtu=65521,mac=${VNIC_MACS[i]}")
 	done
 }
 

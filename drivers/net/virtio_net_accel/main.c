@@ -225,7 +225,7 @@ static int vna_find_vqs(struct vna_info *vi, struct virtqueue **vqs)
 static void vna_read_config(struct vna_info *vi)
 {
 	struct virtio_device *vdev = vi->vdev;
-	u16 max = 1;
+	u16 max = 1, mtu;
 	u8 mac[ETH_ALEN];
 
 	if (virtio_has_feature(vdev, VIRTIO_NET_F_MQ))
@@ -237,6 +237,15 @@ static void vna_read_config(struct vna_info *vi)
 		      virtio_has_feature(vdev, VIRTIO_F_VERSION_1) ?
 		      sizeof(struct virtio_net_hdr_mrg_rxbuf) :
 		      sizeof(struct virtio_net_hdr);
+	/* the largest frame the outer side carries: the guests' limit too */
+	if (virtio_has_feature(vdev, VIRTIO_NET_F_MTU)) {
+		mtu = virtio_cread16(vdev, offsetof(struct virtio_net_config,
+						    mtu));
+		if (mtu >= ETH_MIN_MTU) {
+			vi->netdev->max_mtu = mtu;
+			vi->netdev->mtu = min_t(u16, mtu, ETH_DATA_LEN);
+		}
+	}
 	if (virtio_has_feature(vdev, VIRTIO_NET_F_MAC)) {
 		virtio_cread_bytes(vdev, offsetof(struct virtio_net_config, mac),
 				   mac, ETH_ALEN);
@@ -304,7 +313,7 @@ static int vna_probe(struct virtio_device *vdev)
 		return -ENOMEM;
 	SET_NETDEV_DEV(netdev, &vdev->dev);
 	netdev->netdev_ops = &vna_netdev_ops;
-	netdev->max_mtu = ETH_MAX_MTU;
+	netdev->max_mtu = ETH_MAX_MTU;	/* unless the device says less */
 	vi = netdev_priv(netdev);
 	vi->vdev = vdev;
 	vi->netdev = netdev;
@@ -329,8 +338,8 @@ static int vna_probe(struct virtio_device *vdev)
 	if (err)
 		goto err_reset;
 	vna_debugfs_add(vi);
-	netdev_info(netdev, "%s: %u queue pairs to lend, rings of %u, %s Rx buffers\n",
-		    dev_name(&vdev->dev), vi->max_qps, vi->qps[0].rx.size,
+	netdev_info(netdev, "%u queue pairs to lend, rings of %u, %s Rx buffers\n",
+		    vi->max_qps, vi->qps[0].rx.size,
 		    vi->mrg_rxbuf ? "mergeable" : "whole-frame");
 	return 0;
 
