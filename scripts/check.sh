@@ -190,6 +190,7 @@ else
 	mkdir -p "$second"
 	printf '%s\n' "$kdir2_out/drivers/vhost/accel/vhost_accel.ko" \
 		"$kdir2_out/drivers/net/nicsim/nicsim.ko" \
+		"$kdir2_out/drivers/net/virtio_net_accel/virtio_net_accel.ko" \
 		>"$second/modules.list"
 	grep -vE '^e2e_' selftests/tests.list >"$second/tests.list"
 	vm_suite "$KDIR2" VM_MODULES_LIST="$second/modules.list" \
