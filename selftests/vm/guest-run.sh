@@ -27,6 +27,7 @@ VMTEST_TESTS_DIR=$PROJ/selftests/build
 VMTEST_MODULES_LIST=$PROJ/selftests/vm/modules.list
 VMTEST_TIME_SCALE=1
 VMTEST_ENV=
+VMTEST_VNIC_WHY=
 # shellcheck disable=SC1090
 [ -n "${1:-}" ] && [ -r "$1" ] && . "$1"
 PROJ=${VMTEST_PROJ:-$PROJ}
@@ -36,10 +37,13 @@ export VG_TIME_SCALE=$VMTEST_TIME_SCALE
 for kv in $VMTEST_ENV; do
 	export "${kv?}"
 done
+# Why the VM has no virtio-net NICs (run.sh), for the tests' SKIP reasons.
+[ -z "$VMTEST_VNIC_WHY" ] || export VP_VNIC_WHY="$VMTEST_VNIC_WHY"
 
-# In-tree modules the tests use: vhost-net side by side with ours, and the
-# tap/macvtap/veth plumbing.
-INTREE_MODULES=(tun tap vhost vhost_net macvlan macvtap veth)
+# In-tree modules the tests use: vhost-net side by side with ours, the
+# tap/macvtap/veth plumbing, and virtio_net, which takes both virtio-net
+# NICs (run.sh) at boot, before any driver of ours is loaded.
+INTREE_MODULES=(tun tap vhost vhost_net macvlan macvtap veth virtio_net)
 # Kernel messages that fail the run (the dmesg scan case).
 DMESG_BAD='BUG:|WARNING:|Oops|lockup|leak|refcount_t|general protection|Call Trace'
 # Taint bits that mean the kernel hit trouble: B bad page (5), D died (7),
@@ -92,19 +96,48 @@ load_intree() {
 	done
 }
 
+# The virtio-net devices as virtio_net found them: one line each (the
+# features file is what the driver and the device agreed on, bit 0 first).
+vnic_info() {
+	local d bits i hex net pci
+	[ -z "$VMTEST_VNIC_WHY" ] || tap "# vmtest: no virtio-net NICs: $VMTEST_VNIC_WHY"
+	for d in /sys/bus/virtio/devices/virtio*; do
+		[ "$(cat "$d/device" 2>/dev/null)" = 0x0001 ] || continue
+		bits=$(cat "$d/features")
+		hex=0
+		for ((i = 0; i < ${#bits} && i < 64; i++)); do
+			[ "${bits:i:1}" = 1 ] && hex=$((hex | (1 << i)))
+		done
+		net=
+		for net in "$d"/net/*; do break; done
+		[ -e "$net" ] && net=${net##*/} || net=
+		pci=$(basename "$(readlink -f "$d/..")")
+		tap "# vmtest: ${d##*/} ($pci) ${net:-no netdev} $(cat "/sys/class/net/$net/address" 2>/dev/null)" \
+		    "$(basename "$(readlink -f "$d/driver")" 2>/dev/null) features $(printf '0x%x' "$hex")"
+	done
+}
+
 LOADED=()	# our modules that insmod accepted, in load order
 
+# selftests/vm/modules.list: "path [params]"; "?path": an optional module,
+# loaded if built (a skip case if not).
 load_ours() {
-	local path params name
+	local path params name optional
 	if [ ! -r "$VMTEST_MODULES_LIST" ]; then
 		tap "# vmtest: no $VMTEST_MODULES_LIST, no modules of our own"
 		return 0
 	fi
 	while read -r path params; do
 		case $path in '' | '#'*) continue ;; esac
+		optional=0
+		case $path in '?'*) optional=1; path=${path#\?} ;; esac
 		case $path in /*) ;; *) path=$PROJ/$path ;; esac
 		name=$(basename "$path" .ko)
 		name=${name//-/_}
+		if [ ! -r "$path" ] && [ $optional = 1 ]; then
+			skip "insmod $name" "$path not built"
+			continue
+		fi
 		if [ ! -r "$path" ]; then
 			fail "insmod $name # $path missing"
 			continue
@@ -235,6 +268,7 @@ scan_dmesg() {
 tap "TAP version 13"
 info
 load_intree
+vnic_info
 load_ours
 run_tests
 unload_ours

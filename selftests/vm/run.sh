@@ -44,6 +44,7 @@ ONLY=()
 : "${VM_TESTS_LIST:=$PROJ/selftests/tests.list}"
 : "${VM_TESTS_DIR:=$PROJ/selftests/build}"
 : "${VM_MODULES_LIST:=$SELF_DIR/modules.list}"
+: "${VM_VNIC:=auto}"		# auto | off: the two extra virtio-net NICs
 
 # Counters and the TAP we print (also saved to selftests/results/tap).
 n_top=0 n_pass=0 n_fail=0 n_skip=0
@@ -275,6 +276,58 @@ qemu_args() {
 		-append "console=ttyS0 panic=-1 oops=panic panic_on_warn=1 softlockup_panic=1 hung_task_panic=1 $append")
 }
 
+# ------------------------------------------------ the two virtio-net NICs
+#
+# Two virtio-net PCI devices connected back to back (Documentation/testing.rst,
+# "The virtio-net NICs"): a tap each, both on one bridge, in a network
+# namespace made for this run by unshare -n around QEMU.  The namespace holds
+# nothing else (no link to the host's), so what the guest sends never leaves
+# the machine; it ends with QEMU, and every way out of this script ends QEMU
+# (cleanup on EXIT, kill_qemu, timeout's backstop), so nothing is left behind.
+# The host cannot load vhost_net: vhost=off.
+VNIC_MACS=(52:54:00:a0:00:01 52:54:00:a0:00:02)
+VNIC_QUEUES=4
+VNIC_WHY=
+VNIC_ARGS=()
+# What builds the namespace's contents, run by bash inside it.  The taps'
+# largest MTU (65521; the bridge follows): the host side never limits the
+# frames the guest tries.  No IPv6 there: the bridge stays silent.
+# shellcheck disable=SC2016  # expanded by that bash
+VNIC_PLUMB='set -e
+echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6 2>/dev/null || true
+ip link add vmbr0 type bridge stp_state 0 forward_delay 0
+for t in vmtap0 vmtap1; do
+	ip tuntap add dev "$t" mode tap multi_queue
+	ip link set "$t" mtu 65521
+	ip link set "$t" master vmbr0 up
+done
+ip link set vmbr0 up'
+
+# Sets VNIC_ARGS (QEMU options), or VNIC_WHY when the host cannot make the
+# namespace: the VM then boots without the two devices.
+vnic_probe() {
+	local err i
+	VNIC_ARGS=()
+	if [ "$VM_VNIC" = off ]; then
+		VNIC_WHY="VM_VNIC=off"
+	elif [ "$(id -u)" != 0 ]; then
+		VNIC_WHY="run.sh is not root"
+	elif [ ! -c /dev/net/tun ]; then
+		VNIC_WHY="the host has no /dev/net/tun"
+	elif ! command -v unshare >/dev/null || ! command -v ip >/dev/null; then
+		VNIC_WHY="the host has no unshare or no ip"
+	elif ! err=$(unshare -n bash -c "$VNIC_PLUMB" 2>&1); then
+		err=$(tr '\n' ' ' <<<"$err")
+		VNIC_WHY="bridge and taps in a new network namespace failed: ${err:0:200}"
+	fi
+	[ -z "$VNIC_WHY" ] || return 0
+	# shellcheck disable=SC2054  # the commas are QEMU's
+	for i in 0 1; do
+		VNIC_ARGS+=(-netdev "tap,id=vnic$i,ifname=vmtap$i,queues=$VNIC_QUEUES,vhost=off,script=no,downscript=no"
+			    -device "virtio-net-pci,netdev=vnic$i,mq=on,vectors=$((2 * VNIC_QUEUES + 2)),queue_reset=on,mac=${VNIC_MACS[i]}")
+	done
+}
+
 # KVM only when a guest really boots with it: on some hosts /dev/kvm exists
 # but the guest hangs in early boot.  The verdict is cached per host boot.
 choose_accel() {
@@ -483,11 +536,15 @@ check_only() {
 
 # Every module the guest will insmod, as absolute paths.
 list_modules() {
-	local path rest
+	local path rest optional
 	[ -r "$VM_MODULES_LIST" ] || return 0
 	while read -r path rest; do
 		case $path in '' | '#'*) continue ;; esac
+		optional=0
+		case $path in '?'*) optional=1; path=${path#\?} ;; esac
 		case $path in /*) ;; *) path=$PROJ/$path ;; esac
+		# "?path": loaded when built (guest-run.sh), not missing when not.
+		[ $optional = 1 ] && [ ! -e "$path" ] && continue
 		echo "$path"
 	done <"$VM_MODULES_LIST"
 }
@@ -503,6 +560,7 @@ write_run_conf() {
 		printf 'VMTEST_PROJ=%q\n' "$PROJ"
 		printf 'VMTEST_TIME_SCALE=%q\n' "$VM_TIME_SCALE"
 		printf 'VMTEST_ENV=%q\n' "$VM_TEST_ENV"
+		printf 'VMTEST_VNIC_WHY=%q\n' "$VNIC_WHY"
 	} >"$RUN_CONF"
 }
 
@@ -594,6 +652,7 @@ main() {
 
 	build_initramfs
 	choose_accel
+	vnic_probe
 	write_run_conf
 
 	CONSOLE=$BUILD/console.log
@@ -604,13 +663,21 @@ main() {
 		"vmtest.dir=$PROJ vmtest.conf=$RUN_CONF vmtest.root=$VM_ROOT vmtest.cache=$VM_9P_CACHE${MODDIR_ARG:+ vmtest.moddir=$MODDIR_ARG} $VM_APPEND"
 	out "# vm: kernel $KVER ($VMLINUZ), accel $ACCEL ($ACCEL_WHY), root $VM_ROOT"
 	out "# vm: console $CONSOLE, results $RESULTS, timeout ${RUN_TIMEOUT}s"
+	local qemu_cmd=("${QEMU_ARGS[@]}")
+	if [ ${#VNIC_ARGS[@]} -gt 0 ]; then
+		out "# vm: virtio-net NICs ${VNIC_MACS[*]}: taps vmtap0/vmtap1 on bridge vmbr0 in a network namespace of this run"
+		qemu_cmd=(unshare -n -- bash -c "$VNIC_PLUMB"$'\nexec "$@"' vmtest-vnic
+			  "${QEMU_ARGS[@]}" "${VNIC_ARGS[@]}")
+	else
+		out "# vm: no virtio-net NICs: $VNIC_WHY (the tests that need them SKIP)"
+	fi
 
 	local t_qemu t_up='' t_end=''
 	now_ms
 	t_qemu=$NOW
 	# timeout(1) is only a backstop for when this script is SIGKILLed: the
 	# loop below enforces every bound.  The lock stays with this script.
-	timeout -k 10 $((RUN_TIMEOUT + 120)) "${QEMU_ARGS[@]}" \
+	timeout -k 10 $((RUN_TIMEOUT + 120)) "${qemu_cmd[@]}" \
 		</dev/null >"$BUILD/qemu.out" 2>&1 {LOCK_FD}>&- &
 	QPID=$!
 	if [ "$VM_CONSOLE" = 1 ]; then
