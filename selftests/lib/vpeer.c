@@ -516,13 +516,90 @@ void vp_nic_reap_stale(void)
 }
 
 /*
+ * The peer (nic->peer, nic->peer_ifindex in our netns) into a fresh netns
+ * of its own (IPv6 off, so its stack stays quiet; lo up), then up there:
+ * nic->peer_ns, and nic->peer_ifindex / peer_mac as seen in it.
+ */
+static int vp_peer_into_ns(struct vp_nic *nic)
+{
+	int r, ns;
+
+	if (unshare(CLONE_NEWNET)) {
+		r = -errno;
+		vp_set_err(nic, "unshare(CLONE_NEWNET): %s", strerror(-r));
+		return r;
+	}
+	ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (ns < 0)
+		r = -errno;
+	else
+		r = 0;
+	vp_write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
+	vp_write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
+	if (!r)
+		vp_nl_link_set((int)if_nametoindex("lo"), 1, 0, -1, -1);
+	if (setns(nic->self_ns, CLONE_NEWNET))
+		abort();
+	if (r) {
+		vp_set_err(nic, "open new netns: %s", strerror(-r));
+		return r;
+	}
+	nic->peer_ns = ns;
+
+	r = vp_nl_link_set(nic->peer_ifindex, -1, 0, nic->peer_ns, -1);
+	if (r) {
+		vp_set_err(nic, "moving %s to its netns: %s", nic->peer,
+			   strerror(-r));
+		return r;
+	}
+	r = vp_enter_peer(nic);
+	if (r)
+		return r;
+	nic->peer_ifindex = (int)if_nametoindex(nic->peer);
+	r = nic->peer_ifindex ? vp_nl_link_set(nic->peer_ifindex, 1, 0, -1, -1) :
+				-ENODEV;
+	if (!r)
+		r = vp_read_mac(nic->peer, nic->peer_mac);
+	if (vp_leave_peer(nic))
+		abort();
+	if (r)
+		vp_set_err(nic, "%s up in its netns: %s", nic->peer,
+			   strerror(-r));
+	return r;
+}
+
+/*
+ * The NIC (nic->name, nic->ifindex) up and NOARP, IPv6 off: it is a port
+ * of our own stack too, which must stay quiet on it; nic->mac.
+ */
+static int vp_nic_up_quiet(struct vp_nic *nic)
+{
+	char path[128];
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6",
+		 nic->name);
+	vp_write_file(path, "1");
+	r = vp_nl_link_set(nic->ifindex, 1, 0, -1, 1);
+	if (r) {
+		vp_set_err(nic, "ip link set %s up: %s", nic->name,
+			   strerror(-r));
+		return r;
+	}
+	r = vp_read_mac(nic->name, nic->mac);
+	if (r)
+		vp_set_err(nic, "%s: no address", nic->name);
+	return r;
+}
+
+/*
  * The two ends of a link pair: NAME in our netns, NAMEp (made by nicsim,
  * or as the veth's peer) moved into a fresh netns; @veth chooses.
  */
 static int vp_pair_create(struct vp_nic *nic, char tag, bool veth)
 {
 	char why[512];
-	int r, ns;
+	int r;
 
 	memset(nic, 0, sizeof(*nic));
 	nic->self_ns = -1;
@@ -562,65 +639,11 @@ static int vp_pair_create(struct vp_nic *nic, char tag, bool veth)
 		goto err;
 	}
 
-	/* the peer's namespace: no IPv6, so its stack stays quiet */
-	if (unshare(CLONE_NEWNET)) {
-		r = -errno;
-		vp_set_err(nic, "unshare(CLONE_NEWNET): %s", strerror(-r));
-		goto err;
-	}
-	ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (ns < 0)
-		r = -errno;
-	else
-		r = 0;
-	vp_write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
-	vp_write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
+	r = vp_peer_into_ns(nic);
 	if (!r)
-		vp_nl_link_set((int)if_nametoindex("lo"), 1, 0, -1, -1);
-	if (setns(nic->self_ns, CLONE_NEWNET))
-		abort();
-	if (r) {
-		vp_set_err(nic, "open new netns: %s", strerror(-r));
-		goto err;
-	}
-	nic->peer_ns = ns;
-
-	r = vp_nl_link_set(nic->peer_ifindex, -1, 0, nic->peer_ns, -1);
-	if (r) {
-		vp_set_err(nic, "moving %s to its netns: %s", nic->peer,
-			   strerror(-r));
-		goto err;
-	}
-	r = vp_enter_peer(nic);
+		r = vp_nic_up_quiet(nic);
 	if (r)
 		goto err;
-	nic->peer_ifindex = (int)if_nametoindex(nic->peer);
-	r = nic->peer_ifindex ? vp_nl_link_set(nic->peer_ifindex, 1, 0, -1, -1) :
-				-ENODEV;
-	if (!r)
-		r = vp_read_mac(nic->peer, nic->peer_mac);
-	if (vp_leave_peer(nic))
-		abort();
-	if (r) {
-		vp_set_err(nic, "%s up in its netns: %s", nic->peer,
-			   strerror(-r));
-		goto err;
-	}
-	/* the NIC is a host port too: keep our own stack quiet on it */
-	snprintf(why, sizeof(why), "/proc/sys/net/ipv6/conf/%s/disable_ipv6",
-		 nic->name);
-	vp_write_file(why, "1");
-	r = vp_nl_link_set(nic->ifindex, 1, 0, -1, 1);
-	if (r) {
-		vp_set_err(nic, "ip link set %s up: %s", nic->name,
-			   strerror(-r));
-		goto err;
-	}
-	r = vp_read_mac(nic->name, nic->mac);
-	if (r) {
-		vp_set_err(nic, "%s: no address", nic->name);
-		goto err;
-	}
 	return 0;
 err:
 	vp_nic_destroy(nic);
@@ -637,12 +660,17 @@ int vp_veth_create(struct vp_nic *nic, char tag)
 	return vp_pair_create(nic, tag, true);
 }
 
+static void vp_vnic_teardown(struct vp_nic *nic);
+
 void vp_nic_destroy(struct vp_nic *nic)
 {
+	if (nic->is_vnic)
+		vp_vnic_teardown(nic);
 	if (nic->created && nic->self_ns >= 0 && if_nametoindex(nic->name))
 		vp_nl_link_del((int)if_nametoindex(nic->name));
 	nic->created = false;
-	if (nic->peer_ns >= 0 && nic->self_ns >= 0 && !nic->is_tap) {
+	if (nic->peer_ns >= 0 && nic->self_ns >= 0 && !nic->is_tap &&
+	    !nic->is_vnic) {
 		/* a peer that outlived its NIC goes too */
 		if (!vp_enter_peer(nic)) {
 			int idx = (int)if_nametoindex(nic->peer);
@@ -717,6 +745,439 @@ err_errno:
 	if (fd >= 0)
 		close(fd);
 	vp_nic_destroy(nic);
+	return r;
+}
+
+/* ---- virtio-net PCI NIC ---------------------------------------------- */
+
+#define VP_VIRTIO_DEVS	"/sys/bus/virtio/devices"
+#define VP_VIRTIO_DRVS	"/sys/bus/virtio/drivers"
+/* bind, unbind and PCI removal are synchronous: this is only a margin */
+#define VP_VNIC_WAIT_MS	5000
+#define VP_VNIC_STEP_US	20000
+
+/* @src into @dst, cut to fit. */
+static void vp_copy(char *dst, size_t len, const char *src)
+{
+	size_t n = strnlen(src, len - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* First line of a small (sysfs) file, without its newline; 0 or -errno. */
+static int vp_read_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	int r = 0;
+
+	if (!f)
+		return -errno;
+	if (!fgets(buf, (int)len, f))
+		r = -EIO;
+	else
+		buf[strcspn(buf, "\n")] = '\0';
+	fclose(f);
+	return r;
+}
+
+/* Last component of what the symlink @path points to ("" if none). */
+static void vp_link_base(const char *path, char *buf, size_t len)
+{
+	char t[PATH_MAX];
+	const char *b;
+	ssize_t n;
+
+	buf[0] = '\0';
+	n = readlink(path, t, sizeof(t) - 1);
+	if (n <= 0)
+		return;
+	t[n] = '\0';
+	b = strrchr(t, '/');
+	vp_copy(buf, len, b ? b + 1 : t);
+}
+
+/* The driver bound to virtio device @dev ("" when none). */
+static void vp_virtio_driver(const char *dev, char *drv, size_t len)
+{
+	char p[320];
+
+	snprintf(p, sizeof(p), VP_VIRTIO_DEVS "/%s/driver", dev);
+	vp_link_base(p, drv, len);
+}
+
+/* The netdev of virtio device @dev in our netns; 0 or -ENOENT. */
+static int vp_virtio_netdev(const char *dev, char *name, size_t len)
+{
+	struct dirent *de;
+	char p[320];
+	int r = -ENOENT;
+	DIR *d;
+
+	snprintf(p, sizeof(p), VP_VIRTIO_DEVS "/%s/net", dev);
+	d = opendir(p);
+	if (!d)
+		return -ENOENT;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		vp_copy(name, len, de->d_name);
+		r = 0;
+		break;
+	}
+	closedir(d);
+	return r;
+}
+
+/* echo @dev > /sys/bus/virtio/drivers/@drv/{bind,unbind} */
+static int vp_virtio_attach(const char *dev, const char *drv, bool bind)
+{
+	char p[320];
+
+	snprintf(p, sizeof(p), VP_VIRTIO_DRVS "/%s/%s", drv,
+		 bind ? "bind" : "unbind");
+	return vp_write_file(p, dev);
+}
+
+/* Move virtio device @dev from whichever driver has it to @want. */
+static int vp_virtio_set_driver(struct vp_nic *nic, const char *dev,
+				const char *want)
+{
+	char drv[64];
+	int r;
+
+	vp_virtio_driver(dev, drv, sizeof(drv));
+	if (!strcmp(drv, want))
+		return 0;
+	if (drv[0]) {
+		r = vp_virtio_attach(dev, drv, false);
+		if (r) {
+			vp_set_err(nic, "unbind %s from %s: %s", dev, drv,
+				   strerror(-r));
+			return r;
+		}
+	}
+	r = vp_virtio_attach(dev, want, true);
+	if (r)
+		vp_set_err(nic, "bind %s to %s: %s", dev, want, strerror(-r));
+	return r;
+}
+
+/* The virtio device whose netdev (in our netns) has address @mac. */
+static int vp_vnic_find_mac(const char *mac, char *dev, size_t len)
+{
+	char p[300], addr[32];
+	struct dirent *de;
+	int r = -ENODEV;
+	DIR *d;
+
+	d = opendir("/sys/class/net");
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "/sys/class/net/%s/address", de->d_name);
+		if (vp_read_line(p, addr, sizeof(addr)) || strcasecmp(addr, mac))
+			continue;
+		/* macvlans may share the address: they have no device */
+		snprintf(p, sizeof(p), "/sys/class/net/%s/device", de->d_name);
+		vp_link_base(p, dev, len);
+		if (!strncmp(dev, "virtio", 6)) {
+			r = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return r;
+}
+
+/*
+ * Back to the boot state for a virtio-net device no driver has (a test
+ * that died between unbind and bind): virtio_net takes it.
+ */
+static void vp_vnic_bind_orphans(void)
+{
+	char p[300], id[16], drv[64];
+	struct dirent *de;
+	DIR *d;
+
+	d = opendir(VP_VIRTIO_DEVS);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), VP_VIRTIO_DEVS "/%s/device", de->d_name);
+		if (vp_read_line(p, id, sizeof(id)) || strcmp(id, "0x0001"))
+			continue;
+		vp_virtio_driver(de->d_name, drv, sizeof(drv));
+		if (drv[0])
+			continue;
+		fprintf(stderr, "# vpeer: %s had no driver: binding it to virtio_net\n",
+			de->d_name);
+		vp_virtio_attach(de->d_name, "virtio_net", true);
+	}
+	closedir(d);
+}
+
+static int vp_vnic_lookup(const char *mac, char *dev, size_t len)
+{
+	if (!vp_vnic_find_mac(mac, dev, len))
+		return 0;
+	vp_vnic_bind_orphans();
+	return vp_vnic_find_mac(mac, dev, len);
+}
+
+/* Both devices (their virtioN into @dev, @peer) and the driver loaded. */
+static int vp_vnic_check(char *why, size_t len, char *dev, char *peer,
+			 size_t dlen)
+{
+	static const char *const macs[] = { VP_VNIC_MAC, VP_VNIC_PEER_MAC };
+	const char *host = getenv("VP_VNIC_WHY");
+	char *out[] = { dev, peer };
+	unsigned int i;
+
+	for (i = 0; i < VP_ARRAY_SIZE(macs); i++) {
+		if (!vp_vnic_lookup(macs[i], out[i], dlen))
+			continue;
+		snprintf(why, len, "no virtio-net device with MAC %s in the VM%s%s%s",
+			 macs[i], host && *host ? " (run.sh: " : "",
+			 host && *host ? host : "", host && *host ? ")" : "");
+		return -ENODEV;
+	}
+	if (!vp_path_exists(VP_VIRTIO_DRVS "/" VP_VNIC_DRIVER)) {
+		snprintf(why, len,
+			 VP_VNIC_DRIVER " is not loaded (selftests/vm/modules.list loads drivers/net/virtio_net_accel/virtio_net_accel.ko once it is built)");
+		return -ENOENT;
+	}
+	return 0;
+}
+
+bool vp_vnic_available(char *why, size_t len)
+{
+	char dev[32], peer[32];
+
+	return !vp_vnic_check(why, len, dev, peer, sizeof(dev));
+}
+
+/* nic->vnic_pci: the PCI function the virtio device sits on. */
+static void vp_vnic_pci_addr(struct vp_nic *nic)
+{
+	char p[320], real[PATH_MAX], *s;
+
+	nic->vnic_pci[0] = '\0';
+	snprintf(p, sizeof(p), VP_VIRTIO_DEVS "/%s", nic->vnic_dev);
+	if (!realpath(p, real))
+		return;
+	s = strrchr(real, '/');
+	if (!s)
+		return;
+	*s = '\0';
+	s = strrchr(real, '/');
+	vp_copy(nic->vnic_pci, sizeof(nic->vnic_pci), s ? s + 1 : real);
+}
+
+/* nic->name, ifindex: the netdev nic->vnic_dev's driver registered. */
+static int vp_vnic_wait_netdev(struct vp_nic *nic)
+{
+	int i;
+
+	for (i = 0; i < VP_VNIC_WAIT_MS * 1000 / VP_VNIC_STEP_US; i++) {
+		if (!vp_virtio_netdev(nic->vnic_dev, nic->name,
+				      sizeof(nic->name))) {
+			nic->ifindex = (int)if_nametoindex(nic->name);
+			if (nic->ifindex)
+				return 0;
+		}
+		usleep(VP_VNIC_STEP_US);
+	}
+	return -ETIMEDOUT;
+}
+
+int vp_vnic_rebind(struct vp_nic *nic, bool accel)
+{
+	const char *want = accel ? VP_VNIC_DRIVER : "virtio_net";
+	char p[320];
+	int r;
+
+	snprintf(p, sizeof(p), VP_VIRTIO_DEVS "/%s", nic->vnic_dev);
+	if (!nic->vnic_dev[0] || !vp_path_exists(p)) {
+		r = vp_vnic_lookup(VP_VNIC_MAC, nic->vnic_dev,
+				   sizeof(nic->vnic_dev));
+		if (r) {
+			vp_set_err(nic, "no virtio-net device with MAC %s",
+				   VP_VNIC_MAC);
+			return -ENODEV;
+		}
+	}
+	vp_vnic_pci_addr(nic);
+	nic->ifindex = 0;
+	r = vp_virtio_set_driver(nic, nic->vnic_dev, want);
+	if (r)
+		return r;
+	r = vp_vnic_wait_netdev(nic);
+	if (r) {
+		vp_set_err(nic, "%s took %s but no netdev appeared in %s/%s/net",
+			   want, nic->vnic_dev, VP_VIRTIO_DEVS, nic->vnic_dev);
+		return r;
+	}
+	if (accel)
+		return vp_nic_up_quiet(nic);
+	r = vp_read_mac(nic->name, nic->mac);
+	if (r)
+		vp_set_err(nic, "%s: no address", nic->name);
+	return r;
+}
+
+int vp_vnic_create(struct vp_nic *nic, char tag)
+{
+	char why[256];
+	int r;
+
+	(void)tag;
+	memset(nic, 0, sizeof(*nic));
+	nic->self_ns = -1;
+	nic->peer_ns = -1;
+	nic->is_vnic = true;
+	r = vp_vnic_check(why, sizeof(why), nic->vnic_dev, nic->peer_dev,
+			  sizeof(nic->vnic_dev));
+	if (r) {
+		vp_set_err(nic, "%s", why);
+		return r;
+	}
+	nic->self_ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (nic->self_ns < 0) {
+		r = -errno;
+		vp_set_err(nic, "open own netns: %s", strerror(-r));
+		goto err;
+	}
+	/* the far side is virtio_net's, whatever an earlier test did */
+	r = vp_virtio_set_driver(nic, nic->peer_dev, "virtio_net");
+	if (r)
+		goto err;
+	if (vp_virtio_netdev(nic->peer_dev, nic->peer, sizeof(nic->peer)) ||
+	    !(nic->peer_ifindex = (int)if_nametoindex(nic->peer))) {
+		vp_set_err(nic, "far side %s: no netdev", nic->peer_dev);
+		r = -ENODEV;
+		goto err;
+	}
+	nic->created = true;
+	r = vp_vnic_rebind(nic, true);
+	if (!r)
+		r = vp_peer_into_ns(nic);
+	if (r)
+		goto err;
+	return 0;
+err:
+	vp_nic_destroy(nic);
+	return r;
+}
+
+/* Move @ifindex into @nsfd under a name the kernel picks from @pattern. */
+static int vp_nl_link_move_as(int ifindex, int nsfd, const char *pattern)
+{
+	uint32_t fd = (uint32_t)nsfd;
+	struct vp_nlmsg m;
+
+	vp_nl_init(&m, RTM_NEWLINK, 0, sizeof(m.i));
+	m.i.ifi_family = AF_UNSPEC;
+	m.i.ifi_index = ifindex;
+	vp_nla_put(&m.n, IFLA_NET_NS_FD, &fd, 4);
+	vp_nla_put(&m.n, IFLA_IFNAME, pattern, strlen(pattern) + 1);
+	return vp_nl_talk(&m.n, NULL, 0);
+}
+
+/*
+ * The far side back into our netns (down; under a new ethN if its name
+ * was taken meanwhile), the NIC back on virtio_net (after a PCI rescan if
+ * a test removed it and did not bring it back).  nic->err keeps what the
+ * caller saw; what fails here goes to stderr.
+ */
+static void vp_vnic_teardown(struct vp_nic *nic)
+{
+	char err[sizeof(nic->err)], p[320];
+	int idx, r = 0;
+
+	memcpy(err, nic->err, sizeof(err));
+	if (nic->peer_ns >= 0 && nic->self_ns >= 0 && !vp_enter_peer(nic)) {
+		idx = (int)if_nametoindex(nic->peer);
+		if (idx)
+			r = vp_nl_link_set(idx, 0, 0, nic->self_ns, -1);
+		if (r == -EEXIST)
+			r = vp_nl_link_move_as(idx, nic->self_ns, "eth%d");
+		if (vp_leave_peer(nic))
+			abort();
+		if (r)
+			fprintf(stderr, "# vpeer: moving %s back: %s\n",
+				nic->peer, strerror(-r));
+	}
+	if (nic->created) {
+		snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s", nic->vnic_pci);
+		if (nic->vnic_pci[0] && !vp_path_exists(p) &&
+		    vp_vnic_pci_rescan(nic))
+			fprintf(stderr, "# vpeer: %s\n", nic->err);
+		if (vp_vnic_rebind(nic, false))
+			fprintf(stderr, "# vpeer: %s\n", nic->err);
+	}
+	nic->created = false;
+	memcpy(nic->err, err, sizeof(err));
+}
+
+int vp_vnic_pci_remove(struct vp_nic *nic)
+{
+	char p[320];
+	int i, r;
+
+	if (!nic->vnic_pci[0]) {
+		vp_set_err(nic, "%s: no PCI function known", nic->vnic_dev);
+		return -EINVAL;
+	}
+	snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/remove", nic->vnic_pci);
+	r = vp_write_file(p, "1");
+	if (r) {
+		vp_set_err(nic, "echo 1 > %s: %s", p, strerror(-r));
+		return r;
+	}
+	nic->ifindex = 0;
+	snprintf(p, sizeof(p), VP_VIRTIO_DEVS "/%s", nic->vnic_dev);
+	for (i = 0; i < VP_VNIC_WAIT_MS * 1000 / VP_VNIC_STEP_US; i++) {
+		if (!vp_path_exists(p))
+			return 0;
+		usleep(VP_VNIC_STEP_US);
+	}
+	vp_set_err(nic, "%s still there after its PCI function %s was removed",
+		   nic->vnic_dev, nic->vnic_pci);
+	return -ETIMEDOUT;
+}
+
+int vp_vnic_pci_rescan(struct vp_nic *nic)
+{
+	int i, r;
+
+	r = vp_write_file("/sys/bus/pci/rescan", "1");
+	if (r) {
+		vp_set_err(nic, "echo 1 > /sys/bus/pci/rescan: %s",
+			   strerror(-r));
+		return r;
+	}
+	for (i = 0; i < VP_VNIC_WAIT_MS * 1000 / VP_VNIC_STEP_US; i++) {
+		if (!vp_vnic_find_mac(VP_VNIC_MAC, nic->vnic_dev,
+				      sizeof(nic->vnic_dev)))
+			break;
+		usleep(VP_VNIC_STEP_US);
+	}
+	if (vp_virtio_netdev(nic->vnic_dev, nic->name, sizeof(nic->name)) ||
+	    !(nic->ifindex = (int)if_nametoindex(nic->name))) {
+		vp_set_err(nic, "no netdev with MAC %s within %d ms of a PCI rescan",
+			   VP_VNIC_MAC, VP_VNIC_WAIT_MS);
+		nic->ifindex = 0;
+		return -ETIMEDOUT;
+	}
+	vp_vnic_pci_addr(nic);
+	r = vp_read_mac(nic->name, nic->mac);
+	if (r)
+		vp_set_err(nic, "%s: no address", nic->name);
 	return r;
 }
 

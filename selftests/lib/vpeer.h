@@ -44,6 +44,10 @@ struct vp_nic {
 	bool created;
 	bool is_tap;			/* vp_tap_create(): no NIC, peer = tap */
 	bool is_veth;			/* vp_veth_create(): NIC = a veth end */
+	bool is_vnic;			/* vp_vnic_create(): virtio-net PCI */
+	char vnic_dev[32];		/* is_vnic: the NIC's virtioN */
+	char vnic_pci[32];		/* is_vnic: its PCI function */
+	char peer_dev[32];		/* is_vnic: the far side's virtioN */
 	char err[256];			/* what went wrong in vp_* */
 };
 
@@ -95,6 +99,58 @@ int vp_nic_knob_read(struct vp_nic *nic, const char *knob, char *buf,
 		     size_t len);
 /* One counter of "ethtool -S NAME"; -ENOENT if it has no such line. */
 int vp_nic_ethtool_stat(struct vp_nic *nic, const char *stat, uint64_t *val);
+
+/* ---- virtio-net PCI NIC (the test VM's two extra devices) ------------ */
+
+/*
+ * selftests/vm/run.sh gives the test VM two virtio-net PCI devices on one
+ * bridge of the outer host: the NIC (VP_VNIC_MAC), which the tests bind to
+ * virtio_net_accel, and the far side (VP_VNIC_PEER_MAC), left to
+ * virtio_net.  At boot virtio_net drives both, in our netns.  Devices are
+ * found by MAC: /sys/class/net/(name)/address, its device link (virtioN).
+ */
+#define VP_VNIC_MAC		"52:54:00:a0:00:01"
+#define VP_VNIC_PEER_MAC	"52:54:00:a0:00:02"
+#define VP_VNIC_DRIVER		"virtio_net_accel"
+
+/*
+ * Whether vp_vnic_create() can work: both devices there and
+ * virtio_net_accel loaded.  If not, why (for a SKIP; with run.sh's
+ * reason, VP_VNIC_WHY, when the VM has no such devices).
+ */
+bool vp_vnic_available(char *why, size_t len);
+/*
+ * Bind the NIC to virtio_net_accel (unbinding it from virtio_net) and
+ * bring up the netdev it registers (nic->name, ifindex, mac; IPv6 off,
+ * NOARP); move the far side into a fresh netns as the peer, up (nic->peer,
+ * peer_ifindex, peer_mac, peer_ns as vp_nic_create() fills them).
+ * nic->is_vnic.  @tag is unused (there is one such NIC), kept for the
+ * shape of vp_nic_create().  On error nic->err says what failed and the
+ * devices are back as at boot.  vp_nic_destroy() moves the far side back,
+ * binds the NIC to virtio_net again (rescanning the PCI bus if it was
+ * removed) and drops the netns.
+ */
+int vp_vnic_create(struct vp_nic *nic, char tag);
+/*
+ * Bind the NIC's device to virtio_net_accel (@accel) or to virtio_net,
+ * from whichever driver has it (none: just bind); with @accel its netdev
+ * comes up as in vp_vnic_create(), without it nic->name, ifindex and mac
+ * are virtio_net's netdev (left down).  The same device after a rescan
+ * may be a new virtioN: it is found by MAC again.
+ */
+int vp_vnic_rebind(struct vp_nic *nic, bool accel);
+/*
+ * Hot-unplug the NIC's PCI function (echo 1 > .../remove): its driver
+ * sees the device go; nic->ifindex becomes 0.
+ */
+int vp_vnic_pci_remove(struct vp_nic *nic);
+/*
+ * echo 1 > /sys/bus/pci/rescan, then wait until the NIC is back (virtio_net
+ * takes it, perhaps as a new virtioN): nic->vnic_dev, vnic_pci, name,
+ * ifindex, mac name it on virtio_net; vp_vnic_rebind(nic, true) binds it
+ * to virtio_net_accel again.
+ */
+int vp_vnic_pci_rescan(struct vp_nic *nic);
 
 /* ---- namespaces and commands ----------------------------------------- */
 
