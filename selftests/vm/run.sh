@@ -308,6 +308,7 @@ ip link set vmbr0 up'
 vnic_probe() {
 	local err i
 	VNIC_ARGS=()
+	VNIC_WHY=
 	if [ "$VM_VNIC" = off ]; then
 		VNIC_WHY="VM_VNIC=off"
 	elif [ "$(id -u)" != 0 ]; then
