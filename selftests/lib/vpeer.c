@@ -929,23 +929,30 @@ static int vp_vnic_lookup(const char *mac, char *dev, size_t len)
 	return vp_vnic_find_mac(mac, dev, len);
 }
 
+/* Look @mac up into @dev; if it is not there, say so in @why. */
+static int vp_vnic_need(const char *mac, char *dev, size_t dlen, char *why,
+			size_t len)
+{
+	const char *host = getenv("VP_VNIC_WHY");
+
+	if (!vp_vnic_lookup(mac, dev, dlen))
+		return 0;
+	if (host && *host)
+		snprintf(why, len, "no virtio-net device with MAC %s in the VM (run.sh: %s)",
+			 mac, host);
+	else
+		snprintf(why, len, "no virtio-net device with MAC %s in the VM",
+			 mac);
+	return -ENODEV;
+}
+
 /* Both devices (their virtioN into @dev, @peer) and the driver loaded. */
 static int vp_vnic_check(char *why, size_t len, char *dev, char *peer,
 			 size_t dlen)
 {
-	static const char *const macs[] = { VP_VNIC_MAC, VP_VNIC_PEER_MAC };
-	const char *host = getenv("VP_VNIC_WHY");
-	char *out[] = { dev, peer };
-	unsigned int i;
-
-	for (i = 0; i < VP_ARRAY_SIZE(macs); i++) {
-		if (!vp_vnic_lookup(macs[i], out[i], dlen))
-			continue;
-		snprintf(why, len, "no virtio-net device with MAC %s in the VM%s%s%s",
-			 macs[i], host && *host ? " (run.sh: " : "",
-			 host && *host ? host : "", host && *host ? ")" : "");
+	if (vp_vnic_need(VP_VNIC_MAC, dev, dlen, why, len) ||
+	    vp_vnic_need(VP_VNIC_PEER_MAC, peer, dlen, why, len))
 		return -ENODEV;
-	}
 	if (!vp_path_exists(VP_VIRTIO_DRVS "/" VP_VNIC_DRIVER)) {
 		snprintf(why, len,
 			 VP_VNIC_DRIVER " is not loaded (selftests/vm/modules.list loads drivers/net/virtio_net_accel/virtio_net_accel.ko once it is built)");
@@ -1056,8 +1063,9 @@ int vp_vnic_create(struct vp_nic *nic, char tag)
 	r = vp_virtio_set_driver(nic, nic->peer_dev, "virtio_net");
 	if (r)
 		goto err;
-	if (vp_virtio_netdev(nic->peer_dev, nic->peer, sizeof(nic->peer)) ||
-	    !(nic->peer_ifindex = (int)if_nametoindex(nic->peer))) {
+	if (!vp_virtio_netdev(nic->peer_dev, nic->peer, sizeof(nic->peer)))
+		nic->peer_ifindex = (int)if_nametoindex(nic->peer);
+	if (!nic->peer_ifindex) {
 		vp_set_err(nic, "far side %s: no netdev", nic->peer_dev);
 		r = -ENODEV;
 		goto err;
@@ -1167,11 +1175,12 @@ int vp_vnic_pci_rescan(struct vp_nic *nic)
 			break;
 		usleep(VP_VNIC_STEP_US);
 	}
-	if (vp_virtio_netdev(nic->vnic_dev, nic->name, sizeof(nic->name)) ||
-	    !(nic->ifindex = (int)if_nametoindex(nic->name))) {
+	nic->ifindex = 0;
+	if (!vp_virtio_netdev(nic->vnic_dev, nic->name, sizeof(nic->name)))
+		nic->ifindex = (int)if_nametoindex(nic->name);
+	if (!nic->ifindex) {
 		vp_set_err(nic, "no netdev with MAC %s within %d ms of a PCI rescan",
 			   VP_VNIC_MAC, VP_VNIC_WAIT_MS);
-		nic->ifindex = 0;
 		return -ETIMEDOUT;
 	}
 	vp_vnic_pci_addr(nic);

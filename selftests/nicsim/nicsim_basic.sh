@@ -21,28 +21,9 @@ NS1=nicsim-basic-1
 DBG=/sys/kernel/debug/nicsim
 PLAN=27
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n $*"; }
-nok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $*"; }
-skip() { n=$((n + 1)); echo "ok $n $1 # SKIP ${2:-}"; }
-diag() { sed 's/^/# /'; }
-# t NAME CMD...: one case from a command's exit status; output as diagnostics
-t() {
-	local name=$1 out rc
-	shift
-	out=$("$@" 2>&1)
-	rc=$?
-	[ -z "$out" ] || diag <<<"$out"
-	if [ $rc -eq 0 ]; then ok "$name"; else nok "$name # exit $rc"; fi
-	return $rc
-}
-
-if command -v ping >/dev/null; then
-	PING=(ping)
-else
-	PING=(busybox ping)
-fi
+# TAP cases, PING, wait_for (installed beside this script as lib/tap.sh)
+# shellcheck source=selftests/lib/tap.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/tap.sh"
 
 find_ko() {
 	local d
@@ -63,16 +44,6 @@ cleanup() {
 	ip netns del $NS0 2>/dev/null
 	ip netns del $NS1 2>/dev/null
 	ip netns del nicsim-basic-2 2>/dev/null
-}
-
-# wait_for SECS CMD...: until CMD succeeds
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ $SECONDS -lt "$end" ] || return 1
-		sleep 0.1
-	done
 }
 
 ping_ok() { "${PING[@]}" -c 2 -w 6 "$@" >/dev/null 2>&1; }

@@ -308,6 +308,7 @@ ip link set vmbr0 up'
 vnic_probe() {
 	local err i
 	VNIC_ARGS=()
+	VNIC_WHY=
 	if [ "$VM_VNIC" = off ]; then
 		VNIC_WHY="VM_VNIC=off"
 	elif [ "$(id -u)" != 0 ]; then
@@ -508,6 +509,7 @@ parse_args() {
 	[[ $RUN_TIMEOUT =~ ^[0-9]+$ ]] || die_usage "--timeout wants seconds"
 	[ -z "$BUILD_OK" ] || [[ $BUILD_OK =~ ^-?[0-9]+$ ]] || die_usage "--build-ok wants a number"
 	case $VM_ROOT in overlay | bind) ;; *) die_usage "VM_ROOT must be overlay or bind" ;; esac
+	case $VM_VNIC in auto | off) ;; *) die_usage "VM_VNIC must be auto or off" ;; esac
 	[[ $VM_BOOT_TIMEOUT =~ ^[0-9]+$ ]] || die_usage "VM_BOOT_TIMEOUT wants seconds"
 	if ! [[ $VM_TIME_SCALE =~ ^[1-9][0-9]?$ ]] || ((VM_TIME_SCALE > 20)); then
 		die_usage "VM_TIME_SCALE wants an integer from 1 to 20"

@@ -33,38 +33,9 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LIB=$HERE/vnic_lib
 PLAN=17
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n $*"; }
-nok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $*"; }
-skip() { n=$((n + 1)); echo "ok $n $1 # SKIP ${2:-}"; }
-diag() { sed 's/^/# /'; }
-# t NAME CMD...: one case from a command's exit status; output as diagnostics
-t() {
-	local name=$1 out rc
-	shift
-	out=$("$@" 2>&1)
-	rc=$?
-	[ -z "$out" ] || diag <<<"$out"
-	if [ $rc -eq 0 ]; then ok "$name"; else nok "$name # exit $rc"; fi
-	return $rc
-}
-
-if command -v ping >/dev/null; then
-	PING=(ping)
-else
-	PING=(busybox ping)
-fi
-
-# wait_for SECS CMD...: until CMD succeeds
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ $SECONDS -lt "$end" ] || return 1
-		sleep 0.1
-	done
-}
+# TAP cases, PING, wait_for (installed beside this script as lib/tap.sh)
+# shellcheck source=selftests/lib/tap.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/tap.sh"
 
 # The netdev of our netns with address $1 that sits on a device.
 by_mac() {

@@ -102,18 +102,6 @@ static int check_created(struct vp_nic *nic)
 	return 0;
 }
 
-static int case_create(void)
-{
-	struct vp_nic nic;
-	int r;
-
-	r = vp_vnic_create(&nic, 'v');
-	CHECK(!r, "vp_vnic_create: %d %s", r, nic.err);
-	r = check_created(&nic);
-	vp_nic_destroy(&nic);
-	return r;
-}
-
 static int check_remove(struct vp_nic *nic)
 {
 	char drv[64], old[32];
@@ -137,14 +125,15 @@ static int check_remove(struct vp_nic *nic)
 	return 0;
 }
 
-static int case_remove(void)
+/* vp_vnic_create(), @check, vp_nic_destroy(): @check's verdict. */
+static int with_vnic(int (*check)(struct vp_nic *nic))
 {
 	struct vp_nic nic;
 	int r;
 
 	r = vp_vnic_create(&nic, 'v');
 	CHECK(!r, "vp_vnic_create: %d %s", r, nic.err);
-	r = check_remove(&nic);
+	r = check(&nic);
 	vp_nic_destroy(&nic);
 	return r;
 }
@@ -155,9 +144,9 @@ int main(int argc, char **argv)
 	if (argc == 2 && !strcmp(argv[1], "nodriver"))
 		return case_nodriver();
 	if (argc == 2 && !strcmp(argv[1], "create"))
-		return case_create();
+		return with_vnic(check_created);
 	if (argc == 2 && !strcmp(argv[1], "remove"))
-		return case_remove();
+		return with_vnic(check_remove);
 	fprintf(stderr, "usage: vnic_lib nodriver|create|remove\n");
 	return 2;
 }
