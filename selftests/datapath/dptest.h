@@ -79,8 +79,7 @@ const char *dp_strerr(int r);
  */
 enum dp_backend {
 	DP_BE_NICSIM,		/* nicsim NIC, guest bound by VHOST_ACCEL_SET_NIC */
-	DP_BE_VNIC,		/* the VM's virtio-net NIC on virtio_net_accel,
-				 * bound the same way; peer: the far side */
+	DP_BE_VNIC,		/* virtio-net NIC, virtio_net_accel, SET_NIC */
 	DP_BE_TAP,		/* a tap; the peer is the tap itself */
 	DP_BE_MACVTAP_VETH,	/* a macvtap on veth end NAME; peer: NAMEp */
 	DP_BE_PACKET_VETH,	/* AF_PACKET SOCK_RAW bound to NAME; peer: NAMEp */

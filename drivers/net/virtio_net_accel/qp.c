@@ -584,9 +584,8 @@ static void vna_rx_take_back(struct vna_qp *qp)
 	spin_lock_bh(&qp->rx.lock);
 	vna_rx_reap(qp, UINT_MAX);
 	spin_unlock_bh(&qp->rx.lock);
-	/*
-	 * A frame the device never finished goes as it is, without EOP: the
-	 * unused buffers after it tell vhost it was cut short.
+	/* A frame the device never finished goes as it is, without EOP:
+	 * the unused buffers after it tell vhost it was cut short.
 	 */
 	qp->rx_carry = 0;
 	qp->rx_frame_left = 0;
