@@ -19,6 +19,10 @@
  * operations are the Tx handle and the buffer-pool handle of the design.
  * That type is never defined: the driver casts its own queue-pair structure
  * to and from it, and vhost-accel never looks inside.
+ *
+ * Two drivers implement it: drivers/net/nicsim (a simulated NIC with an
+ * embedded switch, the worked example) and drivers/net/virtio_net_accel (a
+ * virtio-net PCI device: one MAC filter, no steering by address).
  */
 
 /**
@@ -37,16 +41,22 @@
  * Rx buffers are empty space the NIC fills:
  *
  * - Rx buffers are filled and completed in the order they were posted.
- * - A frame starts @rx_headroom bytes into the frame's first buffer and
- *   leaves those bytes alone: vhost-accel writes the virtio-net header there
- *   after the completion.  The headroom may span several segments.  Further
- *   buffers of the same frame are filled from byte 0.
+ * - A frame starts @rx_headroom bytes into the frame's first buffer.  The
+ *   NIC may write those bytes (a device that puts its own header at the
+ *   start of every buffer, as virtio-net devices do, puts it there) or
+ *   leave them alone: vhost-accel writes the guest's virtio-net header
+ *   over them after the completion, whose len counts them.  The headroom
+ *   may span several segments.  Further buffers of the same frame are
+ *   filled from byte 0.
  * - The NIC never writes past the completion's len: during live migration
  *   vhost-accel marks exactly the pages of those bytes dirty.
  * - Unused buffers (len 0) come back only from @reclaim_rx and @detach, and
- *   only after every filled one: vhost-accel gives them back to the guest by
- *   rewinding its avail index, which is right only for the last buffers it
- *   took, and WARNs on a filled completion after an unused one.
+ *   only after every filled one, in any order among themselves (a ring
+ *   reset returns them by descriptor slot): vhost-accel gives them back to
+ *   the guest by rewinding its avail index, which is right only for the
+ *   last buffers it took, and WARNs on a filled completion after an unused
+ *   one.  A frame cut short (some buffers filled, no EOP yet) followed by
+ *   unused ones is given back whole.
  *
  * Exactly once: every buffer accepted by @xmit comes back exactly once
  * through @tx_done; every buffer accepted by @post_rx comes back exactly
@@ -63,7 +73,9 @@
  * The driver maps every segment for its own device (the PCI function's
  * struct device, not the netdev's) with dma_map_page(), DMA_TO_DEVICE for
  * Tx and DMA_FROM_DEVICE for Rx, when it accepts the buffer (inside @xmit
- * or @post_rx), and unmaps it before it completes the buffer: the unmap is
+ * or @post_rx), or has its bus do so (the virtio core maps what a driver
+ * adds to a virtqueue and unmaps it when the device returns it), and
+ * unmaps it before it completes the buffer: the unmap is
  * what makes the device's writes visible to the CPU where that needs it,
  * and what copies a SWIOTLB bounce buffer back.  Empty segments need no
  * mapping.  vhost-accel never maps anything and never touches payload.
@@ -352,8 +364,9 @@ struct vhost_accel_qp_stats {
 /**
  * struct vhost_accel_nic_ops - what a cooperating driver implements
  * @attach: lend a free queue pair of the registered @netdev to vhost.
- *	Return the handle or an ERR_PTR: -EBUSY (no free queue pair, or a
- *	PASSTHRU port in the way), -ENETDOWN (link or device down),
+ *	Return the handle or an ERR_PTR: -EBUSY (no free queue pair, a
+ *	PASSTHRU port in the way, or a NIC that cannot steer by address
+ *	already lent to another MAC), -ENETDOWN (link or device down),
  *	-EADDRINUSE (a MAC the NIC keeps for itself, e.g. its own netdev's,
  *	unless @mode is PASSTHRU), -EINVAL (bad MAC, flags, mode or port
  *	flags, or more headroom than the hardware can skip), -ENOMEM,
@@ -370,12 +383,14 @@ struct vhost_accel_qp_stats {
  *	accepted (a prefix of @bufs; 0 when the ring is full).  The rest stay
  *	vhost's; it retries after the next @tx_done, so refusing with nothing
  *	outstanding stalls the queue.  A buffer is never refused for its
- *	content: it is accepted and completed with VHOST_ACCEL_COMP_ERROR.
- *	One doorbell per call.
+ *	content: it is accepted and completed with VHOST_ACCEL_COMP_ERROR,
+ *	by the driver's NAPI, not from @xmit itself (@tx_done would run
+ *	alongside NAPI's).  One doorbell per call.
  * @post_rx: post @n empty Rx buffers; return how many were accepted, a
  *	prefix as for @xmit.  Since an unused Rx buffer may only come back
  *	last, a buffer the NIC cannot use is refused, not accepted and
- *	skipped.
+ *	skipped; so is one too small for a whole frame when the NIC would
+ *	otherwise spread a frame over buffers without RX_MERGE.
  * @reclaim_rx: return every posted, unfilled Rx buffer through @rx_done
  *	with len 0, after the filled ones (e.g. before the guest's ring is
  *	stopped); since buffers are filled in order, the unused ones are the
