@@ -158,7 +158,9 @@ static void vna_tx_eth(const struct vhost_accel_buf *b, u8 *eth)
 	}
 }
 
-/* The descriptor chain: our header and Ethernet copy, then guest pages. */
+/* The descriptor chain: our header and Ethernet copy (one descriptor),
+ * then the guest's pages from byte ETH_HLEN on.
+ */
 static unsigned int vna_tx_sg(struct vna_ring *r, struct vna_info *vi,
 			      struct vna_slot *s,
 			      const struct vhost_accel_buf *b)
@@ -166,9 +168,8 @@ static unsigned int vna_tx_sg(struct vna_ring *r, struct vna_info *vi,
 	unsigned int i, n = 0, skip = ETH_HLEN, off, len;
 	struct scatterlist *sg = r->sg;
 
-	sg_init_table(sg, b->nsegs + 2);
-	sg_set_buf(&sg[n++], &s->hdr, vi->hdr_len);
-	sg_set_buf(&sg[n++], s->eth, ETH_HLEN);
+	sg_init_table(sg, b->nsegs + 1);
+	sg_set_buf(&sg[n++], s->head, vi->hdr_len + ETH_HLEN);
 	for (i = 0; i < b->nsegs; i++) {
 		len = b->segs[i].len;
 		if (skip >= len) {
@@ -206,6 +207,7 @@ static bool vna_xmit_one(struct vna_qp *qp, const struct vhost_accel_buf *b)
 	struct vna_slot *s;
 	unsigned int nsg;
 	bool spoofed;
+	u8 *eth;
 
 	if (b->len < ETH_HLEN || !b->nsegs || b->nsegs > VNA_MAX_SEGS ||
 	    (qp->port_flags & VHOST_ACCEL_PORT_DOWN) ||
@@ -216,15 +218,16 @@ static bool vna_xmit_one(struct vna_qp *qp, const struct vhost_accel_buf *b)
 	s = vna_slot_get(r);
 	if (!s)
 		return false;
-	vna_tx_eth(b, s->eth);
+	eth = s->head + vi->hdr_len;
+	vna_tx_eth(b, eth);
 	spoofed = !(qp->port_flags & VHOST_ACCEL_PORT_NO_SPOOFCHK) &&
-		  !ether_addr_equal(s->eth + ETH_ALEN, vi->lent_mac);
+		  !ether_addr_equal(eth + ETH_ALEN, vi->lent_mac);
 	if (spoofed) {
 		vna_slot_put(r, s);
 		vna_tx_fail(qp, b, true);
 		return true;
 	}
-	vna_tx_hdr(vi, &s->hdr.hdr, &b->meta);
+	vna_tx_hdr(vi, (struct virtio_net_hdr *)s->head, &b->meta);
 	nsg = vna_tx_sg(r, vi, s, b);
 	if (virtqueue_add_outbuf(r->vq, r->sg, nsg, s, GFP_ATOMIC)) {
 		vna_slot_put(r, s);
@@ -313,7 +316,7 @@ static unsigned int vna_rx_sg(struct vna_qp *qp, struct vna_slot *s,
 
 	sg_init_table(sg, b->nsegs + 1);
 	if (!qp->hdr_in_guest) {
-		sg_set_buf(&sg[n++], &s->hdr, qp->vi->hdr_len);
+		sg_set_buf(&sg[n++], s->head, qp->vi->hdr_len);
 		skip = qp->headroom;
 	}
 	for (i = 0; i < b->nsegs; i++) {
@@ -385,7 +388,7 @@ static void vna_rx_read_hdr(struct vna_qp *qp, struct vna_slot *s,
 	unsigned int len = qp->vi->hdr_len;
 
 	if (!qp->hdr_in_guest) {
-		memcpy(h, &s->hdr, len);
+		memcpy(h, s->head, len);
 		return;
 	}
 	memcpy_from_page((char *)h, s->hdr_page, s->hdr_off, len);
@@ -509,8 +512,9 @@ static bool vna_enable_cbs(struct vna_qp *qp)
 {
 	bool idle;
 
+	/* Tx completions can wait until most of the ring is done */
 	spin_lock(&qp->tx.lock);
-	idle = virtqueue_enable_cb(qp->tx.vq) && !qp->ntx_err;
+	idle = virtqueue_enable_cb_delayed(qp->tx.vq) && !qp->ntx_err;
 	spin_unlock(&qp->tx.lock);
 	spin_lock(&qp->rx.lock);
 	idle &= virtqueue_enable_cb(qp->rx.vq);

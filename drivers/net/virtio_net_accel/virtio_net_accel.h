@@ -29,9 +29,10 @@ struct vna_slot {
 	/* Rx, header in the guest's headroom: where the device wrote it */
 	struct page *hdr_page;
 	u32 hdr_off;
-	/* the device's virtio-net header, when it is ours */
-	struct virtio_net_hdr_mrg_rxbuf hdr;
-	u8 eth[ETH_HLEN];	/* Tx: the frame's Ethernet header */
+	/* The device's virtio-net header when it is ours (hdr_len bytes),
+	 * then, on Tx, the frame's Ethernet header: one descriptor.
+	 */
+	u8 head[sizeof(struct virtio_net_hdr_mrg_rxbuf) + ETH_HLEN] __aligned(4);
 };
 
 /* A virtqueue's buffers and their bookkeeping.  @lock serialises the
@@ -46,7 +47,7 @@ struct vna_ring {
 	unsigned int nfree;
 	unsigned int size;
 	unsigned int posted;	/* buffers the device holds */
-	struct scatterlist sg[VNA_MAX_SEGS + 2];
+	struct scatterlist sg[VNA_MAX_SEGS + 1];
 };
 
 struct vna_info;
