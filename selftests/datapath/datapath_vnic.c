@@ -70,6 +70,15 @@ FIXTURE(vnic) {
 
 static const struct dp_be vn_be = { .kind = DP_BE_VNIC };
 
+/*
+ * A SKIP in FIXTURE_SETUP does not keep 6.1's harness from running the
+ * test body (it only checks for a failure): each body starts with this.
+ */
+#define VN_SKIPPED() do {						\
+	if (_metadata->skip)						\
+		return;							\
+} while (0)
+
 /* What QEMU negotiates with a Linux guest. */
 static const struct vg_net_cfg vn_cfg = {
 	.features = DP_F_V1 | DP_F_MRG | DP_F_EVIDX,
@@ -340,6 +349,8 @@ TEST_F_TIMEOUT(vnic, unbind, 120)
 		"unbind from " VP_VNIC_DRIVER, vn_unbind, vn_rebind,
 	};
 
+	VN_SKIPPED();
+
 	vn_removal(_metadata, self, &ev);
 }
 
@@ -361,6 +372,8 @@ TEST_F_TIMEOUT(vnic, pci_remove, 120)
 	static const struct vn_event ev = {
 		"PCI removal", vn_pci_remove, vn_rescan,
 	};
+
+	VN_SKIPPED();
 
 	vn_removal(_metadata, self, &ev);
 }
@@ -386,6 +399,8 @@ TEST_F_TIMEOUT(vnic, rmmod, 120)
 		"rmmod " VP_VNIC_DRIVER, vn_rmmod, vn_reload,
 	};
 	int others;
+
+	VN_SKIPPED();
 
 	if (vp_module_ko(VN_KO, "VP_VNIC_KO", self->ko, sizeof(self->ko)))
 		SKIP(return, "%s not found (VP_VNIC_KO or in the project): cannot load it again after the unload",
@@ -423,6 +438,8 @@ TEST_F_TIMEOUT(vnic, reset_qps, 120)
 	static const struct vn_event ev = {
 		"reset_qps", vn_reset_qps, NULL,
 	};
+
+	VN_SKIPPED();
 
 	vn_removal(_metadata, self, &ev);
 }
@@ -507,6 +524,8 @@ TEST_F_TIMEOUT(vnic, reset_qps_macvtap, 120)
 	unsigned int q;
 	int ms;
 
+	VN_SKIPPED();
+
 	vn_macvtap(_metadata, self);
 	vn_macvtap_guest(_metadata, self);
 	EXPECT_EQ(1, vn_lent(&self->c.nic, line, sizeof(line)))
@@ -565,6 +584,8 @@ TEST_F_TIMEOUT(vnic, second_mac_ebusy, 120)
 {
 	char line[128], want[32];
 	int r;
+
+	VN_SKIPPED();
 
 	vn_up(_metadata, self, &self->g, self->mac, false);
 	r = dp_guest_up(&self->c, &self->g2, &vn_cfg, self->mac2);
