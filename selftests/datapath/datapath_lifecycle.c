@@ -319,7 +319,6 @@ static void lc_removal(struct __test_metadata *_metadata,
 {
 	struct dp_traffic *t = self->t;
 	char why[300];
-	unsigned int q;
 	int r;
 
 	/*
@@ -331,19 +330,9 @@ static void lc_removal(struct __test_metadata *_metadata,
 	lc_up(_metadata, self, self->c.pkt, "", 0);
 	DP_TRAFFIC_FLOWS(t, LC_FLOW);
 	ASSERT_EQ(0, gone(arg));
-	for (q = 0; q < VG_NVQS; q++)
-		EXPECT_EQ(0, vg_vq_wait_err(&self->g.d, q, DP_WAIT_MS))
-			TH_LOG("vq %u: no error eventfd after the NIC went", q);
-	/* the guest keeps posting and sending into stopped queues */
-	vg_sleep_ms(LC_EVENT_MS);
-	dp_traffic_stop(t);
-	ASSERT_EQ(0, dp_traffic_settle(t, false));
-	for (q = 0; q < VG_NVQS; q++) {
-		r = dp_heads_accounted(&self->g, q, why, sizeof(why));
-		EXPECT_LE(0, r) TH_LOG("%s", why);
-		TH_LOG("vq %u: %d heads outstanding in the avail ring", q, r);
-		EXPECT_LE(1ULL, dp_stat(&self->g, q, DP_STAT_OFF(errors)));
-	}
+	EXPECT_EQ(0, dp_nic_gone_check(t, &self->g, LC_EVENT_MS, why,
+				       sizeof(why)))
+		TH_LOG("%s", why);
 	DP_TRAFFIC_CHECK_CLEAN(t);
 
 	/* a new NIC: same fd, same rings, traffic again */

@@ -1162,3 +1162,43 @@ int dp_heads_accounted(struct vg_net *g, unsigned int q, char *why,
 	free(seen);
 	return inflight;
 }
+
+/*
+ * The NIC under guest @g went away while traffic @t ran: both queues
+ * signal their error eventfd within DP_WAIT_MS, the guest goes on
+ * posting and sending into the stopped queues for @event_ms, then the
+ * traffic stops and settles; every queue's heads are accounted for
+ * (dp_heads_accounted()) and it counted an error.  0, or -1 with the
+ * first failure in @why.
+ */
+int dp_nic_gone_check(struct dp_traffic *t, struct vg_net *g, int event_ms,
+		      char *why, size_t wl)
+{
+	char what[300];
+	unsigned int q;
+	int r, bad = 0;
+
+	for (q = 0; q < VG_NVQS; q++) {
+		if (!vg_vq_wait_err(&g->d, q, DP_WAIT_MS) || bad++)
+			continue;
+		snprintf(why, wl, "vq %u: no error eventfd after the NIC went",
+			 q);
+	}
+	vg_sleep_ms(event_ms);
+	dp_traffic_stop(t);
+	r = dp_traffic_settle(t, false);
+	if (r) {
+		snprintf(why, wl, "traffic did not settle: %s", dp_strerr(r));
+		return -1;
+	}
+	for (q = 0; q < VG_NVQS; q++) {
+		r = dp_heads_accounted(g, q, what, sizeof(what));
+		fprintf(stderr, "# vq %u: %d heads outstanding in the avail ring\n",
+			q, r);
+		if (r < 0 && !bad++)
+			snprintf(why, wl, "%s", what);
+		if (!dp_stat(g, q, DP_STAT_OFF(errors)) && !bad++)
+			snprintf(why, wl, "vq %u: no error counted", q);
+	}
+	return bad ? -1 : 0;
+}

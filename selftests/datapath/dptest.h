@@ -271,6 +271,9 @@ int dp_qps_attached(struct vp_nic *nic);
 int dp_heads_accounted(struct vg_net *g, unsigned int q, char *why,
 		       size_t wl);
 
+int dp_nic_gone_check(struct dp_traffic *t, struct vg_net *g, int event_ms,
+		      char *why, size_t wl);
+
 /* @n more frames went each way (dp_traffic_wait_flow()). */
 #define DP_TRAFFIC_FLOWS(_t, _n) do {					\
 	char __why[512];						\
