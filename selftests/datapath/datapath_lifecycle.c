@@ -309,63 +309,6 @@ static void lc_end(struct __test_metadata *_metadata,
 }
 
 /*
- * After the NIC went away: the queue is stopped at GET_VRING_BASE's
- * index; every head is in the used ring once (vg_net reaped them and
- * saw no unknown or repeated id) or in the avail ring at or after that
- * index, exactly once; the used index equals it (nothing consumed and
- * kept).  Guest parked, used entries reaped.
- */
-static int lc_heads_accounted(struct vg_net *g, unsigned int q, char *why,
-			      size_t wl)
-{
-	struct vg_vq *vq = &g->d.vq[q];
-	unsigned char *seen;
-	unsigned int base, i, inflight = 0;
-	uint16_t used, k;
-	int r;
-
-	r = vg_get_vring_base(&g->d, q, &base);
-	if (r) {
-		snprintf(why, wl, "GET_VRING_BASE: %s", dp_strerr(r));
-		return -1;
-	}
-	used = vg_vq_used_idx(&g->d, q);
-	if (used != (uint16_t)base) {
-		snprintf(why, wl, "vq %u: index %u but used->idx %u", q, base,
-			 used);
-		return -1;
-	}
-	seen = calloc(vq->num, 1);
-	if (!seen)
-		return -1;
-	for (k = (uint16_t)base; k != vq->avail_idx; k++) {
-		uint16_t head = le16toh(vq->avail->ring[k & (vq->num - 1)]);
-
-		if (head >= vq->num || !vq->in_flight[head] || seen[head]++) {
-			snprintf(why, wl,
-				 "vq %u: avail entry %u (head %u) after index %u is not an outstanding head, or twice",
-				 q, k, head, base);
-			free(seen);
-			return -1;
-		}
-	}
-	for (i = 0; i < vq->num; i++) {
-		if (!vq->in_flight[i])
-			continue;
-		inflight++;
-		if (!seen[i]) {
-			snprintf(why, wl,
-				 "vq %u: head %u neither used nor after index %u",
-				 q, i, base);
-			free(seen);
-			return -1;
-		}
-	}
-	free(seen);
-	return inflight;
-}
-
-/*
  * The NIC under traffic went away (@gone deletes it or unloads its
  * driver): both queues report it, every head is accounted for, and the
  * fd binds a second NIC and carries traffic again.
@@ -376,7 +319,6 @@ static void lc_removal(struct __test_metadata *_metadata,
 {
 	struct dp_traffic *t = self->t;
 	char why[300];
-	unsigned int q;
 	int r;
 
 	/*
@@ -388,19 +330,9 @@ static void lc_removal(struct __test_metadata *_metadata,
 	lc_up(_metadata, self, self->c.pkt, "", 0);
 	DP_TRAFFIC_FLOWS(t, LC_FLOW);
 	ASSERT_EQ(0, gone(arg));
-	for (q = 0; q < VG_NVQS; q++)
-		EXPECT_EQ(0, vg_vq_wait_err(&self->g.d, q, DP_WAIT_MS))
-			TH_LOG("vq %u: no error eventfd after the NIC went", q);
-	/* the guest keeps posting and sending into stopped queues */
-	vg_sleep_ms(LC_EVENT_MS);
-	dp_traffic_stop(t);
-	ASSERT_EQ(0, dp_traffic_settle(t, false));
-	for (q = 0; q < VG_NVQS; q++) {
-		r = lc_heads_accounted(&self->g, q, why, sizeof(why));
-		EXPECT_LE(0, r) TH_LOG("%s", why);
-		TH_LOG("vq %u: %d heads outstanding in the avail ring", q, r);
-		EXPECT_LE(1ULL, dp_stat(&self->g, q, DP_STAT_OFF(errors)));
-	}
+	EXPECT_EQ(0, dp_nic_gone_check(t, &self->g, LC_EVENT_MS, why,
+				       sizeof(why)))
+		TH_LOG("%s", why);
 	DP_TRAFFIC_CHECK_CLEAN(t);
 
 	/* a new NIC: same fd, same rings, traffic again */
@@ -463,35 +395,8 @@ TEST_F_TIMEOUT(life, nic_resets_queue, 90)
 /* nicsim.ko as vpeer finds it: VP_NICSIM_KO, else next to the project. */
 static int lc_nicsim_ko(char *path, size_t len)
 {
-	static const char *const rel[] = {
-		"drivers/net/nicsim/nicsim.ko",
-	};
-	const char *env = getenv("VP_NICSIM_KO");
-	char exe[PATH_MAX], *p;
-	unsigned int i;
-	ssize_t n;
-
-	if (env && *env) {
-		snprintf(path, len, "%s", env);
-		return access(path, R_OK) ? -errno : 0;
-	}
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0)
-		return -ENOENT;
-	exe[n] = '\0';
-	/* <project>/selftests/build/<binary> */
-	for (i = 0; i < 3; i++) {
-		p = strrchr(exe, '/');
-		if (!p)
-			return -ENOENT;
-		*p = '\0';
-	}
-	for (i = 0; i < 2; i++) {
-		snprintf(path, len, "%s/%s", exe, rel[i]);
-		if (!access(path, R_OK))
-			return 0;
-	}
-	return -ENOENT;
+	return vp_module_ko("drivers/net/nicsim/nicsim.ko", "VP_NICSIM_KO",
+			    path, len);
 }
 
 static int lc_count_dir(const char *path)

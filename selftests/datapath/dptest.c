@@ -1105,3 +1105,100 @@ int dp_qps_attached(struct vp_nic *nic)
 		return -1;
 	return (int)attached;
 }
+
+/*
+ * After the NIC went away: the queue is stopped at GET_VRING_BASE's
+ * index; every head is in the used ring once (vg_net reaped them and
+ * saw no unknown or repeated id) or in the avail ring at or after that
+ * index, exactly once; the used index equals it (nothing consumed and
+ * kept).  Guest parked, used entries reaped.
+ */
+int dp_heads_accounted(struct vg_net *g, unsigned int q, char *why,
+		       size_t wl)
+{
+	struct vg_vq *vq = &g->d.vq[q];
+	unsigned char *seen;
+	unsigned int base, i, inflight = 0;
+	uint16_t used, k;
+	int r;
+
+	r = vg_get_vring_base(&g->d, q, &base);
+	if (r) {
+		snprintf(why, wl, "GET_VRING_BASE: %s", dp_strerr(r));
+		return -1;
+	}
+	used = vg_vq_used_idx(&g->d, q);
+	if (used != (uint16_t)base) {
+		snprintf(why, wl, "vq %u: index %u but used->idx %u", q, base,
+			 used);
+		return -1;
+	}
+	seen = calloc(vq->num, 1);
+	if (!seen)
+		return -1;
+	for (k = (uint16_t)base; k != vq->avail_idx; k++) {
+		uint16_t head = le16toh(vq->avail->ring[k & (vq->num - 1)]);
+
+		if (head >= vq->num || !vq->in_flight[head] || seen[head]++) {
+			snprintf(why, wl,
+				 "vq %u: avail entry %u (head %u) after index %u is not an outstanding head, or twice",
+				 q, k, head, base);
+			free(seen);
+			return -1;
+		}
+	}
+	for (i = 0; i < vq->num; i++) {
+		if (!vq->in_flight[i])
+			continue;
+		inflight++;
+		if (!seen[i]) {
+			snprintf(why, wl,
+				 "vq %u: head %u neither used nor after index %u",
+				 q, i, base);
+			free(seen);
+			return -1;
+		}
+	}
+	free(seen);
+	return inflight;
+}
+
+/*
+ * The NIC under guest @g went away while traffic @t ran: both queues
+ * signal their error eventfd within DP_WAIT_MS, the guest goes on
+ * posting and sending into the stopped queues for @event_ms, then the
+ * traffic stops and settles; every queue's heads are accounted for
+ * (dp_heads_accounted()) and it counted an error.  0, or -1 with the
+ * first failure in @why.
+ */
+int dp_nic_gone_check(struct dp_traffic *t, struct vg_net *g, int event_ms,
+		      char *why, size_t wl)
+{
+	char what[300];
+	unsigned int q;
+	int r, bad = 0;
+
+	for (q = 0; q < VG_NVQS; q++) {
+		if (!vg_vq_wait_err(&g->d, q, DP_WAIT_MS) || bad++)
+			continue;
+		snprintf(why, wl, "vq %u: no error eventfd after the NIC went",
+			 q);
+	}
+	vg_sleep_ms(event_ms);
+	dp_traffic_stop(t);
+	r = dp_traffic_settle(t, false);
+	if (r) {
+		snprintf(why, wl, "traffic did not settle: %s", dp_strerr(r));
+		return -1;
+	}
+	for (q = 0; q < VG_NVQS; q++) {
+		r = dp_heads_accounted(g, q, what, sizeof(what));
+		fprintf(stderr, "# vq %u: %d heads outstanding in the avail ring\n",
+			q, r);
+		if (r < 0 && !bad++)
+			snprintf(why, wl, "%s", what);
+		if (!dp_stat(g, q, DP_STAT_OFF(errors)) && !bad++)
+			snprintf(why, wl, "vq %u: no error counted", q);
+	}
+	return bad ? -1 : 0;
+}

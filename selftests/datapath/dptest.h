@@ -263,6 +263,17 @@ int dp_peer_netdev_drops(struct vp_nic *nic, uint64_t *rx_drop,
 
 int dp_qps_attached(struct vp_nic *nic);
 
+/*
+ * After the NIC under a guest went away (deleted, unbound, reset): queue
+ * @q stopped at GET_VRING_BASE's index and every head accounted for.
+ * Heads outstanding in the avail ring, or -1 with @why.
+ */
+int dp_heads_accounted(struct vg_net *g, unsigned int q, char *why,
+		       size_t wl);
+
+int dp_nic_gone_check(struct dp_traffic *t, struct vg_net *g, int event_ms,
+		      char *why, size_t wl);
+
 /* @n more frames went each way (dp_traffic_wait_flow()). */
 #define DP_TRAFFIC_FLOWS(_t, _n) do {					\
 	char __why[512];						\

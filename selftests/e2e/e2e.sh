@@ -8,6 +8,7 @@
 # namespace (10.77.0.1/24); a macvtap on the NIC with the guest's MAC.
 #
 #   e2e.sh [--qemu 7.2|10.0|patched] [--via qemu|libvirt] [--ref|--demo|--copy]
+#          [--nic nicsim|vnic]
 #
 #   --qemu 7.2      Debian 12's QEMU (default; E2E_QEMU overrides it) with
 #                   -netdev tap,id=n0,fd=3,vhost=on,vhostfd=4, fd 3 the
@@ -38,6 +39,17 @@
 #                   E2E_COPY_VHOST=/dev/vhost-net puts both on vhost-net
 #                   instead, a check of the test's own plumbing (its
 #                   traffic cases pass, its counter cases fail)
+#   --nic nicsim    the cooperating NIC is a nicsim instance (default)
+#   --nic vnic      (QEMU 7.2 by qemu, one guest) the test VM's virtio-net
+#                   NIC (selftests/vm/run.sh, 52:54:00:a0:00:01) bound to
+#                   virtio_net_accel, the macvtap on its netdev; the peer
+#                   is the far side (52:54:00:a0:00:02, virtio_net) in the
+#                   namespace; the counter cases read the driver's netdev
+#                   (ip -s link: the lent queue pair's traffic) and its
+#                   debugfs "lent", and the queue pair must come back once
+#                   QEMU is gone; every case SKIPs when the VM has no such
+#                   NIC or no virtio_net_accel.  The NIC ends on virtio_net,
+#                   the far side back in the test's namespace.
 #
 # Checked for each guest: QEMU started, the guest came up, it pinged the
 # peer, the peer pings it, iperf3 TCP both ways with nonzero throughput;
@@ -50,7 +62,8 @@
 # macvtap carried the frames and the kernel log named the mode.  The
 # tests.list entries are wrappers of one line: e2e_qemu.sh (7.2, --ref),
 # e2e_qemu10.sh (10.0), e2e_libvirt.sh (libvirt), e2e_copy.sh,
-# e2e_copy10.sh and e2e_libvirt_copy.sh (--copy of each),
+# e2e_copy10.sh and e2e_libvirt_copy.sh (--copy of each), e2e_vnic.sh
+# (--nic vnic),
 # e2e_qemu_patched.sh (patched, selftests/e2e/qemu.list) and the demo's
 # demo_guest.sh (--demo).
 #
@@ -64,6 +77,7 @@ VIA=qemu
 REF=0
 DEMO=0
 COPY=0
+NIC_KIND=nicsim
 while [ $# -gt 0 ]; do
 	case $1 in
 	--qemu) QEMU_VER=${2:-}; shift ;;
@@ -71,7 +85,8 @@ while [ $# -gt 0 ]; do
 	--ref) REF=1 ;;
 	--demo) DEMO=1 REF=1 ;;
 	--copy) COPY=1 ;;
-	*) echo "usage: $0 [--qemu 7.2|10.0|patched] [--via qemu|libvirt] [--ref|--demo|--copy]" >&2
+	--nic) NIC_KIND=${2:-}; shift ;;
+	*) echo "usage: $0 [--qemu 7.2|10.0|patched] [--via qemu|libvirt] [--ref|--demo|--copy] [--nic nicsim|vnic]" >&2
 	   exit 2 ;;
 	esac
 	shift
@@ -86,6 +101,16 @@ if ((DEMO)) && [ "$QEMU_VER/$VIA" != 7.2/qemu ]; then
 fi
 if ((COPY)) && { ((REF)) || [ "$QEMU_VER" = patched ]; }; then
 	echo "$0: --copy is one guest of QEMU 7.2 or 10.0, without --ref or --demo" >&2
+	exit 2
+fi
+VNIC=0
+case $NIC_KIND in
+nicsim) ;;
+vnic) VNIC=1 ;;
+*) echo "$0: --nic is nicsim or vnic" >&2; exit 2 ;;
+esac
+if ((VNIC)) && { [ "$QEMU_VER/$VIA" != 7.2/qemu ] || ((REF || COPY)); }; then
+	echo "$0: --nic vnic is one guest of QEMU 7.2 by qemu" >&2
 	exit 2
 fi
 
@@ -115,6 +140,7 @@ if ((DEMO)); then
 	P=demo
 	export E2E_BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-600}
 fi
+((VNIC)) && ACCEL=vnic P=e2ev
 # --copy: two interfaces, two pings in the guest's boot
 if ((COPY)); then
 	case $ACCEL in
@@ -189,6 +215,10 @@ phase_cases() {
 		[ "$g" = ref ] || ((COPY)) && return
 		if ((DEMO)); then
 			echo "$g: counters"
+		elif ((VNIC)); then
+			printf "$g: %s\n" "datapath accel" "tx counters" \
+				"rx counters" "bytes_copied 0" \
+				"virtio_net_accel agrees" "lent to the guest"
 		else
 			printf "$g: %s\n" "datapath accel" "tx counters" \
 				"rx counters" "bytes_copied 0" "nicsim agrees"
@@ -198,10 +228,13 @@ phase_cases() {
 			printf "$g: %s\n" "no macvtap or tap exists" \
 				"qemu holds /dev/vhost-accel and no tap"
 		;;
+	gone)
+		((VNIC)) && echo "$g: queue pair back after qemu"
+		;;
 	esac
 }
 
-PHASES=(start ready traffic counters notap)
+PHASES=(start ready traffic counters notap gone)
 
 # fail_phases GUEST WHY PHASE...: every case of those phases fails
 fail_phases() {
@@ -237,7 +270,11 @@ cleanup() {
 	for g in "${GUESTS[@]}"; do
 		[ -z "${MV[$g]}" ] || ip link del "${MV[$g]}" 2>/dev/null
 	done
-	ip link del "$NIC" 2>/dev/null
+	if ((VNIC)); then
+		vnic_restore
+	else
+		ip link del "$NIC" 2>/dev/null
+	fi
 	((REF || COPY)) && ip link del "$VETH" 2>/dev/null
 	for g in "${GUESTS[@]}"; do
 		ip netns del "${NS[$g]}" 2>/dev/null
@@ -264,6 +301,10 @@ setup_net() {
 		setup_copy_net "$g"
 		return
 	fi
+	if ((VNIC)); then
+		setup_vnic_net "$g"
+		return
+	fi
 	if [ "$g" = ref ]; then
 		lower=$VETH
 		ip link add "$VETH" type veth peer name "${VETH}p" &&
@@ -278,6 +319,136 @@ setup_net() {
 		TAPDEV[$g]=$(macvtap "${MV[$g]}" "$lower")
 	fi
 	[ -n "${TAPDEV[$g]}" ]
+}
+
+# ---- --nic vnic: the test VM's virtio-net NIC (selftests/vm/run.sh) on
+# virtio_net_accel; the far side, on virtio_net, is the peer
+
+VNIC_MAC=52:54:00:a0:00:01 VNIC_FAR_MAC=52:54:00:a0:00:02
+VNA=virtio_net_accel
+VDEVS=/sys/bus/virtio/devices VDRVS=/sys/bus/virtio/drivers
+VNIC_DEV='' VFAR_DEV='' VFAR=''
+
+# vnic_by_mac MAC: the netdev of this namespace with MAC on a virtio device
+vnic_by_mac() {
+	local d
+	for d in /sys/class/net/*; do
+		[ "$(cat "$d/address" 2>/dev/null)" = "$1" ] || continue
+		[[ $(basename "$(readlink -f "$d/device")") == virtio* ]] &&
+			{ echo "${d##*/}"; return 0; }
+	done
+	return 1
+}
+
+vnic_vdev() { basename "$(readlink -f "/sys/class/net/$1/device")"; }
+vnic_driver() { basename "$(readlink "$VDEVS/$1/driver" 2>/dev/null)" 2>/dev/null; }
+
+# vnic_netdev VDEV: the netdev virtio device VDEV's driver registered
+vnic_netdev() {
+	local d i
+	for i in $(seq 50); do
+		for d in "$VDEVS/$1"/net/*; do
+			[ -e "$d" ] && { echo "${d##*/}"; return 0; }
+		done
+		sleep 0.1
+	done
+	return 1
+}
+
+# vnic_bind VDEV DRIVER: from whichever driver has it to DRIVER
+vnic_bind() {
+	local cur
+	cur=$(vnic_driver "$1")
+	[ "$cur" = "$2" ] && return 0
+	if [ -n "$cur" ]; then
+		echo "$1" >"$VDRVS/$cur/unbind" || return 1
+	fi
+	echo "$1" >"$VDRVS/$2/bind"
+}
+
+# vnic_orphans: a virtio-net device no driver has (a test that died
+# between unbind and bind) goes back to virtio_net
+vnic_orphans() {
+	local d
+	for d in "$VDEVS"/*; do
+		[ "$(cat "$d/device" 2>/dev/null)" = 0x0001 ] || continue
+		[ -z "$(vnic_driver "${d##*/}")" ] || continue
+		echo "${d##*/}" >"$VDRVS/virtio_net/bind" 2>/dev/null
+	done
+}
+
+# vnic_why: why this VM cannot run --nic vnic ("" when it can)
+vnic_why() {
+	local m
+	vnic_orphans
+	for m in $VNIC_MAC $VNIC_FAR_MAC; do
+		vnic_by_mac "$m" >/dev/null && continue
+		echo "no virtio-net device with MAC $m in the VM${VP_VNIC_WHY:+ (run.sh: $VP_VNIC_WHY)}"
+		return
+	done
+	[ -d "$VDRVS/$VNA" ] || echo "$VNA is not loaded (selftests/vm/modules.list)"
+}
+
+# setup_vnic_net GUEST: the far side on virtio_net, one queue pair (the
+# outer tap would spread one flow over several as the peer's own Tx queue
+# changes), into the namespace with PEER; the NIC on virtio_net_accel as
+# NIC, up, quiet; the macvtap on it (TAPDEV[GUEST])
+setup_vnic_net() {
+	local g=$1 far
+	far=$(vnic_by_mac $VNIC_FAR_MAC) && NIC=$(vnic_by_mac $VNIC_MAC) || return 1
+	VFAR_DEV=$(vnic_vdev "$far") VNIC_DEV=$(vnic_vdev "$NIC")
+	echo "# NIC $VNIC_DEV ($NIC, $(vnic_driver "$VNIC_DEV")), far side $VFAR_DEV ($far, $(vnic_driver "$VFAR_DEV"))"
+	vnic_bind "$VFAR_DEV" virtio_net && VFAR=$(vnic_netdev "$VFAR_DEV") &&
+	vnic_bind "$VNIC_DEV" "$VNA" && NIC=$(vnic_netdev "$VNIC_DEV") || return 1
+	echo 1 >"/proc/sys/net/ipv6/conf/$NIC/disable_ipv6"
+	ip link set "$NIC" arp off up || return 1
+	ethtool -L "$VFAR" combined 1 || return 1
+	ip link set "$VFAR" mtu 1500 || return 1
+	setup_peer_ns "${NS[$ACCEL]}" "$VFAR" || return 1
+	ip -br link show "$NIC" | diag
+	TAPDEV[$g]=$(macvtap "${MV[$g]}" "$NIC")
+	[ -n "${TAPDEV[$g]}" ]
+}
+
+# vnic_restore: the far side back into this namespace, the NIC on
+# virtio_net (as at boot: the next test finds both by MAC)
+vnic_restore() {
+	[ -n "$VFAR_DEV" ] || return 0
+	# (its name may be taken meanwhile: then under another)
+	ip -n "${NS[$ACCEL]}" link set "$VFAR" down netns $$ 2>/dev/null ||
+		ip -n "${NS[$ACCEL]}" link set "$VFAR" down netns $$ name "${P}far" 2>/dev/null
+	[ -z "$VNIC_DEV" ] || vnic_bind "$VNIC_DEV" virtio_net ||
+		echo "# $VNIC_DEV: could not bind it to virtio_net again"
+	VFAR_DEV=''
+}
+
+# vnic_lent: the first line of the driver's debugfs "lent" for the NIC
+vnic_lent() {
+	head -n 1 "/sys/kernel/debug/$VNA/$VNIC_DEV/lent" 2>/dev/null
+}
+
+# vnic_checks GUEST: the counter cases of --nic vnic while QEMU runs:
+# lib.sh's accel_counter_checks against the driver's netdev counters,
+# then the queue pair lent to the guest's MAC
+vnic_checks() {
+	local g=$1 lent
+	accel_counter_checks "$g" "${PID[$g]}" "$NIC" "${MV[$g]}" "$VNA"
+	ip -s link show "$NIC" | diag
+	lent=$(vnic_lent)
+	check "$g: lent to the guest ($lent)" \
+		grep -Eq "^1 of [0-9]+ queue pairs lent to $MAC\$" <<<"$lent"
+}
+
+# vnic_gone GUEST: QEMU gone, its queue pair comes back within 5 s
+vnic_gone() {
+	local g=$1 lent i
+	for i in $(seq 50); do
+		lent=$(vnic_lent)
+		[[ $lent == "0 of "* ]] && break
+		sleep 0.1
+	done
+	check "$g: queue pair back after qemu ($lent)" \
+		test "${lent%% *}" = 0
 }
 
 # setup_copy_net GUEST: --copy's two wires: the bridge with its veth to
@@ -587,6 +758,8 @@ checks() {
 	[ "$g" = ref ] && return
 	if ((DEMO)); then
 		demo_counters
+	elif ((VNIC)); then
+		vnic_checks "$g"
 	else
 		accel_counter_checks "$g" "${PID[$g]}" "$NIC" "${MV[$g]}"
 	fi
@@ -614,7 +787,7 @@ start() {
 	fi
 	if [ "$VIA" = libvirt ]; then
 		if ! libvirt_start "$g"; then
-			fail_phases "$g" "not reached" ready traffic counters notap
+			fail_phases "$g" "not reached" ready traffic counters notap gone
 			return 1
 		fi
 	else
@@ -630,7 +803,7 @@ started() {
 	[ "$VIA" = libvirt ] && return 0
 	started_qemu "$g" && return 0
 	UP[$g]=0
-	fail_phases "$g" "not reached" ready traffic counters notap
+	fail_phases "$g" "not reached" ready traffic counters notap gone
 	return 1
 }
 
@@ -641,7 +814,7 @@ came_up() {
 	[ "${UP[$g]}" = 1 ] || return 1
 	ready "$g" && return 0
 	UP[$g]=0
-	fail_phases "$g" "guest did not come up" traffic counters notap
+	fail_phases "$g" "guest did not come up" traffic counters notap gone
 	return 1
 }
 
@@ -759,8 +932,20 @@ else
 fi
 
 TPUT_accel_TX=0 TPUT_accel_RX=0 TPUT_ref_TX=0 TPUT_ref_RX=0
+TPUT_vnic_TX=0 TPUT_vnic_RX=0
 UDP_accel_TX='' UDP_accel_RX='' UDP_ref_TX='' UDP_ref_RX=''
 ACCEL_STATS='' NIC_STATS=''
+
+# --nic vnic on a VM without the NIC or the driver: every case skipped
+if ((VNIC)); then
+	VNIC_WHY=$(vnic_why)
+	if [ -n "$VNIC_WHY" ]; then
+		while IFS= read -r c; do
+			skip "$c" "$VNIC_WHY"
+		done < <(for ph in "${PHASES[@]}"; do phase_cases "$ACCEL" "$ph"; done)
+		exit 0
+	fi
+fi
 
 if ! before_guests; then
 	for g in "${GUESTS[@]}"; do
@@ -797,6 +982,7 @@ else
 		[ "$VIA" = libvirt ] || sleep 1
 		started "$g" && came_up "$g" && checks "$g"
 		finish "$g"
+		[ "${UP[$g]}" = 1 ] && ((VNIC)) && vnic_gone "$g"
 	done
 fi
 while [ $n -lt "$PLAN" ]; do
@@ -822,8 +1008,12 @@ case $QEMU_VER/$VIA/$DEMO/$COPY in
 	;;
 7.2/qemu/0/0)
 	echo "# throughput (Mbit/s, nested TCG)  guest->peer  peer->guest"
-	printf '# vhost-accel (nicsim+macvtap)     %11s  %11s\n' "$TPUT_accel_TX" "$TPUT_accel_RX"
-	printf '# vhost-net   (veth+macvtap)       %11s  %11s\n' "$TPUT_ref_TX" "$TPUT_ref_RX"
+	if ((VNIC)); then
+		printf '# vhost-accel (virtio-net NIC+macvtap) %11s  %11s\n' "$TPUT_vnic_TX" "$TPUT_vnic_RX"
+	else
+		printf '# vhost-accel (nicsim+macvtap)     %11s  %11s\n' "$TPUT_accel_TX" "$TPUT_accel_RX"
+		printf '# vhost-net   (veth+macvtap)       %11s  %11s\n' "$TPUT_ref_TX" "$TPUT_ref_RX"
+	fi
 	;;
 10.0/qemu/0/0)
 	printf '# throughput (Mbit/s, nested TCG, QEMU 10.0)  guest->peer %s  peer->guest %s\n' \

@@ -443,6 +443,31 @@ int vp_nicsim_ensure(char *why, size_t len)
 	return -ENOENT;
 }
 
+int vp_module_ko(const char *rel, const char *env, char *path, size_t len)
+{
+	const char *val = getenv(env);
+	char exe[PATH_MAX], *p;
+	unsigned int i;
+	ssize_t n;
+
+	if (val && *val) {
+		snprintf(path, len, "%s", val);
+		return vp_path_exists(path) ? 0 : -ENOENT;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return -ENOENT;
+	exe[n] = '\0';
+	for (i = 0; i < 3; i++) {
+		p = strrchr(exe, '/');
+		if (!p)
+			return -ENOENT;
+		*p = '\0';
+	}
+	snprintf(path, len, "%s/%s", exe, rel);
+	return vp_path_exists(path) ? 0 : -ENOENT;
+}
+
 int vp_ifreq_socket(struct ifreq *ifr, const char *ifname)
 {
 	int fd;

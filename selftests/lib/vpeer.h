@@ -76,6 +76,14 @@ void vp_nic_reap_stale(void);
  * or could be loaded; -ENOENT with a message in @why otherwise.
  */
 int vp_nicsim_ensure(char *why, size_t len);
+/*
+ * Where a module of the project is, to load it again after a test
+ * unloaded it: the environment variable @env if set (VP_NICSIM_KO,
+ * VP_VNIC_KO), else @rel (drivers/net/nicsim/nicsim.ko) in the project
+ * the running test binary was built in (<project>/selftests/build/).
+ * 0 with the path in @path, or -ENOENT.
+ */
+int vp_module_ko(const char *rel, const char *env, char *path, size_t len);
 
 /*
  * A peer without nicsim: a tap device VP_NAME_PREFIX<pid><tag> in our own
