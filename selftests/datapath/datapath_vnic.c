@@ -70,15 +70,6 @@ FIXTURE(vnic) {
 
 static const struct dp_be vn_be = { .kind = DP_BE_VNIC };
 
-/*
- * A SKIP in FIXTURE_SETUP does not keep 6.1's harness from running the
- * test body (it only checks for a failure): each body starts with this.
- */
-#define VN_SKIPPED() do {						\
-	if (_metadata->skip)						\
-		return;							\
-} while (0)
-
 /* What QEMU negotiates with a Linux guest. */
 static const struct vg_net_cfg vn_cfg = {
 	.features = DP_F_V1 | DP_F_MRG | DP_F_EVIDX,
@@ -340,7 +331,7 @@ TEST_F_TIMEOUT(vnic, unbind, 120)
 		"unbind from " VP_VNIC_DRIVER, vn_unbind, vn_rebind,
 	};
 
-	VN_SKIPPED();
+	DP_SKIPPED();
 
 	vn_removal(_metadata, self, &ev);
 }
@@ -364,7 +355,7 @@ TEST_F_TIMEOUT(vnic, pci_remove, 120)
 		"PCI removal", vn_pci_remove, vn_rescan,
 	};
 
-	VN_SKIPPED();
+	DP_SKIPPED();
 
 	vn_removal(_metadata, self, &ev);
 }
@@ -391,7 +382,7 @@ TEST_F_TIMEOUT(vnic, rmmod, 120)
 	};
 	int others;
 
-	VN_SKIPPED();
+	DP_SKIPPED();
 
 	if (vp_module_ko(VN_KO, "VP_VNIC_KO", self->ko, sizeof(self->ko)))
 		SKIP(return, "%s not found (VP_VNIC_KO or in the project): cannot load it again after the unload",
@@ -430,7 +421,7 @@ TEST_F_TIMEOUT(vnic, reset_qps, 120)
 		"reset_qps", vn_reset_qps, NULL,
 	};
 
-	VN_SKIPPED();
+	DP_SKIPPED();
 
 	vn_removal(_metadata, self, &ev);
 }
@@ -515,7 +506,7 @@ TEST_F_TIMEOUT(vnic, reset_qps_macvtap, 120)
 	unsigned int q;
 	int ms;
 
-	VN_SKIPPED();
+	DP_SKIPPED();
 
 	vn_macvtap(_metadata, self);
 	vn_macvtap_guest(_metadata, self);
@@ -576,7 +567,7 @@ TEST_F_TIMEOUT(vnic, second_mac_ebusy, 120)
 	char line[128], want[32];
 	int r;
 
-	VN_SKIPPED();
+	DP_SKIPPED();
 
 	vn_up(_metadata, self, &self->g, self->mac, false);
 	r = dp_guest_up(&self->c, &self->g2, &vn_cfg, self->mac2);

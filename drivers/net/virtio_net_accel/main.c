@@ -266,6 +266,8 @@ static int vna_register(struct vna_info *vi)
 	};
 	int err;
 
+	/* link state comes from the config space, once registered */
+	netif_carrier_off(vi->netdev);
 	err = register_netdev(vi->netdev);
 	if (err)
 		return err;
@@ -320,6 +322,7 @@ static int vna_probe(struct virtio_device *vdev)
 	vdev->priv = vi;
 	mutex_init(&vi->lend_lock);
 	mutex_init(&vi->ctrl_lock);
+	spin_lock_init(&vi->stats_lock);
 	INIT_WORK(&vi->config_work, vna_config_work);
 	vna_read_config(vi);
 

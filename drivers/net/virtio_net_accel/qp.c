@@ -628,6 +628,18 @@ static void vna_reclaim_rx(struct vhost_accel_qp *vqp)
 	vna_napi_restart(qp);
 }
 
+static void vna_add_stats(struct vhost_accel_qp_stats *sum,
+			  const struct vhost_accel_qp_stats *s)
+{
+	sum->tx_packets += s->tx_packets;
+	sum->tx_bytes += s->tx_bytes;
+	sum->tx_dropped += s->tx_dropped;
+	sum->rx_packets += s->rx_packets;
+	sum->rx_bytes += s->rx_bytes;
+	sum->rx_dropped_no_buf += s->rx_dropped_no_buf;
+	sum->rx_dropped_too_big += s->rx_dropped_too_big;
+}
+
 /* --- lending: the device's filter --------------------------------------- */
 
 /* Is a lent queue pair's port down?  Then the device takes no frame. */
@@ -835,7 +847,10 @@ static void vna_detach(struct vhost_accel_qp *vqp)
 	napi_disable(&qp->napi);
 	vna_tx_take_back(qp);
 	vna_rx_take_back(qp);
+	spin_lock_bh(&vi->stats_lock);
+	vna_add_stats(&vi->returned, &qp->stats);
 	qp->lent = false;
+	spin_unlock_bh(&vi->stats_lock);
 	vi->nlent--;
 	if (!vi->removing && !vi->broken) {
 		if (!vi->nlent)
@@ -925,25 +940,19 @@ void vna_reset_lent(struct vna_info *vi)
 	mutex_unlock(&vi->lend_lock);
 }
 
-/* What every lent queue pair moved, for the netdev's counters. */
+/* What the device moved for guests since probe, for the netdev's
+ * counters: the queue pairs lent now, and those given back before.
+ */
 void vna_sum_stats(struct vna_info *vi, struct vhost_accel_qp_stats *sum)
 {
-	const struct vhost_accel_qp_stats *s;
 	unsigned int i;
 
-	memset(sum, 0, sizeof(*sum));
-	for (i = 0; i < vi->max_qps; i++) {
-		if (!READ_ONCE(vi->qps[i].lent))
-			continue;
-		s = &vi->qps[i].stats;
-		sum->tx_packets += s->tx_packets;
-		sum->tx_bytes += s->tx_bytes;
-		sum->tx_dropped += s->tx_dropped;
-		sum->rx_packets += s->rx_packets;
-		sum->rx_bytes += s->rx_bytes;
-		sum->rx_dropped_no_buf += s->rx_dropped_no_buf;
-		sum->rx_dropped_too_big += s->rx_dropped_too_big;
-	}
+	spin_lock_bh(&vi->stats_lock);
+	*sum = vi->returned;
+	for (i = 0; i < vi->max_qps; i++)
+		if (READ_ONCE(vi->qps[i].lent))
+			vna_add_stats(sum, &vi->qps[i].stats);
+	spin_unlock_bh(&vi->stats_lock);
 }
 
 /* --- setup ---------------------------------------------------------------- */

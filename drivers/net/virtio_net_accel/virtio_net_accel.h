@@ -114,6 +114,10 @@ struct vna_info {
 	struct mutex ctrl_lock;
 	struct vna_ctrl *ctrl;
 
+	/* counters of queue pairs given back, for the netdev's totals */
+	spinlock_t stats_lock;
+	struct vhost_accel_qp_stats returned;
+
 	struct dentry *debugfs;
 	struct work_struct config_work;
 };
