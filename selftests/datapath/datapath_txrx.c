@@ -172,7 +172,7 @@ FIXTURE_SETUP(txrx)
 	int r;
 
 	if (!dp_be_available(&variant->be, why, sizeof(why)))
-		SKIP(return, "%s", why);
+		DP_SETUP_SKIP("%s", why);
 
 	/* guest 0's MAC: a macvtap backend has it too */
 	dp_guest_mac(self->mac, 0);

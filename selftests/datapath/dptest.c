@@ -317,6 +317,36 @@ bool dp_be_available(const struct dp_be *be, char *why, size_t len)
 	return vp_vnic_available(why, len);
 }
 
+/* The test runs on the VM's virtio-net NIC (virtio_net_accel). */
+bool dp_vnic(const struct dp_ctx *c)
+{
+	return c->be.kind == DP_BE_VNIC;
+}
+
+/*
+ * Did the virtio-net NIC's device negotiate feature @bit (VIRTIO_NET_F_*)?
+ * From /sys/bus/virtio/devices/virtioN/features, a '0'/'1' per bit; false
+ * on any other backend or if it cannot be read.
+ */
+bool dp_vnic_feature(const struct dp_ctx *c, unsigned int bit)
+{
+	char path[96], buf[160];
+	size_t n = 0;
+	FILE *f;
+
+	if (!dp_vnic(c))
+		return false;
+	snprintf(path, sizeof(path), "/sys/bus/virtio/devices/%s/features",
+		 c->nic.vnic_dev);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return bit < n && buf[bit] == '1';
+}
+
 /*
  * On /dev/vhost-accel the stats say which datapath runs: the accelerated
  * one on nicsim, the copying one on every other backend.  0, or -EPROTO
