@@ -15,8 +15,7 @@
  * the benchmark uses.  VG_BULK_FRAMES=<n> overrides 100 000.
  *
  * The vnic_* variant runs on the VM's virtio-net NIC (virtio_net_accel),
- * with 20 000 frames each way (QEMU emulates both devices under TCG) and
- * the expectations of a device that holds frames instead of dropping
+ * with the expectations of a device that holds frames instead of dropping
  * them (Documentation/testing.rst, "The suite on the virtio-net NIC").
  */
 #include <stdatomic.h>
@@ -30,7 +29,6 @@
 #define TX_WINDOW	4096		/* frames ahead of the peer reader */
 #define TX_CHUNK	256
 #define TX_BATCH	64
-#define VNIC_FRAMES	20000
 /*
  * The virtio-net NIC's frames cross the outer host's taps, whose queues
  * (1000 frames) drop what the far side's QEMU has not read yet: stay
@@ -74,14 +72,12 @@ FIXTURE_VARIANT_ADD(bulk, vnic_mrg_evidx) {
 	.be = { .kind = DP_BE_VNIC },
 };
 
-static unsigned int bulk_frames(const struct dp_ctx *c)
+static unsigned int bulk_frames(void)
 {
 	const char *e = getenv("VG_BULK_FRAMES");
 	long n = e ? strtol(e, NULL, 0) : 0;
 
-	if (n > 0 && n <= 10000000)
-		return (unsigned int)n;
-	return dp_vnic(c) ? VNIC_FRAMES : BULK_FRAMES;
+	return n > 0 && n <= 10000000 ? (unsigned int)n : BULK_FRAMES;
 }
 
 FIXTURE_SETUP(bulk)
@@ -216,7 +212,7 @@ static int peer_reader_start(struct _test_data_bulk *self,
 
 TEST_F_TIMEOUT(bulk, tx_100k, 120)
 {
-	const unsigned int want = bulk_frames(&self->c);
+	const unsigned int want = bulk_frames();
 	const unsigned int window = dp_vnic(&self->c) ? VNIC_TX_WINDOW :
 							TX_WINDOW;
 	struct peer_check pc;
@@ -332,7 +328,7 @@ static unsigned int nic_room(struct _test_data_bulk *self, unsigned int sent,
 
 TEST_F_TIMEOUT(bulk, rx_100k, 120)
 {
-	const unsigned int want = bulk_frames(&self->c);
+	const unsigned int want = bulk_frames();
 	struct vg_net_cfg cfg;
 	struct rx_check rc;
 	unsigned int sent = 0, got, i, k, stray;

@@ -77,6 +77,12 @@ FIXTURE_VARIANT_ADD(offload, vnic_v1_mrg) {
 	.be = { .kind = DP_BE_VNIC },
 };
 
+/* whole frames: the driver's own header first, the guest's skipped */
+FIXTURE_VARIANT_ADD(offload, vnic_legacy_hdr10) {
+	.features = 0,
+	.be = { .kind = DP_BE_VNIC },
+};
+
 static uint32_t ip4(const char *s)
 {
 	struct in_addr a;

@@ -54,11 +54,38 @@ const char *dp_strerr(int r)
 	return strerror(r < 0 ? -r : r);
 }
 
+/*
+ * The far side of the virtio-net NIC is a multiqueue virtio_net, whose Tx
+ * queue follows the sending CPU (XPS): frames sent from two CPUs may pass
+ * each other on the outer host's taps.  One queue pair there while a test
+ * runs keeps the peer's frames in order, as on a wire (@one), and all of
+ * them again after it (the preset maximum, the first "Combined:" line).
+ */
+static int dp_vnic_peer_queues(struct dp_ctx *c, bool one)
+{
+	int r;
+
+	if (one)
+		r = vp_peer_run(&c->nic, "ethtool -L %s combined 1 >&2",
+				c->nic.peer);
+	else
+		r = vp_peer_run(&c->nic,
+				"ethtool -L %s combined $(ethtool -l %s | awk '/^Combined/ { print $2; exit }') >&2",
+				c->nic.peer, c->nic.peer);
+	if (r)
+		snprintf(c->why, sizeof(c->why),
+			 "ethtool -L %s combined %s: exit status %d",
+			 c->nic.peer, one ? "1" : "(max)", r);
+	return r ? -EIO : 0;
+}
+
 void dp_ctx_fini(struct dp_ctx *c)
 {
 	int idx;
 
 	dp_mark("fini: start");
+	if (c->be.kind == DP_BE_VNIC && c->nic.created && c->nic.peer_ns >= 0)
+		dp_vnic_peer_queues(c, false);
 	if (c->pkt >= 0)
 		close(c->pkt);
 	c->pkt = -1;
@@ -254,6 +281,11 @@ int dp_ctx_init_be(struct dp_ctx *c, char tag, unsigned int mtu,
 		return r;
 	}
 	dp_mark("ctx: nic created");
+	if (be->kind == DP_BE_VNIC) {
+		r = dp_vnic_peer_queues(c, true);
+		if (r)
+			return r;
+	}
 	r = dp_ctx_peer(c, mtu);
 	if (r)
 		return r;
@@ -345,6 +377,27 @@ bool dp_vnic_feature(const struct dp_ctx *c, unsigned int bit)
 	fclose(f);
 	buf[n] = '\0';
 	return bit < n && buf[bit] == '1';
+}
+
+/*
+ * The virtio-net NIC's debugfs "lent" (virtio_net_accel): how many of its
+ * queue pairs are lent, of how many; 0 or -errno.
+ */
+int dp_vnic_lent(const struct dp_ctx *c, unsigned int *lent,
+		 unsigned int *max)
+{
+	char path[128];
+	FILE *f;
+	int n;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/%s/%s/lent",
+		 VP_VNIC_DRIVER, c->nic.vnic_dev);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	n = fscanf(f, "%u of %u", lent, max);
+	fclose(f);
+	return n == 2 ? 0 : -EPROTO;
 }
 
 /*

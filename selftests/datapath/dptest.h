@@ -127,6 +127,9 @@ bool dp_vnic(const struct dp_ctx *c);
 
 bool dp_vnic_feature(const struct dp_ctx *c, unsigned int bit);
 
+int dp_vnic_lent(const struct dp_ctx *c, unsigned int *lent,
+		 unsigned int *max);
+
 /*
  * SKIP from a FIXTURE_SETUP: the case ends there, teardown not run.  6.12's
  * harness ends a case whose setup skipped; 6.1's runs the test body after
