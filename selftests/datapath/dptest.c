@@ -531,6 +531,37 @@ int dp_guest_up(struct dp_ctx *c, struct vg_net *g,
 	return r;
 }
 
+/*
+ * Guest @g receives the test frames to @dst with sequences @first up to
+ * @end - 1, in order (frames held back by a device, say); 0, or -1 with
+ * @why.
+ */
+int dp_guest_expect_seq(struct vg_net *g, const uint8_t *dst, uint32_t first,
+			uint32_t end, char *why, size_t wl)
+{
+	struct vg_net_rx f;
+	uint32_t i, seq;
+	char what[160];
+
+	for (i = first; i < end; i++) {
+		if (dp_guest_recv(g, &f, DP_WAIT_MS, NULL)) {
+			snprintf(why, wl, "frame %u of %u..%u missing", i, first,
+				 end - 1);
+			return -1;
+		}
+		if (vp_test_frame_check(f.data, f.len, dst, NULL, &seq, what,
+					sizeof(what))) {
+			snprintf(why, wl, "frame %u: %s", i, what);
+			return -1;
+		}
+		if (seq != i) {
+			snprintf(why, wl, "seq %u where %u was due", seq, i);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Counter @off of vq @q, or UINT64_MAX if GET_STATS fails. */
 uint64_t dp_stat(struct vg_net *g, unsigned int q, size_t off)
 {

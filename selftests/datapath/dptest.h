@@ -191,6 +191,9 @@ int dp_peer_quiet(struct dp_ctx *c, int ms);
 
 int dp_guest_quiet(struct vg_net *g, int ms);
 
+int dp_guest_expect_seq(struct vg_net *g, const uint8_t *dst, uint32_t first,
+			uint32_t end, char *why, size_t wl);
+
 uint64_t dp_close_all(struct dp_ctx *c, struct vg_net **gs,
 		      unsigned int n);
 
