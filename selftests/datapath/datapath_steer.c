@@ -13,6 +13,13 @@
  *    pair left), ENETDOWN, EPERM;
  *  - unbind and rebind with another MAC; link down drops Tx (counted,
  *    buffers come back); the NIC deleted under running devices.
+ *
+ * Variant "vnic" runs on the VM's virtio-net NIC (virtio_net_accel), which
+ * lends to one guest MAC at a time: its fixture has one guest, frames to
+ * the other guests' MACs must not reach it (the device's MAC filter), a
+ * second MAC is refused with EBUSY (second_mac), and what needs several
+ * guests, the link knob or deleting the NIC is skipped, saying why
+ * (Documentation/testing.rst, "The suite on the virtio-net NIC").
  */
 #include <net/if.h>
 #include <linux/capability.h>
@@ -28,7 +35,23 @@ FIXTURE(steer) {
 	struct dp_ctx c;
 	struct vg_net g[NG];
 	uint8_t mac[NG][6];
+	unsigned int ng;	/* guests up: NG, the virtio-net NIC 1 */
 };
+
+FIXTURE_VARIANT(steer) {
+	struct dp_be be;
+};
+
+FIXTURE_VARIANT_ADD(steer, nicsim) {
+	.be = { .kind = DP_BE_NICSIM },
+};
+
+FIXTURE_VARIANT_ADD(steer, vnic) {
+	.be = { .kind = DP_BE_VNIC },
+};
+
+/* Why a case cannot run on the virtio-net NIC (one guest MAC at a time). */
+#define VNIC_ONE_MAC	"one guest MAC at a time: no second guest on the NIC"
 
 static void steer_cfg(struct vg_net_cfg *cfg)
 {
@@ -38,18 +61,21 @@ static void steer_cfg(struct vg_net_cfg *cfg)
 	cfg->tx_num = 64;
 }
 
-static int steer_build(struct _test_data_steer *self)
+static int steer_build(struct _test_data_steer *self,
+		       const struct _fixture_variant_steer *variant)
 {
 	struct vg_net_cfg cfg;
 	unsigned int i;
 	int r;
 
-	r = dp_ctx_init(&self->c, 's', 0);
+	steer_cfg(&cfg);
+	r = dp_ctx_init_be(&self->c, 's', 0, &variant->be, cfg.features);
 	if (r)
 		return r;
-	steer_cfg(&cfg);
-	for (i = 0; i < NG; i++) {
+	for (i = 0; i < NG; i++)
 		dp_guest_mac(self->mac[i], i);
+	self->ng = dp_vnic(&self->c) ? 1 : NG;
+	for (i = 0; i < self->ng; i++) {
 		r = dp_guest_up(&self->c, &self->g[i], &cfg, self->mac[i]);
 		if (r)
 			return r;
@@ -59,10 +85,13 @@ static int steer_build(struct _test_data_steer *self)
 
 FIXTURE_SETUP(steer)
 {
+	char why[256];
 	unsigned int i;
 	int r;
 
-	r = steer_build(self);
+	if (!dp_be_available(&variant->be, why, sizeof(why)))
+		DP_SETUP_SKIP("%s", why);
+	r = steer_build(self, variant);
 	if (r) {
 		for (i = 0; i < NG; i++)
 			vg_net_close(&self->g[i]);
@@ -85,9 +114,9 @@ static uint64_t close_all(struct _test_data_steer *self)
 	struct vg_net *gs[NG];
 	unsigned int i;
 
-	for (i = 0; i < NG; i++)
+	for (i = 0; i < self->ng; i++)
 		gs[i] = &self->g[i];
-	return dp_close_all(&self->c, gs, NG);
+	return dp_close_all(&self->c, gs, self->ng);
 }
 
 static void expect_no_copies(struct __test_metadata *_metadata,
@@ -95,7 +124,7 @@ static void expect_no_copies(struct __test_metadata *_metadata,
 {
 	unsigned int i, q;
 
-	for (i = 0; i < NG; i++)
+	for (i = 0; i < self->ng; i++)
 		for (q = 0; q < VG_NVQS; q++) {
 			EXPECT_EQ(0ULL, dp_stat(&self->g[i], q,
 						DP_STAT_OFF(bytes_copied)));
@@ -146,7 +175,8 @@ TEST_F_TIMEOUT(steer, rx_by_mac, 60)
 						    self->c.tx, LEN));
 		}
 	}
-	for (i = 0; i < NG; i++) {
+	/* on the virtio-net NIC guests 1 and 2's MACs are nobody's */
+	for (i = 0; i < self->ng; i++) {
 		guest_expect_seq(_metadata, self, i, self->mac[i], 1000 * i, PER);
 		EXPECT_EQ(0, dp_guest_quiet(&self->g[i], DP_QUIET_MS))
 			TH_LOG("guest %u got somebody else's frame", i);
@@ -172,7 +202,7 @@ TEST_F_TIMEOUT(steer, broadcast_multicast_to_all, 60)
 		ASSERT_EQ(0, vp_packet_send(&self->c.nic, self->c.pkt,
 					    self->c.tx, LEN));
 	}
-	for (i = 0; i < NG; i++) {
+	for (i = 0; i < self->ng; i++) {
 		struct vg_net_rx f;
 		unsigned int stray = 0;
 		uint32_t seq;
@@ -202,7 +232,7 @@ TEST_F_TIMEOUT(steer, tx_from_all, 60)
 	char why[200];
 
 	for (k = 0; k < PER; k++)
-		for (i = 0; i < NG; i++) {
+		for (i = 0; i < self->ng; i++) {
 			vp_test_frame(self->c.tx, LEN, self->c.nic.peer_mac,
 				      self->mac[i], 1000 * i + k);
 			ASSERT_LE(0, vg_net_tx(&self->g[i], NULL, self->c.tx,
@@ -212,19 +242,19 @@ TEST_F_TIMEOUT(steer, tx_from_all, 60)
 				ASSERT_EQ(0, vg_net_tx_drain(&self->g[i],
 							     DP_WAIT_MS));
 		}
-	for (i = 0; i < NG; i++)
+	for (i = 0; i < self->ng; i++)
 		ASSERT_EQ(0, vg_net_tx_drain(&self->g[i], DP_WAIT_MS));
-	while (total < NG * PER) {
+	while (total < self->ng * PER) {
 		ssize_t n = vp_packet_recv(self->c.pkt, self->c.rx, DP_BUFSZ,
 					   DP_WAIT_MS, NULL);
 		uint32_t seq;
 
 		ASSERT_EQ(LEN, n) TH_LOG("peer: %u of %u frames", total,
-					 NG * PER);
-		for (i = 0; i < NG; i++)
+					 self->ng * PER);
+		for (i = 0; i < self->ng; i++)
 			if (!memcmp(self->c.rx + 6, self->mac[i], 6))
 				break;
-		ASSERT_GT(NG, i) TH_LOG("frame from an unknown source MAC");
+		ASSERT_GT(self->ng, i) TH_LOG("frame from an unknown source MAC");
 		ASSERT_EQ(0, vp_test_frame_check(self->c.rx, LEN,
 						 self->c.nic.peer_mac,
 						 self->mac[i], &seq, why,
@@ -234,7 +264,7 @@ TEST_F_TIMEOUT(steer, tx_from_all, 60)
 		total++;
 	}
 	EXPECT_EQ(0, dp_peer_quiet(&self->c, DP_QUIET_MS));
-	for (i = 0; i < NG; i++)
+	for (i = 0; i < self->ng; i++)
 		EXPECT_EQ((uint64_t)PER,
 			  dp_wait_stat(&self->g[i], VG_VQ_TX,
 				       DP_STAT_OFF(packets), PER, 2000));
@@ -250,6 +280,7 @@ TEST_F_TIMEOUT(steer, guest_to_guest, 60)
 	uint32_t seq;
 	char why[200];
 
+	DP_SKIP_ON_VNIC(&self->c, VNIC_ONE_MAC);
 	for (k = 0; k < 20; k++) {
 		vp_test_frame(self->c.tx, LEN, self->mac[1], self->mac[0], k);
 		ASSERT_EQ(0, dp_guest_send(&self->g[0], self->c.tx, LEN, NULL,
@@ -311,12 +342,16 @@ TEST_F_TIMEOUT(steer, bind_errors, 60)
 {
 	static const uint8_t mcast[6] = { 0x01, 0x00, 0x5e, 0x00, 0x00, 0x01 };
 	static const uint8_t zero[6] = { 0 };
+	const bool vnic = dp_vnic(&self->c);
 	struct eperm_arg ea;
 	struct vg_net d;
 	uint8_t fresh[6];
+	const uint8_t *ok;
 	int lo = (int)if_nametoindex("lo");
 
 	dp_guest_mac(fresh, 9);
+	/* a MAC that can be bound now: on the virtio-net NIC guest 0's only */
+	ok = vnic ? self->mac[0] : fresh;
 	ASSERT_EQ(0, spare_open(&d));
 	EXPECT_EQ(-ENODEV, vg_net_bind(&d, 0x7ffffff0, fresh, 0));
 	EXPECT_EQ(-EOPNOTSUPP, vg_net_bind(&d, lo, fresh, 0))
@@ -325,12 +360,17 @@ TEST_F_TIMEOUT(steer, bind_errors, 60)
 	EXPECT_EQ(-EADDRINUSE, vg_net_bind(&d, self->c.nic.ifindex,
 					   self->c.nic.mac, 0))
 		TH_LOG("MAC of the NIC's host port");
-	EXPECT_EQ(-EADDRINUSE, vg_net_bind(&d, self->c.nic.ifindex,
-					   self->c.nic.peer_mac, 0))
+	/*
+	 * nicsim knows its wire peer's address; virtio_net_accel does not
+	 * know the far side's: just another MAC while guest 0 has the device
+	 */
+	EXPECT_EQ(vnic ? -EBUSY : -EADDRINUSE,
+		  vg_net_bind(&d, self->c.nic.ifindex, self->c.nic.peer_mac, 0))
 		TH_LOG("MAC of the NIC's wire peer");
 	/* guest 1's MAC again: a second queue pair of guest 1 (multiqueue) */
-	EXPECT_EQ(0, vg_net_bind(&d, self->c.nic.ifindex, self->mac[1], 0))
-		TH_LOG("second queue pair with guest 1's MAC");
+	EXPECT_EQ(0, vg_net_bind(&d, self->c.nic.ifindex,
+				 self->mac[self->ng - 1], 0))
+		TH_LOG("second queue pair with guest %u's MAC", self->ng - 1);
 	EXPECT_EQ(0, vg_net_bind(&d, 0, NULL, 0));
 	EXPECT_EQ(-EINVAL, vg_net_bind(&d, self->c.nic.ifindex, mcast, 0));
 	EXPECT_EQ(-EINVAL, vg_net_bind(&d, self->c.nic.ifindex, zero, 0));
@@ -350,16 +390,20 @@ TEST_F_TIMEOUT(steer, bind_errors, 60)
 	EXPECT_EQ(0, vt_run_child(eperm_child, &ea)) TH_LOG("EPERM expected");
 	/* NIC down */
 	ASSERT_EQ(0, vp_nic_set_up(&self->c.nic, false));
-	EXPECT_EQ(-ENETDOWN, vg_net_bind(&d, self->c.nic.ifindex, fresh, 0));
+	EXPECT_EQ(-ENETDOWN, vg_net_bind(&d, self->c.nic.ifindex, ok, 0));
 	ASSERT_EQ(0, vp_nic_set_up(&self->c.nic, true));
+	/* a second MAC: the virtio-net NIC has one filter (second_mac) */
+	if (vnic)
+		EXPECT_EQ(-EBUSY, vg_net_bind(&d, self->c.nic.ifindex, fresh,
+					      0));
 	/* and now it works, unbinds, binds again */
-	EXPECT_EQ(0, vg_net_bind(&d, self->c.nic.ifindex, fresh, 0));
+	EXPECT_EQ(0, vg_net_bind(&d, self->c.nic.ifindex, ok, 0));
 	EXPECT_EQ(0, vg_net_bind(&d, 0, NULL, 0));
-	EXPECT_EQ(0, vg_net_bind(&d, self->c.nic.ifindex, fresh, 0));
+	EXPECT_EQ(0, vg_net_bind(&d, self->c.nic.ifindex, ok, 0));
 	vg_net_close(&d);
 	/* the MAC is free again once the device is gone */
 	ASSERT_EQ(0, spare_open(&d));
-	EXPECT_EQ(0, vg_net_bind(&d, self->c.nic.ifindex, fresh, 0));
+	EXPECT_EQ(0, vg_net_bind(&d, self->c.nic.ifindex, ok, 0));
 	vg_net_close(&d);
 	EXPECT_EQ(self->c.vmlck0, close_all(self));
 }
@@ -381,6 +425,55 @@ static int pool_size(struct _test_data_steer *self, const uint8_t *mac)
 }
 
 /*
+ * The virtio-net NIC: spare devices with guest 0's MAC take the device's
+ * other queue pairs (debugfs lent counts them) until none is left: EBUSY.
+ * Freeing one makes room again.
+ */
+static void vnic_qps_exhausted(struct __test_metadata *_metadata,
+			       struct _test_data_steer *self)
+{
+	unsigned int lent = 0, max = 0, i, n;
+	struct vg_net *extra;
+	int r = 0;
+
+	ASSERT_EQ(0, dp_vnic_lent(&self->c, &lent, &max))
+		TH_LOG("debugfs %s/%s/lent", VP_VNIC_DRIVER,
+		       self->c.nic.vnic_dev);
+	ASSERT_EQ(1U, lent);
+	ASSERT_LE(2U, max) TH_LOG("the device has one queue pair (no MQ?)");
+	n = max - 1;
+	extra = calloc(n + 1, sizeof(*extra));
+	ASSERT_NE(NULL, extra);
+	for (i = 0; i <= n; i++) {
+		r = spare_open(&extra[i]);
+		if (r)
+			break;
+		r = vg_net_bind(&extra[i], self->c.nic.ifindex, self->mac[0],
+				0);
+		if (r)
+			break;
+	}
+	EXPECT_EQ(n, i) TH_LOG("bound %u of %u free queue pairs: %s", i, n,
+			       dp_strerr(r));
+	EXPECT_EQ(-EBUSY, r);
+	EXPECT_EQ(0, dp_vnic_lent(&self->c, &lent, &max));
+	EXPECT_EQ(max, lent);
+	if (i == n) {
+		vg_net_close(&extra[0]);
+		EXPECT_EQ(0, dp_vnic_lent(&self->c, &lent, &max));
+		EXPECT_EQ(max - 1, lent);
+		EXPECT_EQ(0, vg_net_bind(&extra[n], self->c.nic.ifindex,
+					 self->mac[0], 0));
+	}
+	for (i = 0; i <= n; i++)
+		vg_net_close(&extra[i]);
+	free(extra);
+	EXPECT_EQ(0, dp_vnic_lent(&self->c, &lent, &max));
+	EXPECT_EQ(1U, lent);
+	EXPECT_EQ(self->c.vmlck0, close_all(self));
+}
+
+/*
  * Bind spare devices until the NIC has no queue pair left: EBUSY.  Every
  * other one joins guest 0's pool: the only limit on a pool is the free
  * queue pairs.
@@ -396,6 +489,10 @@ TEST_F_TIMEOUT(steer, queue_pairs_exhausted, 90)
 	uint64_t v = 0;
 
 	(void)buf;
+	if (dp_vnic(&self->c)) {
+		vnic_qps_exhausted(_metadata, self);
+		return;
+	}
 	ASSERT_EQ(0, vg_read_u64_file("/sys/module/nicsim/parameters/max_qps",
 				      &v)) TH_LOG("nicsim's max_qps parameter");
 	qps = (unsigned int)v;
@@ -468,12 +565,14 @@ TEST_F_TIMEOUT(steer, unbind_rebind_new_mac, 60)
 					 why, sizeof(why))) TH_LOG("%s", why);
 	EXPECT_EQ(2U, seq);
 	EXPECT_EQ(0, dp_guest_quiet(&self->g[0], DP_QUIET_MS));
-	EXPECT_EQ(0, dp_guest_quiet(&self->g[1], 50));
-	/* the old MAC can be bound by someone else now */
-	ASSERT_EQ(0, vg_net_stop(&self->g[1]));
-	ASSERT_EQ(0, vg_net_bind(&self->g[1], 0, NULL, 0));
-	EXPECT_EQ(0, vg_net_bind(&self->g[1], self->c.nic.ifindex,
-				 self->mac[0], 0));
+	/* the old MAC can be bound by someone else now (not on vnic: EBUSY) */
+	if (self->ng > 1) {
+		EXPECT_EQ(0, dp_guest_quiet(&self->g[1], 50));
+		ASSERT_EQ(0, vg_net_stop(&self->g[1]));
+		ASSERT_EQ(0, vg_net_bind(&self->g[1], 0, NULL, 0));
+		EXPECT_EQ(0, vg_net_bind(&self->g[1], self->c.nic.ifindex,
+					 self->mac[0], 0));
+	}
 	expect_no_copies(_metadata, self);
 	EXPECT_EQ(self->c.vmlck0, close_all(self));
 }
@@ -487,6 +586,8 @@ TEST_F_TIMEOUT(steer, link_down_drops_tx, 60)
 	unsigned int k;
 	char why[200];
 
+	/* the outer QEMU's link (set_link in its monitor), not the VM's */
+	DP_SKIP_ON_VNIC(&self->c, "no link knob: the link cannot be flapped from inside the VM");
 	ASSERT_EQ(0, vp_nic_knob_write(&self->c.nic, "link", "0"))
 		TH_LOG("debugfs nicsim/%s/link", self->c.nic.name);
 	for (k = 0; k < 5; k++) {
@@ -521,6 +622,7 @@ TEST_F_TIMEOUT(steer, nic_deleted_while_running, 60)
 	struct vhost_accel_stats st;
 	unsigned int i, base;
 
+	DP_SKIP_ON_VNIC(&self->c, "its netdev cannot be deleted (ip link del); unbind and removal: datapath_lifecycle");
 	ASSERT_EQ(0, vp_nl_link_del(self->c.nic.ifindex));
 	self->c.nic.created = false;
 	vg_sleep_ms(200);
@@ -539,6 +641,61 @@ TEST_F_TIMEOUT(steer, nic_deleted_while_running, 60)
 		EXPECT_EQ(-ENODEV, vg_net_bind(&self->g[i], self->c.nic.ifindex,
 					       self->mac[i], 0));
 	}
+	EXPECT_EQ(self->c.vmlck0, close_all(self));
+}
+
+/*
+ * A second guest MAC on the NIC.  nicsim steers by MAC: it is bound at
+ * once.  The virtio-net NIC has one MAC filter: EBUSY while guest 0 has
+ * the device (its frames still arrive, the filter unchanged), and once
+ * guest 0 is gone the second MAC gets the device and its frames, the old
+ * MAC's no longer arrive.
+ */
+TEST_F_TIMEOUT(steer, second_mac, 60)
+{
+	const bool vnic = dp_vnic(&self->c);
+	struct vg_net_cfg cfg;
+	struct vg_net d, *g0 = &self->g[0];
+	struct vg_net_rx f;
+	uint8_t fresh[6];
+	uint32_t seq;
+	char why[200];
+
+	dp_guest_mac(fresh, 9);
+	ASSERT_EQ(0, spare_open(&d));
+	EXPECT_EQ(vnic ? -EBUSY : 0,
+		  vg_net_bind(&d, self->c.nic.ifindex, fresh, 0));
+	vg_net_close(&d);
+	/* guest 0 still receives */
+	vp_test_frame(self->c.tx, LEN, self->mac[0], self->c.nic.peer_mac, 1);
+	ASSERT_EQ(0, vp_packet_send(&self->c.nic, self->c.pkt, self->c.tx, LEN));
+	ASSERT_EQ(0, dp_guest_recv(g0, &f, DP_WAIT_MS, NULL))
+		TH_LOG("guest 0 lost its frames after a refused bind");
+	if (!vnic) {
+		EXPECT_EQ(self->c.vmlck0, close_all(self));
+		return;
+	}
+	/* guest 0 gone: the second MAC gets the device */
+	vg_net_close(g0);
+	steer_cfg(&cfg);
+	ASSERT_EQ(0, dp_guest_up(&self->c, g0, &cfg, fresh))
+		TH_LOG("%s", self->c.why);
+	vp_test_frame(self->c.tx, LEN, self->mac[0], self->c.nic.peer_mac, 2);
+	ASSERT_EQ(0, vp_packet_send(&self->c.nic, self->c.pkt, self->c.tx, LEN));
+	vp_test_frame(self->c.tx, LEN, fresh, self->c.nic.peer_mac, 3);
+	ASSERT_EQ(0, vp_packet_send(&self->c.nic, self->c.pkt, self->c.tx, LEN));
+	ASSERT_EQ(0, dp_guest_recv(g0, &f, DP_WAIT_MS, NULL))
+		TH_LOG("nothing for the second MAC (%s)", g0->err);
+	ASSERT_EQ(0, vp_test_frame_check(f.data, f.len, fresh, NULL, &seq, why,
+					 sizeof(why))) TH_LOG("%s", why);
+	EXPECT_EQ(3U, seq) TH_LOG("the old MAC's frame arrived");
+	EXPECT_EQ(0, dp_guest_quiet(g0, DP_QUIET_MS));
+	/* and now guest 0's MAC is the one refused */
+	ASSERT_EQ(0, spare_open(&d));
+	EXPECT_EQ(-EBUSY, vg_net_bind(&d, self->c.nic.ifindex, self->mac[0],
+				      0));
+	vg_net_close(&d);
+	expect_no_copies(_metadata, self);
 	EXPECT_EQ(self->c.vmlck0, close_all(self));
 }
 

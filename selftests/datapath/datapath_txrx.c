@@ -171,10 +171,8 @@ FIXTURE_SETUP(txrx)
 	unsigned int i;
 	int r;
 
-	if (!dp_be_available(&variant->be, why, sizeof(why))) {
-		dp_ctx_none(&self->c);
-		SKIP(return, "%s", why);
-	}
+	if (!dp_be_available(&variant->be, why, sizeof(why)))
+		DP_SETUP_SKIP("%s", why);
 
 	/* guest 0's MAC: a macvtap backend has it too */
 	dp_guest_mac(self->mac, 0);
@@ -351,7 +349,6 @@ TEST_F_TIMEOUT(txrx, tx_sizes, 60)
 	struct vg_net_cfg cfg;
 	uint64_t frames = 0, bytes = 0;
 
-	DP_SKIPPED();
 	txrx_cfg(variant, &cfg);
 	GUEST_UP(&cfg);
 	tx_sizes_with(_metadata, self, variant, &lay, REPEAT, &frames, &bytes);
@@ -378,7 +375,6 @@ TEST_F_TIMEOUT(txrx, tx_split_chains, 90)
 	unsigned int i;
 	bool ok;
 
-	DP_SKIPPED();
 	txrx_cfg(variant, &cfg);
 	GUEST_UP(&cfg);
 	for (i = 0; i < ARRAY_SIZE(lays); i++) {
@@ -455,7 +451,6 @@ TEST_F_TIMEOUT(txrx, rx_sizes, 60)
 	uint64_t frames = 0, bytes = 0;
 	unsigned int stray = 0;
 
-	DP_SKIPPED();
 	txrx_cfg(variant, &cfg);
 	GUEST_UP(&cfg);
 	rx_sizes_with(_metadata, self, variant, REPEAT, &frames, &bytes,
@@ -481,7 +476,6 @@ TEST_F_TIMEOUT(txrx, rx_split_buffers, 60)
 	uint64_t frames = 0, bytes = 0;
 	unsigned int stray = 0;
 
-	DP_SKIPPED();
 	txrx_cfg(variant, &cfg);
 	if (variant->features & DP_F_MRG) {
 		cfg.rx_buf_len = 2048;
@@ -548,7 +542,6 @@ TEST_F_TIMEOUT(txrx, bidirectional, 60)
 	struct vg_net_rx f;
 	int r;
 
-	DP_SKIPPED();
 	txrx_cfg(variant, &cfg);
 	GUEST_UP(&cfg);
 	win = self->g.rx_nbufs / 2 < 8 ? self->g.rx_nbufs / 2 : 8;
@@ -625,7 +618,6 @@ TEST_F_TIMEOUT(txrx, stop_restart, 60)
 	bool late99 = false;
 	char why[256];
 
-	DP_SKIPPED();
 	txrx_cfg(variant, &cfg);
 	GUEST_UP(&cfg);
 	for (i = 0; i < 3; i++) {

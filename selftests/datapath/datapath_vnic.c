@@ -117,10 +117,9 @@ FIXTURE_SETUP(vnic)
 	int r;
 
 	self->tx_fd = self->tapfd = -1;
-	self->c.pkt = self->c.bfd = -1;
-	self->c.nic.self_ns = self->c.nic.peer_ns = -1;
+	dp_ctx_none(&self->c);
 	if (!dp_be_available(&vn_be, why, sizeof(why)))
-		SKIP(return, "%s", why);
+		DP_SETUP_SKIP("%s", why);
 	dp_guest_mac(self->mac, 0);
 	dp_guest_mac(self->mac2, 1);
 	r = dp_ctx_init_be(&self->c, 'v', 0, &vn_be, vn_cfg.features);
@@ -331,8 +330,6 @@ TEST_F_TIMEOUT(vnic, unbind, 120)
 		"unbind from " VP_VNIC_DRIVER, vn_unbind, vn_rebind,
 	};
 
-	DP_SKIPPED();
-
 	vn_removal(_metadata, self, &ev);
 }
 
@@ -354,8 +351,6 @@ TEST_F_TIMEOUT(vnic, pci_remove, 120)
 	static const struct vn_event ev = {
 		"PCI removal", vn_pci_remove, vn_rescan,
 	};
-
-	DP_SKIPPED();
 
 	vn_removal(_metadata, self, &ev);
 }
@@ -381,8 +376,6 @@ TEST_F_TIMEOUT(vnic, rmmod, 120)
 		"rmmod " VP_VNIC_DRIVER, vn_rmmod, vn_reload,
 	};
 	int others;
-
-	DP_SKIPPED();
 
 	if (vp_module_ko(VN_KO, "VP_VNIC_KO", self->ko, sizeof(self->ko)))
 		SKIP(return, "%s not found (VP_VNIC_KO or in the project): cannot load it again after the unload",
@@ -420,8 +413,6 @@ TEST_F_TIMEOUT(vnic, reset_qps, 120)
 	static const struct vn_event ev = {
 		"reset_qps", vn_reset_qps, NULL,
 	};
-
-	DP_SKIPPED();
 
 	vn_removal(_metadata, self, &ev);
 }
@@ -506,8 +497,6 @@ TEST_F_TIMEOUT(vnic, reset_qps_macvtap, 120)
 	unsigned int q;
 	int ms;
 
-	DP_SKIPPED();
-
 	vn_macvtap(_metadata, self);
 	vn_macvtap_guest(_metadata, self);
 	EXPECT_EQ(1, vn_lent(&self->c.nic, line, sizeof(line)))
@@ -566,8 +555,6 @@ TEST_F_TIMEOUT(vnic, second_mac_ebusy, 120)
 {
 	char line[128], want[32];
 	int r;
-
-	DP_SKIPPED();
 
 	vn_up(_metadata, self, &self->g, self->mac, false);
 	r = dp_guest_up(&self->c, &self->g2, &vn_cfg, self->mac2);

@@ -54,11 +54,38 @@ const char *dp_strerr(int r)
 	return strerror(r < 0 ? -r : r);
 }
 
+/*
+ * The far side of the virtio-net NIC is a multiqueue virtio_net, whose Tx
+ * queue follows the sending CPU (XPS): frames sent from two CPUs may pass
+ * each other on the outer host's taps.  One queue pair there while a test
+ * runs keeps the peer's frames in order, as on a wire (@one), and all of
+ * them again after it (the preset maximum, the first "Combined:" line).
+ */
+static int dp_vnic_peer_queues(struct dp_ctx *c, bool one)
+{
+	int r;
+
+	if (one)
+		r = vp_peer_run(&c->nic, "ethtool -L %s combined 1 >&2",
+				c->nic.peer);
+	else
+		r = vp_peer_run(&c->nic,
+				"ethtool -L %s combined $(ethtool -l %s | awk '/^Combined/ { print $2; exit }') >&2",
+				c->nic.peer, c->nic.peer);
+	if (r)
+		snprintf(c->why, sizeof(c->why),
+			 "ethtool -L %s combined %s: exit status %d",
+			 c->nic.peer, one ? "1" : "(max)", r);
+	return r ? -EIO : 0;
+}
+
 void dp_ctx_fini(struct dp_ctx *c)
 {
 	int idx;
 
 	dp_mark("fini: start");
+	if (c->be.kind == DP_BE_VNIC && c->nic.created && c->nic.peer_ns >= 0)
+		dp_vnic_peer_queues(c, false);
 	if (c->pkt >= 0)
 		close(c->pkt);
 	c->pkt = -1;
@@ -264,6 +291,11 @@ int dp_ctx_init_be(struct dp_ctx *c, char tag, unsigned int mtu,
 		return r;
 	}
 	dp_mark("ctx: nic created");
+	if (be->kind == DP_BE_VNIC) {
+		r = dp_vnic_peer_queues(c, true);
+		if (r)
+			return r;
+	}
 	r = dp_ctx_peer(c, mtu);
 	if (r)
 		return r;
@@ -325,6 +357,57 @@ bool dp_be_available(const struct dp_be *be, char *why, size_t len)
 	if (be->kind != DP_BE_VNIC)
 		return true;
 	return vp_vnic_available(why, len);
+}
+
+/* The test runs on the VM's virtio-net NIC (virtio_net_accel). */
+bool dp_vnic(const struct dp_ctx *c)
+{
+	return c->be.kind == DP_BE_VNIC;
+}
+
+/*
+ * Did the virtio-net NIC's device negotiate feature @bit (VIRTIO_NET_F_*)?
+ * From /sys/bus/virtio/devices/virtioN/features, a '0'/'1' per bit; false
+ * on any other backend or if it cannot be read.
+ */
+bool dp_vnic_feature(const struct dp_ctx *c, unsigned int bit)
+{
+	char path[96], buf[160];
+	size_t n = 0;
+	FILE *f;
+
+	if (!dp_vnic(c))
+		return false;
+	snprintf(path, sizeof(path), "/sys/bus/virtio/devices/%s/features",
+		 c->nic.vnic_dev);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return bit < n && buf[bit] == '1';
+}
+
+/*
+ * The virtio-net NIC's debugfs "lent" (virtio_net_accel): how many of its
+ * queue pairs are lent, of how many; 0 or -errno.
+ */
+int dp_vnic_lent(const struct dp_ctx *c, unsigned int *lent,
+		 unsigned int *max)
+{
+	char path[128];
+	FILE *f;
+	int n;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/%s/%s/lent",
+		 VP_VNIC_DRIVER, c->nic.vnic_dev);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	n = fscanf(f, "%u of %u", lent, max);
+	fclose(f);
+	return n == 2 ? 0 : -EPROTO;
 }
 
 /*
@@ -456,6 +539,37 @@ int dp_guest_up(struct dp_ctx *c, struct vg_net *g,
 			 "the NIC did not get the %u Rx buffers posted",
 			 vg_net_rx_posted(g));
 	return r;
+}
+
+/*
+ * Guest @g receives the test frames to @dst with sequences @first up to
+ * @end - 1, in order (frames held back by a device, say); 0, or -1 with
+ * @why.
+ */
+int dp_guest_expect_seq(struct vg_net *g, const uint8_t *dst, uint32_t first,
+			uint32_t end, char *why, size_t wl)
+{
+	struct vg_net_rx f;
+	uint32_t i, seq;
+	char what[160];
+
+	for (i = first; i < end; i++) {
+		if (dp_guest_recv(g, &f, DP_WAIT_MS, NULL)) {
+			snprintf(why, wl, "frame %u of %u..%u missing", i, first,
+				 end - 1);
+			return -1;
+		}
+		if (vp_test_frame_check(f.data, f.len, dst, NULL, &seq, what,
+					sizeof(what))) {
+			snprintf(why, wl, "frame %u: %s", i, what);
+			return -1;
+		}
+		if (seq != i) {
+			snprintf(why, wl, "seq %u where %u was due", seq, i);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* Counter @off of vq @q, or UINT64_MAX if GET_STATS fails. */

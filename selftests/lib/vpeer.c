@@ -1099,15 +1099,6 @@ int vp_vnic_create(struct vp_nic *nic, char tag)
 	r = vp_vnic_rebind(nic, true);
 	if (!r)
 		r = vp_peer_into_ns(nic);
-	/*
-	 * One queue pair on the far side: the outer tap would spread the
-	 * guest's frames over its queues, and the peer would see them out
-	 * of order.
-	 */
-	if (!r && vp_peer_run(nic, "ethtool -L %s combined 1", nic->peer)) {
-		vp_set_err(nic, "ethtool -L %s combined 1 failed", nic->peer);
-		r = -EIO;
-	}
 	if (r)
 		goto err;
 	return 0;
