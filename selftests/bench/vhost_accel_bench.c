@@ -998,8 +998,13 @@ static bool path_up(struct bpath *p, unsigned int ndev, bool big)
 	p->dev = calloc(ndev, sizeof(*p->dev));
 	if (!p->dev)
 		abort();
-	for (i = 0; i < ndev; i++)
+	/* no fds yet: vp_nic_destroy() on them must close none (not fd 0) */
+	for (i = 0; i < ndev; i++) {
 		p->dev[i].tapfd = -1;
+		p->dev[i].tapnic.self_ns = p->dev[i].tapnic.peer_ns = -1;
+	}
+	memset(&p->nic, 0, sizeof(p->nic));
+	p->nic.self_ns = p->nic.peer_ns = -1;
 	find_kthreads(worker_name(p->kind, name, sizeof(name)), &before);
 	r = far_side_create(p);
 	for (i = 0; !r && i < ndev; i++)
