@@ -5,7 +5,9 @@
 # against vhost-net + tap and vhost-net + macvtap from the same user-space
 # guest, vhost-accel's copying datapath over the same tap and macvtap
 # against vhost-net on them, and the switch to copying and back
-# (Documentation/performance.rst).
+# (Documentation/performance.rst); and, on the test VM's virtio-net PCI
+# NIC, vhost-accel + virtio_net_accel against vhost-net + macvtap and
+# vhost-net + tap + bridge on virtio_net (BENCH_PARTS=vnic).
 #
 #   1 packages, modules, selftests/bench/build/vhost_accel_bench
 #   2 VM run        selftests/vm/run.sh with the benchmark's own lists
@@ -16,6 +18,8 @@
 #                   "ratio <row> <accel / vhost-net+tap>", and per row
 #                   with a target of the copying datapath and path,
 #                   "target <row> copy-tap/tap|copy-macvtap/macvtap
+#                   <ratio> met|not met", and per row with a target on
+#                   the virtio-net NIC "target <row> vnic/vnic-macvtap
 #                   <ratio> met|not met", last.
 #
 # Exit status 0 iff every step and every case in the VM passed.  Run as

@@ -43,7 +43,7 @@ done
 # In-tree modules the tests use: vhost-net side by side with ours, the
 # tap/macvtap/veth plumbing, and virtio_net, which takes both virtio-net
 # NICs (run.sh) at boot, before any driver of ours is loaded.
-INTREE_MODULES=(tun tap vhost vhost_net macvlan macvtap veth virtio_net)
+INTREE_MODULES=(tun tap vhost vhost_net macvlan macvtap veth virtio_net bridge)
 # Kernel messages that fail the run (the dmesg scan case).
 DMESG_BAD='BUG:|WARNING:|Oops|lockup|leak|refcount_t|general protection|Call Trace'
 # Taint bits that mean the kernel hit trouble: B bad page (5), D died (7),
