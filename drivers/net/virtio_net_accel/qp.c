@@ -158,18 +158,15 @@ static void vna_tx_eth(const struct vhost_accel_buf *b, u8 *eth)
 	}
 }
 
-/* The descriptor chain: our header and Ethernet copy (one descriptor),
- * then the guest's pages from byte ETH_HLEN on.
+/* After @n entries of ours, @b's guest pages from byte @skip on: empty
+ * pieces need no descriptor.  Returns the entries in @sg, at least one.
  */
-static unsigned int vna_tx_sg(struct vna_ring *r, struct vna_info *vi,
-			      struct vna_slot *s,
-			      const struct vhost_accel_buf *b)
+static unsigned int vna_sg_guest(struct scatterlist *sg, unsigned int n,
+				 const struct vhost_accel_buf *b,
+				 unsigned int skip)
 {
-	unsigned int i, n = 0, skip = ETH_HLEN, off, len;
-	struct scatterlist *sg = r->sg;
+	unsigned int i, off, len;
 
-	sg_init_table(sg, b->nsegs + 1);
-	sg_set_buf(&sg[n++], s->head, vi->hdr_len + ETH_HLEN);
 	for (i = 0; i < b->nsegs; i++) {
 		len = b->segs[i].len;
 		if (skip >= len) {
@@ -183,6 +180,21 @@ static unsigned int vna_tx_sg(struct vna_ring *r, struct vna_info *vi,
 	}
 	sg_mark_end(&sg[n - 1]);
 	return n;
+}
+
+/* The descriptor chain: our header and Ethernet copy (one descriptor),
+ * then the guest's pages from byte ETH_HLEN on.
+ */
+static unsigned int vna_tx_sg(struct vna_ring *r, struct vna_info *vi,
+			      struct vna_slot *s,
+			      const struct vhost_accel_buf *b)
+{
+	struct scatterlist *sg = r->sg;
+	unsigned int n = 0;
+
+	sg_init_table(sg, b->nsegs + 1);
+	sg_set_buf(&sg[n++], s->head, vi->hdr_len + ETH_HLEN);
+	return vna_sg_guest(sg, n, b, ETH_HLEN);
 }
 
 /* A Tx buffer that fails: it comes back with the next poll. */
@@ -311,27 +323,15 @@ static void vna_tx_complete(struct vna_qp *qp)
 static unsigned int vna_rx_sg(struct vna_qp *qp, struct vna_slot *s,
 			      const struct vhost_accel_buf *b)
 {
-	unsigned int i, n = 0, skip = 0, off, len;
 	struct scatterlist *sg = qp->rx.sg;
+	unsigned int n = 0, skip = 0;
 
 	sg_init_table(sg, b->nsegs + 1);
 	if (!qp->hdr_in_guest) {
 		sg_set_buf(&sg[n++], s->head, qp->vi->hdr_len);
 		skip = qp->headroom;
 	}
-	for (i = 0; i < b->nsegs; i++) {
-		len = b->segs[i].len;
-		if (skip >= len) {
-			skip -= len;
-			continue;
-		}
-		off = skip;
-		skip = 0;
-		sg_set_page(&sg[n++], b->segs[i].page, len - off,
-			    b->segs[i].offset + off);
-	}
-	sg_mark_end(&sg[n - 1]);
-	return n;
+	return vna_sg_guest(sg, n, b, skip);
 }
 
 /* Can the device use @b?  A buffer it cannot is refused, not skipped. */
