@@ -151,6 +151,9 @@ load_ours() {
 		if [ "$name" = nicsim ]; then
 			export VP_NICSIM_KO=$path NICSIM_KO=$path
 		fi
+		if [ "$name" = virtio_net_accel ]; then
+			export VP_VNIC_KO=$path
+		fi
 	done <"$VMTEST_MODULES_LIST"
 }
 
