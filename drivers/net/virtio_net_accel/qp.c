@@ -405,10 +405,16 @@ static void vna_rx_first(struct vna_qp *qp, struct vna_slot *s,
 	vna_rx_read_hdr(qp, s, &h);
 	if (vi->mrg_rxbuf)
 		nbufs = max_t(u16, virtio16_to_cpu(vi->vdev, h.num_buffers), 1);
-	/* the frame as vhost sees it: headroom, then the frame's bytes */
-	if (!qp->hdr_in_guest)
-		c->len = len > vi->hdr_len ? len - vi->hdr_len + qp->headroom :
-					     qp->headroom;
+	/* The frame as vhost sees it: headroom, then the frame's bytes.  Our
+	 * header may be longer than the guest's headroom (12 and 10 bytes):
+	 * the frame's part is what fits after the headroom.
+	 */
+	if (qp->hdr_in_guest)
+		c->len = min(len, s->len);
+	else
+		c->len = qp->headroom +
+			 min(len > vi->hdr_len ? len - vi->hdr_len : 0,
+			     s->len - qp->headroom);
 	/* no Rx checksum or GSO offload is negotiated: nothing to report */
 	if (nbufs > 1 && !(qp->flags & VHOST_ACCEL_ATTACH_RX_MERGE)) {
 		/* Only if a frame outgrew rx_min: each buffer goes back as
@@ -429,10 +435,11 @@ static void vna_rx_one(struct vna_qp *qp, struct vna_slot *s,
 
 	memset(c, 0, sizeof(*c));
 	c->cookie = s->cookie;
-	c->len = min(len, s->len);
 	if (first)
-		vna_rx_first(qp, s, c->len, c);
-	else if (!(qp->flags & VHOST_ACCEL_ATTACH_RX_MERGE))
+		vna_rx_first(qp, s, len, c);
+	else if (qp->flags & VHOST_ACCEL_ATTACH_RX_MERGE)
+		c->len = min(len, s->len);
+	else
 		c->len = qp->headroom;
 	if (--qp->rx_frame_left == 0 ||
 	    !(qp->flags & VHOST_ACCEL_ATTACH_RX_MERGE)) {
