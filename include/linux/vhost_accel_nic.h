@@ -180,6 +180,7 @@
 #ifndef _LINUX_VHOST_ACCEL_NIC_H
 #define _LINUX_VHOST_ACCEL_NIC_H
 
+#include <linux/etherdevice.h>
 #include <linux/netdevice.h>
 #include <linux/types.h>
 
@@ -334,6 +335,34 @@ struct vhost_accel_attach {
 	const struct vhost_accel_callbacks *cb;
 	void *ctx;
 };
+
+/**
+ * vhost_accel_attach_valid() - the argument checks every driver's @attach makes
+ * @a: what vhost asks
+ * @max_headroom: the most Rx headroom the NIC can leave before a frame
+ *
+ * Return: 0, or -EINVAL for what no NIC can honour: a missing tx_done or
+ * rx_done callback, a MAC that is not unicast, unknown flags, mode or
+ * port flags, more headroom than @max_headroom.
+ */
+static inline int vhost_accel_attach_valid(const struct vhost_accel_attach *a,
+					   u32 max_headroom)
+{
+	if (!a->cb || !a->cb->tx_done || !a->cb->rx_done)
+		return -EINVAL;
+	if (!is_valid_ether_addr(a->mac))
+		return -EINVAL;
+	if (a->flags & ~(VHOST_ACCEL_ATTACH_RX_MERGE |
+			 VHOST_ACCEL_ATTACH_FLOW_CONTROL))
+		return -EINVAL;
+	if (a->rx_headroom > max_headroom)
+		return -EINVAL;
+	if (a->mode > VHOST_ACCEL_MODE_MAX ||
+	    a->port_flags & ~(VHOST_ACCEL_PORT_NO_SPOOFCHK |
+			      VHOST_ACCEL_PORT_DOWN))
+		return -EINVAL;
+	return 0;
+}
 
 /**
  * struct vhost_accel_qp_stats - counters of one queue pair, as the NIC sees it

@@ -65,7 +65,6 @@ FIXTURE(vnic) {
 	char mvt[VP_IFNAMSIZ];
 	char ko[PATH_MAX];	/* virtio_net_accel.ko, to load it again */
 	bool reload;
-	unsigned int far_qps;	/* the far side's queue pairs before */
 };
 
 static const struct dp_be vn_be = { .kind = DP_BE_VNIC };
@@ -92,25 +91,6 @@ static int vn_insmod(const char *ko)
 	return r;
 }
 
-/* The far side's combined channels now (ethtool -l, in its netns). */
-static int vn_far_qps(struct vp_nic *nic, unsigned int *n)
-{
-	char buf[64];
-	int r = vp_enter_peer(nic);
-
-	if (r)
-		return r;
-	r = vp_capture(buf, sizeof(buf),
-		       "ethtool -l %s | awk '/^Combined:/ { v = $2 } END { print v }'",
-		       nic->peer);
-	if (vp_leave_peer(nic))
-		abort();
-	if (r)
-		return r;
-	*n = (unsigned int)strtoul(buf, NULL, 10);
-	return *n ? 0 : -EIO;
-}
-
 FIXTURE_SETUP(vnic)
 {
 	char why[256];
@@ -124,15 +104,7 @@ FIXTURE_SETUP(vnic)
 	dp_guest_mac(self->mac2, 1);
 	r = dp_ctx_init_be(&self->c, 'v', 0, &vn_be, vn_cfg.features);
 	ASSERT_EQ(0, r) TH_LOG("%s", self->c.why);
-	/*
-	 * One queue pair on the far side: with several, the outer tap
-	 * spreads the guest's frames over them as the peer's own Tx queue
-	 * changes, and the peer's socket sees them out of order.
-	 */
-	r = vn_far_qps(&self->c.nic, &self->far_qps);
-	ASSERT_EQ(0, r) TH_LOG("ethtool -l %s", self->c.nic.peer);
-	ASSERT_EQ(0, vp_peer_run(&self->c.nic, "ethtool -L %s combined 1",
-				 self->c.nic.peer));
+	/* dp_ctx_init_be() gave the far side one queue pair: frames in order */
 	/* a stopped wire must fail the peer's sends visibly */
 	self->tx_fd = vp_packet_open(&self->c.nic, VP_ETH_P_TEST,
 				     VP_PKT_QDISC_BYPASS);
@@ -156,9 +128,6 @@ FIXTURE_TEARDOWN(vnic)
 	idx = self->mvt[0] ? (int)if_nametoindex(self->mvt) : 0;
 	if (idx)
 		vp_nl_link_del(idx);
-	if (self->far_qps > 1)
-		vp_peer_run(&self->c.nic, "ethtool -L %s combined %u",
-			    self->c.nic.peer, self->far_qps);
 	/* the NIC back on virtio_net (after a rescan if it was removed) */
 	dp_ctx_fini(&self->c);
 }

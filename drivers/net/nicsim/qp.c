@@ -342,24 +342,6 @@ static void nicsim_complete_all(struct nicsim_qp *qp)
 
 /* --- control ops: process context ----------------------------------------- */
 
-static int nicsim_attach_check(const struct vhost_accel_attach *args)
-{
-	if (!args->cb || !args->cb->tx_done || !args->cb->rx_done)
-		return -EINVAL;
-	if (!is_valid_ether_addr(args->mac))
-		return -EINVAL;
-	if (args->flags & ~(VHOST_ACCEL_ATTACH_RX_MERGE |
-			    VHOST_ACCEL_ATTACH_FLOW_CONTROL))
-		return -EINVAL;
-	if (args->rx_headroom > NICSIM_MAX_HEADROOM)
-		return -EINVAL;
-	if (args->mode > VHOST_ACCEL_MODE_MAX ||
-	    args->port_flags & ~(VHOST_ACCEL_PORT_NO_SPOOFCHK |
-				 VHOST_ACCEL_PORT_DOWN))
-		return -EINVAL;
-	return 0;
-}
-
 static void nicsim_qp_free(struct nicsim_qp *qp)
 {
 	nicsim_ring_free(&qp->tx);
@@ -477,7 +459,7 @@ static struct vhost_accel_qp *nicsim_attach(struct net_device *netdev,
 	struct nicsim_qp *qp;
 	int err;
 
-	err = nicsim_attach_check(args);
+	err = vhost_accel_attach_valid(args, NICSIM_MAX_HEADROOM);
 	if (err)
 		return ERR_PTR(err);
 	qp = nicsim_qp_alloc(nic, args);

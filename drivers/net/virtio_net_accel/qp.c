@@ -716,24 +716,6 @@ static unsigned int vna_qps_in_use(struct vna_info *vi)
 
 /* --- lending: attach, detach, port state ---------------------------------- */
 
-static int vna_attach_check(const struct vhost_accel_attach *a)
-{
-	if (!a->cb || !a->cb->tx_done || !a->cb->rx_done)
-		return -EINVAL;
-	if (!is_valid_ether_addr(a->mac))
-		return -EINVAL;
-	if (a->flags & ~(VHOST_ACCEL_ATTACH_RX_MERGE |
-			 VHOST_ACCEL_ATTACH_FLOW_CONTROL))
-		return -EINVAL;
-	if (a->rx_headroom > VNA_MAX_HEADROOM)
-		return -EINVAL;
-	if (a->mode > VHOST_ACCEL_MODE_MAX ||
-	    a->port_flags & ~(VHOST_ACCEL_PORT_NO_SPOOFCHK |
-			      VHOST_ACCEL_PORT_DOWN))
-		return -EINVAL;
-	return 0;
-}
-
 static struct vna_qp *vna_qp_pick(struct vna_info *vi)
 {
 	unsigned int i;
@@ -834,7 +816,7 @@ static struct vhost_accel_qp *vna_attach(struct net_device *netdev,
 	struct vna_qp *qp;
 	int err;
 
-	err = vna_attach_check(a);
+	err = vhost_accel_attach_valid(a, VNA_MAX_HEADROOM);
 	if (err)
 		return ERR_PTR(err);
 	mutex_lock(&vi->lend_lock);
