@@ -196,7 +196,15 @@ phase_cases() {
 	case $2 in
 	start)
 		if [ "$VIA" = libvirt ]; then echo "domain started"; else echo "$g: qemu started"; fi ;;
+	confined)
+		[ "$VIA" = libvirt ] &&
+			printf 'domain: %s\n' "qemu confined by AppArmor" \
+				"qemu runs as $QUSER" "RLIMIT_MEMLOCK covers guest RAM"
+		;;
 	ready) echo "$g: guest ready" ;;
+	vhost)
+		[ "$VIA" = libvirt ] && echo "$g: vhost started (qemu log)"
+		;;
 	traffic)
 		if ((COPY)); then
 			for i in "${IFACES[@]}"; do
@@ -234,7 +242,7 @@ phase_cases() {
 	esac
 }
 
-PHASES=(start ready traffic counters notap gone)
+PHASES=(start confined ready vhost traffic counters notap gone)
 
 # fail_phases GUEST WHY PHASE...: every case of those phases fails
 fail_phases() {
@@ -250,7 +258,7 @@ plan() {
 	local p=0 g
 	case $QEMU_VER/$VIA in
 	10.0/qemu) p=1 ;;		# QEMU 10.0 found
-	7.2/libvirt) p=2 ;;		# libvirtd up, example valid
+	7.2/libvirt) p=7 ;;		# libvirt_prepare's cases
 	patched/qemu) p=3 ;;		# three refusals
 	esac
 	for g in "${GUESTS[@]}"; do
@@ -465,7 +473,7 @@ setup_copy_net() {
 	ip link add "$BVETH" type veth peer name "${BVETH}p" &&
 	ip link set "$BVETH" master "$BRIDGE" up &&
 	setup_peer_ns "${IFNS[br]}" "${BVETH}p" "${IFPEER[br]}" &&
-	ip tuntap add dev "${IFLINK[br]}" mode tap &&
+	ip tuntap add dev "${IFLINK[br]}" mode tap ${TAP_USER:+user "$TAP_USER"} &&
 	ip link set "${IFLINK[br]}" master "$BRIDGE" up &&
 	ip link add "$VETH" type veth peer name "${VETH}p" &&
 	ip link set "$VETH" up &&
@@ -513,10 +521,16 @@ started_qemu() {
 # ---- the guest started by libvirt
 #
 # libvirtd runs in a private mount namespace whose /etc/libvirt is a
-# directory of this test (qemu.conf: root, no cgroups, namespaces,
-# seccomp or security driver, console and logs to files), with tmpfs
-# /var/lib/libvirt and /var/cache/libvirt: the VM's root may be the host's,
-# read-only, and the host's libvirt configuration stays untouched.
+# directory of this test, with tmpfs /var/lib/libvirt and
+# /var/cache/libvirt and, when AppArmor can be enforced, an /etc/apparmor.d
+# of the test (aa_prepare): the VM's root may be the host's, read-only,
+# and the host's libvirt and AppArmor configuration stay untouched.
+# qemu.conf is what an administrator's is on Debian: QEMU runs as
+# libvirt-qemu:kvm (no CAP_IPC_LOCK: the domain's <memtune><hard_limit>
+# is its RLIMIT_MEMLOCK), confined by the profile libvirt generates for
+# the domain (security_driver "apparmor"), whose abstraction includes
+# packaging/apparmor/vhost-accel through vhost-accel-apparmor enable.
+# Test-only: no cgroups, namespaces or seccomp, console and logs to files.
 #
 # The domain is Documentation/examples/libvirt-vhost-accel.xml with its
 # placeholders filled (direct kernel boot of the L2 guest, console to a
@@ -530,31 +544,181 @@ started_qemu() {
 # runs: virsh qemu-monitor-command --pass-fds hands QEMU the macvtap's
 # /dev/tapN and an open /dev/vhost-accel (getfd), then netdev_add
 # tap,fd=...,vhost=on,vhostfd=... and device_add virtio-net-pci, i.e. the
-# netdev libvirt builds from the example on a KVM host.  The unmodified
+# netdev libvirt builds from the example on a KVM host.  QEMU receives
+# each fd through its monitor socket, where AppArmor checks it against
+# the domain's profile (file_receive) as it checks the fds libvirt
+# passes at exec on a KVM host.  The /dev/tapN is added to the profile as
+# libvirt's AppArmor driver adds the tap fds it passes (virt-aa-helper
+# -F); /dev/vhost-accel only the abstraction allows.  The unmodified
 # example (placeholders filled) is checked against libvirt's
 # schema (virt-xml-validate).  Documentation/e2e.rst has the details.
+
+QUSER=libvirt-qemu QGROUP=kvm
+DOM_NEG=$DOM-neg
+AA_ROOT=$WORK/aa
+AA_WHY='not prepared'
+UUID=
+VA_MODE=
+# the tap of --copy's bridge interface, which QEMU opens by name
+TAP_USER=
+[ "$VIA" = libvirt ] && TAP_USER=$QUSER
 
 virsh_() { timeout 120 virsh -q -c "$URI" "$@"; }
 
 libvirt_stop() {
+	virsh_ destroy "$DOM_NEG" >/dev/null 2>&1
+	virsh_ undefine "$DOM_NEG" >/dev/null 2>&1
 	virsh_ destroy "$DOM" >/dev/null 2>&1
 	virsh_ undefine "$DOM" >/dev/null 2>&1
 	stop_pid "$LVPID"
+	# the device as the test found it
+	[ -z "$VA_MODE" ] || {
+		chgrp "${VA_MODE% *}" /dev/vhost-accel
+		chmod "${VA_MODE#* }" /dev/vhost-accel
+	}
 }
 
-# libvirt_prepare: cases "libvirtd up" and "example XML valid"; the domain
+# aa_prepare: AppArmor enforceable (AA_WHY empty) or why not (AA_WHY).
+# AA_ROOT/etc/apparmor.d is a copy of the VM's, with the abstraction
+# installed as `make install` does; libvirtd's own profile is loaded (as
+# apparmor.service does at boot): libvirt's AppArmor driver is on only
+# when it is.
+aa_prepare() {
+	local sec=/sys/kernel/security en d=$AA_ROOT/etc/apparmor.d
+	en=$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null)
+	if [ "$en" != Y ]; then
+		AA_WHY="the kernel's AppArmor LSM is off (/sys/module/apparmor/parameters/enabled: ${en:-missing}; cmdline: $(cat /proc/cmdline))"
+		return 1
+	fi
+	[ -e "$sec/apparmor" ] || mount -t securityfs securityfs "$sec"
+	if [ ! -r "$sec/apparmor/profiles" ]; then
+		AA_WHY="no $sec/apparmor/profiles (securityfs not mounted)"
+		return 1
+	fi
+	if ! command -v apparmor_parser >/dev/null; then
+		AA_WHY="no apparmor_parser (Debian package apparmor, scripts/deps.sh)"
+		return 1
+	fi
+	if ! mkdir -p "$AA_ROOT/etc" || ! cp -a /etc/apparmor.d "$AA_ROOT/etc/" ||
+	   ! install -m 0644 "$TOP/packaging/apparmor/vhost-accel" "$d/abstractions/vhost-accel"; then
+		AA_WHY="cannot copy /etc/apparmor.d"
+		return 1
+	fi
+	if ! apparmor_parser -K -r "$d/usr.sbin.libvirtd" 2>"$WORK/aa.err" ||
+	   ! grep -q '^libvirtd (enforce)' "$sec/apparmor/profiles"; then
+		diag <"$WORK/aa.err"
+		AA_WHY="libvirtd's profile did not load"
+		return 1
+	fi
+	AA_WHY=
+}
+
+# aa_policy enable|disable: the include line in AA_ROOT's local part of
+# libvirt's abstraction, by the shipped script
+aa_policy() {
+	sh "$TOP/packaging/apparmor/vhost-accel-apparmor" "$1" "$AA_ROOT" >/dev/null
+	echo "# vhost-accel-apparmor $1: $(sh "$TOP/packaging/apparmor/vhost-accel-apparmor" status "$AA_ROOT")"
+}
+
+# as_qemu_opens: QUSER:QGROUP (no capabilities) opens /dev/vhost-accel rw
+as_qemu_opens() {
+	setpriv --reuid="$QUSER" --regid="$QGROUP" --init-groups \
+		sh -c ': <>/dev/vhost-accel' 2>/dev/null
+}
+
+# udev_case: packaging/60-vhost-accel.rules' GROUP and MODE applied to
+# /dev/vhost-accel as udev would (no udevd in the VM); QEMU's user opens
+# the device only with them (devtmpfs' default: root 0600)
+udev_case() {
+	local rules=$TOP/packaging/60-vhost-accel.rules grp mode before=0 after=0
+	grp=$(sed -n 's/^KERNEL=="vhost-accel".*GROUP="\([^"]*\)".*/\1/p' "$rules")
+	mode=$(sed -n 's/^KERNEL=="vhost-accel".*MODE="\([^"]*\)".*/\1/p' "$rules")
+	VA_MODE=$(stat -c '%g %a' /dev/vhost-accel)
+	chgrp root /dev/vhost-accel && chmod 0600 /dev/vhost-accel
+	as_qemu_opens && before=1
+	chgrp "$grp" /dev/vhost-accel && chmod "$mode" /dev/vhost-accel
+	as_qemu_opens && after=1
+	check "udev rule (GROUP $grp MODE $mode): $QUSER:$QGROUP opens /dev/vhost-accel only with it (root 0600: $before, rule: $after)" \
+		test "$before$after" = 01
+}
+
+# memlock_bytes PID: its RLIMIT_MEMLOCK (soft), "unlimited" or a number
+memlock_bytes() {
+	awk '/^Max locked memory/ { print $4 }' "/proc/$1/limits" 2>/dev/null
+}
+
+# memlock_covers PID DOMAIN: PID's RLIMIT_MEMLOCK >= the domain's RAM
+memlock_covers() {
+	local lim ram
+	lim=$(memlock_bytes "$1")
+	ram=$(virsh_ dominfo "$2" | awk '/^Max memory/ { print $3 * 1024 }')
+	echo "# RLIMIT_MEMLOCK of qemu $1: ${lim:-?}, guest RAM: ${ram:-?} bytes"
+	[ -n "$ram" ] && { [ "$lim" = unlimited ] || [ "${lim:-0}" -ge "$ram" ]; }
+}
+
+# neg_cases: a domain without <memtune> and without the include line
+# (vhost-accel-apparmor disable): AppArmor keeps /dev/vhost-accel from
+# its QEMU and audits it, and its RLIMIT_MEMLOCK stays the default, below
+# the guest's RAM.  Three cases.
+neg_cases() {
+	local pid uuid refused=0 denied
+	if [ -n "$AA_WHY" ]; then
+		pad "$n" 3 "without the include or hard_limit # AppArmor not enforced: $AA_WHY"
+		return
+	fi
+	aa_policy disable
+	sed -e "s|<name>$DOM</name>|<name>$DOM_NEG</name>|" \
+	    -e '/<memtune>/,/<\/memtune>/d' "$WORK/domain.xml" >"$WORK/domain-neg.xml"
+	: >"$WORK/virsh.out"
+	if ! virsh_ define "$WORK/domain-neg.xml" >>"$WORK/virsh.out" 2>&1 ||
+	   ! virsh_ start --paused "$DOM_NEG" >>"$WORK/virsh.out" 2>&1; then
+		diag <"$WORK/virsh.out"
+		aa_policy enable
+		pad "$n" 3 "without the include or hard_limit # domain did not start"
+		return
+	fi
+	pid=$(cat "/run/libvirt/qemu/$DOM_NEG.pid" 2>/dev/null)
+	uuid=$(virsh_ domuuid "$DOM_NEG")
+	echo "# $DOM_NEG: qemu pid $pid, $(cat "/proc/$pid/attr/current" 2>/dev/null)"
+	DOM=$DOM_NEG qmp_getfd accelvhost /dev/vhost-accel ||
+		refused=1
+	diag <"$WORK/virsh.out"
+	check "without the include: qemu cannot receive /dev/vhost-accel" test $refused = 1
+	denied=$(dmesg | grep 'apparmor="DENIED"' | grep -F "profile=\"libvirt-$uuid\"" |
+		 grep -F 'name="/dev/vhost-accel"')
+	diag <<<"$denied"
+	check "without the include: AppArmor DENIED /dev/vhost-accel in the kernel log" \
+		test -n "$denied"
+	if memlock_covers "$pid" "$DOM_NEG"; then
+		nok "without hard_limit: RLIMIT_MEMLOCK $(memlock_bytes "$pid") stays below guest RAM"
+	else
+		ok "without hard_limit: RLIMIT_MEMLOCK $(memlock_bytes "$pid") stays below guest RAM"
+	fi
+	virsh_ destroy "$DOM_NEG" >/dev/null 2>&1
+	virsh_ undefine "$DOM_NEG" >/dev/null 2>&1
+	aa_policy enable
+}
+
+# libvirt_prepare: libvirt_prepare's seven cases (libvirtd up, example
+# XML valid, AppArmor enforced, the udev rule, neg_cases); the domain
 # XML adapted to TCG in $WORK/domain.xml
 libvirt_prepare() {
-	local up='' example=libvirt-vhost-accel.xml
+	local up='' example=libvirt-vhost-accel.xml secdrv=apparmor aa=/etc/apparmor.d
 	((COPY)) && example=libvirt-vhost-accel-copy.xml
 	example=${E2E_LIBVIRT_XML:-$TOP/Documentation/examples/$example}
+	if ! aa_prepare; then
+		echo "# AppArmor cannot be enforced in this VM: $AA_WHY"
+		secdrv=none aa=$WORK/etc
+	fi
+	# QEMU (libvirt-qemu) reads the console file's directory
+	chmod 0755 "$WORK"
 	mkdir -p "$WORK/etc/qemu" /var/log/libvirt/qemu
 	cat >"$WORK/etc/qemu.conf" <<-CONF
-	user = "root"
-	group = "root"
-	dynamic_ownership = 0
+	user = "$QUSER"
+	group = "$QGROUP"
+	dynamic_ownership = 1
 	remember_owner = 0
-	security_driver = "none"
+	security_driver = "$secdrv"
 	namespaces = [ ]
 	cgroup_controllers = [ ]
 	seccomp_sandbox = 0
@@ -565,14 +729,18 @@ libvirt_prepare() {
 	auth_unix_rw = "none"
 	log_outputs = "3:file:$WORK/libvirtd.log"
 	CONF
+	[ -z "$AA_WHY" ] && aa_policy enable
 	# shellcheck disable=SC2016  # expanded by the inner shell
 	unshare -m --propagation private sh -c '
 		mount --bind "$1" /etc/libvirt || exit 1
+		[ "$2" = /etc/apparmor.d ] || mount --bind "$2" /etc/apparmor.d || exit 1
 		for d in /var/lib/libvirt /var/cache/libvirt; do
 			[ -d "$d" ] && mount -t tmpfs -o mode=0755 tmpfs "$d"
 		done
 		mkdir -p /var/lib/libvirt/qemu /var/cache/libvirt/qemu
-		exec libvirtd --timeout 0' sh "$WORK/etc" >"$WORK/libvirtd.out" 2>&1 &
+		chown "$3" /var/lib/libvirt/qemu && chmod 0750 /var/lib/libvirt/qemu
+		exec libvirtd --timeout 0' sh "$WORK/etc" "$aa/apparmor.d" "$QUSER:$QGROUP" \
+		>"$WORK/libvirtd.out" 2>&1 &
 	LVPID=$!
 	for _ in $(seq 90); do
 		kill -0 "$LVPID" 2>/dev/null || break
@@ -585,7 +753,7 @@ libvirt_prepare() {
 		nok "libvirtd up"
 		return 1
 	fi
-	ok "libvirtd up (pid $LVPID)"
+	ok "libvirtd up (pid $LVPID, $(cat "/proc/$LVPID/attr/current" 2>/dev/null))"
 
 	CONS[$ACCEL]=$WORK/console-$ACCEL
 	: >"${CONS[$ACCEL]}"
@@ -602,6 +770,11 @@ libvirt_prepare() {
 	    -e "/<interface /,/<\/interface>/d" \
 	    "$WORK/example.xml" >"$WORK/domain.xml"
 	diag <"$WORK/domain.xml"
+	check "AppArmor enforced: libvirt's security model is apparmor${AA_WHY:+ # $AA_WHY}" \
+		grep -q '<model>apparmor</model>' <(virsh_ capabilities)
+	udev_case
+	neg_cases
+	return 0
 }
 
 # qmp COMMAND ARGS-JSON [VIRSH-OPTION...]: one QMP command through libvirt
@@ -610,12 +783,38 @@ qmp() {
 		"{\"execute\":\"$1\",\"arguments\":$2}" >>"$WORK/virsh.out" 2>&1
 }
 
+# qmp_getfd NAME PATH: PATH opened and handed to QEMU as fd NAME (QMP
+# getfd).  libvirtd opens the fds it passes itself, in its own AppArmor
+# profile, and AppArmor checks a file against the receiving QEMU's
+# profile only when the opener was confined: so PATH is opened in
+# libvirtd's profile (aa-exec), then virsh passes it on.
+qmp_getfd() {
+	local aa=(aa-exec -p libvirtd --)
+	[ -z "$AA_WHY" ] || aa=()
+	# shellcheck disable=SC2016  # expanded by the inner shell
+	timeout 120 "${aa[@]}" bash -c '
+		exec virsh -q -c "$1" qemu-monitor-command "$2" --pass-fds 5 "$3" 5<>"$4"' \
+		sh "$URI" "$DOM" "{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"$1\"}}" \
+		"$2" >>"$WORK/virsh.out" 2>&1
+}
+
+# aa_add_file PATH: PATH added to the domain's profile, as libvirt's
+# AppArmor driver does for a tap fd it passes to QEMU (AppArmorSetFDLabel:
+# virt-aa-helper -r -F), in libvirtd's mount namespace
+aa_add_file() {
+	[ -z "$AA_WHY" ] || return 0
+	virsh_ dumpxml --security-info "$DOM" >"$WORK/live.xml" &&
+	nsenter -t "$LVPID" -m /usr/lib/libvirt/virt-aa-helper -r \
+		-u "libvirt-$UUID" -F "$1" <"$WORK/live.xml" >>"$WORK/virsh.out" 2>&1
+}
+
 # The accelerated interface: fds through libvirt (getfd), then the netdev
 # and the device while the guest has not run yet (so it is there at boot).
 add_accel_nic() {
 	local tap=$1
-	qmp getfd '{"fdname":"acceltap"}' --pass-fds 5 5<>"$tap" &&
-	qmp getfd '{"fdname":"accelvhost"}' --pass-fds 6 6<>/dev/vhost-accel &&
+	aa_add_file "$tap" &&
+	qmp_getfd acceltap "$tap" &&
+	qmp_getfd accelvhost /dev/vhost-accel &&
 	qmp netdev_add '{"type":"tap","id":"hostaccel0","fd":"acceltap","vhost":true,"vhostfd":"accelvhost"}' &&
 	qmp device_add "{\"driver\":\"virtio-net-pci\",\"netdev\":\"hostaccel0\",\"mac\":\"$MAC\",\"id\":\"net0\"}"
 }
@@ -623,27 +822,47 @@ add_accel_nic() {
 # --copy's two interfaces, the same way: the example's type='bridge' one
 # as the tap on the bridge, which QEMU opens by name (libvirt would
 # create a tap, put it into the bridge and pass its fd; the test made
-# the tap beforehand), and its type='direct' one as the macvtap on the
-# veth, its /dev/tapN passed as above; each with its own /dev/vhost-accel.
+# the tap beforehand, owned by QEMU's user), and its type='direct' one as
+# the macvtap on the veth, its /dev/tapN passed as above; each with its
+# own /dev/vhost-accel.
 add_copy_nics() {
 	local tap=$1
-	qmp getfd '{"fdname":"vhostbr"}' --pass-fds 5 5<>"$COPY_VHOST" &&
+	qmp_getfd vhostbr "$COPY_VHOST" &&
 	qmp netdev_add "{\"type\":\"tap\",\"id\":\"hostbr0\",\"ifname\":\"${IFLINK[br]}\",\"script\":\"no\",\"downscript\":\"no\",\"vhost\":true,\"vhostfd\":\"vhostbr\"}" &&
 	qmp device_add "{\"driver\":\"virtio-net-pci\",\"netdev\":\"hostbr0\",\"mac\":\"${IFMAC[br]}\",\"id\":\"net0\"}" &&
-	qmp getfd '{"fdname":"mvtap"}' --pass-fds 5 5<>"$tap" &&
-	qmp getfd '{"fdname":"vhostmv"}' --pass-fds 6 6<>"$COPY_VHOST" &&
+	aa_add_file "$tap" &&
+	qmp_getfd mvtap "$tap" &&
+	qmp_getfd vhostmv "$COPY_VHOST" &&
 	qmp netdev_add '{"type":"tap","id":"hostmv0","fd":"mvtap","vhost":true,"vhostfd":"vhostmv"}' &&
 	qmp device_add "{\"driver\":\"virtio-net-pci\",\"netdev\":\"hostmv0\",\"mac\":\"${IFMAC[mv]}\",\"id\":\"net1\"}"
 }
 
+# confined_cases PID: QEMU runs in the domain's enforced profile, as
+# QUSER, with an RLIMIT_MEMLOCK that covers the guest's RAM (the
+# example's <memtune><hard_limit>)
+confined_cases() {
+	local pid=$1 label user
+	label=$(cat "/proc/$pid/attr/current" 2>/dev/null)
+	check "domain: qemu confined by AppArmor: $label${AA_WHY:+ # $AA_WHY}" \
+		test "$label" = "libvirt-$UUID (enforce)"
+	user=$(stat -c %U "/proc/$pid")
+	check "domain: qemu runs as $QUSER ($user)" test "$user" = "$QUSER"
+	if memlock_covers "$pid" "$DOM"; then
+		ok "domain: RLIMIT_MEMLOCK covers guest RAM"
+	else
+		nok "domain: RLIMIT_MEMLOCK covers guest RAM # $QUSER has no CAP_IPC_LOCK: the domain needs <memtune><hard_limit> (admin-guide.rst, Locked memory)"
+	fi
+}
+
 # libvirt_start GUEST: define, start paused, add the NIC(s), resume; case
-# "domain started" with QEMU's pid
+# "domain started" with QEMU's pid, then confined_cases
 libvirt_start() {
 	local g=$1 started='' pid add=add_accel_nic
 	((COPY)) && add=add_copy_nics
 	: >"$WORK/virsh.out"
 	if virsh_ define "$WORK/domain.xml" >>"$WORK/virsh.out" 2>&1 &&
 	   virsh_ start --paused "$DOM" >>"$WORK/virsh.out" 2>&1 &&
+	   UUID=$(virsh_ domuuid "$DOM") &&
 	   "$add" "${TAPDEV[$g]}" &&
 	   virsh_ resume "$DOM" >>"$WORK/virsh.out" 2>&1; then
 		started=1
@@ -653,12 +872,28 @@ libvirt_start() {
 	if [ -z "$started" ] || [ -z "$pid" ]; then
 		tail -n 30 "$WORK/libvirtd.log" 2>/dev/null | diag
 		diag <"/var/log/libvirt/qemu/$DOM.log" 2>/dev/null
+		dmesg | grep 'apparmor="DENIED"' | tail -n 10 | diag
 		nok "domain started"
 		return 1
 	fi
 	# libvirt owns QEMU: kill_qemu must not reap it (cleanup destroys it)
 	PID[$g]=$pid
 	ok "domain started (qemu pid $pid)"
+	confined_cases "$pid"
+}
+
+# vhost_started GUEST: (libvirt) once the guest is up, QEMU started the
+# vhost device: an unprivileged QEMU whose RLIMIT_MEMLOCK is too small
+# logs "unable to start vhost net" and falls back to its own virtio-net
+vhost_started() {
+	local log=/var/log/libvirt/qemu/$DOM.log
+	[ "$VIA" = libvirt ] || return 0
+	if grep -q 'unable to start vhost net' "$log"; then
+		grep -i vhost "$log" | diag
+		nok "$1: vhost started (qemu log) # qemu: unable to start vhost net: RLIMIT_MEMLOCK below guest RAM? (<memtune><hard_limit>)"
+	else
+		ok "$1: vhost started (qemu log)"
+	fi
 }
 
 # ---- one guest's phases
@@ -787,7 +1022,7 @@ start() {
 	fi
 	if [ "$VIA" = libvirt ]; then
 		if ! libvirt_start "$g"; then
-			fail_phases "$g" "not reached" ready traffic counters notap gone
+			fail_phases "$g" "not reached" confined ready vhost traffic counters notap gone
 			return 1
 		fi
 	else
@@ -803,7 +1038,7 @@ started() {
 	[ "$VIA" = libvirt ] && return 0
 	started_qemu "$g" && return 0
 	UP[$g]=0
-	fail_phases "$g" "not reached" ready traffic counters notap gone
+	fail_phases "$g" "not reached" confined ready vhost traffic counters notap gone
 	return 1
 }
 
@@ -814,7 +1049,7 @@ came_up() {
 	[ "${UP[$g]}" = 1 ] || return 1
 	ready "$g" && return 0
 	UP[$g]=0
-	fail_phases "$g" "guest did not come up" traffic counters notap gone
+	fail_phases "$g" "guest did not come up" vhost traffic counters notap gone
 	return 1
 }
 
@@ -849,7 +1084,7 @@ before_guests() {
 		ok "qemu 10.0 at $QEMU"
 		;;
 	7.2/libvirt)
-		libvirt_prepare || { pad 1 1 "example XML valid # libvirtd down"; return 1; }
+		libvirt_prepare || { pad 1 6 "libvirt case # libvirtd down"; return 1; }
 		;;
 	patched/qemu)
 		"$QEMU" -netdev help | diag
@@ -924,7 +1159,8 @@ demo_table() {
 # ---- the run
 
 if [ "$VIA" = libvirt ]; then
-	e2e_require "$PLAN" libvirtd virsh virt-xml-validate unshare iperf3 ethtool
+	e2e_require "$PLAN" libvirtd virsh virt-xml-validate unshare nsenter setpriv \
+		iperf3 ethtool
 elif [ "$QEMU_VER" = 10.0 ]; then
 	e2e_require "$PLAN" iperf3 ethtool
 else
@@ -980,7 +1216,7 @@ else
 	for g in "${GUESTS[@]}"; do
 		start "$g" || continue
 		[ "$VIA" = libvirt ] || sleep 1
-		started "$g" && came_up "$g" && checks "$g"
+		started "$g" && came_up "$g" && vhost_started "$g" && checks "$g"
 		finish "$g"
 		[ "${UP[$g]}" = 1 ] && ((VNIC)) && vnic_gone "$g"
 	done
