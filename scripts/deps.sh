@@ -51,6 +51,7 @@ PKGS=(
 	# (-system: the libvirt-qemu user libvirtd resolves before reading
 	# qemu.conf; it enables, not starts, the daemons under systemd)
 	libvirt-daemon-system
+	apparmor	# e2e_libvirt.sh's confined QEMU: apparmor_parser, aa-exec
 )
 
 # Files that must exist besides the packages (cheap sanity check that a
