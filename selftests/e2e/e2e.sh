@@ -185,6 +185,8 @@ fi
 COPY_VHOST=${E2E_COPY_VHOST:-/dev/vhost-accel}
 DOM=e2e-vhost-accel
 URI=qemu:///system
+# libvirt runs QEMU as this user and group (qemu.conf), as on Debian
+QUSER=libvirt-qemu QGROUP=kvm
 LVPID=
 T0=$SECONDS
 
@@ -553,7 +555,6 @@ started_qemu() {
 # example (placeholders filled) is checked against libvirt's
 # schema (virt-xml-validate).  Documentation/e2e.rst has the details.
 
-QUSER=libvirt-qemu QGROUP=kvm
 DOM_NEG=$DOM-neg
 AA_ROOT=$WORK/aa
 AA_WHY='not prepared'
@@ -703,12 +704,12 @@ neg_cases() {
 # XML valid, AppArmor enforced, the udev rule, neg_cases); the domain
 # XML adapted to TCG in $WORK/domain.xml
 libvirt_prepare() {
-	local up='' example=libvirt-vhost-accel.xml secdrv=apparmor aa=/etc/apparmor.d
+	local up='' example=libvirt-vhost-accel.xml secdrv=apparmor aa=$AA_ROOT/etc
 	((COPY)) && example=libvirt-vhost-accel-copy.xml
 	example=${E2E_LIBVIRT_XML:-$TOP/Documentation/examples/$example}
 	if ! aa_prepare; then
 		echo "# AppArmor cannot be enforced in this VM: $AA_WHY"
-		secdrv=none aa=$WORK/etc
+		secdrv=none aa=/etc
 	fi
 	# QEMU (libvirt-qemu) reads the console file's directory
 	chmod 0755 "$WORK"
@@ -757,7 +758,10 @@ libvirt_prepare() {
 
 	CONS[$ACCEL]=$WORK/console-$ACCEL
 	: >"${CONS[$ACCEL]}"
-	sed -e "s|@NAME@|$DOM|" -e "s|@KERNEL@|$VMLINUZ|" -e "s|@INITRD@|$INITRD|" \
+	# libvirt gives QEMU's user the files the domain names
+	# (dynamic_ownership); the build tree may be read-only here
+	cp "$INITRD" "$WORK/initrd" || return 1
+	sed -e "s|@NAME@|$DOM|" -e "s|@KERNEL@|$VMLINUZ|" -e "s|@INITRD@|$WORK/initrd|" \
 	    -e "s|@CMDLINE@|$(guest_cmdline)|" -e "s|@CONSOLE@|${CONS[$ACCEL]}|" \
 	    -e "s|@NIC@|$NIC|" -e "s|@MAC@|$MAC|" -e "s|@BRIDGE@|$BRIDGE|" \
 	    -e "s|@LOWER@|$VETH|" -e "s|@MAC2@|${IFMAC[mv]:-}|" \
