@@ -669,7 +669,7 @@ neg_cases() {
 	fi
 	aa_policy disable
 	sed -e "s|<name>$DOM</name>|<name>$DOM_NEG</name>|" \
-	    -e '/<memtune>/,/<\/memtune>/d' "$WORK/domain.xml" >"$WORK/domain-neg.xml"
+	    -e '/^  <memtune>$/,/^  <\/memtune>$/d' "$WORK/domain.xml" >"$WORK/domain-neg.xml"
 	: >"$WORK/virsh.out"
 	if ! virsh_ define "$WORK/domain-neg.xml" >>"$WORK/virsh.out" 2>&1 ||
 	   ! virsh_ start --paused "$DOM_NEG" >>"$WORK/virsh.out" 2>&1; then
@@ -789,14 +789,14 @@ qmp() {
 
 # qmp_getfd NAME PATH: PATH opened and handed to QEMU as fd NAME (QMP
 # getfd).  libvirtd opens the fds it passes itself, in its own AppArmor
-# profile, and AppArmor checks a file against the receiving QEMU's
-# profile only when the opener was confined: so PATH is opened in
-# libvirtd's profile (aa-exec), then virsh passes it on.
+# profile and mount namespace, and AppArmor checks a file against the
+# receiving QEMU's profile only when the opener was confined: so PATH is
+# opened there too (nsenter, aa-exec), then virsh passes it on.
 qmp_getfd() {
 	local aa=(aa-exec -p libvirtd --)
 	[ -z "$AA_WHY" ] || aa=()
 	# shellcheck disable=SC2016  # expanded by the inner shell
-	timeout 120 "${aa[@]}" bash -c '
+	timeout 120 nsenter -t "$LVPID" -m "${aa[@]}" bash -c '
 		exec virsh -q -c "$1" qemu-monitor-command "$2" --pass-fds 5 "$3" 5<>"$4"' \
 		sh "$URI" "$DOM" "{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"$1\"}}" \
 		"$2" >>"$WORK/virsh.out" 2>&1
