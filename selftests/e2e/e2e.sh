@@ -781,10 +781,19 @@ libvirt_prepare() {
 	return 0
 }
 
+# qmp_ok OUTPUT-FILE: virsh succeeded (its status) and QEMU did too: virsh
+# exits 0 when QEMU answers a monitor command with an error
+qmp_ok() {
+	local rc=$? out=$1
+	cat "$out" >>"$WORK/virsh.out"
+	[ "$rc" -eq 0 ] && ! grep -q '"error"' "$out"
+}
+
 # qmp COMMAND ARGS-JSON [VIRSH-OPTION...]: one QMP command through libvirt
 qmp() {
 	virsh_ qemu-monitor-command "$DOM" "${@:3}" \
-		"{\"execute\":\"$1\",\"arguments\":$2}" >>"$WORK/virsh.out" 2>&1
+		"{\"execute\":\"$1\",\"arguments\":$2}" >"$WORK/qmp.out" 2>&1
+	qmp_ok "$WORK/qmp.out"
 }
 
 # qmp_getfd NAME PATH: PATH opened and handed to QEMU as fd NAME (QMP
@@ -799,7 +808,8 @@ qmp_getfd() {
 	timeout 120 nsenter -t "$LVPID" -m "${aa[@]}" bash -c '
 		exec virsh -q -c "$1" qemu-monitor-command "$2" --pass-fds 5 "$3" 5<>"$4"' \
 		sh "$URI" "$DOM" "{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"$1\"}}" \
-		"$2" >>"$WORK/virsh.out" 2>&1
+		"$2" >"$WORK/qmp.out" 2>&1
+	qmp_ok "$WORK/qmp.out"
 }
 
 # aa_add_file PATH: PATH added to the domain's profile, as libvirt's
