@@ -559,7 +559,7 @@ DOM_NEG=$DOM-neg
 AA_ROOT=$WORK/aa
 AA_WHY='not prepared'
 UUID=
-VA_MODE=
+VA_MODE='' TUN_MODE=''
 # the tap of --copy's bridge interface, which QEMU opens by name
 TAP_USER=
 [ "$VIA" = libvirt ] && TAP_USER=$QUSER
@@ -572,11 +572,12 @@ libvirt_stop() {
 	virsh_ destroy "$DOM" >/dev/null 2>&1
 	virsh_ undefine "$DOM" >/dev/null 2>&1
 	stop_pid "$LVPID"
-	# the device as the test found it
+	# the devices as the test found them
 	[ -z "$VA_MODE" ] || {
 		chgrp "${VA_MODE% *}" /dev/vhost-accel
 		chmod "${VA_MODE#* }" /dev/vhost-accel
 	}
+	[ -z "$TUN_MODE" ] || chmod "$TUN_MODE" /dev/net/tun
 }
 
 # aa_prepare: AppArmor enforceable (AA_WHY empty) or why not (AA_WHY).
@@ -777,6 +778,15 @@ libvirt_prepare() {
 	check "AppArmor enforced: libvirt's security model is apparmor${AA_WHY:+ # $AA_WHY}" \
 		grep -q '<model>apparmor</model>' <(virsh_ capabilities)
 	udev_case
+	# --copy: QEMU opens the bridge's tap by name, through /dev/net/tun,
+	# which udev makes 0666 on every host (systemd's
+	# 50-udev-default.rules); devtmpfs leaves it 0600
+	if ((COPY)); then
+		TUN_MODE=$(stat -c %a /dev/net/tun)
+		chmod 0666 /dev/net/tun
+	fi
+	# this test's QEMU log only (an earlier test's domain had the name)
+	rm -f "/var/log/libvirt/qemu/$DOM.log"
 	neg_cases
 	return 0
 }
