@@ -3,14 +3,16 @@
 # vhost-accel top-level Makefile.  The kernel side is described by Kbuild;
 # this file only drives it and the test tooling.
 #
-#   make            build the modules against KDIR (W=1, warnings are errors)
-#   make sparse     sparse (C=2) over every source file, warnings are errors
+#   make            build the modules against KDIR, nothing else (no apt)
+#   make WERROR=1   the same with W=1, warnings are errors (make check does)
+#   make install    as root: modules, udev rule, AppArmor, contract header
+#                   (DESTDIR, KVER); make uninstall removes exactly that
+#   make sparse     sparse (C=2) over every source file (WERROR=1: errors)
 #   make checkpatch checkpatch --no-tree over our sources
 #   make kernels    compile against every installed Debian header tree
 #   make check      deps (if missing) + all of the above + the VM test suite
 #   make deps       install every Debian package the build, tests and demo need
 #   make bench      benchmark in the VM vs vhost-net (Documentation/performance.rst)
-
 ifneq ($(KERNELRELEASE),)
 # Invoked by Kbuild: everything is in the Kbuild file.
 include $(src)/Kbuild
@@ -21,49 +23,76 @@ TOP := $(CURDIR)
 
 # The kernel build directory is decided lazily: these are recursive
 # variables, expanded only in the recipes that use them, which make runs
-# after their prerequisites, deps-if-missing included.  Deciding at parse
-# time would pick (or miss) the headers before a fresh machine installed
-# them.  KDIR_INFO replaces itself with its value on first use, so
+# after their prerequisites (deps-if-missing, for the targets that install
+# first).  Deciding at parse time would pick (or miss) the headers before
+# a fresh machine installed them.  KDIR_INFO replaces itself with its value on first use, so
 # find-kdir.sh runs at most once per make.
 KDIR_INFO = $(eval KDIR_INFO := $$(shell $(TOP)/scripts/find-kdir.sh 2>/dev/null))$(KDIR_INFO)
 KDIR ?= $(firstword $(KDIR_INFO))
 KDIR_WHY = $(if $(filter command line environment,$(origin KDIR)),set by the caller,$(wordlist 2,99,$(KDIR_INFO)))
-KBUILD_ARGS = -C $(KDIR) M=$(TOP) W=1 KCFLAGS=-Werror
+
+# Warnings are errors only when asked: make check and CI pass WERROR=1
+# (scripts/check.sh), a user's plain build does not.  Command-line
+# variables reach the scripts' environment (build-all-kernels.sh reads it).
+WERROR ?=
+KBUILD_ARGS = -C $(KDIR) M=$(TOP) $(if $(filter 1,$(WERROR)),W=1 KCFLAGS=-Werror)
+SPARSE_CF = $(if $(filter 1,$(WERROR)),CF=-Wsparse-error)
+
+# The kernel release make install installs for: KDIR's, unless given.
+KVER ?= $(shell $(TOP)/scripts/kernel-release.sh $(KDIR))
 
 .PHONY: all modules sparse checkpatch kernels check deps deps-if-missing \
-	selftests harness-check vm-tests demo bench clean help
+	selftests harness-check vm-tests demo bench clean help \
+	install uninstall
 
 all: modules
 
-# First line of every recipe that needs KDIR.
-NEED_KDIR = @test -n "$(KDIR)" || { echo "no kernel headers found (scripts/find-kdir.sh): run make deps" >&2; exit 1; }
+# First in every recipe that needs KDIR: with no kernel build directory,
+# make stops with this one line (make expands a recipe after its
+# prerequisites ran, so this never decides before an install step).
+NEED_KDIR = $(if $(KDIR),,$(error no kernel build directory: install linux-headers-$(shell uname -r) or run 'make deps'))
 
-modules: deps-if-missing
+# Building installs nothing: no deps-if-missing here or in the targets
+# below up to vm-tests (make deps does that; make check, demo, bench, fuzz
+# and check-debug call it themselves).
+modules:
 	$(NEED_KDIR)
 	@echo "vhost-accel: building against $(KDIR) ($(KDIR_WHY))"
 	$(MAKE) $(KBUILD_ARGS) modules
 
-sparse: deps-if-missing
+sparse:
 	$(NEED_KDIR)
 	@echo "vhost-accel: sparse against $(KDIR)"
-	$(MAKE) $(KBUILD_ARGS) C=2 CF="-Wsparse-error" modules
+	$(MAKE) $(KBUILD_ARGS) C=2 $(SPARSE_CF) modules
 
-checkpatch: deps-if-missing
+checkpatch:
 	$(TOP)/scripts/checkpatch.sh
 
-kernels: deps-if-missing
+kernels:
 	$(TOP)/scripts/build-all-kernels.sh
 
-selftests: deps-if-missing
+selftests:
 	$(MAKE) -C $(TOP)/selftests
 
 # The tests built against every installed kselftest harness (6.1's, 6.12's).
-harness-check: deps-if-missing
+harness-check:
 	$(MAKE) -C $(TOP)/selftests harness-check
 
-vm-tests: modules selftests
+# Boots the VM, so it installs what it needs first, as make check does.
+vm-tests: deps-if-missing
+	$(MAKE) -C $(TOP) modules selftests
 	$(NEED_KDIR)
 	$(TOP)/selftests/vm/run.sh --kdir $(KDIR)
+
+# make install: as root, or into DESTDIR (no root needed); the modules
+# must be built for KVER (make, or make KDIR=...).  scripts/install.sh
+# says what goes where and keeps the manifest make uninstall reads.
+install:
+	$(if $(filter command line environment,$(origin KVER)),,$(NEED_KDIR))
+	DESTDIR="$(DESTDIR)" KVER="$(KVER)" $(TOP)/scripts/install.sh install
+
+uninstall:
+	DESTDIR="$(DESTDIR)" $(TOP)/scripts/install.sh uninstall
 
 check:
 	@$(TOP)/scripts/check.sh
@@ -82,7 +111,7 @@ fuzz:
 # make check-debug: the VM suite on a KASAN/KMEMLEAK/lockdep kernel built
 # from linux-source-6.1, cached in build/debug-kernel (Documentation/testing.rst)
 .PHONY: check-debug
-check-debug:
+check-debug: deps-if-missing
 	@$(TOP)/scripts/check-debug.sh
 
 deps:
@@ -99,7 +128,7 @@ clean:
 	rm -rf $(TOP)/build
 
 help:
-	@sed -n '3,14p' $(TOP)/Makefile
+	@sed -n '3,17p' $(TOP)/Makefile
 
 endif
 

@@ -3,8 +3,11 @@
 #
 # Install every Debian package that building, testing and demonstrating
 # vhost-accel needs.  Used by `make deps` (always installs) and, with
-# --if-missing, in front of every make target (checks in well under a second,
-# with no apt call, and installs only when something is absent).
+# --if-missing, by the targets that run the tests or boot the VM (make
+# check, vm-tests, demo, bench, fuzz, check-debug; it checks in well under
+# a second, with no apt call, and installs only when something is absent).
+# A plain `make` (and sparse, checkpatch, kernels, selftests, install)
+# never calls it: building needs only the kernel headers.
 #
 #   scripts/deps.sh               apt-get update + install everything
 #   scripts/deps.sh --if-missing  install only if something is missing
@@ -69,7 +72,7 @@ case "${1:-}" in
 --if-missing) mode=if-missing ;;
 --check) mode=check ;;
 -h | --help)
-	sed -n '3,12p' "$0"
+	sed -n '3,14p' "$0"
 	exit 0
 	;;
 *)

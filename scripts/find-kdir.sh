@@ -41,6 +41,6 @@ elif [ -n "$best" ]; then
 	printf '%s\tnewest installed Debian headers (%s, no image)\n' \
 		"$best" "${best#/usr/src/linux-headers-}"
 else
-	echo "no kernel headers found: run 'make deps' first" >&2
+	echo "no kernel headers found: install linux-headers-$(uname -r) or run 'make deps'" >&2
 	exit 1
 fi

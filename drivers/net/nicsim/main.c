@@ -531,5 +531,6 @@ module_init(nicsim_init);
 module_exit(nicsim_exit);
 
 MODULE_LICENSE("GPL");
+MODULE_VERSION(VHOST_ACCEL_VERSION);
 MODULE_DESCRIPTION("nicsim: reference cooperating NIC for vhost-accel");
 MODULE_ALIAS_RTNL_LINK(KBUILD_MODNAME);

@@ -425,3 +425,4 @@ module_exit(vna_exit);
 
 MODULE_DESCRIPTION("virtio-net devices lent to vhost-accel guests");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(VHOST_ACCEL_VERSION);

@@ -652,5 +652,6 @@ module_init(vhost_accel_init);
 module_exit(vhost_accel_exit);
 
 MODULE_LICENSE("GPL");
+MODULE_VERSION(VHOST_ACCEL_VERSION);
 MODULE_AUTHOR("vhost-accel developers");
 MODULE_DESCRIPTION("Accelerated vhost-net backend for cooperating NICs");
