@@ -128,7 +128,7 @@ rm -rf "$EXT"
 mkdir -p "$EXT"
 tar -C "$TOP" -c --exclude='*.o' --exclude='*.ko' --exclude='*.mod' \
 	--exclude='*.mod.c' --exclude='*.cmd' --exclude='*.symvers' \
-	--exclude='modules.order' Kbuild Makefile compat drivers include | tar -C "$EXT" -x
+	--exclude='modules.order' Kbuild Makefile VERSION compat drivers include | tar -C "$EXT" -x
 quiet "vhost-accel modules against $KVER" "$OUT/ext.log" \
 	make -C "$SRCDIR" M="$EXT" W=1 KCFLAGS=-Werror modules
 quiet "selftests" "$OUT/selftests.log" make -C "$TOP" selftests

@@ -9,13 +9,18 @@
 #   1 deps           make deps-if-missing (scripts/deps.sh and
 #                    scripts/qemu-backports.sh --if-missing); only then
 #                    is KDIR chosen (scripts/find-kdir.sh)
-#   2 make modules   W=1, warnings are errors
-#   3 make sparse
+#   2 make modules   WERROR=1: W=1, warnings are errors (every make step
+#                    here gets WERROR=1; a user's plain make does not)
+#   3 make sparse    sparse warnings are errors too
 #   4 make checkpatch
 #   5 make kernels   every installed Debian header tree
 #   6 make selftests
-#   7 VM suite       selftests/vm/run.sh --kdir KDIR (its TAP is a subtest)
-#   8 VM suite       the same on the second kernel (6.12), e2e_* excepted
+#   7 make harness-check
+#   8 make install   scripts/check-install.sh: install/uninstall into a
+#                    DESTDIR, versions, an out-of-tree cooperating driver
+#                    against the staged contract, plain make installs nothing
+#   9 VM suite       selftests/vm/run.sh --kdir KDIR (its TAP is a subtest)
+#  10 VM suite       the same on the second kernel (6.12), e2e_* excepted
 #
 # Host steps stay quiet on success; each one's full output is in
 # build/logs/<n>-<step>.log and its tail is printed when it fails.  Every
@@ -33,7 +38,8 @@ mkdir -p "$LOGS"
 T_DEPS=1800 T_BUILD=900 T_CHECKPATCH=600 T_KERNELS=1800 T_SELFTESTS=900
 T_VM=${CHECK_VM_TIMEOUT:-2400}
 
-NSTEPS=8
+# The host steps (the `step` lines below) and the two VM suites.
+NSTEPS=$(($(grep -c '^step "' "${BASH_SOURCE[0]}") + 2))
 echo "TAP version 13"
 echo "1..$NSTEPS"
 n=0 passed=0 failed=0 skipped=0
@@ -67,7 +73,7 @@ step() {
 	fi
 }
 
-MAKE=(make --no-print-directory -C "$TOP")
+MAKE=(make --no-print-directory -C "$TOP" WERROR=1)
 
 # Everything make check needs, as make deps-if-missing installs it (the
 # packages, both kernels' headers, QEMU 10.0 unpacked): on a fresh machine
@@ -90,6 +96,7 @@ step "make kernels" "$T_KERNELS" "${MAKE[@]}" kernels
 step "make selftests" "$T_SELFTESTS" "${MAKE[@]}" selftests
 step "make harness-check" "$T_SELFTESTS" \
 	"${MAKE[@]}" harness-check
+step "make install" "$T_BUILD" env KDIR="$KDIR" scripts/check-install.sh
 
 # --- the VM suites ------------------------------------------------------------
 
