@@ -227,7 +227,7 @@ result "modinfo -F version of each module is VERSION ($VERSION), vermagic $KVER"
 
 # depmod on a copy (its index files are not install's to leave behind)
 why=
-cp -a "$ROOT" "$TMP/depmod"
+cp -a "$ROOT" "$TMP/depmod" 2>/dev/null || mkdir -p "$TMP/depmod"
 if ! depmod -b "$TMP/depmod" -a "$KVER" >"$LOGS/depmod.log" 2>&1; then
 	why="depmod -b failed: $(tail -n 1 "$LOGS/depmod.log")"
 else
