@@ -5,8 +5,10 @@
 # scripts/check.sh and .ci/run of this tree run in a scratch directory
 # where the installers are stubs that create the "kernel headers", and
 # scripts/find-kdir.sh is a stub that finds them only once installed.
-# Every command must run its install step before it decides the kernel.
-# Nothing is installed and no kernel is built; a few seconds.  TAP out.
+# make check and .ci/run must run their install step before they decide
+# the kernel; make and make sparse must install nothing: without headers
+# they stop with one line, with headers they build.  Nothing is installed
+# and no kernel is built; a few seconds.  TAP out.
 #
 #   scripts/fresh-order.sh
 set -euo pipefail
@@ -38,6 +40,7 @@ else
 	echo "find-kdir.sh: none" >>"$LOG"; exit 1
 fi'
 	stub "$d/scripts/checkpatch.sh" 'echo checkpatch >>"$LOG"'
+	stub "$d/scripts/check-install.sh" 'echo check-install >>"$LOG"'
 	stub "$d/scripts/build-all-kernels.sh" 'echo kernels >>"$LOG"'
 	stub "$d/selftests/vm/run.sh" '
 echo "run.sh $*" >>"$LOG"
@@ -81,10 +84,52 @@ check() {
 	fi
 }
 
+# check_builder NAME CMD...: a build-only command: no installer may run
+# (deps.sh, qemu-backports.sh, apt-get); without headers it fails with one
+# line naming linux-headers-$(uname -r) and make deps, and once headers are
+# there (put by hand) it succeeds.
+check_builder() {
+	local name=$1 d=$SB/$((n + 1)) rc=0 why=
+	shift
+	sandbox "$((n + 1))"
+	(cd "$d" && LOG=$d/order.log D=$d PATH=$d/bin:$PATH "$@") \
+		>"$d/out.log" 2>&1 || rc=$?
+	if ((rc == 0)); then
+		why="succeeded without kernel headers"
+	elif grep -qE '^(deps|qemu-backports)\.sh|^apt-get' "$d/order.log"; then
+		why="it installed: $(grep -E '^(deps|qemu-backports)\.sh|^apt-get' "$d/order.log" | tr '\n' ' ')"
+	elif [[ $(grep -c . "$d/out.log") != 1 ]] ||
+		! grep -q "linux-headers-$(uname -r).*make deps" "$d/out.log"; then
+		why="not one line naming linux-headers-$(uname -r) and make deps: $(tr '\n' '|' <"$d/out.log")"
+	else
+		: >"$d/order.log"
+		mkdir -p "$d/headers"
+		printf 'modules clean:\n\t@echo "kbuild $@" >>"%s"\n' "$d/order.log" >"$d/headers/Makefile"
+		rc=0
+		(cd "$d" && LOG=$d/order.log D=$d PATH=$d/bin:$PATH "$@") \
+			>"$d/out.log" 2>&1 || rc=$?
+		if ((rc)); then
+			why="with headers: exit $rc: $(tail -n 1 "$d/out.log")"
+		elif grep -qE '^(deps|qemu-backports)\.sh|^apt-get' "$d/order.log"; then
+			why="with headers, it installed"
+		elif ! grep -q '^kbuild modules' "$d/order.log"; then
+			why="with headers, it did not build"
+		fi
+	fi
+	n=$((n + 1))
+	if [[ -z $why ]]; then
+		echo "ok $n - $name"
+	else
+		echo "not ok $n - $name # $why"
+		sed 's/^/#   /' "$d/order.log"
+		failed=$((failed + 1))
+	fi
+}
+
 echo "TAP version 13"
 echo "1..4"
-check "make" make --no-print-directory
-check "make sparse" make --no-print-directory sparse
+check_builder "make" make --no-print-directory
+check_builder "make sparse" make --no-print-directory sparse
 check "make check" make --no-print-directory check
 check ".ci/run" bash .ci/run
 ((failed == 0))
