@@ -259,15 +259,18 @@ cp "$SRC"/drivers/net/nicsim/*.[ch] "$V/"
 # the contract comes only from the staged directory.
 cp -r "$SRC/compat" "$V/compat"
 objs=$(sed -n 's/^nicsim-y[[:space:]]*:=[[:space:]]*//p' "$SRC/drivers/net/nicsim/Makefile")
+# The contract's lines as Documentation/admin-guide.rst gives them.
 cat >"$V/Kbuild" <<EOF
 obj-m := nicsim.o
 nicsim-y := $objs
-ccflags-y := -I$ROOT/$DEVEL/include -include \$(src)/compat/compat.h \\
-	-I\$(src)/compat/include -DVHOST_ACCEL_VERSION='"vendor"'
+VHOST_ACCEL := $ROOT/$DEVEL
+ccflags-y += -I\$(VHOST_ACCEL)/include
+KBUILD_EXTRA_SYMBOLS += \$(VHOST_ACCEL)/$KVER/Module.symvers
+ccflags-y += -include \$(src)/compat/compat.h -I\$(src)/compat/include
+ccflags-y += -DVHOST_ACCEL_VERSION='"vendor"'
 EOF
 rc=0
-make -C "$KDIR" M="$V" KBUILD_EXTRA_SYMBOLS="$ROOT/$DEVEL/$KVER/Module.symvers" \
-	modules >"$LOGS/vendor.log" 2>&1 </dev/null || rc=$?
+make -C "$KDIR" M="$V" modules >"$LOGS/vendor.log" 2>&1 </dev/null || rc=$?
 if ((rc)); then
 	why="build failed (exit $rc): $(grep -m1 -E 'error|undefined' "$LOGS/vendor.log" || tail -n 1 "$LOGS/vendor.log")"
 elif grep -q undefined "$LOGS/vendor.log"; then
