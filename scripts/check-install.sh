@@ -113,18 +113,25 @@ export KDIR
 KVER=$("$TOP/scripts/kernel-release.sh" "$KDIR")
 echo "# KDIR $KDIR, kernel $KVER, VERSION $VERSION"
 
+# refused NAME MESSAGE MAKE-ARGS...: make install ARGS into a staging
+# directory of its own must fail saying MESSAGE and stage nothing.
+refused() {
+	local name=$1 msg=$2 why='' rc=0 log=install-$1 dir=$TMP/r-$1
+	shift 2
+	mk "$log" install DESTDIR="$dir" "$@" || rc=$?
+	if ((rc == 0)); then
+		why="make install succeeded"
+	elif ! grep -qF -- "$msg" "$LOGS/$log.log"; then
+		why="$(tail -n 1 "$LOGS/$log.log")"
+	elif [[ -n $(find "$dir" -mindepth 1 2>/dev/null | head -n 1) ]]; then
+		why="it staged files anyway"
+	fi
+	echo "$why"
+}
+
 # 2: install before building
-why=
-rc=0
-mk install-unbuilt install DESTDIR="$TMP/r-unbuilt" || rc=$?
-if ((rc == 0)); then
-	why="make install succeeded without modules"
-elif ! grep -q 'is not built: run make first' "$LOGS/install-unbuilt.log"; then
-	why="$(tail -n 1 "$LOGS/install-unbuilt.log")"
-elif [[ -n $(find "$TMP/r-unbuilt" -mindepth 1 2>/dev/null | head -n 1) ]]; then
-	why="it staged files anyway"
-fi
-result "make install refuses modules that are not built" "$why"
+result "make install refuses modules that are not built" \
+	"$(refused unbuilt 'is not built: run make first')"
 
 # 3: plain make builds, installs nothing
 why=
@@ -284,17 +291,8 @@ result "an out-of-tree cooperating driver builds against the staged header and M
 
 # --- refusals -------------------------------------------------------------------
 
-why=
-rc=0
-mk install-kver install DESTDIR="$TMP/r-kver" KVER=0.0.0-not-built || rc=$?
-if ((rc == 0)); then
-	why="succeeded"
-elif ! grep -q "built for kernel '$KVER', not 0.0.0-not-built" "$LOGS/install-kver.log"; then
-	why="$(tail -n 1 "$LOGS/install-kver.log")"
-elif [[ -n $(find "$TMP/r-kver" -mindepth 1 2>/dev/null | head -n 1) ]]; then
-	why="it staged files anyway"
-fi
-result "make install refuses a KVER the modules were not built for" "$why"
+result "make install refuses a KVER the modules were not built for" \
+	"$(refused kver "built for kernel '$KVER', not 0.0.0-not-built" KVER=0.0.0-not-built)"
 
 why=
 R=$TMP/r-theirs

@@ -53,6 +53,26 @@ echo "passed=1 failed=0 skipped=0" >"$D/selftests/results/summary"'
 }
 
 n=0 failed=0
+# report NAME WHY LOG: a TAP line; WHY empty is a pass, else LOG follows.
+report() {
+	n=$((n + 1))
+	if [[ -z $2 ]]; then
+		echo "ok $n - $1"
+	else
+		echo "not ok $n - $1 # $2"
+		sed 's/^/#   /' "$3"
+		failed=$((failed + 1))
+	fi
+}
+
+# run_in DIR CMD...: CMD in sandbox DIR, its stubs first on PATH; output
+# in DIR/out.log.
+run_in() {
+	local d=$1
+	shift
+	(cd "$d" && LOG=$d/order.log D=$d PATH=$d/bin:$PATH "$@") >"$d/out.log" 2>&1
+}
+
 # check NAME CMD...: run CMD in a fresh sandbox; the kernel must be decided
 # (find-kdir.sh) only after the first install (deps.sh), never before, and
 # the command must succeed.
@@ -60,8 +80,7 @@ check() {
 	local name=$1 d=$SB/$((n + 1)) rc=0 why=
 	shift
 	sandbox "$((n + 1))"
-	(cd "$d" && LOG=$d/order.log D=$d PATH=$d/bin:$PATH "$@") \
-		>"$d/out.log" 2>&1 || rc=$?
+	run_in "$d" "$@" || rc=$?
 	local first_deps first_kdir
 	first_deps=$(grep -n -m1 '^deps.sh' "$d/order.log" | cut -d: -f1 || true)
 	first_kdir=$(grep -n -m1 '^find-kdir.sh' "$d/order.log" | cut -d: -f1 || true)
@@ -74,14 +93,7 @@ check() {
 	elif grep -q '^find-kdir.sh: none' "$d/order.log"; then
 		why="find-kdir.sh ran without headers"
 	fi
-	n=$((n + 1))
-	if [[ -z $why ]]; then
-		echo "ok $n - $name"
-	else
-		echo "not ok $n - $name # $why"
-		sed 's/^/#   /' "$d/order.log"
-		failed=$((failed + 1))
-	fi
+	report "$name" "$why" "$d/order.log"
 }
 
 # check_builder NAME CMD...: a build-only command: no installer may run
@@ -92,8 +104,7 @@ check_builder() {
 	local name=$1 d=$SB/$((n + 1)) rc=0 why=
 	shift
 	sandbox "$((n + 1))"
-	(cd "$d" && LOG=$d/order.log D=$d PATH=$d/bin:$PATH "$@") \
-		>"$d/out.log" 2>&1 || rc=$?
+	run_in "$d" "$@" || rc=$?
 	if ((rc == 0)); then
 		why="succeeded without kernel headers"
 	elif grep -qE '^(deps|qemu-backports)\.sh|^apt-get' "$d/order.log"; then
@@ -106,8 +117,7 @@ check_builder() {
 		mkdir -p "$d/headers"
 		printf 'modules clean:\n\t@echo "kbuild $@" >>"%s"\n' "$d/order.log" >"$d/headers/Makefile"
 		rc=0
-		(cd "$d" && LOG=$d/order.log D=$d PATH=$d/bin:$PATH "$@") \
-			>"$d/out.log" 2>&1 || rc=$?
+		run_in "$d" "$@" || rc=$?
 		if ((rc)); then
 			why="with headers: exit $rc: $(tail -n 1 "$d/out.log")"
 		elif grep -qE '^(deps|qemu-backports)\.sh|^apt-get' "$d/order.log"; then
@@ -116,14 +126,7 @@ check_builder() {
 			why="with headers, it did not build"
 		fi
 	fi
-	n=$((n + 1))
-	if [[ -z $why ]]; then
-		echo "ok $n - $name"
-	else
-		echo "not ok $n - $name # $why"
-		sed 's/^/#   /' "$d/order.log"
-		failed=$((failed + 1))
-	fi
+	report "$name" "$why" "$d/order.log"
 }
 
 echo "TAP version 13"
