@@ -128,7 +128,7 @@ clean:
 	rm -rf $(TOP)/build
 
 help:
-	@sed -n '3,17p' $(TOP)/Makefile
+	@sed -n '3,15p' $(TOP)/Makefile
 
 endif
 
