@@ -116,7 +116,7 @@ echo "# KDIR $KDIR, kernel $KVER, VERSION $VERSION"
 # refused NAME MESSAGE MAKE-ARGS...: make install ARGS into a staging
 # directory of its own must fail saying MESSAGE and stage nothing.
 refused() {
-	local name=$1 msg=$2 why='' rc=0 log=install-$1 dir=$TMP/r-$1
+	local msg=$2 why='' rc=0 log=install-$1 dir=$TMP/r-$1
 	shift 2
 	mk "$log" install DESTDIR="$dir" "$@" || rc=$?
 	if ((rc == 0)); then
