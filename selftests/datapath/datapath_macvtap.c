@@ -992,14 +992,19 @@ static void nd_sub(struct nd_counts *a, const struct nd_counts *b)
 	a->tx_dropped -= b->tx_dropped;
 }
 
-#define ND_FMT	"rx %llu pkts %llu B %llu dropped, tx %llu pkts %llu B %llu dropped"
-#define ND_ARGS(_n)							\
-	(unsigned long long)(_n).rx_packets,				\
-	(unsigned long long)(_n).rx_bytes,				\
-	(unsigned long long)(_n).rx_dropped,				\
-	(unsigned long long)(_n).tx_packets,				\
-	(unsigned long long)(_n).tx_bytes,				\
-	(unsigned long long)(_n).tx_dropped
+/* @n as text, into @buf */
+static const char *nd_fmt(char *buf, size_t len, const struct nd_counts *n)
+{
+	snprintf(buf, len,
+		 "rx %llu pkts %llu B %llu dropped, tx %llu pkts %llu B %llu dropped",
+		 (unsigned long long)n->rx_packets,
+		 (unsigned long long)n->rx_bytes,
+		 (unsigned long long)n->rx_dropped,
+		 (unsigned long long)n->tx_packets,
+		 (unsigned long long)n->tx_bytes,
+		 (unsigned long long)n->tx_dropped);
+	return buf;
+}
 
 /*
  * Until @ms passed: @name's counters since @base (in @got) equal @want,
@@ -1054,6 +1059,7 @@ static void nd_show(const char *name)
 TEST_F_TIMEOUT(mvt, netdev_counters, 90)
 {
 	struct nd_counts base, want, got;
+	char b1[128], b2[128];
 	struct vg_net *g = &self->g[0];
 	unsigned int k, few = 4, drop = 5;
 	struct vhost_accel_stats st;
@@ -1110,8 +1116,9 @@ TEST_F_TIMEOUT(mvt, netdev_counters, 90)
 	want.tx_dropped = st.vq[VG_VQ_TX].drops_nic;
 	nd_show(self->mvt);
 	EXPECT_EQ(0, nd_wait(self->mvt, &base, &want, &got, 2000))
-		TH_LOG("%s counted " ND_FMT "; the device: " ND_FMT,
-		       self->mvt, ND_ARGS(got), ND_ARGS(want));
+		TH_LOG("%s counted %s; the device: %s", self->mvt,
+		       nd_fmt(b1, sizeof(b1), &got),
+		       nd_fmt(b2, sizeof(b2), &want));
 	expect_errors(_metadata, self, 0, 0);
 	close_all(_metadata, self);
 	/* nothing counted after the device went */
@@ -1127,10 +1134,16 @@ TEST_F_TIMEOUT(mvt, copy_counted_once, 90)
 {
 	struct dp_be be = { .kind = DP_BE_MACVTAP_VETH };
 	struct nd_counts base, want, got;
+	char b1[128], b2[128];
 	struct vhost_accel_stats st;
 	struct vg_net_cfg cfg;
 	int r;
 
+	/* its macvtap takes the name (and MAC) of the fixture's */
+	close(self->tapfd);
+	self->tapfd = -1;
+	ASSERT_EQ(0, vp_nl_link_del(self->mvt_idx));
+	self->mvt[0] = 0;
 	mvt_cfg(&cfg);
 	r = dp_ctx_init_be(&self->c2, 'k', 0, &be, cfg.features);
 	self->c2_on = true;
@@ -1154,8 +1167,9 @@ TEST_F_TIMEOUT(mvt, copy_counted_once, 90)
 	want.tx_dropped = 0;
 	nd_show(self->c2.mvt);
 	EXPECT_EQ(0, nd_wait(self->c2.mvt, &base, &want, &got, 2000))
-		TH_LOG("%s counted " ND_FMT "; the device: " ND_FMT,
-		       self->c2.mvt, ND_ARGS(got), ND_ARGS(want));
+		TH_LOG("%s counted %s; the device: %s", self->c2.mvt,
+		       nd_fmt(b1, sizeof(b1), &got),
+		       nd_fmt(b2, sizeof(b2), &want));
 	vg_net_close(&self->g[0]);
 }
 

@@ -117,6 +117,12 @@ struct vhost_accel_binding {
 	struct net_device *tapdev;	/* that macvtap (not held: see notifier) */
 	bool tap_gone;			/* it unregistered (nics lock) */
 	struct file *tapfile;		/* its queue fd's file, held */
+	/*
+	 * That macvtap again, held, for counting the accelerated traffic on
+	 * it (datapath.c); cleared under the nics lock, and put only after
+	 * an RCU grace period (nic.c, "Counting on the macvtap").
+	 */
+	struct net_device __rcu *stats_tap;
 };
 
 /*
