@@ -1090,6 +1090,8 @@ TEST_F_TIMEOUT(mvt, netdev_counters, 90)
 			TH_LOG("frame %u of the %u that had a buffer", k, few);
 	ASSERT_LE(0, vg_net_rx_fill(g, g->rx_nfree));
 	ASSERT_LE(0, vg_net_rx_kick(g));
+	/* no frame of the exchange may arrive before the NIC has buffers */
+	ASSERT_EQ(0, dp_wait_rx_posted(g, false, 0));
 
 	exchange(_metadata, self, 0, 100, NFR);
 	for (k = 0; k < NFR; k++)

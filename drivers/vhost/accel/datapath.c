@@ -106,8 +106,7 @@ struct vhost_accel_dp {
 	/* The binding it started on: outlives it (freed under b->lock). */
 	struct vhost_accel_binding *b;
 	u32 *tx_len;			/* TX: frame bytes, per head */
-	u64 rx_nobuf;			/* RX: the NIC's drops counted so far */
-	bool rx_nobuf_sync;		/*     read them again next run */
+	bool rx_nobuf_sync;		/* RX: read the NIC's drops next run */
 };
 
 /* What one batch adds to the counters of the binding's macvtap. */
@@ -126,18 +125,17 @@ struct dp_tap_counts {
  * rx_dropped too).  Multicast frames are not told apart (rx_multicast).
  * Lock-free but for RCU; see nic.c for the macvtap's lifetime.
  */
-static void dp_tap_count(struct vhost_accel_vq *vq,
-			 const struct dp_tap_counts *n)
+static void tap_count(struct vhost_accel_binding *b, bool tx,
+		      const struct dp_tap_counts *n)
 {
 	struct vlan_pcpu_stats *ps;
 	const struct macvlan_dev *vlan;
 	struct net_device *tap;
-	bool tx = vq->index == VHOST_ACCEL_VQ_TX;
 
 	if (!n->packets && !n->dropped)
 		return;
 	rcu_read_lock();
-	tap = rcu_dereference(vq->dp->b->stats_tap);
+	tap = rcu_dereference(b->stats_tap);
 	if (!tap || READ_ONCE(tap->reg_state) != NETREG_REGISTERED)
 		goto out;
 	vlan = netdev_priv(tap);
@@ -155,6 +153,34 @@ static void dp_tap_count(struct vhost_accel_vq *vq,
 	local_bh_enable();
 out:
 	rcu_read_unlock();
+}
+
+static void dp_tap_count(struct vhost_accel_vq *vq,
+			 const struct dp_tap_counts *n)
+{
+	tap_count(vq->dp->b, vq->index == VHOST_ACCEL_VQ_TX, n);
+}
+
+/**
+ * vhost_accel_tap_count_nobuf - count the Rx frames the NIC dropped for
+ *	want of a guest buffer since the last call on the binding's macvtap
+ * @b: the binding, its queue pair attached
+ *
+ * Called by the Rx queue's worker (vq->mutex) while the datapath runs on
+ * @b, and with b->lock and vq->mutex before the queue pair is detached:
+ * every drop the NIC counts on the queue pair is counted once.
+ */
+void vhost_accel_tap_count_nobuf(struct vhost_accel_binding *b)
+{
+	struct vhost_accel_qp_stats qs = {};
+	struct dp_tap_counts tc = {};
+
+	if (!b->qp || !b->nic->ops->get_stats)
+		return;
+	b->nic->ops->get_stats(b->qp, &qs);
+	tc.dropped = qs.rx_dropped_no_buf - b->rx_nobuf_counted;
+	b->rx_nobuf_counted = qs.rx_dropped_no_buf;
+	tap_count(b, false, &tc);
 }
 
 /*
@@ -792,25 +818,20 @@ static void rx_reap(struct vhost_accel_vq *vq)
 }
 
 /*
- * Frames the NIC dropped for want of a guest buffer since the last look,
- * for the macvtap's counters.  Read after each depletion it reports, and
- * on the next run until nothing new shows (a drop may be counted just
- * after the report).
+ * Frames the NIC dropped for want of a guest buffer, on the macvtap: read
+ * after each depletion it reports, and on the next run until nothing new
+ * shows (a drop may be counted just after the report).
  */
 static void rx_count_nobuf(struct vhost_accel_vq *vq,
 			   struct vhost_accel_binding *b, bool depleted)
 {
 	struct vhost_accel_dp *dp = vq->dp;
-	struct vhost_accel_qp_stats qs = {};
-	struct dp_tap_counts tc = {};
+	u64 before = b->rx_nobuf_counted;
 
-	if (!b->nic->ops->get_stats || (!depleted && !dp->rx_nobuf_sync))
+	if (!depleted && !dp->rx_nobuf_sync)
 		return;
-	b->nic->ops->get_stats(vq->qp, &qs);
-	tc.dropped = qs.rx_dropped_no_buf - dp->rx_nobuf;
-	dp->rx_nobuf = qs.rx_dropped_no_buf;
-	dp->rx_nobuf_sync = depleted || tc.dropped;
-	dp_tap_count(vq, &tc);
+	vhost_accel_tap_count_nobuf(b);
+	dp->rx_nobuf_sync = depleted || b->rx_nobuf_counted != before;
 }
 
 /* Remember where the first vnet_hdr_len bytes of a chain live. */
@@ -985,17 +1006,6 @@ void vhost_accel_dp_release(struct vhost_accel_vq *vq)
 	vhost_accel_mem_put(mem);
 }
 
-/* The NIC's count of Rx drops for want of buffers at the start. */
-static void dp_nobuf_base(struct vhost_accel_dp *dp,
-			  struct vhost_accel_binding *b)
-{
-	struct vhost_accel_qp_stats qs = {};
-
-	if (b->nic->ops->get_stats)
-		b->nic->ops->get_stats(b->qp, &qs);
-	dp->rx_nobuf = qs.rx_dropped_no_buf;
-}
-
 /**
  * vhost_accel_backend_start - start a queue's datapath
  * @dev: the device, dev->mutex held
@@ -1059,7 +1069,6 @@ int vhost_accel_backend_start(struct vhost_accel_dev *dev,
 		vq->dp->backend_merge = b->attach_flags &
 					VHOST_ACCEL_ATTACH_RX_MERGE;
 		vq->dp->b = b;
-		dp_nobuf_base(vq->dp, b);
 		vq->backend = b;
 		vq->qp = b->qp;
 		vq->broken = stay_broken;

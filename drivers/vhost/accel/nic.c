@@ -267,6 +267,7 @@ static int binding_attach(struct vhost_accel_binding *b)
 	b->qp = qp;
 	b->attach_flags = args.flags;
 	b->rx_headroom = args.rx_headroom;
+	b->rx_nobuf_counted = 0;	/* the NIC counts since the attach */
 	return 0;
 }
 
@@ -295,6 +296,10 @@ static void binding_detach(struct vhost_accel_binding *b)
 		}
 		mutex_unlock(&vq->mutex);
 	}
+	/* the NIC's last drops, while its counters are there */
+	mutex_lock(&dev->vqs[VHOST_ACCEL_VQ_RX].mutex);
+	vhost_accel_tap_count_nobuf(b);
+	mutex_unlock(&dev->vqs[VHOST_ACCEL_VQ_RX].mutex);
 	if (b->qp)
 		b->nic->ops->detach(b->qp);
 	/* Nothing of the old attach stays: the next start attaches anew. */
