@@ -924,34 +924,17 @@ struct nd_counts {
 static int nd_read(const char *name, struct nd_counts *n)
 {
 	unsigned long long v[12];
-	char line[512], dev[32];
-	int r = -ENOENT;
-	FILE *f;
+	int r = dp_netdev_stats(name, v);
 
-	f = fopen("/proc/thread-self/net/dev", "r");
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		char *colon = strchr(line, ':');
-
-		if (!colon)
-			continue;
-		*colon = ' ';
-		if (sscanf(line, "%31s %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
-			   dev, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
-			   &v[7], &v[8], &v[9], &v[10], &v[11]) != 13 ||
-		    strcmp(dev, name))
-			continue;
-		n->rx_bytes = v[0];
-		n->rx_packets = v[1];
-		n->rx_dropped = v[3];
-		n->tx_bytes = v[8];
-		n->tx_packets = v[9];
-		n->tx_dropped = v[11];
-		r = 0;
-	}
-	fclose(f);
-	return r;
+	if (r)
+		return r;
+	n->rx_bytes = v[0];
+	n->rx_packets = v[1];
+	n->rx_dropped = v[3];
+	n->tx_bytes = v[8];
+	n->tx_packets = v[9];
+	n->tx_dropped = v[11];
+	return 0;
 }
 
 /*
