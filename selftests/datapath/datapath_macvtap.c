@@ -29,7 +29,12 @@
  *    (no copying through a macvtap another device accelerates), the
  *    macvtap's MAC through VHOST_ACCEL_SET_NIC -> EADDRINUSE;
  *  - the macvtap deleted under a running device (see that test); its fd
- *    still copies afterwards, as on vhost-net.
+ *    still copies afterwards, as on vhost-net;
+ *  - the macvtap's own counters (ip -s link, /proc/net/dev, sysfs) show
+ *    the accelerated traffic exactly as the device's stats count it,
+ *    NIC Tx errors as tx_dropped, Rx frames dropped for lack of guest
+ *    buffers as rx_dropped; copying through a macvtap on a veth counts
+ *    once; deleting the macvtap under traffic stops the counting.
  *
  * Everything lives in this process's network namespace and the peer's
  * (private MACs, Ethertype 0x88b5 test frames only).
@@ -76,6 +81,10 @@ FIXTURE(mvt) {
 	int kmsg;
 	char extra[4][VP_IFNAMSIZ];	/* other links to delete at the end */
 	int fds[5];			/* other fds to close at the end */
+	struct dp_ctx c2;	/* a second world (copy_counted_once) */
+	bool c2_on;
+	struct dp_traffic *t;	/* traffic both ways, when running */
+	int tx_fd;		/* the peer's sending socket for @t */
 	char why[800];
 };
 
@@ -104,8 +113,19 @@ static void mvt_destroy(struct _test_data_mvt *self)
 	unsigned int i;
 	int idx;
 
+	if (self->t) {
+		dp_traffic_stop(self->t);
+		free(self->t);
+		self->t = NULL;
+	}
+	if (self->tx_fd >= 0)
+		close(self->tx_fd);
+	self->tx_fd = -1;
 	vg_net_close(&self->g[0]);
 	vg_net_close(&self->g[1]);
+	if (self->c2_on)
+		dp_ctx_fini(&self->c2);
+	self->c2_on = false;
 	for (i = 0; i < 5; i++) {
 		if (self->fds[i] >= 0)
 			close(self->fds[i]);
@@ -135,6 +155,7 @@ FIXTURE_SETUP(mvt)
 
 	self->tapfd = -1;
 	self->kmsg = -1;
+	self->tx_fd = -1;
 	for (i = 0; i < 5; i++)
 		self->fds[i] = -1;
 	r = mvt_build(self);
@@ -221,12 +242,11 @@ static uint64_t guest_stop(struct __test_metadata *_metadata,
  * frames guest -> peer, each checked at the peer.  Returns the bytes each
  * way.
  */
-static uint64_t exchange(struct __test_metadata *_metadata,
-			 struct _test_data_mvt *self, unsigned int i,
-			 uint32_t seq, unsigned int n)
+static uint64_t exchange_on(struct __test_metadata *_metadata,
+			    struct dp_ctx *c, struct vg_net *g,
+			    const uint8_t *mac, unsigned int i, uint32_t seq,
+			    unsigned int n)
 {
-	struct vg_net *g = &self->g[i];
-	struct dp_ctx *c = &self->c;
 	uint64_t bytes = 0;
 	unsigned int k, stray = 0;
 	struct vg_net_rx f;
@@ -237,7 +257,7 @@ static uint64_t exchange(struct __test_metadata *_metadata,
 
 		if (k == n - 1)
 			len = 1514;
-		vp_test_frame(c->tx, len, self->mac, c->nic.peer_mac, seq + k);
+		vp_test_frame(c->tx, len, mac, c->nic.peer_mac, seq + k);
 		ASSERT_EQ(0, vp_packet_send(&c->nic, c->pkt, c->tx, len));
 		ASSERT_EQ(0, dp_guest_recv(g, &f, DP_WAIT_MS, &stray))
 			TH_LOG("guest %u: frame seq %u (%u B) from the peer missing (%s)",
@@ -251,7 +271,7 @@ static uint64_t exchange(struct __test_metadata *_metadata,
 	for (k = 0; k < n; k++) {
 		uint32_t len = 60 + (k * 211) % (1514 - 60 + 1);
 
-		vp_test_frame(c->tx, len, c->nic.peer_mac, self->mac, seq + k);
+		vp_test_frame(c->tx, len, c->nic.peer_mac, mac, seq + k);
 		ASSERT_EQ(0, dp_guest_send(g, c->tx, len, NULL, NULL))
 			TH_LOG("guest %u: Tx of seq %u not completed", i, seq + k);
 		ASSERT_EQ(0, dp_peer_expect(c, c->tx, len, why, sizeof(why)))
@@ -261,6 +281,15 @@ static uint64_t exchange(struct __test_metadata *_metadata,
 	EXPECT_EQ(0, dp_peer_quiet(c, 100));
 	EXPECT_EQ(0, dp_guest_quiet(g, 100));
 	return bytes;
+}
+
+/* exchange_on() with guest @i of the fixture, through its macvtap */
+static uint64_t exchange(struct __test_metadata *_metadata,
+			 struct _test_data_mvt *self, unsigned int i,
+			 uint32_t seq, unsigned int n)
+{
+	return exchange_on(_metadata, &self->c, &self->g[i], self->mac, i, seq,
+			   n);
 }
 
 /* Bytes waiting on a macvtap queue fd (drained); 0 if none. */
@@ -881,6 +910,298 @@ TEST_F_TIMEOUT(mvt, macvtap_deleted_while_bound, 60)
 	}
 	expect_errors(_metadata, self, 0, 1);
 	expect_clean(_metadata, self, 1);
+	close_all(_metadata, self);
+}
+
+/* ---- the macvtap's own counters ------------------------------------------ */
+
+struct nd_counts {
+	uint64_t rx_packets, rx_bytes, rx_dropped;
+	uint64_t tx_packets, tx_bytes, tx_dropped;
+};
+
+/* @name's counters as ip -s link shows them (/proc/thread-self/net/dev). */
+static int nd_read(const char *name, struct nd_counts *n)
+{
+	unsigned long long v[12];
+	int r = dp_netdev_stats(name, v);
+
+	if (r)
+		return r;
+	n->rx_bytes = v[0];
+	n->rx_packets = v[1];
+	n->rx_dropped = v[3];
+	n->tx_bytes = v[8];
+	n->tx_packets = v[9];
+	n->tx_dropped = v[11];
+	return 0;
+}
+
+/*
+ * The same from /sys/class/net/@name/statistics: 0, or -ENOENT when that
+ * sysfs belongs to another network namespace.
+ */
+static int nd_read_sysfs(const char *name, struct nd_counts *n)
+{
+	static const char *const f[6] = {
+		"rx_packets", "rx_bytes", "rx_dropped",
+		"tx_packets", "tx_bytes", "tx_dropped",
+	};
+	uint64_t *v[6] = {
+		&n->rx_packets, &n->rx_bytes, &n->rx_dropped,
+		&n->tx_packets, &n->tx_bytes, &n->tx_dropped,
+	};
+	char path[128];
+	unsigned int i;
+	int r;
+
+	for (i = 0; i < 6; i++) {
+		snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/%s",
+			 name, f[i]);
+		r = vg_read_u64_file(path, v[i]);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static void nd_sub(struct nd_counts *a, const struct nd_counts *b)
+{
+	a->rx_packets -= b->rx_packets;
+	a->rx_bytes -= b->rx_bytes;
+	a->rx_dropped -= b->rx_dropped;
+	a->tx_packets -= b->tx_packets;
+	a->tx_bytes -= b->tx_bytes;
+	a->tx_dropped -= b->tx_dropped;
+}
+
+/* @n as text, into @buf */
+static const char *nd_fmt(char *buf, size_t len, const struct nd_counts *n)
+{
+	snprintf(buf, len,
+		 "rx %llu pkts %llu B %llu dropped, tx %llu pkts %llu B %llu dropped",
+		 (unsigned long long)n->rx_packets,
+		 (unsigned long long)n->rx_bytes,
+		 (unsigned long long)n->rx_dropped,
+		 (unsigned long long)n->tx_packets,
+		 (unsigned long long)n->tx_bytes,
+		 (unsigned long long)n->tx_dropped);
+	return buf;
+}
+
+/*
+ * Until @ms passed: @name's counters since @base (in @got) equal @want,
+ * in /proc/net/dev and, where this netns's, in sysfs.  The counters are
+ * updated before the guest sees its buffers used, so this normally holds
+ * at the first look.  0, or -ETIMEDOUT.
+ */
+static int nd_wait(const char *name, const struct nd_counts *base,
+		   const struct nd_counts *want, struct nd_counts *got, int ms)
+{
+	uint64_t end = vg_now_ms() + ms;
+	struct nd_counts sys;
+	int r;
+
+	for (;;) {
+		r = nd_read(name, got);
+		if (r)
+			return r;
+		nd_sub(got, base);
+		if (!memcmp(got, want, sizeof(*want))) {
+			if (nd_read_sysfs(name, &sys))
+				return 0;
+			nd_sub(&sys, base);
+			if (!memcmp(&sys, want, sizeof(*want)))
+				return 0;
+		}
+		if (vg_now_ms() >= end)
+			return -ETIMEDOUT;
+		vg_sleep_ms(10);
+	}
+}
+
+/* ip -s link show @name, into the test's log */
+static void nd_show(const char *name)
+{
+	char cmd[128];
+
+	fflush(stderr);
+	snprintf(cmd, sizeof(cmd), "ip -s link show %s | sed 's/^/# /' >&2",
+		 name);
+	if (system(cmd))
+		fprintf(stderr, "# (ip -s link show %s failed)\n", name);
+}
+
+/*
+ * 10. The accelerated traffic is counted on the macvtap, as it would be
+ * if it went through it: after traffic stops, the macvtap's rx/tx packets
+ * and bytes equal the device's stats exactly, Rx frames the NIC dropped
+ * for lack of guest buffers count as rx_dropped, a Tx frame the NIC
+ * refused (spoofed source) as tx_dropped and not as sent.
+ */
+TEST_F_TIMEOUT(mvt, netdev_counters, 90)
+{
+	struct nd_counts base, want, got;
+	char b1[128], b2[128];
+	struct vg_net *g = &self->g[0];
+	unsigned int k, few = 4, drop = 5;
+	struct vhost_accel_stats st;
+	uint64_t txbytes = 0;
+	struct vg_net_rx f;
+	uint8_t other[6];
+
+	ASSERT_EQ(0, nd_read(self->mvt, &base));
+	guest_open(_metadata, self, 0);
+
+	/* only @few Rx buffers: the NIC drops what does not fit */
+	ASSERT_EQ(0, vg_set_backend(&g->d, VG_VQ_RX, self->tapfd));
+	ASSERT_EQ(0, vg_set_backend(&g->d, VG_VQ_TX, self->tapfd));
+	ASSERT_LE(0, vg_net_rx_fill(g, few));
+	ASSERT_LE(0, vg_vq_kick(&g->d, VG_VQ_RX));
+	ASSERT_EQ(0, dp_wait_rx_posted(g, false, 0));
+	for (k = 0; k < few + drop; k++) {
+		vp_test_frame(self->c.tx, 60, self->mac, self->c.nic.peer_mac,
+			      k);
+		ASSERT_EQ(0, vp_packet_send(&self->c.nic, self->c.pkt,
+					    self->c.tx, 60));
+	}
+	EXPECT_EQ((uint64_t)drop,
+		  dp_wait_stat(g, VG_VQ_RX, DP_STAT_OFF(drops_no_buf), drop,
+			       DP_WAIT_MS));
+	for (k = 0; k < few; k++)
+		ASSERT_EQ(0, dp_guest_recv(g, &f, DP_WAIT_MS, NULL))
+			TH_LOG("frame %u of the %u that had a buffer", k, few);
+	ASSERT_LE(0, vg_net_rx_fill(g, g->rx_nfree));
+	ASSERT_LE(0, vg_net_rx_kick(g));
+	/* no frame of the exchange may arrive before the NIC has buffers */
+	ASSERT_EQ(0, dp_wait_rx_posted(g, false, 0));
+
+	exchange(_metadata, self, 0, 100, NFR);
+	for (k = 0; k < NFR; k++)
+		txbytes += 60 + (k * 211) % (1514 - 60 + 1);
+
+	/* a spoofed source: the NIC completes it with an error */
+	dp_guest_mac(other, 7);
+	vp_test_frame(self->c.tx, 300, self->c.nic.peer_mac, other, 999);
+	ASSERT_EQ(0, dp_guest_send(g, self->c.tx, 300, NULL, NULL));
+	EXPECT_EQ(1ULL, dp_wait_stat(g, VG_VQ_TX, DP_STAT_OFF(drops_nic), 1,
+				     DP_WAIT_MS));
+	EXPECT_EQ(0, dp_peer_quiet(&self->c, 100));
+
+	ASSERT_EQ(0, vg_get_stats(&g->d, &st));
+	EXPECT_EQ((uint64_t)(few + NFR), st.vq[VG_VQ_RX].packets);
+	EXPECT_EQ((uint64_t)NFR + 1, st.vq[VG_VQ_TX].packets);
+	EXPECT_EQ(txbytes + 300, st.vq[VG_VQ_TX].bytes);
+	want.rx_packets = st.vq[VG_VQ_RX].packets;
+	want.rx_bytes = st.vq[VG_VQ_RX].bytes;
+	want.rx_dropped = st.vq[VG_VQ_RX].drops_no_buf;
+	/* the device counts a Tx frame when the NIC takes it */
+	want.tx_packets = st.vq[VG_VQ_TX].packets - st.vq[VG_VQ_TX].drops_nic;
+	want.tx_bytes = txbytes;
+	want.tx_dropped = st.vq[VG_VQ_TX].drops_nic;
+	nd_show(self->mvt);
+	EXPECT_EQ(0, nd_wait(self->mvt, &base, &want, &got, 2000))
+		TH_LOG("%s counted %s; the device: %s", self->mvt,
+		       nd_fmt(b1, sizeof(b1), &got),
+		       nd_fmt(b2, sizeof(b2), &want));
+	expect_errors(_metadata, self, 0, 0);
+	close_all(_metadata, self);
+	/* nothing counted after the device went */
+	EXPECT_EQ(0, nd_wait(self->mvt, &base, &want, &got, 0));
+}
+
+/*
+ * 11. Copying through a macvtap (on a veth, which does not cooperate):
+ * the frames pass through the macvtap, which counts them itself; the
+ * device adds nothing, so each frame counts once.
+ */
+TEST_F_TIMEOUT(mvt, copy_counted_once, 90)
+{
+	struct dp_be be = { .kind = DP_BE_MACVTAP_VETH };
+	struct nd_counts base, want, got;
+	char b1[128], b2[128];
+	struct vhost_accel_stats st;
+	struct vg_net_cfg cfg;
+	int r;
+
+	/* its macvtap takes the name (and MAC) of the fixture's */
+	close(self->tapfd);
+	self->tapfd = -1;
+	ASSERT_EQ(0, vp_nl_link_del(self->mvt_idx));
+	self->mvt[0] = 0;
+	mvt_cfg(&cfg);
+	r = dp_ctx_init_be(&self->c2, 'k', 0, &be, cfg.features);
+	self->c2_on = true;
+	ASSERT_EQ(0, r) TH_LOG("%s", self->c2.why);
+	ASSERT_EQ(0, nd_read(self->c2.mvt, &base));
+	r = dp_guest_up(&self->c2, &self->g[0], &cfg, self->c2.mvt_mac);
+	ASSERT_EQ(0, r) TH_LOG("%s", self->c2.why);
+	expect_datapath(_metadata, self, 0, VHOST_ACCEL_DATAPATH_COPY,
+			"macvtap on a veth");
+	exchange_on(_metadata, &self->c2, &self->g[0], self->c2.mvt_mac, 0,
+		    0, NFR);
+
+	ASSERT_EQ(0, vg_get_stats(&self->g[0].d, &st));
+	EXPECT_EQ((uint64_t)NFR, st.vq[VG_VQ_RX].packets);
+	EXPECT_EQ((uint64_t)NFR, st.vq[VG_VQ_TX].packets);
+	want.rx_packets = st.vq[VG_VQ_RX].packets;
+	want.rx_bytes = st.vq[VG_VQ_RX].bytes;
+	want.rx_dropped = 0;
+	want.tx_packets = st.vq[VG_VQ_TX].packets;
+	want.tx_bytes = st.vq[VG_VQ_TX].bytes;
+	want.tx_dropped = 0;
+	nd_show(self->c2.mvt);
+	EXPECT_EQ(0, nd_wait(self->c2.mvt, &base, &want, &got, 2000))
+		TH_LOG("%s counted %s; the device: %s", self->c2.mvt,
+		       nd_fmt(b1, sizeof(b1), &got),
+		       nd_fmt(b2, sizeof(b2), &want));
+	vg_net_close(&self->g[0]);
+}
+
+/*
+ * 12. The macvtap deleted while accelerated traffic runs both ways and is
+ * counted on it: no crash (the VM run fails on any kernel BUG or
+ * WARNING), the device reports the loss, and nothing is counted after.
+ */
+TEST_F_TIMEOUT(mvt, deleted_while_counting, 90)
+{
+	struct nd_counts base, got;
+	struct vg_net_cfg cfg;
+	uint64_t p0, p1;
+	char why[512];
+	int r;
+
+	mvt_cfg(&cfg);
+	self->tx_fd = vp_packet_open(&self->c.nic, VP_ETH_P_TEST,
+				     VP_PKT_QDISC_BYPASS);
+	ASSERT_LE(0, self->tx_fd);
+	self->t = calloc(1, sizeof(*self->t));
+	ASSERT_NE(NULL, self->t);
+	ASSERT_EQ(0, nd_read(self->mvt, &base));
+	guest_open(_metadata, self, 0);
+	guest_start(_metadata, self, 0, self->tapfd, 0);
+	dp_traffic_init(self->t, &self->g[0], self->mac, 2000);
+	dp_traffic_peer(self->t, &self->c.nic, self->c.pkt, self->tx_fd);
+	ASSERT_EQ(0, dp_traffic_start(self->t, true, true));
+	DP_TRAFFIC_FLOWS(self->t, 200);
+
+	/* counted on the macvtap while it runs */
+	ASSERT_EQ(0, nd_read(self->mvt, &got));
+	nd_sub(&got, &base);
+	EXPECT_LT(0ULL, got.rx_packets) TH_LOG("no Rx counted on %s", self->mvt);
+	EXPECT_LT(0ULL, got.tx_packets) TH_LOG("no Tx counted on %s", self->mvt);
+
+	ASSERT_EQ(0, vp_nl_link_del(self->mvt_idx));
+	r = dp_nic_gone_check(self->t, &self->g[0], 200, why, sizeof(why));
+	EXPECT_EQ(0, r) TH_LOG("%s", why);
+	EXPECT_EQ(0, (int)if_nametoindex(self->mvt));
+	EXPECT_EQ(-ENOENT, nd_read(self->mvt, &got));
+
+	/* the guest is cut off: its counters stop too */
+	p0 = dp_stat(&self->g[0], VG_VQ_RX, DP_STAT_OFF(packets));
+	vg_sleep_ms(200);
+	p1 = dp_stat(&self->g[0], VG_VQ_RX, DP_STAT_OFF(packets));
+	EXPECT_EQ(p0, p1);
 	close_all(_metadata, self);
 }
 

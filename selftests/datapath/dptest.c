@@ -1174,10 +1174,13 @@ int dp_traffic_wait_flow(struct dp_traffic *t, unsigned int n, char *why,
 	}
 }
 
-/* rx_drop / tx_drop of @name in /proc/net/dev of the calling thread's netns. */
-int dp_netdev_drops(const char *name, uint64_t *rx_drop, uint64_t *tx_drop)
+/*
+ * The 12 counters of @name in /proc/net/dev of the calling thread's netns
+ * (what ip -s link shows): rx bytes, packets, errs, drop, fifo, frame,
+ * compressed, multicast, then tx bytes, packets, errs, drop.
+ */
+int dp_netdev_stats(const char *name, unsigned long long *v)
 {
-	unsigned long long v[12];
 	char line[512], dev[32];
 	int r = -ENOENT;
 	FILE *f;
@@ -1196,12 +1199,24 @@ int dp_netdev_drops(const char *name, uint64_t *rx_drop, uint64_t *tx_drop)
 			   &v[7], &v[8], &v[9], &v[10], &v[11]) != 13 ||
 		    strcmp(dev, name))
 			continue;
-		*rx_drop = v[3];
-		*tx_drop = v[11];
 		r = 0;
+		break;
 	}
 	fclose(f);
 	return r;
+}
+
+/* rx_drop / tx_drop of @name in /proc/net/dev of the calling thread's netns. */
+int dp_netdev_drops(const char *name, uint64_t *rx_drop, uint64_t *tx_drop)
+{
+	unsigned long long v[12];
+	int r = dp_netdev_stats(name, v);
+
+	if (r)
+		return r;
+	*rx_drop = v[3];
+	*tx_drop = v[11];
+	return 0;
 }
 
 /* The same for @nic's wire end, in the peer's namespace. */

@@ -290,6 +290,8 @@ int dp_traffic_settle(struct dp_traffic *t, bool with_peer);
 int dp_traffic_wait_flow(struct dp_traffic *t, unsigned int n, char *why,
 			 size_t wl);
 
+int dp_netdev_stats(const char *name, unsigned long long *v);
+
 int dp_netdev_drops(const char *name, uint64_t *rx_drop, uint64_t *tx_drop);
 
 int dp_peer_netdev_drops(struct vp_nic *nic, uint64_t *rx_drop,

@@ -117,6 +117,16 @@ struct vhost_accel_binding {
 	struct net_device *tapdev;	/* that macvtap (not held: see notifier) */
 	bool tap_gone;			/* it unregistered (nics lock) */
 	struct file *tapfile;		/* its queue fd's file, held */
+	/*
+	 * That macvtap again, held, for counting the accelerated traffic on
+	 * it (datapath.c); cleared under the nics lock, and put only after
+	 * an RCU grace period (nic.c, "Counting on the macvtap").
+	 */
+	struct net_device __rcu *stats_tap;
+	/* of the NIC's Rx drops for want of buffers since the attach, those
+	 * counted on it (b->lock to attach or detach, else the Rx vq->mutex)
+	 */
+	u64 rx_nobuf_counted;
 };
 
 /*
@@ -372,6 +382,7 @@ long vhost_accel_set_nic(struct vhost_accel_dev *dev,
 void vhost_accel_unbind(struct vhost_accel_dev *dev);
 int vhost_accel_bind_tap(struct vhost_accel_dev *dev, struct file *file);
 bool vhost_accel_tap_accelerated(struct file *file);
+void vhost_accel_tap_count_nobuf(struct vhost_accel_binding *b);
 int vhost_accel_nic_init(void);
 void vhost_accel_nic_exit(void);
 void vhost_accel_unbind_idle_tap(struct vhost_accel_dev *dev);

@@ -19,12 +19,16 @@
  *
  * Completions arrive from the driver in softirq context; they are queued
  * in a small FIFO per virtqueue and the worker is woken once per batch.
+ * Through a macvtap, the worker also counts each batch on the macvtap's
+ * netdev, as the macvtap counts what passes through it (dp_tap_count()).
  * The pump and the reaping run in the worker with vq->mutex held; starting
  * and stopping a queue (VHOST_NET_SET_BACKEND, a memory table swap) run in
  * the owner's ioctl, on a binding made by nic.c.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/if_macvlan.h>
+#include <linux/if_vlan.h>
 #include <linux/ktime.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -99,7 +103,85 @@ struct vhost_accel_dp {
 	struct vhost_accel_meta rx_meta;
 	/* RX: the ranges of each posted chain, max_segs per head. */
 	struct vhost_accel_log_range *rx_log;
+	/* The binding it started on: outlives it (freed under b->lock). */
+	struct vhost_accel_binding *b;
+	u32 *tx_len;			/* TX: frame bytes, per head */
+	bool rx_nobuf_sync;		/* RX: read the NIC's drops next run */
 };
+
+/* What one batch adds to the counters of the binding's macvtap. */
+struct dp_tap_counts {
+	u64 packets;
+	u64 bytes;
+	u32 dropped;
+};
+
+/*
+ * Count a batch on the macvtap the binding was made through, where the
+ * macvtap counts the same traffic when it passes through it: the guest's
+ * Tx as its transmit (tx_packets, tx_bytes; a frame the NIC failed in
+ * tx_dropped), the guest's Rx as its receive (rx_packets, rx_bytes; a
+ * frame lost for want of a guest buffer in rx_errors, which it reports as
+ * rx_dropped too).  Multicast frames are not told apart (rx_multicast).
+ * Lock-free but for RCU; see nic.c for the macvtap's lifetime.
+ */
+static void tap_count(struct vhost_accel_binding *b, bool tx,
+		      const struct dp_tap_counts *n)
+{
+	struct vlan_pcpu_stats *ps;
+	const struct macvlan_dev *vlan;
+	struct net_device *tap;
+
+	if (!n->packets && !n->dropped)
+		return;
+	rcu_read_lock();
+	tap = rcu_dereference(b->stats_tap);
+	if (!tap || READ_ONCE(tap->reg_state) != NETREG_REGISTERED)
+		goto out;
+	vlan = netdev_priv(tap);
+	/* the macvtap's own updates run in softirq on this CPU */
+	local_bh_disable();
+	ps = this_cpu_ptr(vlan->pcpu_stats);
+	u64_stats_update_begin(&ps->syncp);
+	u64_stats_add(tx ? &ps->tx_packets : &ps->rx_packets, n->packets);
+	u64_stats_add(tx ? &ps->tx_bytes : &ps->rx_bytes, n->bytes);
+	u64_stats_update_end(&ps->syncp);
+	if (tx)
+		this_cpu_add(vlan->pcpu_stats->tx_dropped, n->dropped);
+	else
+		this_cpu_add(vlan->pcpu_stats->rx_errors, n->dropped);
+	local_bh_enable();
+out:
+	rcu_read_unlock();
+}
+
+static void dp_tap_count(struct vhost_accel_vq *vq,
+			 const struct dp_tap_counts *n)
+{
+	tap_count(vq->dp->b, vq->index == VHOST_ACCEL_VQ_TX, n);
+}
+
+/**
+ * vhost_accel_tap_count_nobuf - count the Rx frames the NIC dropped for
+ *	want of a guest buffer since the last call on the binding's macvtap
+ * @b: the binding, its queue pair attached
+ *
+ * Called by the Rx queue's worker (vq->mutex) while the datapath runs on
+ * @b, and with b->lock and vq->mutex before the queue pair is detached:
+ * every drop the NIC counts on the queue pair is counted once.
+ */
+void vhost_accel_tap_count_nobuf(struct vhost_accel_binding *b)
+{
+	struct vhost_accel_qp_stats qs = {};
+	struct dp_tap_counts tc = {};
+
+	if (!b->qp || !b->nic->ops->get_stats)
+		return;
+	b->nic->ops->get_stats(b->qp, &qs);
+	tc.dropped = qs.rx_dropped_no_buf - b->rx_nobuf_counted;
+	b->rx_nobuf_counted = qs.rx_dropped_no_buf;
+	tap_count(b, false, &tc);
+}
 
 /*
  * A buffer's cookie: the chain's head and its place in the sequence of
@@ -138,6 +220,7 @@ static void dp_destroy(struct vhost_accel_dp *dp)
 	kvfree(dp->rx_frame);
 	kvfree(dp->rx_frame_seq);
 	kvfree(dp->rx_log);
+	kvfree(dp->tx_len);
 	kfree(dp);
 }
 
@@ -168,11 +251,14 @@ static int vhost_accel_dp_alloc(struct vhost_accel_vq *vq,
 		dp->rx_frame_seq = kvcalloc(num, sizeof(*dp->rx_frame_seq),
 					    gfp);
 		dp->rx_log = kvcalloc(num * max_segs, sizeof(*dp->rx_log), gfp);
+	} else {
+		dp->tx_len = kvcalloc(num, sizeof(*dp->tx_len), gfp);
 	}
 	if (!dp->comp.ents || !dp->segs || !dp->gpas || !dp->bufs ||
 	    !dp->used || (vq->index == VHOST_ACCEL_VQ_RX &&
 			  (!dp->rx_heads || !dp->rx_frame ||
-			   !dp->rx_frame_seq || !dp->rx_log))) {
+			   !dp->rx_frame_seq || !dp->rx_log)) ||
+	    (vq->index == VHOST_ACCEL_VQ_TX && !dp->tx_len)) {
 		dp_destroy(dp);
 		return -ENOMEM;
 	}
@@ -444,6 +530,7 @@ static void tx_reap(struct vhost_accel_vq *vq)
 {
 	struct vhost_accel_dp *dp = vq->dp;
 	struct vhost_accel_completion c[DP_POP];
+	struct dp_tap_counts tc = {};
 	unsigned int n, i, total = 0;
 	u16 head;
 
@@ -455,12 +542,19 @@ static void tx_reap(struct vhost_accel_vq *vq)
 		for (i = 0; i < n; i++) {
 			head = dp_cookie_head(c[i].cookie);
 			dp->used[i] = vhost_accel_used_elem(vq, head, 0);
-			if (c[i].flags & VHOST_ACCEL_COMP_ERROR)
+			if (c[i].flags & VHOST_ACCEL_COMP_ERROR) {
 				vq->stats.drops_nic++;
+				tc.dropped++;
+			} else if (head < vq->num) {
+				tc.packets++;
+				tc.bytes += dp->tx_len[head];
+			}
 		}
 		if (!vhost_accel_ring_add_used(vq, dp->used, n))
 			total += n;
 	}
+	/* counted before the guest sees its buffers back */
+	dp_tap_count(vq, &tc);
 	if (total)
 		vhost_accel_ring_signal(vq);
 }
@@ -526,6 +620,7 @@ static int tx_prepare(struct vhost_accel_vq *vq,
 		return -EFAULT;
 	}
 	buf->len = chain->out_len - hlen;
+	vq->dp->tx_len[chain->head] = buf->len;
 	tx_meta_from_hdr(vq, &hdr.hdr, &buf->meta);
 	chain_skip(chain, hlen, buf);
 	return 1;
@@ -681,6 +776,10 @@ static void rx_reap(struct vhost_accel_vq *vq)
 	bool merge = dp->backend_merge;
 	struct vhost_accel_completion c[DP_POP];
 	unsigned int n, i, unused = 0, frames = 0;
+	struct dp_tap_counts tc = {
+		.packets = vq->stats.packets,
+		.bytes = vq->stats.bytes,
+	};
 	u64 seq;
 	u16 head;
 
@@ -710,8 +809,29 @@ static void rx_reap(struct vhost_accel_vq *vq)
 			frames++;
 		}
 	}
+	/* the frames and bytes rx_finish_frame() counted for the guest */
+	tc.packets = vq->stats.packets - tc.packets;
+	tc.bytes = vq->stats.bytes - tc.bytes;
+	dp_tap_count(vq, &tc);
 	if (frames)
 		vhost_accel_ring_signal(vq);
+}
+
+/*
+ * Frames the NIC dropped for want of a guest buffer, on the macvtap: read
+ * after each depletion it reports, and on the next run until nothing new
+ * shows (a drop may be counted just after the report).
+ */
+static void rx_count_nobuf(struct vhost_accel_vq *vq,
+			   struct vhost_accel_binding *b, bool depleted)
+{
+	struct vhost_accel_dp *dp = vq->dp;
+	u64 before = b->rx_nobuf_counted;
+
+	if (!depleted && !dp->rx_nobuf_sync)
+		return;
+	vhost_accel_tap_count_nobuf(b);
+	dp->rx_nobuf_sync = depleted || b->rx_nobuf_counted != before;
 }
 
 /* Remember where the first vnet_hdr_len bytes of a chain live. */
@@ -790,6 +910,7 @@ static void rx_handle(struct vhost_accel_vq *vq, struct vhost_accel_budget *bg)
 	rx_reap(vq);
 	if (!b || vq->broken)
 		return;
+	rx_count_nobuf(vq, b, depleted);
 	posted = dp_pump(vq, rx_prepare, b->nic->ops->post_rx,
 			 b->nic->ops->rx_space, bg, &empty);
 	vhost_accel_bp_rx_pumped(vq, b, depleted, posted, empty, bg->yielded);
@@ -947,6 +1068,7 @@ int vhost_accel_backend_start(struct vhost_accel_dev *dev,
 		vq->dp->vnet_hdr_len = b->rx_headroom;
 		vq->dp->backend_merge = b->attach_flags &
 					VHOST_ACCEL_ATTACH_RX_MERGE;
+		vq->dp->b = b;
 		vq->backend = b;
 		vq->qp = b->qp;
 		vq->broken = stay_broken;

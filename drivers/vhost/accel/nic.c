@@ -98,10 +98,40 @@ vhost_accel_nic_register(const struct vhost_accel_nic_config *config)
 }
 EXPORT_SYMBOL_GPL(vhost_accel_nic_register);
 
+/*
+ * Counting on the macvtap: a binding made through a macvtap holds it in
+ * b->stats_tap, and the datapath's completion handling adds the guest's
+ * traffic to its counters under rcu_read_lock() (datapath.c).  The macvtap
+ * frees those counters when it unregisters (ndo_uninit), held or not, so
+ * the pointer goes before: the netdev notifier clears it for the bindings
+ * listed, the teardown for the binding it undoes, each under the nics lock,
+ * and puts the macvtap after a grace period.  A reader that still finds it
+ * counts only while it is registered: a macvtap marked unregistering waits
+ * a grace period before its notifiers and ndo_uninit run, which covers a
+ * binding taken off its NIC's list before that.
+ */
+static struct net_device *stats_tap_take(struct vhost_accel_binding *b)
+{
+	return rcu_replace_pointer(b->stats_tap, NULL,
+				   lockdep_is_held(&vhost_accel_nics_lock));
+}
+
+/* After stats_tap_take(), the nics lock dropped: @n references of @tap. */
+static void stats_tap_put(struct net_device *tap, unsigned int n)
+{
+	if (!tap)
+		return;
+	synchronize_net();
+	while (n--)
+		dev_put(tap);
+}
+
 void vhost_accel_binding_put(struct vhost_accel_binding *b)
 {
 	if (!b || !refcount_dec_and_test(&b->ref))
 		return;
+	/* not torn down (a failed bind): no datapath ever counted through it */
+	dev_put(rcu_dereference_protected(b->stats_tap, true));
 	dev_put(b->netdev);
 	if (b->tapfile)
 		fput(b->tapfile);
@@ -237,6 +267,7 @@ static int binding_attach(struct vhost_accel_binding *b)
 	b->qp = qp;
 	b->attach_flags = args.flags;
 	b->rx_headroom = args.rx_headroom;
+	b->rx_nobuf_counted = 0;	/* the NIC counts since the attach */
 	return 0;
 }
 
@@ -265,6 +296,10 @@ static void binding_detach(struct vhost_accel_binding *b)
 		}
 		mutex_unlock(&vq->mutex);
 	}
+	/* the NIC's last drops, while its counters are there */
+	mutex_lock(&dev->vqs[VHOST_ACCEL_VQ_RX].mutex);
+	vhost_accel_tap_count_nobuf(b);
+	mutex_unlock(&dev->vqs[VHOST_ACCEL_VQ_RX].mutex);
 	if (b->qp)
 		b->nic->ops->detach(b->qp);
 	/* Nothing of the old attach stays: the next start attaches anew. */
@@ -289,6 +324,7 @@ void vhost_accel_binding_teardown(struct vhost_accel_binding *b,
 				  bool nic_gone)
 {
 	struct vhost_accel_dev *dev = b->dev;
+	struct net_device *tap;
 	bool listed, devs;
 	unsigned int i;
 
@@ -311,8 +347,11 @@ void vhost_accel_binding_teardown(struct vhost_accel_binding *b,
 	devs = dev->binding == b;
 	if (devs)
 		dev->binding = NULL;
+	tap = stats_tap_take(b);
 	mutex_unlock(&vhost_accel_nics_lock);
 	mutex_unlock(&b->lock);
+	/* a queue being stopped meanwhile may still count (datapath.c) */
+	stats_tap_put(tap, 1);
 	if (listed)
 		vhost_accel_binding_put(b);
 	if (devs)
@@ -656,6 +695,11 @@ static int bind_list(struct vhost_accel_binding *b,
 		return -ENODEV;
 	module_put(nic->owner);
 	b->nic = nic;
+	/* registered, and listed before its notifier can look */
+	if (tapdev) {
+		dev_hold(tapdev);
+		rcu_assign_pointer(b->stats_tap, tapdev);
+	}
 	list_add_tail(&b->nic_node, &nic->users);
 	refcount_inc(&b->ref);			/* the list's */
 	return 0;
@@ -915,6 +959,7 @@ static int vhost_accel_netdev_event(struct notifier_block *nb,
 	struct net_device *netdev = netdev_notifier_info_to_dev(ptr);
 	struct vhost_accel_binding *b;
 	struct vhost_accel_nic *nic;
+	unsigned int held = 0;
 
 	if (netif_is_macvlan(netdev) && (event == NETDEV_UP ||
 					 event == NETDEV_DOWN ||
@@ -927,11 +972,14 @@ static int vhost_accel_netdev_event(struct notifier_block *nb,
 		list_for_each_entry(b, &nic->users, nic_node)
 			if (b->tapdev == netdev && !b->tap_gone) {
 				b->tap_gone = true;
+				held += !!stats_tap_take(b);
 				WRITE_ONCE(b->detach_requested, true);
 				/* dev is alive while b is listed */
 				mod_delayed_work(system_wq, &b->dev->detach_work, 0);
 			}
 	mutex_unlock(&vhost_accel_nics_lock);
+	/* no more counting on it before it frees its counters */
+	stats_tap_put(held ? netdev : NULL, held);
 	return NOTIFY_DONE;
 }
 
