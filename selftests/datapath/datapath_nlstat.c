@@ -405,7 +405,7 @@ TEST_F_TIMEOUT(nl, show_counters, 90)
 	/* the text form has them too */
 	snprintf(args, sizeof(args), "show %u", id);
 	ASSERT_EQ(0, run_tool(self, args));
-	snprintf(why, sizeof(why), "  packets %20llu %20llu\n",
+	snprintf(why, sizeof(why), "  %-16s %20llu %20llu\n", "packets",
 		 (unsigned long long)st.vq[0].packets,
 		 (unsigned long long)st.vq[1].packets);
 	EXPECT_NE(NULL, strstr(self->out, why)) TH_LOG("%s", self->out);
