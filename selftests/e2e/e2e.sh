@@ -55,7 +55,11 @@
 # peer, the peer pings it, iperf3 TCP both ways with nonzero throughput;
 # on /dev/vhost-accel, the device QEMU owns (debugfs) carried that traffic
 # with nothing copied, nicsim's queue pair agrees and the macvtap's own
-# queue (the copying fallback) stayed almost idle.  With --copy, for each
+# queue (the copying fallback) stayed almost idle; on nicsim (not the
+# demo), vhost-accel-stat lists the device with QEMU's -name and non-zero
+# counters, and its monitor prints SATURATED and RECOVERED for it when the
+# guest is paused (HMP stop, libvirt's suspend) while the peer sends to it
+# and resumed (stat_tool_checks).  With --copy, for each
 # interface, its traffic cases, then (lib.sh copy_counter_checks) the
 # device that carried it runs the copying datapath, counted the traffic
 # and copied its payload, the other device stayed idle, the tap or
@@ -232,6 +236,7 @@ phase_cases() {
 		else
 			printf "$g: %s\n" "datapath accel" "tx counters" \
 				"rx counters" "bytes_copied 0" "nicsim agrees"
+			stat_tool_cases "$g"
 		fi ;;
 	notap)
 		[ "$g" != ref ] && [ "$QEMU_VER" = patched ] &&
@@ -1021,11 +1026,102 @@ checks() {
 		vnic_checks "$g"
 	else
 		accel_counter_checks "$g" "${PID[$g]}" "$NIC" "${MV[$g]}"
+		stat_tool_checks "$g"
 	fi
 	if [ "$QEMU_VER" = patched ]; then
 		check "$g: no macvtap or tap exists" no_tap_links
 		check "$g: qemu holds /dev/vhost-accel and no tap" qemu_fds_ok "${PID[$g]}"
 	fi
+}
+
+# ---- vhost-accel-stat (tools/) on the running guest
+
+STAT_TOOL=$SELF_DIR/vhost-accel-stat
+
+# stat_tool_cases GUEST: the names of stat_tool_checks's cases
+stat_tool_cases() {
+	printf "$1: %s\n" "vhost-accel-stat lists the guest" \
+		"vhost-accel-stat monitor sees backpressure"
+}
+
+# guest_pause GUEST stop|cont: pause or resume the nested guest's vCPU
+# (QEMU's HMP monitor on its FIFO; libvirt's suspend and resume)
+guest_pause() {
+	local g=$1 cmd=$2
+	if [ "$VIA" = libvirt ]; then
+		[ "$cmd" = stop ] && cmd=suspend || cmd=resume
+		virsh_ "$cmd" "$DOM" >/dev/null
+	else
+		[ -p "$WORK/hmp-$g.in" ] || return 1
+		timeout 10 tee "$WORK/hmp-$g.in" <<<"$cmd" >/dev/null
+	fi
+}
+
+# stat_listed LINE NAME: the list entry LINE names guest NAME, runs
+# accelerated on the NIC and counted packets both ways
+stat_listed() {
+	grep -q "\"guest\":\"$2\",\"mode\":\"accel\",\"ifindex\":[0-9]*,\"nic\":\"$NIC\"" <<<"$1" &&
+		! grep -Eq '"(rx|tx)_packets":0[,}]' <<<"$1"
+}
+
+# stat_events FILE ID NAME: monitor's output has both events of device ID
+# of guest NAME
+stat_events() {
+	grep -q "^SATURATED device $2 guest $3 " "$1" &&
+		grep -q "^RECOVERED device $2 guest $3 " "$1"
+}
+
+# wait_for COUNT CMD...: CMD true within COUNT tenths of a second
+wait_for() {
+	local t=$1
+	shift
+	while ((t-- > 0)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# pid_gone PID: no such process any more
+pid_gone() { ! kill -0 "$1" 2>/dev/null; }
+
+# stat_tool_checks GUEST: while the guest runs, vhost-accel-stat lists its
+# device with QEMU's -name, accelerated on the NIC, with the traffic of
+# guest_checks counted; then, the guest paused while the peer floods it
+# with pings, monitor prints SATURATED for it, and RECOVERED once it runs
+# again.
+stat_tool_checks() {
+	local g=$1 pid=${PID[$1]} name=e2e-$1 line id dev mon mpid ppid
+	[ "$VIA" = libvirt ] && name=$DOM
+	line=$("$STAT_TOOL" -j 2>&1 | grep "\"owner_pid\":$pid,")
+	diag <<<"$line"
+	id=$(sed -n 's/.*"id":\([0-9]*\),.*/\1/p' <<<"$line")
+	check "$g: vhost-accel-stat lists the guest (device ${id:-?}, $name)" \
+		stat_listed "$line" "$name"
+	if [ -z "$id" ]; then
+		nok "$g: vhost-accel-stat monitor sees backpressure # not listed"
+		return
+	fi
+	mon=$WORK/monitor-$g
+	"$STAT_TOOL" -c 2 -t 150 monitor >"$mon" 2>&1 &
+	mpid=$!
+	wait_for 50 grep -q '^waiting' "$mon"
+	# the guest's MAC known without ARP, which it would not answer now
+	dev=$(ip -n "${NS[$g]}" -o route get "$GUEST" | sed -n 's/.* dev \([^ ]*\).*/\1/p')
+	ip -n "${NS[$g]}" neigh replace "$GUEST" lladdr "$MAC" dev "$dev" nud permanent
+	guest_pause "$g" stop || echo "# could not pause the guest"
+	# 100 pings a second, unanswered: the guest's Rx buffers run out
+	ip netns exec "${NS[$g]}" ping -q -f -w 30 "$GUEST" >/dev/null 2>&1 &
+	ppid=$!
+	wait_for 300 grep -q '^SATURATED' "$mon"
+	guest_pause "$g" cont || echo "# could not resume the guest"
+	wait_for 600 pid_gone "$mpid"
+	kill "$mpid" "$ppid" 2>/dev/null
+	wait "$mpid" "$ppid" 2>/dev/null
+	ip -n "${NS[$g]}" neigh del "$GUEST" dev "$dev" 2>/dev/null
+	diag <"$mon"
+	check "$g: vhost-accel-stat monitor sees backpressure" \
+		stat_events "$mon" "$id" "$name"
 }
 
 # finish GUEST: stop that guest's QEMU (libvirt's: at cleanup)
