@@ -88,15 +88,13 @@ static const char *tool(void)
 	return t ? t : "./vhost-accel-stat";
 }
 
-/* Run the tool with @args; its stdout in self->out; its exit status. */
-static int run_tool(struct _test_data_nl *self, const char *args)
+/* Run @cmd; its stdout in self->out; its exit status. */
+static int run_cmd(struct _test_data_nl *self, const char *cmd)
 {
-	char cmd[256];
 	size_t n = 0, r;
 	int status;
 	FILE *p;
 
-	snprintf(cmd, sizeof(cmd), "%s %s", tool(), args);
 	p = popen(cmd, "r");
 	if (!p)
 		return -errno;
@@ -106,6 +104,15 @@ static int run_tool(struct _test_data_nl *self, const char *args)
 	self->out[n] = '\0';
 	status = pclose(p);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* The tool with @args. */
+static int run_tool(struct _test_data_nl *self, const char *args)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "%s %s", tool(), args);
+	return run_cmd(self, cmd);
 }
 
 /*
@@ -471,6 +478,42 @@ TEST_F_TIMEOUT(nl, monitor_events, 90)
 	st = pclose(p);
 	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		TH_LOG("monitor status %#x", st);
+}
+
+/*
+ * The kernel's own YNL client on our spec: cli.py --dump get (from the
+ * linux-source-6.12 tree that scripts/ynl-check.sh extracts into
+ * build/ynl/) decodes our device, its NIC and both queues.  Skipped
+ * without python3 and PyYAML or that tree.
+ */
+TEST_F_TIMEOUT(nl, ynl_cli_dump, 90)
+{
+	const char *cli = "../../build/ynl/src/tools/net/ynl/cli.py";
+	const char *spec = "../../Documentation/netlink/specs/vhost-accel.yaml";
+	char cmd[512], want[64];
+	uint32_t id;
+	int st;
+
+	if (access(cli, R_OK))
+		SKIP(return, "no %s (scripts/ynl-check.sh makes it)", cli);
+	if (vp_run("python3 -c 'import yaml' 2>/dev/null"))
+		SKIP(return, "no python3 with PyYAML in the VM");
+	GUEST_UP(&self->g, true);
+	id = our_id(self);
+	ASSERT_NE(0U, id) TH_LOG("%s", self->out);
+	snprintf(cmd, sizeof(cmd),
+		 "python3 %s --spec %s --no-schema --dump get --output-json",
+		 cli, spec);
+	st = run_cmd(self, cmd);
+	ASSERT_EQ(0, st) TH_LOG("%s: %s", cmd, self->out);
+	snprintf(want, sizeof(want), "\"dev-id\": %u,", id);
+	EXPECT_NE(NULL, strstr(self->out, want)) TH_LOG("%s", self->out);
+	snprintf(want, sizeof(want), "\"ifname\": \"%s\"", self->c.nic.name);
+	EXPECT_NE(NULL, strstr(self->out, want)) TH_LOG("%s", self->out);
+	EXPECT_NE(NULL, strstr(self->out, "\"queue-pairs\": 1"));
+	EXPECT_NE(NULL, strstr(self->out, "\"bufs-posted\": "));
+	EXPECT_NE(NULL, strstr(self->out, "\"index\": 1,"))
+		TH_LOG("no Tx queue: %s", self->out);
 }
 
 TEST_HARNESS_MAIN
