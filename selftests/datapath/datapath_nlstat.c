@@ -398,7 +398,7 @@ TEST_F_TIMEOUT(nl, show_counters, 90)
 		ASSERT_EQ((uint64_t)i, json_num(q, NULL, "index"));
 		qe = strchr(q, '}');
 		ASSERT_NE(NULL, qe);
-		for (k = 0; k < sizeof(q_fields) / sizeof(q_fields[0]); k++) {
+		for (k = 0; k < ARRAY_SIZE(q_fields); k++) {
 			const char *key = q_fields[k].key;
 
 			EXPECT_EQ(vq_field(&st.vq[i], q_fields[k].off),

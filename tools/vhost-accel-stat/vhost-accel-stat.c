@@ -733,7 +733,7 @@ static int do_monitor(struct nl *n, unsigned long count, unsigned long secs)
 	return 0;
 }
 
-static void usage(FILE *f)
+static void print_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: vhost-accel-stat [-j]                 list the devices\n"
@@ -774,10 +774,10 @@ int main(int argc, char **argv)
 			secs = num_arg(optarg, "-t");
 			break;
 		case 'h':
-			usage(stdout);
+			print_usage(stdout);
 			return 0;
 		default:
-			usage(stderr);
+			print_usage(stderr);
 			return 2;
 		}
 	}
@@ -785,11 +785,11 @@ int main(int argc, char **argv)
 	argv += optind;
 	if (argc && strcmp(argv[0], "list") && strcmp(argv[0], "show") &&
 	    strcmp(argv[0], "monitor")) {
-		usage(stderr);
+		print_usage(stderr);
 		return 2;
 	}
 	if (argc && !strcmp(argv[0], "show") && argc != 2) {
-		usage(stderr);
+		print_usage(stderr);
 		return 2;
 	}
 	nl_open(&n);
