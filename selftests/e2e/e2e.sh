@@ -58,8 +58,8 @@
 # queue (the copying fallback) stayed almost idle; on nicsim (not the
 # demo), vhost-accel-stat lists the device with QEMU's -name and non-zero
 # counters, and its monitor prints SATURATED and RECOVERED for it when the
-# guest is paused (HMP stop, libvirt's suspend) while the peer sends to it
-# and resumed (stat_tool_checks).  With --copy, for each
+# guest's QEMU is frozen (SIGSTOP) while the peer sends to it and thawed
+# (stat_tool_checks).  With --copy, for each
 # interface, its traffic cases, then (lib.sh copy_counter_checks) the
 # device that carried it runs the copying datapath, counted the traffic
 # and copied its payload, the other device stayed idle, the tap or
@@ -195,6 +195,12 @@ LVPID=
 T0=$SECONDS
 
 # ---- the cases of one guest, by phase
+
+# stat_tool_cases GUEST: the names of stat_tool_checks's cases
+stat_tool_cases() {
+	printf "$1: %s\n" "vhost-accel-stat lists the guest" \
+		"vhost-accel-stat monitor sees backpressure"
+}
 
 # phase_cases GUEST PHASE: the names of that phase's cases, one a line
 phase_cases() {
@@ -1038,23 +1044,13 @@ checks() {
 
 STAT_TOOL=$SELF_DIR/vhost-accel-stat
 
-# stat_tool_cases GUEST: the names of stat_tool_checks's cases
-stat_tool_cases() {
-	printf "$1: %s\n" "vhost-accel-stat lists the guest" \
-		"vhost-accel-stat monitor sees backpressure"
-}
-
-# guest_pause GUEST stop|cont: pause or resume the nested guest's vCPU
-# (QEMU's HMP monitor on its FIFO; libvirt's suspend and resume)
-guest_pause() {
-	local g=$1 cmd=$2
-	if [ "$VIA" = libvirt ]; then
-		[ "$cmd" = stop ] && cmd=suspend || cmd=resume
-		virsh_ "$cmd" "$DOM" >/dev/null
-	else
-		[ -p "$WORK/hmp-$g.in" ] || return 1
-		timeout 10 tee "$WORK/hmp-$g.in" <<<"$cmd" >/dev/null
-	fi
+# guest_freeze GUEST STOP|CONT: freeze or thaw the nested guest's QEMU
+# process.  Not HMP's stop or libvirt's suspend: a stopped VM makes QEMU
+# stop its vhost backends (virtio-net follows the run state), so nothing
+# would run dry; a frozen QEMU leaves the device's worker running while
+# the guest posts no buffer, as a guest whose vCPU is starved.
+guest_freeze() {
+	kill -"$2" "${PID[$1]}"
 }
 
 # stat_listed LINE NAME: the list entry LINE names guest NAME, runs
@@ -1087,7 +1083,7 @@ pid_gone() { ! kill -0 "$1" 2>/dev/null; }
 
 # stat_tool_checks GUEST: while the guest runs, vhost-accel-stat lists its
 # device with QEMU's -name, accelerated on the NIC, with the traffic of
-# guest_checks counted; then, the guest paused while the peer floods it
+# guest_checks counted; then, the guest frozen while the peer floods it
 # with pings, monitor prints SATURATED for it, and RECOVERED once it runs
 # again.
 stat_tool_checks() {
@@ -1103,20 +1099,21 @@ stat_tool_checks() {
 		return
 	fi
 	mon=$WORK/monitor-$g
-	"$STAT_TOOL" -c 2 -t 150 monitor >"$mon" 2>&1 &
+	"$STAT_TOOL" -c 2 -t 120 monitor >"$mon" 2>&1 &
 	mpid=$!
 	wait_for 50 grep -q '^waiting' "$mon"
 	# the guest's MAC known without ARP, which it would not answer now
 	dev=$(ip -n "${NS[$g]}" -o route get "$GUEST" | sed -n 's/.* dev \([^ ]*\).*/\1/p')
 	ip -n "${NS[$g]}" neigh replace "$GUEST" lladdr "$MAC" dev "$dev" nud permanent
-	guest_pause "$g" stop || echo "# could not pause the guest"
+	guest_freeze "$g" STOP
 	# 100 pings a second, unanswered: the guest's Rx buffers run out
-	ip netns exec "${NS[$g]}" ping -q -f -w 30 "$GUEST" >/dev/null 2>&1 &
+	ip netns exec "${NS[$g]}" ping -q -f -w 60 "$GUEST" >/dev/null 2>&1 &
 	ppid=$!
-	wait_for 300 grep -q '^SATURATED' "$mon"
-	guest_pause "$g" cont || echo "# could not resume the guest"
+	wait_for 600 grep -q '^SATURATED' "$mon"
+	kill "$ppid" 2>/dev/null
+	guest_freeze "$g" CONT
 	wait_for 600 pid_gone "$mpid"
-	kill "$mpid" "$ppid" 2>/dev/null
+	kill "$mpid" 2>/dev/null
 	wait "$mpid" "$ppid" 2>/dev/null
 	ip -n "${NS[$g]}" neigh del "$GUEST" dev "$dev" 2>/dev/null
 	diag <"$mon"

@@ -117,15 +117,11 @@ start_qemu() {
 	[ $# -lt 6 ] || second=(-netdev "$5" -device "virtio-net-pci,netdev=n1,mac=$6")
 	CON=$WORK/console-$mode
 	: >"$CON"
-	# the guest's name as libvirt passes it, and the HMP monitor on the
-	# FIFOs $WORK/hmp-MODE.in/.out (hmp in e2e.sh)
-	rm -f "$WORK/hmp-$mode.in" "$WORK/hmp-$mode.out"
-	mkfifo "$WORK/hmp-$mode.in" "$WORK/hmp-$mode.out"
+	# -name: the guest's name as libvirt passes it (vhost-accel-stat)
 	# shellcheck disable=SC2054  # the commas are QEMU's
 	"$QEMU" -M pc -accel tcg -cpu max -smp 1 -m 256 \
 		-nodefaults -display none -no-reboot \
 		-name "guest=e2e-$mode,debug-threads=on" \
-		-monitor "pipe:$WORK/hmp-$mode" \
 		-kernel "$VMLINUZ" -initrd "$INITRD" -append "$(guest_cmdline)" \
 		-chardev "file,id=con,path=$CON" -serial chardev:con \
 		-netdev "$netdev" -device "virtio-net-pci,netdev=n0,mac=$MAC" \
