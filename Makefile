@@ -148,3 +148,11 @@ check-qemu: qemu modules selftests
 	VM_TESTS_LIST=$(TOP)/selftests/e2e/qemu.list \
 		$(TOP)/selftests/vm/run.sh --kdir $(KDIR)
 endif
+
+# make tools: vhost-accel-stat, the counters and events in netlink
+# (tools/vhost-accel-stat/, its own make install with DESTDIR and PREFIX).
+ifeq ($(KERNELRELEASE),)
+.PHONY: tools
+tools:
+	$(MAKE) -C $(TOP)/tools/vhost-accel-stat
+endif

@@ -97,6 +97,7 @@ step "make selftests" "$T_SELFTESTS" "${MAKE[@]}" selftests
 step "make harness-check" "$T_SELFTESTS" \
 	"${MAKE[@]}" harness-check
 step "make install" "$T_BUILD" env KDIR="$KDIR" scripts/check-install.sh
+step "ynl spec" "$T_BUILD" "$TOP/scripts/ynl-check.sh"
 
 # --- the VM suites ------------------------------------------------------------
 

@@ -47,6 +47,8 @@ PKGS=(
 	qemu-system-x86 busybox-static cpio kmod iproute2 iperf3
 	# NIC counters (ethtool -S) and ping in the datapath tests
 	ethtool iputils-ping
+	# scripts/ynl-check.sh: the kernel's YNL tools on our netlink spec
+	python3-yaml python3-jsonschema
 	# libvirt's QEMU driver for selftests/e2e/e2e_libvirt.sh (libvirtd,
 	# virsh, virt-xml-validate); QEMU 10.0 is unpacked beside 7.2 by
 	# scripts/qemu-backports.sh, never installed

@@ -55,7 +55,11 @@
 # peer, the peer pings it, iperf3 TCP both ways with nonzero throughput;
 # on /dev/vhost-accel, the device QEMU owns (debugfs) carried that traffic
 # with nothing copied, nicsim's queue pair agrees and the macvtap's own
-# queue (the copying fallback) stayed almost idle.  With --copy, for each
+# queue (the copying fallback) stayed almost idle; on nicsim (not the
+# demo), vhost-accel-stat lists the device with QEMU's -name and non-zero
+# counters, and its monitor prints SATURATED and RECOVERED for it when the
+# guest's QEMU is frozen (SIGSTOP) while the peer sends to it and thawed
+# (stat_tool_checks).  With --copy, for each
 # interface, its traffic cases, then (lib.sh copy_counter_checks) the
 # device that carried it runs the copying datapath, counted the traffic
 # and copied its payload, the other device stayed idle, the tap or
@@ -192,6 +196,12 @@ T0=$SECONDS
 
 # ---- the cases of one guest, by phase
 
+# stat_tool_cases GUEST: the names of stat_tool_checks's cases
+stat_tool_cases() {
+	printf "$1: %s\n" "vhost-accel-stat lists the guest" \
+		"vhost-accel-stat monitor sees backpressure"
+}
+
 # phase_cases GUEST PHASE: the names of that phase's cases, one a line
 phase_cases() {
 	local g=$1
@@ -232,6 +242,7 @@ phase_cases() {
 		else
 			printf "$g: %s\n" "datapath accel" "tx counters" \
 				"rx counters" "bytes_copied 0" "nicsim agrees"
+			stat_tool_cases "$g"
 		fi ;;
 	notap)
 		[ "$g" != ref ] && [ "$QEMU_VER" = patched ] &&
@@ -1021,11 +1032,93 @@ checks() {
 		vnic_checks "$g"
 	else
 		accel_counter_checks "$g" "${PID[$g]}" "$NIC" "${MV[$g]}"
+		stat_tool_checks "$g"
 	fi
 	if [ "$QEMU_VER" = patched ]; then
 		check "$g: no macvtap or tap exists" no_tap_links
 		check "$g: qemu holds /dev/vhost-accel and no tap" qemu_fds_ok "${PID[$g]}"
 	fi
+}
+
+# ---- vhost-accel-stat (tools/) on the running guest
+
+STAT_TOOL=$SELF_DIR/vhost-accel-stat
+
+# guest_freeze GUEST STOP|CONT: freeze or thaw the nested guest's QEMU
+# process.  Not HMP's stop or libvirt's suspend: a stopped VM makes QEMU
+# stop its vhost backends (virtio-net follows the run state), so nothing
+# would run dry; a frozen QEMU leaves the device's worker running while
+# the guest posts no buffer, as a guest whose vCPU is starved.
+guest_freeze() {
+	kill -"$2" "${PID[$1]}"
+}
+
+# stat_listed LINE NAME: the list entry LINE names guest NAME, runs
+# accelerated on the NIC and counted packets both ways
+stat_listed() {
+	grep -q "\"guest\":\"$2\",\"mode\":\"accel\",\"ifindex\":[0-9]*,\"nic\":\"$NIC\"" <<<"$1" &&
+		! grep -Eq '"(rx|tx)_packets":0[,}]' <<<"$1"
+}
+
+# stat_events FILE ID NAME: monitor's output has both events of device ID
+# of guest NAME
+stat_events() {
+	grep -q "^SATURATED device $2 guest $3 " "$1" &&
+		grep -q "^RECOVERED device $2 guest $3 " "$1"
+}
+
+# wait_for COUNT CMD...: CMD true within COUNT tenths of a second
+wait_for() {
+	local t=$1
+	shift
+	while ((t-- > 0)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# pid_gone PID: no such process any more
+pid_gone() { ! kill -0 "$1" 2>/dev/null; }
+
+# stat_tool_checks GUEST: while the guest runs, vhost-accel-stat lists its
+# device with QEMU's -name, accelerated on the NIC, with the traffic of
+# guest_checks counted; then, the guest frozen while the peer floods it
+# with pings, monitor prints SATURATED for it, and RECOVERED once it runs
+# again.
+stat_tool_checks() {
+	local g=$1 pid=${PID[$1]} name=e2e-$1 line id dev mon mpid ppid
+	[ "$VIA" = libvirt ] && name=$DOM
+	line=$("$STAT_TOOL" -j 2>&1 | grep "\"owner_pid\":$pid,")
+	diag <<<"$line"
+	id=$(sed -n 's/.*"id":\([0-9]*\),.*/\1/p' <<<"$line")
+	check "$g: vhost-accel-stat lists the guest (device ${id:-?}, $name)" \
+		stat_listed "$line" "$name"
+	if [ -z "$id" ]; then
+		nok "$g: vhost-accel-stat monitor sees backpressure # not listed"
+		return
+	fi
+	mon=$WORK/monitor-$g
+	"$STAT_TOOL" -c 2 -t 120 monitor >"$mon" 2>&1 &
+	mpid=$!
+	wait_for 50 grep -q '^waiting' "$mon"
+	# the guest's MAC known without ARP, which it would not answer now
+	dev=$(ip -n "${NS[$g]}" -o route get "$GUEST" | sed -n 's/.* dev \([^ ]*\).*/\1/p')
+	ip -n "${NS[$g]}" neigh replace "$GUEST" lladdr "$MAC" dev "$dev" nud permanent
+	guest_freeze "$g" STOP
+	# 100 pings a second, unanswered: the guest's Rx buffers run out
+	ip netns exec "${NS[$g]}" ping -q -f -w 60 "$GUEST" >/dev/null 2>&1 &
+	ppid=$!
+	wait_for 600 grep -q '^SATURATED' "$mon"
+	kill "$ppid" 2>/dev/null
+	guest_freeze "$g" CONT
+	wait_for 600 pid_gone "$mpid"
+	kill "$mpid" 2>/dev/null
+	wait "$mpid" "$ppid" 2>/dev/null
+	ip -n "${NS[$g]}" neigh del "$GUEST" dev "$dev" 2>/dev/null
+	diag <"$mon"
+	check "$g: vhost-accel-stat monitor sees backpressure" \
+		stat_events "$mon" "$id" "$name"
 }
 
 # finish GUEST: stop that guest's QEMU (libvirt's: at cleanup)

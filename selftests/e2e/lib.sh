@@ -117,9 +117,11 @@ start_qemu() {
 	[ $# -lt 6 ] || second=(-netdev "$5" -device "virtio-net-pci,netdev=n1,mac=$6")
 	CON=$WORK/console-$mode
 	: >"$CON"
+	# -name: the guest's name as libvirt passes it (vhost-accel-stat)
 	# shellcheck disable=SC2054  # the commas are QEMU's
 	"$QEMU" -M pc -accel tcg -cpu max -smp 1 -m 256 \
 		-nodefaults -display none -no-reboot \
+		-name "guest=e2e-$mode,debug-threads=on" \
 		-kernel "$VMLINUZ" -initrd "$INITRD" -append "$(guest_cmdline)" \
 		-chardev "file,id=con,path=$CON" -serial chardev:con \
 		-netdev "$netdev" -device "virtio-net-pci,netdev=n0,mac=$MAC" \

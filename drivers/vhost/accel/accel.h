@@ -396,6 +396,9 @@ void vhost_accel_binding_teardown(struct vhost_accel_binding *b,
 				  bool nic_gone);
 void vhost_accel_nic_stats(struct vhost_accel_dev *dev,
 			   struct vhost_accel_stats *st);
+void vhost_accel_binding_stats(struct vhost_accel_binding *b,
+			       struct vhost_accel_stats *st);
+u32 vhost_accel_binding_peers(struct vhost_accel_binding *b, int *tap_ifindex);
 
 /* datapath.c: the Tx and Rx datapaths, their start and stop */
 int vhost_accel_backend_start(struct vhost_accel_dev *dev,
@@ -487,6 +490,8 @@ int vhost_accel_bindings_walk(struct net *net,
 /* main.c */
 void vhost_accel_dev_stats(struct vhost_accel_dev *dev,
 			   struct vhost_accel_stats *st);
+void vhost_accel_vq_stats(struct vhost_accel_vq *vq,
+			  struct vhost_accel_vq_stats *s);
 u32 vhost_accel_dev_datapath(const struct vhost_accel_dev *dev);
 int vhost_accel_copying_walk(struct net *net,
 			     int (*fn)(struct vhost_accel_dev *dev, void *arg),

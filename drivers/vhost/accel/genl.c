@@ -7,9 +7,12 @@
  * events when a device's Rx queue runs out of guest buffers and when it
  * gets some again; backpressure.c decides when and sends them through
  * vhost_accel_genl_event(), on these transitions only.  GET reads one
- * device's state (vhost_accel_bp_snapshot()), or, as a dump, every bound
- * device's, so a daemon that starts late catches up before it waits for
- * events.  Nothing here calls the datapath.
+ * device's state (vhost_accel_bp_snapshot()) and every counter
+ * VHOST_ACCEL_GET_STATS has, or, as a dump, every device's, so a daemon
+ * (or vhost-accel-stat) that starts late catches up before it waits for
+ * events.  Nothing here calls the datapath or waits for a device's worker:
+ * a queue whose mutex is busy is read as it is (vhost_accel_vq_stats()),
+ * and the pinned page count only when the device's mutex is free.
  *
  * Netlink rather than a pollable file per device: one socket sees every
  * guest of the host without holding their fds (only the owner, QEMU, has
@@ -51,8 +54,88 @@ static const struct genl_multicast_group bp_mcgrps[] = {
 	},
 };
 
+/*
+ * What a GET reply or dump entry says beyond an event: the device's
+ * counters (as GET_STATS) and where it is bound.
+ */
+struct get_info {
+	struct vhost_accel_bp_state s;
+	struct vhost_accel_stats st;
+	char ifname[IFNAMSIZ];
+	int backend_ifindex;
+	u32 queue_pairs;
+	bool have_pinned;
+};
+
+static int put_u64(struct sk_buff *skb, int type, u64 v, int pad)
+{
+	return nla_put_u64_64bit(skb, type, v, pad);
+}
+
+static int fill_queue(struct sk_buff *skb, u32 index,
+		      const struct vhost_accel_vq_stats *q)
+{
+	const int pad = VHOST_ACCEL_A_Q_PAD;
+	struct nlattr *nest;
+
+	nest = nla_nest_start(skb, VHOST_ACCEL_A_QUEUE);
+	if (!nest)
+		return -EMSGSIZE;
+	if (nla_put_u32(skb, VHOST_ACCEL_A_Q_INDEX, index) ||
+	    put_u64(skb, VHOST_ACCEL_A_Q_KICKS, q->kicks, pad) ||
+	    put_u64(skb, VHOST_ACCEL_A_Q_CALLS, q->calls, pad) ||
+	    put_u64(skb, VHOST_ACCEL_A_Q_ERRORS, q->errors, pad) ||
+	    put_u64(skb, VHOST_ACCEL_A_Q_PACKETS, q->packets, pad) ||
+	    put_u64(skb, VHOST_ACCEL_A_Q_BYTES, q->bytes, pad) ||
+	    put_u64(skb, VHOST_ACCEL_A_Q_BYTES_COPIED, q->bytes_copied, pad) ||
+	    put_u64(skb, VHOST_ACCEL_A_Q_BUFS_POSTED, q->bufs_posted, pad) ||
+	    put_u64(skb, VHOST_ACCEL_A_Q_DEPLETIONS, q->depletions, pad) ||
+	    put_u64(skb, VHOST_ACCEL_A_Q_DROPS_NO_BUF, q->drops_no_buf, pad) ||
+	    put_u64(skb, VHOST_ACCEL_A_Q_DROPS_TOO_BIG, q->drops_too_big, pad) ||
+	    put_u64(skb, VHOST_ACCEL_A_Q_DROPS_NIC, q->drops_nic, pad) ||
+	    put_u64(skb, VHOST_ACCEL_A_Q_SATURATIONS, q->saturations, pad) ||
+	    put_u64(skb, VHOST_ACCEL_A_Q_SATURATED_NS, q->saturated_ns, pad) ||
+	    put_u64(skb, VHOST_ACCEL_A_Q_RUN_CHAINS_MAX, q->run_chains_max,
+		    pad) ||
+	    put_u64(skb, VHOST_ACCEL_A_Q_BUDGET_YIELDS, q->budget_yields,
+		    pad) ||
+	    put_u64(skb, VHOST_ACCEL_A_Q_DROPS_SPOOFED, q->drops_spoofed,
+		    pad)) {
+		nla_nest_cancel(skb, nest);
+		return -EMSGSIZE;
+	}
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+/* The GET-only attributes. */
+static int fill_info(struct sk_buff *skb, const struct get_info *i)
+{
+	const int pad = VHOST_ACCEL_A_PAD;
+	unsigned int q;
+
+	if ((i->ifname[0] &&
+	     nla_put_string(skb, VHOST_ACCEL_A_IFNAME, i->ifname)) ||
+	    nla_put_u32(skb, VHOST_ACCEL_A_BACKEND_IFINDEX, i->backend_ifindex) ||
+	    nla_put_u32(skb, VHOST_ACCEL_A_QUEUE_PAIRS, i->queue_pairs) ||
+	    put_u64(skb, VHOST_ACCEL_A_WORKER_WAKEUPS, i->st.worker_wakeups,
+		    pad) ||
+	    put_u64(skb, VHOST_ACCEL_A_DATAPATH_SWITCHES,
+		    i->st.datapath_switches, pad) ||
+	    put_u64(skb, VHOST_ACCEL_A_SWITCH_DROPS, i->st.switch_drops, pad))
+		return -EMSGSIZE;
+	if (i->have_pinned &&
+	    put_u64(skb, VHOST_ACCEL_A_PINNED_PAGES, i->st.pinned_pages, pad))
+		return -EMSGSIZE;
+	for (q = 0; q < VHOST_ACCEL_NVQS; q++)
+		if (fill_queue(skb, q, &i->st.vq[q]))
+			return -EMSGSIZE;
+	return 0;
+}
+
 static int bp_fill(struct sk_buff *skb, const struct vhost_accel_bp_state *s,
-		   u8 cmd, u64 duration_ns, u32 portid, u32 seq, int flags)
+		   const struct get_info *info, u8 cmd, u64 duration_ns,
+		   u32 portid, u32 seq, int flags)
 {
 	void *hdr;
 
@@ -80,6 +163,8 @@ static int bp_fill(struct sk_buff *skb, const struct vhost_accel_bp_state *s,
 	if (cmd == VHOST_ACCEL_CMD_RECOVERED &&
 	    nla_put_u64_64bit(skb, VHOST_ACCEL_A_DURATION_NS, duration_ns,
 			      VHOST_ACCEL_A_PAD))
+		goto cancel;
+	if (info && fill_info(skb, info))
 		goto cancel;
 	genlmsg_end(skb, hdr);
 	return 0;
@@ -117,7 +202,7 @@ void vhost_accel_genl_event(struct net *net,
 	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	if (!skb)
 		return;
-	if (bp_fill(skb, s, cmd, duration_ns, 0, 0, 0)) {
+	if (bp_fill(skb, s, NULL, cmd, duration_ns, 0, 0, 0)) {
 		nlmsg_free(skb);
 		return;
 	}
@@ -126,8 +211,42 @@ void vhost_accel_genl_event(struct net *net,
 
 struct bp_find {
 	u32 dev_id;
-	struct vhost_accel_bp_state s;
+	struct get_info i;
 };
+
+/*
+ * The device's own counters, without waiting for it: each queue's as
+ * GET_STATS reads them, the rest as they are; the memory table (replaced
+ * under dev->mutex) only if the mutex is free.  The caller keeps @dev.
+ */
+static void dev_counters(struct vhost_accel_dev *dev, struct get_info *i)
+{
+	struct vhost_accel_stats *st = &i->st;
+	unsigned int q;
+
+	st->worker_wakeups = READ_ONCE(dev->worker.wakeups);
+	/* Written under dev->mutex: a snapshot that may be a moment old. */
+	st->datapath_switches = data_race(dev->datapath_switches);
+	/* Likewise. */
+	st->switch_drops = data_race(dev->switch_drops);
+	for (q = 0; q < VHOST_ACCEL_NVQS; q++)
+		vhost_accel_vq_stats(&dev->vqs[q], &st->vq[q]);
+	if (mutex_trylock(&dev->mutex)) {
+		st->pinned_pages = dev->mem->npages;
+		i->have_pinned = true;
+		mutex_unlock(&dev->mutex);
+	}
+}
+
+/* A bound device's state and counters; b->lock held. */
+static void bound_info(struct vhost_accel_binding *b, struct get_info *i)
+{
+	vhost_accel_bp_snapshot(b, &i->s, task_active_pid_ns(current));
+	dev_counters(b->dev, i);
+	vhost_accel_binding_stats(b, &i->st);
+	strscpy(i->ifname, b->netdev->name, sizeof(i->ifname));
+	i->queue_pairs = vhost_accel_binding_peers(b, &i->backend_ifindex);
+}
 
 static int bp_find_fn(struct vhost_accel_binding *b, void *arg)
 {
@@ -135,41 +254,62 @@ static int bp_find_fn(struct vhost_accel_binding *b, void *arg)
 
 	if (b->dev->id != f->dev_id)
 		return 0;
-	vhost_accel_bp_snapshot(b, &f->s, task_active_pid_ns(current));
+	bound_info(b, &f->i);
 	return 1;
 }
 
 /*
  * A copying device's state, read without waiting for it: no NIC, no
  * backpressure; the owner's pid only for a requester in the initial pid
- * namespace (0 otherwise).
+ * namespace (0 otherwise).  Its "NIC" is the macvtap it copies through,
+ * looked up in @net (the walk keeps only devices whose socket is there).
  */
-static void copy_snapshot(struct vhost_accel_dev *dev,
-			  struct vhost_accel_bp_state *s)
+static void copy_snapshot(struct vhost_accel_dev *dev, struct get_info *i,
+			  struct net *net)
 {
+	struct vhost_accel_bp_state *s = &i->s;
+	struct net_device *nd;
+
 	s->dev_id = dev->id;
 	if (task_active_pid_ns(current) == &init_pid_ns)
 		s->owner_pid = READ_ONCE(dev->owner_tgid);
 	s->ifindex = READ_ONCE(dev->copy_ifindex);
 	memcpy(s->mac, dev->copy_mac, ETH_ALEN);
 	s->datapath = VHOST_ACCEL_DATAPATH_COPY;
+	dev_counters(dev, i);
+	i->backend_ifindex = s->ifindex;
+	i->queue_pairs = 1;
+	if (!s->ifindex)
+		return;
+	rcu_read_lock();
+	nd = dev_get_by_index_rcu(net, s->ifindex);
+	if (nd)
+		strscpy(i->ifname, nd->name, sizeof(i->ifname));
+	rcu_read_unlock();
 }
+
+struct copy_find {
+	struct bp_find *f;
+	struct net *net;
+};
 
 static int copy_find_fn(struct vhost_accel_dev *dev, void *arg)
 {
-	struct bp_find *f = arg;
+	struct copy_find *c = arg;
 
-	if (dev->id != f->dev_id)
+	if (dev->id != c->f->dev_id)
 		return 0;
-	copy_snapshot(dev, &f->s);
+	copy_snapshot(dev, &c->f->i, c->net);
 	return 1;
 }
 
 static int bp_get_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr *attr = info->attrs[VHOST_ACCEL_A_DEV_ID];
-	struct bp_find f = {};
+	struct net *net = genl_info_net(info);
+	struct copy_find c = { .net = net };
 	struct sk_buff *msg;
+	struct bp_find *f;
 	int ret;
 
 	if (!attr) {
@@ -177,28 +317,39 @@ static int bp_get_doit(struct sk_buff *skb, struct genl_info *info)
 			       "VHOST_ACCEL_A_DEV_ID missing (or use a dump)");
 		return -EINVAL;
 	}
-	f.dev_id = nla_get_u32(attr);
-	if (!vhost_accel_bindings_walk(genl_info_net(info), bp_find_fn, &f) &&
-	    !vhost_accel_copying_walk(genl_info_net(info), copy_find_fn, &f)) {
+	f = kzalloc(sizeof(*f), GFP_KERNEL);
+	if (!f)
+		return -ENOMEM;
+	c.f = f;
+	f->dev_id = nla_get_u32(attr);
+	if (!vhost_accel_bindings_walk(net, bp_find_fn, f) &&
+	    !vhost_accel_copying_walk(net, copy_find_fn, &c)) {
 		NL_SET_ERR_MSG_ATTR(info->extack, attr,
 				    "no device of that id bound to a NIC or copying through a backend in this namespace");
-		return -ENODEV;
+		ret = -ENODEV;
+		goto out;
 	}
+	ret = -ENOMEM;
 	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	if (!msg)
-		return -ENOMEM;
-	ret = bp_fill(msg, &f.s, VHOST_ACCEL_CMD_GET, 0, info->snd_portid,
-		      info->snd_seq, 0);
+		goto out;
+	ret = bp_fill(msg, &f->i.s, &f->i, VHOST_ACCEL_CMD_GET, 0,
+		      info->snd_portid, info->snd_seq, 0);
 	if (ret) {
 		nlmsg_free(msg);
-		return ret;
+		goto out;
 	}
-	return genlmsg_reply(msg, info);
+	ret = genlmsg_reply(msg, info);
+out:
+	kfree(f);
+	return ret;
 }
 
 struct bp_dump {
 	struct sk_buff *skb;
 	struct netlink_callback *cb;
+	struct net *net;
+	struct get_info *i;	/* scratch, one device at a time */
 	long idx;		/* bindings visited */
 	long skip;		/* already sent in earlier parts */
 };
@@ -208,18 +359,17 @@ struct bp_dump {
  * @snap fills its state (from a binding or a copying device).
  */
 static int dump_one(struct bp_dump *d,
-		    void (*snap)(void *obj, struct vhost_accel_bp_state *s),
-		    void *obj)
+		    void (*snap)(void *obj, struct bp_dump *d), void *obj)
 {
-	struct vhost_accel_bp_state s = {};
 	int ret;
 
 	if (d->idx < d->skip) {
 		d->idx++;
 		return 0;
 	}
-	snap(obj, &s);
-	ret = bp_fill(d->skb, &s, VHOST_ACCEL_CMD_GET, 0,
+	memset(d->i, 0, sizeof(*d->i));
+	snap(obj, d);
+	ret = bp_fill(d->skb, &d->i->s, d->i, VHOST_ACCEL_CMD_GET, 0,
 		      NETLINK_CB(d->cb->skb).portid, d->cb->nlh->nlmsg_seq,
 		      NLM_F_MULTI);
 	if (ret)
@@ -228,9 +378,9 @@ static int dump_one(struct bp_dump *d,
 	return 0;
 }
 
-static void bound_snap(void *obj, struct vhost_accel_bp_state *s)
+static void bound_snap(void *obj, struct bp_dump *d)
 {
-	vhost_accel_bp_snapshot(obj, s, task_active_pid_ns(current));
+	bound_info(obj, d->i);
 }
 
 static int bp_dump_fn(struct vhost_accel_binding *b, void *arg)
@@ -238,9 +388,9 @@ static int bp_dump_fn(struct vhost_accel_binding *b, void *arg)
 	return dump_one(arg, bound_snap, b);
 }
 
-static void copy_snap(void *obj, struct vhost_accel_bp_state *s)
+static void copy_snap(void *obj, struct bp_dump *d)
 {
-	copy_snapshot(obj, s);
+	copy_snapshot(obj, d->i, d->net);
 }
 
 static int copy_dump_fn(struct vhost_accel_dev *dev, void *arg)
@@ -252,6 +402,8 @@ static int copy_dump_fn(struct vhost_accel_dev *dev, void *arg)
  * The bound devices (cb->args[0] sent so far), then the copying ones
  * (cb->args[1]).  Devices that come or go between the parts of a dump
  * may be missed or listed twice; the events tell what changed after.
+ * Each device is read without waiting for its worker (see above), so a
+ * stuck device does not hold up the others' entries.
  */
 static int bp_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 {
@@ -259,21 +411,24 @@ static int bp_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 	struct bp_dump d = {
 		.skb = skb,
 		.cb = cb,
+		.net = net,
 		.skip = cb->args[0],
 	};
-	struct bp_dump c = {
-		.skb = skb,
-		.cb = cb,
-		.skip = cb->args[1],
-	};
+	struct bp_dump c;
 	int ret;
 
+	d.i = kmalloc(sizeof(*d.i), GFP_KERNEL);
+	if (!d.i)
+		return -ENOMEM;
+	c = d;
+	c.skip = cb->args[1];
 	ret = vhost_accel_bindings_walk(net, bp_dump_fn, &d);
 	cb->args[0] = d.idx;
 	if (!ret) {
 		ret = vhost_accel_copying_walk(net, copy_dump_fn, &c);
 		cb->args[1] = c.idx;
 	}
+	kfree(d.i);
 	/* Not even one entry fits an empty message: report it. */
 	if (ret && d.idx == d.skip && c.idx == c.skip)
 		return ret;

@@ -478,7 +478,8 @@ static long vhost_accel_set_backend(struct vhost_accel_dev *dev,
  * aligned u64 written under vq->mutex only), a snapshot that may be a
  * moment old, and a saturation still running is not yet counted.
  */
-static void vq_stats(struct vhost_accel_vq *vq, struct vhost_accel_vq_stats *s)
+void vhost_accel_vq_stats(struct vhost_accel_vq *vq,
+			  struct vhost_accel_vq_stats *s)
 {
 	if (!mutex_trylock(&vq->mutex)) {
 		/* Busy: a racy copy, see above. */
@@ -508,7 +509,7 @@ void vhost_accel_dev_stats(struct vhost_accel_dev *dev,
 	st->datapath_switches = dev->datapath_switches;
 	st->switch_drops = dev->switch_drops;
 	for (i = 0; i < VHOST_ACCEL_NVQS; i++)
-		vq_stats(&dev->vqs[i], &st->vq[i]);
+		vhost_accel_vq_stats(&dev->vqs[i], &st->vq[i]);
 	vhost_accel_nic_stats(dev, st);
 }
 

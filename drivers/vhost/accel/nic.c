@@ -1032,26 +1032,56 @@ int vhost_accel_binding_refresh(struct vhost_accel_binding *b)
 	return binding_attach(b);
 }
 
-/* Counters the NIC keeps for the device's queue pair. */
-void vhost_accel_nic_stats(struct vhost_accel_dev *dev,
-			   struct vhost_accel_stats *st)
+/* Add the NIC's counters of @b's queue pair to @st; b->lock held. */
+void vhost_accel_binding_stats(struct vhost_accel_binding *b,
+			       struct vhost_accel_stats *st)
 {
 	struct vhost_accel_qp_stats qs = {};
-	struct vhost_accel_binding *b = vhost_accel_binding_get(dev);
 
-	if (b) {
-		mutex_lock(&b->lock);
-		if (b->qp && b->nic->ops->get_stats)
-			b->nic->ops->get_stats(b->qp, &qs);
-		st->vq[VHOST_ACCEL_VQ_RX].depletions =
-			atomic64_read(&b->rx_depletions);
-		mutex_unlock(&b->lock);
-		vhost_accel_binding_put(b);
-	}
+	lockdep_assert_held(&b->lock);
+	if (b->qp && b->nic->ops->get_stats)
+		b->nic->ops->get_stats(b->qp, &qs);
+	st->vq[VHOST_ACCEL_VQ_RX].depletions = atomic64_read(&b->rx_depletions);
 	/* TX drops by the NIC already came back as ERROR completions. */
 	st->vq[VHOST_ACCEL_VQ_RX].drops_no_buf = qs.rx_dropped_no_buf;
 	st->vq[VHOST_ACCEL_VQ_RX].drops_too_big += qs.rx_dropped_too_big;
 	st->vq[VHOST_ACCEL_VQ_TX].drops_spoofed = qs.tx_dropped_spoofed;
+}
+
+/* Counters the NIC keeps for the device's queue pair. */
+void vhost_accel_nic_stats(struct vhost_accel_dev *dev,
+			   struct vhost_accel_stats *st)
+{
+	struct vhost_accel_binding *b = vhost_accel_binding_get(dev);
+
+	if (!b)
+		return;
+	mutex_lock(&b->lock);
+	vhost_accel_binding_stats(b, st);
+	mutex_unlock(&b->lock);
+	vhost_accel_binding_put(b);
+}
+
+/**
+ * vhost_accel_binding_peers - what netlink says about a binding's neighbours
+ * @b: the binding (a reference held)
+ * @tap_ifindex: set to its macvtap's ifindex, 0 if none or unregistered
+ *
+ * Return: the bindings on @b's NIC with @b's MAC, @b included: the queue
+ * pairs of one multiqueue guest.  Takes the global lock for the lists only.
+ */
+u32 vhost_accel_binding_peers(struct vhost_accel_binding *b, int *tap_ifindex)
+{
+	struct vhost_accel_binding *o;
+	u32 n = 0;
+
+	mutex_lock(&vhost_accel_nics_lock);
+	*tap_ifindex = b->tapdev && !b->tap_gone ? b->tapdev->ifindex : 0;
+	list_for_each_entry(o, &b->nic->users, nic_node)
+		if (ether_addr_equal(o->mac, b->mac))
+			n++;
+	mutex_unlock(&vhost_accel_nics_lock);
+	return max(n, 1U);
 }
 
 /**

@@ -161,8 +161,53 @@ enum vhost_accel_genl_attr {
 	VHOST_ACCEL_A_PAD,
 	VHOST_ACCEL_A_DATAPATH,		/* u8: VHOST_ACCEL_DATAPATH_* */
 	VHOST_ACCEL_A_DATAPATH_SWITCHES,	/* u64: see vhost_accel_stats */
+	/* GET replies and dump entries only (not in events): */
+	VHOST_ACCEL_A_IFNAME,		/* string: the NIC's name */
+	VHOST_ACCEL_A_BACKEND_IFINDEX,	/* u32: the macvtap, 0 if none */
+	VHOST_ACCEL_A_QUEUE_PAIRS,	/* u32: the guest's, see below */
+	VHOST_ACCEL_A_PINNED_PAGES,	/* u64: as vhost_accel_stats */
+	VHOST_ACCEL_A_WORKER_WAKEUPS,	/* u64 */
+	VHOST_ACCEL_A_SWITCH_DROPS,	/* u64 */
+	VHOST_ACCEL_A_QUEUE,		/* nest, one per virtqueue: VHOST_ACCEL_A_Q_* */
 	__VHOST_ACCEL_A_MAX,
 };
 #define VHOST_ACCEL_A_MAX	(__VHOST_ACCEL_A_MAX - 1)
+
+/*
+ * GET replies and dump entries carry every counter of VHOST_ACCEL_GET_STATS:
+ * the device's as VHOST_ACCEL_A_* above, each virtqueue's in a
+ * VHOST_ACCEL_A_QUEUE nest (0 = Rx, 1 = Tx), with the fields of struct
+ * vhost_accel_vq_stats.  VHOST_ACCEL_A_QUEUE_PAIRS is the number of
+ * devices bound to the same NIC with the same MAC (the queue pairs of one
+ * multiqueue guest, this device included); 1 for a copying device.
+ * Counters are read without waiting for the device (a moment old if its
+ * worker is busy); VHOST_ACCEL_A_PINNED_PAGES is left out while the
+ * device's configuration is being changed, and the NIC's counters
+ * (VHOST_ACCEL_A_Q_DROPS_NO_BUF, _DROPS_SPOOFED, the NIC's part of
+ * _DROPS_TOO_BIG) count as 0 while no NIC queue pair is attached.
+ */
+enum vhost_accel_genl_queue_attr {
+	VHOST_ACCEL_A_Q_UNSPEC,
+	VHOST_ACCEL_A_Q_INDEX,		/* u32: 0 = Rx, 1 = Tx */
+	VHOST_ACCEL_A_Q_KICKS,		/* u64: as vhost_accel_vq_stats */
+	VHOST_ACCEL_A_Q_CALLS,		/* u64 */
+	VHOST_ACCEL_A_Q_ERRORS,		/* u64 */
+	VHOST_ACCEL_A_Q_PACKETS,	/* u64 */
+	VHOST_ACCEL_A_Q_BYTES,		/* u64 */
+	VHOST_ACCEL_A_Q_BYTES_COPIED,	/* u64 */
+	VHOST_ACCEL_A_Q_BUFS_POSTED,	/* u64 */
+	VHOST_ACCEL_A_Q_DEPLETIONS,	/* u64 */
+	VHOST_ACCEL_A_Q_DROPS_NO_BUF,	/* u64 */
+	VHOST_ACCEL_A_Q_DROPS_TOO_BIG,	/* u64 */
+	VHOST_ACCEL_A_Q_DROPS_NIC,	/* u64 */
+	VHOST_ACCEL_A_Q_SATURATIONS,	/* u64 */
+	VHOST_ACCEL_A_Q_SATURATED_NS,	/* u64 */
+	VHOST_ACCEL_A_Q_RUN_CHAINS_MAX,	/* u64 */
+	VHOST_ACCEL_A_Q_BUDGET_YIELDS,	/* u64 */
+	VHOST_ACCEL_A_Q_DROPS_SPOOFED,	/* u64 */
+	VHOST_ACCEL_A_Q_PAD,
+	__VHOST_ACCEL_A_Q_MAX,
+};
+#define VHOST_ACCEL_A_Q_MAX	(__VHOST_ACCEL_A_Q_MAX - 1)
 
 #endif /* _UAPI_LINUX_VHOST_ACCEL_H */
