@@ -33,7 +33,7 @@ mkdir -p "$LOGS"
 T_DEPS=1800 T_BUILD=900 T_CHECKPATCH=600 T_KERNELS=1800 T_SELFTESTS=900
 T_VM=${CHECK_VM_TIMEOUT:-2400}
 
-NSTEPS=8
+NSTEPS=10
 echo "TAP version 13"
 echo "1..$NSTEPS"
 n=0 passed=0 failed=0 skipped=0
@@ -90,6 +90,7 @@ step "make kernels" "$T_KERNELS" "${MAKE[@]}" kernels
 step "make selftests" "$T_SELFTESTS" "${MAKE[@]}" selftests
 step "make harness-check" "$T_SELFTESTS" \
 	"${MAKE[@]}" harness-check
+step "dkms and Debian package" "$T_KERNELS" scripts/check-dkms.sh
 
 # --- the VM suites ------------------------------------------------------------
 
