@@ -62,6 +62,27 @@ check() {
 	shift
 	if "$@"; then ok "$what"; else not_ok "$what"; fi
 }
+# pkg_known: dpkg has the package, installed or with its conffiles left.
+pkg_known() {
+	local st
+	st=$(dpkg-query -W -f='${Status}' "$PKG" 2>/dev/null) || return 1
+	[[ -n $st && $st != *not-installed ]]
+}
+# run_dpkg <args...>: dpkg, waiting up to 10 minutes while another dpkg or
+# apt (another job on this host) holds dpkg's lock.
+run_dpkg() {
+	local i rc out
+	for ((i = 0; i < 300; i++)); do
+		rc=0
+		out=$(dpkg "$@" 2>&1) || rc=$?
+		printf '%s\n' "$out"
+		if ((rc == 0)) || ! grep -q 'dpkg frontend lock\|database is locked' <<<"$out"; then
+			return "$rc"
+		fi
+		sleep 2
+	done
+	return 1
+}
 die() {
 	echo "check-dkms: $*" >&2
 	exit 1
@@ -95,7 +116,7 @@ echo "# kernels with headers: ${KERNELS[*]}; version $VER"
 # --- preconditions: nothing of ours on the host yet --------------------------
 
 command -v dkms >/dev/null || die "dkms is not installed: run make deps"
-if dpkg-query -W -f='${db:Status-Abbrev}' "$PKG" 2>/dev/null | grep -q '^[ih]'; then
+if pkg_known; then
 	die "$PKG is installed: this step would remove it (dpkg -P $PKG first)"
 fi
 if [[ -n $(dkms status -m "$NAME" 2>/dev/null) || -e /var/lib/dkms/$NAME ]]; then
@@ -122,8 +143,8 @@ if [[ -f $AA_LOCAL ]]; then
 fi
 cleanup() {
 	set +e
-	if dpkg-query -W -f='${db:Status-Abbrev}' "$PKG" 2>/dev/null | grep -q '^[ih]'; then
-		dpkg -P "$PKG" >/dev/null ||
+	if pkg_known; then
+		run_dpkg -P "$PKG" >/dev/null ||
 			echo "check-dkms: dpkg -P $PKG failed: it is still installed" >&2
 	fi
 	if [[ -n $aa_saved ]]; then
@@ -215,14 +236,14 @@ for k in "${KERNELS[@]}"; do
 		ok "dkms build -k $k"
 	else
 		not_ok "dkms build -k $k"
-		cat "/var/lib/dkms/$NAME/$VER/build/make.log" 2>/dev/null | tail -n 30
+		tail -n 30 "/var/lib/dkms/$NAME/$VER/build/make.log" 2>/dev/null
 		built=
 		continue
 	fi
 	check "dkms install -k $k" dkms install "$NAME/$VER" -k "$k"
 	check "dkms status: $k installed" dkms_installed "$k"
 done
-CERT_CN= CERT_SERIAL=
+CERT_CN="" CERT_SERIAL=""
 if [[ -f $MOK_CERT ]]; then
 	CERT_CN=$(openssl x509 -inform DER -in "$MOK_CERT" -noout -subject \
 		-nameopt multiline | sed -n 's/^ *commonName *= *//p')
@@ -252,7 +273,7 @@ else
 	tail -n 30 "$TMP/build.log"
 	exit 1
 fi
-check "dpkg -i ${deb##*/}" dpkg -i "$deb"
+check "dpkg -i ${deb##*/}" run_dpkg -i "$deb"
 for k in "${KERNELS[@]}"; do
 	if ! dkms_installed "$k"; then
 		# dkms' postinst builds for the running and the newest kernel
@@ -278,17 +299,16 @@ check "$AA_SCRIPT status: enabled" "$AA_SCRIPT" status
 check "modules-load.d example" \
 	test -f "/usr/share/doc/$PKG/examples/vhost-accel.modules-load.conf"
 
-check "dpkg -r $PKG" dpkg -r "$PKG"
+check "dpkg -r $PKG" run_dpkg -r "$PKG"
 check_gone "after dpkg -r"
 check "dpkg -r: /usr/src/$NAME-$VER is gone" test ! -e "/usr/src/$NAME-$VER"
 check "dpkg -r: udev rule is gone" test ! -e "$UDEV_RULE"
 check "dpkg -r: include line is gone, $AA_LOCAL as it was" \
 	cmp -s "${aa_saved:-/dev/null}" "$AA_LOCAL"
 check "dpkg -r: conffile $AA_ABSTRACTION stays until purge" test -f "$AA_ABSTRACTION"
-check "dpkg -P $PKG" dpkg -P "$PKG"
+check "dpkg -P $PKG" run_dpkg -P "$PKG"
 check "dpkg -P: $AA_ABSTRACTION is gone" test ! -e "$AA_ABSTRACTION"
-check "dpkg -P: dpkg has no $PKG" \
-	test -z "$(dpkg-query -W -f='${db:Status-Abbrev}' "$PKG" 2>/dev/null | tr -d ' ')"
+check "dpkg -P: dpkg has no $PKG" eval '! pkg_known'
 check "dpkg -P: /usr/lib/vhost-accel is gone" test ! -e /usr/lib/vhost-accel
 
 echo "$passed passed, $failed failed"
