@@ -98,6 +98,7 @@ step "make harness-check" "$T_SELFTESTS" \
 	"${MAKE[@]}" harness-check
 step "make install" "$T_BUILD" env KDIR="$KDIR" scripts/check-install.sh
 step "ynl spec" "$T_BUILD" "$TOP/scripts/ynl-check.sh"
+step "dkms and Debian package" "$T_KERNELS" scripts/check-dkms.sh
 
 # --- the VM suites ------------------------------------------------------------
 

@@ -57,6 +57,8 @@ PKGS=(
 	# qemu.conf; it enables, not starts, the daemons under systemd)
 	libvirt-daemon-system
 	apparmor	# e2e_libvirt.sh's confined QEMU: apparmor_parser, aa-exec
+	# DKMS and the Debian package (scripts/check-dkms.sh)
+	dkms dh-dkms debhelper
 )
 
 # Files that must exist besides the packages (cheap sanity check that a

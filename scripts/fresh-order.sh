@@ -42,6 +42,7 @@ fi'
 	stub "$d/scripts/checkpatch.sh" 'echo checkpatch >>"$LOG"'
 	stub "$d/scripts/check-install.sh" 'echo check-install >>"$LOG"'
 	stub "$d/scripts/build-all-kernels.sh" 'echo kernels >>"$LOG"'
+	stub "$d/scripts/check-dkms.sh" 'echo check-dkms >>"$LOG"'
 	stub "$d/selftests/vm/run.sh" '
 echo "run.sh $*" >>"$LOG"
 [[ ${1:-} == --kdir && -n ${2:-} ]] || { echo "run.sh: --kdir is required" >&2; exit 2; }
