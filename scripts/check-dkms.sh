@@ -143,6 +143,10 @@ if [[ -f $AA_LOCAL ]]; then
 fi
 cleanup() {
 	set +e
+	if dpkg-query -W vhost-accel-tools >/dev/null 2>&1; then
+		run_dpkg -P vhost-accel-tools >/dev/null ||
+			echo "check-dkms: dpkg -P vhost-accel-tools failed" >&2
+	fi
 	if pkg_known; then
 		run_dpkg -P "$PKG" >/dev/null ||
 			echo "check-dkms: dpkg -P $PKG failed: it is still installed" >&2
@@ -262,7 +266,7 @@ check_gone "after dkms remove"
 
 echo "# 2. dpkg-buildpackage, dpkg -i, dpkg -r, dpkg -P"
 mkdir -p "$TMP/pkg/src"
-(cd "$TOP" && tar -c "${BUILD_OUTPUT[@]}" "${SRC_FILES[@]}" Makefile debian packaging) |
+(cd "$TOP" && tar -c "${BUILD_OUTPUT[@]}" "${SRC_FILES[@]}" Makefile debian packaging tools) |
 	tar -x -C "$TMP/pkg/src"
 deb=$TMP/pkg/${PKG}_${VER}_all.deb
 if (cd "$TMP/pkg/src" && dpkg-buildpackage -b -us -uc) >"$TMP/build.log" 2>&1 &&
@@ -273,7 +277,12 @@ else
 	tail -n 30 "$TMP/build.log"
 	exit 1
 fi
+tools_deb=$(echo "$TMP"/pkg/vhost-accel-tools_"${VER}"_*.deb)
+check "dpkg-buildpackage -b builds ${tools_deb##*/}" test -f "$tools_deb"
 check "dpkg -i ${deb##*/}" run_dpkg -i "$deb"
+check "dpkg -i ${tools_deb##*/}" run_dpkg -i "$tools_deb"
+check "vhost-accel-stat in /usr/bin runs (-h)" /usr/bin/vhost-accel-stat -h
+check "vhost-accel-stat.8 man page" test -f /usr/share/man/man8/vhost-accel-stat.8.gz
 for k in "${KERNELS[@]}"; do
 	if ! dkms_installed "$k"; then
 		# dkms' postinst builds for the running and the newest kernel
@@ -299,6 +308,8 @@ check "$AA_SCRIPT status: enabled" "$AA_SCRIPT" status
 check "modules-load.d example" \
 	test -f "/usr/share/doc/$PKG/examples/vhost-accel.modules-load.conf"
 
+check "dpkg -P vhost-accel-tools" run_dpkg -P vhost-accel-tools
+check "dpkg -P: vhost-accel-stat is gone" test ! -e /usr/bin/vhost-accel-stat
 check "dpkg -r $PKG" run_dpkg -r "$PKG"
 check_gone "after dpkg -r"
 check "dpkg -r: /usr/src/$NAME-$VER is gone" test ! -e "/usr/src/$NAME-$VER"
