@@ -11,7 +11,8 @@
 # Steps: fetch Debian's qemu source package with apt-get source (a deb-src
 # list derived at run time from this machine's own apt sources, kept under
 # build/, so no mirror name is ever written into the repository), install the
-# few build dependencies that are missing, apply the series with patch -p1,
+# few build dependencies that are missing (for 10.0: meson and pycotap from
+# bookworm-backports, unpacked under build/), apply the series with patch -p1,
 # configure only the x86_64 system emulator with everything optional off,
 # build the emulator niced on 2 jobs, install it into
 # build/qemu-accel/<VERSION>/prefix/bin.
