@@ -11,12 +11,14 @@
 # Steps: fetch Debian's qemu source package with apt-get source (a deb-src
 # list derived at run time from this machine's own apt sources, kept under
 # build/, so no mirror name is ever written into the repository), install the
-# few build dependencies that are missing, apply the series with patch -p1,
+# few build dependencies that are missing (for 10.0: meson and pycotap from
+# bookworm-backports, unpacked under build/), apply the series with patch -p1,
 # configure only the x86_64 system emulator with everything optional off,
 # build the emulator niced on 2 jobs, install it into
 # build/qemu-accel/<VERSION>/prefix/bin.
 # A second run with the same series and script does nothing.
 set -euo pipefail
+shopt -s extglob
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 FETCH_ONLY=
@@ -33,14 +35,32 @@ BIN=$PREFIX/bin/qemu-system-x86_64
 JOBS=${QEMU_BUILD_JOBS:-2}
 
 # Debian suite and source version prefix for each series we ship.
+# PYTOOLS: Python packages configure needs in a newer version than Debian 12
+# has, taken from bookworm-backports as .debs and unpacked under $WORK/pytools
+# (nothing installed system-wide, so the 7.2 build keeps bookworm's meson).
+# CONF_EXTRA: configure options of this version only.
+PYTOOLS=()
+CONF_EXTRA=()
 case $VERSION in
 7.2)
 	SUITE=bookworm
 	SRCVER_GLOB='1:7.2+dfsg-*'
+	BUILD_MESON=(meson)
 	;;
 10.0)
 	SUITE=bookworm-backports
 	SRCVER_GLOB='1:10.0.*'
+	# configure's pythondeps.toml: meson >= 1.5 (bookworm: 1.0.1) and
+	# pycotap >= 1.1 (bookworm: none); the +ds tarball ships no
+	# python/wheels to fall back on.  Debian's python, not one earlier
+	# in PATH, so the venv configure makes sees the same packages.
+	PYTOOLS=(meson python3-pycotap)
+	BUILD_MESON=(python3-setuptools)
+	# The +ds tarball has no firmware images to install (Debian's
+	# package takes them from seabios, ipxe-qemu...): --firmwarepath
+	# below does the same.
+	CONF_EXTRA=(--python=/usr/bin/python3 --disable-download
+		--disable-install-blobs)
 	;;
 *)
 	echo "qemu-build: no series for QEMU '$VERSION' in qemu-patches/" >&2
@@ -133,8 +153,8 @@ fetch_source() {
 		log "no qemu source $SRCVER_GLOB in $SUITE" >&2
 		exit 1
 	fi
-	if [[ -f $WORK/srcver && $(<"$WORK/srcver") == "$ver" &&
-		-d $WORK/pristine ]]; then
+	if [[ -f $WORK/srcver && -d $WORK/pristine &&
+		$(<"$WORK/srcver") == "$ver"?(" (orig tarball only)") ]]; then
 		return 0
 	fi
 	log "apt-get source qemu=$ver"
@@ -170,8 +190,8 @@ fetch_source() {
 
 # Build dependencies of the minimal configuration only (the package's own
 # Build-Depends pull in ~300 packages for features we switch off).
-BUILD_DEPS=(gcc make ninja-build meson pkg-config python3 python3-venv
-	libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev)
+BUILD_DEPS=(gcc make ninja-build "${BUILD_MESON[@]}" pkg-config python3
+	python3-venv libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev)
 
 install_build_deps() {
 	local miss=() p s
@@ -192,12 +212,51 @@ install_build_deps() {
 		--no-upgrade "${miss[@]}"
 }
 
+# PYTOOLS from $SUITE with the machine's own apt sources (make deps adds
+# bookworm-backports from the machine's mirror): `apt-get download` and
+# `dpkg -x` into $PYDIR, which configure and ninja see through PYTHONPATH.
+PYDIR=$WORK/pytools
+PYSITE=$PYDIR/usr/lib/python3/dist-packages
+fetch_pytools() {
+	((${#PYTOOLS[@]})) || return 0
+	local want have
+	want="${PYTOOLS[*]} from $SUITE"
+	have=$(cat "$PYDIR/.unpacked" 2>/dev/null || true)
+	[[ $have == "$want" ]] && return 0
+	log "fetching ${PYTOOLS[*]} from $SUITE into $PYDIR"
+	local dl
+	dl=$(mktemp -d)
+	# apt's download sandbox user must be able to write there
+	chmod 755 "$dl"
+	if ! (cd "$dl" && apt-get -q download "${PYTOOLS[@]/%//$SUITE}") \
+		>"$dl/log" 2>&1; then
+		cat "$dl/log" >&2
+		rm -rf "$dl"
+		log "cannot download ${PYTOOLS[*]} from $SUITE" \
+			"(make deps adds $SUITE to the apt sources)" >&2
+		exit 1
+	fi
+	rm -rf "$PYDIR"
+	mkdir -p "$PYDIR"
+	local deb
+	for deb in "$dl"/*.deb; do
+		log "  $(dpkg-deb -f "$deb" Package) $(dpkg-deb -f "$deb" Version)"
+		dpkg -x "$deb" "$PYDIR"
+	done
+	rm -rf "$dl"
+	echo "$want" >"$PYDIR/.unpacked"
+}
+
 fetch_source
 if [[ -n $FETCH_ONLY ]]; then
 	log "pristine source: $WORK/pristine"
 	exit 0
 fi
 install_build_deps
+fetch_pytools
+if ((${#PYTOOLS[@]})); then
+	export PYTHONPATH=$PYSITE${PYTHONPATH:+:$PYTHONPATH}
+fi
 
 # --- the patched source: pristine + series, kept between runs so that a
 # changed series rebuilds only what it touches.  $WORK/applied holds the
@@ -211,6 +270,21 @@ fresh_tree() {
 	rm -rf "$SRC" "$BLD" "$APPLIED"
 	cp -a "$WORK/pristine" "$SRC"
 	mkdir -p "$APPLIED"
+	no_edk2_blobs
+}
+
+# The +ds tarball has the compressed EDK2 firmware images removed (Debian
+# builds them from its own edk2 source), but 10.0's meson.build still lists
+# them for an x86_64 target whenever bzip2 is installed, so setup fails on
+# the missing files.  The x86 emulator boots SeaBIOS from --firmwarepath and
+# needs none of them: switch the unpacking off in the build copy (never in
+# pristine/, from which series are made).
+no_edk2_blobs() {
+	local mb=$SRC/meson.build
+	grep -q '^ *unpack_edk2_blobs = bzip2.found()' "$mb" || return 0
+	compgen -G "$SRC/pc-bios/edk2-*.fd.bz2" >/dev/null && return 0
+	log "no EDK2 images in this source: not unpacking them"
+	sed -i 's/^\( *unpack_edk2_blobs = \)bzip2.found()/\1false/' "$mb"
 }
 
 same_series() {
@@ -252,7 +326,7 @@ CONF=(--prefix="$PREFIX" --target-list=x86_64-softmmu
 	--without-default-features --enable-kvm --enable-tcg
 	--enable-vhost-net --enable-vhost-kernel
 	--firmwarepath=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu
-	--disable-docs --disable-werror)
+	--disable-docs --disable-werror "${CONF_EXTRA[@]}")
 if [[ ! -f $BLD/build.ninja || $(cat "$BLD/configure.args" 2>/dev/null) != "${CONF[*]}" ]]; then
 	rm -rf "$BLD"
 	mkdir -p "$BLD"
@@ -262,6 +336,14 @@ if [[ ! -f $BLD/build.ninja || $(cat "$BLD/configure.args" 2>/dev/null) != "${CO
 		exit 1
 	}
 	echo "${CONF[*]}" >"$BLD/configure.args"
+	# ninja reruns meson from configure's venv when a meson.build
+	# changes: make the unpacked tools part of that venv, so a plain
+	# `ninja -C obj` finds them without PYTHONPATH.
+	if ((${#PYTOOLS[@]})); then
+		for d in "$BLD"/pyvenv/lib/python3*/site-packages; do
+			echo "$PYSITE" >"$d/qemu-accel-pytools.pth"
+		done
+	fi
 fi
 
 rm -f "$WORK/stamp"
@@ -270,7 +352,7 @@ start=$(date +%s)
 # twice the work.  Installing is copying it: firmware comes from
 # --firmwarepath, and nothing else the tests use is installed data.
 log "building qemu-system-x86_64 with -j$JOBS, niced (tens of minutes on 2 cores)"
-nice -n 10 ninja -C "$BLD" -j "$JOBS" qemu-system-x86_64 >"$BLD/build.log" 2>&1 || {
+nice -n "${QEMU_BUILD_NICE:-10}" ninja -C "$BLD" -j "$JOBS" qemu-system-x86_64 >"$BLD/build.log" 2>&1 || {
 	grep -E 'error|FAILED' "$BLD/build.log" | head -40 >&2
 	exit 1
 }
