@@ -8,7 +8,8 @@
 #      vermagic and signature (dkms signs with /var/lib/dkms/mok.key when
 #      the kernel has CONFIG_MODULE_SIG, making the key if there is none);
 #      dkms remove --all, and nothing of ours is left.
-#   2. dpkg-buildpackage -b in a copy of the tree; dpkg -i of
+#   2. dpkg-buildpackage -b in a copy of the tree (the .debs are kept in
+#      build/pkg/ for the VM test install_pkg.sh); dpkg -i of
 #      vhost-accel-dkms; its postinst's DKMS build (then `dkms autoinstall
 #      -k` for a kernel with headers it did not build for, as
 #      Documentation/admin-guide.rst tells an administrator), the udev
@@ -279,6 +280,9 @@ else
 fi
 tools_deb=$(echo "$TMP"/pkg/vhost-accel-tools_"${VER}"_*.deb)
 check "dpkg-buildpackage -b builds ${tools_deb##*/}" test -f "$tools_deb"
+# kept for the VM suite's install_pkg.sh (selftests/install/)
+rm -rf "$TOP/build/pkg" && mkdir -p "$TOP/build/pkg" &&
+	cp "$deb" "$tools_deb" "$TOP/build/pkg/"
 check "dpkg -i ${deb##*/}" run_dpkg -i "$deb"
 check "dpkg -i ${tools_deb##*/}" run_dpkg -i "$tools_deb"
 check "vhost-accel-stat in /usr/bin runs (-h)" /usr/bin/vhost-accel-stat -h

@@ -152,7 +152,10 @@ load_ours() {
 			export VP_NICSIM_KO=$path NICSIM_KO=$path
 		fi
 		if [ "$name" = virtio_net_accel ]; then
-			export VP_VNIC_KO=$path
+			export VP_VNIC_KO=$path VP_VIRTIO_NET_ACCEL_KO=$path
+		fi
+		if [ "$name" = vhost_accel ]; then
+			export VP_VHOST_ACCEL_KO=$path
 		fi
 	done <"$VMTEST_MODULES_LIST"
 }
