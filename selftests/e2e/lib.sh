@@ -325,7 +325,9 @@ accel_counter_checks() {
 	fi
 	# The macvtap the guest was bound through counts its accelerated
 	# traffic as if it had passed (ip -s link): the guest's Tx as the
-	# macvtap's tx, its Rx as rx.  Without a macvtap, nothing to compare.
+	# macvtap's tx, its Rx as rx, plus the macvtap netdev's own few frames
+	# (IPv6 solicitations, under 100).  Without a macvtap, nothing to
+	# compare.
 	mt=$tx_p mr=$rx_p
 	if [ -n "$mv" ]; then
 		mt=$(cat "/sys/class/net/$mv/statistics/tx_packets")
@@ -336,8 +338,8 @@ accel_counter_checks() {
 	fi
 	check "$mode: $drv agrees" test $((nt - tx_p)) -le 10 -a \
 		$((tx_p - nt)) -le 10 -a $((nr - rx_p)) -le 10 -a \
-		$((rx_p - nr)) -le 10 -a $((mt - tx_p)) -le 10 -a \
-		$((tx_p - mt)) -le 10 -a $((mr - rx_p)) -le 10 -a \
+		$((rx_p - nr)) -le 10 -a $((mt - tx_p)) -lt 100 -a \
+		$((tx_p - mt)) -le 10 -a $((mr - rx_p)) -lt 100 -a \
 		$((rx_p - mr)) -le 10
 }
 
