@@ -546,25 +546,16 @@ TEST_F_TIMEOUT(vnic, second_mac_ebusy, 120)
 	vn_end(_metadata, self, &self->g2);
 }
 
+static bool vn_is_tagged(const struct vg_net_rx *f)
+{
+	return f->len > 14 && f->data[12] == 0x81 && f->data[13] == 0x00;
+}
+
 /* The next 802.1Q-tagged frame at @g; others are counted in *@stray. */
 static int vn_recv_tagged(struct vg_net *g, struct vg_net_rx *f,
 			  unsigned int *stray)
 {
-	uint64_t deadline = vg_now_ms() + DP_WAIT_MS;
-	int r;
-
-	for (;;) {
-		uint64_t now = vg_now_ms();
-
-		r = vg_net_rx_wait(g, f, now < deadline ? (int)(deadline - now) : 0);
-		if (r)
-			return r;
-		if (vg_net_rx_fill(g, g->rx_nfree) < 0 || vg_net_rx_kick(g) < 0)
-			return -EIO;
-		if (f->len > 14 && f->data[12] == 0x81 && f->data[13] == 0x00)
-			return 0;
-		(*stray)++;
-	}
+	return dp_guest_recv_if(g, f, DP_WAIT_MS, stray, vn_is_tagged);
 }
 
 /*

@@ -606,11 +606,11 @@ uint64_t dp_wait_vmlck(uint64_t want_kb, int ms)
 }
 
 /*
- * Next test frame (VP_ETH_P_TEST) at guest @g within @ms; other frames
- * are counted in *@stray (may be NULL) and skipped.  0, -ETIMEDOUT, -EIO.
+ * Next frame at guest @g within @ms that @want accepts; others are counted
+ * in *@stray (may be NULL) and skipped.  0, -ETIMEDOUT, -EIO.
  */
-int dp_guest_recv(struct vg_net *g, struct vg_net_rx *f, int ms,
-		  unsigned int *stray)
+int dp_guest_recv_if(struct vg_net *g, struct vg_net_rx *f, int ms,
+		     unsigned int *stray, bool (*want)(const struct vg_net_rx *))
 {
 	uint64_t deadline = vg_now_ms() + (uint64_t)ms;
 	int r;
@@ -623,11 +623,23 @@ int dp_guest_recv(struct vg_net *g, struct vg_net_rx *f, int ms,
 			return r;
 		if (vg_net_rx_fill(g, g->rx_nfree) < 0 || vg_net_rx_kick(g) < 0)
 			return -EIO;
-		if (vp_test_frame_seq(f->data, f->len) >= 0)
+		if (want(f))
 			return 0;
 		if (stray)
 			(*stray)++;
 	}
+}
+
+static bool dp_is_test_frame(const struct vg_net_rx *f)
+{
+	return vp_test_frame_seq(f->data, f->len) >= 0;
+}
+
+/* Next test frame (VP_ETH_P_TEST): dp_guest_recv_if() for those. */
+int dp_guest_recv(struct vg_net *g, struct vg_net_rx *f, int ms,
+		  unsigned int *stray)
+{
+	return dp_guest_recv_if(g, f, ms, stray, dp_is_test_frame);
 }
 
 /*

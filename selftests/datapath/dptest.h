@@ -176,6 +176,8 @@ uint64_t dp_wait_stat(struct vg_net *g, unsigned int q,
 
 uint64_t dp_wait_vmlck(uint64_t want_kb, int ms);
 
+int dp_guest_recv_if(struct vg_net *g, struct vg_net_rx *f, int ms,
+		     unsigned int *stray, bool (*want)(const struct vg_net_rx *));
 int dp_guest_recv(struct vg_net *g, struct vg_net_rx *f, int ms,
 		  unsigned int *stray);
 
