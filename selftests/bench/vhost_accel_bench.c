@@ -1162,6 +1162,7 @@ static uint64_t sink_count(int fd)
 struct tx_result {
 	double pps, bps, completed, arrived;
 	double cpu_ns, engine_ns;	/* per frame completed */
+	double softirq_ns;		/* of cpu_ns, the softirq part */
 	double kicks, sleeps, calls, reaps;	/* per frame completed */
 	struct vhost_accel_stats st0, st1;
 };
@@ -1210,6 +1211,7 @@ static int tx_window(struct bpath *p, uint32_t len, bool delayed,
 
 		res->cpu_ns = (double)(c1.workers - c0.workers +
 				       c1.softirq - c0.softirq) / c;
+		res->softirq_ns = (double)(c1.softirq - c0.softirq) / c;
 		res->engine_ns = (double)(c1.engine - c0.engine) / c;
 		res->kicks = (double)(d->kicks - k0) / c;
 		res->sleeps = (double)(d->sleeps - s0) / c;
@@ -1255,6 +1257,7 @@ static uint64_t sender_full(struct vg_sender *s)
 struct rx_result {
 	double pps, bps, got, sent, offered, lost;
 	double cpu_ns, engine_ns;	/* per frame received */
+	double softirq_ns;		/* of cpu_ns, the softirq part */
 	double cpu_per_lost_ns, engine_per_lost_ns;
 	double kicks, sleeps, calls;
 	uint64_t full;		/* sends refused (a frame each), whole run */
@@ -1368,6 +1371,7 @@ static int rx_window(struct bpath *p, const uint8_t *frame, size_t len,
 	if (fr) {
 		res->cpu_ns = (double)(c1.workers - c0.workers +
 				       c1.softirq - c0.softirq) / res->got;
+		res->softirq_ns = (double)(c1.softirq - c0.softirq) / res->got;
 		res->engine_ns = (double)(c1.engine - c0.engine) / res->got;
 		res->kicks = (double)(d->kicks - k0) / res->got;
 		res->sleeps = (double)(d->sleeps - s0) / res->got;
@@ -1481,9 +1485,10 @@ static void measure_tx_size(unsigned int sz, unsigned int rep, bool delayed,
 			else
 				rr->na[k] = true;
 		}
-		vtap_out("#   %s %s rep %u: %.0f pps at the far side, %.0f completed; per frame: cpu %.2f us, engine %.2f us, kicks %.3f, guest sleeps %.3f, calls %.3f, completions per reap %.1f\n",
+		vtap_out("#   %s %s rep %u: %.0f pps at the far side, %.0f completed; per frame: cpu %.2f us (softirq %.2f), engine %.2f us, kicks %.3f, guest sleeps %.3f, calls %.3f, completions per reap %.1f\n",
 		    kind_name[k], rname, rep, res.pps,
 		    res.completed * 1000.0 / window_ms, res.cpu_ns / 1e3,
+		    res.softirq_ns / 1e3,
 		    res.engine_ns / 1e3, res.kicks, res.sleeps, res.calls,
 		    res.reaps > 0 ? 1 / res.reaps : 0);
 		if (kind_is_vhost_accel(k)) {
@@ -1585,10 +1590,10 @@ static void measure_rx_size(unsigned int sz, unsigned int rep,
 			else
 				rr->na[k] = true;
 		}
-		vtap_out("#   %s %s rep %u: guest got %.0f pps (in the window: %.0f sent, %.0f got, %.0f not received; refused by the far netdev %" PRIu64 "); per frame: cpu %.2f us, engine %.2f us, kicks %.3f, guest sleeps %.3f, calls %.3f\n",
+		vtap_out("#   %s %s rep %u: guest got %.0f pps (in the window: %.0f sent, %.0f got, %.0f not received; refused by the far netdev %" PRIu64 "); per frame: cpu %.2f us (softirq %.2f), engine %.2f us, kicks %.3f, guest sleeps %.3f, calls %.3f\n",
 		    kind_name[k], nm, rep, res.pps, res.sent, res.got,
 		    res.lost, res.full_win,
-		    res.cpu_ns / 1e3, res.engine_ns / 1e3, res.kicks,
+		    res.cpu_ns / 1e3, res.softirq_ns / 1e3, res.engine_ns / 1e3, res.kicks,
 		    res.sleeps, res.calls);
 	}
 }
