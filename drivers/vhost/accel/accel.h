@@ -336,8 +336,6 @@ void vhost_accel_ring_signal(struct vhost_accel_vq *vq);
 void vhost_accel_ring_disable_notify(struct vhost_accel_vq *vq);
 bool vhost_accel_ring_enable_notify(struct vhost_accel_vq *vq);
 bool vhost_accel_ring_avail_empty(struct vhost_accel_vq *vq);
-int vhost_accel_gpa_to_uaddr(const struct vhost_accel_vq *vq, u64 gpa,
-			     u64 len, void __user **uaddr);
 
 /*
  * The budget of one run of a queue's handler, on either datapath ("Worker

@@ -27,6 +27,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/highmem.h>
 #include <linux/if_macvlan.h>
 #include <linux/if_vlan.h>
 #include <linux/ktime.h>
@@ -65,9 +66,8 @@ struct vhost_accel_comp_fifo {
 /* Where a posted Rx chain's virtio-net header goes (up to 12 pieces). */
 struct vhost_accel_rx_head {
 	u8 npieces;
-	u8 len[VHOST_ACCEL_VNET_HDR_MAX];
-	u64 gpa[VHOST_ACCEL_VNET_HDR_MAX];
 	u32 nranges;			/* its vhost_accel_log_range entries */
+	struct vhost_accel_seg hdr[VHOST_ACCEL_VNET_HDR_MAX];
 };
 
 /* A guest-physical range of a posted Rx chain, for dirty logging. */
@@ -93,7 +93,8 @@ struct vhost_accel_dp {
 	struct vhost_accel_seg *segs;		/* batch storage */
 	u64 *gpas;
 	struct vhost_accel_buf *bufs;
-	struct vring_used_elem *used;		/* batch of used entries */
+	struct vring_used_elem *used;		/* used entries not yet */
+	unsigned int used_n;			/* published: dp_publish() */
 	struct vhost_accel_rx_head *rx_heads;	/* RX: per head, num entries */
 	struct vring_used_elem *rx_frame;	/* RX: buffers of the frame */
 	unsigned int rx_frame_n;		/*     being assembled, */
@@ -215,7 +216,7 @@ static void dp_destroy(struct vhost_accel_dp *dp)
 	kvfree(dp->segs);
 	kvfree(dp->gpas);
 	kfree(dp->bufs);
-	kfree(dp->used);
+	kvfree(dp->used);
 	kvfree(dp->rx_heads);
 	kvfree(dp->rx_frame);
 	kvfree(dp->rx_frame_seq);
@@ -244,7 +245,7 @@ static int vhost_accel_dp_alloc(struct vhost_accel_vq *vq,
 	dp->segs = kvcalloc(DP_BATCH * max_segs, sizeof(*dp->segs), gfp);
 	dp->gpas = kvcalloc(DP_BATCH * max_segs, sizeof(*dp->gpas), gfp);
 	dp->bufs = kcalloc(DP_BATCH, sizeof(*dp->bufs), gfp);
-	dp->used = kcalloc(DP_POP, sizeof(*dp->used), gfp);
+	dp->used = kvcalloc(num, sizeof(*dp->used), gfp);
 	if (vq->index == VHOST_ACCEL_VQ_RX) {
 		dp->rx_heads = kvcalloc(num, sizeof(*dp->rx_heads), gfp);
 		dp->rx_frame = kvcalloc(num, sizeof(*dp->rx_frame), gfp);
@@ -350,28 +351,31 @@ static void dp_inflight_sub(struct vhost_accel_vq *vq, unsigned int n)
 		wake_up(&vq->dev->dp_wait);
 }
 
-/* Copy @len bytes between a kernel buffer and the start of a chain's
- * guest memory, described by gpa/len pieces.  Virtio-net headers only:
- * metadata, never payload.
+/*
+ * Copy @len bytes between a kernel buffer and the start of a chain: its
+ * virtio-net header, metadata, never payload.  Through the kernel's
+ * mapping of the pages the memory table pinned (the pages the NIC reads
+ * and writes), not the owner's mapping: no user access and no region
+ * lookup per frame.  The chain's walk checked the pages are guest memory.
  */
-static int dp_hdr_copy(struct vhost_accel_vq *vq, const u64 *gpa,
-		       const u32 *plen, unsigned int npieces, void *buf,
-		       unsigned int len, bool to_guest)
+static void dp_hdr_copy(const struct vhost_accel_seg *segs, unsigned int nsegs,
+			void *buf, unsigned int len, bool to_guest)
 {
-	unsigned int i, done = 0;
-	void __user *u;
+	unsigned int i, step, done = 0;
+	void *p;
 
-	for (i = 0; i < npieces && done < len; i++) {
-		unsigned int step = min_t(unsigned int, plen[i], len - done);
-
-		if (vhost_accel_gpa_to_uaddr(vq, gpa[i], step, &u))
-			return -EFAULT;
-		if (to_guest ? vhost_accel_write_user(u, buf + done, step) :
-			       vhost_accel_read_user(buf + done, u, step))
-			return -EFAULT;
+	for (i = 0; i < nsegs && done < len; i++) {
+		step = min(segs[i].len, len - done);
+		p = kmap_local_page(segs[i].page);
+		if (to_guest) {
+			memcpy(p + segs[i].offset, buf + done, step);
+			flush_dcache_page(segs[i].page);
+		} else {
+			memcpy(buf + done, p + segs[i].offset, step);
+		}
+		kunmap_local(p);
 		done += step;
 	}
-	return done == len ? 0 : -EINVAL;
 }
 
 /* Free NIC descriptors, so we do not gather chains it cannot take. */
@@ -379,6 +383,19 @@ static unsigned int dp_space(struct vhost_accel_vq *vq,
 			     unsigned int (*space)(struct vhost_accel_qp *qp))
 {
 	return space ? space(vq->qp) : DP_BATCH;
+}
+
+/*
+ * Publish the used entries collected in a run of completions: one
+ * used->idx update per run, not per frame or per pop.
+ */
+static int dp_publish(struct vhost_accel_vq *vq)
+{
+	struct vhost_accel_dp *dp = vq->dp;
+	unsigned int n = dp->used_n;
+
+	dp->used_n = 0;
+	return vhost_accel_ring_add_used(vq, dp->used, n);
 }
 
 /* Give a chain back to the guest untouched (used, length 0). */
@@ -552,9 +569,14 @@ static void tx_reap(struct vhost_accel_vq *vq)
 		/* A broken queue still drains, but leaves the ring alone. */
 		if (vq->broken)
 			continue;
+		total += n;
+		/* at most num buffers are out: full only if a driver misbehaves */
+		if (dp->used_n + n > vq->num && dp_publish(vq))
+			continue;
 		for (i = 0; i < n; i++) {
 			head = dp_cookie_head(c[i].cookie);
-			dp->used[i] = vhost_accel_used_elem(vq, head, 0);
+			dp->used[dp->used_n++] = vhost_accel_used_elem(vq, head,
+								       0);
 			if (c[i].flags & VHOST_ACCEL_COMP_ERROR) {
 				vq->stats.drops_nic++;
 				tc.dropped++;
@@ -563,13 +585,12 @@ static void tx_reap(struct vhost_accel_vq *vq)
 				tc.bytes += dp->tx_len[head];
 			}
 		}
-		if (!vhost_accel_ring_add_used(vq, dp->used, n))
-			total += n;
 	}
 	/* counted before the guest sees its buffers back */
 	dp_tap_count(vq, &tc);
-	if (total)
+	if (!vq->broken && !dp_publish(vq) && total)
 		vhost_accel_ring_signal(vq);
+	dp->used_n = 0;
 }
 
 static void tx_meta_from_hdr(struct vhost_accel_vq *vq,
@@ -615,8 +636,6 @@ static int tx_prepare(struct vhost_accel_vq *vq,
 {
 	struct virtio_net_hdr_mrg_rxbuf hdr;
 	unsigned int hlen = vq->dp->vnet_hdr_len;
-	u32 plen[VHOST_ACCEL_VNET_HDR_MAX];
-	unsigned int i, np;
 
 	if (chain->nsegs != chain->nout || chain->out_len < hlen) {
 		vhost_accel_vq_err(vq, "TX chain without a readable virtio-net header");
@@ -625,13 +644,8 @@ static int tx_prepare(struct vhost_accel_vq *vq,
 	/* A header and no frame: nothing to send, give it back. */
 	if (chain->out_len == hlen)
 		return 0;
-	np = min_t(unsigned int, chain->nsegs, VHOST_ACCEL_VNET_HDR_MAX);
-	for (i = 0; i < np; i++)
-		plen[i] = chain->segs[i].len;
-	if (dp_hdr_copy(vq, chain->gpas, plen, np, &hdr, hlen, false)) {
-		vhost_accel_vq_err(vq, "TX virtio-net header unreadable");
-		return -EFAULT;
-	}
+	/* out_len >= hlen: the segments hold the whole header */
+	dp_hdr_copy(chain->segs, chain->nsegs, &hdr, hlen, false);
 	buf->len = chain->out_len - hlen;
 	vq->dp->tx_len[chain->head] = buf->len;
 	tx_meta_from_hdr(vq, &hdr.hdr, &buf->meta);
@@ -652,14 +666,12 @@ static void tx_handle(struct vhost_accel_vq *vq, struct vhost_accel_budget *bg)
 
 /* ---- RX ---- */
 
-static int rx_write_hdr(struct vhost_accel_vq *vq)
+static void rx_write_hdr(struct vhost_accel_vq *vq)
 {
 	struct vhost_accel_dp *dp = vq->dp;
 	const struct vhost_accel_rx_head *rh;
 	struct virtio_net_hdr_mrg_rxbuf hdr = {};
 	const struct vhost_accel_meta *m = &dp->rx_meta;
-	u32 plen[VHOST_ACCEL_VNET_HDR_MAX];
-	unsigned int i;
 
 	rh = &dp->rx_heads[vq32_to_cpu(vq, dp->rx_frame[0].id)];
 	if (m->flags & VHOST_ACCEL_META_CSUM_VALID)
@@ -670,10 +682,7 @@ static int rx_write_hdr(struct vhost_accel_vq *vq)
 	hdr.hdr.csum_start = cpu_to_vq16(vq, m->csum_start);
 	hdr.hdr.csum_offset = cpu_to_vq16(vq, m->csum_offset);
 	hdr.num_buffers = cpu_to_vq16(vq, dp->rx_frame_n);
-	for (i = 0; i < rh->npieces; i++)
-		plen[i] = rh->len[i];
-	return dp_hdr_copy(vq, rh->gpa, plen, rh->npieces, &hdr,
-			   dp->vnet_hdr_len, true);
+	dp_hdr_copy(rh->hdr, rh->npieces, &hdr, dp->vnet_hdr_len, true);
 }
 
 /*
@@ -721,25 +730,26 @@ static int rx_log_frame(struct vhost_accel_vq *vq)
 	return 0;
 }
 
-/* A whole frame arrived: header first, then publish its used entries. */
+/* A whole frame arrived: header first, then its used entries, to publish. */
 static int rx_finish_frame(struct vhost_accel_vq *vq)
 {
 	struct vhost_accel_dp *dp = vq->dp;
 	unsigned int i;
 	u64 bytes = 0;
 
-	if (rx_write_hdr(vq)) {
-		vhost_accel_vq_err(vq, "RX virtio-net header unwritable");
-		return -EFAULT;
-	}
+	rx_write_hdr(vq);
 	if (rx_log_frame(vq)) {
 		vhost_accel_vq_err(vq, "RX dirty log unwritable");
 		return -EFAULT;
 	}
 	for (i = 0; i < dp->rx_frame_n; i++)
 		bytes += vq32_to_cpu(vq, dp->rx_frame[i].len);
-	if (vhost_accel_ring_add_used(vq, dp->rx_frame, dp->rx_frame_n))
+	/* at most num buffers are out: full only if a driver misbehaves */
+	if (dp->used_n + dp->rx_frame_n > vq->num && dp_publish(vq))
 		return -EFAULT;
+	memcpy(dp->used + dp->used_n, dp->rx_frame,
+	       dp->rx_frame_n * sizeof(*dp->rx_frame));
+	dp->used_n += dp->rx_frame_n;
 	vq->stats.packets++;
 	vq->stats.bytes += bytes - dp->vnet_hdr_len;
 	dp->rx_frame_n = 0;
@@ -803,6 +813,9 @@ static void rx_reap(struct vhost_accel_vq *vq)
 			seq = dp_cookie_seq(c[i].cookie);
 			if (!c[i].len) {
 				unused++;
+				/* the frames before it go first */
+				if (dp->used_n && dp_publish(vq))
+					break;
 				if (dp->rx_frame_n)
 					rx_cut_frame(vq);
 				if (!vq->broken)
@@ -826,8 +839,9 @@ static void rx_reap(struct vhost_accel_vq *vq)
 	tc.packets = vq->stats.packets - tc.packets;
 	tc.bytes = vq->stats.bytes - tc.bytes;
 	dp_tap_count(vq, &tc);
-	if (frames)
+	if (!vq->broken && !dp_publish(vq) && frames)
 		vhost_accel_ring_signal(vq);
+	dp->used_n = 0;
 }
 
 /*
@@ -859,8 +873,8 @@ static void rx_note_hdr(struct vhost_accel_vq *vq,
 	for (i = 0; i < chain->nsegs && need; i++) {
 		unsigned int step = min(chain->segs[i].len, need);
 
-		rh->gpa[rh->npieces] = chain->gpas[i];
-		rh->len[rh->npieces] = step;
+		rh->hdr[rh->npieces] = chain->segs[i];
+		rh->hdr[rh->npieces].len = step;
 		rh->npieces++;
 		need -= step;
 	}

@@ -810,32 +810,3 @@ bool vhost_accel_ring_avail_empty(struct vhost_accel_vq *vq)
 		return false;
 	return ring_fetch_avail_idx(vq) <= 0;
 }
-
-/**
- * vhost_accel_gpa_to_uaddr - user address of a guest-physical range
- * @vq: the queue, vq->mutex held
- * @gpa: first guest-physical address
- * @len: length in bytes, at least 1
- * @uaddr: the owner's virtual address of @gpa, on success
- *
- * For the few bytes the datapath itself reads or writes (the virtio-net
- * header), through the owner's mapping of guest memory.
- *
- * Return: 0, or -EFAULT if the range is empty, wraps, or does not lie
- * entirely inside one region of the memory table.
- */
-int vhost_accel_gpa_to_uaddr(const struct vhost_accel_vq *vq, u64 gpa,
-			     u64 len, void __user **uaddr)
-{
-	const struct vhost_accel_mem *mem = vq->dev->mem;
-	const struct vhost_accel_region *reg;
-	u32 hint = vq->region_hint;
-
-	if (unlikely(!len || gpa + len - 1 < gpa))
-		return -EFAULT;
-	reg = ring_find_region(mem, &hint, gpa, len);
-	if (unlikely(!reg))
-		return -EFAULT;
-	*uaddr = u64_to_user_ptr(reg->uaddr + (gpa - reg->gpa));
-	return 0;
-}
