@@ -41,11 +41,16 @@
  * report as "#" lines, "csv,..." lines (the machine-readable copy, pulled
  * out by scripts/bench.sh), "ratio <row> <accel / tap>" lines and
  * "target <row> copy-tap/tap|copy-macvtap/macvtap|vnic/vnic-macvtap <ratio>
- * met|not met".
+ * met|not met", and per target of issue 18 (targets18[]) "target18 <row>
+ * <figure> <limit> met|not met|not measured".
  *
  * Environment: BENCH_MS (window, default 1000), BENCH_REPS (default 3),
  * BENCH_SLOW_US (guest work per frame in the slow-Rx rows, default 40),
  * BENCH_SLOW_PPS (the load offered to them, default 40000; 0: unpaced),
+ * BENCH_SLOW_PPS_HI (the second load of slow-cpu/mdrop, default 2x),
+ * BENCH_SCALE_THREADS (guest threads of the scaling rows, default the
+ * online CPUs), BENCH_ENGINES (nicsim's "engines" parameter for the
+ * scaling rows' NIC, default the online CPUs),
  * BENCH_PARTS (any of "size,copy,vnic,switch,slow,scale,lat", default all);
  * also read from ./bench.env (KEY=VALUE lines), which scripts/bench.sh
  * writes because the VM runner passes no environment.
@@ -2118,8 +2123,11 @@ static void measure_scale(unsigned int n, struct bpath *sp, unsigned int rep)
 		if (n > 1)
 			row_add(row_find(nf), (enum kind)k,
 				sum > 0 ? mn / (sum / n) : 0);
-		vtap_out("#   %s %u devices rep %u: %u guest threads, %u engine threads; %.0f pps aggregate, slowest device %.0f pps, mean %.0f\n",
-		    kind_name[k], n, rep, nt, p->engine.n, sum, mn, sum / n);
+		vtap_out("#   %s %u devices rep %u: %u guest thread%s%s; %.0f pps aggregate, slowest device %.0f pps, mean %.0f\n",
+		    kind_name[k], n, rep, nt, nt > 1 ? "s" : "",
+		    k == K_ACCEL ? (p->engine.n > 1 ? ", several nicsim engines" :
+				    ", one nicsim engine") : "",
+		    sum, mn, sum / n);
 	}
 }
 
@@ -2925,7 +2933,7 @@ static void scale_accel_up(struct bpath *p, unsigned int n)
 		vtap_out("#   scale-%u: could not put %s back to %s\n", n,
 		    ENGINES_PARAM, old);
 	if (p->up)
-		vtap_out("#   scale-%u: %s has %u engine threads (%s*)\n", n,
+		vtap_out("#   scale-%u: %s has %u engine thread(s) (%s*)\n", n,
 		    p->nic.name, p->engine.n, ENGINE_PREFIX);
 }
 
