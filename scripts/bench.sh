@@ -20,11 +20,14 @@
 #                   "target <row> copy-tap/tap|copy-macvtap/macvtap
 #                   <ratio> met|not met", and per row with a target on
 #                   the virtio-net NIC "target <row> vnic/vnic-macvtap
-#                   <ratio> met|not met", last.
+#                   <ratio> met|not met", then per issue-18 target
+#                   "target18 <row> <figure> <limit> met|not met|not
+#                   measured", last.
 #
 # Exit status 0 iff every step and every case in the VM passed.  Run as
 # root on Debian 12.  Environment: KDIR, BENCH_MS (window per figure,
-# default 1000), BENCH_REPS (default 3), BENCH_SLOW_US, BENCH_SLOW_PPS, BENCH_PARTS (see
+# default 1000), BENCH_REPS (default 3), BENCH_SLOW_US, BENCH_SLOW_PPS,
+# BENCH_SLOW_PPS_HI, BENCH_SCALE_THREADS, BENCH_ENGINES, BENCH_PARTS (see
 # selftests/bench/vhost_accel_bench.c), BENCH_PROFILE=1 (run it under
 # perf, hottest symbols per thread at the end of build/bench/vm.tap),
 # BENCH_VM_TIMEOUT (default 1700 s),
@@ -44,7 +47,8 @@ vmp_modules_list
 # settings from bench.env beside it (KEY=VALUE lines).
 {
 	echo "# written by scripts/bench.sh"
-	for v in BENCH_MS BENCH_REPS BENCH_SLOW_US BENCH_SLOW_PPS BENCH_PARTS; do
+	for v in BENCH_MS BENCH_REPS BENCH_SLOW_US BENCH_SLOW_PPS \
+		BENCH_SLOW_PPS_HI BENCH_SCALE_THREADS BENCH_ENGINES BENCH_PARTS; do
 		if [[ -n ${!v:-} ]]; then
 			printf '%s=%s\n' "$v" "${!v}"
 		fi
@@ -57,7 +61,7 @@ if [[ ${BENCH_PROFILE:-0} == 1 ]]; then
 	PROGS=profile.sh
 fi
 rc=0
-vmp_run "${BENCH_VM_TIMEOUT:-1700}" '^(csv,|ratio |target )' || rc=$?
+vmp_run "${BENCH_VM_TIMEOUT:-1700}" '^(csv,|ratio |target |target18 )' || rc=$?
 
 RES=$OUT/results
 mkdir -p "$RES"
@@ -91,5 +95,5 @@ if ((rc == 0)); then
 else
 	say "FAILED (exit $rc) after $((SECONDS - T_START)) s; partial results in ${RES#"$TOP"/}/bench-$stamp.*"
 fi
-prog_lines | grep -E '^(ratio|target) ' || true
+prog_lines | grep -E '^(ratio|target|target18) ' || true
 exit "$rc"

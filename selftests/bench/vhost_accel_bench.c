@@ -41,11 +41,16 @@
  * report as "#" lines, "csv,..." lines (the machine-readable copy, pulled
  * out by scripts/bench.sh), "ratio <row> <accel / tap>" lines and
  * "target <row> copy-tap/tap|copy-macvtap/macvtap|vnic/vnic-macvtap <ratio>
- * met|not met".
+ * met|not met", and per target of issue 18 (targets18[]) "target18 <row>
+ * <figure> <limit> met|not met|not measured".
  *
  * Environment: BENCH_MS (window, default 1000), BENCH_REPS (default 3),
  * BENCH_SLOW_US (guest work per frame in the slow-Rx rows, default 40),
  * BENCH_SLOW_PPS (the load offered to them, default 40000; 0: unpaced),
+ * BENCH_SLOW_PPS_HI (the second load of slow-cpu/mdrop, default 2x),
+ * BENCH_SCALE_THREADS (guest threads of the scaling rows, default the
+ * online CPUs), BENCH_ENGINES (nicsim's "engines" parameter for the
+ * scaling rows' NIC, default the online CPUs),
  * BENCH_PARTS (any of "size,copy,vnic,switch,slow,scale,lat", default all);
  * also read from ./bench.env (KEY=VALUE lines), which scripts/bench.sh
  * writes because the VM runner passes no environment.
@@ -165,6 +170,12 @@ static bool kind_is_vhost_accel(enum kind k)
 static unsigned int window_ms = 1000, reps = 3, slow_us = 40;
 /* Offered load of the slow-Rx rows, the same on every path (0: unpaced). */
 static unsigned int slow_pps = 40000;
+/* The second, higher load of the marginal CPU per drop (default 2x). */
+static unsigned int slow_pps_hi;
+/* Guest threads driving the scaling rows' devices (default: online CPUs). */
+static unsigned int scale_threads;
+/* nicsim engines for the scaling rows' NIC (default: online CPUs). */
+static unsigned int engines;
 static const uint8_t far_mac[6] = { 0x02, 0x76, 0x78, 0x62, 0xff, 0x02 };
 
 /* ------------------------------------------------------------- time */
@@ -336,6 +347,109 @@ static const char *row_target(const struct row *r, enum kind k, double *ratio)
 	return *ratio >= TARGET_RATE ? "met" : "not met";
 }
 
+/*
+ * Issue 18's targets, vhost-accel + nicsim against vhost-net + tap, each
+ * on one row: the ratio of the medians (T_RATIO), or vhost-accel's own
+ * figure: its median (T_VALUE) or its worst repetition (T_WORST, the
+ * highest: every repetition must hold).  T_ATMOST: at most the limit,
+ * else at least.
+ */
+#define T_RATIO		0x1
+#define T_VALUE		0x2
+#define T_WORST		0x4
+#define T_ATMOST	0x8
+
+struct target18 {
+	const char *row;
+	unsigned int how;
+	double limit;
+};
+
+static const struct target18 targets18[] = {
+	{ "cpu-tx-64", T_RATIO | T_ATMOST, 0.33 },
+	{ "cpu-rx-64", T_RATIO | T_ATMOST, 0.33 },
+	{ "cpu-tx-1500", T_RATIO | T_ATMOST, 0.25 },
+	{ "cpu-rx-1500", T_RATIO | T_ATMOST, 0.25 },
+	{ "cpu-tx-gso64k", T_RATIO | T_ATMOST, 0.25 },
+	{ "cpu-rx-gso64k", T_RATIO | T_ATMOST, 0.25 },
+	{ "lat-p50", T_RATIO | T_ATMOST, 1.0 },
+	{ "lat-p99", T_RATIO | T_ATMOST, 1.0 },
+	{ "scale-4", T_RATIO, 1.0 },
+	{ "scale-16", T_RATIO, 1.0 },
+	{ "scale-64", T_RATIO, 1.0 },
+	{ "scale-4-fair", T_VALUE, 0.5 },
+	{ "scale-16-fair", T_VALUE, 0.5 },
+	{ "scale-64-fair", T_VALUE, 0.5 },
+	{ "slow-cpu/mdrop", T_RATIO | T_ATMOST, 0.1 },
+	{ "slowfc-lost", T_WORST | T_ATMOST, 0 },
+	{ "slowfc-cpu/frame", T_RATIO | T_ATMOST, 1.0 },
+};
+
+/*
+ * Target @t: "met", "not met", or NULL if not measured (no figure, or a
+ * ratio of medians that are not both positive: a marginal cost below the
+ * noise can come out negative, and a negative ratio would pass an "at
+ * most" target on noise); the figure in *@v.
+ */
+static const char *target18_eval(const struct target18 *t, double *v)
+{
+	const struct row *r = row_find(t->row);
+	double med, lo, hi, ref;
+
+	if (!row_stat(r, K_ACCEL, &med, &lo, &hi))
+		return NULL;
+	if (t->how & T_RATIO) {
+		if (!row_stat(r, K_TAP, &ref, &lo, &lo) || ref <= 0 ||
+		    med <= 0)
+			return NULL;
+		*v = med / ref;
+	} else {
+		*v = t->how & T_WORST ? hi : med;
+	}
+	if (t->how & T_ATMOST)
+		return *v <= t->limit ? "met" : "not met";
+	return *v >= t->limit ? "met" : "not met";
+}
+
+/* The target on row @r, if any. */
+static const struct target18 *row_target18(const struct row *r)
+{
+	unsigned int i;
+
+	for (i = 0; i < VP_ARRAY_SIZE(targets18); i++)
+		if (!strcmp(targets18[i].row, r->name))
+			return &targets18[i];
+	return NULL;
+}
+
+static void fmt_limit(char *b, size_t l, const struct target18 *t)
+{
+	snprintf(b, l, "%s%.2f", t->how & T_ATMOST ? "<=" : ">=", t->limit);
+}
+
+static void print_targets18(void)
+{
+	const struct target18 *t;
+	const char *m;
+	char lim[16];
+	unsigned int i;
+	double v = 0;
+
+	vtap_out("#\n# issue 18's targets, %s against %s (ratio of the medians; fair: the accelerated path's own median; slowfc-lost: its worst repetition):\n",
+	    kind_name[K_ACCEL], kind_name[K_TAP]);
+	vtap_out("# %-18s %8s %8s %s\n", "target", "figure", "limit", "verdict");
+	for (i = 0; i < VP_ARRAY_SIZE(targets18); i++) {
+		t = &targets18[i];
+		m = target18_eval(t, &v);
+		fmt_limit(lim, sizeof(lim), t);
+		if (m)
+			vtap_out("# %-18s %8.2f %8s %s\n", t->row, v, lim, m);
+		else
+			vtap_out("# %-18s %8s %8s not measured\n", t->row, "-",
+			    lim);
+	}
+}
+
 /* Path @k was measured, or failed, in some row. */
 static bool kind_ran(enum kind k)
 {
@@ -473,17 +587,35 @@ static enum kind csv_ref(enum kind k, bool macvtap)
 /* Machine-readable copy: one line per row and path. */
 static void print_csv(void)
 {
-	char a[16], b[16];
+	char a[16], b[16], t18c[64];
 	const char *t;
 	double x, med, lo, hi;
 	unsigned int i;
 	int k;
 
-	vtap_out("csv,row,unit,path,median,min,max,runs,ratio_vs_tap,ratio_vs_macvtap,target\n");
+	vtap_out("csv,row,unit,path,median,min,max,runs,ratio_vs_tap,ratio_vs_macvtap,target,target18_figure,target18_limit,target18\n");
 	for (i = 0; i < n_rows; i++) {
 		const struct row *r = &rows[i];
 
+		const struct target18 *t18 = row_target18(r);
+
+		t18c[0] = '\0';
+		if (t18) {
+			char lim[16];
+
+			fmt_limit(lim, sizeof(lim), t18);
+			t = target18_eval(t18, &x);
+			if (t)
+				snprintf(t18c, sizeof(t18c), "%.4f,%s,%s", x,
+					 lim, t);
+			else
+				snprintf(t18c, sizeof(t18c), ",%s,not measured",
+					 lim);
+		}
 		for (k = 0; k < NKINDS; k++) {
+			/* issue 18's target on vhost-accel+nicsim's line */
+			const char *c18 = k == K_ACCEL && t18 ? t18c : ",,";
+
 			a[0] = b[0] = '\0';
 			t = NULL;
 			if ((k == K_ACCEL || k == K_COPY_TAP || k == K_VNIC) &&
@@ -496,19 +628,19 @@ static void print_csv(void)
 				snprintf(b, sizeof(b), "%.4f", x);
 			t = row_target(r, (enum kind)k, &x);
 			if (r->na[k]) {
-				vtap_out("csv,%s,%s,%s,na,na,na,0,,,\n", r->name,
-				    r->unit, kind_name[k]);
+				vtap_out("csv,%s,%s,%s,na,na,na,0,,,,%s\n",
+				    r->name, r->unit, kind_name[k], c18);
 				continue;
 			}
 			if (!row_stat(r, (enum kind)k, &med, &lo, &hi)) {
-				vtap_out("csv,%s,%s,%s,%s,,,0,,,\n", r->name,
+				vtap_out("csv,%s,%s,%s,%s,,,0,,,,%s\n", r->name,
 				    r->unit, kind_name[k],
-				    r->failed[k] ? "failed" : "not-run");
+				    r->failed[k] ? "failed" : "not-run", c18);
 				continue;
 			}
-			vtap_out("csv,%s,%s,%s,%.6g,%.6g,%.6g,%u,%s,%s,%s\n",
+			vtap_out("csv,%s,%s,%s,%.6g,%.6g,%.6g,%u,%s,%s,%s,%s\n",
 			    r->name, r->unit, kind_name[k], med, lo, hi,
-			    r->nv[k], a, b, t ? t : "");
+			    r->nv[k], a, b, t ? t : "", c18);
 		}
 	}
 }
@@ -530,6 +662,7 @@ static void print_table(void)
 	if (kind_ran(K_VNIC) || kind_ran(K_VNIC_MACVTAP) ||
 	    kind_ran(K_VNIC_BRIDGE))
 		print_vnic_table();
+	print_targets18();
 	vtap_out("#\n# rows:\n");
 	for (i = 0; i < n_rows; i++)
 		vtap_out("#   %-16s %s%s\n", rows[i].name, rows[i].what,
@@ -572,6 +705,19 @@ static void print_table(void)
 			snprintf(v, sizeof(v), "- -");
 		vtap_out("target %s vnic/vnic-macvtap %s\n", rows[i].name, v);
 	}
+	/* "target18 <row> <figure> <limit> met|not met|not measured" */
+	for (i = 0; i < VP_ARRAY_SIZE(targets18); i++) {
+		const struct target18 *t18 = &targets18[i];
+		char lim[16];
+
+		fmt_limit(lim, sizeof(lim), t18);
+		t = target18_eval(t18, &x);
+		if (t)
+			vtap_out("target18 %s %.2f %s %s\n", t18->row, x, lim, t);
+		else
+			vtap_out("target18 %s - %s not measured\n", t18->row,
+			    lim);
+	}
 }
 
 /* ----------------------------------------------- host CPU accounting */
@@ -610,14 +756,18 @@ static uint64_t softirq_ns(void)
 }
 
 #define MAX_TIDS	(NKINDS * MAX_DEVS + 16)
+#define ENGINE_PREFIX	"nicsim/"	/* nicsim's engine threads */
 
 struct tidset {
 	pid_t tid[MAX_TIDS];
 	unsigned int n;
 };
 
-/* Kernel threads named @name (or @name cut to 15 characters). */
-static void find_kthreads(const char *name, struct tidset *s)
+/*
+ * Kernel threads named @name (or @name cut to 15 characters), or with
+ * @prefix whose name starts with @name.
+ */
+static void find_kthreads_by(const char *name, bool prefix, struct tidset *s)
 {
 	char comm[VG_COMM_BUF];
 	struct dirent *de;
@@ -631,12 +781,19 @@ static void find_kthreads(const char *name, struct tidset *s)
 		return;
 	while ((de = readdir(dir)) && s->n < MAX_TIDS) {
 		t = (pid_t)atoi(de->d_name);
-		if (t <= 0 || vg_task_comm(t, comm, sizeof(comm), &kt) || !kt ||
+		if (t <= 0 || vg_task_comm(t, comm, sizeof(comm), &kt) || !kt)
+			continue;
+		if (prefix ? strncmp(comm, name, strlen(name)) :
 		    !vg_comm_matches(comm, name))
 			continue;
 		s->tid[s->n++] = t;
 	}
 	closedir(dir);
+}
+
+static void find_kthreads(const char *name, struct tidset *s)
+{
+	find_kthreads_by(name, false, s);
 }
 
 /* Threads in @after that are not in @before. */
@@ -988,7 +1145,7 @@ static const char *worker_name(enum kind k, char *buf, size_t len)
 
 static bool path_up(struct bpath *p, unsigned int ndev, bool big)
 {
-	struct tidset before, after;
+	struct tidset before, after, eng0;
 	char name[VG_COMM_BUF], cname[160];
 	unsigned int i;
 	int r;
@@ -1006,6 +1163,7 @@ static bool path_up(struct bpath *p, unsigned int ndev, bool big)
 	memset(&p->nic, 0, sizeof(p->nic));
 	p->nic.self_ns = p->nic.peer_ns = -1;
 	find_kthreads(worker_name(p->kind, name, sizeof(name)), &before);
+	find_kthreads_by(ENGINE_PREFIX, true, &eng0);
 	r = far_side_create(p);
 	for (i = 0; !r && i < ndev; i++)
 		r = open_dev(p, i, big);
@@ -1017,13 +1175,19 @@ static bool path_up(struct bpath *p, unsigned int ndev, bool big)
 			 p->workers.n, name, ndev);
 		r = -ESRCH;
 	}
+	/*
+	 * nicsim's engines: every kernel thread named "nicsim/..." that
+	 * appeared while the NIC and its bindings were set up (one per
+	 * engine with the module's "engines" parameter; all are summed).
+	 */
 	p->engine.n = 0;
 	if (!r && p->kind == K_ACCEL) {
-		snprintf(name, sizeof(name), "nicsim/%s", p->nic.name);
-		find_kthreads(name, &p->engine);
-		if (p->engine.n != 1) {
+		find_kthreads_by(ENGINE_PREFIX, true, &after);
+		tid_diff(&after, &eng0, &p->engine);
+		if (!p->engine.n) {
 			snprintf(p->err, sizeof(p->err),
-				 "no engine thread %s", name);
+				 "no new engine thread %s* for %s",
+				 ENGINE_PREFIX, p->nic.name);
 			r = -ESRCH;
 		}
 	}
@@ -1229,14 +1393,47 @@ out:
 /* --------------------------------------------------------- guest Rx */
 
 /*
+ * A sender under backpressure (the flow-control rows): after a send the
+ * far netdev refused in whole or in part (ENOBUFS/EAGAIN, counted in the
+ * sender's busy and cut), it waits FC_WAIT_US before the next, and the
+ * refused frames are offered again (vg_sender's retry), never counted
+ * lost.  An AF_PACKET socket does not signal a stopped device queue with
+ * POLLOUT, so the wait is a short sleep.
+ */
+#define FC_WAIT_US	20
+
+struct fc_pace {
+	struct vg_sender *s;
+	uint64_t refusals;	/* busy + cut seen at the last call */
+	atomic_uint_fast64_t waits;
+};
+
+static unsigned int fc_pace(void *ctx, uint64_t sent)
+{
+	const struct timespec nap = { .tv_nsec = FC_WAIT_US * 1000 };
+	struct fc_pace *f = ctx;
+	uint64_t n = atomic_load(&f->s->busy) + atomic_load(&f->s->cut);
+
+	(void)sent;
+	if (n != f->refusals) {
+		f->refusals = n;
+		atomic_fetch_add(&f->waits, 1);
+		nanosleep(&nap, NULL);
+	}
+	return UINT32_MAX;
+}
+
+/*
  * The far side's sender (a vg_sender): the frame over and over, either as
  * fast as the netdev takes it or @pps frames per second whatever the path
- * does with them, so every path gets the same offered load.  A refused
- * frame is not sent again.  "full" counts the sends the netdev refused:
- * frames when paced, calls when not.
+ * does with them, so every path gets the same offered load.  Without @fc
+ * a refused frame is not sent again: "full" counts the sends the netdev
+ * refused, frames when paced, calls when not.  With @fc (and @fp) the
+ * sender waits and retries (fc_pace()): "full" stays 0.
  */
 static int sender_start(struct vg_sender *s, struct vp_nic *nic, int fd,
-			const uint8_t *frame, size_t len, unsigned int pps)
+			const uint8_t *frame, size_t len, unsigned int pps,
+			struct fc_pace *fp)
 {
 	memset(s, 0, sizeof(*s));
 	s->fd = fd;
@@ -1246,6 +1443,13 @@ static int sender_start(struct vg_sender *s, struct vp_nic *nic, int fd,
 	s->seq_off = -1;
 	s->batch = BATCH;
 	s->pps = pps;
+	if (fp) {
+		memset(fp, 0, sizeof(*fp));
+		fp->s = s;
+		s->retry = true;
+		s->pace = fc_pace;
+		s->ctx = fp;
+	}
 	return vg_sender_start(s);
 }
 
@@ -1262,6 +1466,14 @@ struct rx_result {
 	double kicks, sleeps, calls;
 	uint64_t full;		/* sends refused (a frame each), whole run */
 	uint64_t full_win;	/* the same, in the window */
+	double cpu_win_ns;	/* host CPU in the window (workers + softirq) */
+	double worker_win_ns;	/* the workers' part */
+	double src_win_ns;	/* the source thread's CPU in the window */
+	double win_ns;		/* the window's length */
+	/* whole run, warm-up to drained: frames the far netdev accepted ... */
+	uint64_t total_sent;
+	uint64_t total_got;	/* ... and the guest got */
+	uint64_t fc_waits;	/* flow-controlled source: waits after a refusal */
 };
 
 /* Guest Rx for @ms: reap, repost, sleep on calls when idle. */
@@ -1305,15 +1517,54 @@ static int rx_run(struct bdev *d, unsigned int ms, uint64_t work_ns,
 	return 0;
 }
 
+/* CPU time of thread @th so far, ns (0 if it cannot be read). */
+static uint64_t thread_cpu_ns(pthread_t th)
+{
+	struct timespec ts;
+	clockid_t cid;
+
+	if (pthread_getcpuclockid(th, &cid) || clock_gettime(cid, &ts))
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * After the source stopped: the guest reaps at full speed until 100 ms
+ * pass without a frame (at most 2 s); the frames in *@frames.
+ */
+static int rx_drain(struct bdev *d, uint64_t *frames)
+{
+	uint64_t f, b = 0;
+	unsigned int i;
+	int r;
+
+	for (i = 0; i < 20; i++) {
+		f = 0;
+		r = rx_run(d, 100, 0, &f, &b);
+		if (r)
+			return r;
+		*frames += f;
+		if (!f)
+			break;
+	}
+	return 0;
+}
+
+/*
+ * One Rx window on device 0 of @p: the far side sends @frame (@pps
+ * frames/s, 0: as fast as it goes; @fc: a flow-controlled source that
+ * retries refused frames), the guest spends @work_ns per frame.
+ */
 static int rx_window(struct bpath *p, const uint8_t *frame, size_t len,
 		     uint16_t proto, bool vnet_hdr, uint64_t work_ns,
-		     unsigned int pps, struct rx_result *res)
+		     unsigned int pps, bool fc, struct rx_result *res)
 {
 	struct bdev *d = &p->dev[0];
 	struct vp_nic *nic = far_nic(p, 0);
 	struct vg_sender s;
+	struct fc_pace fp;
 	struct cpu_snap c0, c1;
-	uint64_t fr = 0, by = 0, sent0, full0, k0, s0, ca0;
+	uint64_t fr = 0, by = 0, warm = 0, sent0, full0, k0, s0, ca0, src0;
 	int r, fd;
 
 	memset(res, 0, sizeof(*res));
@@ -1325,32 +1576,35 @@ static int rx_window(struct bpath *p, const uint8_t *frame, size_t len,
 			    VP_PKT_QDISC_BYPASS);
 	if (fd < 0)
 		return fd;
-	r = sender_start(&s, nic, fd, frame, len, pps);
+	r = sender_start(&s, nic, fd, frame, len, pps, fc ? &fp : NULL);
 	if (r) {
 		close(fd);
 		return r;
 	}
 	r = rx_run(d, WARM_MS, work_ns, &fr, &by);
+	warm = fr;
 	fr = by = 0;
 	k0 = d->kicks;
 	s0 = d->sleeps;
 	ca0 = d->calls;
 	sent0 = atomic_load(&s.sent);
 	full0 = sender_full(&s);
+	src0 = thread_cpu_ns(s.th);
 	cpu_snap(p, &c0);
 	if (!r)
 		r = rx_run(d, window_ms, work_ns, &fr, &by);
 	cpu_snap(p, &c1);
+	res->src_win_ns = (double)(thread_cpu_ns(s.th) - src0);
 	res->sent = (double)(atomic_load(&s.sent) - sent0);
 	res->full = sender_full(&s);
 	res->full_win = res->full - full0;
 	vg_sender_stop(&s);
 	close(fd);
-	if (!r) {
-		uint64_t f2 = 0, b2 = 0;
-
-		r = rx_run(d, 100, 0, &f2, &b2);	/* drain */
-	}
+	res->total_sent = atomic_load(&s.sent);
+	res->total_got = warm + fr;
+	res->fc_waits = fc ? atomic_load(&fp.waits) : 0;
+	if (!r)
+		r = rx_drain(d, &res->total_got);
 	if (r)
 		return r;
 	if (s.err)
@@ -1368,6 +1622,10 @@ static int rx_window(struct bpath *p, const uint8_t *frame, size_t len,
 	 */
 	res->offered = res->sent + (double)res->full_win;
 	res->lost = res->offered > res->got ? res->offered - res->got : 0;
+	res->win_ns = (double)(c1.t - c0.t);
+	res->cpu_win_ns = (double)(c1.workers - c0.workers +
+				   c1.softirq - c0.softirq);
+	res->worker_win_ns = (double)(c1.workers - c0.workers);
 	if (fr) {
 		res->cpu_ns = (double)(c1.workers - c0.workers +
 				       c1.softirq - c0.softirq) / res->got;
@@ -1569,7 +1827,7 @@ static void measure_rx_size(unsigned int sz, unsigned int rep,
 		vp_test_frame(small_frame[k][1], sz - 4, p->dev[0].mac,
 			      far_mac, 2);
 		r = rx_window(p, small_frame[k][1], sz - 4, VP_ETH_P_TEST,
-			      false, 0, 0, &res);
+			      false, 0, 0, false, &res);
 		if (r) {
 			rx_nodata(k, nm, rep, r, &res);
 			fail_row((enum kind)k, nm, r, p);
@@ -1618,7 +1876,7 @@ static void measure_rx_gso(unsigned int rep, unsigned int kinds)
 		/* PACKET_VNET_HDR takes the 10-byte header */
 		memcpy(gso_rx_frame, &h.hdr, sizeof(h.hdr));
 		r = rx_window(p, gso_rx_frame, sizeof(struct virtio_net_hdr) + len,
-			      ETH_P_IP, true, 0, 0, &res);
+			      ETH_P_IP, true, 0, 0, false, &res);
 		if (r) {
 			rx_nodata(k, "rx-gso64k", rep, r, &res);
 			fail_row((enum kind)k, "rx-gso64k", r, p);
@@ -1633,100 +1891,265 @@ static void measure_rx_gso(unsigned int rep, unsigned int kinds)
 	}
 }
 
-/* Rx with a guest slower than the wire: CPU per frame lost, frames lost. */
+/*
+ * Rx with a guest slower than the wire, 64-byte frames at @pps (paced),
+ * the guest spending BENCH_SLOW_US per frame; @fc: the flow-controlled
+ * source.  0 or -errno; the detail line printed.
+ */
+static int slow_window(struct bpath *p, int k, unsigned int rep,
+		       unsigned int pps, bool fc, struct rx_result *res)
+{
+	int r;
+
+	vp_test_frame(small_frame[k][1], 60, p->dev[0].mac, far_mac, 3);
+	r = rx_window(p, small_frame[k][1], 60, VP_ETH_P_TEST, false,
+		      (uint64_t)slow_us * 1000, pps, fc, res);
+	if (r)
+		return r;
+	vtap_out("#   %s slow Rx%s at %u frames/s rep %u: in the window offered %.0f (sent %.0f, refused by the far netdev %" PRIu64 "), guest got %.0f, lost %.0f; host CPU %.0f us/s (workers %.0f, softirq %.0f; not in it: the source thread %.0f), %.2f us per lost frame, %.2f us per frame sent (engine %.2f us per lost frame); whole run: %" PRIu64 " accepted by the far netdev, %" PRIu64 " got by the guest%s",
+	    kind_name[k], fc ? ", flow-controlled source" : "", pps, rep,
+	    res->offered, res->sent, res->full_win, res->got, res->lost,
+	    res->cpu_win_ns / res->win_ns * 1e6,
+	    res->worker_win_ns / res->win_ns * 1e6,
+	    (res->cpu_win_ns - res->worker_win_ns) / res->win_ns * 1e6,
+	    res->src_win_ns / res->win_ns * 1e6,
+	    res->cpu_per_lost_ns / 1e3,
+	    res->sent > 0 ? res->cpu_win_ns / res->sent / 1e3 : 0,
+	    res->engine_per_lost_ns / 1e3, res->total_sent, res->total_got,
+	    fc ? "" : "\n");
+	if (fc)
+		vtap_out(", %" PRIu64 " waits after a refusal\n", res->fc_waits);
+	return 0;
+}
+
+/*
+ * The marginal host CPU per dropped frame between two loads: the extra
+ * CPU per second over the extra drops per second, us; false if the
+ * higher load did not drop more.
+ */
+static bool marginal_drop(const struct rx_result *lo,
+			  const struct rx_result *hi, double *us)
+{
+	double dc = hi->cpu_win_ns / hi->win_ns - lo->cpu_win_ns / lo->win_ns;
+	double dd = hi->lost / hi->win_ns - lo->lost / lo->win_ns;
+
+	if (dd <= 0)
+		return false;
+	*us = dc / dd / 1e3;
+	return true;
+}
+
+/*
+ * A guest slower than the wire.  Without flow control, at BENCH_SLOW_PPS
+ * and at BENCH_SLOW_PPS_HI: frames lost and CPU per lost frame at the
+ * first, the marginal CPU per dropped frame between the two.  With it
+ * (vhost-accel bound with VHOST_ACCEL_BIND_F_FLOW_CONTROL, the source
+ * waiting and retrying when the far netdev refuses), at BENCH_SLOW_PPS:
+ * frames accepted and never received, CPU per frame accepted.
+ */
 static void measure_slow(unsigned int rep, struct bpath *fcpath)
 {
-	static const char *const rn[2][2] = {
-		{ "slow-cpu/drop", "slow-lost" },
-		{ "slowfc-cpu/drop", "slowfc-lost" },
-	};
-	struct rx_result res;
-	unsigned int fc;
+	struct rx_result lo[NBASE], hi, lo_s, hi_s;
+	bool have_lo[NBASE] = { false };
+	double us, us_s;
 	int k, r;
 
-	for (fc = 0; fc < 2; fc++) {
-		for (k = 0; k < NBASE; k++) {
-			struct bpath *p = fc && k == K_ACCEL ? fcpath : &paths[k];
-			struct row *rc = row_find(rn[fc][0]);
-			struct row *rl = row_find(rn[fc][1]);
+	for (k = 0; k < NBASE; k++) {
+		struct bpath *p = &paths[k];
 
-			if (!p->up)
-				continue;
-			vp_test_frame(small_frame[k][1], 60, p->dev[0].mac,
-				      far_mac, 3);
-			r = rx_window(p, small_frame[k][1], 60, VP_ETH_P_TEST,
-				      false, (uint64_t)slow_us * 1000, slow_pps,
-				      &res);
-			if (r) {
-				fail_row((enum kind)k, rn[fc][0], r, p);
-				continue;
-			}
-			row_add(rc, (enum kind)k, res.cpu_per_lost_ns / 1e3);
-			row_add(rl, (enum kind)k,
-				res.offered > 0 ? 100 * res.lost / res.offered : 0);
-			vtap_out("#   %s %s rep %u: offered %.0f (sent %.0f, refused by the far netdev %" PRIu64 "), guest got %.0f, lost %.0f; host CPU %.2f us per lost frame (engine %.2f us)\n",
-			    kind_name[k], fc ? "slow Rx, flow control" : "slow Rx",
-			    rep, res.offered, res.sent, res.full_win, res.got,
-			    res.lost,
-			    res.cpu_per_lost_ns / 1e3,
-			    res.engine_per_lost_ns / 1e3);
+		if (!p->up)
+			continue;
+		r = slow_window(p, k, rep, slow_pps, false, &lo[k]);
+		if (r) {
+			fail_row((enum kind)k, "slow-cpu/drop", r, p);
+			continue;
 		}
+		have_lo[k] = true;
+		row_add(row_find("slow-cpu/drop"), (enum kind)k,
+			lo[k].cpu_per_lost_ns / 1e3);
+		row_add(row_find("slow-lost"), (enum kind)k,
+			lo[k].offered > 0 ? 100 * lo[k].lost / lo[k].offered : 0);
+	}
+	for (k = 0; slow_pps_hi > slow_pps && k < NBASE; k++) {
+		struct bpath *p = &paths[k];
+
+		if (!p->up || !have_lo[k])
+			continue;
+		r = slow_window(p, k, rep, slow_pps_hi, false, &hi);
+		if (!r && !marginal_drop(&lo[k], &hi, &us))
+			r = -ERANGE;	/* no more drops at the higher load */
+		if (r) {
+			fail_row((enum kind)k, "slow-cpu/mdrop", r, p);
+			continue;
+		}
+		row_add(row_find("slow-cpu/mdrop"), (enum kind)k, us);
+		/* the same with the source thread's CPU counted too */
+		lo_s = lo[k];
+		hi_s = hi;
+		lo_s.cpu_win_ns += lo_s.src_win_ns;
+		hi_s.cpu_win_ns += hi_s.src_win_ns;
+		if (!marginal_drop(&lo_s, &hi_s, &us_s))
+			us_s = 0;
+		vtap_out("#   %s slow Rx rep %u: marginal host CPU %.2f us per dropped frame between %u and %u frames/s (%.2f us counting the source thread too)\n",
+		    kind_name[k], rep, us, slow_pps, slow_pps_hi, us_s);
+	}
+	for (k = 0; k < NBASE; k++) {
+		struct bpath *p = k == K_ACCEL ? fcpath : &paths[k];
+
+		if (!p->up)
+			continue;
+		r = slow_window(p, k, rep, slow_pps, true, &hi);
+		if (r) {
+			fail_row((enum kind)k, "slowfc-lost", r, p);
+			continue;
+		}
+		row_add(row_find("slowfc-lost"), (enum kind)k,
+			hi.total_sent > hi.total_got ?
+			(double)(hi.total_sent - hi.total_got) : 0);
+		if (hi.sent > 0)
+			row_add(row_find("slowfc-cpu/frame"), (enum kind)k,
+				hi.cpu_win_ns / hi.sent / 1e3);
 	}
 }
 
-/* Scaling: Tx from @n devices at once, one guest thread driving all. */
-static void measure_scale(unsigned int n, struct bpath *sp, unsigned int rep)
+/*
+ * Scaling: one guest thread of several, driving its own devices (a
+ * disjoint share of the path's) through warm-up and the window; the
+ * threads start the window together (when main sets @go, once all are
+ * @ready).
+ */
+struct scale_go {
+	atomic_uint ready;
+	atomic_bool go;
+};
+
+struct scale_thr {
+	struct bdev **devs;
+	unsigned int n;
+	struct scale_go *go;
+	pthread_t th_id;
+	double done[MAX_DEVS];	/* completions in the window, per device */
+	double t;		/* the window, s */
+	int r;
+};
+
+static void *scale_main(void *arg)
+{
+	struct scale_thr *th = arg;
+	uint64_t done0[MAX_DEVS], t0;
+	unsigned int i;
+	int r;
+
+	const struct timespec nap = { .tv_nsec = 100000 };
+
+	r = tx_run(th->devs, th->n, 60, WARM_MS, true);
+	atomic_fetch_add(&th->go->ready, 1);
+	while (!atomic_load(&th->go->go))
+		nanosleep(&nap, NULL);
+	for (i = 0; i < th->n; i++)
+		done0[i] = th->devs[i]->g.tx_completed;
+	t0 = now_ns();
+	if (!r)
+		r = tx_run(th->devs, th->n, 60, window_ms, true);
+	th->t = (double)(now_ns() - t0) / 1e9;
+	/* the window's completions; what is drained after is not */
+	for (i = 0; i < th->n; i++)
+		th->done[i] = (double)(th->devs[i]->g.tx_completed - done0[i]);
+	for (i = 0; !r && i < th->n; i++)
+		r = vg_net_tx_drain(&th->devs[i]->g, 2000);
+	th->r = r;
+	return NULL;
+}
+
+/*
+ * Tx from @n devices at once, @nt guest threads (device i to thread
+ * i % nt): aggregate and slowest device's rate; 0 or -errno.
+ */
+static int scale_run(struct bpath *p, unsigned int n, unsigned int nt,
+		     double *sum, double *mn)
 {
 	struct bdev *devs[MAX_DEVS];
+	static struct scale_thr th[MAX_DEVS];
+	const struct timespec nap = { .tv_nsec = 100000 };
+	struct scale_go go;
+	unsigned int i, j, started = 0;
+	int r = 0;
+
+	memset(th, 0, sizeof(th));
+	atomic_init(&go.ready, 0);
+	atomic_init(&go.go, false);
+	for (j = 0; j < nt; j++) {
+		th[j].devs = &devs[j * ((n + nt - 1) / nt)];
+		th[j].go = &go;
+	}
+	for (i = 0; i < n; i++) {
+		struct scale_thr *t = &th[i % nt];
+
+		/* thread j's devices: i = j, j + nt, ... packed in its slice */
+		t->devs[t->n++] = &p->dev[i];
+	}
+	for (j = 0; j < nt; j++) {
+		if (pthread_create(&th[j].th_id, NULL, scale_main, &th[j]))
+			break;
+		started++;
+	}
+	if (started < nt)
+		r = -EAGAIN;	/* nothing measured: the rest still run */
+	while (atomic_load(&go.ready) < started)
+		nanosleep(&nap, NULL);
+	atomic_store(&go.go, true);
+	*sum = 0;
+	*mn = 1e30;
+	for (j = 0; j < started; j++) {
+		pthread_join(th[j].th_id, NULL);
+		if (th[j].r && !r)
+			r = th[j].r;
+		for (i = 0; i < th[j].n; i++) {
+			double rate = th[j].done[i] / th[j].t;
+
+			*sum += rate;
+			if (rate < *mn)
+				*mn = rate;
+		}
+	}
+	return r;
+}
+
+static void measure_scale(unsigned int n, struct bpath *sp, unsigned int rep)
+{
 	struct virtio_net_hdr_mrg_rxbuf h = { 0 };
-	uint64_t done0[MAX_DEVS];
+	unsigned int nt = scale_threads < n ? scale_threads : n;
 	char nm[32], nf[32];
-	int k, r;
+	double sum, mn;
 	unsigned int i;
+	int k, r;
 
 	snprintf(nm, sizeof(nm), "scale-%u", n);
 	snprintf(nf, sizeof(nf), "scale-%u-fair", n);
 	for (k = 0; k < NBASE; k++) {
 		struct bpath *p = &sp[k];
-		double sum = 0, mn = 1e30, t;
-		uint64_t t0;
 
 		if (!p->up)
 			continue;
 		for (i = 0; i < n; i++) {
-			devs[i] = &p->dev[i];
 			vp_test_frame(small_frame[k][0], 60, far_mac_of(p, i),
 				      p->dev[i].mac, 4);
-			tx_prefill(devs[i], &h, small_frame[k][0], 60);
+			tx_prefill(&p->dev[i], &h, small_frame[k][0], 60);
 		}
-		r = tx_run(devs, n, 60, WARM_MS, true);
-		for (i = 0; i < n; i++)
-			done0[i] = devs[i]->g.tx_completed;
-		t0 = now_ns();
-		if (!r)
-			r = tx_run(devs, n, 60, window_ms, true);
-		t = (double)(now_ns() - t0) / 1e9;
-		/* the window's completions; what is drained after is not */
-		for (i = 0; i < n; i++) {
-			double c = (double)(devs[i]->g.tx_completed - done0[i]);
-
-			sum += c;
-			if (c < mn)
-				mn = c;
-		}
-		for (i = 0; !r && i < n; i++)
-			r = vg_net_tx_drain(&devs[i]->g, 2000);
+		r = scale_run(p, n, nt, &sum, &mn);
 		if (r) {
 			fail_row((enum kind)k, nm, r, p);
 			continue;
 		}
-		row_add(row_find(nm), (enum kind)k,
-			sum / t / 1e3);
+		row_add(row_find(nm), (enum kind)k, sum / 1e3);
 		if (n > 1)
 			row_add(row_find(nf), (enum kind)k,
 				sum > 0 ? mn / (sum / n) : 0);
-		vtap_out("#   %s %u devices rep %u: %.0f pps aggregate, slowest device %.0f pps, mean %.0f\n",
-		    kind_name[k], n, rep, sum / t, mn / t, sum / t / n);
+		vtap_out("#   %s %u devices rep %u: %u guest thread%s%s; %.0f pps aggregate, slowest device %.0f pps, mean %.0f\n",
+		    kind_name[k], n, rep, nt, nt > 1 ? "s" : "",
+		    k == K_ACCEL ? (p->engine.n > 1 ? ", several nicsim engines" :
+				    ", one nicsim engine") : "",
+		    sum, mn, sum / n);
 	}
 }
 
@@ -2142,7 +2565,7 @@ static int sw_up(struct sw_state *w)
 				strerror(-w->fd)), w->fd;
 	vp_test_frame(rx_frame, sizeof(rx_frame), w->d.mac, far_mac, 6);
 	r = sender_start(&w->s, &w->nic, w->fd, rx_frame, sizeof(rx_frame),
-			 SW_RX_PPS);
+			 SW_RX_PPS, NULL);
 	if (r)
 		return snprintf(w->err, sizeof(w->err), "sender: %s",
 				strerror(-r)), r;
@@ -2264,10 +2687,11 @@ static const struct row_def row_defs[] = {
 	{ "copied-bytes", "B/pkt", "payload bytes the CPU copied per frame (VHOST_ACCEL_GET_STATS bytes_copied / packets, whole run; the copying paths too)", true, R_COPY | R_VNIC },
 	{ "slow-cpu/drop", "us/drop", "64-byte Rx at BENCH_SLOW_PPS to a guest that spends BENCH_SLOW_US per frame: host CPU (workers + softirq) per frame lost", true, 0 },
 	{ "slow-lost", "%", "frames the far side sent that the slow guest did not get", true, 0 },
-	{ "slowfc-cpu/drop", "us/drop", "as slow-cpu/drop, accel bound with VHOST_ACCEL_BIND_F_FLOW_CONTROL (vhost-net has no such mode: same set-up again)", true, 0 },
-	{ "slowfc-lost", "%", "as slow-lost, flow control on", true, 0 },
-	{ "scale-1", "kpps", "1 device, 64-byte guest Tx driven by one guest thread: aggregate completions", false, 0 },
-	{ "scale-4", "kpps", "4 devices on one NIC (distinct MACs; tap: 4 taps), aggregate", false, 0 },
+	{ "slow-cpu/mdrop", "us/drop", "marginal host CPU per dropped frame: (CPU/s at BENCH_SLOW_PPS_HI - at BENCH_SLOW_PPS) / (drops/s at the one - at the other)", true, 0 },
+	{ "slowfc-lost", "frames", "slow guest at BENCH_SLOW_PPS, the source waiting and retrying what the far netdev refuses, accel bound with VHOST_ACCEL_BIND_F_FLOW_CONTROL: frames the far netdev accepted that the guest never got, whole run", true, 0 },
+	{ "slowfc-cpu/frame", "us/pkt", "the same: host CPU (workers + softirq) per frame the far netdev accepted in the window", true, 0 },
+	{ "scale-1", "kpps", "1 device, 64-byte guest Tx: aggregate completions", false, 0 },
+	{ "scale-4", "kpps", "4 devices on one NIC (distinct MACs; tap: 4 taps; up to BENCH_SCALE_THREADS guest threads, nicsim with BENCH_ENGINES engines), aggregate", false, 0 },
 	{ "scale-16", "kpps", "16 devices, aggregate", false, 0 },
 	{ "scale-64", "kpps", "64 devices, aggregate", false, 0 },
 	{ "scale-4-fair", "min/mean", "slowest device's rate / mean device rate, 4 devices", false, 0 },
@@ -2484,6 +2908,57 @@ out:
 	}
 }
 
+#define ENGINES_PARAM	"/sys/module/nicsim/parameters/engines"
+
+/*
+ * nicsim's "engines" module parameter (read when a NIC is created): @val
+ * written, the value it had in @old (NUL-terminated); false if there is
+ * no such parameter or the write failed.
+ */
+static bool engines_set(const char *val, char *old, size_t len)
+{
+	FILE *f = fopen(ENGINES_PARAM, "re");
+	bool ok;
+
+	if (!f)
+		return false;
+	if (!fgets(old, (int)len, f))
+		old[0] = '\0';
+	old[strcspn(old, "\n")] = '\0';
+	fclose(f);
+	f = fopen(ENGINES_PARAM, "we");
+	if (!f)
+		return false;
+	ok = fputs(val, f) >= 0;
+	return fclose(f) == 0 && ok;
+}
+
+/*
+ * The scaling NIC's set-up: nicsim with BENCH_ENGINES engines where the
+ * module has the parameter (put back after the NIC exists), else one.
+ */
+static void scale_accel_up(struct bpath *p, unsigned int n)
+{
+	char val[16], old[32] = "";
+	bool set;
+
+	snprintf(val, sizeof(val), "%u", engines);
+	set = engines_set(val, old, sizeof(old));
+	if (set)
+		vtap_out("#   scale-%u: wrote %u to %s (was %s)\n", n, engines,
+		    ENGINES_PARAM, old);
+	else
+		vtap_out("#   scale-%u: %s cannot be written (%s): nicsim with its default, 1 engine\n",
+		    n, ENGINES_PARAM, strerror(errno));
+	path_up(p, n, false);
+	if (set && !engines_set(old, val, sizeof(val)))
+		vtap_out("#   scale-%u: could not put %s back to %s\n", n,
+		    ENGINES_PARAM, old);
+	if (p->up)
+		vtap_out("#   scale-%u: %s has %u engine thread(s) (%s*)\n", n,
+		    p->nic.name, p->engine.n, ENGINE_PREFIX);
+}
+
 static void phase_scale(void)
 {
 	static const unsigned int ns[] = { 1, 4, 16, 64 };
@@ -2496,7 +2971,10 @@ static void phase_scale(void)
 		for (k = 0; k < NBASE; k++) {
 			sp[k].kind = (enum kind)k;
 			sp[k].tag = "SUV"[k];
-			path_up(&sp[k], ns[i], false);
+			if (k == K_ACCEL)
+				scale_accel_up(&sp[k], ns[i]);
+			else
+				path_up(&sp[k], ns[i], false);
 		}
 		for (rep = 1; rep <= reps; rep++)
 			measure_scale(ns[i], sp, rep);
@@ -2532,6 +3010,7 @@ int main(void)
 {
 	const char *parts;
 	uint64_t t0 = now_ns();
+	long ncpu;
 	char buf[256] = "";
 	int init_ns;
 
@@ -2542,6 +3021,13 @@ int main(void)
 	reps = env_uint("BENCH_REPS", reps, 1, MAX_REPS);
 	slow_us = env_uint("BENCH_SLOW_US", slow_us, 1, 100000);
 	slow_pps = env_uint("BENCH_SLOW_PPS", slow_pps, 0, 10000000);
+	slow_pps_hi = env_uint("BENCH_SLOW_PPS_HI", 2 * slow_pps, 0, 20000000);
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	if (ncpu < 1)
+		ncpu = 1;
+	scale_threads = env_uint("BENCH_SCALE_THREADS", (unsigned int)ncpu, 1,
+				 MAX_DEVS);
+	engines = env_uint("BENCH_ENGINES", (unsigned int)ncpu, 1, 64);
 	gso_frame = calloc(1, GSO_FRAME + 64);
 	gso_rx_frame = calloc(1, GSO_FRAME + 64);
 	if (!gso_frame || !gso_rx_frame)
@@ -2552,8 +3038,9 @@ int main(void)
 	vp_capture(buf, sizeof(buf), "uname -r");
 	vtap_out("# vhost-accel bench: one user-space virtio-net guest (selftests/lib/vguest), kernel %s, %ld CPUs\n",
 	    buf, sysconf(_SC_NPROCESSORS_ONLN));
-	vtap_out("# window %u ms (after %u ms warm-up), %u repetitions, paths interleaved in each; slow guest %u us/frame\n",
-	    window_ms, WARM_MS, reps, slow_us);
+	vtap_out("# window %u ms (after %u ms warm-up), %u repetitions, paths interleaved in each; slow guest %u us/frame at %u and %u frames/s; scaling: up to %u guest threads, %u nicsim engines asked for\n",
+	    window_ms, WARM_MS, reps, slow_us, slow_pps, slow_pps_hi,
+	    scale_threads, engines);
 	/* the virtio-net NIC's devices stay in the initial netns */
 	init_ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (unshare(CLONE_NEWNET)) {
