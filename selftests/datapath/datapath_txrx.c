@@ -467,51 +467,6 @@ TEST_F_TIMEOUT(txrx, rx_sizes, 60)
 }
 
 /*
- * While the NIC holds a batch of Rx buffers (64), the guest need not kick
- * for the buffers it adds: the next frame's completion runs the queue,
- * which posts them.  A kick per refill was one worker wake-up per Rx batch.
- */
-TEST_F_TIMEOUT(txrx, rx_refill_without_kick, 60)
-{
-	struct vg_net_cfg cfg;
-	struct vg_net_rx f;
-	uint64_t kicks, posted;
-	unsigned int i, stray = 0;
-	int r;
-
-	txrx_cfg(variant, &cfg);
-	GUEST_UP(&cfg);
-	if (!dp_accelerated(&self->c) || vg_net_rx_posted(&self->g) < 80)
-		SKIP(return, "%s: %u Rx buffers (the copying path, or fewer than the NIC keeps for the guest's kicks to stay off)",
-		     dp_be_name(&self->c), vg_net_rx_posted(&self->g));
-	for (i = 0; i < 8; i++) {
-		vp_test_frame(self->c.tx, 60, self->mac, self->c.nic.peer_mac, i);
-		ASSERT_EQ(0, vp_packet_send(&self->c.nic, self->c.pkt,
-					    self->c.tx, 60));
-		ASSERT_EQ(0, vg_net_rx_wait(&self->g, &f, DP_WAIT_MS))
-			TH_LOG("frame %u not received (%s)", i, self->g.err);
-	}
-	kicks = dp_stat(&self->g, VG_VQ_RX, DP_STAT_OFF(kicks));
-	posted = dp_stat(&self->g, VG_VQ_RX, DP_STAT_OFF(bufs_posted));
-	ASSERT_LT(0, vg_net_rx_fill(&self->g, self->g.rx_nfree));
-	r = vg_net_rx_kick(&self->g);
-	EXPECT_EQ(0, r) TH_LOG("the guest was asked to kick with %u buffers at the NIC",
-			       vg_net_rx_posted(&self->g) - 8);
-	/* one more frame: its completion posts the 8 new buffers */
-	vp_test_frame(self->c.tx, 60, self->mac, self->c.nic.peer_mac, 8);
-	ASSERT_EQ(0, vp_packet_send(&self->c.nic, self->c.pkt, self->c.tx, 60));
-	ASSERT_EQ(0, dp_guest_recv(&self->g, &f, DP_WAIT_MS, &stray))
-		TH_LOG("frame 8 not received (%s)", self->g.err);
-	EXPECT_LE(posted + 8, dp_wait_stat(&self->g, VG_VQ_RX,
-					   DP_STAT_OFF(bufs_posted),
-					   posted + 8, 2000));
-	if (!r)
-		EXPECT_EQ(kicks, dp_stat(&self->g, VG_VQ_RX, DP_STAT_OFF(kicks)));
-	EXPECT_EQ(0U, stray);
-	close_check_vmlck(_metadata, self);
-}
-
-/*
  * Rx buffers made of many descriptors: the header alone in the first,
  * the rest cut in pieces that straddle pages.
  */

@@ -442,10 +442,7 @@ int dp_check_datapath(struct dp_ctx *c, struct vg_net *g)
  * buffer.  Wait until the NIC got @base + every buffer the guest holds
  * posted now (counter bufs_posted).  A device that copies (@ref:
  * vhost-net, or vhost-accel's copying datapath, dp_copies()) takes
- * buffers on demand: nothing to wait for.  While the NIC still holds a
- * batch, the device asks for no kick and posts new buffers at the next
- * frame's completion; so the guest kicks here, as one that wants its
- * buffers at the NIC now may.
+ * buffers on demand: nothing to wait for.
  */
 int dp_wait_rx_posted(struct vg_net *g, bool ref, uint64_t base)
 {
@@ -459,8 +456,6 @@ int dp_wait_rx_posted(struct vg_net *g, bool ref, uint64_t base)
 
 	if (ref)
 		return 0;
-	if (vg_vq_kick(&g->d, VG_VQ_RX))
-		return -EIO;
 	for (;;) {
 		struct vhost_accel_stats st;
 

@@ -475,19 +475,6 @@ static unsigned int dp_gather(struct vhost_accel_vq *vq, unsigned int room,
 	return n;
 }
 
-/*
- * Buffers the NIC must hold for the guest's kicks to stay off: with these
- * outstanding, a completion will run the queue soon and post what the
- * guest added, which saves the kick's wake-up (one per Rx batch).  Rx: a
- * batch, or half a small ring, so that a burst still finds buffers.
- */
-static unsigned int dp_kick_watermark(const struct vhost_accel_vq *vq)
-{
-	if (vq->index == VHOST_ACCEL_VQ_TX)
-		return 1;
-	return clamp(vq->num / 2, 1U, (unsigned int)DP_BATCH);
-}
-
 typedef unsigned int (*dp_hand_fn)(struct vhost_accel_qp *qp,
 				   const struct vhost_accel_buf *bufs,
 				   unsigned int n);
@@ -524,12 +511,12 @@ static unsigned int dp_pump(struct vhost_accel_vq *vq, dp_prepare_fn prepare,
 			continue;
 		if (!n) {
 			/*
-			 * Buffers still at the NIC: their completion runs us
-			 * again, so the guest need not kick for what it adds
-			 * meanwhile (dp_kick_watermark()).  New Rx buffers
-			 * then wait for the next frame's completion.
+			 * Tx buffers still at the NIC: their completion runs
+			 * us again, so the guest need not kick for what it
+			 * adds meanwhile.  Rx keeps kicks on: an idle wire
+			 * would leave new buffers unposted until a burst.
 			 */
-			if (dp->inflight >= dp_kick_watermark(vq))
+			if (vq->index == VHOST_ACCEL_VQ_TX && dp->inflight)
 				return done;
 			if (!vhost_accel_ring_enable_notify(vq)) {
 				*empty = true;
