@@ -156,6 +156,9 @@ struct vhost_accel_mem {
 	struct vhost_accel_region region[];
 };
 
+/* avail->ring entries one user access reads ahead (ring.c) */
+#define VHOST_ACCEL_HEADS_AHEAD	16
+
 struct vhost_accel_vq {
 	struct mutex mutex;
 	struct vhost_accel_dev *dev;
@@ -179,6 +182,10 @@ struct vhost_accel_vq {
 	bool signalled_used_valid;
 	bool broken;			/* guest error seen: queue stopped */
 	u32 region_hint;		/* dev->mem index of the last translation */
+	/* avail->ring entries read ahead: @heads_n from index @heads_idx */
+	u16 heads_idx;
+	u16 heads_n;
+	__virtio16 heads[VHOST_ACCEL_HEADS_AHEAD];
 
 	struct file *kick;
 	struct eventfd_ctx *call_ctx;

@@ -484,8 +484,44 @@ int vhost_accel_ring_start(struct vhost_accel_vq *vq)
 	vq->signalled_used = vq->last_used_idx;
 	vq->signalled_used_valid = false;
 	vq->region_hint = 0;
+	vq->heads_n = 0;
 	vq->broken = false;
 	return 0;
+}
+
+/*
+ * The avail->ring entry at last_avail_idx, into *@raw.  Entries the
+ * published avail->idx covers are read ahead, up to
+ * VHOST_ACCEL_HEADS_AHEAD in one user access window, instead of one
+ * get_user() per chain; those are the guest's until it sees them used, and
+ * each head is checked when it is taken, whatever the guest wrote.
+ */
+static int ring_avail_head(struct vhost_accel_vq *vq, __virtio16 *raw)
+{
+	const __virtio16 __user *ring = ring_avail(vq)->ring;
+	u16 idx = vq->last_avail_idx;
+	unsigned int slot = idx & (vq->num - 1);
+	unsigned int i, n;
+
+	if ((u16)(idx - vq->heads_idx) < vq->heads_n) {
+		*raw = vq->heads[(u16)(idx - vq->heads_idx)];
+		return 0;
+	}
+	n = min3((unsigned int)(u16)(vq->avail_idx - idx),
+		 vq->num - slot, (unsigned int)VHOST_ACCEL_HEADS_AHEAD);
+	vq->heads_n = 0;
+	if (!user_access_begin(ring + slot, n * sizeof(*ring)))
+		return -EFAULT;
+	for (i = 0; i < n; i++)
+		unsafe_get_user(vq->heads[i], ring + slot + i, efault);
+	user_access_end();
+	vq->heads_idx = idx;
+	vq->heads_n = n;
+	*raw = vq->heads[0];
+	return 0;
+efault:
+	user_access_end();
+	return -EFAULT;
 }
 
 /**
@@ -546,8 +582,7 @@ int vhost_accel_ring_get_chain(struct vhost_accel_vq *vq,
 			return ret;
 	}
 
-	if (unlikely(get_user(raw, &ring_avail(vq)->ring[vq->last_avail_idx &
-							(vq->num - 1)])))
+	if (unlikely(ring_avail_head(vq, &raw)))
 		return ring_fail(vq, -EFAULT, "cannot read avail entry %u",
 				 vq->last_avail_idx);
 	i = vq16_to_cpu(vq, raw);
@@ -611,6 +646,30 @@ void vhost_accel_ring_unget(struct vhost_accel_vq *vq, unsigned int n)
 	vq->last_avail_idx -= n;
 }
 
+/*
+ * Write @n used elements: field by field in one user access window, as
+ * vhost_accel_write_user() does for a few bytes, since a run's batch is
+ * too big for it and copy_to_user() would check the kernel array as a
+ * heap object on every call (hardened usercopy), per run of completions.
+ */
+static int ring_write_used(struct vring_used_elem __user *dst,
+			   const struct vring_used_elem *used, unsigned int n)
+{
+	unsigned int i;
+
+	if (!user_access_begin(dst, (size_t)n * sizeof(*dst)))
+		return -EFAULT;
+	for (i = 0; i < n; i++) {
+		unsafe_put_user(used[i].id, &dst[i].id, efault);
+		unsafe_put_user(used[i].len, &dst[i].len, efault);
+	}
+	user_access_end();
+	return 0;
+efault:
+	user_access_end();
+	return -EFAULT;
+}
+
 /**
  * vhost_accel_ring_add_used - return chains to the guest
  * @vq: the queue, vq->mutex held, in the owner's mm
@@ -642,13 +701,11 @@ int vhost_accel_ring_add_used(struct vhost_accel_vq *vq,
 	if (WARN_ON_ONCE(n > vq->num))
 		return -EINVAL;
 
-	if (unlikely(vhost_accel_write_user(&ring->ring[start], used,
-					    first * sizeof(*used))))
+	if (unlikely(ring_write_used(&ring->ring[start], used, first)))
 		return ring_fail(vq, -EFAULT, "cannot write used entry %u",
 				 start);
 	if (n > first &&
-	    unlikely(vhost_accel_write_user(&ring->ring[0], used + first,
-					    (n - first) * sizeof(*used))))
+	    unlikely(ring_write_used(&ring->ring[0], used + first, n - first)))
 		return ring_fail(vq, -EFAULT, "cannot write used entry 0");
 	/* Logged before they are published: a failure publishes nothing. */
 	if (unlikely(ring_log_used(vq, offsetof(struct vring_used, ring) +
