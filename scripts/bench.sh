@@ -27,7 +27,7 @@
 # Exit status 0 iff every step and every case in the VM passed.  Run as
 # root on Debian 12.  Environment: KDIR, BENCH_MS (window per figure,
 # default 1000), BENCH_REPS (default 3), BENCH_SLOW_US, BENCH_SLOW_PPS,
-# BENCH_SLOW_PPS_HI, BENCH_SCALE_THREADS, BENCH_ENGINES, BENCH_PARTS (see
+# BENCH_SLOW_PPS_HI, BENCH_SCALE_THREADS, BENCH_ENGINES, BENCH_POLL_US, BENCH_PARTS (see
 # selftests/bench/vhost_accel_bench.c), BENCH_PROFILE=1 (run it under
 # perf, hottest symbols per thread at the end of build/bench/vm.tap),
 # BENCH_VM_TIMEOUT (default 1700 s),
@@ -48,7 +48,7 @@ vmp_modules_list
 {
 	echo "# written by scripts/bench.sh"
 	for v in BENCH_MS BENCH_REPS BENCH_SLOW_US BENCH_SLOW_PPS \
-		BENCH_SLOW_PPS_HI BENCH_SCALE_THREADS BENCH_ENGINES BENCH_PARTS; do
+		BENCH_SLOW_PPS_HI BENCH_SCALE_THREADS BENCH_ENGINES BENCH_POLL_US BENCH_PARTS; do
 		if [[ -n ${!v:-} ]]; then
 			printf '%s=%s\n' "$v" "${!v}"
 		fi

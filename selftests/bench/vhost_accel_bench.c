@@ -50,7 +50,8 @@
  * BENCH_SLOW_PPS_HI (the second load of slow-cpu/mdrop, default 2x),
  * BENCH_SCALE_THREADS (guest threads of the scaling rows, default the
  * online CPUs), BENCH_ENGINES (nicsim's "engines" parameter for the
- * scaling rows' NIC, default the online CPUs),
+ * scaling rows' NIC, default the online CPUs), BENCH_POLL_US (nicsim's
+ * "poll_us" parameter for the whole run, default 200),
  * BENCH_PARTS (any of "size,copy,vnic,switch,slow,scale,lat", default all);
  * also read from ./bench.env (KEY=VALUE lines), which scripts/bench.sh
  * writes because the VM runner passes no environment.
@@ -176,6 +177,8 @@ static unsigned int slow_pps_hi;
 static unsigned int scale_threads;
 /* nicsim engines for the scaling rows' NIC (default: online CPUs). */
 static unsigned int engines;
+/* nicsim's engines poll this long before they sleep, the whole run */
+static unsigned int poll_us = 200;
 static const uint8_t far_mac[6] = { 0x02, 0x76, 0x78, 0x62, 0xff, 0x02 };
 
 /* ------------------------------------------------------------- time */
@@ -2909,15 +2912,17 @@ out:
 }
 
 #define ENGINES_PARAM	"/sys/module/nicsim/parameters/engines"
+#define POLL_US_PARAM	"/sys/module/nicsim/parameters/poll_us"
 
 /*
- * nicsim's "engines" module parameter (read when a NIC is created): @val
- * written, the value it had in @old (NUL-terminated); false if there is
- * no such parameter or the write failed.
+ * A module parameter of nicsim at @path: @val written, the value it had
+ * in @old (NUL-terminated); false if there is no such parameter or the
+ * write failed.
  */
-static bool engines_set(const char *val, char *old, size_t len)
+static bool param_set(const char *path, const char *val, char *old,
+		      size_t len)
 {
-	FILE *f = fopen(ENGINES_PARAM, "re");
+	FILE *f = fopen(path, "re");
 	bool ok;
 
 	if (!f)
@@ -2926,7 +2931,7 @@ static bool engines_set(const char *val, char *old, size_t len)
 		old[0] = '\0';
 	old[strcspn(old, "\n")] = '\0';
 	fclose(f);
-	f = fopen(ENGINES_PARAM, "we");
+	f = fopen(path, "we");
 	if (!f)
 		return false;
 	ok = fputs(val, f) >= 0;
@@ -2943,7 +2948,7 @@ static void scale_accel_up(struct bpath *p, unsigned int n)
 	bool set;
 
 	snprintf(val, sizeof(val), "%u", engines);
-	set = engines_set(val, old, sizeof(old));
+	set = param_set(ENGINES_PARAM, val, old, sizeof(old));
 	if (set)
 		vtap_out("#   scale-%u: wrote %u to %s (was %s)\n", n, engines,
 		    ENGINES_PARAM, old);
@@ -2951,7 +2956,7 @@ static void scale_accel_up(struct bpath *p, unsigned int n)
 		vtap_out("#   scale-%u: %s cannot be written (%s): nicsim with its default, 1 engine\n",
 		    n, ENGINES_PARAM, strerror(errno));
 	path_up(p, n, false);
-	if (set && !engines_set(old, val, sizeof(val)))
+	if (set && !param_set(ENGINES_PARAM, old, val, sizeof(val)))
 		vtap_out("#   scale-%u: could not put %s back to %s\n", n,
 		    ENGINES_PARAM, old);
 	if (p->up)
@@ -3011,7 +3016,7 @@ int main(void)
 	const char *parts;
 	uint64_t t0 = now_ns();
 	long ncpu;
-	char buf[256] = "";
+	char buf[256] = "", poll_old[32] = "";
 	int init_ns;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -3028,6 +3033,7 @@ int main(void)
 	scale_threads = env_uint("BENCH_SCALE_THREADS", (unsigned int)ncpu, 1,
 				 MAX_DEVS);
 	engines = env_uint("BENCH_ENGINES", (unsigned int)ncpu, 1, 64);
+	poll_us = env_uint("BENCH_POLL_US", poll_us, 0, 1000);
 	gso_frame = calloc(1, GSO_FRAME + 64);
 	gso_rx_frame = calloc(1, GSO_FRAME + 64);
 	if (!gso_frame || !gso_rx_frame)
@@ -3041,6 +3047,13 @@ int main(void)
 	vtap_out("# window %u ms (after %u ms warm-up), %u repetitions, paths interleaved in each; slow guest %u us/frame at %u and %u frames/s; scaling: up to %u guest threads, %u nicsim engines asked for\n",
 	    window_ms, WARM_MS, reps, slow_us, slow_pps, slow_pps_hi,
 	    scale_threads, engines);
+	snprintf(buf, sizeof(buf), "%u", poll_us);
+	if (param_set(POLL_US_PARAM, buf, poll_old, sizeof(poll_old)))
+		vtap_out("# nicsim engines poll %u us after a pass before they sleep (%s, was %s)\n",
+		    poll_us, POLL_US_PARAM, poll_old);
+	else
+		vtap_out("# %s cannot be written (%s): nicsim engines sleep at once\n",
+		    POLL_US_PARAM, strerror(errno));
 	/* the virtio-net NIC's devices stay in the initial netns */
 	init_ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (unshare(CLONE_NEWNET)) {
@@ -3068,6 +3081,9 @@ int main(void)
 		phase_scale();
 
 	print_table();
+	if (poll_old[0] && !param_set(POLL_US_PARAM, poll_old, buf, sizeof(buf)))
+		vtap_out("# could not put %s back to %s\n", POLL_US_PARAM,
+		    poll_old);
 	vtap_out("# bench took %.0f s\n", (double)(now_ns() - t0) / 1e9);
 	vtap_out("1..%u\n", vtap_cases);
 	vtap_out("# %u cases, %u failed\n", vtap_cases, vtap_failed);

@@ -25,6 +25,8 @@
 #include <linux/delay.h>
 #include <linux/highmem.h>
 #include <linux/kthread.h>
+#include <linux/sched/clock.h>
+#include <linux/sched/stat.h>
 #include <linux/virtio_net.h>
 #include <net/flow_dissector.h>
 #include <net/gso.h>
@@ -1032,6 +1034,34 @@ static bool nicsim_engine_pass(struct nicsim_nic *nic)
 	return more;
 }
 
+/*
+ * poll_us: how long an engine keeps looking for work after a pass before
+ * it sleeps.  Hardware does not sleep: a doorbell rung or a frame arriving
+ * in that time costs no wake-up, which under emulation is most of what a
+ * frame's round trip through the simulated NIC costs.  The time polled is
+ * the engine's (simulated hardware), not the host's datapath CPU.
+ */
+#define NICSIM_MAX_POLL_US	1000
+static unsigned int nicsim_poll_us;
+module_param_named(poll_us, nicsim_poll_us, uint, 0644);
+MODULE_PARM_DESC(poll_us, "microseconds an engine polls for work after a pass before it sleeps (0-1000, default 0: at once)");
+
+/*
+ * Spin until a kick, poll_us, or another task could use this CPU: the
+ * simulated hardware must not take it from the threads it serves (as
+ * KVM's halt polling, it stops once anything else is runnable here).
+ */
+static void nicsim_engine_poll(unsigned long *flags)
+{
+	u32 us = min_t(u32, READ_ONCE(nicsim_poll_us), NICSIM_MAX_POLL_US);
+	u64 end = local_clock() + (u64)us * NSEC_PER_USEC;
+
+	while (us && !test_bit(NICSIM_ENGINE_KICK, flags) &&
+	       single_task_running() && !need_resched() &&
+	       !kthread_should_stop() && local_clock() < end)
+		cpu_relax();
+}
+
 static int nicsim_engine_fn(void *data)
 {
 	struct nicsim_nic *nic = data;
@@ -1045,6 +1075,7 @@ static int nicsim_engine_fn(void *data)
 		if (nicsim_engine_pass(nic))
 			set_bit(NICSIM_ENGINE_KICK, &nic->engine_flags);
 		cond_resched();
+		nicsim_engine_poll(&nic->engine_flags);
 	}
 	return 0;
 }
