@@ -25,17 +25,6 @@ PLAN=27
 # shellcheck source=selftests/lib/tap.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/tap.sh"
 
-find_ko() {
-	local d
-	[ -n "${NICSIM_KO:-}" ] && { echo "$NICSIM_KO"; return; }
-	d=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-	while [ "$d" != / ]; do
-		[ -f "$d/drivers/net/nicsim/nicsim.ko" ] &&
-			{ echo "$d/drivers/net/nicsim/nicsim.ko"; return; }
-		d=$(dirname "$d")
-	done
-}
-
 cleanup() {
 	local i
 	for i in $N0 $N1 nst2 nst3; do
@@ -252,7 +241,7 @@ mac_given() {
 
 rmmod_destroys() {
 	local ko
-	ko=$(find_ko)
+	ko=$(nicsim_ko)
 	[ -n "$ko" ] || { echo "nicsim.ko not found"; return 1; }
 	ip link add nst3 type nicsim && ip link set nst3 up &&
 	ip link set nst3p up &&
@@ -269,7 +258,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 cleanup
 if [ ! -d /sys/module/nicsim ] && ! modprobe nicsim 2>/dev/null; then
-	ko=$(find_ko)
+	ko=$(nicsim_ko)
 	[ -n "$ko" ] && insmod "$ko"
 fi
 

@@ -28,17 +28,6 @@ PLAN=13
 # shellcheck source=selftests/lib/tap.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/tap.sh"
 
-find_ko() {
-	local d
-	[ -n "${NICSIM_KO:-}" ] && { echo "$NICSIM_KO"; return; }
-	d=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-	while [ "$d" != / ]; do
-		[ -f "$d/drivers/net/nicsim/nicsim.ko" ] &&
-			{ echo "$d/drivers/net/nicsim/nicsim.ko"; return; }
-		d=$(dirname "$d")
-	done
-}
-
 cleanup() {
 	local i
 	for i in $N0 $N1 nse2 nse3; do
@@ -159,7 +148,7 @@ rmmod_engines() {
 # insmod engines=99: clamped like a write
 insmod_param() {
 	local ko
-	ko=$(find_ko)
+	ko=$(nicsim_ko)
 	[ -n "$ko" ] || { echo "nicsim.ko not found"; return 1; }
 	insmod "$ko" engines=99 && [ "$(cat $PARAM)" = 16 ] &&
 	ip link add $N0 type nicsim && engines_match $N0 16 &&
@@ -174,7 +163,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 cleanup
 if [ ! -d /sys/module/nicsim ] && ! modprobe nicsim 2>/dev/null; then
-	ko=$(find_ko)
+	ko=$(nicsim_ko)
 	[ -n "$ko" ] && insmod "$ko"
 fi
 ORIG=$(cat $PARAM 2>/dev/null || echo 1)
