@@ -74,7 +74,7 @@ struct nicsim_route {
 
 /* --- the engines parameter ------------------------------------------------ */
 
-unsigned int nicsim_engines = 1;
+static unsigned int nicsim_engines = 1;
 
 /* Out of range is clamped, not refused: what reads back is what a NIC
  * created now gets.

@@ -348,7 +348,6 @@ void nicsim_qs_add_rx(struct nicsim_qp *qp, enum nicsim_qp_stat s, u64 v);
 void nicsim_slot_read(const struct nicsim_slot *slot, u64 *v);
 
 /* engine.c */
-extern unsigned int nicsim_engines;
 int nicsim_engine_init(struct nicsim_nic *nic);
 void nicsim_engine_free(struct nicsim_nic *nic);
 int nicsim_engine_start(struct nicsim_nic *nic);
