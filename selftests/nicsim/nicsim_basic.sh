@@ -67,9 +67,10 @@ created() {
 knobs() {
 	local k
 	for k in ring_size completion_delay_us drop_every_n xmit_accept_max link flow_control \
-		 qps rss; do
+		 qps rss engines; do
 		[ -e "$DBG/$N0/$k" ] || { echo "no $DBG/$N0/$k"; return 1; }
 	done
+	head -n 1 $DBG/$N0/engines
 	[ "$(cat $DBG/$N0/ring_size)" = 256 ] &&
 	[ "$(cat $DBG/$N0/xmit_accept_max)" = 0 ] &&
 	[ "$(cat $DBG/$N0/link)" = 1 ] &&
@@ -239,15 +240,18 @@ mac_given() {
 	ip link del nst2
 }
 
+# insmod again with the engines it had: a VM run with engines=N keeps them
 rmmod_destroys() {
-	local ko
+	local ko e
+	e=$(cat /sys/module/nicsim/parameters/engines) || return 1
 	ko=$(nicsim_ko)
 	[ -n "$ko" ] || { echo "nicsim.ko not found"; return 1; }
 	ip link add nst3 type nicsim && ip link set nst3 up &&
 	ip link set nst3p up &&
 	rmmod nicsim && gone nst3 && gone nst3p &&
 	[ ! -e $DBG ] &&
-	insmod "$ko"
+	insmod "$ko" engines="$e" &&
+	[ "$(cat /sys/module/nicsim/parameters/engines)" = "$e" ]
 }
 
 echo "TAP version 13"
