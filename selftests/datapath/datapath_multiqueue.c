@@ -64,6 +64,7 @@ FIXTURE(mq) {
 FIXTURE_VARIANT(mq) {
 	bool macvtap;
 	bool vnic;		/* the virtio-net NIC instead of nicsim */
+	unsigned int engines;	/* nicsim engines (0: the parameter's) */
 };
 
 FIXTURE_VARIANT_ADD(mq, set_nic) {
@@ -72,6 +73,11 @@ FIXTURE_VARIANT_ADD(mq, set_nic) {
 
 FIXTURE_VARIANT_ADD(mq, macvtap) {
 	.macvtap = true,
+};
+
+/* Two engines: queue pairs 0 and 2 on one, 1 and 3 on the other. */
+FIXTURE_VARIANT_ADD(mq, set_nic_engines2) {
+	.engines = 2,
 };
 
 FIXTURE_VARIANT_ADD(mq, vnic) {
@@ -219,6 +225,7 @@ FIXTURE_SETUP(mq)
 {
 	struct dp_be be = {
 		.kind = variant->vnic ? DP_BE_VNIC : DP_BE_NICSIM,
+		.engines = variant->engines,
 	};
 	unsigned int i;
 	char why[256];

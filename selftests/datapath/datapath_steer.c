@@ -46,6 +46,11 @@ FIXTURE_VARIANT_ADD(steer, nicsim) {
 	.be = { .kind = DP_BE_NICSIM },
 };
 
+/* Two engines: the guests' queue pairs 0 and 2 on one, 1 on the other. */
+FIXTURE_VARIANT_ADD(steer, nicsim_engines2) {
+	.be = { .kind = DP_BE_NICSIM, .engines = 2 },
+};
+
 FIXTURE_VARIANT_ADD(steer, vnic) {
 	.be = { .kind = DP_BE_VNIC },
 };

@@ -256,6 +256,56 @@ static int dp_ctx_packet(struct dp_ctx *c)
  * socket.  @tag makes the names unique within the process; @mtu 0 keeps
  * the default.  Returns 0 or -errno with c->why.
  */
+#define DP_ENGINES_PARAM	"/sys/module/nicsim/parameters/engines"
+
+static int dp_param_rw(const char *path, unsigned int *val, bool write)
+{
+	FILE *f = fopen(path, write ? "w" : "r");
+	int ok;
+
+	if (!f)
+		return -errno;
+	ok = write ? fprintf(f, "%u\n", *val) > 0 : fscanf(f, "%u", val) == 1;
+	if (fclose(f) || !ok)
+		return -EIO;
+	return 0;
+}
+
+/*
+ * A nicsim NIC with @n engines: the parameter is written for its creation
+ * and put back after; the NIC's debugfs "engines" must say @n.
+ */
+static int dp_nicsim_engines(struct vp_nic *nic, char tag, unsigned int n)
+{
+	unsigned int old, want = n;
+	char buf[64];
+	int r;
+
+	r = vp_nicsim_ensure(nic->err, sizeof(nic->err));
+	if (r)
+		return r;
+	r = dp_param_rw(DP_ENGINES_PARAM, &old, false);
+	if (!r)
+		r = dp_param_rw(DP_ENGINES_PARAM, &want, true);
+	if (r) {
+		snprintf(nic->err, sizeof(nic->err), "%s: %s",
+			 DP_ENGINES_PARAM, strerror(-r));
+		return r;
+	}
+	r = vp_nic_create(nic, tag);
+	dp_param_rw(DP_ENGINES_PARAM, &old, true);
+	if (r)
+		return r;
+	r = vp_nic_knob_read(nic, "engines", buf, sizeof(buf));
+	if (r || strtoul(buf, NULL, 10) != n) {
+		snprintf(nic->err, sizeof(nic->err),
+			 "%s: debugfs engines says \"%.20s\", not %u engines",
+			 nic->name, r ? strerror(-r) : buf, n);
+		return r ? r : -EIO;
+	}
+	return 0;
+}
+
 int dp_ctx_init_be(struct dp_ctx *c, char tag, unsigned int mtu,
 		   const struct dp_be *be, uint64_t features)
 {
@@ -273,7 +323,8 @@ int dp_ctx_init_be(struct dp_ctx *c, char tag, unsigned int mtu,
 	dp_mark("ctx: start");
 	switch (be->kind) {
 	case DP_BE_NICSIM:
-		r = vp_nic_create(&c->nic, tag);
+		r = be->engines ? dp_nicsim_engines(&c->nic, tag, be->engines) :
+				  vp_nic_create(&c->nic, tag);
 		break;
 	case DP_BE_VNIC:
 		r = vp_vnic_create(&c->nic, tag);

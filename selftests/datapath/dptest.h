@@ -94,6 +94,11 @@ struct dp_be {
 	 * without IFF_VNET_HDR).  Always so with a packet socket.
 	 */
 	bool dev_hdr;
+	/*
+	 * nicsim: engine threads of the NIC (its "engines" parameter while it
+	 * is created, then put back); 0: the parameter as it is.
+	 */
+	unsigned int engines;
 };
 
 /* The world of one test. */

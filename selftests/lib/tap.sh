@@ -38,3 +38,16 @@ wait_for() {
 		sleep 0.1
 	done
 }
+
+# nicsim_ko: the nicsim.ko to load again after an rmmod: $NICSIM_KO, else
+# drivers/net/nicsim/nicsim.ko found upwards from here
+nicsim_ko() {
+	local d
+	[ -n "${NICSIM_KO:-}" ] && { echo "$NICSIM_KO"; return; }
+	d=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+	while [ "$d" != / ]; do
+		[ -f "$d/drivers/net/nicsim/nicsim.ko" ] &&
+			{ echo "$d/drivers/net/nicsim/nicsim.ko"; return; }
+		d=$(dirname "$d")
+	done
+}

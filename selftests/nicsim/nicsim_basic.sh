@@ -25,17 +25,6 @@ PLAN=27
 # shellcheck source=selftests/lib/tap.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/tap.sh"
 
-find_ko() {
-	local d
-	[ -n "${NICSIM_KO:-}" ] && { echo "$NICSIM_KO"; return; }
-	d=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-	while [ "$d" != / ]; do
-		[ -f "$d/drivers/net/nicsim/nicsim.ko" ] &&
-			{ echo "$d/drivers/net/nicsim/nicsim.ko"; return; }
-		d=$(dirname "$d")
-	done
-}
-
 cleanup() {
 	local i
 	for i in $N0 $N1 nst2 nst3; do
@@ -78,9 +67,10 @@ created() {
 knobs() {
 	local k
 	for k in ring_size completion_delay_us drop_every_n xmit_accept_max link flow_control \
-		 qps rss; do
+		 qps rss engines; do
 		[ -e "$DBG/$N0/$k" ] || { echo "no $DBG/$N0/$k"; return 1; }
 	done
+	head -n 1 $DBG/$N0/engines
 	[ "$(cat $DBG/$N0/ring_size)" = 256 ] &&
 	[ "$(cat $DBG/$N0/xmit_accept_max)" = 0 ] &&
 	[ "$(cat $DBG/$N0/link)" = 1 ] &&
@@ -250,15 +240,18 @@ mac_given() {
 	ip link del nst2
 }
 
+# insmod again with the engines it had: a VM run with engines=N keeps them
 rmmod_destroys() {
-	local ko
-	ko=$(find_ko)
+	local ko e
+	e=$(cat /sys/module/nicsim/parameters/engines) || return 1
+	ko=$(nicsim_ko)
 	[ -n "$ko" ] || { echo "nicsim.ko not found"; return 1; }
 	ip link add nst3 type nicsim && ip link set nst3 up &&
 	ip link set nst3p up &&
 	rmmod nicsim && gone nst3 && gone nst3p &&
 	[ ! -e $DBG ] &&
-	insmod "$ko"
+	insmod "$ko" engines="$e" &&
+	[ "$(cat /sys/module/nicsim/parameters/engines)" = "$e" ]
 }
 
 echo "TAP version 13"
@@ -269,7 +262,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 cleanup
 if [ ! -d /sys/module/nicsim ] && ! modprobe nicsim 2>/dev/null; then
-	ko=$(find_ko)
+	ko=$(nicsim_ko)
 	[ -n "$ko" ] && insmod "$ko"
 fi
 

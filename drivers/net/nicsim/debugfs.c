@@ -17,6 +17,8 @@
  *                        line per attached queue pair
  *   rss                  read only: the RSS key, then per pool (MAC) its
  *                        queue pairs and their indirection entries
+ *   engines              read only: "N engines", then per engine its
+ *                        index, thread id and queue pairs attached
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -161,7 +163,7 @@ static int nicsim_qps_show(struct seq_file *m, void *v)
 	struct nicsim_nic *nic = m->private;
 	struct nicsim_qp *qp;
 
-	mutex_lock(&nic->engine_lock);
+	down_write(&nic->engine_lock);
 	/* first the capacity: tests read it with strtoul() */
 	seq_printf(m, "%u queue pairs, %u attached\n", nic->max_qps,
 		   nic->nr_qps);
@@ -180,7 +182,7 @@ static int nicsim_qps_show(struct seq_file *m, void *v)
 			   qp->rx.next - READ_ONCE(qp->rx.clean),
 			   skb_queue_len(&qp->held), qp->depleted);
 	}
-	mutex_unlock(&nic->engine_lock);
+	up_write(&nic->engine_lock);
 	return 0;
 }
 
@@ -217,7 +219,7 @@ static int nicsim_rss_show(struct seq_file *m, void *v)
 	struct nicsim_group *g;
 	struct nicsim_qp *qp;
 
-	mutex_lock(&nic->engine_lock);
+	down_write(&nic->engine_lock);
 	seq_printf(m, "key %*phC\nindirection %u\n", NICSIM_RSS_KEY_LEN,
 		   nic->rss_key, NICSIM_RSS_INDIR);
 	list_for_each_entry(g, &nic->groups, node) {
@@ -227,11 +229,31 @@ static int nicsim_rss_show(struct seq_file *m, void *v)
 				   nicsim_rss_entries(g, qp));
 		seq_putc(m, '\n');
 	}
-	mutex_unlock(&nic->engine_lock);
+	up_write(&nic->engine_lock);
 	return 0;
 }
 
 DEFINE_SHOW_ATTRIBUTE(nicsim_rss);
+
+/* "N engines", then "index pid queue-pairs" per engine; tests parse it. */
+static int nicsim_engines_show(struct seq_file *m, void *v)
+{
+	struct nicsim_nic *nic = m->private;
+	unsigned int i;
+
+	down_read(&nic->engine_lock);
+	seq_printf(m, "%u engines\n", nic->nr_engines);
+	for (i = 0; i < nic->nr_engines; i++) {
+		const struct nicsim_engine *e = &nic->engines[i];
+
+		seq_printf(m, "%u %d %u\n", i,
+			   e->task ? task_pid_nr(e->task) : 0, e->nr_qps);
+	}
+	up_read(&nic->engine_lock);
+	return 0;
+}
+
+DEFINE_SHOW_ATTRIBUTE(nicsim_engines);
 
 void nicsim_debugfs_add(struct nicsim_nic *nic)
 {
@@ -261,6 +283,7 @@ void nicsim_debugfs_add(struct nicsim_nic *nic)
 	debugfs_create_file_unsafe("reset_qps", 0200, dir, nic,
 				   &nicsim_reset_fops);
 	debugfs_create_file("rss", 0400, dir, nic, &nicsim_rss_fops);
+	debugfs_create_file("engines", 0400, dir, nic, &nicsim_engines_fops);
 }
 
 void nicsim_debugfs_remove(struct nicsim_nic *nic)

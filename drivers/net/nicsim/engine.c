@@ -1,23 +1,32 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * nicsim: the hardware engine.
+ * nicsim: the hardware engines.
  *
- * One kthread per NIC plays the NIC's hardware.  Each pass, under
- * nic->engine_lock, it
+ * Kthreads play the NIC's hardware: "engines" of them per NIC (the module
+ * parameter at creation, 1-16), as a NIC has several DMA engines and
+ * interrupt vectors.  Each queue pair belongs to engine (slot index %
+ * engines); engine 0 also takes the wire and host-port inputs.  Each pass
+ * of an engine, with nic->engine_lock held shared (engines run their
+ * passes in parallel), it
  *  - writes frames held for lack of buffers (flow control) into the Rx
- *    rings of their queue pairs,
- *  - consumes Tx descriptors: reads the frame from guest memory by DMA
- *    address (the simulated DMA: the copy is the device's, counted as
- *    engine_dma_bytes, not as a CPU copy), builds an skb and applies the
- *    offload metadata,
- *  - takes frames from the wire (the peer's xmit) and from the host port
- *    (the NIC netdev's xmit),
+ *    rings of its queue pairs,
+ *  - consumes its queue pairs' Tx descriptors: reads the frame from guest
+ *    memory by DMA address (the simulated DMA: the copy is the device's,
+ *    counted as engine_dma_bytes, not as a CPU copy), builds an skb and
+ *    applies the offload metadata,
+ *  - engine 0: takes frames from the wire (the peer's xmit) and from the
+ *    host port (the NIC netdev's xmit),
  *  - switches every frame: to the queue pair that owns the destination
- *    MAC (its Rx ring), to the host port, to the wire, or, broadcast and
- *    multicast, to several of them, as the ports' modes allow (see
- *    nicsim_route()),
- *  - waits completion_delay_us if set, then marks the descriptors done and
- *    raises the "interrupt" of each queue pair that has news: NAPI.
+ *    MAC (its Rx ring, written under that queue pair's rx_lock by whichever
+ *    engine switches the frame, which then kicks the owner), to the host
+ *    port, to the wire, or, broadcast and multicast, to several of them, as
+ *    the ports' modes allow (see nicsim_route()),
+ *  - waits completion_delay_us if set, then marks its queue pairs'
+ *    descriptors done and raises the "interrupt" of each one that has
+ *    news: NAPI.
+ * Attach, detach, reclaim_rx and debugfs take engine_lock exclusive: no
+ * engine is in a pass then.  No lock is held while an engine waits for
+ * another: an engine only kicks another (a bit and a wake-up).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -25,8 +34,10 @@
 #include <linux/delay.h>
 #include <linux/highmem.h>
 #include <linux/kthread.h>
+#include <linux/moduleparam.h>
 #include <linux/sched/clock.h>
 #include <linux/sched/stat.h>
+#include <linux/slab.h>
 #include <linux/virtio_net.h>
 #include <net/flow_dissector.h>
 #include <net/gso.h>
@@ -63,24 +74,61 @@ struct nicsim_route {
 	u8 from_mode;			/* that port's; the host port: NONE */
 };
 
-/* --- counters ------------------------------------------------------------- */
+/* --- the engines parameter ------------------------------------------------ */
 
-static void nicsim_ns_inc(struct nicsim_nic *nic, enum nicsim_nic_stat s)
+static unsigned int nicsim_engines = 1;
+
+/* Out of range is clamped, not refused: what reads back is what a NIC
+ * created now gets.
+ */
+static int nicsim_engines_set(const char *val, const struct kernel_param *kp)
 {
-	u64_stats_update_begin(&nic->stats.syncp);
-	u64_stats_inc(&nic->stats.v[s]);
-	u64_stats_update_end(&nic->stats.syncp);
+	unsigned int n;
+	int err;
+
+	err = kstrtouint(val, 0, &n);
+	if (err)
+		return err;
+	WRITE_ONCE(nicsim_engines, clamp_t(unsigned int, n, 1,
+					   NICSIM_MAX_ENGINES));
+	return 0;
 }
 
+static const struct kernel_param_ops nicsim_engines_ops = {
+	.set = nicsim_engines_set,
+	.get = param_get_uint,
+};
+
+module_param_cb(engines, &nicsim_engines_ops, &nicsim_engines, 0644);
+MODULE_PARM_DESC(engines, "engine kthreads of each NIC created from now on (1-16, default 1; clamped)");
+
+/* --- counters ------------------------------------------------------------- */
+
+static void nicsim_ns_inc(struct nicsim_engine *e, enum nicsim_nic_stat s)
+{
+	u64_stats_update_begin(&e->stats.syncp);
+	u64_stats_inc(&e->stats.v[s]);
+	u64_stats_update_end(&e->stats.syncp);
+}
+
+/* The NIC's counters: the sum of its engines'. */
 void nicsim_ns_read(const struct nicsim_nic *nic, u64 *v)
 {
-	unsigned int start, i;
+	unsigned int start, i, j;
+	u64 t[NICSIM_NS_NUM];
 
-	do {
-		start = u64_stats_fetch_begin(&nic->stats.syncp);
+	memset(v, 0, sizeof(t));
+	for (j = 0; j < nic->nr_engines; j++) {
+		const struct nicsim_nic_counters *c = &nic->engines[j].stats;
+
+		do {
+			start = u64_stats_fetch_begin(&c->syncp);
+			for (i = 0; i < NICSIM_NS_NUM; i++)
+				t[i] = u64_stats_read(&c->v[i]);
+		} while (u64_stats_fetch_retry(&c->syncp, start));
 		for (i = 0; i < NICSIM_NS_NUM; i++)
-			v[i] = u64_stats_read(&nic->stats.v[i]);
-	} while (u64_stats_fetch_retry(&nic->stats.syncp, start));
+			v[i] += t[i];
+	}
 }
 
 /* --- the simulated DMA: the device's view of memory ----------------------- */
@@ -173,6 +221,7 @@ static int nicsim_rx_pick(struct nicsim_qp *qp, u32 len)
 	return n;
 }
 
+/* rx_lock held */
 static int nicsim_rx_write(struct nicsim_nic *nic, struct nicsim_qp *qp,
 			   const struct sk_buff *skb, bool csum_ok)
 {
@@ -198,29 +247,37 @@ static int nicsim_rx_write(struct nicsim_nic *nic, struct nicsim_qp *qp,
 	}
 	ring->next += n;
 	qp->depleted = false;
-	qp->irq = true;
-	nicsim_qs_add(qp, NICSIM_QS_RX_PACKETS, 1);
-	nicsim_qs_add(qp, NICSIM_QS_RX_BYTES, skb->len);
-	nicsim_qs_add(qp, NICSIM_QS_ENGINE_DMA_BYTES, skb->len);
+	WRITE_ONCE(qp->rx_irq, true);
+	nicsim_qs_add_rx(qp, NICSIM_QS_RX_PACKETS, 1);
+	nicsim_qs_add_rx(qp, NICSIM_QS_RX_BYTES, skb->len);
+	nicsim_qs_add_rx(qp, NICSIM_QS_ENGINE_DMA_BYTES, skb->len);
 	return 0;
 }
 
-/* Inputs stop while a queue pair holds frames: the pause-frame analogue. */
-static void nicsim_pause(struct nicsim_nic *nic)
+/* Inputs stop while a queue pair holds frames: the pause-frame analogue.
+ * Any engine may pause (it holds the queue pair's rx_lock); the last
+ * unpause kicks engine 0, which takes the inputs and restarts the queues.
+ */
+static void nicsim_pause(struct nicsim_engine *e)
 {
-	if (!nic->paused++) {
+	struct nicsim_nic *nic = e->nic;
+
+	if (atomic_inc_return(&nic->paused) == 1) {
 		netif_stop_queue(nic->peer);
 		netif_stop_queue(nic->netdev);
-		nicsim_ns_inc(nic, NICSIM_NS_PAUSES);
+		nicsim_ns_inc(e, NICSIM_NS_PAUSES);
 	}
 }
 
 static void nicsim_unpause(struct nicsim_nic *nic)
 {
-	nic->paused--;	/* queues restart in nicsim_wake_queues() */
+	/* queues restart in nicsim_wake_queues() */
+	if (atomic_dec_and_test(&nic->paused))
+		nicsim_input_kick(nic);
 }
 
-static void nicsim_qp_hold(struct nicsim_nic *nic, struct nicsim_qp *qp,
+/* rx_lock held */
+static void nicsim_qp_hold(struct nicsim_engine *e, struct nicsim_qp *qp,
 			   struct sk_buff *skb, bool csum_ok)
 {
 	struct sk_buff *clone = NULL;
@@ -228,94 +285,124 @@ static void nicsim_qp_hold(struct nicsim_nic *nic, struct nicsim_qp *qp,
 	if (skb_queue_len(&qp->held) < NICSIM_HOLD_MAX)
 		clone = skb_clone(skb, GFP_ATOMIC);
 	if (!clone) {
-		nicsim_qs_add(qp, NICSIM_QS_RX_DROPPED_NO_BUF, 1);
+		nicsim_qs_add_rx(qp, NICSIM_QS_RX_DROPPED_NO_BUF, 1);
 		return;
 	}
 	nicsim_cb(clone)->csum_ok = csum_ok;
 	if (skb_queue_empty(&qp->held))
-		nicsim_pause(nic);
+		nicsim_pause(e);
 	__skb_queue_tail(&qp->held, clone);
-	nicsim_qs_add(qp, NICSIM_QS_RX_HELD, 1);
+	nicsim_qs_add_rx(qp, NICSIM_QS_RX_HELD, 1);
 }
 
+/* rx_lock held */
 static void nicsim_qp_depleted(struct nicsim_qp *qp)
 {
 	if (qp->depleted)
 		return;
 	qp->depleted = true;
 	set_bit(NICSIM_QP_EVENT_DEPLETED, &qp->events);
-	qp->irq = true;
-	nicsim_qs_add(qp, NICSIM_QS_RX_DEPLETED, 1);
+	WRITE_ONCE(qp->rx_irq, true);
+	nicsim_qs_add_rx(qp, NICSIM_QS_RX_DEPLETED, 1);
 }
 
-/* Give @skb (not consumed) to @qp's Rx ring. */
-static void nicsim_qp_rx(struct nicsim_nic *nic, struct nicsim_qp *qp,
-			 struct sk_buff *skb, bool csum_ok)
+/* rx_lock held */
+static void __nicsim_qp_rx(struct nicsim_engine *e, struct nicsim_qp *qp,
+			   struct sk_buff *skb, bool csum_ok)
 {
 	int err;
 
 	if (READ_ONCE(qp->port_flags) & VHOST_ACCEL_PORT_DOWN) {
-		nicsim_qs_add(qp, NICSIM_QS_DROPPED_PORT_DOWN, 1);
+		nicsim_qs_add_rx(qp, NICSIM_QS_DROPPED_PORT_DOWN, 1);
 		return;
 	}
 	if (!skb_queue_empty(&qp->held)) {
 		/* keep the order: behind the frames already held */
-		nicsim_qp_hold(nic, qp, skb, csum_ok);
+		nicsim_qp_hold(e, qp, skb, csum_ok);
 		return;
 	}
-	err = nicsim_rx_write(nic, qp, skb, csum_ok);
+	err = nicsim_rx_write(e->nic, qp, skb, csum_ok);
 	if (!err)
 		return;
 	if (err == -EMSGSIZE) {
-		nicsim_qs_add(qp, NICSIM_QS_RX_DROPPED_TOO_BIG, 1);
+		nicsim_qs_add_rx(qp, NICSIM_QS_RX_DROPPED_TOO_BIG, 1);
 		return;
 	}
 	nicsim_qp_depleted(qp);
 	if (qp->flow_control)
-		nicsim_qp_hold(nic, qp, skb, csum_ok);
+		nicsim_qp_hold(e, qp, skb, csum_ok);
 	else
-		nicsim_qs_add(qp, NICSIM_QS_RX_DROPPED_NO_BUF, 1);
+		nicsim_qs_add_rx(qp, NICSIM_QS_RX_DROPPED_NO_BUF, 1);
 }
 
-/* Write held frames into newly posted buffers; true: call again soon. */
-static bool nicsim_flush_held(struct nicsim_nic *nic, struct nicsim_qp *qp)
+/* Give @skb (not consumed) to @qp's Rx ring.  Another engine's queue pair:
+ * its owner is kicked to publish the Rx news (and arm want_rx).  BHs off.
+ */
+static void nicsim_qp_rx(struct nicsim_engine *e, struct nicsim_qp *qp,
+			 struct sk_buff *skb, bool csum_ok)
+{
+	spin_lock(&qp->rx_lock);
+	__nicsim_qp_rx(e, qp, skb, csum_ok);
+	spin_unlock(&qp->rx_lock);
+	if (qp->engine != e)
+		nicsim_engine_kick(qp->engine);
+}
+
+/* Write held frames into newly posted buffers; true: call again soon.
+ * The owner engine.  An engine that holds a frame here kicks the owner
+ * afterwards, so the unlocked look cannot miss one for good.
+ */
+static bool nicsim_flush_held(struct nicsim_engine *e, struct nicsim_qp *qp)
 {
 	struct sk_buff *skb;
 	unsigned int n = 0;
+	bool more;
 	int err;
 
-	if (skb_queue_empty(&qp->held))
+	if (skb_queue_empty_lockless(&qp->held))
 		return false;
 	local_bh_disable();
+	spin_lock(&qp->rx_lock);
 	while ((skb = skb_peek(&qp->held)) && n < NICSIM_QUOTA) {
-		err = nicsim_rx_write(nic, qp, skb, nicsim_cb(skb)->csum_ok);
+		err = nicsim_rx_write(e->nic, qp, skb,
+				      nicsim_cb(skb)->csum_ok);
 		if (err == -ENOSPC)
 			break;
 		if (err == -EMSGSIZE)
-			nicsim_qs_add(qp, NICSIM_QS_RX_DROPPED_TOO_BIG, 1);
+			nicsim_qs_add_rx(qp, NICSIM_QS_RX_DROPPED_TOO_BIG, 1);
 		__skb_unlink(skb, &qp->held);
 		consume_skb(skb);
 		n++;
 	}
-	if (skb_queue_empty(&qp->held)) {
-		nicsim_unpause(nic);
+	if (n && skb_queue_empty(&qp->held)) {
+		nicsim_unpause(e->nic);
 		WRITE_ONCE(qp->want_rx, false);
 	}
+	more = n == NICSIM_QUOTA && !skb_queue_empty(&qp->held);
+	spin_unlock(&qp->rx_lock);
 	local_bh_enable();
-	return n == NICSIM_QUOTA && !skb_queue_empty(&qp->held);
+	return more;
 }
 
-/* A queue pair holding frames waits for buffers: post_rx kicks the engine
- * once it sees want_rx.  True if buffers came after the last attempt.
+/* A queue pair holding frames waits for buffers: post_rx kicks the owner
+ * engine once it sees want_rx.  True if buffers came after the last
+ * attempt.
  */
 static bool nicsim_arm_rx(struct nicsim_qp *qp)
 {
-	if (skb_queue_empty(&qp->held))
+	bool more = false;
+
+	if (skb_queue_empty_lockless(&qp->held))
 		return false;
-	WRITE_ONCE(qp->want_rx, true);
-	/* pairs with the barrier in nicsim_post_rx() */
-	smp_mb();
-	return nicsim_idx_get(&qp->rx.prod) != qp->rx_fail_prod;
+	spin_lock_bh(&qp->rx_lock);
+	if (!skb_queue_empty(&qp->held)) {
+		WRITE_ONCE(qp->want_rx, true);
+		/* pairs with the barrier in nicsim_post_rx() */
+		smp_mb();
+		more = nicsim_idx_get(&qp->rx.prod) != qp->rx_fail_prod;
+	}
+	spin_unlock_bh(&qp->rx_lock);
+	return more;
 }
 
 /* --- switching ------------------------------------------------------------ */
@@ -512,10 +599,12 @@ static void nicsim_route_src(struct nicsim_nic *nic, const struct sk_buff *skb,
 }
 
 /* A frame from the wire for a port it may not reach: dropped, counted. */
-static void nicsim_route_refuse(struct nicsim_nic *nic, struct nicsim_qp *to)
+static void nicsim_route_refuse(struct nicsim_engine *e, struct nicsim_qp *to)
 {
-	nicsim_qs_add(to, NICSIM_QS_RX_DROPPED_ISOLATION, 1);
-	nicsim_ns_inc(nic, NICSIM_NS_DROPPED_ISOLATION);
+	spin_lock(&to->rx_lock);
+	nicsim_qs_add_rx(to, NICSIM_QS_RX_DROPPED_ISOLATION, 1);
+	spin_unlock(&to->rx_lock);
+	nicsim_ns_inc(e, NICSIM_NS_DROPPED_ISOLATION);
 }
 
 /* The VEB: a pool's MAC goes to one queue pair of that pool, picked by
@@ -528,10 +617,11 @@ static void nicsim_route_refuse(struct nicsim_nic *nic, struct nicsim_qp *to)
  * wire instead; one back from the wire that may not reach its port is
  * dropped.
  */
-static void nicsim_route(struct nicsim_nic *nic, const struct sk_buff *skb,
+static void nicsim_route(struct nicsim_engine *e, const struct sk_buff *skb,
 			 enum nicsim_src src, struct nicsim_qp *from,
 			 struct nicsim_route *r)
 {
+	struct nicsim_nic *nic = e->nic;
 	const u8 *dst = skb->data;
 	struct nicsim_group *g;
 
@@ -558,7 +648,7 @@ static void nicsim_route(struct nicsim_nic *nic, const struct sk_buff *skb,
 			return;
 		}
 		if (src == NICSIM_SRC_WIRE) {
-			nicsim_route_refuse(nic, to);
+			nicsim_route_refuse(e, to);
 			return;
 		}
 		r->wire = true;
@@ -576,7 +666,7 @@ static void nicsim_route(struct nicsim_nic *nic, const struct sk_buff *skb,
  * end of the engine's pass over an input, one list per device, instead of
  * one backlog enqueue per frame.
  */
-static void nicsim_forward(struct nicsim_nic *nic, struct net_device *dev,
+static void nicsim_forward(struct nicsim_engine *e, struct net_device *dev,
 			   struct sk_buff *skb, enum nicsim_nic_stat stat)
 {
 	unsigned int len = skb->len;
@@ -584,75 +674,77 @@ static void nicsim_forward(struct nicsim_nic *nic, struct net_device *dev,
 	/* a refused frame is already in the core's rx_dropped of @dev */
 	if (__dev_forward_skb(dev, skb))
 		return;
-	nicsim_dstats_add(&nicsim_port_of(dev)->rx, len);
-	nicsim_ns_inc(nic, stat);
+	nicsim_dstats_add(&e->port_rx[dev == e->nic->peer ? NICSIM_PORT_WIRE :
+						      NICSIM_PORT_HOST], len);
+	nicsim_ns_inc(e, stat);
 	list_add_tail(&skb->list,
-		      dev == nic->peer ? &nic->to_wire : &nic->to_host);
+		      dev == e->nic->peer ? &e->to_wire : &e->to_host);
 }
 
 /* Hand the queued frames to the stacks of the wire and the host port.  BHs
  * off: the stack runs here, as it would in the NIC's NAPI poll.
  */
-static void nicsim_deliver(struct nicsim_nic *nic)
+static void nicsim_deliver(struct nicsim_engine *e)
 {
-	if (!list_empty(&nic->to_wire)) {
-		netif_receive_skb_list(&nic->to_wire);
-		INIT_LIST_HEAD(&nic->to_wire);
+	if (!list_empty(&e->to_wire)) {
+		netif_receive_skb_list(&e->to_wire);
+		INIT_LIST_HEAD(&e->to_wire);
 	}
-	if (!list_empty(&nic->to_host)) {
-		netif_receive_skb_list(&nic->to_host);
-		INIT_LIST_HEAD(&nic->to_host);
+	if (!list_empty(&e->to_host)) {
+		netif_receive_skb_list(&e->to_host);
+		INIT_LIST_HEAD(&e->to_host);
 	}
 }
 
 /* Host port and wire targets of @r; consumes @skb. */
-static void nicsim_out(struct nicsim_nic *nic, struct sk_buff *skb,
+static void nicsim_out(struct nicsim_engine *e, struct sk_buff *skb,
 		       const struct nicsim_route *r)
 {
+	struct nicsim_nic *nic = e->nic;
 	struct sk_buff *clone;
 
 	if (r->host && r->wire) {
 		clone = skb_clone(skb, GFP_ATOMIC);
 		if (clone)
-			nicsim_forward(nic, nic->netdev, clone,
+			nicsim_forward(e, nic->netdev, clone,
 				       NICSIM_NS_HOST_RX);
 		else
-			nicsim_dstats_drop(&nic->port.rx);
+			nicsim_dstats_drop(&e->port_rx[NICSIM_PORT_HOST]);
 	} else if (r->host) {
-		nicsim_forward(nic, nic->netdev, skb, NICSIM_NS_HOST_RX);
+		nicsim_forward(e, nic->netdev, skb, NICSIM_NS_HOST_RX);
 		return;
 	}
 	if (r->wire)
-		nicsim_forward(nic, nic->peer, skb, NICSIM_NS_WIRE_TX);
+		nicsim_forward(e, nic->peer, skb, NICSIM_NS_WIRE_TX);
 	else
 		consume_skb(skb);
 }
 
 /* Every target of @r; consumes @skb (not GSO, checksum complete). */
-static void nicsim_fanout(struct nicsim_nic *nic, struct sk_buff *skb,
+static void nicsim_fanout(struct nicsim_engine *e, struct sk_buff *skb,
 			  const struct nicsim_route *r, bool csum_ok)
 {
 	struct nicsim_group *g;
 
 	if (r->qp)
-		nicsim_qp_rx(nic, r->qp, skb, csum_ok);
+		nicsim_qp_rx(e, r->qp, skb, csum_ok);
 	if (r->flood)
-		list_for_each_entry(g, &nic->groups, node) {
+		list_for_each_entry(g, &e->nic->groups, node) {
 			struct nicsim_qp *to = nicsim_rss_pick(g, r->hash);
 
 			if (g == r->skip)
 				continue;
 			if (nicsim_may_reach(r, READ_ONCE(to->mode)))
-				nicsim_qp_rx(nic, to, skb, csum_ok);
+				nicsim_qp_rx(e, to, skb, csum_ok);
 			else if (r->reflected)
-				nicsim_route_refuse(nic, to);
+				nicsim_route_refuse(e, to);
 		}
-	nicsim_out(nic, skb, r);
+	nicsim_out(e, skb, r);
 }
 
-static void nicsim_drop_offload(struct nicsim_nic *nic, struct sk_buff *skb)
+static void nicsim_drop_offload(struct nicsim_engine *e, struct sk_buff *skb)
 {
-	nicsim_ns_inc(nic, NICSIM_NS_DROPPED_OFFLOAD);
+	nicsim_ns_inc(e, NICSIM_NS_DROPPED_OFFLOAD);
 	kfree_skb(skb);
 }
 
@@ -668,7 +760,7 @@ static int nicsim_csum_finish(struct sk_buff *skb)
  * receive offloads the guest negotiated), so are those the host stack
  * cannot take whole; the segments go to every target.
  */
-static void nicsim_fanout_gso(struct nicsim_nic *nic, struct sk_buff *skb,
+static void nicsim_fanout_gso(struct nicsim_engine *e, struct sk_buff *skb,
 			      const struct nicsim_route *r, bool csum_ok)
 {
 	struct sk_buff *segs, *seg, *next;
@@ -676,60 +768,61 @@ static void nicsim_fanout_gso(struct nicsim_nic *nic, struct sk_buff *skb,
 	/* segmenting frames whose checksum nobody computes would WARN */
 	if (skb->ip_summed != CHECKSUM_PARTIAL &&
 	    skb->ip_summed != CHECKSUM_UNNECESSARY) {
-		nicsim_drop_offload(nic, skb);
+		nicsim_drop_offload(e, skb);
 		return;
 	}
 	/* the receive path's rules: CHECKSUM_UNNECESSARY is no error */
 	segs = __skb_gso_segment(skb, 0, false);
 	if (IS_ERR(segs)) {
-		nicsim_drop_offload(nic, skb);
+		nicsim_drop_offload(e, skb);
 		return;
 	}
 	if (!segs) {
 		/* one segment only: an ordinary frame */
 		skb_gso_reset(skb);
 		if (nicsim_csum_finish(skb))
-			nicsim_drop_offload(nic, skb);
+			nicsim_drop_offload(e, skb);
 		else
-			nicsim_fanout(nic, skb, r, csum_ok);
+			nicsim_fanout(e, skb, r, csum_ok);
 		return;
 	}
 	consume_skb(skb);
 	skb_list_walk_safe(segs, seg, next) {
 		skb_mark_not_on_list(seg);
 		if (nicsim_csum_finish(seg))
-			nicsim_drop_offload(nic, seg);
+			nicsim_drop_offload(e, seg);
 		else
-			nicsim_fanout(nic, seg, r, csum_ok);
+			nicsim_fanout(e, seg, r, csum_ok);
 	}
 }
 
 /* Switch one frame; consumes @skb.  BHs off. */
-static void nicsim_switch(struct nicsim_nic *nic, struct sk_buff *skb,
+static void nicsim_switch(struct nicsim_engine *e, struct sk_buff *skb,
 			  enum nicsim_src src, struct nicsim_qp *from)
 {
+	struct nicsim_nic *nic = e->nic;
 	struct nicsim_route r;
 	bool csum_ok;
 
 	skb_reset_mac_header(skb);
-	nicsim_route(nic, skb, src, from, &r);
+	nicsim_route(e, skb, src, from, &r);
 	if (!r.qp && !(r.flood && nic->nr_groups > (from ? 1 : 0)) &&
 	    (!skb_is_gso(skb) || compat_stack_takes_gso(skb))) {
-		nicsim_out(nic, skb, &r);
+		nicsim_out(e, skb, &r);
 		return;
 	}
 	csum_ok = skb->ip_summed == CHECKSUM_PARTIAL ||
 		  skb->ip_summed == CHECKSUM_UNNECESSARY ||
 		  nicsim_cb(skb)->csum_ok;
 	if (skb_is_gso(skb)) {
-		nicsim_fanout_gso(nic, skb, &r, csum_ok);
+		nicsim_fanout_gso(e, skb, &r, csum_ok);
 		return;
 	}
 	if (nicsim_csum_finish(skb)) {
-		nicsim_drop_offload(nic, skb);
+		nicsim_drop_offload(e, skb);
 		return;
 	}
-	nicsim_fanout(nic, skb, &r, csum_ok);
+	nicsim_fanout(e, skb, &r, csum_ok);
 }
 
 /* --- Tx: consuming a queue pair's descriptors ----------------------------- */
@@ -873,10 +966,11 @@ static bool nicsim_tx_spoofed(struct nicsim_qp *qp, u32 port_flags,
 }
 
 /* One Tx descriptor: read, check, switch, count.  BHs off. */
-static void nicsim_tx_one(struct nicsim_nic *nic, struct nicsim_qp *qp,
+static void nicsim_tx_one(struct nicsim_engine *e, struct nicsim_qp *qp,
 			  struct nicsim_desc *d)
 {
 	u32 port_flags = READ_ONCE(qp->port_flags);
+	struct nicsim_nic *nic = e->nic;
 	struct sk_buff *skb = NULL;
 
 	if (d->status == NICSIM_DESC_OK && netif_carrier_ok(nic->netdev) &&
@@ -896,13 +990,13 @@ static void nicsim_tx_one(struct nicsim_nic *nic, struct nicsim_qp *qp,
 	}
 	nicsim_qs_add(qp, NICSIM_QS_TX_PACKETS, 1);
 	nicsim_qs_add(qp, NICSIM_QS_TX_BYTES, d->len);
-	nicsim_switch(nic, skb, NICSIM_SRC_QP, qp);
+	nicsim_switch(e, skb, NICSIM_SRC_QP, qp);
 }
 
 /* Consume up to a quota of Tx descriptors, BHs off once for the batch;
  * true: more are waiting.
  */
-static bool nicsim_engine_tx(struct nicsim_nic *nic, struct nicsim_qp *qp)
+static bool nicsim_engine_tx(struct nicsim_engine *e, struct nicsim_qp *qp)
 {
 	struct nicsim_ring *ring = &qp->tx;
 	u32 prod = nicsim_idx_get(&ring->prod);
@@ -910,11 +1004,11 @@ static bool nicsim_engine_tx(struct nicsim_nic *nic, struct nicsim_qp *qp)
 
 	local_bh_disable();
 	for (n = 0; ring->next != prod && n < NICSIM_QUOTA; n++) {
-		nicsim_tx_one(nic, qp, nicsim_desc(ring, ring->next));
+		nicsim_tx_one(e, qp, nicsim_desc(ring, ring->next));
 		ring->next++;
-		qp->irq = true;
+		qp->tx_irq = true;
 	}
-	nicsim_deliver(nic);
+	nicsim_deliver(e);
 	local_bh_enable();
 	return ring->next != prod;
 }
@@ -928,28 +1022,31 @@ static bool nicsim_drop_injected(struct nicsim_nic *nic)
 	return n && ++nic->wire_seq % n == 0;
 }
 
-static void nicsim_input_one(struct nicsim_nic *nic, struct sk_buff *skb,
+static void nicsim_input_one(struct nicsim_engine *e, struct sk_buff *skb,
 			     enum nicsim_src src)
 {
+	struct nicsim_nic *nic = e->nic;
+
 	if (!netif_carrier_ok(nic->netdev)) {
-		nicsim_ns_inc(nic, NICSIM_NS_DROPPED_LINK_DOWN);
+		nicsim_ns_inc(e, NICSIM_NS_DROPPED_LINK_DOWN);
 		kfree_skb(skb);
 		return;
 	}
 	if (src == NICSIM_SRC_WIRE) {
-		nicsim_ns_inc(nic, NICSIM_NS_WIRE_RX);
+		nicsim_ns_inc(e, NICSIM_NS_WIRE_RX);
 		if (nicsim_drop_injected(nic)) {
-			nicsim_ns_inc(nic, NICSIM_NS_DROPPED_INJECTED);
+			nicsim_ns_inc(e, NICSIM_NS_DROPPED_INJECTED);
 			kfree_skb(skb);
 			return;
 		}
 	} else {
-		nicsim_ns_inc(nic, NICSIM_NS_HOST_TX);
+		nicsim_ns_inc(e, NICSIM_NS_HOST_TX);
 	}
-	nicsim_switch(nic, skb, src, NULL);
+	nicsim_switch(e, skb, src, NULL);
 }
 
-static bool nicsim_engine_input(struct nicsim_nic *nic,
+/* Engine 0 only. */
+static bool nicsim_engine_input(struct nicsim_engine *e,
 				struct sk_buff_head *q, enum nicsim_src src)
 {
 	struct sk_buff *skb;
@@ -960,14 +1057,14 @@ static bool nicsim_engine_input(struct nicsim_nic *nic,
 		/* Paused: the backlog waits in its queue (whose device is
 		 * stopped) instead of overflowing a qp's hold queue.
 		 */
-		if (nic->paused)
+		if (atomic_read(&e->nic->paused))
 			break;
 		skb = skb_dequeue(q);
 		if (!skb)
 			break;
-		nicsim_input_one(nic, skb, src);
+		nicsim_input_one(e, skb, src);
 	}
-	nicsim_deliver(nic);
+	nicsim_deliver(e);
 	local_bh_enable();
 	return n == NICSIM_QUOTA && !skb_queue_empty_lockless(q);
 }
@@ -977,7 +1074,7 @@ static bool nicsim_engine_input(struct nicsim_nic *nic,
 static void nicsim_wake_queue(struct nicsim_nic *nic, struct net_device *dev,
 			      struct sk_buff_head *q)
 {
-	if (netif_queue_stopped(dev) && !nic->paused &&
+	if (netif_queue_stopped(dev) && !atomic_read(&nic->paused) &&
 	    skb_queue_len_lockless(q) < NICSIM_QUEUE_LEN / 2)
 		netif_wake_queue(dev);
 }
@@ -988,49 +1085,74 @@ static void nicsim_wake_queues(struct nicsim_nic *nic)
 	nicsim_wake_queue(nic, nic->netdev, &nic->host_q);
 }
 
+/* The owner's "interrupt" for @qp: publish the done indices, schedule
+ * NAPI, if anything happened on either ring.  BHs off.
+ */
 static void nicsim_irq(struct nicsim_qp *qp)
 {
+	bool irq = qp->tx_irq;
+
+	if (READ_ONCE(qp->rx_irq)) {
+		spin_lock(&qp->rx_lock);
+		nicsim_idx_set(&qp->rx.done, qp->rx.next);
+		WRITE_ONCE(qp->rx_irq, false);
+		spin_unlock(&qp->rx_lock);
+		irq = true;
+	}
+	if (!irq)
+		return;
 	nicsim_idx_set(&qp->tx.done, qp->tx.next);
-	nicsim_idx_set(&qp->rx.done, qp->rx.next);
-	qp->irq = false;
+	qp->tx_irq = false;
 	napi_schedule(&qp->slot->napi);
 }
 
-static void nicsim_publish(struct nicsim_nic *nic)
+/* An engine that wrote into @qp's Rx ring set rx_irq under rx_lock and
+ * kicked us after: reading it unlocked here cannot miss it for good.
+ */
+static bool nicsim_qp_news(const struct nicsim_qp *qp)
 {
-	u32 delay = READ_ONCE(nic->delay_us);
+	return qp->tx_irq || READ_ONCE(qp->rx_irq);
+}
+
+static void nicsim_publish(struct nicsim_engine *e)
+{
+	u32 delay = READ_ONCE(e->nic->delay_us);
 	struct nicsim_qp *qp;
 	bool news = false;
 
-	list_for_each_entry(qp, &nic->qps, node)
-		news |= qp->irq;
+	list_for_each_entry(qp, &e->qps, engine_node)
+		news |= nicsim_qp_news(qp);
 	if (news && delay)
 		fsleep(min_t(u32, delay, NICSIM_MAX_DELAY_US));
 	local_bh_disable();
-	list_for_each_entry(qp, &nic->qps, node)
-		if (qp->irq)
-			nicsim_irq(qp);
-	nicsim_wake_queues(nic);
+	list_for_each_entry(qp, &e->qps, engine_node)
+		nicsim_irq(qp);
+	nicsim_wake_queues(e->nic);
 	local_bh_enable();
 }
 
-/* One pass over everything; true: work is left for the next one. */
-static bool nicsim_engine_pass(struct nicsim_nic *nic)
+/* One pass over this engine's queue pairs (engine 0: and the inputs);
+ * true: work is left for the next one.
+ */
+static bool nicsim_engine_pass(struct nicsim_engine *e)
 {
+	struct nicsim_nic *nic = e->nic;
 	struct nicsim_qp *qp;
 	bool more = false;
 
-	mutex_lock(&nic->engine_lock);
-	list_for_each_entry(qp, &nic->qps, node)
-		more |= nicsim_flush_held(nic, qp);
-	list_for_each_entry(qp, &nic->qps, node)
-		more |= nicsim_engine_tx(nic, qp);
-	more |= nicsim_engine_input(nic, &nic->wire_q, NICSIM_SRC_WIRE);
-	more |= nicsim_engine_input(nic, &nic->host_q, NICSIM_SRC_HOST);
-	list_for_each_entry(qp, &nic->qps, node)
+	down_read(&nic->engine_lock);
+	list_for_each_entry(qp, &e->qps, engine_node)
+		more |= nicsim_flush_held(e, qp);
+	list_for_each_entry(qp, &e->qps, engine_node)
+		more |= nicsim_engine_tx(e, qp);
+	if (!e->index) {
+		more |= nicsim_engine_input(e, &nic->wire_q, NICSIM_SRC_WIRE);
+		more |= nicsim_engine_input(e, &nic->host_q, NICSIM_SRC_HOST);
+	}
+	list_for_each_entry(qp, &e->qps, engine_node)
 		more |= nicsim_arm_rx(qp);
-	nicsim_publish(nic);
-	mutex_unlock(&nic->engine_lock);
+	nicsim_publish(e);
+	up_read(&nic->engine_lock);
 	return more;
 }
 
@@ -1064,52 +1186,126 @@ static void nicsim_engine_poll(unsigned long *flags)
 
 static int nicsim_engine_fn(void *data)
 {
-	struct nicsim_nic *nic = data;
+	struct nicsim_engine *e = data;
 
 	while (!kthread_should_stop()) {
-		wait_event_idle(nic->engine_wq,
-				test_bit(NICSIM_ENGINE_KICK, &nic->engine_flags) ||
+		wait_event_idle(e->wq,
+				test_bit(NICSIM_ENGINE_KICK, &e->flags) ||
 				kthread_should_stop());
-		if (!test_and_clear_bit(NICSIM_ENGINE_KICK, &nic->engine_flags))
+		if (!test_and_clear_bit(NICSIM_ENGINE_KICK, &e->flags))
 			continue;
-		if (nicsim_engine_pass(nic))
-			set_bit(NICSIM_ENGINE_KICK, &nic->engine_flags);
+		if (nicsim_engine_pass(e))
+			set_bit(NICSIM_ENGINE_KICK, &e->flags);
 		cond_resched();
-		nicsim_engine_poll(&nic->engine_flags);
+		nicsim_engine_poll(&e->flags);
 	}
 	return 0;
 }
 
-void nicsim_engine_kick(struct nicsim_nic *nic)
+void nicsim_engine_kick(struct nicsim_engine *e)
 {
-	if (!test_and_set_bit(NICSIM_ENGINE_KICK, &nic->engine_flags))
-		wake_up(&nic->engine_wq);
+	if (!test_and_set_bit(NICSIM_ENGINE_KICK, &e->flags))
+		wake_up(&e->wq);
+}
+
+void nicsim_engine_kick_all(struct nicsim_nic *nic)
+{
+	unsigned int i;
+
+	for (i = 0; i < nic->nr_engines; i++)
+		nicsim_engine_kick(&nic->engines[i]);
+}
+
+/* The wire and host-port inputs are engine 0's. */
+void nicsim_input_kick(struct nicsim_nic *nic)
+{
+	nicsim_engine_kick(&nic->engines[0]);
+}
+
+/* The engines of a new NIC, as many as the parameter says now; no
+ * threads yet (nicsim_engine_start()).
+ */
+int nicsim_engine_init(struct nicsim_nic *nic)
+{
+	unsigned int i, n = READ_ONCE(nicsim_engines);
+
+	nic->engines = kcalloc(n, sizeof(*nic->engines), GFP_KERNEL);
+	if (!nic->engines)
+		return -ENOMEM;
+	nic->nr_engines = n;
+	for (i = 0; i < n; i++) {
+		struct nicsim_engine *e = &nic->engines[i];
+
+		e->nic = nic;
+		e->index = i;
+		init_waitqueue_head(&e->wq);
+		INIT_LIST_HEAD(&e->qps);
+		INIT_LIST_HEAD(&e->to_host);
+		INIT_LIST_HEAD(&e->to_wire);
+		u64_stats_init(&e->stats.syncp);
+		u64_stats_init(&e->port_rx[NICSIM_PORT_HOST].syncp);
+		u64_stats_init(&e->port_rx[NICSIM_PORT_WIRE].syncp);
+	}
+	return 0;
+}
+
+void nicsim_engine_free(struct nicsim_nic *nic)
+{
+	kfree(nic->engines);
+	nic->engines = NULL;
+	nic->nr_engines = 0;
+}
+
+/* Engine 0 keeps the name of the single engine, "nicsim/NAME"; the others
+ * are "nicsim/NAME/N" (a comm is cut at 15 characters).
+ */
+static struct task_struct *nicsim_engine_run(struct nicsim_engine *e)
+{
+	const char *name = e->nic->netdev->name;
+
+	if (!e->index)
+		return kthread_run(nicsim_engine_fn, e, "nicsim/%s", name);
+	return kthread_run(nicsim_engine_fn, e, "nicsim/%s/%u", name,
+			   e->index);
 }
 
 int nicsim_engine_start(struct nicsim_nic *nic)
 {
 	struct task_struct *t;
+	unsigned int i;
 
-	t = kthread_run(nicsim_engine_fn, nic, "nicsim/%s", nic->netdev->name);
-	if (IS_ERR(t))
-		return PTR_ERR(t);
-	nic->engine = t;
+	for (i = 0; i < nic->nr_engines; i++) {
+		t = nicsim_engine_run(&nic->engines[i]);
+		if (IS_ERR(t)) {
+			nicsim_engine_stop(nic);
+			return PTR_ERR(t);
+		}
+		nic->engines[i].task = t;
+	}
 	return 0;
 }
 
+/* Every engine, one after the other; no lock held. */
 void nicsim_engine_stop(struct nicsim_nic *nic)
 {
-	if (!nic->engine)
-		return;
-	kthread_stop(nic->engine);
-	nic->engine = NULL;
+	unsigned int i;
+
+	for (i = 0; i < nic->nr_engines; i++) {
+		struct nicsim_engine *e = &nic->engines[i];
+
+		if (!e->task)
+			continue;
+		kthread_stop(e->task);
+		e->task = NULL;
+	}
 }
 
 /* --- queue pairs joining and leaving the engine --------------------------- */
 
 /* @qp joins the pool of its MAC, made of *@fresh (then taken) if none
  * exists; the pool's indirection table is reset to the default spread.
- * Caller holds engine_lock.
+ * It belongs to engine (slot index % engines).  Caller holds engine_lock
+ * exclusive.
  */
 void nicsim_engine_add_qp(struct nicsim_nic *nic, struct nicsim_qp *qp,
 			  struct nicsim_group **fresh)
@@ -1130,9 +1326,14 @@ void nicsim_engine_add_qp(struct nicsim_nic *nic, struct nicsim_qp *qp,
 	nicsim_rss_fill(g);
 	list_add_tail(&qp->node, &nic->qps);
 	nic->nr_qps++;
+	qp->engine = &nic->engines[qp->slot->index % nic->nr_engines];
+	list_add_tail(&qp->engine_node, &qp->engine->qps);
+	qp->engine->nr_qps++;
 }
 
-/* @qp leaves its pool; the last one out frees it.  engine_lock held. */
+/* @qp leaves its pool; the last one out frees it.  engine_lock held
+ * exclusive.
+ */
 static void nicsim_group_leave(struct nicsim_nic *nic, struct nicsim_qp *qp)
 {
 	struct nicsim_group *g = qp->group;
@@ -1162,7 +1363,7 @@ static void nicsim_ring_retire(struct nicsim_ring *ring, u8 status)
 	nicsim_idx_set(&ring->done, ring->next);
 }
 
-/* Detach: the engine forgets @qp, unsent Tx buffers fail, posted Rx
+/* Detach: the engines forget @qp, unsent Tx buffers fail, posted Rx
  * buffers come back unused, held frames are dropped.  Caller holds
  * ctrl_lock; NAPI then completes everything.
  */
@@ -1170,9 +1371,11 @@ void nicsim_engine_remove_qp(struct nicsim_nic *nic, struct nicsim_qp *qp)
 {
 	u32 unsent, held;
 
-	mutex_lock(&nic->engine_lock);
+	down_write(&nic->engine_lock);
 	list_del(&qp->node);
 	nic->nr_qps--;
+	list_del(&qp->engine_node);
+	qp->engine->nr_qps--;
 	nicsim_group_leave(nic, qp);
 	unsent = nicsim_idx_get(&qp->tx.prod) - qp->tx.next;
 	nicsim_ring_retire(&qp->tx, NICSIM_DESC_ERROR);
@@ -1183,16 +1386,16 @@ void nicsim_engine_remove_qp(struct nicsim_nic *nic, struct nicsim_qp *qp)
 	__skb_queue_purge(&qp->held);
 	local_bh_disable();
 	nicsim_qs_add(qp, NICSIM_QS_TX_DROPPED, unsent);
-	nicsim_qs_add(qp, NICSIM_QS_RX_DROPPED_NO_BUF, held);
+	nicsim_qs_add_rx(qp, NICSIM_QS_RX_DROPPED_NO_BUF, held);
 	nicsim_wake_queues(nic);
 	local_bh_enable();
-	mutex_unlock(&nic->engine_lock);
+	up_write(&nic->engine_lock);
 }
 
 /* reclaim_rx: every posted Rx buffer not filled yet comes back unused. */
 void nicsim_engine_reclaim_rx(struct nicsim_nic *nic, struct nicsim_qp *qp)
 {
-	mutex_lock(&nic->engine_lock);
+	down_write(&nic->engine_lock);
 	nicsim_ring_retire(&qp->rx, NICSIM_DESC_UNUSED);
-	mutex_unlock(&nic->engine_lock);
+	up_write(&nic->engine_lock);
 }

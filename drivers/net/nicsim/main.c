@@ -99,18 +99,27 @@ void nicsim_dstats_read(const struct nicsim_dstats *s, u64 *packets,
 static void nicsim_port_init(struct nicsim_port *port)
 {
 	u64_stats_init(&port->tx.syncp);
-	u64_stats_init(&port->rx.syncp);
 }
 
+/* Received: what the engines gave to @dev's stack, each counting apart. */
 static void nicsim_get_stats64(struct net_device *dev,
 			       struct rtnl_link_stats64 *s)
 {
-	struct nicsim_port *port = nicsim_port_of(dev);
+	struct nicsim_nic *nic = nicsim_nic_of(dev);
+	enum nicsim_port_id id = nicsim_is_nic(dev) ? NICSIM_PORT_HOST :
+						      NICSIM_PORT_WIRE;
+	u64 packets, bytes, dropped;
+	unsigned int i;
 
-	nicsim_dstats_read(&port->tx, &s->tx_packets, &s->tx_bytes,
-			   &s->tx_dropped);
-	nicsim_dstats_read(&port->rx, &s->rx_packets, &s->rx_bytes,
-			   &s->rx_dropped);
+	nicsim_dstats_read(&nicsim_port_of(dev)->tx, &s->tx_packets,
+			   &s->tx_bytes, &s->tx_dropped);
+	for (i = 0; i < nic->nr_engines; i++) {
+		nicsim_dstats_read(&nic->engines[i].port_rx[id], &packets,
+				   &bytes, &dropped);
+		s->rx_packets += packets;
+		s->rx_bytes += bytes;
+		s->rx_dropped += dropped;
+	}
 }
 
 /* --- carrier -------------------------------------------------------------- */
@@ -135,8 +144,8 @@ void nicsim_update_carrier(struct nicsim_nic *nic)
 			netif_carrier_off(peer);
 	}
 	spin_unlock_bh(&nic->carrier_lock);
-	/* let the engine drop what is queued or restart stopped queues */
-	nicsim_engine_kick(nic);
+	/* let the engines drop what is queued or restart stopped queues */
+	nicsim_engine_kick_all(nic);
 }
 
 static int nicsim_open(struct net_device *dev)
@@ -175,7 +184,7 @@ static netdev_tx_t nicsim_enqueue(struct nicsim_nic *nic,
 	 */
 	if (skb_queue_len_lockless(q) >= NICSIM_QUEUE_LEN)
 		netif_stop_queue(dev);
-	nicsim_engine_kick(nic);
+	nicsim_input_kick(nic);
 	return NETDEV_TX_OK;
 }
 
@@ -241,26 +250,34 @@ static int nicsim_nic_init(struct net_device *dev)
 	nic->slots = kcalloc(nic->max_qps, sizeof(*nic->slots), GFP_KERNEL);
 	if (!nic->slots)
 		return -ENOMEM;
+	err = nicsim_engine_init(nic);
+	if (err)
+		goto err_slots;
 	err = nicsim_dma_dev_create(nic);
-	if (err) {
-		kfree(nic->slots);
-		nic->slots = NULL;
-		return err;
-	}
+	if (err)
+		goto err_engines;
 	SET_NETDEV_DEV(dev, nic->dma_dev);
 	for (i = 0; i < nic->max_qps; i++) {
 		struct nicsim_slot *slot = &nic->slots[i];
 
 		slot->nic = nic;
 		slot->index = i;
-		u64_stats_init(&slot->stats.syncp);
+		u64_stats_init(&slot->stats[NICSIM_CTR_TX].syncp);
+		u64_stats_init(&slot->stats[NICSIM_CTR_RX].syncp);
 		netif_napi_add(dev, &slot->napi, nicsim_poll);
 	}
 	return 0;
+
+err_engines:
+	nicsim_engine_free(nic);
+err_slots:
+	kfree(nic->slots);
+	nic->slots = NULL;
+	return err;
 }
 
 /* Last reference to the host port: nothing can reach the NIC any more
- * (both netdevs are unregistered, the engine is stopped, no queue pair is
+ * (both netdevs are unregistered, the engines are stopped, no queue pair is
  * attached).  Also runs when register_netdevice() fails after ndo_init.
  */
 static void nicsim_nic_destructor(struct net_device *dev)
@@ -272,6 +289,7 @@ static void nicsim_nic_destructor(struct net_device *dev)
 		__netif_napi_del(&nic->slots[i].napi);
 	synchronize_net();
 	kfree(nic->slots);
+	nicsim_engine_free(nic);
 	skb_queue_purge(&nic->wire_q);
 	skb_queue_purge(&nic->host_q);
 	platform_device_unregister(nic->pdev);
@@ -315,16 +333,12 @@ static void nicsim_nic_setup(struct net_device *dev)
 	nic->link = true;
 	spin_lock_init(&nic->carrier_lock);
 	mutex_init(&nic->ctrl_lock);
-	mutex_init(&nic->engine_lock);
+	init_rwsem(&nic->engine_lock);
 	INIT_LIST_HEAD(&nic->qps);
 	INIT_LIST_HEAD(&nic->groups);
 	netdev_rss_key_fill(nic->rss_key, sizeof(nic->rss_key));
-	init_waitqueue_head(&nic->engine_wq);
 	skb_queue_head_init(&nic->wire_q);
 	skb_queue_head_init(&nic->host_q);
-	INIT_LIST_HEAD(&nic->to_host);
-	INIT_LIST_HEAD(&nic->to_wire);
-	u64_stats_init(&nic->stats.syncp);
 	nicsim_port_init(&nic->port);
 }
 

@@ -5,27 +5,36 @@
  * A NIC here is a netdev (the host port) plus a "wire" peer netdev, a
  * platform device used for DMA mapping, a set of queue-pair slots that
  * vhost-accel can borrow (each with a Tx and an Rx descriptor ring and a
- * NAPI context) and a hardware engine: a kthread that consumes Tx
- * descriptors, switches frames between queue pairs, the host port and the
- * wire, fills Rx descriptors and raises "interrupts" (schedules NAPI).
+ * NAPI context) and hardware engines: kthreads that consume Tx
+ * descriptors, switch frames between queue pairs, the host port and the
+ * wire, fill Rx descriptors and raise "interrupts" (schedule NAPI).  Each
+ * queue pair belongs to one engine (slot index % engines); engine 0 also
+ * takes the wire and host-port inputs.
  *
  * Who touches what:
  *  - ring producer indices (@prod): the vhost worker through xmit/post_rx,
  *    one call at a time per queue pair;
- *  - engine index (@next), held frames, depletion state, the queue-pair
- *    list: the engine, under nic->engine_lock;
- *  - published completion index (@done): written by the engine, read by
- *    NAPI (release/acquire);
+ *  - the queue-pair lists, pools and RSS tables: engines read them during
+ *    a pass with nic->engine_lock held shared; attach, detach, reclaim_rx
+ *    and debugfs change or read them with it held exclusive;
+ *  - Tx engine index (@tx.next), the Tx "interrupt": the owner engine;
+ *  - Rx engine index (@rx.next), held frames, depletion state, want_rx,
+ *    the Rx "interrupt": whichever engine switches a frame to the queue
+ *    pair, under qp->rx_lock;
+ *  - published completion index (@done): written by the owner engine, read
+ *    by NAPI (release/acquire);
  *  - clean index (@clean): NAPI (or detach/reclaim with NAPI disabled),
  *    read by the producer to compute free space.
  */
 #ifndef _NICSIM_H
 #define _NICSIM_H
 
+#include <linux/atomic.h>
 #include <linux/etherdevice.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/netdevice.h>
+#include <linux/rwsem.h>
 #include <linux/skbuff.h>
 #include <linux/spinlock.h>
 #include <linux/u64_stats_sync.h>
@@ -42,6 +51,7 @@
 #define NICSIM_HOLD_MAX		256	/* frames held per qp under flow control */
 #define NICSIM_QUOTA		64	/* frames per input per engine pass */
 #define NICSIM_MAX_DELAY_US	1000000
+#define NICSIM_MAX_ENGINES	16	/* upper bound of the engines parameter */
 #define NICSIM_RSS_KEY_LEN	40	/* Toeplitz key: up to 36 input bytes */
 #define NICSIM_RSS_INDIR	NICSIM_MAX_QPS	/* indirection entries */
 
@@ -96,7 +106,9 @@ enum nicsim_qp_stat {
 	NICSIM_QS_NUM
 };
 
-/* Counters of the NIC as a whole, written by the engine only. */
+/* Counters of the NIC as a whole, one set per engine (each its writer),
+ * summed when read.
+ */
 enum nicsim_nic_stat {
 	NICSIM_NS_WIRE_RX,		/* frames taken from the wire */
 	NICSIM_NS_WIRE_TX,		/* frames put on the wire */
@@ -128,10 +140,17 @@ struct nicsim_dstats {
 	struct u64_stats_sync syncp;
 };
 
-/* Either netdev of a NIC: tx written by its xmit, rx by the engine. */
+/* Either netdev of a NIC: tx written by its xmit; rx is per engine
+ * (nicsim_engine.port_rx), summed when read.
+ */
 struct nicsim_port {
 	struct nicsim_dstats tx;
-	struct nicsim_dstats rx;
+};
+
+enum nicsim_port_id {
+	NICSIM_PORT_HOST,	/* NAME */
+	NICSIM_PORT_WIRE,	/* NAMEp */
+	NICSIM_PORTS
 };
 
 struct nicsim_nic;
@@ -149,12 +168,40 @@ struct nicsim_group {
 	struct nicsim_qp *indir[NICSIM_RSS_INDIR];
 };
 
+/* A slot's counters come in two sets, each with one writer at a time,
+ * summed when read: Tx-side ones written by the owner engine, Rx-side ones
+ * under the queue pair's rx_lock (detach writes either, engines excluded).
+ */
+enum nicsim_ctr_set {
+	NICSIM_CTR_TX,
+	NICSIM_CTR_RX,
+	NICSIM_CTR_SETS
+};
+
 struct nicsim_slot {
 	struct napi_struct napi;
 	struct nicsim_nic *nic;
 	struct nicsim_qp *qp;	/* set while attached, NAPI enabled */
 	unsigned int index;
-	struct nicsim_counters stats;
+	struct nicsim_counters stats[NICSIM_CTR_SETS];
+};
+
+/* One "DMA engine" of a NIC: a kthread serving its queue pairs (and, for
+ * engine 0, the wire and host-port inputs).
+ */
+struct nicsim_engine {
+	struct nicsim_nic *nic;
+	unsigned int index;
+	struct task_struct *task;
+	wait_queue_head_t wq;
+	unsigned long flags;		/* NICSIM_ENGINE_KICK */
+	struct list_head qps;		/* qp->engine_node, engine_lock */
+	unsigned int nr_qps;
+	/* frames for the host port and the wire, handed over per batch */
+	struct list_head to_host;	/* this engine only */
+	struct list_head to_wire;	/* this engine only */
+	struct nicsim_nic_counters stats;
+	struct nicsim_dstats port_rx[NICSIM_PORTS];	/* frames given to them */
 };
 
 #define NICSIM_QP_EVENT_DEPLETED	0	/* qp->events: call rx_depleted */
@@ -162,7 +209,9 @@ struct nicsim_slot {
 struct nicsim_qp {
 	struct nicsim_nic *nic;
 	struct nicsim_slot *slot;
+	struct nicsim_engine *engine;	/* its owner: slot index % engines */
 	struct list_head node;		/* nic->qps, under engine_lock */
+	struct list_head engine_node;	/* engine->qps, under engine_lock */
 	struct nicsim_group *group;	/* its MAC's pool, under engine_lock */
 	struct list_head group_node;	/* group->members */
 	u8 mac[ETH_ALEN];
@@ -182,13 +231,16 @@ struct nicsim_qp {
 	struct vhost_accel_completion *comp;	/* ring-size scratch */
 	unsigned long events;		/* NICSIM_QP_EVENT_* for NAPI */
 
-	/* engine only (engine_lock) */
+	bool tx_irq;			/* owner engine: Tx news for NAPI */
+
+	/* Rx side: any engine switching a frame here, under rx_lock */
+	spinlock_t rx_lock;
 	bool depleted;			/* in a depletion episode */
-	bool irq;			/* something to tell NAPI */
+	bool rx_irq;			/* Rx news for NAPI */
 	struct sk_buff_head held;	/* frames held for lack of buffers */
 	u32 rx_fail_prod;		/* rx.prod when a frame last found none */
 
-	bool want_rx;			/* post_rx must kick the engine */
+	bool want_rx;			/* post_rx must kick the owner */
 	u64 base[NICSIM_QS_NUM];	/* slot counters at attach */
 };
 
@@ -213,29 +265,25 @@ struct nicsim_nic {
 	unsigned int max_qps;
 	struct nicsim_slot *slots;
 	struct mutex ctrl_lock;		/* attach, detach, reclaim */
-	struct mutex engine_lock;	/* an engine pass vs the qp list */
+	/* engines' passes (shared) vs the qp lists and pools (exclusive) */
+	struct rw_semaphore engine_lock;
 	struct list_head qps;
 	unsigned int nr_qps;
 	struct list_head groups;	/* struct nicsim_group, engine_lock */
 	unsigned int nr_groups;
 	u8 rss_key[NICSIM_RSS_KEY_LEN];	/* the system's netdev RSS key */
-	unsigned int paused;		/* qps holding frames */
+	atomic_t paused;		/* qps holding frames */
 
-	struct task_struct *engine;
-	wait_queue_head_t engine_wq;
-	unsigned long engine_flags;
+	unsigned int nr_engines;	/* the engines parameter at creation */
+	struct nicsim_engine *engines;	/* [0] also takes the inputs */
 	struct sk_buff_head wire_q;	/* frames from the wire (peer xmit) */
 	struct sk_buff_head host_q;	/* frames from the host port's xmit */
-	u32 wire_seq;			/* drop_every_n position */
-	/* frames for the host port and the wire, handed over per batch */
-	struct list_head to_host;	/* engine only */
-	struct list_head to_wire;	/* engine only */
-	struct nicsim_nic_counters stats;
+	u32 wire_seq;			/* drop_every_n position, engine 0 */
 
 	struct dentry *debugfs;
 };
 
-#define NICSIM_ENGINE_KICK	0	/* nic->engine_flags */
+#define NICSIM_ENGINE_KICK	0	/* engine->flags */
 
 /* skb->cb of frames queued for or held by the engine */
 struct nicsim_skb_cb {
@@ -296,12 +344,17 @@ struct nicsim_port *nicsim_port_of(struct net_device *dev);
 /* qp.c */
 int nicsim_poll(struct napi_struct *napi, int budget);
 void nicsim_qs_add(struct nicsim_qp *qp, enum nicsim_qp_stat s, u64 v);
+void nicsim_qs_add_rx(struct nicsim_qp *qp, enum nicsim_qp_stat s, u64 v);
 void nicsim_slot_read(const struct nicsim_slot *slot, u64 *v);
 
 /* engine.c */
+int nicsim_engine_init(struct nicsim_nic *nic);
+void nicsim_engine_free(struct nicsim_nic *nic);
 int nicsim_engine_start(struct nicsim_nic *nic);
 void nicsim_engine_stop(struct nicsim_nic *nic);
-void nicsim_engine_kick(struct nicsim_nic *nic);
+void nicsim_engine_kick(struct nicsim_engine *e);
+void nicsim_engine_kick_all(struct nicsim_nic *nic);
+void nicsim_input_kick(struct nicsim_nic *nic);
 void nicsim_engine_add_qp(struct nicsim_nic *nic, struct nicsim_qp *qp,
 			  struct nicsim_group **fresh);
 void nicsim_engine_remove_qp(struct nicsim_nic *nic, struct nicsim_qp *qp);

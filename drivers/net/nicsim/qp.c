@@ -7,8 +7,8 @@
  * descriptors and move the producer index; the engine does the rest.  The
  * engine's "interrupt" schedules the queue pair's NAPI, whose poll unmaps
  * what is done and hands it back with one tx_done and one rx_done call per
- * poll.  detach and reclaim_rx stop the engine for the queue pair, disable
- * NAPI and complete what is left themselves.
+ * poll.  detach and reclaim_rx stop the engines (engine_lock exclusive)
+ * for the queue pair, disable NAPI and complete what is left themselves.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -21,25 +21,44 @@
 
 /* --- counters ------------------------------------------------------------- */
 
-void nicsim_qs_add(struct nicsim_qp *qp, enum nicsim_qp_stat s, u64 v)
+static void nicsim_ctr_add(struct nicsim_counters *c, enum nicsim_qp_stat s,
+			   u64 v)
 {
-	struct nicsim_counters *c = &qp->slot->stats;
-
 	u64_stats_update_begin(&c->syncp);
 	u64_stats_add(&c->v[s], v);
 	u64_stats_update_end(&c->syncp);
 }
 
+/* The owner engine's set (or detach, engines excluded). */
+void nicsim_qs_add(struct nicsim_qp *qp, enum nicsim_qp_stat s, u64 v)
+{
+	nicsim_ctr_add(&qp->slot->stats[NICSIM_CTR_TX], s, v);
+}
+
+/* The Rx side's set: qp->rx_lock held (or detach, engines excluded). */
+void nicsim_qs_add_rx(struct nicsim_qp *qp, enum nicsim_qp_stat s, u64 v)
+{
+	nicsim_ctr_add(&qp->slot->stats[NICSIM_CTR_RX], s, v);
+}
+
+/* A slot's counters: the sum of both sets. */
 void nicsim_slot_read(const struct nicsim_slot *slot, u64 *v)
 {
-	const struct nicsim_counters *c = &slot->stats;
-	unsigned int start, i;
+	unsigned int start, i, j;
+	u64 t[NICSIM_QS_NUM];
 
-	do {
-		start = u64_stats_fetch_begin(&c->syncp);
+	memset(v, 0, sizeof(t));
+	for (j = 0; j < NICSIM_CTR_SETS; j++) {
+		const struct nicsim_counters *c = &slot->stats[j];
+
+		do {
+			start = u64_stats_fetch_begin(&c->syncp);
+			for (i = 0; i < NICSIM_QS_NUM; i++)
+				t[i] = u64_stats_read(&c->v[i]);
+		} while (u64_stats_fetch_retry(&c->syncp, start));
 		for (i = 0; i < NICSIM_QS_NUM; i++)
-			v[i] = u64_stats_read(&c->v[i]);
-	} while (u64_stats_fetch_retry(&c->syncp, start));
+			v[i] += t[i];
+	}
 }
 
 /* --- rings ---------------------------------------------------------------- */
@@ -170,7 +189,7 @@ static unsigned int nicsim_xmit(struct vhost_accel_qp *handle,
 	}
 	if (n) {
 		nicsim_idx_set(&ring->prod, ring->prod + n);
-		nicsim_engine_kick(qp->nic);
+		nicsim_engine_kick(qp->engine);
 	}
 	return n;
 }
@@ -210,7 +229,7 @@ static unsigned int nicsim_post_rx(struct vhost_accel_qp *handle,
 	/* pairs with the barrier in nicsim_arm_rx() */
 	smp_mb();
 	if (READ_ONCE(qp->want_rx))
-		nicsim_engine_kick(qp->nic);
+		nicsim_engine_kick(qp->engine);
 	return n;
 }
 
@@ -375,6 +394,7 @@ static struct nicsim_qp *nicsim_qp_alloc(struct nicsim_nic *nic,
 	qp->port_flags = args->port_flags;
 	qp->cb = args->cb;
 	qp->ctx = args->ctx;
+	spin_lock_init(&qp->rx_lock);
 	__skb_queue_head_init(&qp->held);
 	return qp;
 }
@@ -394,7 +414,7 @@ static bool nicsim_mac_is_port(struct nicsim_nic *nic,
 }
 
 /* A passthru port is the NIC's only one: queue pairs of other MACs may
- * not join it, nor it them.  engine_lock held.
+ * not join it, nor it them.  engine_lock held exclusive.
  */
 static bool nicsim_passthru_conflict(struct nicsim_nic *nic,
 				     const struct nicsim_qp *qp)
@@ -432,7 +452,7 @@ static int nicsim_qp_install(struct nicsim_nic *nic, struct nicsim_qp *qp,
 		return -ENODEV;
 	if (!netif_running(nic->netdev) || !netif_carrier_ok(nic->netdev))
 		return -ENETDOWN;
-	mutex_lock(&nic->engine_lock);
+	down_write(&nic->engine_lock);
 	slot = nicsim_free_slot(nic);
 	if (nicsim_mac_is_port(nic, qp))
 		err = -EADDRINUSE;
@@ -447,7 +467,7 @@ static int nicsim_qp_install(struct nicsim_nic *nic, struct nicsim_qp *qp,
 		napi_enable(&slot->napi);
 		nicsim_engine_add_qp(nic, qp, fresh);
 	}
-	mutex_unlock(&nic->engine_lock);
+	up_write(&nic->engine_lock);
 	return err;
 }
 
@@ -501,7 +521,7 @@ static void nicsim_detach(struct vhost_accel_qp *handle)
 	netdev_dbg(nic->netdev, "qp %u detached\n", slot->index);
 	nicsim_qp_free(qp);
 	/* queues stopped for this queue pair's held frames restart */
-	nicsim_engine_kick(nic);
+	nicsim_engine_kick_all(nic);
 }
 
 static void nicsim_reclaim_rx(struct vhost_accel_qp *handle)
@@ -541,7 +561,7 @@ static int nicsim_set_port(struct vhost_accel_qp *handle, u8 mode,
 	WRITE_ONCE(qp->port_flags, port_flags);
 	netdev_dbg(qp->nic->netdev, "qp %u: mode %u, port flags %#x\n",
 		   qp->slot->index, mode, port_flags);
-	nicsim_engine_kick(qp->nic);
+	nicsim_engine_kick(qp->engine);
 	return 0;
 }
 
