@@ -9,6 +9,7 @@
 # deletion and rmmod with several engines (every thread gone), insmod with
 # engines= given.  Queue-pair traffic over several engines: the
 # nicsim_engines2 variants of datapath_steer and datapath_multiqueue.
+# The parameter poll_us: engines polling after a pass, stopped by rmmod.
 # Puts the parameter back as it found it.  Prints kselftest TAP and exits
 # non-zero if a case failed.  Needs root, ip, ping (or busybox).
 # Addresses: 10.99.2.0/24 only.
@@ -23,7 +24,8 @@ N1=nse1
 NS=nicsim-engines
 DBG=/sys/kernel/debug/nicsim
 PARAM=/sys/module/nicsim/parameters/engines
-PLAN=13
+POLL=/sys/module/nicsim/parameters/poll_us
+PLAN=14
 
 # shellcheck source=selftests/lib/tap.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/tap.sh"
@@ -130,6 +132,34 @@ knobs() {
 	echo 1 >$DBG/$N1/reset_qps
 }
 
+# engine time (ns) of NAME's threads: schedstat's first field, summed
+engine_ns() {
+	local pid c sum=0
+	while read -r pid c; do
+		read -r c _ <"/proc/$pid/schedstat" && sum=$((sum + c))
+	done < <(threads "$1")
+	echo $sum
+}
+
+# ns the engines of $N1 spend around 40 pings, 25 ms apart
+ping_engine_ns() {
+	local a
+	a=$(engine_ns $N1)
+	"${PING[@]}" -c 40 -i 0.025 -w 10 10.99.2.1 >/dev/null 2>&1 || return 1
+	echo $(($(engine_ns $N1) - a))
+}
+
+# poll_us: after a pass the engines keep polling (each ping, two passes,
+# adds at least 200 of the up to 2000 us) and frames still flow; left at
+# 1000 for rmmod to stop polling engines
+poll_engines() {
+	local idle busy
+	[ "$(cat $POLL)" = 0 ] && idle=$(ping_engine_ns) &&
+	echo 1000 >$POLL && busy=$(ping_engine_ns) &&
+	echo "engine time around 40 pings: poll_us 0: $((idle / 1000)) us, poll_us 1000: $((busy / 1000)) us" &&
+	[ "$busy" -ge $((idle + 40 * 200000)) ]
+}
+
 nic_del() {
 	ip link del $N1 && [ "$(nthreads $N1)" = 0 ] && [ ! -e $DBG/$N1 ]
 }
@@ -176,6 +206,7 @@ t "parameter read at creation only" read_at_create
 t "$N1 (4 engines): peer in a netns, up" setup
 t "200 pings over 4 engines, every frame counted" ping_counted
 t "completion_delay_us, link, reset_qps with 4 engines" knobs
+t "poll_us 0 -> 1000: the engines poll after a pass, pings answered" poll_engines
 t "delete the NIC: its 4 threads gone" nic_del
 t "rmmod with NICs of 3 engines: all threads gone" rmmod_engines
 t "insmod engines=99: clamped to 16, 16 threads" insmod_param
