@@ -1156,8 +1156,7 @@ static bool nicsim_engine_pass(struct nicsim_engine *e)
 	return more;
 }
 
-/*
- * poll_us: how long an engine keeps looking for work after a pass before
+/* poll_us: how long an engine keeps looking for work after a pass before
  * it sleeps.  Hardware does not sleep: a doorbell rung or a frame arriving
  * in that time costs no wake-up, which under emulation is most of what a
  * frame's round trip through the simulated NIC costs.  The time polled is
@@ -1168,8 +1167,7 @@ static unsigned int nicsim_poll_us;
 module_param_named(poll_us, nicsim_poll_us, uint, 0644);
 MODULE_PARM_DESC(poll_us, "microseconds an engine polls for work after a pass before it sleeps (0-1000, default 0: at once)");
 
-/*
- * Spin until a kick, poll_us, or another task could use this CPU: the
+/* Spin until a kick, poll_us, or another task could use this CPU: the
  * simulated hardware must not take it from the threads it serves (as
  * KVM's halt polling, it stops once anything else is runnable here).
  */
