@@ -93,8 +93,8 @@ struct vhost_accel_dp {
 	struct vhost_accel_seg *segs;		/* batch storage */
 	u64 *gpas;
 	struct vhost_accel_buf *bufs;
-	struct vring_used_elem *used;		/* used entries not yet */
-	unsigned int used_n;			/* published: dp_publish() */
+	struct vring_used_elem *used;		/* TX: used entries not yet */
+	unsigned int used_n;			/*     published: dp_publish() */
 	struct vhost_accel_rx_head *rx_heads;	/* RX: per head, num entries */
 	struct vring_used_elem *rx_frame;	/* RX: buffers of the frame */
 	unsigned int rx_frame_n;		/*     being assembled, */
@@ -245,7 +245,6 @@ static int vhost_accel_dp_alloc(struct vhost_accel_vq *vq,
 	dp->segs = kvcalloc(DP_BATCH * max_segs, sizeof(*dp->segs), gfp);
 	dp->gpas = kvcalloc(DP_BATCH * max_segs, sizeof(*dp->gpas), gfp);
 	dp->bufs = kcalloc(DP_BATCH, sizeof(*dp->bufs), gfp);
-	dp->used = kvcalloc(num, sizeof(*dp->used), gfp);
 	if (vq->index == VHOST_ACCEL_VQ_RX) {
 		dp->rx_heads = kvcalloc(num, sizeof(*dp->rx_heads), gfp);
 		dp->rx_frame = kvcalloc(num, sizeof(*dp->rx_frame), gfp);
@@ -254,12 +253,13 @@ static int vhost_accel_dp_alloc(struct vhost_accel_vq *vq,
 		dp->rx_log = kvcalloc(num * max_segs, sizeof(*dp->rx_log), gfp);
 	} else {
 		dp->tx_len = kvcalloc(num, sizeof(*dp->tx_len), gfp);
+		dp->used = kvcalloc(num, sizeof(*dp->used), gfp);
 	}
 	if (!dp->comp.ents || !dp->segs || !dp->gpas || !dp->bufs ||
-	    !dp->used || (vq->index == VHOST_ACCEL_VQ_RX &&
+	    (vq->index == VHOST_ACCEL_VQ_RX &&
 			  (!dp->rx_heads || !dp->rx_frame ||
 			   !dp->rx_frame_seq || !dp->rx_log)) ||
-	    (vq->index == VHOST_ACCEL_VQ_TX && !dp->tx_len)) {
+	    (vq->index == VHOST_ACCEL_VQ_TX && (!dp->tx_len || !dp->used))) {
 		dp_destroy(dp);
 		return -ENOMEM;
 	}
@@ -386,8 +386,9 @@ static unsigned int dp_space(struct vhost_accel_vq *vq,
 }
 
 /*
- * Publish the used entries collected in a run of completions: one
- * used->idx update per run, not per frame or per pop.
+ * Publish the Tx used entries collected in a run of completions: one
+ * used->idx update per run, not per pop.  (Rx publishes each frame at
+ * once: see rx_finish_frame().)
  */
 static int dp_publish(struct vhost_accel_vq *vq)
 {
@@ -717,7 +718,12 @@ static int rx_log_frame(struct vhost_accel_vq *vq)
 	return 0;
 }
 
-/* A whole frame arrived: header first, then its used entries, to publish. */
+/*
+ * A whole frame arrived: header first, then publish its used entries at
+ * once, not with the rest of the run: the guest reaps and refills while
+ * the run goes on, so the NIC gets buffers back sooner (collecting a
+ * run's frames first lost frames to an empty NIC ring in datapath_switch).
+ */
 static int rx_finish_frame(struct vhost_accel_vq *vq)
 {
 	struct vhost_accel_dp *dp = vq->dp;
@@ -731,12 +737,8 @@ static int rx_finish_frame(struct vhost_accel_vq *vq)
 	}
 	for (i = 0; i < dp->rx_frame_n; i++)
 		bytes += vq32_to_cpu(vq, dp->rx_frame[i].len);
-	/* at most num buffers are out: full only if a driver misbehaves */
-	if (dp->used_n + dp->rx_frame_n > vq->num && dp_publish(vq))
+	if (vhost_accel_ring_add_used(vq, dp->rx_frame, dp->rx_frame_n))
 		return -EFAULT;
-	memcpy(dp->used + dp->used_n, dp->rx_frame,
-	       dp->rx_frame_n * sizeof(*dp->rx_frame));
-	dp->used_n += dp->rx_frame_n;
 	vq->stats.packets++;
 	vq->stats.bytes += bytes - dp->vnet_hdr_len;
 	dp->rx_frame_n = 0;
@@ -800,9 +802,6 @@ static void rx_reap(struct vhost_accel_vq *vq)
 			seq = dp_cookie_seq(c[i].cookie);
 			if (!c[i].len) {
 				unused++;
-				/* the frames before it go first */
-				if (dp->used_n && dp_publish(vq))
-					break;
 				if (dp->rx_frame_n)
 					rx_cut_frame(vq);
 				if (!vq->broken)
@@ -826,9 +825,8 @@ static void rx_reap(struct vhost_accel_vq *vq)
 	tc.packets = vq->stats.packets - tc.packets;
 	tc.bytes = vq->stats.bytes - tc.bytes;
 	dp_tap_count(vq, &tc);
-	if (!vq->broken && !dp_publish(vq) && frames)
+	if (frames)
 		vhost_accel_ring_signal(vq);
-	dp->used_n = 0;
 }
 
 /*
