@@ -331,7 +331,6 @@ struct vhost_accel_chain {
 };
 
 int vhost_accel_read_user(void *dst, const void __user *src, unsigned int len);
-int vhost_accel_write_user(void __user *dst, const void *src, unsigned int len);
 int vhost_accel_ring_start(struct vhost_accel_vq *vq);
 int vhost_accel_ring_get_chain(struct vhost_accel_vq *vq,
 			       struct vhost_accel_chain *chain);

@@ -41,9 +41,8 @@
 #include "accel.h"
 
 /*
- * Descriptors, used entries and virtio-net headers are a few bytes each,
- * read or written once per buffer: as word loads and stores in one user
- * access window they cost less than a string copy with its per-call
+ * Descriptors are 16 bytes, read once per buffer: as word loads in one
+ * user access window they cost less than a string copy with its per-call
  * hardened-usercopy checks (the worker's hottest code otherwise).
  */
 #define RING_SMALL_COPY	32
@@ -80,39 +79,6 @@ int vhost_accel_read_user(void *dst, const void __user *src, unsigned int len)
 	}
 	if (len)
 		unsafe_get_user(*d, s, efault);
-	user_access_end();
-	return 0;
-efault:
-	user_access_end();
-	return -EFAULT;
-}
-
-/**
- * vhost_accel_write_user - copy a few bytes to the owner's memory
- * @dst: user address
- * @src: kernel buffer
- * @len: bytes
- *
- * Return: 0, or -EFAULT.
- */
-int vhost_accel_write_user(void __user *dst, const void *src, unsigned int len)
-{
-	const u8 *s = src;
-	u8 __user *d = dst;
-
-	if (!IS_ENABLED(CONFIG_HAVE_EFFICIENT_UNALIGNED_ACCESS) ||
-	    len > RING_SMALL_COPY)
-		return copy_to_user(dst, src, len) ? -EFAULT : 0;
-	if (!user_access_begin(dst, len))
-		return -EFAULT;
-	for (; len >= 8; len -= 8, s += 8, d += 8)
-		unsafe_put_user(get_unaligned((const u64 *)s),
-				(u64 __user *)d, efault);
-	for (; len >= 2; len -= 2, s += 2, d += 2)
-		unsafe_put_user(get_unaligned((const u16 *)s),
-				(u16 __user *)d, efault);
-	if (len)
-		unsafe_put_user(*s, d, efault);
 	user_access_end();
 	return 0;
 efault:
@@ -648,9 +614,9 @@ void vhost_accel_ring_unget(struct vhost_accel_vq *vq, unsigned int n)
 
 /*
  * Write @n used elements: field by field in one user access window, as
- * vhost_accel_write_user() does for a few bytes, since a run's batch is
- * too big for it and copy_to_user() would check the kernel array as a
- * heap object on every call (hardened usercopy), per run of completions.
+ * vhost_accel_read_user() reads a few bytes, since copy_to_user() would
+ * check the kernel array as a heap object on every call (hardened
+ * usercopy), once per run of completions.
  */
 static int ring_write_used(struct vring_used_elem __user *dst,
 			   const struct vring_used_elem *used, unsigned int n)
